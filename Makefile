@@ -1,0 +1,73 @@
+# sluice build. `make` builds everything into build/; `make test` runs the
+# suite; `make vmtest [KERNEL=6.1]` runs it under qemu; `make bench`.
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+B        := build
+
+CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+CFLAGS   += -Iinclude -Iuser/lib -I$(B) -D_GNU_SOURCE
+LDLIBS   := -lbpf -lelf -lz -lyaml -ljansson -lpthread -lm
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
+              -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Wno-unused-function
+
+BPF_SRC  := $(wildcard bpf/*.bpf.c)
+BPF_OBJ  := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+SKELS    := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
+BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
+
+LIB_SRC  := $(wildcard user/lib/*.c)
+LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+CLI_SRC  := $(wildcard user/cli/*.c)
+CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
+USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h include/*.h)
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
+
+.PHONY: all clean test vmtest bench demo
+all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) $(UNIT_BIN) $(BENCH_BIN)
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(B)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libsluice.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
+	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluice.a $(LDLIBS)
+
+$(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluice.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluice.a $(LDLIBS)
+
+test: all
+	tests/run.sh
+
+vmtest: all
+	vmtest/run.sh $(KERNEL)
+
+bench: all
+	tests/bench/run.sh
+
+demo: all
+	scripts/demo.sh
+
+clean:
+	rm -rf $(B)

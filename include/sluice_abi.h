@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The ABI between the sluice datapath (bpf/) and its control plane (user/).
+ * One definition for both sides: map keys and values, stats records and
+ * constants. Every struct has explicit padding and a size assertion so that
+ * the two compilers (clang -target bpf, gcc) cannot lay them out differently.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+#define SLUICE_BUCKETS		10000	/* weight unit: basis points of flows */
+#define SLUICE_MAX_SERVICES	4096
+#define SLUICE_MAX_BACKENDS	65536
+#define SLUICE_MAX_RINGS	8	/* ring 0 is the default ring */
+#define SLUICE_NAME_LEN		32
+#define SLUICE_RING_NAME_LEN	16
+
+/* Maglev lookup table: slots per pool, a prime. */
+#define SLUICE_TABLE_DEFAULT	16381
+#define SLUICE_TABLE_MAX	65537
+/* Slots are packed SLUICE_SLOTS_PER_ELEM to an inner-map element. */
+#define SLUICE_SLOTS_PER_ELEM	16
+#define SLUICE_NO_BACKEND	0xffffffffu
+
+#define SLUICE_CONN_DEFAULT	(1u << 20)	/* established-flow table */
+#define SLUICE_CONN_NEW_DEFAULT	(1u << 18)	/* unconfirmed-flow table */
+
+enum sluice_variant {
+	SLUICE_BASELINE = 0,	/* also "blue" */
+	SLUICE_CANARY = 1,	/* also "green" */
+	SLUICE_VARIANTS = 2,
+};
+
+enum sluice_affinity {
+	SLUICE_AFF_CONNECTION = 0,	/* flow key: 5-tuple */
+	SLUICE_AFF_CLIENT = 1,		/* flow key: client address */
+};
+
+enum sluice_mode {
+	SLUICE_MODE_DSR = 0,	/* L2 direct server return: MAC rewrite */
+	SLUICE_MODE_IPIP = 1,	/* reserved for the encapsulation issue */
+	SLUICE_MODE_NAT = 2,	/* reserved for the NAT issue */
+};
+
+/* Addresses: IPv4 lives in the first word, the rest is zero. */
+union sluice_addr {
+	__be32 v4;
+	__be32 v6[4];
+	__u8 bytes[16];
+};
+
+/* svc_index key: what identifies a service on the wire. */
+struct sluice_svc_key {
+	union sluice_addr vip;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;		/* AF_INET or AF_INET6 */
+};
+_Static_assert(sizeof(struct sluice_svc_key) == 20, "svc_key size");
+
+/*
+ * Element 0 of a service's configuration inner map. The rest of that inner
+ * map holds the two Maglev tables (baseline first, then canary), each
+ * table_elems elements of struct sluice_slots. An inner map is written once,
+ * frozen, and swapped into svc_cfg with one update: a packet sees either the
+ * old or the new configuration as a whole.
+ */
+struct sluice_svc_cfg {
+	__u16 weight[SLUICE_MAX_RINGS];	/* canary buckets per ring, 0..10000 */
+	__u32 seed;
+	__u32 table_size;		/* M: slots per table, prime */
+	__u32 table_elems;		/* elements per table */
+	__u32 gen;			/* configuration generation */
+	__u32 svc_id;
+	__u16 nbackends[SLUICE_VARIANTS];
+	__u8 affinity;
+	__u8 mode;
+	__u8 lkg;			/* last-known-good variant for revert */
+	__u8 pad0;
+	__u8 pad1[12];
+};
+_Static_assert(sizeof(struct sluice_svc_cfg) == 64, "svc_cfg size");
+
+struct sluice_slots {
+	__u32 backend[SLUICE_SLOTS_PER_ELEM];
+};
+_Static_assert(sizeof(struct sluice_slots) == sizeof(struct sluice_svc_cfg),
+	       "a config element and a table element share one value size");
+
+/*
+ * Kill switch word, per service (index svc_id) and for all services (index
+ * SLUICE_MAX_SERVICES). One aligned 32-bit write flips it.
+ */
+#define SLUICE_KILL_REVERT	(1u << 0)	/* new flows -> lkg variant */
+#define SLUICE_KILL_RESET	(1u << 1)	/* and re-decide live canary flows */
+#define SLUICE_KILL_ALL_INDEX	SLUICE_MAX_SERVICES
+
+/* Backend flags (control plane state kept beside the forwarding data). */
+#define SLUICE_BE_IN_USE	(1u << 0)
+#define SLUICE_BE_DRAINING	(1u << 1)	/* keeps flows, gets no new ones */
+
+/*
+ * backends[id]. Forwarding fields are immutable while the id is in use: an
+ * edit of address, MAC or interface takes a new id, so a reader never sees a
+ * half-written destination. weight/flags are read by the control plane only.
+ */
+struct sluice_backend {
+	union sluice_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 variant;
+	__u8 mac[6];
+	__u8 pad0[2];
+	__u32 ifindex;		/* egress interface */
+	__u32 svc_id;
+	__u32 weight;
+	__u32 flags;
+	__u8 pad1[8];
+};
+_Static_assert(sizeof(struct sluice_backend) == 56, "backend size");
+
+/* Service names and keys for the control plane, indexed by svc_id. */
+#define SLUICE_SVC_IN_USE	(1u << 0)
+struct sluice_svc_meta {
+	char name[SLUICE_NAME_LEN];
+	struct sluice_svc_key key;
+	__u32 flags;
+};
+_Static_assert(sizeof(struct sluice_svc_meta) == 56, "svc_meta size");
+
+struct sluice_ring_meta {
+	char name[SLUICE_RING_NAME_LEN];
+	__u32 in_use;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_ring_meta) == 24, "ring_meta size");
+
+/* ring_v4 / ring_v6: longest-prefix match of the source -> ring id. */
+struct sluice_lpm_v4 {
+	__u32 prefixlen;
+	__be32 addr;
+};
+struct sluice_lpm_v6 {
+	__u32 prefixlen;
+	__be32 addr[4];
+};
+
+/* Connection tables: the client -> VIP 5-tuple. */
+struct sluice_conn_key {
+	union sluice_addr src;
+	union sluice_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct sluice_conn_key) == 40, "conn_key size");
+
+#define SLUICE_CONN_SYN		(1u << 0)	/* first packet was a SYN */
+
+struct sluice_conn {
+	__u32 backend_id;
+	__u16 svc_id;
+	__u8 variant;
+	__u8 ring;
+	__u32 flags;
+	__u32 gen;		/* svc config generation that decided it */
+	__u64 created_ns;
+};
+_Static_assert(sizeof(struct sluice_conn) == 24, "conn size");
+
+/* Counters per (service, variant, ring), per CPU. */
+struct sluice_flow_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 reset_moves;	/* live flows re-decided by revert --reset */
+	__u64 syn_retrans;	/* SYN again on a flow with an entry */
+	__u64 client_rst;
+	__u64 backend_rst;
+	__u64 hs_timeout;
+};
+_Static_assert(sizeof(struct sluice_flow_stats) == 64, "flow_stats size");
+
+#define SLUICE_STATS_INDEX(svc, variant, ring) \
+	(((svc) * SLUICE_VARIANTS + (variant)) * SLUICE_MAX_RINGS + (ring))
+#define SLUICE_STATS_ENTRIES \
+	(SLUICE_MAX_SERVICES * SLUICE_VARIANTS * SLUICE_MAX_RINGS)
+
+/* Global per-CPU event counters: what was passed, dropped, and why. */
+enum sluice_event {
+	SLUICE_EV_PASS_NOT_IP = 0,	/* not IPv4/IPv6 */
+	SLUICE_EV_PASS_NO_SERVICE,	/* IP, but no service matches */
+	SLUICE_EV_PASS_TRUNCATED,	/* headers cut short */
+	SLUICE_EV_PASS_MALFORMED,	/* header fields inconsistent */
+	SLUICE_EV_PASS_FRAGMENT,	/* IP fragment: ports unknown */
+	SLUICE_EV_PASS_ICMP_OTHER,	/* ICMP that is not a steerable error */
+	SLUICE_EV_PASS_NO_CONFIG,	/* service key without configuration */
+	SLUICE_EV_DROP_NO_BACKEND,	/* pool empty: nowhere to send */
+	SLUICE_EV_PASS_BAD_BACKEND,	/* backend record unusable */
+	SLUICE_EV_REDIRECT_FAIL,	/* devmap has no such port */
+	SLUICE_EV_CONN_HIT,		/* established table hit */
+	SLUICE_EV_CONN_NEW_HIT,		/* unconfirmed table hit */
+	SLUICE_EV_CONN_MISS,		/* no entry: decided from the hash */
+	SLUICE_EV_CONN_INSERT,		/* entries written to the new table */
+	SLUICE_EV_CONN_INSERT_FAIL,
+	SLUICE_EV_CONN_PROMOTE,		/* confirmed: moved to established */
+	SLUICE_EV_ICMP_STEERED,		/* ICMP error steered with its flow */
+	SLUICE_EV_FORWARDED,
+	SLUICE_EV_MAX,
+};
+
+#endif /* SLUICE_ABI_H */

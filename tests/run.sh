@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run the sluice test suite: every compiled unit/datapath test in build/tests/
+# and every tests/integration/*.sh. A test exits 0 (pass), 77 (skip, with its
+# reason on stderr) or anything else (fail). Ends with "N passed, N failed".
+# SLUICE_TEST_FILTER=regex runs only matching tests.
+set -u
+cd "$(dirname "$0")/.."
+: "${SLUICE_TEST_TIMEOUT:=600}"
+pass=0 fail=0 skip=0 failed=()
+tests=()
+for t in build/tests/*; do [ -x "$t" ] && tests+=("$t"); done
+for t in tests/integration/*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
+	[ -f "$t" ] && tests+=("$t")
+done
+[ "${SLUICE_IN_VM:-0}" = 1 ] && tests=("${tests[@]/vmtest\/test_*}")
+for t in "${tests[@]}"; do
+	[ -n "$t" ] || continue
+	name=$(basename "$t")
+	[ -n "${SLUICE_TEST_FILTER:-}" ] && ! [[ $name =~ $SLUICE_TEST_FILTER ]] && continue
+	start=$(date +%s.%N)
+	out=$(mktemp)
+	if [[ $t == *.sh ]]; then
+		timeout -k 5 "$SLUICE_TEST_TIMEOUT" bash "$t" >"$out" 2>&1
+	else
+		timeout -k 5 "$SLUICE_TEST_TIMEOUT" "$t" >"$out" 2>&1
+	fi
+	rc=$?
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
+	case $rc in
+	0)  pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
+	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$out")" ;;
+	*)  fail=$((fail + 1)); failed+=("$name")
+	    echo "FAIL $name (rc=$rc, ${secs}s)"; sed 's/^/    | /' "$out" | tail -n 60 ;;
+	esac
+	[ "${SLUICE_TEST_VERBOSE:-0}" = 1 ] && sed 's/^/    . /' "$out"
+	rm -f "$out"
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
