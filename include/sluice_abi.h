@@ -79,7 +79,7 @@ struct sluice_svc_cfg {
 	__u8 mode;
 	__u8 lkg;			/* last-known-good variant for revert */
 	__u8 pad0;
-	__u8 pad1[12];
+	__u8 pad1[20];
 };
 _Static_assert(sizeof(struct sluice_svc_cfg) == 64, "svc_cfg size");
 
@@ -111,15 +111,14 @@ struct sluice_backend {
 	__be16 port;
 	__u8 family;
 	__u8 variant;
-	__u8 mac[6];
-	__u8 pad0[2];
-	__u32 ifindex;		/* egress interface */
+	__u8 mac[6];		/* destination MAC (DSR) */
+	__u8 smac[6];		/* source MAC: the egress interface's */
+	__u32 ifindex;		/* egress interface; 0: the ingress one */
 	__u32 svc_id;
 	__u32 weight;
 	__u32 flags;
-	__u8 pad1[8];
 };
-_Static_assert(sizeof(struct sluice_backend) == 56, "backend size");
+_Static_assert(sizeof(struct sluice_backend) == 48, "backend size");
 
 /* Service names and keys for the control plane, indexed by svc_id. */
 #define SLUICE_SVC_IN_USE	(1u << 0)

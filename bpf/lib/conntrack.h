@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Connection tables (see maps.h for the two-table design). A flow is born in
+ * conn_new and is promoted to conn_est by its first confirming packet: for
+ * TCP any packet without SYN (the handshake's ACK), for UDP a second packet.
+ * Entries are replaced with map updates, never edited in place, so a reader
+ * on another CPU sees the old entry or the new one whole.
+ */
+#ifndef SLUICE_BPF_CONNTRACK_H
+#define SLUICE_BPF_CONNTRACK_H
+
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+struct ct_hit {
+	struct sluice_conn e;	/* a copy: the map value may be replaced */
+	int found;
+};
+
+static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
+{
+	struct sluice_conn *e;
+
+	h->found = 0;
+	e = bpf_map_lookup_elem(&conn_est, &pk->flow);
+	if (e) {
+		h->e = *e;
+		h->found = 1;
+		event_inc(SLUICE_EV_CONN_HIT);
+		return;
+	}
+	e = bpf_map_lookup_elem(&conn_new, &pk->flow);
+	if (!e) {
+		event_inc(SLUICE_EV_CONN_MISS);
+		return;
+	}
+	h->e = *e;
+	h->found = 1;
+	event_inc(SLUICE_EV_CONN_NEW_HIT);
+	if (pk->icmp_err)
+		return;
+	if (pk->flow.proto == IPPROTO_TCP && (pk->tcp_flags & TCPF_SYN))
+		return;	/* still unconfirmed (or a retransmitted SYN) */
+	if (bpf_map_update_elem(&conn_est, &pk->flow, &h->e, BPF_ANY) == 0) {
+		bpf_map_delete_elem(&conn_new, &pk->flow);
+		event_inc(SLUICE_EV_CONN_PROMOTE);
+	}
+}
+
+static __always_inline void ct_insert(const struct pkt *pk,
+				      const struct sluice_conn *e)
+{
+	if (bpf_map_update_elem(&conn_new, &pk->flow, e, BPF_ANY) == 0)
+		event_inc(SLUICE_EV_CONN_INSERT);
+	else
+		event_inc(SLUICE_EV_CONN_INSERT_FAIL);
+}
+
+/* Replace a live entry (revert --reset): whichever table holds it. */
+static __always_inline void ct_replace(const struct pkt *pk,
+				       const struct sluice_conn *e)
+{
+	if (bpf_map_update_elem(&conn_est, &pk->flow, e, BPF_EXIST) != 0)
+		bpf_map_update_elem(&conn_new, &pk->flow, e, BPF_EXIST);
+}
+
+#endif

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every map of the datapath, pinned by name under the instance's directory. */
+#ifndef SLUICE_BPF_MAPS_H
+#define SLUICE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sluice_abi.h"
+
+/* (VIP, port, protocol, family) -> svc_id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_SERVICES);
+	__type(key, struct sluice_svc_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svc_index SEC(".maps");
+
+/*
+ * svc_id -> that service's whole configuration: element 0 is struct
+ * sluice_svc_cfg, then the baseline and canary Maglev tables. Userspace
+ * builds a fresh inner map, freezes it and swaps it in with one update, so a
+ * reader never sees weights of one generation with tables of another. The
+ * kernel keeps a replaced inner map alive until readers are done with it.
+ * BPF_F_INNER_MAP lets table sizes differ between services.
+ */
+struct svc_cfg_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_svc_cfg);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SLUICE_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct svc_cfg_inner);
+} svc_cfg SEC(".maps");
+
+/* Kill switch words: [svc_id] and [SLUICE_KILL_ALL_INDEX]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_MAX_SERVICES + 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} kill SEC(".maps");
+
+/* Service names for the control plane; the datapath never reads them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLUICE_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sluice_svc_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svc_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLUICE_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct sluice_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} backends SEC(".maps");
+
+/* Source prefix -> ring id; no match means ring 0 (the default ring). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct sluice_lpm_v4);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct sluice_lpm_v6);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_MAX_RINGS);
+	__type(key, __u32);
+	__type(value, struct sluice_ring_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ring_meta SEC(".maps");
+
+/*
+ * Connection tables. Shared hash tables (any CPU finds any flow, so a flow
+ * that RSS or a generic-XDP path moves to another CPU keeps its backend) with
+ * per-CPU LRU lists (BPF_F_NO_COMMON_LRU): eviction takes no global lock,
+ * which a common LRU would on every insert at line rate. Unconfirmed flows
+ * (one packet, or only SYNs) live in conn_new; a flow moves to conn_est on
+ * its first confirming packet, so a SYN flood churns conn_new only and never
+ * evicts established flows. Sizes are set by the loader.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, SLUICE_CONN_DEFAULT);
+	__type(key, struct sluice_conn_key);
+	__type(value, struct sluice_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_est SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, SLUICE_CONN_NEW_DEFAULT);
+	__type(key, struct sluice_conn_key);
+	__type(value, struct sluice_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_new SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct sluice_flow_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+/* Egress ports for XDP_REDIRECT: ifindex -> ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tx_ports SEC(".maps");
+
+#endif

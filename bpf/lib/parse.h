@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parsing. Each step checks bounds against data_end right before the
+ * access it guards and returns a parse verdict. The result is the flow as the
+ * client sent it (client -> VIP); for an ICMP error it is the flow embedded
+ * in the error, turned around, so the error follows its flow.
+ */
+#ifndef SLUICE_BPF_PARSE_H
+#define SLUICE_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include "sluice_abi.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* ICMP types steered like their flow (linux/icmp.h drags in libc). */
+#define ICMP_DEST_UNREACH	3
+#define ICMP_TIME_EXCEEDED	11
+#define ICMPV6_DEST_UNREACH	1
+#define ICMPV6_PKT_TOOBIG	2
+#define ICMPV6_TIME_EXCEED	3
+
+/* ICMP and ICMPv6 share this 8-byte header layout. */
+struct icmp_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 csum;
+	__be32 rest;
+};
+
+#define ETH_P_8021Q_BE	bpf_htons(0x8100)
+#define ETH_P_8021AD_BE	bpf_htons(0x88A8)
+#define IPV4_MF_OFFSET	bpf_htons(0x3fff)	/* MF flag or a fragment offset */
+#define IPV6_EXT_MAX	4
+
+enum parse_rc {
+	PARSE_OK = 0,
+	PARSE_NOT_IP,
+	PARSE_TRUNCATED,
+	PARSE_MALFORMED,
+	PARSE_FRAGMENT,
+	PARSE_ICMP_OTHER,
+	PARSE_OTHER_L4,	/* IP, but not TCP/UDP/ICMP: never a service's */
+};
+
+struct pkt {
+	struct sluice_conn_key flow;	/* client -> VIP */
+	__u32 len;			/* frame length, for byte counters */
+	__u8 tcp_flags;			/* 0 for UDP and ICMP errors */
+	__u8 icmp_err;			/* 1 when steered as an ICMP error */
+};
+
+/* TCP flag bits in byte 13 of the header. */
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
+
+struct l4ports {
+	__be16 src;
+	__be16 dst;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+static __always_inline int parse_ports(void *pos, void *data_end,
+				       __u8 proto, struct l4ports *p,
+				       __u8 *tcp_flags)
+{
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = pos;
+
+		if ((void *)(th + 1) > data_end)
+			return PARSE_TRUNCATED;
+		if (th->doff < 5)
+			return PARSE_MALFORMED;
+		p->src = th->source;
+		p->dst = th->dest;
+		*tcp_flags = ((__u8 *)th)[13];
+		return PARSE_OK;
+	}
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *uh = pos;
+
+		if ((void *)(uh + 1) > data_end)
+			return PARSE_TRUNCATED;
+		p->src = uh->source;
+		p->dst = uh->dest;
+		*tcp_flags = 0;
+		return PARSE_OK;
+	}
+	return PARSE_OTHER_L4;
+}
+
+/* The packet inside an ICMPv4 error: what the VIP sent to the client. */
+static __always_inline int parse_icmp4_inner(void *pos, void *data_end,
+					     struct pkt *pk, __be32 outer_dst)
+{
+	struct iphdr *in = pos;
+	struct l4ports p;
+	__u8 flags;
+	__u32 hlen;
+	int rc;
+
+	if ((void *)(in + 1) > data_end)
+		return PARSE_TRUNCATED;
+	if (in->version != 4 || in->ihl < 5)
+		return PARSE_MALFORMED;
+	if (in->frag_off & bpf_htons(0x1fff))
+		return PARSE_FRAGMENT;	/* no ports in a later fragment */
+	if (in->saddr != outer_dst)
+		return PARSE_ICMP_OTHER; /* not about a packet the VIP sent */
+	hlen = in->ihl * 4;
+	pos += hlen;
+	rc = parse_ports(pos, data_end, in->protocol, &p, &flags);
+	if (rc != PARSE_OK)
+		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
+	pk->flow.src.v4 = in->daddr;
+	pk->flow.dst.v4 = in->saddr;
+	pk->flow.sport = p.dst;
+	pk->flow.dport = p.src;
+	pk->flow.proto = in->protocol;
+	pk->icmp_err = 1;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv4(void *pos, void *data_end,
+				      struct pkt *pk)
+{
+	struct iphdr *iph = pos;
+	struct l4ports p;
+	__u32 hlen;
+	int rc;
+
+	if ((void *)(iph + 1) > data_end)
+		return PARSE_TRUNCATED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PARSE_MALFORMED;
+	hlen = iph->ihl * 4;
+	if (bpf_ntohs(iph->tot_len) < hlen)
+		return PARSE_MALFORMED;
+	if (pos + bpf_ntohs(iph->tot_len) > data_end)
+		return PARSE_TRUNCATED;
+	if (iph->frag_off & IPV4_MF_OFFSET)
+		return PARSE_FRAGMENT;
+	pk->flow.family = AF_INET;
+	pk->flow.src.v4 = iph->saddr;
+	pk->flow.dst.v4 = iph->daddr;
+	pk->flow.proto = iph->protocol;
+	pos += hlen;
+
+	if (iph->protocol == IPPROTO_ICMP) {
+		struct icmp_hdr *ic = pos;
+
+		if ((void *)(ic + 1) > data_end)
+			return PARSE_TRUNCATED;
+		if (ic->type != ICMP_DEST_UNREACH &&
+		    ic->type != ICMP_TIME_EXCEEDED)
+			return PARSE_ICMP_OTHER;
+		return parse_icmp4_inner(ic + 1, data_end, pk, iph->daddr);
+	}
+	rc = parse_ports(pos, data_end, iph->protocol, &p, &pk->tcp_flags);
+	if (rc != PARSE_OK)
+		return rc;
+	pk->flow.sport = p.src;
+	pk->flow.dport = p.dst;
+	return PARSE_OK;
+}
+
+static __always_inline int ipv6_is_ext(__u8 nh)
+{
+	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING ||
+	       nh == IPPROTO_DSTOPTS || nh == IPPROTO_FRAGMENT;
+}
+
+/* Skip extension headers; *pos ends at the upper-layer header. */
+static __always_inline int skip_ipv6_ext(void **pos, void *data_end, __u8 *nh)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < IPV6_EXT_MAX; i++) {
+		__u8 *h = *pos;
+
+		if (!ipv6_is_ext(*nh))
+			return PARSE_OK;
+		if ((void *)(h + 8) > data_end)
+			return PARSE_TRUNCATED;
+		if (*nh == IPPROTO_FRAGMENT)
+			return PARSE_FRAGMENT;	/* ports only in the first */
+		*nh = h[0];
+		*pos += (h[1] + 1) * 8;
+	}
+	return ipv6_is_ext(*nh) ? PARSE_MALFORMED : PARSE_OK;
+}
+
+static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
+					     struct pkt *pk,
+					     const struct in6_addr *outer_dst)
+{
+	struct ipv6hdr *in = pos;
+	struct l4ports p;
+	__u8 flags;
+	int rc;
+
+	if ((void *)(in + 1) > data_end)
+		return PARSE_TRUNCATED;
+	if (in->version != 6)
+		return PARSE_MALFORMED;
+	if (__builtin_memcmp(&in->saddr, outer_dst, 16))
+		return PARSE_ICMP_OTHER;
+	rc = parse_ports(in + 1, data_end, in->nexthdr, &p, &flags);
+	if (rc != PARSE_OK)
+		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
+	__builtin_memcpy(&pk->flow.src, &in->daddr, 16);
+	__builtin_memcpy(&pk->flow.dst, &in->saddr, 16);
+	pk->flow.sport = p.dst;
+	pk->flow.dport = p.src;
+	pk->flow.proto = in->nexthdr;
+	pk->icmp_err = 1;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv6(void *pos, void *data_end,
+				      struct pkt *pk)
+{
+	struct ipv6hdr *ip6 = pos;
+	struct l4ports p;
+	__u8 nh;
+	int rc;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return PARSE_TRUNCATED;
+	if (ip6->version != 6)
+		return PARSE_MALFORMED;
+	if (pos + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
+		return PARSE_TRUNCATED;
+	pk->flow.family = AF_INET6;
+	__builtin_memcpy(&pk->flow.src, &ip6->saddr, 16);
+	__builtin_memcpy(&pk->flow.dst, &ip6->daddr, 16);
+	nh = ip6->nexthdr;
+	pos = ip6 + 1;
+	rc = skip_ipv6_ext(&pos, data_end, &nh);
+	if (rc != PARSE_OK)
+		return rc;
+	pk->flow.proto = nh;
+
+	if (nh == IPPROTO_ICMPV6) {
+		struct icmp_hdr *ic = pos;
+
+		if ((void *)(ic + 1) > data_end)
+			return PARSE_TRUNCATED;
+		if (ic->type != ICMPV6_DEST_UNREACH &&
+		    ic->type != ICMPV6_PKT_TOOBIG &&
+		    ic->type != ICMPV6_TIME_EXCEED)
+			return PARSE_ICMP_OTHER;
+		return parse_icmp6_inner(ic + 1, data_end, pk, &ip6->daddr);
+	}
+	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags);
+	if (rc != PARSE_OK)
+		return rc;
+	pk->flow.sport = p.src;
+	pk->flow.dport = p.dst;
+	return PARSE_OK;
+}
+
+/* Ethernet, up to two VLAN tags, then IPv4 or IPv6. */
+static __always_inline int parse_packet(void *data, void *data_end,
+					struct pkt *pk)
+{
+	struct ethhdr *eth = data;
+	struct vlan_tag *vt;
+	void *pos;
+	__be16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_TRUNCATED;
+	proto = eth->h_proto;
+	pos = eth + 1;
+	if (proto == ETH_P_8021Q_BE || proto == ETH_P_8021AD_BE) {
+		vt = pos;
+		if ((void *)(vt + 1) > data_end)
+			return PARSE_TRUNCATED;
+		proto = vt->proto;
+		pos = vt + 1;
+	}
+	if (proto == ETH_P_8021Q_BE || proto == ETH_P_8021AD_BE) {
+		vt = pos;
+		if ((void *)(vt + 1) > data_end)
+			return PARSE_TRUNCATED;
+		proto = vt->proto;
+		pos = vt + 1;
+	}
+	pk->len = data_end - data;
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(pos, data_end, pk);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(pos, data_end, pk);
+	return PARSE_NOT_IP;
+}
+
+#endif

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Opening an instance: bpffs, pinned maps, loading the object. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "sluice.skel.h"
+
+int sluice_seterr(struct sluice *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s) {
+		va_start(ap, fmt);
+		vsnprintf(s->err, sizeof(s->err), fmt, ap);
+		va_end(ap);
+	}
+	return err > 0 ? -err : err;
+}
+
+const char *sluice_errmsg(const struct sluice *s)
+{
+	return s && s->err[0] ? s->err : "unknown error";
+}
+
+const char *sluice_pin_dir(const struct sluice *s)
+{
+	return s->pin_dir;
+}
+
+static int g_verbose;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt,
+		    va_list args)
+{
+	if (level == LIBBPF_DEBUG && g_verbose < 2)
+		return 0;
+	if (level == LIBBPF_INFO && !g_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void sluice_libbpf_verbosity(int verbose)
+{
+	g_verbose = verbose;
+	libbpf_set_print(print_fn);
+}
+
+/* The pin directory must sit on a bpffs; mount one at /sys/fs/bpf if not. */
+static int ensure_bpffs(struct sluice *s)
+{
+	struct statfs st;
+	char parent[PATH_MAX], *slash;
+
+	snprintf(parent, sizeof(parent), "%s", s->pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		goto mkdir_pin;
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type != BPF_FS_MAGIC &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return sluice_seterr(s, errno, "cannot mount bpffs on /sys/fs/bpf: %s",
+				     strerror(errno));
+	if (statfs(parent, &st) < 0 && mkdir(parent, 0700) < 0 && errno != EEXIST)
+		return sluice_seterr(s, errno, "cannot create %s: %s", parent,
+				     strerror(errno));
+	if (statfs(parent, &st) < 0 || st.f_type != BPF_FS_MAGIC)
+		return sluice_seterr(s, EINVAL, "%s is not on a bpf filesystem",
+				     parent);
+mkdir_pin:
+	if (mkdir(s->pin_dir, 0700) < 0 && errno != EEXIST)
+		return sluice_seterr(s, errno, "cannot create %s: %s",
+				     s->pin_dir, strerror(errno));
+	return 0;
+}
+
+int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin_dir);
+	struct sluice_bpf *skel;
+	int err;
+
+	sluice_libbpf_verbosity(s->verbose);
+	err = ensure_bpffs(s);
+	if (err)
+		return err;
+	skel = sluice_bpf__open_opts(&oo);
+	if (!skel)
+		return sluice_seterr(s, errno, "cannot open the BPF object: %s",
+				     strerror(errno));
+	if (s->conn_entries)
+		bpf_map__set_max_entries(skel->maps.conn_est, s->conn_entries);
+	if (s->conn_new_entries)
+		bpf_map__set_max_entries(skel->maps.conn_new,
+					 s->conn_new_entries);
+	err = sluice_bpf__load(skel);
+	if (err) {
+		sluice_bpf__destroy(skel);
+		return sluice_seterr(s, err,
+			"cannot load the BPF programs (%s); run with -v for the verifier log",
+			strerror(-err));
+	}
+	*out = skel;
+	return 0;
+}
+
+static const char *const map_names[] = {
+	"svc_index", "svc_cfg", "kill", "svc_meta", "backends", "ring_v4",
+	"ring_v6", "ring_meta", "conn_est", "conn_new", "flow_stats",
+	"events", "tx_ports",
+};
+
+static int *map_fd_slot(struct sluice *s, int i)
+{
+	int *slots[] = {
+		&s->svc_index_fd, &s->svc_cfg_fd, &s->kill_fd, &s->svc_meta_fd,
+		&s->backends_fd, &s->ring_v4_fd, &s->ring_v6_fd,
+		&s->ring_meta_fd, &s->conn_est_fd, &s->conn_new_fd,
+		&s->flow_stats_fd, &s->events_fd, &s->tx_ports_fd,
+	};
+	return slots[i];
+}
+
+#define N_MAPS (int)(sizeof(map_names) / sizeof(map_names[0]))
+
+static int open_pins(struct sluice *s)
+{
+	char path[PATH_MAX + 32];
+	int i;
+
+	for (i = 0; i < N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->pin_dir, map_names[i]);
+		*map_fd_slot(s, i) = bpf_obj_get(path);
+		if (*map_fd_slot(s, i) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+struct sluice *sluice_open(const struct sluice_open_opts *opts)
+{
+	struct sluice_open_opts none = {};
+	struct sluice *s;
+	size_t be_len;
+	int err, i;
+
+	if (!opts)
+		opts = &none;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (i = 0; i < N_MAPS; i++)
+		*map_fd_slot(s, i) = -1;
+	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s",
+		 opts->pin_dir ? opts->pin_dir : SLUICE_PIN_DIR_DEFAULT);
+	s->verbose = opts->verbose;
+	s->conn_entries = opts->conn_entries;
+	s->conn_new_entries = opts->conn_new_entries;
+	sluice_libbpf_verbosity(s->verbose);
+	s->ncpus = libbpf_num_possible_cpus();
+
+	err = open_pins(s);
+	if (err == -ENOENT && opts->create) {
+		struct sluice_bpf *skel;
+
+		for (i = 0; i < N_MAPS; i++)
+			if (*map_fd_slot(s, i) >= 0)
+				close(*map_fd_slot(s, i));
+		err = sluice_load_skel(s, &skel);
+		if (err)
+			goto fail;
+		sluice_bpf__destroy(skel);	/* the maps stay, pinned */
+		err = open_pins(s);
+	}
+	if (err) {
+		if (err == -ENOENT)
+			fprintf(stderr, "Error: no sluice instance at %s (attach a device first)\n",
+				s->pin_dir);
+		else if (!s->err[0])
+			fprintf(stderr, "Error: cannot open the maps in %s: %s\n",
+				s->pin_dir, strerror(-err));
+		else
+			fprintf(stderr, "Error: %s\n", s->err);
+		goto fail;
+	}
+	be_len = (size_t)SLUICE_MAX_BACKENDS * sizeof(struct sluice_backend);
+	s->be = mmap(NULL, be_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     s->backends_fd, 0);
+	if (s->be == MAP_FAILED) {
+		err = -errno;
+		s->be = NULL;
+		goto fail;
+	}
+	s->meta = mmap(NULL, (size_t)SLUICE_MAX_SERVICES * sizeof(*s->meta),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, s->svc_meta_fd, 0);
+	if (s->meta == MAP_FAILED) {
+		err = -errno;
+		s->meta = NULL;
+		goto fail;
+	}
+	return s;
+fail:
+	sluice_close(s);
+	errno = -err;
+	return NULL;
+}
+
+void sluice_close(struct sluice *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	if (s->be)
+		munmap(s->be, (size_t)SLUICE_MAX_BACKENDS *
+			      sizeof(struct sluice_backend));
+	if (s->meta)
+		munmap(s->meta, (size_t)SLUICE_MAX_SERVICES * sizeof(*s->meta));
+	if (s->lock_fd > 0)
+		close(s->lock_fd);
+	for (i = 0; i < N_MAPS; i++)
+		if (*map_fd_slot(s, i) >= 0)
+			close(*map_fd_slot(s, i));
+	if (s->skel)
+		sluice_bpf__destroy(s->skel);
+	free(s);
+}
+
+int sluice_lock(struct sluice *s)
+{
+	if (s->lock_fd <= 0) {
+		s->lock_fd = open(s->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->lock_fd < 0)
+			return sluice_seterr(s, errno, "cannot open %s: %s",
+					     s->pin_dir, strerror(errno));
+	}
+	if (flock(s->lock_fd, LOCK_EX) < 0)
+		return sluice_seterr(s, errno, "cannot lock %s: %s", s->pin_dir,
+				     strerror(errno));
+	return 0;
+}
+
+void sluice_unlock(struct sluice *s)
+{
+	if (s->lock_fd > 0)
+		flock(s->lock_fd, LOCK_UN);
+}
+
+int sluice_destroy(const char *pin_dir)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(pin_dir) < 0 ? -errno : 0;
+}
+
+int sluice_prog_fd(struct sluice *s, enum sluice_prog which)
+{
+	int err;
+
+	if (!s->skel) {
+		err = sluice_load_skel(s, &s->skel);
+		if (err)
+			return err;
+	}
+	return bpf_program__fd(which == SLUICE_PROG_TC ? s->skel->progs.sluice_tc
+						       : s->skel->progs.sluice_xdp);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* libsluice internals: the instance handle and helpers shared by its files. */
+#ifndef SLUICE_INTERNAL_H
+#define SLUICE_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include "sluice.h"
+
+struct sluice_bpf;
+
+struct sluice {
+	char pin_dir[PATH_MAX];
+	char err[256];
+	int verbose;
+	__u32 conn_entries, conn_new_entries;
+	/* pinned maps */
+	int svc_index_fd, svc_cfg_fd, kill_fd, svc_meta_fd, backends_fd;
+	int ring_v4_fd, ring_v6_fd, ring_meta_fd, conn_est_fd, conn_new_fd;
+	int flow_stats_fd, events_fd, tx_ports_fd;
+	struct sluice_backend *be;	/* backends map, mmapped */
+	struct sluice_svc_meta *meta;	/* svc_meta map, mmapped */
+	int lock_fd;			/* flock on the pin dir: one writer */
+	struct sluice_bpf *skel;	/* loaded programs, when asked for */
+	int ncpus;
+};
+
+/* Record the reason for a failure; returns -err for `return seterr(...)`. */
+int sluice_seterr(struct sluice *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Load the BPF object with the instance's pins (creates maps if absent). */
+int sluice_load_skel(struct sluice *s, struct sluice_bpf **out);
+void sluice_libbpf_verbosity(int verbose);
+
+/* Swap in a service configuration: cfg + the two tables. */
+int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
+		       const struct sluice_svc_cfg *cfg,
+		       const __u32 *tables[SLUICE_VARIANTS]);
+/* Read the live configuration; tables may be NULL to skip them. */
+int sluice_cfg_read(struct sluice *s, __u32 svc_id,
+		    struct sluice_svc_cfg *cfg, __u32 **tables);
+
+/* Serialise read-modify-write changes between processes. */
+int sluice_lock(struct sluice *s);
+void sluice_unlock(struct sluice *s);
+
+int sluice_iface_mac(const char *ifname, __u8 mac[6]);
+
+#endif

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * libsluice: the control plane over the pinned maps of one sluice instance.
+ * Every call that changes exposure validates first and then changes the
+ * datapath with one atomic map update (see bpf/lib/maps.h). Functions return
+ * 0 (or a count) on success and a negative errno on failure; sluice_errmsg()
+ * then says what was wrong, naming the offending field.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stdbool.h>
+#include <net/if.h>
+#include <linux/types.h>
+#include "sluice_abi.h"
+
+#define SLUICE_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
+#define SLUICE_POOL_MAX 4096	/* backends per pool */
+
+struct sluice;
+
+struct sluice_open_opts {
+	const char *pin_dir;	/* NULL: SLUICE_PIN_DIR_DEFAULT */
+	bool create;		/* create and pin the maps if they are absent */
+	__u32 conn_entries;	/* established table size, when creating */
+	__u32 conn_new_entries;	/* unconfirmed table size, when creating */
+	int verbose;		/* libbpf debug output on stderr */
+};
+
+struct sluice *sluice_open(const struct sluice_open_opts *opts);
+void sluice_close(struct sluice *s);
+/* Detach nothing; remove every pin of the instance (tests, `sluice destroy`). */
+int sluice_destroy(const char *pin_dir);
+const char *sluice_errmsg(const struct sluice *s);
+const char *sluice_pin_dir(const struct sluice *s);
+
+enum sluice_attach_mode {
+	SLUICE_ATTACH_XDP = 0,		/* native XDP */
+	SLUICE_ATTACH_XDP_GENERIC,	/* skb-mode XDP, only when asked */
+	SLUICE_ATTACH_TC,		/* clsact ingress */
+};
+
+int sluice_attach(struct sluice *s, const char *ifname,
+		  enum sluice_attach_mode mode);
+int sluice_detach(struct sluice *s, const char *ifname);
+
+struct sluice_attachment {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	enum sluice_attach_mode mode;
+	__u32 prog_id;
+};
+/* Where sluice programs of this instance are attached; returns the count. */
+int sluice_attachments(struct sluice *s, struct sluice_attachment *out,
+		       int max);
+
+/* Load (without attaching) and return the XDP or TC program fd: tests. */
+enum sluice_prog { SLUICE_PROG_XDP = 0, SLUICE_PROG_TC };
+int sluice_prog_fd(struct sluice *s, enum sluice_prog which);
+
+/* The desired state of one service. Ports are in host byte order. */
+struct sluice_backend_spec {
+	union sluice_addr addr;
+	__u8 family;
+	__u16 port;		/* 0: the service port */
+	__u32 weight;		/* relative, 1..65535 */
+	bool draining;		/* keeps its flows, takes no new ones */
+	bool has_mac;
+	__u8 mac[6];		/* DSR: the backend's MAC */
+	char dev[IF_NAMESIZE];	/* egress device; "": the ingress device */
+};
+
+struct sluice_pool_spec {
+	unsigned int n;
+	struct sluice_backend_spec be[SLUICE_POOL_MAX];
+};
+
+struct sluice_service_spec {
+	char name[SLUICE_NAME_LEN];
+	union sluice_addr vip;
+	__u8 family;
+	__u8 proto;
+	__u16 port;
+	__u8 mode;		/* enum sluice_mode */
+	__u8 affinity;		/* enum sluice_affinity */
+	__u8 lkg;		/* last-known-good variant */
+	__u32 seed;
+	__u32 table_size;	/* 0: SLUICE_TABLE_DEFAULT */
+	__u16 weight[SLUICE_MAX_RINGS];	/* canary share per ring, 0..10000 */
+	struct sluice_pool_spec pool[SLUICE_VARIANTS];
+	/* filled by sluice_service_get */
+	__u32 id;
+	__u32 gen;
+	__u32 kill;
+};
+
+/* Allocate a spec with defaults (seed 0, table 16381, lkg baseline). */
+struct sluice_service_spec *sluice_spec_new(void);
+void sluice_spec_free(struct sluice_service_spec *spec);
+
+/* Validate without touching anything. */
+int sluice_service_check(struct sluice *s,
+			 const struct sluice_service_spec *spec);
+/* Create or replace a service as one atomic change. */
+int sluice_service_put(struct sluice *s,
+		       const struct sluice_service_spec *spec);
+int sluice_service_get(struct sluice *s, const char *name,
+		       struct sluice_service_spec *out);
+int sluice_service_get_id(struct sluice *s, __u32 id,
+			  struct sluice_service_spec *out);
+int sluice_service_del(struct sluice *s, const char *name);
+/* Fill ids of services in use, returns the count. */
+int sluice_service_ids(struct sluice *s, __u32 *ids, int max);
+int sluice_service_lookup(struct sluice *s, const char *name, __u32 *id);
+
+/* Weight in basis points (0..10000); ring -1: every ring. */
+int sluice_set_weight(struct sluice *s, const char *name, int ring,
+		      unsigned int bp);
+/* Set the last-known-good variant (what revert falls back to). */
+int sluice_set_lkg(struct sluice *s, const char *name, int variant);
+
+/*
+ * Kill switch. name NULL: every service, with one map write. Returns 1 when
+ * it changed something, 0 when the state already was as asked.
+ */
+int sluice_revert(struct sluice *s, const char *name, bool reset);
+int sluice_resume(struct sluice *s, const char *name);
+int sluice_kill_get(struct sluice *s, const char *name, __u32 *word);
+
+/* Rings: ids 1..SLUICE_MAX_RINGS-1; ring 0 is the default ("broad"). */
+struct sluice_prefix {
+	union sluice_addr addr;
+	__u8 family;
+	__u8 len;
+};
+int sluice_ring_set(struct sluice *s, const char *name,
+		    const struct sluice_prefix *pfx, unsigned int n);
+int sluice_ring_del(struct sluice *s, const char *name);
+int sluice_ring_id(struct sluice *s, const char *name);
+int sluice_ring_name(struct sluice *s, int id, char *out, size_t len);
+/* Prefixes of ring id; returns the count. */
+int sluice_ring_prefixes(struct sluice *s, int id, struct sluice_prefix *out,
+			 int max);
+
+/* Counters summed over CPUs. */
+int sluice_stats_get(struct sluice *s, __u32 svc_id,
+		     struct sluice_flow_stats out[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
+int sluice_events_get(struct sluice *s, __u64 out[SLUICE_EV_MAX]);
+const char *sluice_event_name(int ev);
+/* Entries in the two connection tables (a walk: not for the hot path). */
+int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);
+
+/* Maglev (exposed for tests and benchmarks). */
+struct sluice_maglev_in {
+	__u32 id;		/* what the table slot holds */
+	__u32 weight;
+	__u64 key;		/* identity: stable across rebuilds */
+};
+int sluice_maglev_build(const struct sluice_maglev_in *be, unsigned int n,
+			__u32 size, __u32 *table);
+bool sluice_is_prime(__u32 n);
+
+/* Parsing helpers shared by the CLI, daemon and tests. */
+int sluice_parse_addr(const char *str, union sluice_addr *a, __u8 *family);
+int sluice_parse_prefix(const char *str, struct sluice_prefix *p);
+int sluice_parse_weight(const char *str, unsigned int *bp);
+int sluice_parse_mac(const char *str, __u8 mac[6]);
+void sluice_format_addr(const union sluice_addr *a, __u8 family, char *buf,
+			size_t len);
+
+#endif

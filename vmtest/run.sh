@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Run the sluice test suite inside qemu on the Debian kernels users run.
+#   vmtest/run.sh [KERNEL...]      KERNEL: 5.10 | 6.1 | 6.12 (default: all)
+# Environment:
+#   VMTEST_CMD      command run in the guest from the repo root
+#                   (default: SLUICE_IN_VM=1 tests/run.sh)
+#   VMTEST_TIMEOUT  seconds for one whole guest run (default 2400)
+#   VMTEST_ACCEL    kvm | tcg (default: kvm only if it really works)
+#   VMTEST_MEM, VMTEST_SMP   guest size (default 2G, 2)
+#   VMTEST_CACHE    kernel cache (default vmtest/cache; delete it to refresh)
+# Exit status: 0 when the command passed on every kernel asked for.
+#
+# The guest boots a Debian kernel with a tiny busybox initramfs that loads the
+# modules we need, mounts the host's root read-only and the work tree
+# writable over 9p, and chroots into the host root. So the guest runs the very
+# binaries `make` built on the host, with the host's libraries and tools
+# (bpftool, iproute2, clang...): no second build, no copy of libraries to
+# keep in sync, only the kernel differs.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${VMTEST_CACHE:-$repo/vmtest/cache}
+: "${VMTEST_CMD:=SLUICE_IN_VM=1 tests/run.sh}"
+: "${VMTEST_TIMEOUT:=2400}" "${VMTEST_MEM:=2G}" "${VMTEST_SMP:=2}"
+# Modules the suite needs, insmod-ed before the chroot: the kernel's module
+# autoload cannot find them there (the host root has no /lib/modules for the
+# guest kernel). OPT ones are loaded when the kernel has them.
+MODS_REQ=(virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf act_bpf)
+MODS_OPT=(dummy ipip ip6_tunnel fou fou6 ip_gre ip6_gre macvlan
+          nf_tables nft_chain_nat nft_ct nf_conntrack nf_nat nft_masq
+          ip_tables iptable_filter iptable_nat xt_conntrack xt_MASQUERADE)
+
+say() { echo "vmtest: $*" >&2; }
+die() { say "Error: $*"; exit 1; }
+
+# Kill our qemu on every exit path. `timeout` puts qemu in its own process
+# group, so a ^C to us would not reach it; and qemu runs in the background
+# while we `wait`, because bash runs a trap only once a foreground command
+# ends (it would sit out the whole timeout).
+pidfile='' rundir='' tpid=''
+cleanup() {
+	if [ -n "$pidfile" ] && [ -s "$pidfile" ]; then
+		kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+	fi
+	# qemu may not have written its pidfile yet: timeout relays TERM to it.
+	if [ -n "$tpid" ]; then
+		kill "$tpid" 2>/dev/null || true
+		wait "$tpid" 2>/dev/null || true
+	fi
+	if [ -n "$rundir" ]; then rm -rf "$rundir"; fi
+	pidfile='' rundir='' tpid=''
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- fetching and unpacking kernels ------------------------------------------
+
+# bullseye is not in the host's sources: give apt its own sources.list,
+# state and cache under $cache so /etc/apt and /var/lib/apt stay untouched.
+apt_bullseye() {
+	local d=$cache/apt-bullseye mirror
+	mkdir -p "$d"/{state/lists/partial,cache/archives/partial,parts}
+	# Same Debian mirror the host uses (deb or deb822 format).
+	mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
+		/etc/apt/sources.list.d/ 2>/dev/null | head -n1 | tr -d ' ')
+	mirror=${mirror:-http://deb.debian.org/debian}; mirror=${mirror%/}
+	local key=/usr/share/keyrings/debian-archive-keyring.gpg
+	printf 'deb [signed-by=%s] %s %s main\n' \
+		"$key" "$mirror" bullseye "$key" "$mirror-security" bullseye-security \
+		>"$d/sources.list"
+	apt_opts=(-o "Dir::Etc::sourcelist=$d/sources.list"
+		-o "Dir::Etc::sourceparts=$d/parts" -o "Dir::State=$d/state"
+		-o "Dir::Cache=$d/cache" -o "Dir::State::status=/dev/null")
+	apt-get -qq "${apt_opts[@]}" update >&2
+}
+
+# Set $pkg to the newest linux-image package for kernel series $1 (and
+# $apt_opts to the apt configuration that reaches it).
+kernel_pkg() {
+	apt_opts=()
+	case $1 in
+	5.10) apt_bullseye
+	      pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-amd64 |
+		      awk '$2 ~ /^linux-image-5\.10\./ {print $2; exit}') ;;
+	6.1)  apt-cache policy linux-image-amd64 | grep -q 'Candidate: 6' ||
+		      apt-get -qq update >&2
+	      pkg=$(apt-cache depends linux-image-amd64 |
+		      awk '$2 ~ /^linux-image-6\.1\./ {print $2; exit}') ;;
+	6.12) apt-cache pkgnames linux-image-6.12 | grep -q . ||
+		      apt-get -qq update >&2
+	      pkg=$(apt-cache pkgnames linux-image-6.12 |
+		      grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+		      sort -V | tail -n1) ;;
+	*) die "unknown kernel '$1' (want 5.10, 6.1 or 6.12)" ;;
+	esac
+}
+
+# Debian ships only a compressed bzImage. Under TCG the guest's own
+# decompression costs ~4 s per boot, so unpack the ELF vmlinux once and boot
+# it through PVH (CONFIG_PVH is on in all three kernels).
+extract_vmlinux() {
+	local img=$1 out=$2 magic tool off
+	for magic in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd' '\x1f\x8b\x08:gzip'; do
+		tool=${magic##*:}
+		for off in $(LC_ALL=C grep -aboP "${magic%:*}" "$img" | cut -d: -f1); do
+			tail -c +$((off + 1)) "$img" | $tool -dc >"$out" 2>/dev/null || true
+			[ "$(head -c4 "$out" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] && return 0
+		done
+	done
+	die "cannot find a vmlinux inside $img"
+}
+
+# The initramfs: static busybox, the modules above (uncompressed, so busybox
+# insmod takes them) in load order, and our /init.
+build_initramfs() {
+	local root=$1 kver=$2 out=$3 ir=$1/../initramfs m f dst
+	rm -rf "$ir"; mkdir -p "$ir"/{bin,dev,proc,sys,mnt/host,mods}
+	cp /bin/busybox "$ir/bin/busybox"
+	: >"$ir/mods/order"
+	for m in "${MODS_REQ[@]}" "${MODS_OPT[@]}"; do
+		if ! deps=$(modprobe -d "$root" -S "$kver" --show-depends "$m" 2>/dev/null); then
+			[[ " ${MODS_REQ[*]} " == *" $m "* ]] && die "$kver lacks module $m"
+			continue
+		fi
+		for f in $(awk '$1 == "insmod" {print $2}' <<<"$deps"); do
+			dst=$(basename "$f"); dst=${dst%%.ko*}.ko
+			grep -qx "$dst" "$ir/mods/order" && continue
+			case $f in
+			*.xz)  xz -dc "$f" ;;
+			*.zst) zstd -qdc "$f" ;;
+			*)     cat "$f" ;;
+			esac >"$ir/mods/$dst"
+			echo "$dst" >>"$ir/mods/order"
+		done
+	done
+	cp "$repo/vmtest/init" "$ir/init"; chmod +x "$ir/init"
+	(cd "$ir" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"
+	rm -rf "$ir"
+}
+
+# Make $cache/$k/{vmlinux,initramfs.gz} (once; rebuilt when this script or
+# the guest's init change).
+prepare_kernel() {
+	local k=$1 d=$cache/$1 stamp deb kver
+	stamp=$(cat "$0" "$repo/vmtest/init" | sha1sum | cut -c1-12)
+	[ -f "$d/stamp" ] && [ "$(cat "$d/stamp")" = "$stamp" ] && return 0
+	mkdir -p "$d"
+	deb=$(ls "$d"/linux-image-*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		kernel_pkg "$k"
+		[ -n "$pkg" ] || die "no linux-image package found for $k"
+		say "$k: downloading $pkg"
+		(cd "$d" && apt-get -qq "${apt_opts[@]}" \
+			-o APT::Sandbox::User=root download "$pkg" >&2)
+		deb=$(ls "$d"/linux-image-*.deb | head -n1)
+	fi
+	say "$k: unpacking $(basename "$deb")"
+	rm -rf "$d/root"; dpkg-deb -x "$deb" "$d/root"
+	kver=$(ls "$d/root/lib/modules" | head -n1)
+	# The .deb has no modules.dep: its postinst would run depmod.
+	depmod -b "$d/root" "$kver"
+	extract_vmlinux "$d/root/boot/vmlinuz-$kver" "$d/vmlinux"
+	build_initramfs "$d/root" "$kver" "$d/initramfs.gz"
+	echo "$kver" >"$d/kver"
+	rm -rf "$d/root"
+	echo "$stamp" >"$d/stamp"
+}
+
+# --- running ------------------------------------------------------------------
+
+# KVM only where it works: here /dev/kvm exists but is a nested PVM without
+# vmx/svm, where `-cpu host` aborts and anything else crawls.
+pick_accel() {
+	if [ -n "${VMTEST_ACCEL:-}" ]; then echo "$VMTEST_ACCEL"; return; fi
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+	   grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		echo kvm
+	else
+		echo tcg
+	fi
+}
+
+run_kernel() {
+	local k=$1 d=$cache/$1 accel cpu t0 t1 tstart rc qrc log
+	prepare_kernel "$k"
+	accel=$(pick_accel); cpu=max; [ "$accel" = kvm ] && cpu=host
+	rundir=$(mktemp -d "$cache/run.XXXXXX")
+	pidfile=$rundir/qemu.pid log=$rundir/console.log
+	printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
+	say "$k: booting $(cat "$d/kver") ($accel), running: $VMTEST_CMD"
+	t0=$(date +%s.%N)
+	# The guest prints SLUICE-VMTEST-START when its init hands over to the
+	# command, and SLUICE-VMTEST-RC=<status> at the end; anything else
+	# (panic, hang, qemu error) counts as failure.
+	timeout -k 10 "$VMTEST_TIMEOUT" qemu-system-x86_64 \
+		-name "sluice-vmtest-$$" -pidfile "$pidfile" \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-machine pc -accel "$accel" -cpu "$cpu" \
+		-smp "$VMTEST_SMP" -m "$VMTEST_MEM" \
+		-kernel "$d/vmlinux" -initrd "$d/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=${rundir#"$repo"} sluice_work=$repo" \
+		-chardev stdio,id=con,signal=off -serial chardev:con \
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+		-fsdev local,id=work,path="$repo",security_model=none,multidevs=remap \
+		-device virtio-9p-pci,fsdev=work,mount_tag=work \
+		</dev/null >"$log" 2>&1 &
+	tpid=$!
+	# Show the console as it comes; note when the guest starts the command.
+	tail -s 0.1 --pid="$tpid" -n +1 -f "$log" |
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line"
+		[[ $line == SLUICE-VMTEST-START* ]] && date +%s.%N >"$rundir/start"
+	done &
+	local rpid=$!
+	qrc=0; wait "$tpid" || qrc=$?
+	tpid=''
+	wait "$rpid" || true
+	t1=$(date +%s.%N)
+	rc=$(tr -d '\r' <"$log" | grep -a '^SLUICE-VMTEST-RC=' | tail -n1 | cut -d= -f2 || true)
+	tstart=$t1; [ -f "$rundir/start" ] && tstart=$(cat "$rundir/start")
+	cleanup
+	awk -v k="$k" -v a="$t0" -v s="$tstart" -v b="$t1" 'BEGIN {
+		printf "vmtest: %s: wall %.1fs, boot %.1fs (%.0f%%)\n", k, b-a, s-a, 100*(s-a)/(b-a) }' >&2
+	if [ -z "$rc" ]; then
+		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+			say "$k: FAIL: guest killed after ${VMTEST_TIMEOUT}s timeout"
+		else
+			say "$k: FAIL: guest did not report a status (qemu exit $qrc)"
+		fi
+		return 1
+	fi
+	[ "$rc" = 0 ] && say "$k: PASS" || say "$k: FAIL: guest command exited $rc"
+	[ "$rc" = 0 ]
+}
+
+# scripts/deps.sh installs qemu, busybox-static, cpio, kmod when missing.
+"$repo/scripts/deps.sh"
+[ $# -gt 0 ] || set -- 5.10 6.1 6.12
+status=0 summary=()
+for k in "$@"; do
+	if run_kernel "$k"; then summary+=("$k:PASS"); else summary+=("$k:FAIL"); status=1; fi
+done
+say "${summary[*]}"
+exit "$status"
