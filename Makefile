@@ -29,6 +29,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
+.DELETE_ON_ERROR:
 .PHONY: all clean test vmtest bench demo
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -37,7 +38,7 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(B)/%.skel.h: $(B)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(BPFTOOL) gen skeleton $< name $(if $(filter sluice,$*),sluice_bpf,$(subst -,_,$*)) > $@
 
 $(B)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)

@@ -29,8 +29,13 @@ static __always_inline int forward_dsr(void *data, void *data_end,
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
+	/* No egress device configured: the frame leaves where it came in,
+	 * from the MAC it was sent to. */
+	if (be->ifindex)
+		__builtin_memcpy(eth->h_source, be->smac, ETH_ALEN);
+	else
+		__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, be->smac, ETH_ALEN);
 	out->action = FWD_OUT;
 	out->ifindex = be->ifindex;
 	return 0;

@@ -28,8 +28,8 @@ struct svc_cfg_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sluice_svc_cfg);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sluice_svc_cfg));
 };
 
 struct {
@@ -138,13 +138,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 
-/* Egress ports for XDP_REDIRECT: ifindex -> ifindex. */
+/*
+ * Egress ports for XDP_REDIRECT: ifindex -> ifindex. Pinned by the loader,
+ * not by libbpf: the kernel adds BPF_F_RDONLY_PROG to a devmap's flags, which
+ * libbpf's pin-reuse check then reports as a mismatch.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tx_ports SEC(".maps");
 
 #endif

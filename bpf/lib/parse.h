@@ -222,8 +222,11 @@ static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
 		return PARSE_TRUNCATED;
 	if (in->version != 6)
 		return PARSE_MALFORMED;
-	if (__builtin_memcmp(&in->saddr, outer_dst, 16))
-		return PARSE_ICMP_OTHER;
+	if (in->saddr.in6_u.u6_addr32[0] != outer_dst->in6_u.u6_addr32[0] ||
+	    in->saddr.in6_u.u6_addr32[1] != outer_dst->in6_u.u6_addr32[1] ||
+	    in->saddr.in6_u.u6_addr32[2] != outer_dst->in6_u.u6_addr32[2] ||
+	    in->saddr.in6_u.u6_addr32[3] != outer_dst->in6_u.u6_addr32[3])
+		return PARSE_ICMP_OTHER;	/* not about a packet the VIP sent */
 	rc = parse_ports(in + 1, data_end, in->nexthdr, &p, &flags);
 	if (rc != PARSE_OK)
 		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;

@@ -90,8 +90,9 @@ mkdir_pin:
 int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin_dir);
+	char tx_pin[PATH_MAX + 16];
 	struct sluice_bpf *skel;
-	int err;
+	int err, tx_fd;
 
 	sluice_libbpf_verbosity(s->verbose);
 	err = ensure_bpffs(s);
@@ -106,15 +107,29 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 	if (s->conn_new_entries)
 		bpf_map__set_max_entries(skel->maps.conn_new,
 					 s->conn_new_entries);
+	snprintf(tx_pin, sizeof(tx_pin), "%s/tx_ports", s->pin_dir);
+	tx_fd = bpf_obj_get(tx_pin);
+	if (tx_fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.tx_ports, tx_fd);
+		close(tx_fd);
+		if (err)
+			goto fail;
+	}
 	err = sluice_bpf__load(skel);
-	if (err) {
-		sluice_bpf__destroy(skel);
-		return sluice_seterr(s, err,
-			"cannot load the BPF programs (%s); run with -v for the verifier log",
-			strerror(-err));
+	if (err)
+		goto fail;
+	if (tx_fd < 0) {
+		err = bpf_map__pin(skel->maps.tx_ports, tx_pin);
+		if (err)
+			goto fail;
 	}
 	*out = skel;
 	return 0;
+fail:
+	sluice_bpf__destroy(skel);
+	return sluice_seterr(s, err,
+		"cannot load the BPF programs (%s); run with -v for the verifier log",
+		strerror(-err));
 }
 
 static const char *const map_names[] = {
