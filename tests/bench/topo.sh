@@ -138,9 +138,13 @@ topo_left() {
 
 # Packets the sinks dropped (= received) so far: one number per sink, or the
 # sum with topo_sink_total.
-topo_sink_count() {	# ns
-	nsx "$1" ethtool -S sink0 2>/dev/null |
+topo_dev_count() {	# ns dev: XDP_DROPs counted by a veth
+	nsx "$1" ethtool -S "$2" 2>/dev/null |
 		awk '$1 ~ /^(rx_queue_[0-9]+_)?xdp_drops:$/ { s += $2 } END { print s + 0 }'
+}
+
+topo_sink_count() {	# ns
+	topo_dev_count "$1" sink0
 }
 
 topo_sink_total() {

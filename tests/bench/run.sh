@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# sluice benchmark (`make bench`): every case in BENCH_CASES, each family and
+# flow count, BENCH_ROUNDS rounds interleaved (round 1 runs every case, then
+# round 2 ...), each run in a fresh topology (tests/bench/topo.sh) so no
+# conntrack or map state carries over. Prints a table (min/median/max Mpps
+# delivered at the sinks, ratios to the floor and to nftables computed within
+# each round) and writes BENCH_OUT as JSON. Cases live in tests/bench/cases.sh.
+#
+# Environment (defaults):
+#   BENCH_CASES     "genmax floor kfwd nft_numgen nft_jhash ipt_statistic"
+#   BENCH_FAMILIES  "4 6"      IPv4/TCP and IPv6/UDP
+#   BENCH_FLOWS     4096       flows the generator cycles through; a list
+#                              ("4096 1000000") runs each
+#   BENCH_DURATION  4          seconds per measurement
+#   BENCH_ROUNDS    3
+#   BENCH_SIZE      64         frame bytes
+#   BENCH_CPU       1          CPU for the generator; veth runs the lb and
+#                              sink in softirq on that same CPU, so a figure
+#                              is the cost of gen + lb + sink on one CPU
+#   BENCH_COST      1          also measure ns/packet with run-time stats
+#   BENCH_OUT       build/bench/results.json
+set -u
+cd "$(dirname "$0")/../.."
+. tests/bench/topo.sh
+. tests/bench/cases.sh
+
+: "${BENCH_FAMILIES:=4 6}"
+: "${BENCH_FLOWS:=4096}"
+: "${BENCH_DURATION:=4}"
+: "${BENCH_ROUNDS:=3}"
+: "${BENCH_SIZE:=64}"
+: "${BENCH_CPU:=1}"
+: "${BENCH_COST:=1}"
+: "${BENCH_OUT:=build/bench/results.json}"
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (namespaces, XDP)"
+for b in gen xdpload progcost; do
+	[ -x build/bench/$b ] || die "build/bench/$b missing: run make"
+done
+[ "$BENCH_CPU" -lt "$(nproc)" ] 2>/dev/null || BENCH_CPU=0
+
+TAG=b$$
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+RECORDS=$WORK/runs.jsonl
+CUR_CASE=
+cleanup() {
+	[ -n "$CUR_CASE" ] && declare -F "case_${CUR_CASE}_down" >/dev/null &&
+		"case_${CUR_CASE}_down"
+	topo_down "$TAG"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+delivered() {	# case: packets delivered so far, "total s1 s2"
+	local n1 n2
+	if declare -F "case_$1_count" >/dev/null; then
+		echo "$("case_$1_count") 0 0"
+		return
+	fi
+	n1=$(topo_sink_count "$NS_S1")
+	n2=$(topo_sink_count "$NS_S2")
+	echo "$((n1 + n2)) $n1 $n2"
+}
+
+# bench_one CASE FAMILY FLOWS ROUND: one measurement, one JSON line.
+bench_one() {
+	local c=$1 fam=$2 flows=$3 round=$4 rc=0 ff= out a b
+	topo_up "$TAG" 2 || die "topology setup failed"
+	FAMILY=$fam
+	CUR_CASE=$c
+	"case_$c" 2>"$WORK/case.err" || rc=$?
+	[ "$fam" = 6 ] && ff=-6
+	if [ $rc = 0 ]; then
+		# warm-up: neighbours, conntrack entries for the flows, caches
+		topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" -d 0.3 >/dev/null
+		sleep 0.3
+		read -r -a a < <(delivered "$c")
+		out=$(topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" \
+			-d "$BENCH_DURATION" -j) || rc=1
+		sleep 0.2
+		read -r -a b < <(delivered "$c")
+	fi
+	declare -F "case_${c}_down" >/dev/null && "case_${c}_down"
+	CUR_CASE=
+	topo_down "$TAG"
+	if [ $rc = 0 ]; then
+		echo "{\"case\":\"$c\",\"family\":$fam,\"flows\":$flows,\"round\":$round,\"gen\":$out,\"delivered\":$((b[0] - a[0])),\"sink1\":$((b[1] - a[1])),\"sink2\":$((b[2] - a[2]))}" >>"$RECORDS"
+		awk -v n=$((b[0] - a[0])) -v o="$out" 'BEGIN {
+			match(o, /"seconds":[0-9.]+/); s = substr(o, RSTART + 10, RLENGTH - 10)
+			printf "%.3f Mpps\n", n / s / 1e6 }'
+	else
+		local why
+		why=$(tail -n 1 "$WORK/case.err")
+		echo "{\"case\":\"$c\",\"family\":$fam,\"flows\":$flows,\"round\":$round,\"status\":\"$([ $rc = 77 ] && echo skipped || echo failed)\",\"why\":\"${why//\"/\'}\"}" >>"$RECORDS"
+		echo "$([ $rc = 77 ] && echo skipped || echo FAILED): $why"
+	fi
+	sleep 0.3	# let the namespace teardown finish off-CPU
+}
+
+start=$(date +%s)
+echo "sluice bench: cases [$BENCH_CASES], IPv[$BENCH_FAMILIES], flows [$BENCH_FLOWS], ${BENCH_ROUNDS}x${BENCH_DURATION}s, ${BENCH_SIZE}-byte frames, CPU $BENCH_CPU"
+for round in $(seq 1 "$BENCH_ROUNDS"); do
+	for flows in $BENCH_FLOWS; do
+		for fam in $BENCH_FAMILIES; do
+			for c in $BENCH_CASES; do
+				declare -F "case_$c" >/dev/null || die "no function case_$c"
+				printf 'round %s  %-14s IPv%s %7s flows  ' "$round" "$c" "$fam" "$flows"
+				bench_one "$c" "$fam" "$flows" "$round"
+			done
+		done
+	done
+done
+
+# Per-packet cost from the run-time statistics, outside the throughput runs.
+COST=$WORK/cost.json
+echo '{}' >"$COST"
+if [ "$BENCH_COST" = 1 ]; then
+	echo "per-packet cost (kernel.bpf_stats_enabled windows)"
+	{
+		echo "{"
+		echo "\"empty_v4tcp\": $(build/bench/progcost --empty --test-run --pkt v4tcp -j),"
+		echo "\"empty_v6udp\": $(build/bench/progcost --empty --test-run --pkt v6udp -j),"
+		topo_up "$TAG" 2 || die "topology setup failed"
+		id=$(nsx "$NS_LB" "$XDPLOAD" floor lb0 lb1 $S1_MAC)
+		echo "\"floor_v4tcp_test_run\": $(build/bench/progcost --id "$id" --test-run --pkt v4tcp -j),"
+		topo_gen -f "${BENCH_FLOWS%% *}" -c "$BENCH_CPU" -d 3 >/dev/null &
+		gpid=$!
+		sleep 1
+		echo "\"floor_v4tcp_live\": $(build/bench/progcost --id "$id" --window 1 -j)"
+		wait $gpid
+		topo_down "$TAG"
+		echo "}"
+	} >"$COST.tmp" && mv "$COST.tmp" "$COST"
+fi
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+ipt=$(iptables -V 2>/dev/null)
+mkdir -p "$(dirname "$BENCH_OUT")"
+python3 tests/bench/report.py "$RECORDS" "$COST" "$BENCH_OUT" \
+	kernel="$(uname -r)" cpu="$cpu" nproc="$(nproc)" \
+	commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+	dirty="$(git status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \
+	date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" duration="$BENCH_DURATION" \
+	rounds="$BENCH_ROUNDS" size="$BENCH_SIZE" gen_cpu="$BENCH_CPU" \
+	canary_pct="$BENCH_CANARY_PCT" iptables="$ipt" nft="$(nft -v 2>/dev/null)" \
+	elapsed_s=$(($(date +%s) - start)) || die "report failed"
+echo "results: $BENCH_OUT ($(($(date +%s) - start)) s)"
