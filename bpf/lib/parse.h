@@ -78,15 +78,18 @@ struct vlan_tag {
 	__be16 proto;
 };
 
+/* room: L4 bytes the IP header says there are (an ICMP quote: unchecked). */
 static __always_inline int parse_ports(void *pos, void *data_end,
 				       __u8 proto, struct l4ports *p,
-				       __u8 *tcp_flags)
+				       __u8 *tcp_flags, __u32 room)
 {
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = pos;
 
 		if ((void *)(th + 1) > data_end)
 			return PARSE_TRUNCATED;
+		if (room < sizeof(*th) || room < th->doff * 4)
+			return PARSE_MALFORMED;
 		if (th->doff < 5)
 			return PARSE_MALFORMED;
 		p->src = th->source;
@@ -99,6 +102,8 @@ static __always_inline int parse_ports(void *pos, void *data_end,
 
 		if ((void *)(uh + 1) > data_end)
 			return PARSE_TRUNCATED;
+		if (room < sizeof(*uh))
+			return PARSE_MALFORMED;
 		p->src = uh->source;
 		p->dst = uh->dest;
 		*tcp_flags = 0;
@@ -127,7 +132,7 @@ static __always_inline int parse_icmp4_inner(void *pos, void *data_end,
 		return PARSE_ICMP_OTHER; /* not about a packet the VIP sent */
 	hlen = in->ihl * 4;
 	pos += hlen;
-	rc = parse_ports(pos, data_end, in->protocol, &p, &flags);
+	rc = parse_ports(pos, data_end, in->protocol, &p, &flags, ~0u);
 	if (rc != PARSE_OK)
 		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
 	pk->flow.src.v4 = in->daddr;
@@ -174,7 +179,8 @@ static __always_inline int parse_ipv4(void *pos, void *data_end,
 			return PARSE_ICMP_OTHER;
 		return parse_icmp4_inner(ic + 1, data_end, pk, iph->daddr);
 	}
-	rc = parse_ports(pos, data_end, iph->protocol, &p, &pk->tcp_flags);
+	rc = parse_ports(pos, data_end, iph->protocol, &p, &pk->tcp_flags,
+			 bpf_ntohs(iph->tot_len) - hlen);
 	if (rc != PARSE_OK)
 		return rc;
 	pk->flow.sport = p.src;
@@ -227,7 +233,7 @@ static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
 	    in->saddr.in6_u.u6_addr32[2] != outer_dst->in6_u.u6_addr32[2] ||
 	    in->saddr.in6_u.u6_addr32[3] != outer_dst->in6_u.u6_addr32[3])
 		return PARSE_ICMP_OTHER;	/* not about a packet the VIP sent */
-	rc = parse_ports(in + 1, data_end, in->nexthdr, &p, &flags);
+	rc = parse_ports(in + 1, data_end, in->nexthdr, &p, &flags, ~0u);
 	if (rc != PARSE_OK)
 		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
 	__builtin_memcpy(&pk->flow.src, &in->daddr, 16);
@@ -244,6 +250,7 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 {
 	struct ipv6hdr *ip6 = pos;
 	struct l4ports p;
+	__u32 ext;
 	__u8 nh;
 	int rc;
 
@@ -274,7 +281,11 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 			return PARSE_ICMP_OTHER;
 		return parse_icmp6_inner(ic + 1, data_end, pk, &ip6->daddr);
 	}
-	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags);
+	ext = pos - (void *)(ip6 + 1);
+	if (ext > bpf_ntohs(ip6->payload_len))
+		return PARSE_MALFORMED;
+	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags,
+			 bpf_ntohs(ip6->payload_len) - ext);
 	if (rc != PARSE_OK)
 		return rc;
 	pk->flow.sport = p.src;

@@ -76,4 +76,12 @@ static inline int t_send(int prog, const struct flow *f, int *verdict)
 	return olen >= 14 ? t_backend_of(out) : -1;
 }
 
+/* 1 if flow f went to a canary backend, 0 if to a baseline one. */
+static inline int t_variant_of_send(int prog, const struct flow *f)
+{
+	int b = t_send(prog, f, NULL);
+
+	return b >= 256;
+}
+
 #endif

@@ -320,7 +320,7 @@ static int service_put_locked(struct sluice *s,
 	struct sluice_svc_key key, old_key;
 	struct sluice_svc_cfg cfg = {}, old = {};
 	bool exists, key_changed = false;
-	__u32 svc_id, i, v, nids = 0, nmine = 0, zero = 0;
+	__u32 svc_id, i, v, nids = 0, nmine = 0, nlive = 0, zero = 0;
 	int err;
 
 	err = sluice_service_check(s, spec);
@@ -351,9 +351,18 @@ static int service_put_locked(struct sluice *s,
 		err = sluice_seterr(s, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* the service's current records, candidates for reuse */
-	for (i = 0; exists && i < SLUICE_MAX_BACKENDS; i++)
+	/*
+	 * Candidates for reuse: the service's records in use, then its retired
+	 * ones (same forwarding bytes are safe to revive), so a configuration
+	 * that flaps between two states does not churn through ids.
+	 */
+	for (i = 0; i < SLUICE_MAX_BACKENDS; i++)
 		if ((s->be[i].flags & SLUICE_BE_IN_USE) && s->be[i].svc_id == svc_id)
+			mine[nmine++] = i;
+	nlive = nmine;
+	for (i = 0; i < SLUICE_MAX_BACKENDS; i++)
+		if (!(s->be[i].flags & SLUICE_BE_IN_USE) && s->be[i].family &&
+		    s->be[i].svc_id == svc_id)
 			mine[nmine++] = i;
 	id_alloc_init(s, &ida);
 
@@ -442,7 +451,7 @@ static int service_put_locked(struct sluice *s,
 	s->meta[svc_id].flags = SLUICE_SVC_IN_USE;
 
 	/* 4. retire what the service no longer uses */
-	for (i = 0; i < nmine; i++)
+	for (i = 0; i < nlive; i++)
 		if (!keep[mine[i]])
 			s->be[mine[i]].flags = 0;
 	err = 0;
