@@ -126,8 +126,28 @@ struct sluice_svc_meta {
 	char name[SLUICE_NAME_LEN];
 	struct sluice_svc_key key;
 	__u32 flags;
+	__u32 gen;		/* generation of the published configuration */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct sluice_svc_meta) == 56, "svc_meta size");
+_Static_assert(sizeof(struct sluice_svc_meta) == 64, "svc_meta size");
+
+/*
+ * exposure[svc_id]: the fast path for weight and last-known-good changes,
+ * which would otherwise cost a configuration swap (an RCU grace period,
+ * ~10 ms). The datapath uses these fields only while gen equals the live
+ * configuration's gen, and falls back to the configuration's own otherwise.
+ * Userspace writes them through mmap with plain aligned stores: a packet
+ * reads one weight (one 16-bit load), old or new, both valid for the same
+ * tables. Fields are rewritten for a new gen only after that gen was
+ * published, and publishing waits out every reader of the previous one.
+ */
+struct sluice_exposure {
+	__u32 gen;
+	__u16 weight[SLUICE_MAX_RINGS];
+	__u8 lkg;
+	__u8 pad[11];
+};
+_Static_assert(sizeof(struct sluice_exposure) == 32, "exposure size");
 
 struct sluice_ring_meta {
 	char name[SLUICE_RING_NAME_LEN];

@@ -53,9 +53,9 @@ static __always_inline void ct_reset_move(const struct pkt *pk,
 	struct decision d;
 	struct sluice_flow_stats *st;
 
-	if (svc_view_get(h->e.svc_id, &v) < 0 || h->e.variant == v.cfg->lkg)
+	if (svc_view_get(h->e.svc_id, &v) < 0 || h->e.variant == view_lkg(&v))
 		return;
-	if (decide(&v, &pk->flow, h->e.ring, v.cfg->lkg, &d) < 0)
+	if (decide(&v, &pk->flow, h->e.ring, view_lkg(&v), &d) < 0)
 		return;
 	h->e.backend_id = d.backend_id;
 	h->e.variant = d.variant;
@@ -113,7 +113,7 @@ static __always_inline int sluice_process(void *data, void *data_end,
 		}
 		ring = ring_of(&pk.flow);
 		if (decide(&v, &pk.flow, ring,
-			   (kw & SLUICE_KILL_REVERT) ? v.cfg->lkg : -1,
+			   (kw & SLUICE_KILL_REVERT) ? (int)view_lkg(&v) : -1,
 			   &d) < 0) {
 			event_inc(SLUICE_EV_DROP_NO_BACKEND);
 			out->action = FWD_DROP;

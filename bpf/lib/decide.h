@@ -15,6 +15,7 @@
 struct svc_view {
 	void *inner;			/* the config inner map */
 	struct sluice_svc_cfg *cfg;	/* its element 0 */
+	struct sluice_exposure *exp;	/* NULL unless current for cfg */
 	__u32 svc_id;
 };
 
@@ -29,8 +30,26 @@ static __always_inline int svc_view_get(__u32 svc_id, struct svc_view *v)
 	v->cfg = bpf_map_lookup_elem(v->inner, &zero);
 	if (!v->cfg)
 		return -1;
+	v->exp = bpf_map_lookup_elem(&exposure, &svc_id);
+	if (v->exp && *(volatile __u32 *)&v->exp->gen != v->cfg->gen)
+		v->exp = 0;
 	v->svc_id = svc_id;
 	return 0;
+}
+
+static __always_inline __u32 view_weight(const struct svc_view *v, __u32 ring)
+{
+	ring &= SLUICE_MAX_RINGS - 1;
+	if (v->exp)
+		return *(volatile __u16 *)&v->exp->weight[ring];
+	return v->cfg->weight[ring];
+}
+
+static __always_inline __u32 view_lkg(const struct svc_view *v)
+{
+	if (v->exp)
+		return *(volatile __u8 *)&v->exp->lkg & 1;
+	return v->cfg->lkg & 1;
 }
 
 static __always_inline __u32 kill_word(__u32 svc_id)
@@ -109,12 +128,11 @@ static __always_inline int decide(const struct svc_view *v,
 	if (force_variant >= 0)
 		variant = force_variant & 1;
 	else
-		variant = (hb % SLUICE_BUCKETS) <
-				  cfg->weight[ring & (SLUICE_MAX_RINGS - 1)]
+		variant = (hb % SLUICE_BUCKETS) < view_weight(v, ring)
 			  ? SLUICE_CANARY : SLUICE_BASELINE;
 	id = table_pick(v, variant, hs);
-	if (id == SLUICE_NO_BACKEND && variant != cfg->lkg) {
-		variant = cfg->lkg & 1;
+	if (id == SLUICE_NO_BACKEND && variant != view_lkg(v)) {
+		variant = view_lkg(v);
 		id = table_pick(v, variant, hs);
 	}
 	if (id == SLUICE_NO_BACKEND)

@@ -40,6 +40,15 @@ struct {
 	__array(values, struct svc_cfg_inner);
 } svc_cfg SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLUICE_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sluice_exposure);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} exposure SEC(".maps");
+
 /* Kill switch words: [svc_id] and [SLUICE_KILL_ALL_INDEX]. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

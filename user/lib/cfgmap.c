@@ -60,15 +60,34 @@ int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
 				    strerror(errno));
 		goto out;
 	}
+	/* The kernel waits for an RCU grace period in this update of a
+	 * map-in-map: when it returns, no packet uses the old configuration. */
 	if (bpf_map_update_elem(s->svc_cfg_fd, &svc_id, &fd, BPF_ANY) < 0) {
 		err = sluice_seterr(s, errno, "cannot publish the configuration: %s",
 				    strerror(errno));
 		goto out;
 	}
+	s->meta[svc_id].gen = cfg->gen;
+	sluice_exposure_sync(s, svc_id, cfg);
 	err = 0;
 out:
 	close(fd);
 	return err;
+}
+
+/* Mirror the configuration's weights into the exposure fast path: invalid
+ * first, fields, then valid for this gen (see struct sluice_exposure). */
+void sluice_exposure_sync(struct sluice *s, __u32 svc_id,
+			  const struct sluice_svc_cfg *cfg)
+{
+	struct sluice_exposure *e = &s->exp[svc_id];
+	int r;
+
+	__atomic_store_n(&e->gen, 0, __ATOMIC_RELEASE);
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		__atomic_store_n(&e->weight[r], cfg->weight[r], __ATOMIC_RELAXED);
+	__atomic_store_n(&e->lkg, cfg->lkg, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->gen, cfg->gen, __ATOMIC_RELEASE);
 }
 
 int sluice_cfg_read(struct sluice *s, __u32 svc_id, struct sluice_svc_cfg *cfg,
@@ -95,6 +114,17 @@ int sluice_cfg_read(struct sluice *s, __u32 svc_id, struct sluice_svc_cfg *cfg,
 	if (mem == MAP_FAILED)
 		return -errno;
 	memcpy(cfg, mem, sizeof(*cfg));
+	if (1 + SLUICE_VARIANTS * (size_t)cfg->table_elems > info.max_entries ||
+	    cfg->table_size > cfg->table_elems * SLUICE_SLOTS_PER_ELEM) {
+		munmap(mem, len);
+		return -EUCLEAN;
+	}
+	if (svc_id < SLUICE_MAX_SERVICES && s->exp[svc_id].gen == cfg->gen) {
+		const struct sluice_exposure *e = &s->exp[svc_id];
+
+		memcpy(cfg->weight, e->weight, sizeof(cfg->weight));
+		cfg->lkg = e->lkg;
+	}
 	if (tables) {
 		for (v = 0; v < SLUICE_VARIANTS; v++) {
 			tables[v] = malloc(sizeof(__u32) * cfg->table_size);

@@ -135,7 +135,7 @@ fail:
 static const char *const map_names[] = {
 	"svc_index", "svc_cfg", "kill", "svc_meta", "backends", "ring_v4",
 	"ring_v6", "ring_meta", "conn_est", "conn_new", "flow_stats",
-	"events", "tx_ports",
+	"events", "tx_ports", "exposure",
 };
 
 static int *map_fd_slot(struct sluice *s, int i)
@@ -145,6 +145,7 @@ static int *map_fd_slot(struct sluice *s, int i)
 		&s->backends_fd, &s->ring_v4_fd, &s->ring_v6_fd,
 		&s->ring_meta_fd, &s->conn_est_fd, &s->conn_new_fd,
 		&s->flow_stats_fd, &s->events_fd, &s->tx_ports_fd,
+		&s->exposure_fd,
 	};
 	return slots[i];
 }
@@ -226,6 +227,13 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 		s->meta = NULL;
 		goto fail;
 	}
+	s->exp = mmap(NULL, (size_t)SLUICE_MAX_SERVICES * sizeof(*s->exp),
+		      PROT_READ | PROT_WRITE, MAP_SHARED, s->exposure_fd, 0);
+	if (s->exp == MAP_FAILED) {
+		err = -errno;
+		s->exp = NULL;
+		goto fail;
+	}
 	return s;
 fail:
 	sluice_close(s);
@@ -244,6 +252,8 @@ void sluice_close(struct sluice *s)
 			      sizeof(struct sluice_backend));
 	if (s->meta)
 		munmap(s->meta, (size_t)SLUICE_MAX_SERVICES * sizeof(*s->meta));
+	if (s->exp)
+		munmap(s->exp, (size_t)SLUICE_MAX_SERVICES * sizeof(*s->exp));
 	if (s->lock_fd > 0)
 		close(s->lock_fd);
 	for (i = 0; i < N_MAPS; i++)

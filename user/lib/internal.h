@@ -17,9 +17,10 @@ struct sluice {
 	/* pinned maps */
 	int svc_index_fd, svc_cfg_fd, kill_fd, svc_meta_fd, backends_fd;
 	int ring_v4_fd, ring_v6_fd, ring_meta_fd, conn_est_fd, conn_new_fd;
-	int flow_stats_fd, events_fd, tx_ports_fd;
+	int flow_stats_fd, events_fd, tx_ports_fd, exposure_fd;
 	struct sluice_backend *be;	/* backends map, mmapped */
 	struct sluice_svc_meta *meta;	/* svc_meta map, mmapped */
+	struct sluice_exposure *exp;	/* exposure map, mmapped */
 	int lock_fd;			/* flock on the pin dir: one writer */
 	struct sluice_bpf *skel;	/* loaded programs, when asked for */
 	int ncpus;
@@ -37,6 +38,8 @@ void sluice_libbpf_verbosity(int verbose);
 int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
 		       const struct sluice_svc_cfg *cfg,
 		       const __u32 *tables[SLUICE_VARIANTS]);
+void sluice_exposure_sync(struct sluice *s, __u32 svc_id,
+			  const struct sluice_svc_cfg *cfg);
 /* Read the live configuration; tables may be NULL to skip them. */
 int sluice_cfg_read(struct sluice *s, __u32 svc_id,
 		    struct sluice_svc_cfg *cfg, __u32 **tables);

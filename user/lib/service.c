@@ -602,6 +602,36 @@ out:
 	return err;
 }
 
+/* Fast path: plain stores into the mmapped exposure of the live gen. */
+static int exposure_edit(struct sluice *s, const char *name, int ring,
+			 unsigned int bp, int lkg)
+{
+	struct sluice_exposure *e;
+	__u32 id;
+	int err, r;
+
+	err = sluice_lock(s);
+	if (err)
+		return err;
+	err = sluice_service_lookup(s, name, &id);
+	if (err)
+		goto out;
+	e = &s->exp[id];
+	if (!s->meta[id].gen || e->gen != s->meta[id].gen) {
+		sluice_unlock(s);
+		return cfg_edit(s, name, ring, bp, lkg);	/* not mirrored */
+	}
+	if (lkg >= 0)
+		__atomic_store_n(&e->lkg, lkg, __ATOMIC_RELEASE);
+	else
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			if (ring < 0 || r == ring)
+				__atomic_store_n(&e->weight[r], bp, __ATOMIC_RELEASE);
+out:
+	sluice_unlock(s);
+	return err;
+}
+
 int sluice_set_weight(struct sluice *s, const char *name, int ring,
 		      unsigned int bp)
 {
@@ -610,12 +640,12 @@ int sluice_set_weight(struct sluice *s, const char *name, int ring,
 				     bp / 100, bp % 100);
 	if (ring >= SLUICE_MAX_RINGS)
 		return sluice_seterr(s, EINVAL, "no ring %d", ring);
-	return cfg_edit(s, name, ring, bp, -1);
+	return exposure_edit(s, name, ring, bp, -1);
 }
 
 int sluice_set_lkg(struct sluice *s, const char *name, int variant)
 {
 	if (variant < 0 || variant >= SLUICE_VARIANTS)
 		return sluice_seterr(s, EINVAL, "no variant %d", variant);
-	return cfg_edit(s, name, -1, 0, variant);
+	return exposure_edit(s, name, -1, 0, variant);
 }

@@ -169,3 +169,13 @@ void sluice_format_addr(const union sluice_addr *a, __u8 family, char *buf,
 			size_t len);
 
 #endif
+
+/* ---- added for the CLI (issue 4) ---------------------------------------- */
+
+/*
+ * Blue-green cutover: all rings' weights to 0 (variant SLUICE_BASELINE,
+ * "blue") or 100% (SLUICE_CANARY, "green") and the last-known-good to the
+ * other variant, with one configuration publish. Fails with ENOENT when the
+ * target pool has no active backend. Returns 1 changed, 0 already so.
+ */
+int sluice_cutover(struct sluice *s, const char *name, int variant);
