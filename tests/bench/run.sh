@@ -11,8 +11,8 @@
 #   BENCH_FAMILIES  "4 6"      IPv4/TCP and IPv6/UDP
 #   BENCH_FLOWS     4096       flows the generator cycles through; a list
 #                              ("4096 1000000") runs each
-#   BENCH_DURATION  4          seconds per measurement
-#   BENCH_ROUNDS    3
+#   BENCH_DURATION  2          seconds per measurement
+#   BENCH_ROUNDS    5
 #   BENCH_SIZE      64         frame bytes
 #   BENCH_CPU       1          CPU for the generator; veth runs the lb and
 #                              sink in softirq on that same CPU, so a figure
@@ -26,8 +26,8 @@ cd "$(dirname "$0")/../.."
 
 : "${BENCH_FAMILIES:=4 6}"
 : "${BENCH_FLOWS:=4096}"
-: "${BENCH_DURATION:=4}"
-: "${BENCH_ROUNDS:=3}"
+: "${BENCH_DURATION:=2}"
+: "${BENCH_ROUNDS:=5}"
 : "${BENCH_SIZE:=64}"
 : "${BENCH_CPU:=1}"
 : "${BENCH_COST:=1}"
