@@ -168,7 +168,6 @@ int sluice_parse_mac(const char *str, __u8 mac[6]);
 void sluice_format_addr(const union sluice_addr *a, __u8 family, char *buf,
 			size_t len);
 
-#endif
 
 /* ---- added for the CLI (issue 4) ---------------------------------------- */
 
@@ -179,3 +178,114 @@ void sluice_format_addr(const union sluice_addr *a, __u8 family, char *buf,
  * target pool has no active backend. Returns 1 changed, 0 already so.
  */
 int sluice_cutover(struct sluice *s, const char *name, int variant);
+
+/*
+ * The whole desired configuration, as read from YAML (sluice apply, and the
+ * daemon later) or from the live maps (sluice export). Positions are 1-based
+ * line:column in the source file (0 when the config came from the maps).
+ */
+struct sluice_cfg_pos {
+	unsigned int line, col;
+};
+
+struct sluice_cfg_ring {
+	char name[SLUICE_RING_NAME_LEN];
+	unsigned int n;
+	struct sluice_prefix *pfx;
+	struct sluice_cfg_pos pos, *pfx_pos;
+};
+
+struct sluice_cfg_weight {
+	char ring[SLUICE_RING_NAME_LEN];	/* "default" is ring 0 */
+	__u16 bp;
+	struct sluice_cfg_pos pos;
+};
+
+struct sluice_cfg_pool {
+	unsigned int n;
+	struct sluice_backend_spec *be;
+	struct sluice_cfg_pos *pos;
+};
+
+struct sluice_cfg_service {
+	struct sluice_cfg_pos pos;
+	char name[SLUICE_NAME_LEN];
+	union sluice_addr vip;
+	__u8 family, proto, mode, affinity, lkg;
+	__u16 port;
+	__u32 seed, table_size;
+	/* weight: one value for every ring, or per ring; rings a per-ring
+	 * weight does not name take the "default" ring's value (or 0) */
+	bool weight_per_ring;
+	__u16 weight_all;
+	unsigned int nweights;
+	struct sluice_cfg_weight weights[SLUICE_MAX_RINGS];
+	bool blue_green;		/* the file said blue/green */
+	struct sluice_cfg_pool pool[SLUICE_VARIANTS];
+	/* a later issue adds: struct sluice_cfg_rollout *rollout; */
+};
+
+struct sluice_config {
+	char source[256];		/* file name in messages */
+	unsigned int nrings, nservices;
+	struct sluice_cfg_ring *rings;
+	struct sluice_cfg_service *services;
+};
+
+/*
+ * Parse and validate a YAML (or JSON) file; path "-" reads stdin. Checks
+ * the schema, types, ranges, unknown and duplicate keys, duplicate services
+ * and backends, overlapping ring prefixes. On error returns NULL with
+ * "file:line:col: message" in err.
+ */
+struct sluice_config *sluice_config_parse(const char *path, char *err,
+					  size_t errlen);
+struct sluice_config *sluice_config_parse_string(const char *text,
+						 const char *name, char *err,
+						 size_t errlen);
+void sluice_config_free(struct sluice_config *c);
+/* The live configuration of an instance (kill switch words excluded). */
+struct sluice_config *sluice_config_export(struct sluice *s);
+
+struct sluice_apply_opts {
+	bool keep;	/* keep live services and rings absent from the config */
+	bool dry_run;	/* validate and plan only */
+};
+
+enum sluice_change_op {
+	SLUICE_CHANGE_NONE = 0,
+	SLUICE_CHANGE_ADD,
+	SLUICE_CHANGE_UPDATE,
+	SLUICE_CHANGE_DELETE,
+};
+
+struct sluice_change {
+	bool ring;			/* a ring, else a service */
+	enum sluice_change_op op;
+	char name[SLUICE_NAME_LEN];
+};
+
+struct sluice_apply_result {
+	unsigned int n, changed;	/* entries, and those with an op */
+	struct sluice_change *ch;
+};
+
+/*
+ * Make c the live configuration. Everything is validated first (each
+ * service with sluice_service_check, ring overlaps, ring moves, capacity);
+ * on a validation error nothing changes and sluice_errmsg() says
+ * "file:line:col: message". Then: pruned services are deleted, rings
+ * changed, and changed services put one by one (each an atomic swap).
+ * Unchanged services are not republished. Returns the number of changes.
+ */
+int sluice_config_apply(struct sluice *s, const struct sluice_config *c,
+			const struct sluice_apply_opts *opts,
+			struct sluice_apply_result *res);
+void sluice_apply_result_free(struct sluice_apply_result *res);
+/* The spec of one configured service, with ring names resolved against
+ * the live rings. */
+int sluice_config_service_spec(struct sluice *s,
+			       const struct sluice_cfg_service *cs,
+			       struct sluice_service_spec *out);
+
+#endif /* SLUICE_H */

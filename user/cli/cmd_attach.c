@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* attach, detach, status, destroy. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <limits.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include "cli.h"
+
+static const char *const attach_modes[] = { "xdp", "xdpgeneric", "tc" };
+
+int do_attach(int argc, char **argv)
+{
+	enum sluice_attach_mode mode = SLUICE_ATTACH_XDP;
+	struct sluice *s;
+	int err, m;
+
+	if (argc < 1 || argc > 2)
+		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc]", cli.prog);
+	if (!if_nametoindex(argv[0])) {
+		pr_error("no device '%s'", argv[0]);
+		return EXIT_ERR;
+	}
+	if (argc == 2) {
+		m = match_word(argv[1], attach_modes, 3);
+		if (m < 0)
+			return usage_err("attach mode must be xdp, xdpgeneric or tc, not '%s'",
+					 argv[1]);
+		mode = m;
+	}
+	s = cli_open(true);
+	if (!s)
+		return EXIT_ERR;
+	err = sluice_attach(s, argv[0], mode);
+	if (err) {
+		lib_fail(s, err);
+		sluice_close(s);
+		return EXIT_ERR;
+	}
+	pr_str(PR_ANY, "dev", "attached to %s", argv[0]);
+	pr_str(PR_ANY, "mode", " (%s)\n", attach_modes[mode]);
+	sluice_close(s);
+	return EXIT_OK;
+}
+
+int do_detach(int argc, char **argv)
+{
+	struct sluice *s;
+	int err;
+
+	if (argc != 1)
+		return usage_err("usage: %s detach DEV", cli.prog);
+	s = cli_open(false);
+	if (!s)
+		return EXIT_ERR;
+	err = sluice_detach(s, argv[0]);
+	if (err) {
+		lib_fail(s, err);
+		sluice_close(s);
+		return EXIT_ERR;
+	}
+	pr_str(PR_ANY, "detached", "detached from %s\n", argv[0]);
+	sluice_close(s);
+	return EXIT_OK;
+}
+
+static __u32 map_max(const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+static void fill(const char *key, const char *label, unsigned long long used,
+		 unsigned long long max)
+{
+	pr_obj_open(key);
+	pr_uint(PR_ANY, "used", label, used);
+	pr_uint(PR_ANY, "max", " %llu", max);
+	pr_real(PR_ANY, "percent", " (%.1f%%)\n", max ? 100.0 * used / max : 0);
+	pr_obj_close();
+}
+
+int do_status(int argc, char **argv)
+{
+	static __u32 ids[SLUICE_MAX_SERVICES];
+	struct sluice_attachment at[64];
+	struct sluice_service_spec *sp;
+	__u64 est = 0, unc = 0;
+	unsigned long long nbe = 0;
+	int n, i, nsvc, nrings = 0;
+	__u32 kill = 0;
+	char name[SLUICE_RING_NAME_LEN + 1];
+	struct sluice *s;
+
+	if (argc)
+		return usage_err("usage: %s status", cli.prog);
+	s = cli_open(false);
+	if (!s)
+		return EXIT_ERR;
+	sp = sluice_spec_new();
+	if (!sp) {
+		sluice_close(s);
+		return lib_fail(NULL, -ENOMEM);
+	}
+	pr_str(PR_ANY, "pin_dir", "instance %s\n", cli.pin_dir);
+	n = sluice_attachments(s, at, 64);
+	pr_arr_open("attachments");
+	if (n <= 0)
+		pr_text("attached: nowhere\n");
+	for (i = 0; i < n; i++) {
+		pr_obj_open(NULL);
+		pr_str(PR_ANY, "dev", "attached: %s", at[i].ifname);
+		pr_int(PR_ANY, "ifindex", " (ifindex %lld)", at[i].ifindex);
+		pr_str(PR_ANY, "mode", " %s", attach_modes[at[i].mode]);
+		pr_uint(PR_ANY, "prog_id", " prog id %llu", at[i].prog_id);
+		pr_bool(PR_JSON, "present", "", at[i].ifindex > 0);
+		if (at[i].ifindex <= 0)
+			pr_text(" (device gone)");
+		pr_text("\n");
+		pr_obj_close();
+	}
+	pr_arr_close();
+
+	nsvc = sluice_service_ids(s, ids, SLUICE_MAX_SERVICES);
+	for (i = 0; i < nsvc; i++)
+		if (!sluice_service_get_id(s, ids[i], sp))
+			nbe += sp->pool[0].n + sp->pool[1].n;
+	for (i = 1; i < SLUICE_MAX_RINGS; i++)
+		nrings += sluice_ring_name(s, i, name, sizeof(name)) == 0;
+	sluice_conn_count(s, &est, &unc);
+	sluice_kill_get(s, NULL, &kill);
+
+	pr_obj_open("maps");
+	fill("services", "services:          %llu /", nsvc, SLUICE_MAX_SERVICES);
+	fill("backends", "backends in use:   %llu /", nbe, SLUICE_MAX_BACKENDS);
+	fill("rings", "rings:             %llu /", nrings, SLUICE_MAX_RINGS - 1);
+	fill("conn_established", "conn established:  %llu /", est,
+	     map_max("conn_est"));
+	fill("conn_unconfirmed", "conn unconfirmed:  %llu /", unc,
+	     map_max("conn_new"));
+	pr_obj_close();
+	pr_bool(PR_JSON, "revert_all", "", kill & SLUICE_KILL_REVERT);
+	pr_bool(PR_JSON, "revert_all_reset", "", kill & SLUICE_KILL_RESET);
+	if (kill & SLUICE_KILL_REVERT)
+		pr_text("kill switch: ALL services reverted%s\n",
+			kill & SLUICE_KILL_RESET ? " (with reset)" : "");
+	sluice_spec_free(sp);
+	sluice_close(s);
+	return EXIT_OK;
+}
+
+int do_destroy(int argc, char **argv)
+{
+	struct sluice_attachment at[8];
+	struct sluice *s;
+	int n, err;
+
+	if (argc)
+		return usage_err("usage: %s destroy", cli.prog);
+	s = cli_open(false);
+	if (!s)
+		return EXIT_ERR;
+	n = sluice_attachments(s, at, 8);
+	sluice_close(s);
+	if (n > 0) {
+		pr_error("still attached to %s: detach first", at[0].ifname);
+		return EXIT_ERR;
+	}
+	err = sluice_destroy(cli.pin_dir);
+	if (err) {
+		pr_error("cannot remove %s: %s", cli.pin_dir, strerror(-err));
+		return EXIT_ERR;
+	}
+	pr_str(PR_ANY, "destroyed", "removed %s\n", cli.pin_dir);
+	return EXIT_OK;
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* apply -f FILE and export: the whole configuration as YAML. The parser and
+ * the apply logic live in the library (config_yaml.c, apply.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "cli.h"
+
+static const char *const op_name[] = { "unchanged", "added", "updated", "deleted" };
+
+int do_apply(int argc, char **argv)
+{
+	struct sluice_apply_opts o = {};
+	struct sluice_apply_result res = {};
+	struct sluice_config *c;
+	const char *file = NULL;
+	struct sluice *s;
+	char err[1024];
+	unsigned int i;
+	int i2, r;
+
+	for (i2 = 0; i2 < argc; i2++) {
+		if (!strcmp(argv[i2], "-f") || !strcmp(argv[i2], "--file")) {
+			if (++i2 >= argc)
+				return usage_err("-f needs a FILE (or - for stdin)");
+			file = argv[i2];
+		} else if (!strcmp(argv[i2], "--dry-run") || !strcmp(argv[i2], "-n")) {
+			o.dry_run = true;
+		} else if (!strcmp(argv[i2], "--keep") || !strcmp(argv[i2], "-k")) {
+			o.keep = true;
+		} else {
+			return usage_err("usage: %s apply -f FILE [--dry-run] [--keep]", cli.prog);
+		}
+	}
+	if (!file)
+		return usage_err("apply needs -f FILE");
+	c = sluice_config_parse(file, err, sizeof(err));
+	if (!c) {
+		pr_error("%s", err);
+		return EXIT_ERR;
+	}
+	s = cli_open(!o.dry_run);
+	if (!s) {
+		sluice_config_free(c);
+		return EXIT_ERR;
+	}
+	r = sluice_config_apply(s, c, &o, &res);
+	if (r < 0) {
+		lib_fail(s, r);
+		sluice_apply_result_free(&res);
+		sluice_config_free(c);
+		sluice_close(s);
+		return EXIT_ERR;
+	}
+	pr_str(PR_ANY, "file", "%s:", file);
+	pr_bool(PR_JSON, "dry_run", "", o.dry_run);
+	pr_uint(PR_ANY, "changes", " %llu change", res.changed);
+	pr_text("%s%s%s\n", res.changed == 1 ? "" : "s",
+		o.dry_run ? " planned (dry run)" : "",
+		res.changed ? "" : ", nothing to do");
+	pr_arr_open("items");
+	for (i = 0; i < res.n; i++) {
+		if (!res.ch[i].op && !cli.verbose && !out_json)
+			continue;
+		pr_obj_open(NULL);
+		pr_str(PR_ANY, "kind", "  %-8s", res.ch[i].ring ? "ring" : "service");
+		pr_str(PR_ANY, "name", "%-32s", res.ch[i].name);
+		pr_str(PR_ANY, "result", " %s\n", op_name[res.ch[i].op]);
+		pr_obj_close();
+	}
+	pr_arr_close();
+	sluice_apply_result_free(&res);
+	sluice_config_free(c);
+	sluice_close(s);
+	return EXIT_OK;
+}
+
+static void fmt_weight(unsigned int bp, char *buf, size_t len)
+{
+	if (bp % 100)
+		snprintf(buf, len, "%u.%02u%%", bp / 100, bp % 100);
+	else
+		snprintf(buf, len, "%u%%", bp / 100);
+}
+
+/* One service; text is YAML, at the indentation of a list item. */
+static void export_service(const struct sluice_cfg_service *cs)
+{
+	char a[INET6_ADDRSTRLEN], w[16], mac[24];
+	unsigned int v, i;
+
+	sluice_format_addr(&cs->vip, cs->family, a, sizeof(a));
+	pr_obj_open(NULL);
+	pr_str(PR_ANY, "name", "  - name: %s\n", cs->name);
+	pr_str(PR_ANY, "vip", "    vip: \"%s\"\n", a);
+	pr_uint(PR_ANY, "port", "    port: %llu\n", cs->port);
+	pr_str(PR_ANY, "protocol", "    protocol: %s\n", proto_str(cs->proto));
+	pr_str(PR_ANY, "mode", "    mode: %s\n", mode_str(cs->mode));
+	pr_str(PR_ANY, "affinity", "    affinity: %s\n", affinity_str(cs->affinity));
+	pr_uint(PR_ANY, "seed", "    seed: %llu\n", cs->seed);
+	pr_uint(PR_ANY, "table_size", "    table_size: %llu\n", cs->table_size);
+	if (!cs->weight_per_ring) {
+		fmt_weight(cs->weight_all, w, sizeof(w));
+		pr_str(PR_ANY, "weight", "    weight: %s\n", w);
+	} else {
+		pr_obj_open("weight");
+		pr_text("    weight:\n");
+		for (i = 0; i < cs->nweights; i++) {
+			fmt_weight(cs->weights[i].bp, w, sizeof(w));
+			pr_text("      %s: ", cs->weights[i].ring);
+			pr_str(PR_ANY, cs->weights[i].ring, "%s\n", w);
+		}
+		pr_obj_close();
+	}
+	pr_str(PR_ANY, "last_known_good", "    last_known_good: %s\n",
+	       variant_str(cs->lkg));
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		pr_obj_open(variant_str(v));
+		pr_text("    %s:\n      backends:%s\n", variant_str(v),
+			cs->pool[v].n ? "" : " []");
+		pr_arr_open("backends");
+		for (i = 0; i < cs->pool[v].n; i++) {
+			const struct sluice_backend_spec *b = &cs->pool[v].be[i];
+
+			sluice_format_addr(&b->addr, b->family, a, sizeof(a));
+			pr_obj_open(NULL);
+			pr_str(PR_ANY, "address", "        - address: \"%s\"\n", a);
+			pr_uint(PR_ANY, "port", "          port: %llu\n",
+				b->port ? b->port : cs->port);
+			pr_uint(PR_ANY, "weight", "          weight: %llu\n", b->weight);
+			pr_str(PR_ANY, "state", "          state: %s\n",
+			       b->draining ? "draining" : "active");
+			if (b->has_mac) {
+				fmt_mac(b->mac, mac, sizeof(mac));
+				pr_str(PR_ANY, "mac", "          mac: \"%s\"\n", mac);
+			}
+			if (b->dev[0])
+				pr_str(PR_ANY, "dev", "          dev: \"%s\"\n", b->dev);
+			pr_obj_close();
+		}
+		pr_arr_close();
+		pr_obj_close();
+	}
+	pr_obj_close();
+}
+
+int do_export(int argc, char **argv)
+{
+	struct sluice_config *c;
+	struct sluice *s;
+	char a[INET6_ADDRSTRLEN], buf[80];
+	unsigned int i, j;
+
+	if (argc)
+		return usage_err("usage: %s export", cli.prog);
+	s = cli_open(false);
+	if (!s)
+		return EXIT_ERR;
+	c = sluice_config_export(s);
+	if (!c) {
+		sluice_close(s);
+		return lib_fail(NULL, -ENOMEM);
+	}
+	pr_text("# sluice configuration of %s\n", cli.pin_dir);
+	pr_obj_open("rings");
+	pr_text("rings:%s\n", c->nrings ? "" : " {}");
+	for (i = 0; i < c->nrings; i++) {
+		pr_text("  %s: [", c->rings[i].name);
+		pr_arr_open(c->rings[i].name);
+		for (j = 0; j < c->rings[i].n; j++) {
+			const struct sluice_prefix *p = &c->rings[i].pfx[j];
+
+			sluice_format_addr(&p->addr, p->family, a, sizeof(a));
+			snprintf(buf, sizeof(buf), "%s/%u", a, p->len);
+			pr_str(PR_ANY, NULL, j ? ", \"%s\"" : "\"%s\"", buf);
+		}
+		pr_arr_close();
+		pr_text("]\n");
+	}
+	pr_obj_close();
+	pr_text("services:%s\n", c->nservices ? "" : " []");
+	pr_arr_open("services");
+	for (i = 0; i < c->nservices; i++)
+		export_service(&c->services[i]);
+	pr_arr_close();
+	sluice_config_free(c);
+	sluice_close(s);
+	return EXIT_OK;
+}

@@ -1,0 +1,873 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The YAML configuration (sluice apply, the daemon): parse a file with
+ * libyaml into struct sluice_config and check everything that can be checked
+ * without the maps: schema, types, ranges, unknown and duplicate keys,
+ * duplicate services and backends, overlapping ring prefixes. Every error
+ * names its place as file:line:col.
+ *
+ * Each mapping is read against a table of known keys (struct key_def), so a
+ * new section (a service's `rollout:`) is one more row and one handler.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <yaml.h>
+#include "internal.h"
+
+struct pctx {
+	const char *file;
+	char *err;
+	size_t errlen;
+	yaml_document_t doc;
+	struct sluice_config *c;
+};
+
+static struct sluice_cfg_pos pos_of(const yaml_node_t *n)
+{
+	struct sluice_cfg_pos p = { n->start_mark.line + 1,
+				    n->start_mark.column + 1 };
+	return p;
+}
+
+static int perr(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int perr(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		snprintf(p->err, p->errlen, "%s:%zu:%zu: %s", p->file,
+			 n->start_mark.line + 1, n->start_mark.column + 1, msg);
+	else
+		snprintf(p->err, p->errlen, "%s: %s", p->file, msg);
+	return -EINVAL;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty plain scalar, "~" or "null". */
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = sval(n);
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null");
+}
+
+static int want_scalar(struct pctx *p, const yaml_node_t *n, const char *what)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return perr(p, n, "%s: expected a scalar, got %s", what, node_kind(n));
+	if (is_null(n))
+		return perr(p, n, "%s: value is missing", what);
+	return 0;
+}
+
+static int get_str(struct pctx *p, const yaml_node_t *n, const char *what,
+		   char *buf, size_t len)
+{
+	int err = want_scalar(p, n, what);
+
+	if (err)
+		return err;
+	if (strlen(sval(n)) >= len)
+		return perr(p, n, "%s: '%s' is longer than %zu characters", what,
+			    sval(n), len - 1);
+	snprintf(buf, len, "%s", sval(n));
+	return 0;
+}
+
+/* A plain decimal integer in [min, max]. */
+static int get_uint(struct pctx *p, const yaml_node_t *n, const char *what,
+		    unsigned long min, unsigned long max, unsigned long *v)
+{
+	const char *s;
+	int err = want_scalar(p, n, what);
+	size_t i;
+
+	if (err)
+		return err;
+	s = sval(n);
+	for (i = 0; s[i]; i++)
+		if (!isdigit((unsigned char)s[i]) || i > 10)
+			return perr(p, n, "%s: expected an integer %lu..%lu, got '%s'",
+				    what, min, max, s);
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return perr(p, n, "%s: expected an integer, got the quoted string '%s'",
+			    what, s);
+	*v = strtoul(s, NULL, 10);
+	if (*v < min || *v > max)
+		return perr(p, n, "%s: %s is out of range %lu..%lu", what, s, min, max);
+	return 0;
+}
+
+static int get_enum(struct pctx *p, const yaml_node_t *n, const char *what,
+		    const char *const *names, int count, int *out)
+{
+	char alts[160] = "";
+	int err = want_scalar(p, n, what), i;
+
+	if (err)
+		return err;
+	for (i = 0; i < count; i++) {
+		if (!strcmp(sval(n), names[i])) {
+			*out = i;
+			return 0;
+		}
+		snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts), "%s%s",
+			 i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
+	}
+	return perr(p, n, "%s: must be %s, not '%s'", what, alts, sval(n));
+}
+
+static int get_weight(struct pctx *p, const yaml_node_t *n, const char *what,
+		      __u16 *bp)
+{
+	unsigned int v;
+	int err = want_scalar(p, n, what);
+
+	if (err)
+		return err;
+	err = sluice_parse_weight(sval(n), &v);
+	if (err == -ERANGE)
+		return perr(p, n, "%s: '%s' is out of range 0%%..100%%", what, sval(n));
+	if (err)
+		return perr(p, n, "%s: '%s' is not a weight (write 5%%, 0.25%% or 500bp)",
+			    what, sval(n));
+	*bp = v;
+	return 0;
+}
+
+/* ---- mappings against key tables ---------------------------------------- */
+
+struct key_def {
+	const char *name;
+	int (*fn)(struct pctx *p, yaml_node_t *key, yaml_node_t *val, void *obj);
+	bool required;
+};
+
+static int walk_mapping(struct pctx *p, yaml_node_t *map, const char *what,
+			const struct key_def *keys, int nkeys, void *obj)
+{
+	yaml_node_pair_t *pair;
+	char alts[256] = "";
+	unsigned int seen = 0;
+	int i, err;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return perr(p, map, "%s: expected a mapping, got %s", what,
+			    node_kind(map));
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&p->doc, pair->value);
+
+		if (k->type != YAML_SCALAR_NODE)
+			return perr(p, k, "%s: keys must be scalars", what);
+		for (i = 0; i < nkeys; i++)
+			if (!strcmp(sval(k), keys[i].name))
+				break;
+		if (i == nkeys) {
+			for (i = 0; i < nkeys; i++)
+				snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts),
+					 "%s%s", i ? ", " : "", keys[i].name);
+			return perr(p, k, "unknown key '%s' in %s (expected one of: %s)",
+				    sval(k), what, alts);
+		}
+		if (seen & (1u << i))
+			return perr(p, k, "duplicate key '%s' in %s", sval(k), what);
+		seen |= 1u << i;
+		err = keys[i].fn(p, k, v, obj);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < nkeys; i++)
+		if (keys[i].required && !(seen & (1u << i)))
+			return perr(p, map, "%s: missing required key '%s'", what,
+				    keys[i].name);
+	return 0;
+}
+
+static int grow(void **arr, unsigned int n, size_t size)
+{
+	void *x;
+
+	if (n & (n - 1))	/* grow at powers of two */
+		return 0;
+	x = realloc(*arr, (n ? n * 2 : 1) * size);
+	if (!x)
+		return -ENOMEM;
+	*arr = x;
+	return 0;
+}
+
+/* ---- backends ----------------------------------------------------------- */
+
+struct be_ctx {
+	struct sluice_cfg_service *svc;
+	struct sluice_backend_spec *b;
+	char what[96];
+};
+
+static int be_address(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+	int err = want_scalar(p, v, "address");
+
+	if (err)
+		return err;
+	if (sluice_parse_addr(sval(v), &c->b->addr, &c->b->family))
+		return perr(p, v, "address: '%s' is not an IPv4 or IPv6 address", sval(v));
+	return 0;
+}
+
+static int be_port(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "port", 1, 65535, &x);
+
+	c->b->port = x;
+	return err;
+}
+
+static int be_weight(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "backend weight", 1, 65535, &x);
+
+	c->b->weight = x;
+	return err;
+}
+
+static int be_state(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const st[] = { "active", "draining" };
+	struct be_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "state", st, 2, &x);
+
+	c->b->draining = x == 1;
+	return err;
+}
+
+static int be_mac(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+	int err = want_scalar(p, v, "mac");
+
+	if (err)
+		return err;
+	if (sluice_parse_mac(sval(v), c->b->mac))
+		return perr(p, v, "mac: '%s' is not a MAC address (like 02:00:00:00:00:01)",
+			    sval(v));
+	c->b->has_mac = true;
+	return 0;
+}
+
+static int be_dev(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+
+	return get_str(p, v, "dev", c->b->dev, sizeof(c->b->dev));
+}
+
+static const struct key_def backend_keys[] = {
+	{ "address", be_address, true },
+	{ "port", be_port, false },
+	{ "weight", be_weight, false },
+	{ "state", be_state, false },
+	{ "mac", be_mac, false },
+	{ "dev", be_dev, false },
+};
+
+static int parse_backends(struct pctx *p, yaml_node_t *seq,
+			  struct sluice_cfg_service *svc, int v)
+{
+	static const char *const vn[] = { "baseline", "canary" };
+	struct sluice_cfg_pool *pool = &svc->pool[v];
+	yaml_node_item_t *it;
+
+	if (is_null(seq))
+		return 0;
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return perr(p, seq, "backends: expected a list, got %s", node_kind(seq));
+	for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&p->doc, *it);
+		struct be_ctx c = { .svc = svc };
+		unsigned int w, j;
+		int err;
+
+		if (pool->n >= SLUICE_POOL_MAX)
+			return perr(p, n, "the %s pool has more than %d backends", vn[v],
+				    SLUICE_POOL_MAX);
+		if (grow((void **)&pool->be, pool->n, sizeof(*pool->be)) ||
+		    grow((void **)&pool->pos, pool->n, sizeof(*pool->pos)))
+			return perr(p, n, "out of memory");
+		c.b = &pool->be[pool->n];
+		memset(c.b, 0, sizeof(*c.b));
+		c.b->weight = 100;
+		snprintf(c.what, sizeof(c.what), "backend of service '%s'", svc->name);
+		err = walk_mapping(p, n, c.what, backend_keys,
+				   sizeof(backend_keys) / sizeof(backend_keys[0]), &c);
+		if (err)
+			return err;
+		pool->pos[pool->n] = pos_of(n);
+		/* the same address and port twice in the service */
+		for (w = 0; w <= (unsigned int)v; w++)
+			for (j = 0; j < svc->pool[w].n; j++) {
+				const struct sluice_backend_spec *o = &svc->pool[w].be[j];
+
+				if (o->family == c.b->family &&
+				    !memcmp(&o->addr, &c.b->addr, sizeof(o->addr)) &&
+				    (o->port ? o->port : svc->port) ==
+					    (c.b->port ? c.b->port : svc->port)) {
+					char a[INET6_ADDRSTRLEN];
+
+					sluice_format_addr(&o->addr, o->family, a, sizeof(a));
+					return perr(p, n, "duplicate backend %s port %u in service '%s' (first at line %u)",
+						    a, o->port ? o->port : svc->port, svc->name,
+						    svc->pool[w].pos[j].line);
+				}
+			}
+		if (c.b->port == svc->port)
+			c.b->port = 0;
+		pool->n++;
+	}
+	return 0;
+}
+
+static int pool_backends(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;	/* b unused: the variant rides in what[0] */
+
+	return parse_backends(p, v, c->svc, c->what[0]);
+}
+
+static const struct key_def pool_keys[] = {
+	{ "backends", pool_backends, false },
+};
+
+/* ---- services ----------------------------------------------------------- */
+
+struct svc_ctx {
+	struct sluice_cfg_service *svc;
+	bool named;
+	yaml_node_t *pools[4];	/* baseline, canary, blue, green */
+	yaml_node_t *port_node;
+};
+
+static int sv_name(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	size_t i;
+	int err = get_str(p, v, "name", c->svc->name, sizeof(c->svc->name));
+
+	if (err)
+		return err;
+	for (i = 0; c->svc->name[i]; i++)
+		if (!isalnum((unsigned char)c->svc->name[i]) &&
+		    !strchr("_.-", c->svc->name[i]))
+			return perr(p, v, "name: '%s' may hold only letters, digits, '_', '.', '-'",
+				    c->svc->name);
+	c->named = true;
+	return 0;
+}
+
+static int sv_vip(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	int err = want_scalar(p, v, "vip");
+
+	if (err)
+		return err;
+	if (sluice_parse_addr(sval(v), &c->svc->vip, &c->svc->family))
+		return perr(p, v, "vip: '%s' is not an IPv4 or IPv6 address", sval(v));
+	return 0;
+}
+
+static int sv_port(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "port", 1, 65535, &x);
+
+	c->svc->port = x;
+	c->port_node = v;
+	return err;
+}
+
+static int sv_proto(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "tcp", "udp" };
+	struct svc_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "protocol", n, 2, &x);
+
+	c->svc->proto = x ? IPPROTO_UDP : IPPROTO_TCP;
+	return err;
+}
+
+static int sv_mode(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "dsr", "ipip", "nat" };
+	struct svc_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "mode", n, 3, &x);
+
+	c->svc->mode = x;
+	return err;
+}
+
+static int sv_aff(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "connection", "client" };
+	struct svc_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "affinity", n, 2, &x);
+
+	c->svc->affinity = x;
+	return err;
+}
+
+static int sv_seed(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "seed", 0, 0xffffffffUL, &x);
+
+	c->svc->seed = x;
+	return err;
+}
+
+static int sv_table(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "table_size", 3, SLUICE_TABLE_MAX, &x);
+
+	if (err)
+		return err;
+	if (!sluice_is_prime(x))
+		return perr(p, v, "table_size: %lu is not a prime", x);
+	c->svc->table_size = x;
+	return 0;
+}
+
+static int sv_weight(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_cfg_service *svc = ((struct svc_ctx *)o)->svc;
+	yaml_node_pair_t *pair;
+	unsigned int i;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		svc->weight_per_ring = false;
+		return get_weight(p, v, "weight", &svc->weight_all);
+	}
+	svc->weight_per_ring = true;
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *rk = yaml_document_get_node(&p->doc, pair->key);
+		yaml_node_t *rv = yaml_document_get_node(&p->doc, pair->value);
+		struct sluice_cfg_weight *w;
+		char ring[SLUICE_RING_NAME_LEN];
+		int err;
+
+		err = get_str(p, rk, "ring name", ring, sizeof(ring));
+		if (err)
+			return err;
+		if (!strcmp(ring, "broad"))
+			snprintf(ring, sizeof(ring), "default");
+		for (i = 0; i < svc->nweights; i++)
+			if (!strcmp(svc->weights[i].ring, ring))
+				return perr(p, rk, "duplicate weight for ring '%s'", ring);
+		if (svc->nweights >= SLUICE_MAX_RINGS)
+			return perr(p, rk, "weight: more than %d rings", SLUICE_MAX_RINGS);
+		w = &svc->weights[svc->nweights];
+		snprintf(w->ring, sizeof(w->ring), "%s", ring);
+		w->pos = pos_of(rk);
+		err = get_weight(p, rv, "weight", &w->bp);
+		if (err)
+			return err;
+		svc->nweights++;
+	}
+	return 0;
+}
+
+static int sv_lkg(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "baseline", "canary", "blue", "green" };
+	struct svc_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "last_known_good", n, 4, &x);
+
+	c->svc->lkg = x % 2;
+	return err;
+}
+
+static int sv_pool(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "baseline", "canary", "blue", "green" };
+	struct svc_ctx *c = o;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(sval(k), n[i]))
+			c->pools[i] = v;
+	return 0;
+}
+
+static const struct key_def service_keys[] = {
+	{ "name", sv_name, true },
+	{ "vip", sv_vip, true },
+	{ "port", sv_port, true },
+	{ "protocol", sv_proto, false },
+	{ "mode", sv_mode, false },
+	{ "affinity", sv_aff, false },
+	{ "seed", sv_seed, false },
+	{ "table_size", sv_table, false },
+	{ "weight", sv_weight, false },
+	{ "last_known_good", sv_lkg, false },
+	{ "baseline", sv_pool, false },
+	{ "canary", sv_pool, false },
+	{ "blue", sv_pool, false },
+	{ "green", sv_pool, false },
+	/* the rollout issue adds { "rollout", sv_rollout, false } here */
+};
+
+static int parse_pool(struct pctx *p, yaml_node_t *n, struct sluice_cfg_service *svc,
+		      int v)
+{
+	struct be_ctx c = { .svc = svc };
+	char what[64];
+
+	if (!n || is_null(n))
+		return 0;
+	if (n->type == YAML_SEQUENCE_NODE)	/* a bare list of backends */
+		return parse_backends(p, n, svc, v);
+	snprintf(what, sizeof(what), "the %s pool of service '%s'",
+		 v ? "canary" : "baseline", svc->name);
+	c.what[0] = v;
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, n, "%s: expected a mapping with 'backends', got %s", what,
+			    node_kind(n));
+	return walk_mapping(p, n, what, pool_keys, 1, &c);
+}
+
+static int parse_service(struct pctx *p, yaml_node_t *n)
+{
+	struct sluice_config *cf = p->c;
+	struct sluice_cfg_service *svc;
+	struct svc_ctx c = {};
+	char what[64];
+	unsigned int i;
+	int err, v;
+
+	if (grow((void **)&cf->services, cf->nservices, sizeof(*cf->services)))
+		return perr(p, n, "out of memory");
+	svc = &cf->services[cf->nservices++];
+	memset(svc, 0, sizeof(*svc));
+	svc->pos = pos_of(n);
+	svc->proto = IPPROTO_TCP;
+	svc->table_size = SLUICE_TABLE_DEFAULT;
+	c.svc = svc;
+	/* the name first, so that later messages can use it */
+	if (n->type == YAML_MAPPING_NODE) {
+		yaml_node_pair_t *pair;
+
+		for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+			yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
+
+			if (k->type == YAML_SCALAR_NODE && !strcmp(sval(k), "name")) {
+				yaml_node_t *vn = yaml_document_get_node(&p->doc, pair->value);
+
+				if (vn->type == YAML_SCALAR_NODE)
+					snprintf(svc->name, sizeof(svc->name), "%.*s",
+						 SLUICE_NAME_LEN - 1, sval(vn));
+			}
+		}
+	}
+	snprintf(what, sizeof(what), "service '%s'", svc->name[0] ? svc->name : "?");
+	err = walk_mapping(p, n, what, service_keys,
+			   sizeof(service_keys) / sizeof(service_keys[0]), &c);
+	if (err)
+		return err;
+	if ((c.pools[0] || c.pools[1]) && (c.pools[2] || c.pools[3]))
+		return perr(p, c.pools[2] ? c.pools[2] : c.pools[3],
+			    "service '%s': use either baseline/canary or blue/green pools, not both",
+			    svc->name);
+	svc->blue_green = c.pools[2] || c.pools[3];
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		err = parse_pool(p, c.pools[v] ? c.pools[v] : c.pools[v + 2], svc, v);
+		if (err)
+			return err;
+	}
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		for (i = 0; i < svc->pool[v].n; i++) {
+			struct sluice_backend_spec *b = &svc->pool[v].be[i];
+
+			if (b->family != svc->family) {
+				yaml_node_t fake = { .start_mark = {
+					.line = svc->pool[v].pos[i].line - 1,
+					.column = svc->pool[v].pos[i].col - 1 } };
+
+				return perr(p, &fake, "service '%s': backend address family differs from the VIP's",
+					    svc->name);
+			}
+		}
+	/* duplicates across services */
+	for (i = 0; i + 1 < cf->nservices; i++) {
+		const struct sluice_cfg_service *o = &cf->services[i];
+
+		if (!strcmp(o->name, svc->name))
+			return perr(p, n, "duplicate service name '%s' (first at line %u)",
+				    svc->name, o->pos.line);
+		if (o->family == svc->family && o->port == svc->port &&
+		    o->proto == svc->proto && !memcmp(&o->vip, &svc->vip, sizeof(o->vip))) {
+			char a[INET6_ADDRSTRLEN];
+
+			sluice_format_addr(&svc->vip, svc->family, a, sizeof(a));
+			return perr(p, n, "service '%s': %s port %u/%s is already service '%s' (line %u)",
+				    svc->name, a, svc->port,
+				    svc->proto == IPPROTO_UDP ? "udp" : "tcp", o->name,
+				    o->pos.line);
+		}
+	}
+	return 0;
+}
+
+static int top_services(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	yaml_node_item_t *it;
+	int err;
+
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "services: expected a list, got %s", node_kind(v));
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		err = parse_service(p, yaml_document_get_node(&p->doc, *it));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- rings -------------------------------------------------------------- */
+
+static bool pfx_overlap(const struct sluice_prefix *a, const struct sluice_prefix *b)
+{
+	int len = a->len < b->len ? a->len : b->len, i;
+
+	if (a->family != b->family)
+		return false;
+	for (i = 0; i < len; i++) {
+		int m = 0x80 >> (i % 8);
+
+		if ((a->addr.bytes[i / 8] & m) != (b->addr.bytes[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
+{
+	struct sluice_config *cf = p->c;
+	struct sluice_cfg_ring *r;
+	yaml_node_item_t *it;
+	unsigned int i, j;
+	int err;
+
+	if (grow((void **)&cf->rings, cf->nrings, sizeof(*cf->rings)))
+		return perr(p, k, "out of memory");
+	r = &cf->rings[cf->nrings++];
+	memset(r, 0, sizeof(*r));
+	r->pos = pos_of(k);
+	err = get_str(p, k, "ring name", r->name, sizeof(r->name));
+	if (err)
+		return err;
+	if (!strcmp(r->name, "default") || !strcmp(r->name, "broad"))
+		return perr(p, k, "ring '%s' is built in: every source no other ring matches",
+			    r->name);
+	for (i = 0; i + 1 < cf->nrings; i++)
+		if (!strcmp(cf->rings[i].name, r->name))
+			return perr(p, k, "duplicate ring '%s'", r->name);
+	if (cf->nrings > SLUICE_MAX_RINGS - 1)
+		return perr(p, k, "too many rings: at most %d besides 'default'",
+			    SLUICE_MAX_RINGS - 1);
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "ring '%s': expected a list of prefixes, got %s",
+			    r->name, node_kind(v));
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&p->doc, *it);
+		struct sluice_prefix px;
+
+		err = want_scalar(p, n, "prefix");
+		if (err)
+			return err;
+		err = sluice_parse_prefix(sval(n), &px);
+		if (err == -EDOM)
+			return perr(p, n, "ring '%s': prefix '%s' has host bits set beyond its length",
+				    r->name, sval(n));
+		if (err)
+			return perr(p, n, "ring '%s': '%s' is not a prefix (like 10.0.0.0/8)",
+				    r->name, sval(n));
+		for (i = 0; i < cf->nrings; i++)
+			for (j = 0; j < cf->rings[i].n; j++)
+				if (pfx_overlap(&px, &cf->rings[i].pfx[j])) {
+					char a[INET6_ADDRSTRLEN];
+
+					sluice_format_addr(&cf->rings[i].pfx[j].addr,
+							   cf->rings[i].pfx[j].family, a, sizeof(a));
+					return perr(p, n, "ring '%s': prefix %s overlaps %s/%u of ring '%s' (line %u)",
+						    r->name, sval(n), a, cf->rings[i].pfx[j].len,
+						    cf->rings[i].name, cf->rings[i].pfx_pos[j].line);
+				}
+		if (grow((void **)&r->pfx, r->n, sizeof(*r->pfx)) ||
+		    grow((void **)&r->pfx_pos, r->n, sizeof(*r->pfx_pos)))
+			return perr(p, n, "out of memory");
+		r->pfx[r->n] = px;
+		r->pfx_pos[r->n] = pos_of(n);
+		r->n++;
+	}
+	return 0;
+}
+
+static int top_rings(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	yaml_node_pair_t *pair;
+	int err;
+
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return perr(p, v, "rings: expected a mapping of ring name to prefixes, got %s",
+			    node_kind(v));
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		err = parse_ring(p, yaml_document_get_node(&p->doc, pair->key),
+				 yaml_document_get_node(&p->doc, pair->value));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static const struct key_def top_keys[] = {
+	{ "rings", top_rings, false },
+	{ "services", top_services, false },
+};
+
+/* ---- entry points ------------------------------------------------------- */
+
+void sluice_config_free(struct sluice_config *c)
+{
+	unsigned int i, v;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nrings; i++) {
+		free(c->rings[i].pfx);
+		free(c->rings[i].pfx_pos);
+	}
+	for (i = 0; i < c->nservices; i++)
+		for (v = 0; v < SLUICE_VARIANTS; v++) {
+			free(c->services[i].pool[v].be);
+			free(c->services[i].pool[v].pos);
+		}
+	free(c->rings);
+	free(c->services);
+	free(c);
+}
+
+static struct sluice_config *parse(yaml_parser_t *yp, const char *name,
+				   char *err, size_t errlen)
+{
+	struct pctx p = { .file = name, .err = err, .errlen = errlen };
+	yaml_node_t *root;
+	int rc;
+
+	p.c = calloc(1, sizeof(*p.c));
+	if (!p.c) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	snprintf(p.c->source, sizeof(p.c->source), "%s", name);
+	if (!yaml_parser_load(yp, &p.doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			 yp->problem_mark.line + 1, yp->problem_mark.column + 1,
+			 yp->problem ? yp->problem : "unknown",
+			 yp->context ? " " : "", yp->context ? yp->context : "");
+		sluice_config_free(p.c);
+		return NULL;
+	}
+	root = yaml_document_get_root_node(&p.doc);
+	if (!root || is_null(root))
+		rc = 0;		/* an empty file: nothing configured */
+	else
+		rc = walk_mapping(&p, root, "the configuration", top_keys,
+				  sizeof(top_keys) / sizeof(top_keys[0]), NULL);
+	yaml_document_delete(&p.doc);
+	if (rc) {
+		sluice_config_free(p.c);
+		return NULL;
+	}
+	return p.c;
+}
+
+struct sluice_config *sluice_config_parse(const char *path, char *err,
+					  size_t errlen)
+{
+	struct sluice_config *c;
+	yaml_parser_t yp;
+	FILE *f;
+
+	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_file(&yp, f);
+	c = parse(&yp, strcmp(path, "-") ? path : "<stdin>", err, errlen);
+	yaml_parser_delete(&yp);
+	if (f != stdin)
+		fclose(f);
+	return c;
+}
+
+struct sluice_config *sluice_config_parse_string(const char *text,
+						 const char *name, char *err,
+						 size_t errlen)
+{
+	struct sluice_config *c;
+	yaml_parser_t yp;
+
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
+	c = parse(&yp, name ? name : "<string>", err, errlen);
+	yaml_parser_delete(&yp);
+	return c;
+}
