@@ -185,7 +185,7 @@ run_kernel() {
 	local k=$1 d=$cache/$1 accel cpu t0 t1 tstart rc qrc log
 	prepare_kernel "$k"
 	accel=$(pick_accel); cpu=max; [ "$accel" = kvm ] && cpu=host
-	rundir=$(mktemp -d "$cache/run.XXXXXX")
+	rundir=$(mktemp -d "$cache/run.$$.XXXX")
 	pidfile=$rundir/qemu.pid log=$rundir/console.log
 	printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
 	say "$k: booting $(cat "$d/kver") ($accel), running: $VMTEST_CMD"
@@ -238,6 +238,9 @@ run_kernel() {
 
 # scripts/deps.sh installs qemu, busybox-static, cpio, kmod when missing.
 "$repo/scripts/deps.sh"
+# xz unpacks Debian's bzImage and 6.12's modules; deps.sh does not list it.
+command -v xz >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xz-utils >/dev/null
 [ $# -gt 0 ] || set -- 5.10 6.1 6.12
 status=0 summary=()
 for k in "$@"; do
