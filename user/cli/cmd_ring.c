@@ -18,6 +18,9 @@ static int ring_put(int argc, char **argv, bool add)
 				 add ? "add" : "set");
 	if (argc - 1 > PFX_MAX)
 		return usage_err("at most %d prefixes per ring", PFX_MAX);
+	if (!strcmp(argv[0], "default") || !strcmp(argv[0], "broad"))
+		return usage_err("ring '%s' is built in: every source no other ring matches",
+				 argv[0]);
 	p = calloc(argc, sizeof(*p));
 	if (!p)
 		return lib_fail(NULL, -ENOMEM);

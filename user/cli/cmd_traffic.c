@@ -60,10 +60,11 @@ int do_weight(int argc, char **argv)
 	fmt_bp(bp, w, sizeof(w));
 	fmt_bp(sp->weight[id < 0 ? 0 : id], old, sizeof(old));
 	pr_str(PR_ANY, "service", "service %s:", argv[0]);
-	pr_str(PR_ANY, "ring", " ring %s", ring ? ring : "all");
 	pr_uint(PR_JSON, "weight", "", bp);
 	pr_uint(PR_JSON, "previous", "", sp->weight[id < 0 ? 0 : id]);
-	pr_text(" weight %s (was %s)\n", w, old);
+	pr_text(" weight %s", w);
+	pr_str(PR_ANY, "ring", ring ? " on ring %s" : " on %s rings", ring ? ring : "all");
+	pr_text(" (was %s)\n", old);
 	rc = EXIT_OK;
 out:
 	sluice_spec_free(sp);
@@ -177,8 +178,9 @@ static int kill_cmd(int argc, char **argv, bool revert)
 			sluice_spec_free(sp);
 			pr_uint(PR_JSON, "still_reverted", "", still);
 			if (still)
-				pr_text("%d service%s still reverted on their own (resume SERVICE)\n",
+				pr_text("%d service%s still reverted individually (resume SERVICE)\n",
 					still, still == 1 ? " is" : "s are");
+
 		}
 	}
 	pr_bool(PR_JSON, "reset", "", reset);
