@@ -66,7 +66,8 @@ sys.exit(0 if ($2) else 1)" 2>"$TMP/pyerr"; then ok "$1"
 # adds it only around the whole bad-input table.
 snap() {
 	local m
-	for m in svc_index svc_cfg kill svc_meta ring_v4 ring_v6 ring_meta; do
+	for m in svc_index svc_cfg kill svc_meta exposure ring_v4 ring_v6 ring_meta; do
+		[ -e "$PIN/$m" ] || continue
 		echo "== $m"; bpftool map dump pinned "$PIN/$m" 2>&1
 	done
 	[ "${1:-}" = full ] && { echo "== backends"; bpftool map dump pinned "$PIN/backends" 2>&1; }
