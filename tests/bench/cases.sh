@@ -17,7 +17,7 @@
 # is deleted (stop daemons there; namespaces, veths, XDP, nft and conntrack
 # state all go with the namespaces).
 
-: "${BENCH_CASES:=genmax floor kfwd nft_numgen nft_jhash ipt_statistic}"
+: "${BENCH_CASES:=genmax floor sluice_xdp sluice_tc kfwd nft_numgen nft_jhash ipt_statistic}"
 # Share of new flows for the second sink in the DNAT cases, percent.
 : "${BENCH_CANARY_PCT:=10}"
 
@@ -101,3 +101,34 @@ case_genmax() {
 case_genmax_count() {
 	topo_dev_count "$NS_LB" lb0
 }
+
+# (2) sluice itself, configured through libsluice by build/bench/slconf with
+# a private pin dir: services "bench4" ($VIP4:80/tcp) and "bench6"
+# ($VIP6:80/udp), DSR, baseline = sink 1 (out of lb1), canary = sink 2 (out
+# of lb2) at BENCH_CANARY_PCT % of flows. The generator sends TCP ACKs (no
+# SYN) and repeats its flows, so after the warm-up every packet is a hit in
+# the established table; the sink2 column shows the canary's share.
+SLCONF=${SLCONF:-$TOPO_DIR/build/bench/slconf}
+
+_sluice_case() {	# xdp|tc
+	[ -x "$SLCONF" ] || { echo "build/bench/slconf not built" >&2; return 77; }
+	SLUICE_PIN=/sys/fs/bpf/slb-$TOPO_TAG
+	"$SLCONF" -N "$NS_LB" -p "$SLUICE_PIN" setup --attach "$1" --dev lb0 \
+		--weight $((BENCH_CANARY_PCT * 100)) \
+		--vip4 $VIP4 --vip6 $VIP6 \
+		--base "$S14,$S16,$S1_MAC,lb1" --canary "$S24,$S26,$S2_MAC,lb2" >/dev/null
+}
+_sluice_case_down() {
+	[ -n "${SLUICE_PIN:-}" ] && "$SLCONF" -p "$SLUICE_PIN" destroy >/dev/null
+	SLUICE_PIN=
+	return 0
+}
+
+# (2a) native XDP on lb0: MAC rewrite and devmap redirect to lb1/lb2.
+case_sluice_xdp() { _sluice_case xdp; }
+case_sluice_xdp_down() { _sluice_case_down; }
+
+# (2b) TC ingress (clsact) on lb0: lb0 keeps topo's XDP_PASS program so that
+# veth delivers the generator's frames; bpf_redirect to lb1/lb2 egress.
+case_sluice_tc() { _sluice_case tc; }
+case_sluice_tc_down() { _sluice_case_down; }

@@ -7,7 +7,8 @@
 # each round) and writes BENCH_OUT as JSON. Cases live in tests/bench/cases.sh.
 #
 # Environment (defaults):
-#   BENCH_CASES     "genmax floor kfwd nft_numgen nft_jhash ipt_statistic"
+#   BENCH_CASES     "genmax floor sluice_xdp sluice_tc kfwd nft_numgen
+#                   nft_jhash ipt_statistic"
 #   BENCH_FAMILIES  "4 6"      IPv4/TCP and IPv6/UDP
 #   BENCH_FLOWS     4096       flows the generator cycles through; a list
 #                              ("4096 1000000") runs each
@@ -18,11 +19,20 @@
 #                              sink in softirq on that same CPU, so a figure
 #                              is the cost of gen + lb + sink on one CPU
 #   BENCH_COST      1          also measure ns/packet with run-time stats
+#                              (tests/bench/sluice_cost.sh: empty program,
+#                              floor, sluice hit / new flow / 1M entries)
+#   BENCH_COST_ROUNDS 3        rounds of those
+#   BENCH_COST_WINDOW 1        seconds per statistics window
+#   BENCH_SCALE     1          1,000 services / 10,000 backends: configure
+#                              time, memory, weight changes, revert, table
+#                              swap, hit cost on one service
+#   BENCH_PLOT      1          build/bench/rates.png when matplotlib exists
 #   BENCH_OUT       build/bench/results.json
 set -u
 cd "$(dirname "$0")/../.."
 . tests/bench/topo.sh
 . tests/bench/cases.sh
+. tests/bench/sluice_cost.sh
 
 : "${BENCH_FAMILIES:=4 6}"
 : "${BENCH_FLOWS:=4096}"
@@ -32,10 +42,11 @@ cd "$(dirname "$0")/../.."
 : "${BENCH_CPU:=1}"
 : "${BENCH_COST:=1}"
 : "${BENCH_OUT:=build/bench/results.json}"
+: "${BENCH_PLOT:=1}"
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, XDP)"
-for b in gen xdpload progcost; do
+for b in gen xdpload progcost slconf; do
 	[ -x build/bench/$b ] || die "build/bench/$b missing: run make"
 done
 [ "$BENCH_CPU" -lt "$(nproc)" ] 2>/dev/null || BENCH_CPU=0
@@ -43,11 +54,16 @@ done
 TAG=b$$
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 RECORDS=$WORK/runs.jsonl
+COSTRUNS=$WORK/cost_runs.jsonl
+SCALE=$WORK/scale.json
 CUR_CASE=
 cleanup() {
 	[ -n "$CUR_CASE" ] && declare -F "case_${CUR_CASE}_down" >/dev/null &&
 		"case_${CUR_CASE}_down"
 	topo_down "$TAG"
+	for d in /sys/fs/bpf/slb-$TAG /sys/fs/bpf/slb-$TAG-scale; do
+		[ -d "$d" ] && build/bench/slconf -p "$d" destroy >/dev/null
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -116,6 +132,8 @@ done
 # Per-packet cost from the run-time statistics, outside the throughput runs.
 COST=$WORK/cost.json
 echo '{}' >"$COST"
+: >"$COSTRUNS"
+echo '{}' >"$SCALE"
 if [ "$BENCH_COST" = 1 ]; then
 	echo "per-packet cost (kernel.bpf_stats_enabled windows)"
 	{
@@ -124,21 +142,21 @@ if [ "$BENCH_COST" = 1 ]; then
 		echo "\"empty_v6udp\": $(build/bench/progcost --empty --test-run --pkt v6udp -j),"
 		topo_up "$TAG" 2 || die "topology setup failed"
 		id=$(nsx "$NS_LB" "$XDPLOAD" floor lb0 lb1 $S1_MAC)
-		echo "\"floor_v4tcp_test_run\": $(build/bench/progcost --id "$id" --test-run --pkt v4tcp -j),"
-		topo_gen -f "${BENCH_FLOWS%% *}" -c "$BENCH_CPU" -d 3 >/dev/null &
-		gpid=$!
-		sleep 1
-		echo "\"floor_v4tcp_live\": $(build/bench/progcost --id "$id" --window 1 -j)"
-		wait $gpid
+		echo "\"floor_v4tcp_test_run\": $(build/bench/progcost --id "$id" --test-run --pkt v4tcp -j)"
 		topo_down "$TAG"
 		echo "}"
 	} >"$COST.tmp" && mv "$COST.tmp" "$COST"
+	cost_rounds
+fi
+if [ "$BENCH_SCALE" = 1 ]; then
+	scale_section || { echo "bench: scale section failed" >&2; echo '{}' >"$SCALE"; }
 fi
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 ipt=$(iptables -V 2>/dev/null)
 mkdir -p "$(dirname "$BENCH_OUT")"
 python3 tests/bench/report.py "$RECORDS" "$COST" "$BENCH_OUT" \
+	costruns="$COSTRUNS" scale="$SCALE" \
 	kernel="$(uname -r)" cpu="$cpu" nproc="$(nproc)" \
 	commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
 	dirty="$(git status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \
@@ -146,4 +164,8 @@ python3 tests/bench/report.py "$RECORDS" "$COST" "$BENCH_OUT" \
 	rounds="$BENCH_ROUNDS" size="$BENCH_SIZE" gen_cpu="$BENCH_CPU" \
 	canary_pct="$BENCH_CANARY_PCT" iptables="$ipt" nft="$(nft -v 2>/dev/null)" \
 	elapsed_s=$(($(date +%s) - start)) || die "report failed"
+if [ "$BENCH_PLOT" = 1 ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+	/usr/bin/python3 tests/bench/plot.py "$BENCH_OUT" "$(dirname "$BENCH_OUT")/rates.png" ||
+		echo "bench: plot failed" >&2
+fi
 echo "results: $BENCH_OUT ($(($(date +%s) - start)) s)"

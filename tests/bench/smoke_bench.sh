@@ -88,7 +88,7 @@ topo_down $TAG
 # A short benchmark run writes JSON that parses.
 json=$(mktemp /tmp/slb-bench-XXXXXX.json)
 BENCH_CASES="floor kfwd" BENCH_FAMILIES=4 BENCH_ROUNDS=1 BENCH_DURATION=0.5 \
-	BENCH_COST=0 BENCH_OUT=$json bash tests/bench/run.sh >/dev/null 2>&1 ||
+	BENCH_COST=0 BENCH_SCALE=0 BENCH_PLOT=0 BENCH_OUT=$json bash tests/bench/run.sh >/dev/null 2>&1 ||
 	{ rm -f "$json"; fail "run.sh"; }
 python3 - "$json" <<'EOF' || { rm -f "$json"; fail "results JSON"; }
 import json, sys
