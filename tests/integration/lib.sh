@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Helpers for integration tests: checks that print what they checked.
+T_FAILS=0
+T_CHECKS=0
+
+ok() { T_CHECKS=$((T_CHECKS + 1)); echo "  ok: $*"; }
+fail() { T_CHECKS=$((T_CHECKS + 1)); T_FAILS=$((T_FAILS + 1)); echo "  FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+skip() { echo "$*" >&2; exit 77; }
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root (namespaces, BPF)"; }
+t_done() { echo "$T_CHECKS checks, $T_FAILS failed"; [ "$T_FAILS" = 0 ]; }
+
+# json EXPR < json: evaluate a python expression over the parsed document j
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
