@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything CI runs: dependencies, build, the test suite on this kernel,
+# then the same suite on Debian's 6.1 kernel under qemu (vmtest).
+#   SLUICE_VMTEST_KERNELS="6.1 6.12"  kernels for vmtest ("" to skip)
+set -u
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "Error: run as root (BPF, namespaces)" >&2; exit 1; }
+scripts/deps.sh || exit 1
+make -j"$(nproc)" >build.log 2>&1 || { tail -n 40 build.log; echo "0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+tests/run.sh | tee "$log"
+host_rc=${PIPESTATUS[0]}
+read -r pass fail < <(awk '/^[0-9]+ passed, [0-9]+ failed/ {print $1, $3}' "$log" | tail -n 1)
+rm -f "$log"
+pass=${pass:-0} fail=${fail:-1}
+
+for k in ${SLUICE_VMTEST_KERNELS-6.1}; do
+	echo "== vmtest: the suite on Linux $k under qemu"
+	if vmtest/run.sh "$k"; then
+		pass=$((pass + 1)); echo "PASS vmtest-$k"
+	else
+		fail=$((fail + 1)); echo "FAIL vmtest-$k"
+	fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$host_rc" -eq 0 ]
