@@ -82,7 +82,7 @@ int main(void)
 				struct flow f = nth_flow(c, 80);
 				int v;
 
-				f.sport = 2000 + k;	/* a new connection per step */
+				f.sport = 62000 + k;	/* a port no earlier phase used */
 				v = t_variant_of_send(prog, &f);
 				if (in_canary[c] && !v)
 					violations++;
@@ -101,10 +101,10 @@ int main(void)
 			struct flow f = nth_flow(c, 80);
 			int first, p;
 
-			f.sport = 3000;
+			f.sport = 63000;
 			first = t_send(prog, &f, NULL);
 			for (p = 1; p < 4; p++) {
-				f.sport = 3000 + p;
+				f.sport = 63000 + p;
 				violations += t_send(prog, &f, NULL) != first;
 			}
 		}
@@ -137,7 +137,7 @@ int main(void)
 			f.src.bytes[1] = (c & 1) ? 64 : 65;
 			int v;
 
-			f.sport = 4000;
+			f.sport = 64000;
 			v = t_variant_of_send(prog, &f);
 			if ((ntohl(f.src.v4) >> 16) == ((100 << 8) | 64)) {
 				n_int++;
@@ -160,7 +160,7 @@ int main(void)
 			struct flow f = nth_flow(c, 80);
 
 			f.src.bytes[1] = 64;
-			f.sport = 4001;
+			f.sport = 64001;
 			canary_int += t_variant_of_send(prog, &f);
 		}
 		ASSERT_EQ(canary_int, 0, "after the ring is gone its sources follow the default");

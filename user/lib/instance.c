@@ -58,6 +58,23 @@ void sluice_libbpf_verbosity(int verbose)
 	libbpf_set_print(print_fn);
 }
 
+/*
+ * `ip netns exec` runs a command in a private mount namespace with its own
+ * /sys, where /sys/fs/bpf is no bpffs: a bpffs mounted there would vanish
+ * with the command, and its pins with it. Our parent (the shell) is still
+ * in the namespace the user meant.
+ */
+static bool private_mount_ns(void)
+{
+	char self[64] = "", parent[64] = "", path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", getppid());
+	if (readlink("/proc/self/ns/mnt", self, sizeof(self) - 1) < 0 ||
+	    readlink(path, parent, sizeof(parent) - 1) < 0)
+		return false;
+	return strcmp(self, parent) != 0;
+}
+
 /* The pin directory must sit on a bpffs; mount one at /sys/fs/bpf if not. */
 static int ensure_bpffs(struct sluice *s)
 {
@@ -70,6 +87,10 @@ static int ensure_bpffs(struct sluice *s)
 		*slash = '\0';
 	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		goto mkdir_pin;
+	if (private_mount_ns())
+		return sluice_seterr(s, EPERM,
+			"no bpffs at %s in this private mount namespace (ip netns exec?): "
+			"pins made here would vanish; use nsenter --net=/run/netns/NAME", parent);
 	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type != BPF_FS_MAGIC &&
 	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
 		return sluice_seterr(s, errno, "cannot mount bpffs on /sys/fs/bpf: %s",
