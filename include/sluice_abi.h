@@ -209,7 +209,11 @@ _Static_assert(sizeof(struct sluice_flow_stats) == 64, "flow_stats size");
 #define SLUICE_STATS_ENTRIES \
 	(SLUICE_MAX_SERVICES * SLUICE_VARIANTS * SLUICE_MAX_RINGS)
 
-/* Global per-CPU event counters: what was passed, dropped, and why. */
+/*
+ * Global per-CPU event counters: what was passed, dropped, and why, and what
+ * the connection tables did. Established-table hits and forwarded packets
+ * are not events (the hot path stays lean): they are the flow_stats packets.
+ */
 enum sluice_event {
 	SLUICE_EV_PASS_NOT_IP = 0,	/* not IPv4/IPv6 */
 	SLUICE_EV_PASS_NO_SERVICE,	/* IP, but no service matches */
@@ -221,14 +225,12 @@ enum sluice_event {
 	SLUICE_EV_DROP_NO_BACKEND,	/* pool empty: nowhere to send */
 	SLUICE_EV_PASS_BAD_BACKEND,	/* backend record unusable */
 	SLUICE_EV_REDIRECT_FAIL,	/* devmap has no such port */
-	SLUICE_EV_CONN_HIT,		/* established table hit */
 	SLUICE_EV_CONN_NEW_HIT,		/* unconfirmed table hit */
 	SLUICE_EV_CONN_MISS,		/* no entry: decided from the hash */
 	SLUICE_EV_CONN_INSERT,		/* entries written to the new table */
 	SLUICE_EV_CONN_INSERT_FAIL,
 	SLUICE_EV_CONN_PROMOTE,		/* confirmed: moved to established */
 	SLUICE_EV_ICMP_STEERED,		/* ICMP error steered with its flow */
-	SLUICE_EV_FORWARDED,
 	SLUICE_EV_MAX,
 };
 

@@ -24,17 +24,14 @@ static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
 
 	h->found = 0;
 	e = bpf_map_lookup_elem(&conn_est, &pk->flow);
-	if (e) {
+	if (e) {	/* the hot path: no event counter, stats say enough */
 		h->e = *e;
 		h->found = 1;
-		event_inc(SLUICE_EV_CONN_HIT);
 		return;
 	}
 	e = bpf_map_lookup_elem(&conn_new, &pk->flow);
-	if (!e) {
-		event_inc(SLUICE_EV_CONN_MISS);
-		return;
-	}
+	if (!e)
+		return;	/* counted as a miss once it is known to be a service's */
 	h->e = *e;
 	h->found = 1;
 	event_inc(SLUICE_EV_CONN_NEW_HIT);

@@ -66,14 +66,19 @@ static __always_inline void ct_reset_move(const struct pkt *pk,
 		st->reset_moves += 1;
 }
 
+/*
+ * The connection table is consulted before the service index: a hit carries
+ * its service id, so the hot path costs one hash lookup, not two. It still
+ * checks that the service exists (an array lookup): a deleted service's
+ * leftover entries are not used.
+ */
 static __always_inline int sluice_process(void *data, void *data_end,
 					  __u32 frame_len, struct fwd *out)
 {
-	struct sluice_svc_key sk = {};
 	struct sluice_backend *be;
 	struct pkt pk = {};
 	struct ct_hit h;
-	__u32 *svc_id, kw, be_id;
+	__u32 kw, be_id;
 	int rc, is_new = 0, syn_retrans = 0;
 
 	out->action = FWD_PASS;
@@ -85,32 +90,41 @@ static __always_inline int sluice_process(void *data, void *data_end,
 	}
 	if (frame_len)
 		pk.len = frame_len;
-	sk.vip = pk.flow.dst;
-	sk.port = pk.flow.dport;
-	sk.proto = pk.flow.proto;
-	sk.family = pk.flow.family;
-	svc_id = bpf_map_lookup_elem(&svc_index, &sk);
-	if (!svc_id) {
-		event_inc(SLUICE_EV_PASS_NO_SERVICE);
-		return 0;
-	}
-	kw = kill_word(*svc_id);
 
 	ct_lookup(&pk, &h);
 	if (h.found) {
+		__u32 sid = h.e.svc_id;
+
+		if (!bpf_map_lookup_elem(&svc_cfg, &sid)) {
+			event_inc(SLUICE_EV_PASS_NO_CONFIG);
+			return 0;
+		}
 		if (pk.tcp_flags & TCPF_SYN && !(pk.tcp_flags & TCPF_ACK))
 			syn_retrans = 1;
+		kw = kill_word(sid);
 		if (kw & SLUICE_KILL_RESET)
 			ct_reset_move(&pk, &h);
 	} else {
+		struct sluice_svc_key sk = {};
 		struct svc_view v;
 		struct decision d;
-		__u32 ring;
+		__u32 *svc_id, ring;
 
+		sk.vip = pk.flow.dst;
+		sk.port = pk.flow.dport;
+		sk.proto = pk.flow.proto;
+		sk.family = pk.flow.family;
+		svc_id = bpf_map_lookup_elem(&svc_index, &sk);
+		if (!svc_id) {
+			event_inc(SLUICE_EV_PASS_NO_SERVICE);
+			return 0;
+		}
+		event_inc(SLUICE_EV_CONN_MISS);
 		if (svc_view_get(*svc_id, &v) < 0) {
 			event_inc(SLUICE_EV_PASS_NO_CONFIG);
 			return 0;
 		}
+		kw = kill_word(*svc_id);
 		ring = ring_of(&pk.flow);
 		if (decide(&v, &pk.flow, ring,
 			   (kw & SLUICE_KILL_REVERT) ? (int)view_lkg(&v) : -1,
@@ -125,7 +139,7 @@ static __always_inline int sluice_process(void *data, void *data_end,
 		h.e.ring = d.ring;
 		h.e.flags = (pk.tcp_flags & TCPF_SYN) ? SLUICE_CONN_SYN : 0;
 		h.e.gen = v.cfg->gen;
-		h.e.created_ns = bpf_ktime_get_ns();
+		h.e.created_ns = 0;	/* set by the modes that time handshakes */
 		if (!pk.icmp_err) {
 			ct_insert(&pk, &h.e);
 			is_new = 1;
@@ -145,7 +159,6 @@ static __always_inline int sluice_process(void *data, void *data_end,
 	count_flow(&pk, &h.e, is_new, syn_retrans);
 	if (pk.icmp_err)
 		event_inc(SLUICE_EV_ICMP_STEERED);
-	event_inc(SLUICE_EV_FORWARDED);
 	return 0;
 }
 

@@ -163,9 +163,9 @@ import socket
 for i in range(40):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x' * 10, ('192.0.2.53', 53)); s.close()"
 sleep 0.3
-run "stats text" sl stats dns && has "stats rows" "canary   internal" && has "stats events" "forwarded"
+run "stats text" sl stats dns && has "stats rows" "canary   internal" && has "stats events" "conn_insert"
 run "stats JSON" sl -j stats dns && json "stats counted the flows (client affinity: one client, one variant)" \
-	'd["services"][0]["total"]["new_flows"]==40 and d["services"][0]["total"]["packets"]==40 and sum(r["new_flows"] for r in d["services"][0]["rows"] if r["ring"]=="internal")==40 and d["events"]["forwarded"]>=40'
+	'd["services"][0]["total"]["new_flows"]==40 and d["services"][0]["total"]["packets"]==40 and sum(r["new_flows"] for r in d["services"][0]["rows"] if r["ring"]=="internal")==40 and d["events"]["conn_insert"]>=40'
 run "stats all" sl -j stats && json "stats every service" 'len(d["services"])==3'
 run "stats watch" sl -j stats dns -w 0.2 -c 2
 n=$(echo "$OUT" | wc -l)

@@ -31,9 +31,9 @@ static __u64 forward_events(void)
 	__u64 ev[SLUICE_EV_MAX];
 
 	sluice_events_get(t_sl, ev);
-	return ev[SLUICE_EV_FORWARDED] + ev[SLUICE_EV_CONN_INSERT] +
-	       ev[SLUICE_EV_CONN_PROMOTE] + ev[SLUICE_EV_CONN_HIT] +
-	       ev[SLUICE_EV_CONN_NEW_HIT] + ev[SLUICE_EV_ICMP_STEERED];
+	return ev[SLUICE_EV_CONN_INSERT] + ev[SLUICE_EV_CONN_MISS] +
+	       ev[SLUICE_EV_CONN_PROMOTE] + ev[SLUICE_EV_CONN_NEW_HIT] +
+	       ev[SLUICE_EV_ICMP_STEERED];
 }
 
 static int forwarded(int prog, const __u8 *in, __u32 len)

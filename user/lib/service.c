@@ -445,7 +445,7 @@ static int service_put_locked(struct sluice *s,
 		if (key_changed)
 			bpf_map_delete_elem(s->svc_index_fd, &old_key);
 	}
-	memset(&s->meta[svc_id], 0, sizeof(s->meta[svc_id]));
+	memset(&s->meta[svc_id], 0, offsetof(struct sluice_svc_meta, gen));
 	snprintf(s->meta[svc_id].name, SLUICE_NAME_LEN, "%s", spec->name);
 	s->meta[svc_id].key = key;
 	s->meta[svc_id].flags = SLUICE_SVC_IN_USE;

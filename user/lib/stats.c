@@ -16,14 +16,12 @@ static const char *const ev_names[SLUICE_EV_MAX] = {
 	[SLUICE_EV_DROP_NO_BACKEND] = "drop_no_backend",
 	[SLUICE_EV_PASS_BAD_BACKEND] = "pass_bad_backend",
 	[SLUICE_EV_REDIRECT_FAIL] = "drop_redirect_fail",
-	[SLUICE_EV_CONN_HIT] = "conn_hit",
 	[SLUICE_EV_CONN_NEW_HIT] = "conn_unconfirmed_hit",
 	[SLUICE_EV_CONN_MISS] = "conn_miss",
 	[SLUICE_EV_CONN_INSERT] = "conn_insert",
 	[SLUICE_EV_CONN_INSERT_FAIL] = "conn_insert_fail",
 	[SLUICE_EV_CONN_PROMOTE] = "conn_promote",
 	[SLUICE_EV_ICMP_STEERED] = "icmp_steered",
-	[SLUICE_EV_FORWARDED] = "forwarded",
 };
 
 const char *sluice_event_name(int ev)
