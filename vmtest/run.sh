@@ -7,7 +7,6 @@
 #   VMTEST_TIMEOUT  seconds for one whole guest run (default 2400)
 #   VMTEST_ACCEL    kvm | tcg (default: kvm only if it really works)
 #   VMTEST_MEM, VMTEST_SMP   guest size (default 2G, 2)
-#   VMTEST_CACHE    kernel cache (default vmtest/cache; delete it to refresh)
 # Exit status: 0 when the command passed on every kernel asked for.
 #
 # The guest boots a Debian kernel with a tiny busybox initramfs that loads the
@@ -19,16 +18,15 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cache=${VMTEST_CACHE:-$repo/vmtest/cache}
+# Kernels and run dirs; inside the work tree so the guest sees it over 9p.
+cache=$repo/vmtest/cache
 : "${VMTEST_CMD:=SLUICE_IN_VM=1 tests/run.sh}"
 : "${VMTEST_TIMEOUT:=2400}" "${VMTEST_MEM:=2G}" "${VMTEST_SMP:=2}"
-# Modules the suite needs, insmod-ed before the chroot: the kernel's module
-# autoload cannot find them there (the host root has no /lib/modules for the
-# guest kernel). OPT ones are loaded when the kernel has them.
-MODS_REQ=(virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf act_bpf)
-MODS_OPT=(dummy ipip ip6_tunnel fou fou6 ip_gre ip6_gre macvlan
-          nf_tables nft_chain_nat nft_ct nf_conntrack nf_nat nft_masq
-          ip_tables iptable_filter iptable_nat xt_conntrack xt_MASQUERADE)
+# Modules insmod-ed from the initramfs: the 9p stack that reaches the host,
+# and (insurance) the ones the suite surely needs. Anything else comes from
+# the kernel's module autoload, which the guest points at the host's kmod
+# modprobe and the kernel's module tree kept in the cache (see init).
+MODS=(virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf act_bpf)
 
 say() { echo "vmtest: $*" >&2; }
 die() { say "Error: $*"; exit 1; }
@@ -62,8 +60,9 @@ apt_bullseye() {
 	local d=$cache/apt-bullseye mirror
 	mkdir -p "$d"/{state/lists/partial,cache/archives/partial,parts}
 	# Same Debian mirror the host uses (deb or deb822 format).
-	mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
-		/etc/apt/sources.list.d/ 2>/dev/null | head -n1 | tr -d ' ')
+	mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
+		grep -v '^ *#' | grep -oE 'https?://[^ ]+/debian/?( |$)' |
+		head -n1 | tr -d ' ' || true)
 	mirror=${mirror:-http://deb.debian.org/debian}; mirror=${mirror%/}
 	local key=/usr/share/keyrings/debian-archive-keyring.gpg
 	printf 'deb [signed-by=%s] %s %s main\n' \
@@ -118,11 +117,9 @@ build_initramfs() {
 	rm -rf "$ir"; mkdir -p "$ir"/{bin,dev,proc,sys,mnt/host,mods}
 	cp /bin/busybox "$ir/bin/busybox"
 	: >"$ir/mods/order"
-	for m in "${MODS_REQ[@]}" "${MODS_OPT[@]}"; do
-		if ! deps=$(modprobe -d "$root" -S "$kver" --show-depends "$m" 2>/dev/null); then
-			[[ " ${MODS_REQ[*]} " == *" $m "* ]] && die "$kver lacks module $m"
-			continue
-		fi
+	for m in "${MODS[@]}"; do
+		deps=$(modprobe -d "$root" -S "$kver" --show-depends "$m") ||
+			die "$kver lacks module $m"
 		for f in $(awk '$1 == "insmod" {print $2}' <<<"$deps"); do
 			dst=$(basename "$f"); dst=${dst%%.ko*}.ko
 			grep -qx "$dst" "$ir/mods/order" && continue
@@ -139,23 +136,24 @@ build_initramfs() {
 	rm -rf "$ir"
 }
 
-# Make $cache/$k/{vmlinux,initramfs.gz} (once; rebuilt when this script or
-# the guest's init change).
+# Make $cache/$k/{vmlinux,initramfs.gz,modroot/} (once; again when this
+# script or the guest's init change).
 prepare_kernel() {
-	local k=$1 d=$cache/$1 stamp deb kver
-	stamp=$(cat "$0" "$repo/vmtest/init" | sha1sum | cut -c1-12)
-	[ -f "$d/stamp" ] && [ "$(cat "$d/stamp")" = "$stamp" ] && return 0
+	local k=$1 d=$cache/$1 stamp deb kver lock
+	stamp=$(cat "$repo/vmtest/run.sh" "$repo/vmtest/init" | sha1sum | cut -c1-12)
 	mkdir -p "$d"
-	deb=$(ls "$d"/linux-image-*.deb 2>/dev/null | head -n1 || true)
-	if [ -z "$deb" ]; then
-		kernel_pkg "$k"
-		[ -n "$pkg" ] || die "no linux-image package found for $k"
-		say "$k: downloading $pkg"
-		(cd "$d" && apt-get -qq "${apt_opts[@]}" \
-			-o APT::Sandbox::User=root download "$pkg" >&2)
-		deb=$(ls "$d"/linux-image-*.deb | head -n1)
+	# Two runs at once (say CI and the self-test) must not unpack together.
+	exec {lock}>"$cache/$k.lock"; flock "$lock"
+	if [ -f "$d/stamp" ] && [ "$(cat "$d/stamp")" = "$stamp" ]; then
+		exec {lock}>&-; return 0
 	fi
-	say "$k: unpacking $(basename "$deb")"
+	rm -f "$d"/linux-image-*.deb
+	kernel_pkg "$k"
+	[ -n "$pkg" ] || die "no linux-image package found for $k"
+	say "$k: downloading $pkg"
+	(cd "$d" && apt-get -qq "${apt_opts[@]}" \
+		-o APT::Sandbox::User=root download "$pkg" >&2)
+	deb=$(ls "$d"/linux-image-*.deb | head -n1)
 	rm -rf "$d/root"; dpkg-deb -x "$deb" "$d/root"
 	kver=$(ls "$d/root/lib/modules" | head -n1)
 	# The .deb has no modules.dep: its postinst would run depmod.
@@ -163,8 +161,10 @@ prepare_kernel() {
 	extract_vmlinux "$d/root/boot/vmlinuz-$kver" "$d/vmlinux"
 	build_initramfs "$d/root" "$kver" "$d/initramfs.gz"
 	echo "$kver" >"$d/kver"
-	rm -rf "$d/root"
+	rm -rf "$d/modroot"; mkdir "$d/modroot"; mv "$d/root/lib" "$d/modroot/"
+	rm -rf "$d/root" "$deb"
 	echo "$stamp" >"$d/stamp"
+	exec {lock}>&-
 }
 
 # --- running ------------------------------------------------------------------
@@ -199,7 +199,7 @@ run_kernel() {
 		-machine pc -accel "$accel" -cpu "$cpu" \
 		-smp "$VMTEST_SMP" -m "$VMTEST_MEM" \
 		-kernel "$d/vmlinux" -initrd "$d/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=${rundir#"$repo"} sluice_work=$repo" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=${rundir#"$repo"} sluice_work=$repo sluice_mods=${d#"$repo"}/modroot" \
 		-chardev stdio,id=con,signal=off -serial chardev:con \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
