@@ -159,7 +159,9 @@ static __always_inline int parse_ipv4(void *pos, void *data_end,
 	hlen = iph->ihl * 4;
 	if (bpf_ntohs(iph->tot_len) < hlen)
 		return PARSE_MALFORMED;
-	if (pos + bpf_ntohs(iph->tot_len) > data_end)
+	/* lengths compared as integers: older verifiers cannot bound a
+	 * byte-swapped value added to a packet pointer */
+	if (bpf_ntohs(iph->tot_len) > (__u32)(data_end - pos))
 		return PARSE_TRUNCATED;
 	if (iph->frag_off & IPV4_MF_OFFSET)
 		return PARSE_FRAGMENT;
@@ -258,7 +260,7 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 		return PARSE_TRUNCATED;
 	if (ip6->version != 6)
 		return PARSE_MALFORMED;
-	if (pos + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
+	if (sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > (__u32)(data_end - pos))
 		return PARSE_TRUNCATED;
 	pk->flow.family = AF_INET6;
 	__builtin_memcpy(&pk->flow.src, &ip6->saddr, 16);
