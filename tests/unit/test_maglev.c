@@ -25,7 +25,7 @@ static void counts(const __u32 *t, int *c, int n)
 	int i;
 
 	memset(c, 0, sizeof(int) * n);
-	for (i = 0; i < M; i++)
+	for (i = 0; i < (int)M; i++)
 		if (t[i] < (__u32)n)
 			c[t[i]]++;
 }
@@ -68,7 +68,7 @@ int main(void)
 		memcpy(sub, in, sizeof(in[0]) * n);
 		sub[removed] = sub[n - 1];
 		sluice_maglev_build(sub, n - 1, M, t2);
-		for (i = 0; i < M; i++) {
+		for (i = 0; i < (int)M; i++) {
 			if (t1[i] == t2[i])
 				continue;
 			moved++;

@@ -119,6 +119,9 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 	err = ensure_bpffs(s);
 	if (err)
 		return err;
+	err = sluice_probe(s);
+	if (err)
+		return err;
 	skel = sluice_bpf__open_opts(&oo);
 	if (!skel)
 		return sluice_seterr(s, errno, "cannot open the BPF object: %s",

@@ -33,6 +33,8 @@ int sluice_seterr(struct sluice *s, int err, const char *fmt, ...)
 /* Load the BPF object with the instance's pins (creates maps if absent). */
 int sluice_load_skel(struct sluice *s, struct sluice_bpf **out);
 void sluice_libbpf_verbosity(int verbose);
+/* What the kernel lacks, as a sentence, before any load (probe.c). */
+int sluice_probe(struct sluice *s);
 
 /* Swap in a service configuration: cfg + the two tables. */
 int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
