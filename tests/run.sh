@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 pass=0 fail=0 skip=0 failed=()
 tests=()
 for t in build/tests/*; do [ -x "$t" ] && tests+=("$t"); done
-for t in tests/integration/*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
+for t in tests/integration/test_*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
 	[ -f "$t" ] && tests+=("$t")
 done
 [ "${SLUICE_IN_VM:-0}" = 1 ] && tests=("${tests[@]/vmtest\/test_*}")
