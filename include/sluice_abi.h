@@ -40,9 +40,34 @@ enum sluice_affinity {
 
 enum sluice_mode {
 	SLUICE_MODE_DSR = 0,	/* L2 direct server return: MAC rewrite */
-	SLUICE_MODE_IPIP = 1,	/* reserved for the encapsulation issue */
-	SLUICE_MODE_NAT = 2,	/* reserved for the NAT issue */
+	SLUICE_MODE_IPIP = 1,	/* IPv4-in-IPv4 / IPv6-in-IPv6 to the backend */
+	SLUICE_MODE_NAT = 2,	/* destination NAT; replies translated back */
+	SLUICE_MODES = 3,
 };
+
+/* Handshakes not answered within this time count as hs_timeout (NAT mode):
+ * below Linux's 1 s initial SYN RTO, so the first retransmission of an
+ * unanswered SYN is the datapath's evidence (see bpf/lib/health.h). */
+#define SLUICE_HS_TIMEOUT_NS	750000000ull
+
+/*
+ * SYN -> SYN-ACK latency histogram (NAT mode), log-linear, in microseconds:
+ * buckets 0..15 hold 0..15 us exactly; above that each power of two
+ * [2^e, 2^(e+1)), e = 4..25, is cut into 16 equal sub-buckets, so a bucket
+ * is at most 1/16 = 6.25% of its lower bound wide. Reporting a bucket's
+ * midpoint puts any percentile within 3.2% of the true sample value (the
+ * issue asks for 5%). Values from 2^26 us (67 s) up land in the last bucket.
+ */
+#define SLUICE_LAT_SUB_BITS	4
+#define SLUICE_LAT_SUB		(1u << SLUICE_LAT_SUB_BITS)
+#define SLUICE_LAT_MAX_EXP	25
+#define SLUICE_LAT_BUCKETS	(SLUICE_LAT_SUB + \
+				 (SLUICE_LAT_MAX_EXP - SLUICE_LAT_SUB_BITS + 1) * SLUICE_LAT_SUB)
+
+struct sluice_lat_hist {
+	__u64 b[SLUICE_LAT_BUCKETS];
+};
+_Static_assert(SLUICE_LAT_BUCKETS == 368, "latency bucket count");
 
 /* Addresses: IPv4 lives in the first word, the rest is zero. */
 union sluice_addr {
@@ -78,10 +103,13 @@ struct sluice_svc_cfg {
 	__u8 affinity;
 	__u8 mode;
 	__u8 lkg;			/* last-known-good variant for revert */
-	__u8 pad0;
-	__u8 pad1[20];
+	__u8 tun_plen;			/* ipip: outer source prefix length */
+	union sluice_addr tun_src;	/* ipip: outer source prefix */
+	__u8 pad1[4];
 };
 _Static_assert(sizeof(struct sluice_svc_cfg) == 64, "svc_cfg size");
+_Static_assert(__builtin_offsetof(struct sluice_svc_cfg, tun_src) == 44,
+	       "svc_cfg tun_src offset");
 
 struct sluice_slots {
 	__u32 backend[SLUICE_SLOTS_PER_ELEM];
@@ -114,11 +142,19 @@ struct sluice_backend {
 	__u8 mac[6];		/* destination MAC (DSR) */
 	__u8 smac[6];		/* source MAC: the egress interface's */
 	__u32 ifindex;		/* egress interface; 0: the ingress one */
+	__u8 mode;		/* enum sluice_mode of the service */
+	__u8 tun_plen;		/* ipip: outer source prefix length */
+	__u8 pad[2];
+	union sluice_addr tun_src;	/* ipip: outer source prefix */
+	/* the datapath reads nothing below: control-plane state */
 	__u32 svc_id;
 	__u32 weight;
 	__u32 flags;
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct sluice_backend) == 48, "backend size");
+_Static_assert(sizeof(struct sluice_backend) == 72, "backend size");
+_Static_assert(__builtin_offsetof(struct sluice_backend, tun_src) == 40,
+	       "backend tun_src offset");
 
 /* Service names and keys for the control plane, indexed by svc_id. */
 #define SLUICE_SVC_IN_USE	(1u << 0)
@@ -179,6 +215,7 @@ struct sluice_conn_key {
 _Static_assert(sizeof(struct sluice_conn_key) == 40, "conn_key size");
 
 #define SLUICE_CONN_SYN		(1u << 0)	/* first packet was a SYN */
+#define SLUICE_CONN_HS_COUNTED	(1u << 1)	/* counted as hs_timeout once */
 
 struct sluice_conn {
 	__u32 backend_id;
@@ -187,9 +224,44 @@ struct sluice_conn {
 	__u8 ring;
 	__u32 flags;
 	__u32 gen;		/* svc config generation that decided it */
-	__u64 created_ns;
+	__u64 created_ns;	/* NAT mode: first SYN (bpf_ktime_get_ns) */
 };
 _Static_assert(sizeof(struct sluice_conn) == 24, "conn size");
+
+/*
+ * NAT mode reply path: nat_rev is keyed by the backend-side tuple as the
+ * reply carries it (src = backend address and port, dst = client address
+ * and port; struct sluice_conn_key) and gives what the client expects to
+ * see (the VIP and service port) plus the flow's tags for health signals.
+ */
+#define SLUICE_REV_ANSWERED	(1u << 0)	/* SYN-ACK seen, latency taken */
+struct sluice_nat_rev {
+	union sluice_addr vip;
+	__be16 vport;
+	__u16 svc_id;
+	__u8 variant;
+	__u8 ring;
+	__u8 flags;		/* SLUICE_REV_* (written by the reply path) */
+	__u8 pad;
+	__u64 syn_ns;		/* first SYN seen by the forward path */
+};
+_Static_assert(sizeof(struct sluice_nat_rev) == 32, "nat_rev size");
+
+/*
+ * nexthop[backend id], per CPU: what bpf_fib_lookup said about the way to
+ * a backend (ipip and nat modes), refreshed when older than
+ * SLUICE_NH_TTL_NS. Userspace zeroes an id's entry when it writes a record.
+ */
+#define SLUICE_NH_TTL_NS	1000000000ull
+struct sluice_nexthop {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;
+	__u32 mtu;
+	__u32 pad;
+	__u64 stamp_ns;		/* bpf_ktime_get_coarse_ns; 0: empty */
+};
+_Static_assert(sizeof(struct sluice_nexthop) == 32, "nexthop size");
 
 /* Counters per (service, variant, ring), per CPU. */
 struct sluice_flow_stats {
@@ -231,6 +303,17 @@ enum sluice_event {
 	SLUICE_EV_CONN_INSERT_FAIL,
 	SLUICE_EV_CONN_PROMOTE,		/* confirmed: moved to established */
 	SLUICE_EV_ICMP_STEERED,		/* ICMP error steered with its flow */
+	/* ipip and nat: the next hop from bpf_fib_lookup */
+	SLUICE_EV_FIB_NO_NEIGH,		/* no neighbour yet: rewritten, to the stack */
+	SLUICE_EV_PASS_FIB_FAIL,	/* no route / blackhole / not forwarded */
+	SLUICE_EV_PASS_FIB_OTHER,	/* unsupported (lwt, ...), frag needed */
+	SLUICE_EV_ICMP_TOO_BIG,		/* too big for the encap: ICMP sent back */
+	SLUICE_EV_PASS_TOO_BIG,		/* too big, ICMP not possible: to the stack */
+	SLUICE_EV_PASS_ENCAP_FAIL,	/* head/room adjust failed */
+	SLUICE_EV_PASS_NAT_ICMP,	/* ICMP error of a NAT flow: to the stack */
+	SLUICE_EV_NAT_REPLY,		/* reply translated back (reverse path) */
+	SLUICE_EV_NAT_REPLY_MISS,	/* reply path: no such flow, untouched */
+	SLUICE_EV_NAT_REV_FAIL,		/* reverse entry could not be written */
 	SLUICE_EV_MAX,
 };
 

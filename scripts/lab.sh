@@ -9,6 +9,11 @@
 # DSR: sluice rewrites the destination MAC to a backend's and sends the
 # frame out of lb1; backends hold the VIP on their loopback and answer the
 # client directly (routed back by the LB ns kernel, not by sluice).
+# ipip: sluice encapsulates toward the backend's address (next hop from the
+# LB ns FIB); each backend runs `sluice decap attach eth0` and holds the VIP
+# on loopback; replies go back like DSR's.
+# nat: sluice rewrites the destination to the backend; replies come back
+# through lb1, where `sluice attach lb1 MODE reply` gives them the VIP back.
 # Every name carries LAB_TAG, so labs of concurrent runs never collide.
 
 LAB_TAG=${LAB_TAG:-$$}
@@ -37,9 +42,12 @@ lab_down() {
 	return 0
 }
 
-# lab_up [xdp|xdpgeneric|tc]: namespaces, links, addresses, servers, sluice.
+# lab_up [xdp|xdpgeneric|tc] [dsr|ipip|nat]: namespaces, links, addresses,
+# servers, sluice (and the mode's backend/reply side).
+LAB_FWD=dsr
 lab_up() {
 	local mode=${1:-xdp} i ns
+	LAB_FWD=${2:-dsr}
 	for n in cl lb sw $(seq -f 'b%g' 1 $LAB_NBACKENDS); do
 		ip netns add "$(lab_ns "$n")" || return 1
 		lab_in "$n" ip link set lo up
@@ -64,6 +72,8 @@ lab_up() {
 	# veth leaves TCP checksums to "hardware"; a frame that XDP forwards
 	# loses that note and would arrive with a bad checksum
 	lab_in cl ethtool -K eth0 tx off >/dev/null
+	# NAT replies are XDP-redirected into lb0: its peer needs NAPI (GRO)
+	lab_in cl ethtool -K eth0 gro on >/dev/null 2>&1
 	lab_in cl ip route add default via 10.100.0.1
 	lab_in cl ip -6 route add default via fd00:100::1
 
@@ -86,10 +96,18 @@ lab_up() {
 		lab_in "b$i" ip addr add "$LAB_VIP4/32" dev lo
 		lab_in "b$i" ip -6 addr add "$LAB_VIP6/128" dev lo nodad
 		lab_in "b$i" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+		# replies the LB rewrites (nat) must carry complete checksums
+		lab_in "b$i" ethtool -K eth0 tx off >/dev/null
+		if [ "$LAB_FWD" = ipip ]; then
+			lab_in "b$i" "$SLUICE" decap attach eth0 >/dev/null || return 1
+		fi
 		lab_in "b$i" python3 "$TCPNAMES" serve "b$i" "$LAB_PORT" --family 6 \
 			</dev/null >/dev/null 2>&1 &
 	done
 	lab_sluice attach lb0 "$mode" || return 1
+	if [ "$LAB_FWD" = nat ]; then
+		lab_sluice attach lb1 "$mode" reply || return 1
+	fi
 	lab_wait_servers
 }
 
@@ -103,17 +121,24 @@ lab_wait_servers() {
 	done
 }
 
-# lab_service NAME FAMILY(4|6) [affinity]: b1 b2 baseline, b3 b4 canary.
+# lab_service NAME FAMILY(4|6) [affinity]: b1 b2 baseline, b3 b4 canary,
+# in the lab's forwarding mode (LAB_FWD).
 lab_service() {
 	local name=$1 fam=$2 aff=${3:-connection} vip=$LAB_VIP4 pfx=10.101.0.1 i pool
-	[ "$fam" = 6 ] && vip=$LAB_VIP6 pfx=fd00:101::1
+	local tun=10.99.0.0/24 extra=()
+	[ "$fam" = 6 ] && vip=$LAB_VIP6 pfx=fd00:101::1 tun=fd00:99::/64
+	[ "$LAB_FWD" = ipip ] && extra=(tunnel-source "$tun")
 	lab_sluice service add "$name" vip "$vip" port "$LAB_PORT" protocol tcp \
-		mode dsr affinity "$aff" || return 1
+		mode "$LAB_FWD" affinity "$aff" "${extra[@]}" || return 1
 	for i in $(seq 1 $LAB_NBACKENDS); do
 		pool=baseline
 		[ "$i" -gt $((LAB_NBACKENDS / 2)) ] && pool=canary
-		lab_sluice backend add "$name" "$pfx$i" pool $pool \
-			mac "$(lab_mac "b$i" eth0)" dev lb1 || return 1
+		if [ "$LAB_FWD" = dsr ]; then
+			lab_sluice backend add "$name" "$pfx$i" pool $pool \
+				mac "$(lab_mac "b$i" eth0)" dev lb1 || return 1
+		else
+			lab_sluice backend add "$name" "$pfx$i" pool $pool || return 1
+		fi
 	done
 }
 

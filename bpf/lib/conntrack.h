@@ -16,6 +16,8 @@
 struct ct_hit {
 	struct sluice_conn e;	/* a copy: the map value may be replaced */
 	int found;
+	int in_new;		/* found in conn_new and still there */
+	int moved;		/* re-decided by revert --reset */
 };
 
 static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
@@ -23,6 +25,8 @@ static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
 	struct sluice_conn *e;
 
 	h->found = 0;
+	h->in_new = 0;
+	h->moved = 0;
 	e = bpf_map_lookup_elem(&conn_est, &pk->flow);
 	if (e) {	/* the hot path: no event counter, stats say enough */
 		h->e = *e;
@@ -37,8 +41,10 @@ static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
 	event_inc(SLUICE_EV_CONN_NEW_HIT);
 	if (pk->icmp_err)
 		return;
-	if (pk->flow.proto == IPPROTO_TCP && (pk->tcp_flags & TCPF_SYN))
+	if (pk->flow.proto == IPPROTO_TCP && (pk->tcp_flags & TCPF_SYN)) {
+		h->in_new = 1;
 		return;	/* still unconfirmed (or a retransmitted SYN) */
+	}
 	if (bpf_map_update_elem(&conn_est, &pk->flow, &h->e, BPF_ANY) == 0) {
 		bpf_map_delete_elem(&conn_new, &pk->flow);
 		event_inc(SLUICE_EV_CONN_PROMOTE);

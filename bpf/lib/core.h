@@ -7,12 +7,17 @@
 #ifndef SLUICE_BPF_CORE_H
 #define SLUICE_BPF_CORE_H
 
+#include "ctx.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
 #include "decide.h"
 #include "conntrack.h"
 #include "forward.h"
+#include "nexthop.h"
+#include "encap.h"
+#include "nat.h"
+#include "health.h"
 
 static __always_inline __u32 parse_event(int rc)
 {
@@ -28,7 +33,7 @@ static __always_inline __u32 parse_event(int rc)
 
 static __always_inline void count_flow(const struct pkt *pk,
 				       const struct sluice_conn *e,
-				       int is_new, int syn_retrans)
+				       int is_new, int syn_retrans, int hs_to)
 {
 	struct sluice_flow_stats *st;
 
@@ -43,6 +48,8 @@ static __always_inline void count_flow(const struct pkt *pk,
 		st->syn_retrans += 1;
 	if (pk->tcp_flags & TCPF_RST)
 		st->client_rst += 1;
+	if (hs_to)
+		st->hs_timeout += 1;
 }
 
 /* Re-decide a live flow that revert --reset moves to last-known-good. */
@@ -60,26 +67,139 @@ static __always_inline void ct_reset_move(const struct pkt *pk,
 	h->e.backend_id = d.backend_id;
 	h->e.variant = d.variant;
 	h->e.gen = v.cfg->gen;
+	h->moved = 1;
 	ct_replace(pk, &h->e);
 	st = flow_stats_get(h->e.svc_id, d.variant, h->e.ring);
 	if (st)
 		st->reset_moves += 1;
 }
 
+/* What a mode's forwarding did with the packet. */
+enum fwd_rc {
+	FR_SENT = 0,	/* out (or to the stack after a rewrite): count it */
+	FR_PASS,	/* untouched, to the stack: an event says why */
+	FR_DONE,	/* answered (ICMP) or dropped: not the flow's traffic */
+};
+
+/*
+ * IP-in-IP: next hop, size check, encapsulation. A missing neighbour sends
+ * the encapsulated packet through the stack, which resolves it (and the
+ * next packet finds it); a missing route leaves the packet untouched.
+ */
+static __always_inline int fwd_ipip(const struct hook *hk,
+				    const struct pkt *pk, __u32 be_id,
+				    const struct sluice_backend *be,
+				    struct fwd *out)
+{
+	struct sluice_nexthop *nh = 0;
+	__u32 olen = pk->flow.family == AF_INET ? sizeof(struct iphdr)
+						 : sizeof(struct ipv6hdr);
+	int rc = nexthop_get(hk, be_id, be, &nh);
+
+	if (rc == NH_FAIL) {
+		event_inc(SLUICE_EV_PASS_FIB_FAIL);
+		return FR_PASS;
+	}
+	if (rc == NH_OTHER) {
+		event_inc(SLUICE_EV_PASS_FIB_OTHER);
+		return FR_PASS;
+	}
+	if (rc == NH_OK && nh && !hk->gso && pk->ip_len + olen > nh->mtu) {
+		if (icmp_too_big(hk, pk, nh->mtu - olen) == 0) {
+			event_inc(SLUICE_EV_ICMP_TOO_BIG);
+			out->action = FWD_OUT;
+			out->ifindex = 0;
+			return FR_DONE;
+		}
+		event_inc(SLUICE_EV_PASS_TOO_BIG);
+		return FR_PASS;
+	}
+	if (encap_ipip(hk, pk, be)) {
+		event_inc(SLUICE_EV_PASS_ENCAP_FAIL);
+		return FR_PASS;
+	}
+	if (rc == NH_NO_NEIGH || !nh) {
+		event_inc(SLUICE_EV_FIB_NO_NEIGH);
+		out->action = FWD_PASS;
+		return FR_SENT;
+	}
+	set_macs(hook_data(hk), hook_data_end(hk), nh->dmac, nh->smac);
+	out->action = FWD_OUT;
+	out->ifindex = nh->ifindex;
+	return FR_SENT;
+}
+
+/* Destination NAT; the reply path's entry is written with the decision. */
+static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
+				   const struct ct_hit *h, int rev, __u32 be_id,
+				   const struct sluice_backend *be,
+				   struct fwd *out)
+{
+	struct sluice_nexthop *nh = 0;
+	int rc;
+
+	if (pk->icmp_err) {
+		event_inc(SLUICE_EV_PASS_NAT_ICMP);
+		return FR_PASS;
+	}
+	rc = nexthop_get(hk, be_id, be, &nh);
+	if (rc == NH_FAIL) {
+		event_inc(SLUICE_EV_PASS_FIB_FAIL);
+		return FR_PASS;
+	}
+	if (rc == NH_OTHER) {
+		event_inc(SLUICE_EV_PASS_FIB_OTHER);
+		return FR_PASS;
+	}
+	if (rev) {
+		struct sluice_conn_key k;
+		struct sluice_nat_rev r = {};
+
+		nat_rev_key(pk, be, &k);
+		r.vip = pk->flow.dst;
+		r.vport = pk->flow.dport;
+		r.svc_id = h->e.svc_id;
+		r.variant = h->e.variant;
+		r.ring = h->e.ring;
+		r.syn_ns = h->e.created_ns;
+		/* a retransmitted SYN restores an evicted entry, never resets
+		 * one (its SYN-ACK may already have been timed) */
+		if (bpf_map_update_elem(&nat_rev, &k, &r,
+					rev > 1 ? BPF_NOEXIST : BPF_ANY) &&
+		    rev == 1)
+			event_inc(SLUICE_EV_NAT_REV_FAIL);
+	}
+	if (nat_rewrite(hk, pk, 1, &be->addr, be->port)) {
+		event_inc(SLUICE_EV_PASS_MALFORMED);
+		return FR_PASS;
+	}
+	if (rc == NH_NO_NEIGH || !nh) {
+		event_inc(SLUICE_EV_FIB_NO_NEIGH);
+		out->action = FWD_PASS;
+		return FR_SENT;
+	}
+	set_macs(hook_data(hk), hook_data_end(hk), nh->dmac, nh->smac);
+	out->action = FWD_OUT;
+	out->ifindex = nh->ifindex;
+	return FR_SENT;
+}
+
 /*
  * The connection table is consulted before the service index: a hit carries
  * its service id, so the hot path costs one hash lookup, not two. It still
  * checks that the service exists (an array lookup): a deleted service's
- * leftover entries are not used.
+ * leftover entries are not used. The backend record says the mode; DSR
+ * touches nothing else.
  */
-static __always_inline int sluice_process(void *data, void *data_end,
+static __always_inline int sluice_process(const struct hook *hk,
 					  __u32 frame_len, struct fwd *out)
 {
+	void *data = hook_data(hk), *data_end = hook_data_end(hk);
 	struct sluice_backend *be;
 	struct pkt pk = {};
 	struct ct_hit h;
 	__u32 kw, be_id;
-	int rc, is_new = 0, syn_retrans = 0;
+	int rc, is_new = 0, syn_retrans = 0, hs_to = 0, rev = 0;
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
@@ -139,7 +259,10 @@ static __always_inline int sluice_process(void *data, void *data_end,
 		h.e.ring = d.ring;
 		h.e.flags = (pk.tcp_flags & TCPF_SYN) ? SLUICE_CONN_SYN : 0;
 		h.e.gen = v.cfg->gen;
-		h.e.created_ns = 0;	/* set by the modes that time handshakes */
+		h.e.created_ns = 0;
+		/* NAT times handshakes: SYN -> SYN-ACK, and their timeout */
+		if (v.cfg->mode == SLUICE_MODE_NAT && (pk.tcp_flags & TCPF_SYN))
+			h.e.created_ns = bpf_ktime_get_ns();
 		if (!pk.icmp_err) {
 			ct_insert(&pk, &h.e);
 			is_new = 1;
@@ -152,13 +275,88 @@ static __always_inline int sluice_process(void *data, void *data_end,
 		event_inc(SLUICE_EV_PASS_BAD_BACKEND);
 		return 0;
 	}
-	if (forward_dsr(data, data_end, be, out) < 0) {
-		event_inc(SLUICE_EV_PASS_TRUNCATED);
+	if (be->mode == SLUICE_MODE_DSR) {
+		if (forward_dsr(data, data_end, be, out) < 0) {
+			event_inc(SLUICE_EV_PASS_TRUNCATED);
+			return 0;
+		}
+		count_flow(&pk, &h.e, is_new, syn_retrans, 0);
+		if (pk.icmp_err)
+			event_inc(SLUICE_EV_ICMP_STEERED);
 		return 0;
 	}
-	count_flow(&pk, &h.e, is_new, syn_retrans);
+	if (be->mode == SLUICE_MODE_IPIP) {
+		rc = fwd_ipip(hk, &pk, be_id, be, out);
+	} else {
+		if (syn_retrans && h.in_new && h.e.created_ns &&
+		    !(h.e.flags & SLUICE_CONN_HS_COUNTED) &&
+		    bpf_ktime_get_ns() - h.e.created_ns >= SLUICE_HS_TIMEOUT_NS) {
+			hs_to = 1;
+			h.e.flags |= SLUICE_CONN_HS_COUNTED;
+			bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+		}
+		rev = is_new || h.moved ? 1 : (syn_retrans ? 2 : 0);
+		rc = fwd_nat(hk, &pk, &h, rev, be_id, be, out);
+	}
+	if (rc != FR_SENT)
+		return 0;
+	count_flow(&pk, &h.e, is_new, syn_retrans, hs_to);
 	if (pk.icmp_err)
 		event_inc(SLUICE_EV_ICMP_STEERED);
+	return 0;
+}
+
+/*
+ * NAT reply path, for the backend-facing device: a reply whose backend-side
+ * tuple is in nat_rev gets the VIP and service port back as its source and
+ * goes to the client (FIB next hop, or the stack when there is none yet).
+ * Everything else passes untouched. Reply-side health signals are taken
+ * here: the first SYN-ACK's latency, and backend RSTs.
+ */
+static __always_inline int sluice_reply(const struct hook *hk,
+					struct fwd *out)
+{
+	void *data = hook_data(hk), *data_end = hook_data_end(hk);
+	struct sluice_nat_rev *r, rv;
+	struct bpf_fib_lookup p;
+	struct pkt pk = {};
+	int rc;
+
+	out->action = FWD_PASS;
+	out->ifindex = 0;
+	if (parse_packet(data, data_end, &pk) != PARSE_OK || pk.icmp_err)
+		return 0;
+	r = bpf_map_lookup_elem(&nat_rev, &pk.flow);
+	if (!r) {
+		event_inc(SLUICE_EV_NAT_REPLY_MISS);
+		return 0;
+	}
+	rv = *r;
+	if (pk.flow.proto == IPPROTO_TCP) {
+		if ((pk.tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
+		    !(rv.flags & SLUICE_REV_ANSWERED)) {
+			r->flags = rv.flags | SLUICE_REV_ANSWERED;
+			if (rv.syn_ns)
+				lat_record(rv.svc_id, rv.variant, rv.ring,
+					   bpf_ktime_get_ns() - rv.syn_ns);
+		}
+		if (pk.tcp_flags & TCPF_RST) {
+			struct sluice_flow_stats *st;
+
+			st = flow_stats_get(rv.svc_id, rv.variant, rv.ring);
+			if (st)
+				st->backend_rst += 1;
+		}
+	}
+	if (nat_rewrite(hk, &pk, 0, &rv.vip, rv.vport))
+		return 0;
+	event_inc(SLUICE_EV_NAT_REPLY);
+	rc = fib_to(hk, pk.flow.family, &pk.flow.dst, &p);
+	if (rc != NH_OK)
+		return 0;	/* translated; the stack finds the way */
+	set_macs(hook_data(hk), hook_data_end(hk), p.dmac, p.smac);
+	out->action = FWD_OUT;
+	out->ifindex = p.ifindex;
 	return 0;
 }
 

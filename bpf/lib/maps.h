@@ -131,6 +131,67 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_new SEC(".maps");
 
+/*
+ * NAT mode: the reply path's table, keyed by the backend-side tuple (see
+ * struct sluice_nat_rev). Written by the forward path when a flow is
+ * decided (and again on a retransmitted SYN, so an evicted entry comes
+ * back); read by the reverse program on the backend-facing device. Sized
+ * by the loader to hold both connection tables.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, SLUICE_CONN_DEFAULT + SLUICE_CONN_NEW_DEFAULT);
+	__type(key, struct sluice_conn_key);
+	__type(value, struct sluice_nat_rev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nat_rev SEC(".maps");
+
+/* Next hop per backend id and CPU (ipip, nat): a bpf_fib_lookup cache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct sluice_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nexthop SEC(".maps");
+
+/*
+ * SYN -> SYN-ACK latency per (service, variant, ring) (SLUICE_STATS_INDEX),
+ * per CPU. Entries are created by the reply path on first use (from
+ * lat_zero), so only NAT services with traffic take memory.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct sluice_lat_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lat_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_lat_hist);
+} lat_zero SEC(".maps");
+
+/*
+ * Handshake timeouts found by the library's sweep of conn_new (flows whose
+ * client gave up before retransmitting), per SLUICE_STATS_INDEX. Written by
+ * userspace only, under the instance lock; the datapath's own finds are in
+ * flow_stats.hs_timeout.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, SLUICE_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hs_sweep SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SLUICE_STATS_ENTRIES);

@@ -60,6 +60,11 @@ struct pkt {
 	__u32 len;			/* frame length, for byte counters */
 	__u8 tcp_flags;			/* 0 for UDP and ICMP errors */
 	__u8 icmp_err;			/* 1 when steered as an ICMP error */
+	__u8 df;			/* IPv4 don't-fragment bit set */
+	__u8 tos;			/* IPv4 TOS / IPv6 traffic class */
+	__u16 l3off;			/* IP header offset in the frame */
+	__u16 l4rel;			/* L4 header offset from the IP header */
+	__u16 ip_len;			/* IP packet length, header included */
 };
 
 /* TCP flag bits in byte 13 of the header. */
@@ -166,6 +171,10 @@ static __always_inline int parse_ipv4(void *pos, void *data_end,
 	if (iph->frag_off & IPV4_MF_OFFSET)
 		return PARSE_FRAGMENT;
 	pk->flow.family = AF_INET;
+	pk->l4rel = hlen;
+	pk->ip_len = bpf_ntohs(iph->tot_len);
+	pk->df = !!(iph->frag_off & bpf_htons(0x4000));
+	pk->tos = iph->tos;
 	pk->flow.src.v4 = iph->saddr;
 	pk->flow.dst.v4 = iph->daddr;
 	pk->flow.proto = iph->protocol;
@@ -263,6 +272,8 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 	if (sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > (__u32)(data_end - pos))
 		return PARSE_TRUNCATED;
 	pk->flow.family = AF_INET6;
+	pk->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	pk->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	__builtin_memcpy(&pk->flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(&pk->flow.dst, &ip6->daddr, 16);
 	nh = ip6->nexthdr;
@@ -286,6 +297,7 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 	ext = pos - (void *)(ip6 + 1);
 	if (ext > bpf_ntohs(ip6->payload_len))
 		return PARSE_MALFORMED;
+	pk->l4rel = sizeof(*ip6) + ext;
 	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags,
 			 bpf_ntohs(ip6->payload_len) - ext);
 	if (rc != PARSE_OK)
@@ -323,6 +335,7 @@ static __always_inline int parse_packet(void *data, void *data_end,
 		pos = vt + 1;
 	}
 	pk->len = data_end - data;
+	pk->l3off = pos - data;
 	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(pos, data_end, pk);
 	if (proto == bpf_htons(ETH_P_IPV6))

@@ -60,6 +60,7 @@ void fmt_mac(const __u8 mac[6], char *buf, size_t len);
 /* Objects. */
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);
+int do_decap(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_destroy(int argc, char **argv);
 int do_service(int argc, char **argv);

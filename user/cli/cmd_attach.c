@@ -8,16 +8,23 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 
-static const char *const attach_modes[] = { "xdp", "xdpgeneric", "tc" };
+static const char *const attach_modes[SLUICE_ATTACH_MODES] = {
+	"xdp", "xdpgeneric", "tc", "xdp reply", "xdpgeneric reply", "tc reply",
+};
 
 int do_attach(int argc, char **argv)
 {
 	enum sluice_attach_mode mode = SLUICE_ATTACH_XDP;
+	bool reply = false;
 	struct sluice *s;
 	int err, m;
 
+	if (argc >= 2 && !strcmp(argv[argc - 1], "reply")) {
+		reply = true;
+		argc--;
+	}
 	if (argc < 1 || argc > 2)
-		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc]", cli.prog);
+		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc] [reply]", cli.prog);
 	if (!if_nametoindex(argv[0])) {
 		pr_error("no device '%s'", argv[0]);
 		return EXIT_ERR;
@@ -29,6 +36,8 @@ int do_attach(int argc, char **argv)
 					 argv[1]);
 		mode = m;
 	}
+	if (reply)
+		mode += SLUICE_ATTACH_REPLY_XDP;
 	s = cli_open(true);
 	if (!s)
 		return EXIT_ERR;
@@ -184,5 +193,26 @@ int do_destroy(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	pr_str(PR_ANY, "destroyed", "removed %s\n", cli.pin_dir);
+	return EXIT_OK;
+}
+
+/* decap attach|detach DEV: the ipip backend side; needs no instance. */
+int do_decap(int argc, char **argv)
+{
+	char err[256] = "";
+	int rc;
+
+	if (argc != 2 || (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")))
+		return usage_err("usage: %s decap { attach | detach } DEV", cli.prog);
+	if (!strcmp(argv[0], "attach"))
+		rc = sluice_decap_attach(argv[1], err, sizeof(err));
+	else
+		rc = sluice_decap_detach(argv[1], err, sizeof(err));
+	if (rc) {
+		pr_error("%s", err);
+		return EXIT_ERR;
+	}
+	pr_str(PR_ANY, "dev", "decap %s", argv[1]);
+	pr_str(PR_ANY, "action", " %s\n", argv[0][0] == 'a' ? "attached" : "detached");
 	return EXIT_OK;
 }

@@ -98,6 +98,16 @@ static void export_service(const struct sluice_cfg_service *cs)
 	pr_uint(PR_ANY, "port", "    port: %llu\n", cs->port);
 	pr_str(PR_ANY, "protocol", "    protocol: %s\n", proto_str(cs->proto));
 	pr_str(PR_ANY, "mode", "    mode: %s\n", mode_str(cs->mode));
+	if (cs->tunnel_src.family) {
+		char t[INET6_ADDRSTRLEN + 8];
+		size_t l;
+
+		sluice_format_addr(&cs->tunnel_src.addr, cs->tunnel_src.family,
+				   t, sizeof(t));
+		l = strlen(t);
+		snprintf(t + l, sizeof(t) - l, "/%u", cs->tunnel_src.len);
+		pr_str(PR_ANY, "tunnel_source", "    tunnel_source: \"%s\"\n", t);
+	}
 	pr_str(PR_ANY, "affinity", "    affinity: %s\n", affinity_str(cs->affinity));
 	pr_uint(PR_ANY, "seed", "    seed: %llu\n", cs->seed);
 	pr_uint(PR_ANY, "table_size", "    table_size: %llu\n", cs->table_size);

@@ -79,6 +79,14 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 	pr_uint(PR_ANY, "port", ":%llu", sp->port);
 	pr_str(PR_ANY, "protocol", "/%s", proto_str(sp->proto));
 	pr_str(PR_ANY, "mode", " mode %s", mode_str(sp->mode));
+	if (sp->tunnel_src.family) {
+		char t[INET6_ADDRSTRLEN];
+
+		sluice_format_addr(&sp->tunnel_src.addr, sp->tunnel_src.family,
+				   t, sizeof(t));
+		pr_str(PR_ANY, "tunnel_source", " tunnel-source %s", t);
+		pr_uint(PR_ANY, "tunnel_source_len", "/%llu", sp->tunnel_src.len);
+	}
 	pr_str(PR_ANY, "affinity", " affinity %s", affinity_str(sp->affinity));
 	pr_uint(PR_ANY, "seed", " seed %llu", sp->seed);
 	pr_uint(PR_ANY, "table_size", " table %llu\n", sp->table_size);
@@ -106,10 +114,10 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 
 /* ---- service ----------------------------------------------------------- */
 
-enum { K_VIP, K_PORT, K_PROTO, K_MODE, K_AFF, K_SEED, K_TABLE, K_LKG, K_N };
+enum { K_VIP, K_PORT, K_PROTO, K_MODE, K_AFF, K_SEED, K_TABLE, K_LKG, K_TUN, K_N };
 static const char *const svc_keys[K_N] = {
 	"vip", "port", "protocol", "mode", "affinity", "seed", "table-size",
-	"last-known-good",
+	"last-known-good", "tunnel-source",
 };
 
 /* Keyword arguments of service add/set into sp. */
@@ -125,7 +133,7 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 	for (i = 0; i < argc; i += 2) {
 		k = match_word(argv[i], svc_keys, K_N);
 		if (k < 0)
-			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good)",
+			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good, tunnel-source)",
 					 argv[i]);
 		if (i + 1 >= argc)
 			return usage_err("'%s' needs a value", svc_keys[k]);
@@ -177,6 +185,17 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 			if (x < 0)
 				return usage_err("last-known-good must be baseline, canary, blue or green, not '%s'", v);
 			sp->lkg = x;
+			break;
+		case K_TUN:
+			if (!strcmp(v, "none")) {
+				memset(&sp->tunnel_src, 0, sizeof(sp->tunnel_src));
+				break;
+			}
+			x = sluice_parse_prefix(v, &sp->tunnel_src);
+			if (x == -EDOM)
+				return usage_err("tunnel-source: '%s' has host bits set beyond its length", v);
+			if (x)
+				return usage_err("tunnel-source: '%s' is not a prefix (like 10.99.0.0/24)", v);
 			break;
 		}
 	}
@@ -354,8 +373,12 @@ const struct cmd service_cmds[] = {
 	{ "add", service_add,
 	  "service add NAME vip ADDR port PORT [protocol tcp|udp] [mode dsr|ipip|nat]\n"
 	  "            [affinity connection|client] [seed N] [table-size PRIME]\n"
-	  "            [last-known-good baseline|canary]",
-	  "Create a service with empty pools (weight 0%)." },
+	  "            [last-known-good baseline|canary] [tunnel-source PREFIX]",
+	  "Create a service with empty pools (weight 0%). Modes: dsr rewrites MACs\n"
+	  "(backends need mac); ipip encapsulates (needs tunnel-source, the outer\n"
+	  "source prefix; backends run `sluice decap attach DEV`); nat rewrites the\n"
+	  "destination (attach DEV MODE reply on the backend-facing device). ipip and\n"
+	  "nat find the next hop in the kernel's FIB: no mac or dev needed." },
 	{ "set", service_set, "service set NAME KEYWORD VALUE ...",
 	  "Change fields of a service (keywords as for add)." },
 	{ "del", service_del, "service del NAME", "Delete a service." },

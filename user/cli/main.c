@@ -26,9 +26,15 @@ static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
 
 static const struct cmd objects[] = {
-	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc]",
+	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply]",
 	  "Load the programs (creating and pinning the maps if needed) and attach\n"
-	  "them to DEV: native XDP (default), skb-mode XDP, or tc clsact ingress." },
+	  "them to DEV: native XDP (default), skb-mode XDP, or tc clsact ingress.\n"
+	  "reply: the NAT reply path (backend -> client gets the VIP back), for the\n"
+	  "backend-facing device; the forward path goes on the client-facing one." },
+	{ "decap", do_decap, "decap { attach | detach } DEV",
+	  "On a backend of an ipip service: a tc ingress program on DEV strips the\n"
+	  "outer IPv4/IPv6 header and hands the inner packet to the local stack\n"
+	  "(no ipip module needed). The VIP must be a local address (loopback)." },
 	{ "detach", do_detach, "detach DEV",
 	  "Detach the programs of this instance from DEV. The maps stay." },
 	{ "status", do_status, "status",

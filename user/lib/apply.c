@@ -124,6 +124,7 @@ static int build_spec(struct sluice *s, const struct sluice_config *c,
 	sp->proto = cs->proto;
 	sp->port = cs->port;
 	sp->mode = cs->mode;
+	sp->tunnel_src = cs->tunnel_src;
 	sp->affinity = cs->affinity;
 	sp->lkg = cs->lkg;
 	sp->seed = cs->seed;
@@ -196,6 +197,7 @@ static bool spec_equal(const struct sluice_service_spec *a,
 	if (strcmp(a->name, b->name) || a->family != b->family ||
 	    memcmp(&a->vip, &b->vip, sizeof(a->vip)) || a->port != b->port ||
 	    a->proto != b->proto || a->mode != b->mode ||
+	    memcmp(&a->tunnel_src, &b->tunnel_src, sizeof(a->tunnel_src)) ||
 	    a->affinity != b->affinity || a->lkg != b->lkg || a->seed != b->seed ||
 	    a->table_size != b->table_size ||
 	    memcmp(a->weight, b->weight, sizeof(a->weight)))
@@ -610,6 +612,7 @@ struct sluice_config *sluice_config_export(struct sluice *s)
 		cs->proto = sp->proto;
 		cs->port = sp->port;
 		cs->mode = sp->mode;
+		cs->tunnel_src = sp->tunnel_src;
 		cs->affinity = sp->affinity;
 		cs->lkg = sp->lkg;
 		cs->seed = sp->seed;

@@ -18,8 +18,29 @@
 
 #define TC_HANDLE 0x51c
 #define TC_PRIO 1
+#define TC_HANDLE_REPLY 0x51d	/* its own filter: forward and reply may share a device */
+#define TC_PRIO_REPLY 2
 
-static const char *const mode_tag[] = { "xdp", "xdpgeneric", "tc" };
+static const char *const mode_tag[SLUICE_ATTACH_MODES] = {
+	"xdp", "xdpgeneric", "tc", "xdp-reply", "xdpgeneric-reply", "tc-reply",
+};
+
+static bool is_tc(enum sluice_attach_mode m)
+{
+	return m == SLUICE_ATTACH_TC || m == SLUICE_ATTACH_REPLY_TC;
+}
+
+static bool is_reply(enum sluice_attach_mode m)
+{
+	return m >= SLUICE_ATTACH_REPLY_XDP;
+}
+
+static enum sluice_prog prog_of(enum sluice_attach_mode m)
+{
+	if (is_reply(m))
+		return is_tc(m) ? SLUICE_PROG_REPLY_TC : SLUICE_PROG_REPLY_XDP;
+	return is_tc(m) ? SLUICE_PROG_TC : SLUICE_PROG_XDP;
+}
 
 static void prog_pin_path(struct sluice *s, const char *ifname,
 			  enum sluice_attach_mode mode, char *buf, size_t len)
@@ -29,8 +50,9 @@ static void prog_pin_path(struct sluice *s, const char *ifname,
 
 static int xdp_flags(enum sluice_attach_mode mode)
 {
-	return mode == SLUICE_ATTACH_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
-						 : XDP_FLAGS_DRV_MODE;
+	return mode == SLUICE_ATTACH_XDP_GENERIC ||
+	       mode == SLUICE_ATTACH_REPLY_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
+						       : XDP_FLAGS_DRV_MODE;
 }
 
 int sluice_attach(struct sluice *s, const char *ifname,
@@ -42,18 +64,18 @@ int sluice_attach(struct sluice *s, const char *ifname,
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex)
 		return sluice_seterr(s, ENODEV, "no device '%s'", ifname);
-	if (mode > SLUICE_ATTACH_TC)
+	if (mode >= SLUICE_ATTACH_MODES)
 		return sluice_seterr(s, EINVAL, "unknown attach mode");
-	fd = sluice_prog_fd(s, mode == SLUICE_ATTACH_TC ? SLUICE_PROG_TC
-						       : SLUICE_PROG_XDP);
+	fd = sluice_prog_fd(s, prog_of(mode));
 	if (fd < 0)
 		return fd;
-	if (mode == SLUICE_ATTACH_TC) {
+	if (is_tc(mode)) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = TC_HANDLE,
-			    .priority = TC_PRIO, .prog_fd = fd,
-			    .flags = BPF_TC_F_REPLACE);
+		LIBBPF_OPTS(bpf_tc_opts, to,
+			    .handle = is_reply(mode) ? TC_HANDLE_REPLY : TC_HANDLE,
+			    .priority = is_reply(mode) ? TC_PRIO_REPLY : TC_PRIO,
+			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
 
 		err = bpf_tc_hook_create(&hook);
 		if (err && err != -EEXIST)
@@ -69,7 +91,7 @@ int sluice_attach(struct sluice *s, const char *ifname,
 			return sluice_seterr(s, err,
 				"cannot attach XDP (%s) to %s: %s%s", mode_tag[mode],
 				ifname, strerror(-err),
-				mode == SLUICE_ATTACH_XDP
+				mode == SLUICE_ATTACH_XDP || mode == SLUICE_ATTACH_REPLY_XDP
 					? " (the driver may lack native XDP: try xdpgeneric or tc)"
 					: "");
 	}
@@ -86,11 +108,12 @@ static int detach_one(struct sluice *s, const char *ifname, int ifindex,
 {
 	int err = 0;
 
-	if (mode == SLUICE_ATTACH_TC) {
+	if (is_tc(mode)) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = TC_HANDLE,
-			    .priority = TC_PRIO);
+		LIBBPF_OPTS(bpf_tc_opts, to,
+			    .handle = is_reply(mode) ? TC_HANDLE_REPLY : TC_HANDLE,
+			    .priority = is_reply(mode) ? TC_PRIO_REPLY : TC_PRIO);
 
 		err = bpf_tc_detach(&hook, &to);
 	} else {
@@ -108,7 +131,7 @@ int sluice_detach(struct sluice *s, const char *ifname)
 	int ifindex, found = 0, err, m;
 
 	ifindex = if_nametoindex(ifname);
-	for (m = SLUICE_ATTACH_XDP; m <= SLUICE_ATTACH_TC; m++) {
+	for (m = SLUICE_ATTACH_XDP; m < SLUICE_ATTACH_MODES; m++) {
 		prog_pin_path(s, ifname, m, pin, sizeof(pin));
 		if (access(pin, F_OK) < 0)
 			continue;
@@ -149,10 +172,10 @@ int sluice_attachments(struct sluice *s, struct sluice_attachment *out,
 		tag = strrchr(name, '_');
 		if (!tag)
 			continue;
-		for (m = 0; m <= SLUICE_ATTACH_TC; m++)
+		for (m = 0; m < SLUICE_ATTACH_MODES; m++)
 			if (!strcmp(tag + 1, mode_tag[m]))
 				break;
-		if (m > SLUICE_ATTACH_TC)
+		if (m >= SLUICE_ATTACH_MODES)
 			continue;
 		memset(&out[n], 0, sizeof(out[n]));
 		snprintf(out[n].ifname, sizeof(out[n].ifname), "%.*s",

@@ -443,6 +443,25 @@ static int sv_mode(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return err;
 }
 
+static int sv_tunsrc(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	struct sluice_prefix px;
+	int err = want_scalar(p, v, "tunnel_source");
+
+	if (err)
+		return err;
+	err = sluice_parse_prefix(sval(v), &px);
+	if (err == -EDOM)
+		return perr(p, v, "tunnel_source: '%s' has host bits set beyond its length",
+			    sval(v));
+	if (err)
+		return perr(p, v, "tunnel_source: '%s' is not a prefix (like 10.99.0.0/24)",
+			    sval(v));
+	c->svc->tunnel_src = px;
+	return 0;
+}
+
 static int sv_aff(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	static const char *const n[] = { "connection", "client" };
@@ -544,6 +563,7 @@ static const struct key_def service_keys[] = {
 	{ "port", sv_port, true },
 	{ "protocol", sv_proto, false },
 	{ "mode", sv_mode, false },
+	{ "tunnel_source", sv_tunsrc, false },
 	{ "affinity", sv_aff, false },
 	{ "seed", sv_seed, false },
 	{ "table_size", sv_table, false },

@@ -131,6 +131,11 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 	if (s->conn_new_entries)
 		bpf_map__set_max_entries(skel->maps.conn_new,
 					 s->conn_new_entries);
+	if (s->conn_entries || s->conn_new_entries)
+		bpf_map__set_max_entries(skel->maps.nat_rev,
+			(s->conn_entries ? s->conn_entries : SLUICE_CONN_DEFAULT) +
+			(s->conn_new_entries ? s->conn_new_entries
+					     : SLUICE_CONN_NEW_DEFAULT));
 	snprintf(tx_pin, sizeof(tx_pin), "%s/tx_ports", s->pin_dir);
 	tx_fd = bpf_obj_get(tx_pin);
 	if (tx_fd >= 0) {
@@ -159,7 +164,8 @@ fail:
 static const char *const map_names[] = {
 	"svc_index", "svc_cfg", "kill", "svc_meta", "backends", "ring_v4",
 	"ring_v6", "ring_meta", "conn_est", "conn_new", "flow_stats",
-	"events", "tx_ports", "exposure",
+	"events", "tx_ports", "exposure", "nat_rev", "nexthop", "lat_hist",
+	"hs_sweep",
 };
 
 static int *map_fd_slot(struct sluice *s, int i)
@@ -169,7 +175,8 @@ static int *map_fd_slot(struct sluice *s, int i)
 		&s->backends_fd, &s->ring_v4_fd, &s->ring_v6_fd,
 		&s->ring_meta_fd, &s->conn_est_fd, &s->conn_new_fd,
 		&s->flow_stats_fd, &s->events_fd, &s->tx_ports_fd,
-		&s->exposure_fd,
+		&s->exposure_fd, &s->nat_rev_fd, &s->nexthop_fd,
+		&s->lat_hist_fd, &s->hs_sweep_fd,
 	};
 	return slots[i];
 }
@@ -336,6 +343,14 @@ int sluice_prog_fd(struct sluice *s, enum sluice_prog which)
 		if (err)
 			return err;
 	}
-	return bpf_program__fd(which == SLUICE_PROG_TC ? s->skel->progs.sluice_tc
-						       : s->skel->progs.sluice_xdp);
+	switch (which) {
+	case SLUICE_PROG_TC:
+		return bpf_program__fd(s->skel->progs.sluice_tc);
+	case SLUICE_PROG_REPLY_XDP:
+		return bpf_program__fd(s->skel->progs.sluice_reply_xdp);
+	case SLUICE_PROG_REPLY_TC:
+		return bpf_program__fd(s->skel->progs.sluice_reply_tc);
+	default:
+		return bpf_program__fd(s->skel->progs.sluice_xdp);
+	}
 }

@@ -18,6 +18,7 @@ struct sluice {
 	int svc_index_fd, svc_cfg_fd, kill_fd, svc_meta_fd, backends_fd;
 	int ring_v4_fd, ring_v6_fd, ring_meta_fd, conn_est_fd, conn_new_fd;
 	int flow_stats_fd, events_fd, tx_ports_fd, exposure_fd;
+	int nat_rev_fd, nexthop_fd, lat_hist_fd, hs_sweep_fd;
 	struct sluice_backend *be;	/* backends map, mmapped */
 	struct sluice_svc_meta *meta;	/* svc_meta map, mmapped */
 	struct sluice_exposure *exp;	/* exposure map, mmapped */
@@ -51,5 +52,6 @@ int sluice_lock(struct sluice *s);
 void sluice_unlock(struct sluice *s);
 
 int sluice_iface_mac(const char *ifname, __u8 mac[6]);
+void sluice_nexthop_reset(struct sluice *s, __u32 id);
 
 #endif

@@ -108,6 +108,10 @@ static int check_backend(struct sluice *s,
 		return sluice_seterr(s, ERANGE,
 			"service '%s': %s backend %s: weight %u is outside 1..65535",
 			spec->name, variant_name[v], a, b->weight);
+	if (spec->mode == SLUICE_MODE_IPIP && b->port && b->port != spec->port)
+		return sluice_seterr(s, EINVAL,
+			"service '%s': %s backend %s: port %u differs from the service port %u, which ipip cannot rewrite",
+			spec->name, variant_name[v], a, b->port, spec->port);
 	if (spec->mode == SLUICE_MODE_DSR) {
 		if (b->port && b->port != spec->port)
 			return sluice_seterr(s, EINVAL,
@@ -162,9 +166,29 @@ int sluice_service_check(struct sluice *s,
 	if (spec->proto != IPPROTO_TCP && spec->proto != IPPROTO_UDP)
 		return sluice_seterr(s, EINVAL, "service '%s': protocol must be tcp or udp",
 				     spec->name);
-	if (spec->mode != SLUICE_MODE_DSR)
-		return sluice_seterr(s, EOPNOTSUPP,
-			"service '%s': only the dsr forwarding mode is available", spec->name);
+	if (spec->mode >= SLUICE_MODES)
+		return sluice_seterr(s, EINVAL,
+			"service '%s': mode must be dsr, ipip or nat", spec->name);
+	if (spec->mode == SLUICE_MODE_IPIP) {
+		const struct sluice_prefix *t = &spec->tunnel_src;
+
+		if (!t->family)
+			return sluice_seterr(s, EINVAL,
+				"service '%s': ipip needs tunnel-source PREFIX (outer source addresses, like 10.99.0.0/24)",
+				spec->name);
+		if (t->family != spec->family)
+			return sluice_seterr(s, EINVAL,
+				"service '%s': tunnel-source family differs from the VIP's",
+				spec->name);
+		if (t->len > (t->family == AF_INET ? 32 : 128))
+			return sluice_seterr(s, EINVAL,
+				"service '%s': tunnel-source length %u is too long",
+				spec->name, t->len);
+	} else if (spec->tunnel_src.family) {
+		return sluice_seterr(s, EINVAL,
+			"service '%s': tunnel-source is for the ipip mode only",
+			spec->name);
+	}
 	if (spec->affinity > SLUICE_AFF_CLIENT)
 		return sluice_seterr(s, EINVAL, "service '%s': affinity must be connection or client",
 				     spec->name);
@@ -237,6 +261,16 @@ static int record_for(struct sluice *s, const struct sluice_service_spec *spec,
 	rec->family = b->family;
 	rec->port = htons(b->port ? b->port : spec->port);
 	rec->variant = v;
+	rec->svc_id = svc_id;
+	rec->weight = b->weight;
+	rec->flags = SLUICE_BE_IN_USE | (b->draining ? SLUICE_BE_DRAINING : 0);
+	rec->mode = spec->mode;
+	if (spec->mode == SLUICE_MODE_IPIP) {
+		rec->tun_src = spec->tunnel_src.addr;
+		rec->tun_plen = spec->tunnel_src.len;
+	}
+	if (spec->mode != SLUICE_MODE_DSR)
+		return 0;	/* next hop from the FIB; rest: control plane */
 	memcpy(rec->mac, b->mac, 6);
 	if (b->dev[0]) {
 		int err;
@@ -249,9 +283,6 @@ static int record_for(struct sluice *s, const struct sluice_service_spec *spec,
 			return sluice_seterr(s, err, "cannot read the MAC of %s",
 					     b->dev);
 	}
-	rec->svc_id = svc_id;
-	rec->weight = b->weight;
-	rec->flags = SLUICE_BE_IN_USE | (b->draining ? SLUICE_BE_DRAINING : 0);
 	return 0;
 }
 
@@ -389,6 +420,7 @@ static int service_put_locked(struct sluice *s,
 				if (err)
 					goto out;
 				s->be[id] = rec;	/* not referenced yet */
+				sluice_nexthop_reset(s, id);
 			} else {
 				/* forwarding bytes unchanged: rewrite only
 				 * the control-plane fields */
@@ -429,6 +461,10 @@ static int service_put_locked(struct sluice *s,
 	cfg.affinity = spec->affinity;
 	cfg.mode = spec->mode;
 	cfg.lkg = spec->lkg;
+	if (spec->mode == SLUICE_MODE_IPIP) {
+		cfg.tun_src = spec->tunnel_src.addr;
+		cfg.tun_plen = spec->tunnel_src.len;
+	}
 	err = sluice_cfg_publish(s, svc_id, &cfg, (const __u32 **)tables);
 	if (err)
 		goto out;
@@ -501,6 +537,11 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 	out->affinity = cfg.affinity;
 	out->lkg = cfg.lkg;
 	out->seed = cfg.seed;
+	if (cfg.mode == SLUICE_MODE_IPIP) {
+		out->tunnel_src.addr = cfg.tun_src;
+		out->tunnel_src.len = cfg.tun_plen;
+		out->tunnel_src.family = out->family;
+	}
 	out->table_size = cfg.table_size;
 	memcpy(out->weight, cfg.weight, sizeof(out->weight));
 	out->id = id;
@@ -523,7 +564,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 		b->port = ntohs(r->port) == out->port ? 0 : ntohs(r->port);
 		b->weight = r->weight;
 		b->draining = r->flags & SLUICE_BE_DRAINING;
-		b->has_mac = true;
+		b->has_mac = r->mode == SLUICE_MODE_DSR;
 		memcpy(b->mac, r->mac, 6);
 		if (r->ifindex && !if_indextoname(r->ifindex, b->dev))
 			snprintf(b->dev, sizeof(b->dev), "if%u", r->ifindex);
@@ -648,4 +689,15 @@ int sluice_set_lkg(struct sluice *s, const char *name, int variant)
 	if (variant < 0 || variant >= SLUICE_VARIANTS)
 		return sluice_seterr(s, EINVAL, "no variant %d", variant);
 	return exposure_edit(s, name, -1, 0, variant);
+}
+
+/* A fresh backend id: forget what the datapath cached about its next hop. */
+void sluice_nexthop_reset(struct sluice *s, __u32 id)
+{
+	struct sluice_nexthop *z = calloc(s->ncpus, sizeof(*z));
+
+	if (!z)
+		return;
+	bpf_map_update_elem(s->nexthop_fd, &id, z, BPF_ANY);
+	free(z);
 }

@@ -38,7 +38,21 @@ enum sluice_attach_mode {
 	SLUICE_ATTACH_XDP = 0,		/* native XDP */
 	SLUICE_ATTACH_XDP_GENERIC,	/* skb-mode XDP, only when asked */
 	SLUICE_ATTACH_TC,		/* clsact ingress */
+	/*
+	 * The NAT reply path (backend -> client replies get the VIP back), for
+	 * the backend-facing device; the forward path stays on the client-
+	 * facing one. On a single device, use xdp forward + tc reply.
+	 */
+	SLUICE_ATTACH_REPLY_XDP,
+	SLUICE_ATTACH_REPLY_XDP_GENERIC,
+	SLUICE_ATTACH_REPLY_TC,
+	SLUICE_ATTACH_MODES,
 };
+
+/* Backends of the ipip mode: attach the decapsulation program (TC ingress)
+ * to DEV; needs no sluice instance. err gets a message on failure. */
+int sluice_decap_attach(const char *ifname, char *err, size_t errlen);
+int sluice_decap_detach(const char *ifname, char *err, size_t errlen);
 
 int sluice_attach(struct sluice *s, const char *ifname,
 		  enum sluice_attach_mode mode);
@@ -55,8 +69,18 @@ int sluice_attachments(struct sluice *s, struct sluice_attachment *out,
 		       int max);
 
 /* Load (without attaching) and return the XDP or TC program fd: tests. */
-enum sluice_prog { SLUICE_PROG_XDP = 0, SLUICE_PROG_TC };
+enum sluice_prog {
+	SLUICE_PROG_XDP = 0, SLUICE_PROG_TC,
+	SLUICE_PROG_REPLY_XDP, SLUICE_PROG_REPLY_TC,	/* NAT reply path */
+};
 int sluice_prog_fd(struct sluice *s, enum sluice_prog which);
+
+/* An address prefix (rings, the ipip tunnel source). */
+struct sluice_prefix {
+	union sluice_addr addr;
+	__u8 family;
+	__u8 len;
+};
 
 /* The desired state of one service. Ports are in host byte order. */
 struct sluice_backend_spec {
@@ -66,8 +90,10 @@ struct sluice_backend_spec {
 	__u32 weight;		/* relative, 1..65535 */
 	bool draining;		/* keeps its flows, takes no new ones */
 	bool has_mac;
-	__u8 mac[6];		/* DSR: the backend's MAC */
-	char dev[IF_NAMESIZE];	/* egress device; "": the ingress device */
+	__u8 mac[6];		/* DSR: the backend's MAC (ipip/nat: unused) */
+	char dev[IF_NAMESIZE];	/* DSR egress device; "": the ingress one.
+				 * ipip/nat take device and next hop from
+				 * the kernel's FIB (bpf_fib_lookup) */
 };
 
 struct sluice_pool_spec {
@@ -85,6 +111,8 @@ struct sluice_service_spec {
 	__u8 affinity;		/* enum sluice_affinity */
 	__u8 lkg;		/* last-known-good variant */
 	__u32 seed;
+	/* ipip: outer source prefix (same family as the VIP), required */
+	struct sluice_prefix tunnel_src;
 	__u32 table_size;	/* 0: SLUICE_TABLE_DEFAULT */
 	__u16 weight[SLUICE_MAX_RINGS];	/* canary share per ring, 0..10000 */
 	struct sluice_pool_spec pool[SLUICE_VARIANTS];
@@ -128,11 +156,6 @@ int sluice_resume(struct sluice *s, const char *name);
 int sluice_kill_get(struct sluice *s, const char *name, __u32 *word);
 
 /* Rings: ids 1..SLUICE_MAX_RINGS-1; ring 0 is the default ("broad"). */
-struct sluice_prefix {
-	union sluice_addr addr;
-	__u8 family;
-	__u8 len;
-};
 int sluice_ring_set(struct sluice *s, const char *name,
 		    const struct sluice_prefix *pfx, unsigned int n);
 int sluice_ring_del(struct sluice *s, const char *name);
@@ -214,6 +237,7 @@ struct sluice_cfg_service {
 	__u8 family, proto, mode, affinity, lkg;
 	__u16 port;
 	__u32 seed, table_size;
+	struct sluice_prefix tunnel_src;	/* ipip: tunnel_source */
 	/* weight: one value for every ring, or per ring; rings a per-ring
 	 * weight does not name take the "default" ring's value (or 0) */
 	bool weight_per_ring;

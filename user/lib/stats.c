@@ -22,6 +22,16 @@ static const char *const ev_names[SLUICE_EV_MAX] = {
 	[SLUICE_EV_CONN_INSERT_FAIL] = "conn_insert_fail",
 	[SLUICE_EV_CONN_PROMOTE] = "conn_promote",
 	[SLUICE_EV_ICMP_STEERED] = "icmp_steered",
+	[SLUICE_EV_FIB_NO_NEIGH] = "fib_no_neigh_via_stack",
+	[SLUICE_EV_PASS_FIB_FAIL] = "pass_fib_no_route",
+	[SLUICE_EV_PASS_FIB_OTHER] = "pass_fib_other",
+	[SLUICE_EV_ICMP_TOO_BIG] = "icmp_too_big_sent",
+	[SLUICE_EV_PASS_TOO_BIG] = "pass_too_big",
+	[SLUICE_EV_PASS_ENCAP_FAIL] = "pass_encap_fail",
+	[SLUICE_EV_PASS_NAT_ICMP] = "pass_nat_icmp",
+	[SLUICE_EV_NAT_REPLY] = "nat_reply",
+	[SLUICE_EV_NAT_REPLY_MISS] = "nat_reply_miss",
+	[SLUICE_EV_NAT_REV_FAIL] = "nat_rev_insert_fail",
 };
 
 const char *sluice_event_name(int ev)
