@@ -235,6 +235,7 @@ _Static_assert(sizeof(struct sluice_conn) == 24, "conn size");
  * see (the VIP and service port) plus the flow's tags for health signals.
  */
 #define SLUICE_REV_ANSWERED	(1u << 0)	/* SYN-ACK seen, latency taken */
+#define SLUICE_REV_RST		(1u << 1)	/* the backend sent a RST */
 struct sluice_nat_rev {
 	union sluice_addr vip;
 	__be16 vport;

@@ -346,6 +346,8 @@ static __always_inline int sluice_reply(const struct hook *hk,
 			st = flow_stats_get(rv.svc_id, rv.variant, rv.ring);
 			if (st)
 				st->backend_rst += 1;
+			if (!(rv.flags & SLUICE_REV_RST))
+				r->flags = rv.flags | SLUICE_REV_RST;
 		}
 	}
 	if (nat_rewrite(hk, &pk, 0, &rv.vip, rv.vport))

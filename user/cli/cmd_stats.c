@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* stats: counters per (service, variant, ring) and global events; with -w,
- * a bounded watch loop that adds rates. */
+/* stats: counters per (service, variant, ring), health signals per variant
+ * (with handshake latency percentiles in NAT mode) and global events; with
+ * -w, a bounded watch loop that adds rates and shows each window's health. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct sample {
 	int n;
 	__u32 ids[SLUICE_MAX_SERVICES];
 	svc_stats *st;
+	struct sluice_health (*h)[SLUICE_VARIANTS];
 	__u64 ev[SLUICE_EV_MAX];
 	double t;
 };
@@ -46,6 +48,9 @@ static int take(struct sluice *s, struct sample *x)
 	x->t = now();
 	for (i = 0; i < x->n; i++) {
 		err = sluice_stats_get(s, x->ids[i], x->st[i]);
+		if (err)
+			return err;
+		err = sluice_health_get(s, x->ids[i], x->h[i]);
 		if (err)
 			return err;
 	}
@@ -77,6 +82,52 @@ static void print_row(const char *variant, const char *ring,
 	}
 	pr_text("\n");
 	pr_obj_close();
+}
+
+static void print_ms(const char *key, double us)
+{
+	if (us < 0) {
+		pr_text(" %9s", "-");
+		pr_null(key);
+		return;
+	}
+	pr_real(PR_ANY, key, " %9.3f", us / 1000.0);
+}
+
+/* Per variant: the health signals (a window's under -w). */
+static void print_health(const struct sluice_health cur[SLUICE_VARIANTS],
+			 const struct sluice_health *prev)
+{
+	struct sluice_health *w = calloc(1, sizeof(*w));
+	int v;
+
+	if (!w)
+		return;
+	pr_text("  %-9s %10s %11s %10s %11s %10s %10s %9s %9s %9s\n",
+		prev ? "window" : "health", "new_flows", "syn_retrans", "client_rst",
+		"backend_rst", "hs_timeout", "handshakes", "p50_ms", "p95_ms", "p99_ms");
+	pr_arr_open("health");
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		if (prev)
+			sluice_health_sub(w, &cur[v], &prev[v]);
+		else
+			memcpy(w, &cur[v], sizeof(*w));
+		pr_obj_open(NULL);
+		pr_str(PR_ANY, "variant", "  %-9s", variant_str(v));
+		pr_uint(PR_ANY, "new_flows", " %10llu", w->new_flows);
+		pr_uint(PR_ANY, "syn_retrans", " %11llu", w->syn_retrans);
+		pr_uint(PR_ANY, "client_rst", " %10llu", w->client_rst);
+		pr_uint(PR_ANY, "backend_rst", " %11llu", w->backend_rst);
+		pr_uint(PR_ANY, "hs_timeout", " %10llu", w->hs_timeout);
+		pr_uint(PR_ANY, "handshakes", " %10llu", w->hs_samples);
+		print_ms("p50_ms", sluice_lat_percentile(w->lat, 50));
+		print_ms("p95_ms", sluice_lat_percentile(w->lat, 95));
+		print_ms("p99_ms", sluice_lat_percentile(w->lat, 99));
+		pr_text("\n");
+		pr_obj_close();
+	}
+	pr_arr_close();
+	free(w);
 }
 
 static void print_sample(struct sluice *s, const struct sample *x,
@@ -131,6 +182,7 @@ static void print_sample(struct sluice *s, const struct sample *x,
 			pr_uint(PR_ANY, fields[k], k < 3 ? " %14llu" : " %11llu", fv(&tot, k));
 		pr_text("\n");
 		pr_obj_close();
+		print_health(x->h[i], prev ? prev->h[i] : NULL);
 		pr_obj_close();
 	}
 	pr_arr_close();
@@ -205,8 +257,12 @@ int do_stats(int argc, char **argv)
 	b->n = a->n;
 	a->st = calloc(a->n + 1, sizeof(svc_stats));
 	b->st = calloc(a->n + 1, sizeof(svc_stats));
-	if (!a->st || !b->st)
+	a->h = calloc(a->n + 1, sizeof(*a->h));
+	b->h = calloc(a->n + 1, sizeof(*b->h));
+	if (!a->st || !b->st || !a->h || !b->h)
 		goto out;
+	/* unconfirmed NAT handshakes past the timeout count as hs_timeout */
+	sluice_health_sweep(s, SLUICE_HS_TIMEOUT_NS, 0);
 	err = take(s, a);
 	if (err) {
 		pr_error("cannot read counters: %s", strerror(-err));
@@ -226,6 +282,7 @@ int do_stats(int argc, char **argv)
 		nanosleep(&ts, NULL);
 		if (stop)
 			break;
+		sluice_health_sweep(s, SLUICE_HS_TIMEOUT_NS, 0);
 		err = take(s, b);
 		if (err) {
 			pr_error("cannot read counters: %s", strerror(-err));
@@ -242,10 +299,14 @@ int do_stats(int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
-	if (a)
+	if (a) {
 		free(a->st);
-	if (b)
+		free(a->h);
+	}
+	if (b) {
 		free(b->st);
+		free(b->h);
+	}
 	free(a);
 	free(b);
 	sluice_close(s);

@@ -598,6 +598,17 @@ int sluice_service_del(struct sluice *s, const char *name)
 	bpf_map_delete_elem(s->svc_index_fd, &key);
 	bpf_map_delete_elem(s->svc_cfg_fd, &id);
 	bpf_map_update_elem(s->kill_fd, &id, &zero, BPF_ANY);
+	{	/* health history goes with the service */
+		__u64 z64 = 0;
+		__u32 v, r, idx;
+
+		for (v = 0; v < SLUICE_VARIANTS; v++)
+			for (r = 0; r < SLUICE_MAX_RINGS; r++) {
+				idx = SLUICE_STATS_INDEX(id, v, r);
+				bpf_map_delete_elem(s->lat_hist_fd, &idx);
+				bpf_map_update_elem(s->hs_sweep_fd, &idx, &z64, BPF_ANY);
+			}
+	}
 	for (i = 0; i < SLUICE_MAX_BACKENDS; i++)
 		if ((s->be[i].flags & SLUICE_BE_IN_USE) && s->be[i].svc_id == id)
 			s->be[i].flags = 0;

@@ -170,6 +170,43 @@ int sluice_stats_get(struct sluice *s, __u32 svc_id,
 		     struct sluice_flow_stats out[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
 int sluice_events_get(struct sluice *s, __u64 out[SLUICE_EV_MAX]);
 const char *sluice_event_name(int ev);
+/*
+ * Health signals of a service per variant (summed over rings and CPUs).
+ * Counters are cumulative: take two samples and subtract (sluice_health_sub)
+ * for a window's rates and percentiles. In every mode: new_flows,
+ * syn_retrans (a SYN again for a flow with an entry), client_rst. NAT mode
+ * only (replies cross the node): backend_rst, hs_timeout (handshake not
+ * complete SLUICE_HS_TIMEOUT_NS after the first SYN: seen by the datapath on
+ * a late SYN retransmission, or by sluice_health_sweep), and the SYN ->
+ * SYN-ACK latency histogram lat[] (layout: SLUICE_LAT_* in sluice_abi.h).
+ */
+struct sluice_health {
+	__u64 packets, new_flows, syn_retrans, client_rst, backend_rst;
+	__u64 hs_timeout;		/* datapath + sweep */
+	__u64 hs_timeout_sweep;		/* of which found by the sweep */
+	__u64 hs_samples;		/* handshakes timed (sum of lat[]) */
+	__u64 lat[SLUICE_LAT_BUCKETS];	/* microseconds, log-linear */
+};
+int sluice_health_get(struct sluice *s, __u32 svc_id,
+		      struct sluice_health out[SLUICE_VARIANTS]);
+/* d = a - b, field by field (a window between two samples). */
+void sluice_health_sub(struct sluice_health *d, const struct sluice_health *a,
+		       const struct sluice_health *b);
+/* Percentile p (0..100) of a latency histogram in microseconds: the
+ * midpoint of the bucket holding it, within 3.2% of the true sample;
+ * -1 without samples. */
+double sluice_lat_percentile(const __u64 lat[SLUICE_LAT_BUCKETS], double p);
+/* Bucket i covers [lo, hi) microseconds. */
+void sluice_lat_bucket_range(unsigned int i, double *lo, double *hi);
+/*
+ * Count unconfirmed NAT handshakes older than timeout_ns that the datapath
+ * has not counted (clients that gave up without retransmitting; a refused
+ * one, answered by a backend RST, is not a timeout) into hs_timeout, once
+ * each; delete unconfirmed entries older than expire_ns (0: none). Returns
+ * the number newly counted.
+ */
+int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns);
+
 /* Entries in the two connection tables (a walk: not for the hot path). */
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);
 
