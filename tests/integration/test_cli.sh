@@ -287,7 +287,11 @@ badcase() {
 	out=$("$@" 2>&1); rc=$?
 	if [ $rc -ne "$want_rc" ]; then bad "bad: $name" "rc=$rc want $want_rc: $out"; return; fi
 	if [[ $out != *"$msg"* ]]; then bad "bad: $name" "no '$msg' in: $out"; return; fi
-	if [ "$(snap)" != "$BASE" ]; then bad "bad: $name" "maps changed"; BASE=$(snap); return; fi
+	# Under qemu TCG a snapshot costs seconds: there the whole table is
+	# compared once at its end (FULL0), which any change would still show.
+	if [ "${SLUICE_IN_VM:-0}" != 1 ] && [ "$(snap)" != "$BASE" ]; then
+		bad "bad: $name" "maps changed"; BASE=$(snap); return
+	fi
 	ok "bad: $name"
 }
 FULL0=$(snap)
