@@ -2,14 +2,21 @@
 """Real TCP endpoints for the namespace labs.
 
 serve NAME PORT [--family 4|6]   a backend: each line in, "NAME line" out
-spread HOST PORT N               N short connections; prints JSON counts
+spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst]
+                                 N short connections; prints JSON counts.
+                                 --sport: source ports BASE.. (a fixed flow
+                                 set, so shares are reproducible); --par:
+                                 K at a time; --rst: close with a RST
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
                                  whether it ever changed, and errors
+blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
+                                 rate-limiting qdisc full: a slow backend)
 """
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -39,16 +46,50 @@ def ask(sock, f, msg):
     return line.split(b" ", 1)[0].decode()
 
 
-def spread(host, port, n):
+def one(host, port, sport, timeout, rst):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        if sport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+        s.connect((host, port))
+        f = s.makefile("rb")
+        who = ask(s, f, b"hi")
+        if rst:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+        return who
+    finally:
+        s.close()
+
+
+def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False):
     counts, errors = {}, 0
-    for _ in range(n):
-        try:
-            with socket.create_connection((host, port), timeout=5) as s:
-                f = s.makefile("rb")
-                who = ask(s, f, b"hi")
-                counts[who] = counts.get(who, 0) + 1
-        except OSError:
-            errors += 1
+    lock = threading.Lock()
+    todo = list(range(n))
+
+    def worker():
+        nonlocal errors
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop(0)
+            try:
+                who = one(host, port, sport + i if sport else 0, timeout, rst)
+                with lock:
+                    counts[who] = counts.get(who, 0) + 1
+            except OSError:
+                with lock:
+                    errors += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, par))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     print(json.dumps({"counts": counts, "errors": errors}))
 
 
@@ -78,13 +119,39 @@ def hold(host, port, k, seconds):
     print(json.dumps({"conns": out}), flush=True)
 
 
+def blast(host, port, seconds):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    end, buf = time.time() + seconds, b"x" * 1000
+    while time.time() < end:
+        try:
+            s.sendto(buf, (host, port))
+        except OSError:
+            time.sleep(0.001)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
         fam = "6" if "--family" in sys.argv and sys.argv[-1] == "6" else "4"
         serve(sys.argv[2], int(sys.argv[3]), fam)
     elif cmd == "spread":
-        spread(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        a, kw = sys.argv[5:], {}
+        while a:
+            k = a.pop(0)
+            if k == "--rst":
+                kw["rst"] = True
+            elif k == "--sport":
+                kw["sport"] = int(a.pop(0))
+            elif k == "--par":
+                kw["par"] = int(a.pop(0))
+            elif k == "--timeout":
+                kw["timeout"] = float(a.pop(0))
+            else:
+                sys.exit(__doc__)
+        spread(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), **kw)
+    elif cmd == "blast":
+        blast(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "hold":
         hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     else:

@@ -598,7 +598,8 @@ int sluice_service_del(struct sluice *s, const char *name)
 	bpf_map_delete_elem(s->svc_index_fd, &key);
 	bpf_map_delete_elem(s->svc_cfg_fd, &id);
 	bpf_map_update_elem(s->kill_fd, &id, &zero, BPF_ANY);
-	{	/* health history goes with the service */
+	{	/* counters and health history go with the service */
+		struct sluice_flow_stats *zs = calloc(s->ncpus, sizeof(*zs));
 		__u64 z64 = 0;
 		__u32 v, r, idx;
 
@@ -607,7 +608,10 @@ int sluice_service_del(struct sluice *s, const char *name)
 				idx = SLUICE_STATS_INDEX(id, v, r);
 				bpf_map_delete_elem(s->lat_hist_fd, &idx);
 				bpf_map_update_elem(s->hs_sweep_fd, &idx, &z64, BPF_ANY);
+				if (zs)
+					bpf_map_update_elem(s->flow_stats_fd, &idx, zs, BPF_ANY);
 			}
+		free(zs);
 	}
 	for (i = 0; i < SLUICE_MAX_BACKENDS; i++)
 		if ((s->be[i].flags & SLUICE_BE_IN_USE) && s->be[i].svc_id == id)
