@@ -34,9 +34,13 @@
 static __always_inline __u32 tun_mix(const struct pkt *pk)
 {
 	__u32 h = pk->flow.src.v6[3] ^ pk->flow.src.v4 ^
-		  (((__u32)pk->flow.sport << 16) | pk->flow.dport);
+		  (((__u32)pk->flow.dport << 16) | pk->flow.sport);
 
-	h *= 0x9e3779b1u;
+	/* murmur3's finaliser: every input bit reaches every output bit */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
 	return h ^ (h >> 16);
 }
 
