@@ -311,7 +311,7 @@ badcase "service port range"    2 "port: 70000 is out of range" sl service add x
 badcase "service no port"       2 "'port PORT' is required" sl service add x vip 192.0.2.99
 badcase "service no vip"        2 "'vip ADDR' is required" sl service add x port 80
 badcase "service bad proto"     2 "protocol must be tcp or udp" sl service add x vip 192.0.2.99 port 80 protocol sctp
-badcase "service mode nat"      1 "only the dsr forwarding mode" sl service add x vip 192.0.2.99 port 80 mode nat
+badcase "service ipip no tunnel" 1 "ipip needs tunnel-source" sl service add x vip 192.0.2.99 port 80 mode ipip
 badcase "service VIP taken"     1 "is already service 'web'" sl service add x vip 192.0.2.10 port 80
 badcase "service bad name"      1 "service name 'bad name!'" sl service add 'bad name!' vip 192.0.2.99 port 80
 badcase "service table prime"   1 "table size 100 must be a prime" sl service add x vip 192.0.2.99 port 80 table-size 100
@@ -403,8 +403,8 @@ Y 'services:' '  - name: [x' "$V"
 badcase "yaml syntax"           1 "bad.yaml:3:" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    baseline: []' '    blue: []'
 badcase "yaml baseline+blue"    1 "use either baseline/canary or blue/green" sl apply -f "$TMP/bad.yaml"
-Y 'services:' '  - name: x' "$V" '    port: 80' '    mode: nat'
-badcase "yaml mode nat"         1 "bad.yaml:2:5: service 'x': only the dsr forwarding mode" sl apply -f "$TMP/bad.yaml"
+Y 'services:' '  - name: x' "$V" '    port: 80' '    mode: ipip'
+badcase "yaml ipip no tunnel"   1 "bad.yaml:2:5: service 'x': ipip needs tunnel-source" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    mode: bogus'
 badcase "yaml mode unknown"     1 "mode: must be dsr, ipip or nat, not 'bogus'" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    baseline: [{address: 10.4.0.1}]'
