@@ -17,7 +17,7 @@
 # is deleted (stop daemons there; namespaces, veths, XDP, nft and conntrack
 # state all go with the namespaces).
 
-: "${BENCH_CASES:=genmax floor sluice_xdp sluice_tc kfwd nft_numgen nft_jhash ipt_statistic}"
+: "${BENCH_CASES:=genmax floor sluice_xdp sluice_xdp_ipip sluice_xdp_nat sluice_tc kfwd nft_numgen nft_jhash ipt_statistic}"
 # Share of new flows for the second sink in the DNAT cases, percent.
 : "${BENCH_CANARY_PCT:=10}"
 
@@ -110,10 +110,11 @@ case_genmax_count() {
 # the established table; the sink2 column shows the canary's share.
 SLCONF=${SLCONF:-$TOPO_DIR/build/bench/slconf}
 
-_sluice_case() {	# xdp|tc
+_sluice_case() {	# xdp|tc [dsr|ipip|nat]
 	[ -x "$SLCONF" ] || { echo "build/bench/slconf not built" >&2; return 77; }
 	SLUICE_PIN=/sys/fs/bpf/slb-$TOPO_TAG
 	"$SLCONF" -N "$NS_LB" -p "$SLUICE_PIN" setup --attach "$1" --dev lb0 \
+		--mode "${2:-dsr}" --tunnel-src4 $TUN4 --tunnel-src6 $TUN6 \
 		--weight $((BENCH_CANARY_PCT * 100)) \
 		--vip4 $VIP4 --vip6 $VIP6 \
 		--base "$S14,$S16,$S1_MAC,lb1" --canary "$S24,$S26,$S2_MAC,lb2" >/dev/null
@@ -132,3 +133,27 @@ case_sluice_xdp_down() { _sluice_case_down; }
 # veth delivers the generator's frames; bpf_redirect to lb1/lb2 egress.
 case_sluice_tc() { _sluice_case tc; }
 case_sluice_tc_down() { _sluice_case_down; }
+
+# (2c) the ipip and nat modes: same services and sinks, but the backends are
+# only the sinks' addresses; device and next-hop MAC come from
+# bpf_fib_lookup in the lb namespace: the connected routes to lb1/lb2 and
+# topo's permanent neighbours give sink 1 (baseline, out of lb1) and sink 2
+# (canary, out of lb2). bpf_fib_lookup answers "forwarding disabled" unless
+# forwarding is on. ipip: outer IPv4 (proto 4) / IPv6 (next header 41)
+# header from $TUN4 / $TUN6 to the sink's address, 20 / 40 bytes more per
+# frame; nat: destination address rewritten to the sink's, checksums
+# updated. The sinks' XDP_DROP program drops every frame whatever it holds,
+# so xdp_drops counts the encapsulated and NATed frames one for one. This is
+# the one-way forward path: nothing answers, so the nat reply program
+# (`sluice attach DEV reply`) and the backends' decap are not exercised.
+TUN4=10.200.9.0/24
+TUN6=fd00:200:9::/64
+case_sluice_xdp_ipip() { _fwd_on && _sluice_case xdp ipip; }
+case_sluice_xdp_ipip_down() { _sluice_case_down; }
+case_sluice_xdp_nat() { _fwd_on && _sluice_case xdp nat; }
+case_sluice_xdp_nat_down() { _sluice_case_down; }
+# the same through TC ingress (bpf_redirect to the FIB's device)
+case_sluice_tc_ipip() { _fwd_on && _sluice_case tc ipip; }
+case_sluice_tc_ipip_down() { _sluice_case_down; }
+case_sluice_tc_nat() { _fwd_on && _sluice_case tc nat; }
+case_sluice_tc_nat_down() { _sluice_case_down; }

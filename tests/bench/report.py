@@ -7,7 +7,9 @@ RUNS.jsonl: one object per measurement from run.sh (case, family, flows,
 round, gen = gen -j output, delivered, sink1, sink2; or status/why).
 COST.json: progcost -j outputs by name. key=value pairs become "meta",
 except costruns=FILE (per-packet cost windows from sluice_cost.sh, one JSON
-object a line) and scale=FILE (slconf scale/swap output).
+object a line), scale=FILE (slconf scale/swap output) and modecost=FILE
+(one {"round": N, "ns": modecost's JSON line} a line: ns per packet per
+forwarding mode, hit and new flow, BPF_PROG_TEST_RUN).
 Ratios are computed within a round (same traffic, minutes apart at most)
 and summarised by their median, as the machine's speed drifts between runs.
 """
@@ -182,6 +184,69 @@ def print_cost(rows):
         print("  BPF_PROG_TEST_RUN, stats on minus off), subtracted from both sides")
 
 
+MODES = ("dsr", "ipip", "nat")
+MODE_KEYS = ("hit4", "new4", "hit6", "new6")
+# throughput cases of each mode, XDP and TC
+MODE_CASES = {"xdp": ("sluice_xdp", "sluice_xdp_ipip", "sluice_xdp_nat"),
+              "tc": ("sluice_tc", "sluice_tc_ipip", "sluice_tc_nat")}
+
+
+def summarise_modecost(rows):
+    """Per mode and figure: ns min/median/max over rounds, the difference
+    to the empty program and the ratio to it (both per round)."""
+    out = []
+    rows = [r["ns"] for r in rows if r.get("ns")]
+    if not rows:
+        return out
+    out.append({"mode": "empty", "ns": dist([r["empty"] for r in rows])})
+    for m in MODES:
+        row = {"mode": m}
+        for k in MODE_KEYS:
+            v = [r[m][k] for r in rows if m in r]
+            row[k] = dist(v)
+            row[k + "_minus_empty"] = dist([r[m][k] - r["empty"] for r in rows if m in r])
+            row[k + "_ratio_empty"] = dist([r[m][k] / r["empty"] for r in rows
+                                            if m in r and r["empty"]])
+        out.append(row)
+    return out
+
+
+def print_modecost(rows):
+    if not rows:
+        return
+    print()
+    print("per-packet cost per forwarding mode: BPF_PROG_TEST_RUN, one fresh packet per run, median of")
+    print("each round's runs, ns min/median/max over rounds (the kernel's duration around the program;")
+    print("an empty XDP program: %s ns). In brackets: median minus the empty program." % fmt3(rows[0]["ns"], "%.0f"))
+    print("%-6s %-22s %-22s %-22s %-22s" % ("mode", "hit IPv4/TCP", "new flow IPv4/TCP",
+                                             "hit IPv6/TCP", "new flow IPv6/TCP"))
+    for r in rows[1:]:
+        cells = []
+        for k in MODE_KEYS:
+            d, e = r[k], r[k + "_minus_empty"]
+            cells.append("%s [%s]" % (fmt3(d, "%.0f"), "%.0f" % e["median"] if e else "-"))
+        print("%-6s %-22s %-22s %-22s %-22s" % (r["mode"], *cells))
+
+
+def mode_ratios(by_key, mpps_in_round):
+    """Mpps of the ipip/nat cases over the same hook's dsr case, per round."""
+    out = []
+    for hook, cases in MODE_CASES.items():
+        base = cases[0]
+        for (case, fam, flows), runs in by_key.items():
+            if case not in cases[1:]:
+                continue
+            v = []
+            for r in runs:
+                b = mpps_in_round(base, fam, flows, r["round"])
+                if "mpps" in r and b:
+                    v.append(r["mpps"] / b)
+            if v:
+                out.append({"case": case, "family": fam, "flows": flows,
+                            "vs": base, "ratio": dist(v)})
+    return out
+
+
 def print_scale(sc):
     s = sc.get("scale") if sc else None
     if not s:
@@ -219,6 +284,7 @@ def main():
     runs_path, cost_path, out_path = sys.argv[1:4]
     meta = dict(a.split("=", 1) for a in sys.argv[4:])
     costruns_path = meta.pop("costruns", None)
+    modecost_path = meta.pop("modecost", None)
     scale_path = meta.pop("scale", None)
     runs = [json.loads(l) for l in open(runs_path) if l.strip()]
     cost = json.load(open(cost_path))
@@ -273,22 +339,27 @@ def main():
     cost_runs = load_lines(costruns_path)
     cost_summary = summarise_cost(cost_runs)
     scale = load_json(scale_path)
+    modecost_runs = load_lines(modecost_path)
+    modecost = summarise_modecost(modecost_runs)
+    vs_dsr = mode_ratios(by_key, mpps_in_round)
     json.dump({"meta": meta, "summary": summary, "cost": cost,
                "cost_summary": cost_summary, "scale": scale,
+               "modes_vs_dsr": vs_dsr,
+               "modecost": {"summary": modecost, "runs": modecost_runs},
                "runs": runs, "cost_runs": cost_runs},
               open(out_path, "w"), indent=1)
 
     print()
-    print("%-14s %4s %7s  %21s  %7s %6s %6s  %7s %7s" % (
+    print("%-16s %4s %7s  %21s  %7s %6s %6s  %7s %7s" % (
         "case", "fam", "flows", "Mpps min/median/max", "sent", "deliv",
         "sink2", "/floor", "/nft"))
     for row in summary:
         if row["status"] != "ok":
-            print("%-14s IPv%s %7d  %s: %s" % (row["case"], row["family"],
+            print("%-16s IPv%s %7d  %s: %s" % (row["case"], row["family"],
                                               row["flows"], row["status"], row["why"]))
             continue
         r = lambda x: "%7.2f" % x if x is not None else "      -"
-        print("%-14s IPv%s %7d  %6.3f /%6.3f /%6.3f  %7.3f %5.1f%% %5.1f%%  %s %s" % (
+        print("%-16s IPv%s %7d  %6.3f /%6.3f /%6.3f  %7.3f %5.1f%% %5.1f%%  %s %s" % (
             row["case"], row["family"], row["flows"], row["mpps_min"],
             row["mpps_median"], row["mpps_max"], row["sent_mpps_median"],
             row["delivered_pct"], row["sink2_pct"], r(row["ratio_floor"]),
@@ -305,6 +376,13 @@ def main():
                 print("  %-22s live, stats on %6.1f / %6.1f / %6.1f  (%d runs)" % (
                     name, c["stats_raw_ns"], c["stats_empty_ns"],
                     c["stats_net_ns"], c["packets"]))
+    if vs_dsr:
+        print()
+        print("forwarding modes: Mpps over the same hook's dsr case in the same round, min/median/max")
+        for v in vs_dsr:
+            print("  %-16s IPv%s %7d  / %-10s %s" % (v["case"], v["family"], v["flows"],
+                                                  v["vs"], fmt3(v["ratio"], "%.2f")))
+    print_modecost(modecost)
     print_cost(cost_summary)
     print_scale(scale)
     print()

@@ -7,8 +7,9 @@
 # each round) and writes BENCH_OUT as JSON. Cases live in tests/bench/cases.sh.
 #
 # Environment (defaults):
-#   BENCH_CASES     "genmax floor sluice_xdp sluice_tc kfwd nft_numgen
-#                   nft_jhash ipt_statistic"
+#   BENCH_CASES     "genmax floor sluice_xdp sluice_xdp_ipip sluice_xdp_nat
+#                   sluice_tc kfwd nft_numgen nft_jhash ipt_statistic"
+#                   (also: sluice_tc_ipip sluice_tc_nat)
 #   BENCH_FAMILIES  "4 6"      IPv4/TCP and IPv6/UDP
 #   BENCH_FLOWS     4096       flows the generator cycles through; a list
 #                              ("4096 1000000") runs each
@@ -22,6 +23,12 @@
 #                              (tests/bench/sluice_cost.sh: empty program,
 #                              floor, sluice hit / new flow / 1M entries)
 #   BENCH_COST_ROUNDS 3        rounds of those
+#   BENCH_MODECOST  1          ns/packet per forwarding mode (dsr, ipip, nat;
+#                              hit and new flow, IPv4/TCP and IPv6/TCP) vs
+#                              an empty program: build/bench/modecost
+#                              (BPF_PROG_TEST_RUN, one fresh packet per run),
+#                              BENCH_COST_ROUNDS times
+#   BENCH_MODECOST_RUNS 20000  runs per figure (median)
 #   BENCH_COST_WINDOW 1        seconds per statistics window
 #   BENCH_SCALE     1          1,000 services / 10,000 backends: configure
 #                              time, memory, weight changes, revert, table
@@ -41,6 +48,8 @@ cd "$(dirname "$0")/../.."
 : "${BENCH_SIZE:=64}"
 : "${BENCH_CPU:=1}"
 : "${BENCH_COST:=1}"
+: "${BENCH_MODECOST:=1}"
+: "${BENCH_MODECOST_RUNS:=20000}"
 : "${BENCH_OUT:=build/bench/results.json}"
 : "${BENCH_PLOT:=1}"
 
@@ -55,6 +64,7 @@ TAG=b$$
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 RECORDS=$WORK/runs.jsonl
 COSTRUNS=$WORK/cost_runs.jsonl
+MODECOST=$WORK/modecost.jsonl
 SCALE=$WORK/scale.json
 CUR_CASE=
 cleanup() {
@@ -122,7 +132,7 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
 		for fam in $BENCH_FAMILIES; do
 			for c in $BENCH_CASES; do
 				declare -F "case_$c" >/dev/null || die "no function case_$c"
-				printf 'round %s  %-14s IPv%s %7s flows  ' "$round" "$c" "$fam" "$flows"
+				printf 'round %s  %-16s IPv%s %7s flows  ' "$round" "$c" "$fam" "$flows"
 				bench_one "$c" "$fam" "$flows" "$round"
 			done
 		done
@@ -148,6 +158,25 @@ if [ "$BENCH_COST" = 1 ]; then
 	} >"$COST.tmp" && mv "$COST.tmp" "$COST"
 	cost_rounds
 fi
+# Per-packet cost per forwarding mode (BPF_PROG_TEST_RUN in modecost's own
+# private network namespace), outside the throughput runs.
+: >"$MODECOST"
+if [ "$BENCH_MODECOST" = 1 ]; then
+	if [ -x build/bench/modecost ]; then
+		echo "per-packet cost per mode (modecost, BPF_PROG_TEST_RUN, median of $BENCH_MODECOST_RUNS runs)"
+		for r in $(seq 1 "${BENCH_COST_ROUNDS:-3}"); do
+			out=$(taskset -c "$BENCH_CPU" build/bench/modecost -n "$BENCH_MODECOST_RUNS" 2>"$WORK/modecost.err" | tail -n 1)
+			if [ "${out:0:1}" = "{" ]; then
+				echo "{\"round\":$r,\"ns\":$out}" >>"$MODECOST"
+				echo "  round $r $out"
+			else
+				echo "bench: modecost round $r failed: $(tail -n 1 "$WORK/modecost.err")" >&2
+			fi
+		done
+	else
+		echo "bench: build/bench/modecost missing: no per-mode cost" >&2
+	fi
+fi
 if [ "$BENCH_SCALE" = 1 ]; then
 	scale_section || { echo "bench: scale section failed" >&2; echo '{}' >"$SCALE"; }
 fi
@@ -156,7 +185,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 ipt=$(iptables -V 2>/dev/null)
 mkdir -p "$(dirname "$BENCH_OUT")"
 python3 tests/bench/report.py "$RECORDS" "$COST" "$BENCH_OUT" \
-	costruns="$COSTRUNS" scale="$SCALE" \
+	costruns="$COSTRUNS" scale="$SCALE" modecost="$MODECOST" \
 	kernel="$(uname -r)" cpu="$cpu" nproc="$(nproc)" \
 	commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
 	dirty="$(git status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \

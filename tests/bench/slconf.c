@@ -11,9 +11,14 @@
  * JSON object on stdout; errors are one "Error: ..." line on stderr and a
  * non-zero exit.
  *
- * The bench services: "bench4" VIP4:80/tcp and "bench6" VIP6:80/udp, DSR,
+ * The bench services: "bench4" VIP4:80/tcp and "bench6" VIP6:80/udp,
  * baseline pool = sink 1 (its MAC, out of lb1), canary pool = sink 2 (lb2),
  * canary weight --weight basis points. Defaults match tests/bench/topo.sh.
+ * --mode picks the forwarding mode (setup): dsr (default) names the sinks'
+ * MACs and devices; ipip and nat name only the sinks' addresses and leave
+ * device and next hop to bpf_fib_lookup in the lb namespace (which needs
+ * forwarding on, routes and neighbours); ipip takes its outer source from
+ * --tunnel-src4 / --tunnel-src6.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,10 +43,12 @@ struct target {
 
 struct opts {
 	const char *netns, *pin, *dev, *attach, *vip4, *vip6, *src, *svc;
+	const char *tun4, *tun6;
 	struct target base, canary;
 	unsigned int weight, conn, conn_new, n, family, sport, nports;
 	unsigned int services, backends, table, reps, pool;
 	int verbose, pool_set;
+	__u8 mode;	/* enum sluice_mode of the setup services */
 };
 
 static struct opts o = {
@@ -52,6 +59,9 @@ static struct opts o = {
 	.vip6 = "fd00:100::1",
 	.base = { "10.200.1.2", "fd00:200:1::2", "02:00:00:00:01:02", "lb1" },
 	.canary = { "10.200.2.2", "fd00:200:2::2", "02:00:00:00:02:02", "lb2" },
+	.tun4 = "10.200.9.0/24",
+	.tun6 = "fd00:200:9::/64",
+	.mode = SLUICE_MODE_DSR,
 	.weight = 1000,
 	.family = 4,
 	.sport = 1024,
@@ -89,6 +99,11 @@ static void print_dist(const char *name, double *v, unsigned int n,
 	       v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1] * scale,
 	       v[n - 1] * scale);
 }
+
+static const char *const sluice_mode_names[SLUICE_MODES] = {
+	[SLUICE_MODE_DSR] = "dsr", [SLUICE_MODE_IPIP] = "ipip",
+	[SLUICE_MODE_NAT] = "nat",
+};
 
 static int fail(struct sluice *s, int err, const char *what)
 {
@@ -130,9 +145,10 @@ static int add_backend(struct sluice_pool_spec *p, const char *addr,
 	return 0;
 }
 
-/* A bench service: pools of n backends each, sink addresses + k. */
-static int bench_spec(struct sluice_service_spec *sp, const char *name,
-		      int v6, unsigned int n)
+/* A bench service: pools of n backends each, sink addresses + k; mode as
+ * given (scale and the others: DSR). */
+static int bench_spec_mode(struct sluice_service_spec *sp, const char *name,
+			   int v6, unsigned int n, __u8 mode)
 {
 	const struct target *t[2] = { &o.base, &o.canary };
 	unsigned int v, i;
@@ -146,8 +162,13 @@ static int bench_spec(struct sluice_service_spec *sp, const char *name,
 	}
 	sp->port = 80;
 	sp->proto = v6 ? IPPROTO_UDP : IPPROTO_TCP;
-	sp->mode = SLUICE_MODE_DSR;
+	sp->mode = mode;
 	sp->table_size = SLUICE_TABLE_DEFAULT;
+	if (mode == SLUICE_MODE_IPIP &&
+	    sluice_parse_prefix(v6 ? o.tun6 : o.tun4, &sp->tunnel_src)) {
+		fprintf(stderr, "Error: bad tunnel source '%s'\n", v6 ? o.tun6 : o.tun4);
+		return -EINVAL;
+	}
 	for (i = 0; i < SLUICE_MAX_RINGS; i++)
 		sp->weight[i] = o.weight;
 	for (v = 0; v < SLUICE_VARIANTS; v++)
@@ -167,8 +188,23 @@ static int bench_spec(struct sluice_service_spec *sp, const char *name,
 			err = add_backend(&sp->pool[v], buf, t[v]->mac, t[v]->dev);
 			if (err)
 				return err;
+			if (mode != SLUICE_MODE_DSR) {
+				/* ipip/nat: the FIB picks device and MAC */
+				struct sluice_backend_spec *b =
+					&sp->pool[v].be[sp->pool[v].n - 1];
+
+				b->has_mac = false;
+				memset(b->mac, 0, sizeof(b->mac));
+				b->dev[0] = 0;
+			}
 		}
 	return 0;
+}
+
+static int bench_spec(struct sluice_service_spec *sp, const char *name,
+		      int v6, unsigned int n)
+{
+	return bench_spec_mode(sp, name, v6, n, SLUICE_MODE_DSR);
 }
 
 static int attach_mode(const char *m, enum sluice_attach_mode *mode)
@@ -223,8 +259,8 @@ static int cmd_setup(void)
 		goto out;
 	}
 	for (v6 = 0; v6 <= 1; v6++) {
-		err = bench_spec(sp, v6 ? "bench6" : "bench4", v6,
-				 o.pool_set ? o.pool : 1);
+		err = bench_spec_mode(sp, v6 ? "bench6" : "bench4", v6,
+				      o.pool_set ? o.pool : 1, o.mode);
 		if (err)
 			goto out;
 		err = sluice_service_put(s, sp);
@@ -233,8 +269,8 @@ static int cmd_setup(void)
 			goto out;
 		}
 	}
-	printf("{\"pin\":\"%s\",\"weight_bp\":%u,\"setup_s\":%.4f", o.pin,
-	       o.weight, now() - t0);
+	printf("{\"pin\":\"%s\",\"mode\":\"%s\",\"weight_bp\":%u,\"setup_s\":%.4f",
+	       o.pin, sluice_mode_names[o.mode], o.weight, now() - t0);
 	err = do_attach(s);
 	printf("}\n");
 out:
@@ -867,7 +903,8 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "setup", cmd_setup, "[--attach xdp|tc|none] [--dev DEV] [--weight BP] [--conn N] [--conn-new N] [--pool N]" },
+	{ "setup", cmd_setup, "[--attach xdp|tc|none] [--dev DEV] [--weight BP] [--conn N] [--conn-new N] [--pool N]\n"
+	  "           [--mode dsr|ipip|nat] [--tunnel-src4 PREFIX] [--tunnel-src6 PREFIX]" },
 	{ "attach", cmd_attach, "--attach xdp|tc [--dev DEV]" },
 	{ "events", cmd_events, "[--n 1 (count the tables)]" },
 	{ "fill", cmd_fill, "--n N [--family 4|6] [--src ADDR] [--sport P] [--nports K] [--svc NAME]" },
@@ -945,6 +982,9 @@ int main(int argc, char **argv)
 		{ "table", required_argument, NULL, 't' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "pool", required_argument, NULL, 'o' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "tunnel-src4", required_argument, NULL, 'T' },
+		{ "tunnel-src6", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1012,6 +1052,18 @@ int main(int argc, char **argv)
 			o.pool = strtoul(optarg, NULL, 0);
 			o.pool_set = 1;
 			break;
+		case 'm':
+			for (i = 0; i < SLUICE_MODES; i++)
+				if (!strcmp(optarg, sluice_mode_names[i]))
+					break;
+			if (i == SLUICE_MODES) {
+				fprintf(stderr, "Error: --mode must be dsr, ipip or nat\n");
+				return 2;
+			}
+			o.mode = i;
+			break;
+		case 'T': o.tun4 = optarg; break;
+		case 'U': o.tun6 = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

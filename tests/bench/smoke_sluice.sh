@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Smoke test of the sluice benchmark cases' building blocks (no timing
-# assertions, < 30 s): slconf configures a private instance and attaches it
-# (XDP, then TC), bursts of IPv4/TCP ACKs and IPv6/UDP reach both sinks with
-# the canary's share near the configured weight, flows get promoted to the
-# established table (hits), slconf fill / scale / swap / destroy work, and
-# nothing is left behind.
+# assertions, < 60 s): slconf configures a private instance and attaches it
+# (XDP, then TC; then the ipip and nat modes over XDP), bursts of IPv4/TCP
+# ACKs and IPv6/UDP reach both sinks with the canary's share near the
+# configured weight, flows get promoted to the established table (hits), the
+# ipip and nat frames carry the right outer header / rewritten destination,
+# slconf fill / scale / swap / destroy work, and nothing is left behind.
 set -u
 cd "$(dirname "$0")/../.."
 skip() { echo "$*" >&2; exit 77; }
@@ -68,6 +69,47 @@ burst() {
 
 burst xdp
 burst tc
+# the ipip and nat cases: the same split by the FIB's next hop (baseline ->
+# sink 1 out of lb1, canary -> sink 2 out of lb2), counted at the sinks
+burst xdp_ipip
+burst xdp_nat
+
+# what the ipip and nat cases deliver: both sinks hand frames to the stack
+# for a moment, tests/bench/modecheck.py checks every frame against the mode
+# (outer header and tunnel source / rewritten destination and checksums)
+content() {	# MODE
+	local mode=$1 fam ff vip b1 b2 tun p1 p2 r1 r2
+	topo_up $TAG 2 || fail "topology setup"
+	FAMILY=4
+	"case_sluice_xdp_$mode" || fail "case_sluice_xdp_$mode setup"
+	nsx "$NS_S1" "$XDPLOAD" pass sink0 >/dev/null &&
+		nsx "$NS_S2" "$XDPLOAD" pass sink0 >/dev/null || fail "sink pass programs"
+	for fam in 4 6; do
+		if [ $fam = 6 ]; then
+			ff=-6 vip=$VIP6 b1=$S16 b2=$S26 tun=$TUN6
+		else
+			ff= vip=$VIP4 b1=$S14 b2=$S24 tun=$TUN4
+		fi
+		nsx "$NS_S1" python3 tests/bench/modecheck.py sink0 200 5 $mode $b1 $vip $tun \
+			>"/tmp/slb-$TAG.c1" &
+		p1=$!
+		nsx "$NS_S2" python3 tests/bench/modecheck.py sink0 50 5 $mode $b2 $vip $tun \
+			>"/tmp/slb-$TAG.c2" &
+		p2=$!
+		sleep 0.5
+		topo_gen $ff -n 2000 -f 200 -b 16 >/dev/null || fail "gen for modecheck"
+		wait $p1; r1=$?
+		wait $p2; r2=$?
+		[ $r1 = 0 ] || fail "$mode IPv$fam sink 1: $(cat "/tmp/slb-$TAG.c1")"
+		[ $r2 = 0 ] || fail "$mode IPv$fam sink 2: $(cat "/tmp/slb-$TAG.c2")"
+		ok "$mode IPv$fam frames valid: sink1 $(cat "/tmp/slb-$TAG.c1"), sink2 $(cat "/tmp/slb-$TAG.c2")"
+	done
+	rm -f "/tmp/slb-$TAG.c1" "/tmp/slb-$TAG.c2"
+	_sluice_case_down
+	topo_down $TAG
+}
+content ipip
+content nat
 
 # fill, scale, swap on a small scale
 topo_up $TAG 2 || fail "topology setup"
