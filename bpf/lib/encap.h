@@ -172,7 +172,13 @@ static __always_inline int icmp_too_big(const struct hook *hk,
 	__builtin_memcpy(cmac, data + 6, ETH_ALEN);
 	__builtin_memcpy(lmac, data, ETH_ALEN);
 	if (hk->xdp) {
-		int cut = (int)(off + quote) - (int)(data_end - data);
+		__u32 flen = data_end - data;
+		int cut;
+
+		/* keep the frame length a scalar: folded into pointer math,
+		 * older verifiers reject it as unbounded */
+		asm volatile("" : "+r"(flen));
+		cut = (int)(off + quote) - (int)flen;
 
 		if (bpf_xdp_adjust_tail(hk->ctx, cut))
 			return -1;
