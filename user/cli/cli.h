@@ -16,6 +16,7 @@
 struct cli {
 	const char *pin_dir;
 	int verbose;
+	__u32 conn_entries, conn_new_entries;	/* attach: table sizes */
 	const char *prog;
 };
 extern struct cli cli;

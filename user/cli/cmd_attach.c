@@ -19,12 +19,27 @@ int do_attach(int argc, char **argv)
 	struct sluice *s;
 	int err, m;
 
+	/* table sizes apply when this attach creates the instance's maps */
+	while (argc >= 3) {
+		__u32 *dst = !strcmp(argv[argc - 2], "conn") ? &cli.conn_entries :
+			     !strcmp(argv[argc - 2], "conn-new") ? &cli.conn_new_entries : NULL;
+
+		if (!dst)
+			break;
+		if (parse_u32(argv[argc - 2], argv[argc - 1], 1u << 28, dst))
+			return EXIT_USAGE;
+		if (*dst < 1024)
+			return usage_err("%s: %u entries is too small (at least 1024)",
+					 argv[argc - 2], *dst);
+		argc -= 2;
+	}
 	if (argc >= 2 && !strcmp(argv[argc - 1], "reply")) {
 		reply = true;
 		argc--;
 	}
 	if (argc < 1 || argc > 2)
-		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc] [reply]", cli.prog);
+		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N]",
+				 cli.prog);
 	if (!if_nametoindex(argv[0])) {
 		pr_error("no device '%s'", argv[0]);
 		return EXIT_ERR;

@@ -26,9 +26,11 @@ static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
 
 static const struct cmd objects[] = {
-	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply]",
+	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N]",
 	  "Load the programs (creating and pinning the maps if needed) and attach\n"
 	  "them to DEV: native XDP (default), skb-mode XDP, or tc clsact ingress.\n"
+	  "conn / conn-new: entries of the established and unconfirmed connection\n"
+	  "tables (default 1048576 / 262144), when this attach creates the maps.\n"
 	  "reply: the NAT reply path (backend -> client gets the VIP back), for the\n"
 	  "backend-facing device; the forward path goes on the client-facing one." },
 	{ "decap", do_decap, "decap { attach | detach } DEV",
@@ -178,7 +180,9 @@ int lib_fail(struct sluice *s, int err)
 struct sluice *cli_open(bool create)
 {
 	struct sluice_open_opts o = { .pin_dir = cli.pin_dir, .create = create,
-				      .verbose = cli.verbose };
+				      .verbose = cli.verbose,
+				      .conn_entries = cli.conn_entries,
+				      .conn_new_entries = cli.conn_new_entries };
 	char path[PATH_MAX + 16], buf[4096], last[1024] = "";
 	struct sluice *s;
 	int saved, tmp, e;
