@@ -47,21 +47,6 @@ static int cerr(struct sluice *s, const struct sluice_config *c,
 	return sluice_seterr(s, err, "%s: %s", c->source, msg);
 }
 
-static bool pfx_overlap(const struct sluice_prefix *a, const struct sluice_prefix *b)
-{
-	int len = a->len < b->len ? a->len : b->len, i;
-
-	if (a->family != b->family)
-		return false;
-	for (i = 0; i < len; i++) {
-		int m = 0x80 >> (i % 8);
-
-		if ((a->addr.bytes[i / 8] & m) != (b->addr.bytes[i / 8] & m))
-			return false;
-	}
-	return true;
-}
-
 static bool pfx_equal(const struct sluice_prefix *a, const struct sluice_prefix *b)
 {
 	return a->family == b->family && a->len == b->len &&
@@ -337,7 +322,7 @@ static int plan_rings(struct sluice *s, const struct sluice_config *c,
 					continue;
 				for (i = 0; i < cr->n && !blocked; i++)
 					for (j = 0; j < cur[other].n; j++)
-						if (pfx_overlap(&cr->pfx[i], &cur[other].pfx[j])) {
+						if (sluice_prefix_overlap(&cr->pfx[i], &cur[other].pfx[j])) {
 							blocked = true;
 							if (!pending[other] && pl->want[other].cfg < 0 &&
 							    cur[other].name[0]) {

@@ -696,21 +696,6 @@ static int top_services(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 
 /* ---- rings -------------------------------------------------------------- */
 
-static bool pfx_overlap(const struct sluice_prefix *a, const struct sluice_prefix *b)
-{
-	int len = a->len < b->len ? a->len : b->len, i;
-
-	if (a->family != b->family)
-		return false;
-	for (i = 0; i < len; i++) {
-		int m = 0x80 >> (i % 8);
-
-		if ((a->addr.bytes[i / 8] & m) != (b->addr.bytes[i / 8] & m))
-			return false;
-	}
-	return true;
-}
-
 static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
 {
 	struct sluice_config *cf = p->c;
@@ -757,7 +742,7 @@ static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
 				    r->name, sval(n));
 		for (i = 0; i < cf->nrings; i++)
 			for (j = 0; j < cf->rings[i].n; j++)
-				if (pfx_overlap(&px, &cf->rings[i].pfx[j])) {
+				if (sluice_prefix_overlap(&px, &cf->rings[i].pfx[j])) {
 					char a[INET6_ADDRSTRLEN];
 
 					sluice_format_addr(&cf->rings[i].pfx[j].addr,

@@ -69,7 +69,9 @@ static int all_prefixes(struct sluice *s, struct sluice_prefix *out,
 	return n;
 }
 
-static bool overlap(const struct sluice_prefix *a, const struct sluice_prefix *b)
+/* One prefix contains the other (or they are equal). */
+bool sluice_prefix_overlap(const struct sluice_prefix *a,
+			   const struct sluice_prefix *b)
 {
 	int len = a->len < b->len ? a->len : b->len, i;
 
@@ -154,7 +156,7 @@ static int ring_set_locked(struct sluice *s, const char *name,
 			return sluice_seterr(s, EINVAL, "ring '%s': prefix %u has no address family",
 					     name, i + 1);
 		for (j = 0; j < i; j++)
-			if (overlap(&pfx[i], &pfx[j]))
+			if (sluice_prefix_overlap(&pfx[i], &pfx[j]))
 				return sluice_seterr(s, EEXIST,
 					"ring '%s': prefixes %u and %u overlap", name, j + 1, i + 1);
 	}
@@ -180,7 +182,7 @@ static int ring_set_locked(struct sluice *s, const char *name,
 	nall = all_prefixes(s, all, ring, RING_PFX_MAX * 2);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < (__u32)nall; j++)
-			if (ring[j] != id && overlap(&pfx[i], &all[j])) {
+			if (ring[j] != id && sluice_prefix_overlap(&pfx[i], &all[j])) {
 				char a[64], b[64], rn[SLUICE_RING_NAME_LEN + 1];
 
 				sluice_format_addr(&pfx[i].addr, pfx[i].family, a, sizeof(a));

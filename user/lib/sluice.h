@@ -156,6 +156,8 @@ int sluice_resume(struct sluice *s, const char *name);
 int sluice_kill_get(struct sluice *s, const char *name, __u32 *word);
 
 /* Rings: ids 1..SLUICE_MAX_RINGS-1; ring 0 is the default ("broad"). */
+bool sluice_prefix_overlap(const struct sluice_prefix *a,
+			   const struct sluice_prefix *b);
 int sluice_ring_set(struct sluice *s, const char *name,
 		    const struct sluice_prefix *pfx, unsigned int n);
 int sluice_ring_del(struct sluice *s, const char *name);
