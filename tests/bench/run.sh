@@ -23,7 +23,7 @@
 #                              (tests/bench/sluice_cost.sh: empty program,
 #                              floor, sluice hit / new flow / 1M entries)
 #   BENCH_COST_ROUNDS 3        rounds of those
-#   BENCH_MODECOST  1          ns/packet per forwarding mode (dsr, ipip, nat;
+#   BENCH_MODECOST  (BENCH_COST) ns/packet per forwarding mode (dsr, ipip, nat;
 #                              hit and new flow, IPv4/TCP and IPv6/TCP) vs
 #                              an empty program: build/bench/modecost
 #                              (BPF_PROG_TEST_RUN, one fresh packet per run),
@@ -48,7 +48,7 @@ cd "$(dirname "$0")/../.."
 : "${BENCH_SIZE:=64}"
 : "${BENCH_CPU:=1}"
 : "${BENCH_COST:=1}"
-: "${BENCH_MODECOST:=1}"
+: "${BENCH_MODECOST:=$BENCH_COST}"
 : "${BENCH_MODECOST_RUNS:=20000}"
 : "${BENCH_OUT:=build/bench/results.json}"
 : "${BENCH_PLOT:=1}"
