@@ -214,12 +214,14 @@ int do_destroy(int argc, char **argv)
 /* decap attach|detach DEV: the ipip backend side; needs no instance. */
 int do_decap(int argc, char **argv)
 {
+	static const char *const verbs[] = { "attach", "detach" };
 	char err[256] = "";
-	int rc;
+	int rc, verb;
 
-	if (argc != 2 || (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")))
+	verb = argc == 2 ? match_word(argv[0], verbs, 2) : -1;
+	if (verb < 0)
 		return usage_err("usage: %s decap { attach | detach } DEV", cli.prog);
-	if (!strcmp(argv[0], "attach"))
+	if (verb == 0)
 		rc = sluice_decap_attach(argv[1], err, sizeof(err));
 	else
 		rc = sluice_decap_detach(argv[1], err, sizeof(err));
@@ -228,6 +230,6 @@ int do_decap(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	pr_str(PR_ANY, "dev", "decap %s", argv[1]);
-	pr_str(PR_ANY, "action", " %s\n", argv[0][0] == 'a' ? "attached" : "detached");
+	pr_str(PR_ANY, "action", " %s\n", verb == 0 ? "attached" : "detached");
 	return EXIT_OK;
 }
