@@ -5,6 +5,8 @@
 # SLUICE_TEST_FILTER=regex runs only matching tests.
 set -u
 cd "$(dirname "$0")/.."
+# under qemu TCG every command is ~10x slower
+[ "${SLUICE_IN_VM:-0}" = 1 ] && : "${SLUICE_TEST_TIMEOUT:=1800}"
 : "${SLUICE_TEST_TIMEOUT:=600}"
 pass=0 fail=0 skip=0 failed=()
 tests=()

@@ -284,6 +284,9 @@ Y() { printf '%s\n' "$@" > "$TMP/bad.yaml"; }
 badcase() {
 	local name=$1 want_rc=$2 msg=$3; shift 3
 	local out rc
+	# Usage errors (exit 2) never reach the kernel: under qemu TCG, where
+	# every command costs ~1 s, they are left to the host run.
+	[ "${SLUICE_IN_VM:-0}" = 1 ] && [ "$want_rc" = 2 ] && return 0
 	out=$("$@" 2>&1); rc=$?
 	if [ $rc -ne "$want_rc" ]; then bad "bad: $name" "rc=$rc want $want_rc: $out"; return; fi
 	if [[ $out != *"$msg"* ]]; then bad "bad: $name" "no '$msg' in: $out"; return; fi
