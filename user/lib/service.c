@@ -146,7 +146,7 @@ static int check_backend(struct sluice *s,
 int sluice_service_check(struct sluice *s,
 			 const struct sluice_service_spec *spec)
 {
-	struct sluice_svc_key key, other;
+	struct sluice_svc_key key;
 	unsigned int v, i, active;
 	__u32 id;
 
@@ -231,7 +231,6 @@ int sluice_service_check(struct sluice *s,
 		return sluice_seterr(s, EEXIST, "service '%s': %s port %u is already service '%s'",
 				     spec->name, a, spec->port, s->meta[id].name);
 	}
-	(void)other;
 	return 0;
 }
 
@@ -345,13 +344,16 @@ static int service_put_locked(struct sluice *s,
 			      const struct sluice_service_spec *spec)
 {
 	struct sluice_maglev_in *mg = NULL;
-	__u32 *tables[SLUICE_VARIANTS] = {}, *ids = NULL, *mine = NULL;
+	__u32 *tables[SLUICE_VARIANTS] = {}, *mine = NULL, nundo = 0;
+	struct sluice_backend *undo = NULL;	/* records as they were */
+	__u32 *undo_id = NULL;
+	bool published = false;
 	struct id_alloc ida;
 	__u8 *keep = NULL;
 	struct sluice_svc_key key, old_key;
 	struct sluice_svc_cfg cfg = {}, old = {};
 	bool exists, key_changed = false;
-	__u32 svc_id, i, v, nids = 0, nmine = 0, nlive = 0, zero = 0;
+	__u32 svc_id, i, v, nmine = 0, nlive = 0, zero = 0;
 	int err;
 
 	err = sluice_service_check(s, spec);
@@ -374,11 +376,12 @@ static int service_put_locked(struct sluice *s,
 
 	keep = calloc(SLUICE_MAX_BACKENDS, 1);
 	mine = calloc(SLUICE_MAX_BACKENDS, sizeof(*mine));
-	ids = calloc(spec->pool[0].n + spec->pool[1].n, sizeof(*ids));
 	mg = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*mg));
 	for (v = 0; v < SLUICE_VARIANTS; v++)
 		tables[v] = calloc(spec->table_size, sizeof(__u32));
-	if (!keep || !mine || !ids || !mg || !tables[0] || !tables[1]) {
+	undo = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*undo));
+	undo_id = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*undo_id));
+	if (!keep || !mine || !mg || !tables[0] || !tables[1] || !undo || !undo_id) {
 		err = sluice_seterr(s, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -419,6 +422,10 @@ static int service_put_locked(struct sluice *s,
 				err = alloc_backend_id(s, &ida, &id);
 				if (err)
 					goto out;
+			}
+			undo[nundo] = s->be[id];
+			undo_id[nundo++] = id;
+			if (!same_forwarding(&s->be[id], &rec)) {
 				s->be[id] = rec;	/* not referenced yet */
 				sluice_nexthop_reset(s, id);
 			} else {
@@ -428,7 +435,6 @@ static int service_put_locked(struct sluice *s,
 				s->be[id].flags = rec.flags;
 			}
 			keep[id] = 1;
-			ids[nids++] = id;
 			if (rec.ifindex) {
 				__u32 ifx = rec.ifindex;
 
@@ -468,6 +474,7 @@ static int service_put_locked(struct sluice *s,
 	err = sluice_cfg_publish(s, svc_id, &cfg, (const __u32 **)tables);
 	if (err)
 		goto out;
+	published = true;
 
 	/* 3. the service key */
 	if (!exists || key_changed) {
@@ -492,9 +499,13 @@ static int service_put_locked(struct sluice *s,
 			s->be[mine[i]].flags = 0;
 	err = 0;
 out:
+	/* a failure before the swap leaves the records as they were */
+	while (err && !published && nundo--)
+		s->be[undo_id[nundo]] = undo[nundo];
+	free(undo);
+	free(undo_id);
 	free(keep);
 	free(mine);
-	free(ids);
 	free(mg);
 	free(tables[0]);
 	free(tables[1]);
