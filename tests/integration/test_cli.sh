@@ -19,6 +19,10 @@ S=$ROOT/build/sluice
 for t in bpftool python3 nsenter ip; do
 	command -v $t >/dev/null || { echo "needs $t"; exit 77; }
 done
+# Debian's python without site packages starts in ~15 ms (a pyenv build or
+# site imports cost several times that, and the checks run hundreds of times)
+PY=python3
+[ -x /usr/bin/python3 ] && PY="/usr/bin/python3 -S"
 
 NS=sl-cli-$$
 PIN=/sys/fs/bpf/sluice-cli-$$
@@ -55,7 +59,7 @@ has() {
 }
 # json NAME PY-EXPR : $OUT parses as JSON and the expression on `d` holds
 json() {
-	if echo "$OUT" | python3 -c "import json,sys
+	if echo "$OUT" | $PY -c "import json,sys
 d=json.load(sys.stdin)
 sys.exit(0 if ($2) else 1)" 2>"$TMP/pyerr"; then ok "$1"
 	else bad "$1" "$(head -c 200 "$TMP/pyerr") in: $(echo "$OUT" | head -c 400)"; fi
@@ -89,7 +93,7 @@ snap() {
 	# ABI sizes: backends 65536 x 48, svc_meta 4096 x 64, exposure 4096 x 32
 	args=("$PIN/backends" $((65536 * 48)) "$PIN/svc_meta" $((4096 * 64)))
 	[ -e "$PIN/exposure" ] && args+=("$PIN/exposure" $((4096 * 32)))
-	python3 "$TMP/maphash.py" "${args[@]}"
+	$PY "$TMP/maphash.py" "${args[@]}"
 	echo "== export"; sl -j export
 }
 
@@ -144,7 +148,7 @@ run "ring del" sl ring del early
 run "ring gone" sl -j ring show && json "ring deleted" '[r["name"] for r in d["rings"]]==["default","internal"]'
 
 # ---------------------------------------------------------------- weight
-wof() { sl -j service show "$1" | python3 -c "import json,sys;d=json.load(sys.stdin);print(d['services'][0]['weight']['$2'])"; }
+wof() { sl -j service show "$1" | $PY -c "import json,sys;d=json.load(sys.stdin);print(d['services'][0]['weight']['$2'])"; }
 run "weight 5%" sl weight web 5% && has "weight text" "weight 5.00% on all rings (was 0.00%)"
 [ "$(wof web default)" = 500 ] && [ "$(wof web internal)" = 500 ] && ok "weight 5% is 500bp on every ring" || bad "weight 5%"
 run "weight 0.25%" sl weight web 0.25%; [ "$(wof web default)" = 25 ] && ok "0.25% is 25bp" || bad "0.25%"
@@ -156,9 +160,9 @@ run "weight dns 50%" sl weight dns 50%
 # ---------------------------------------------------------------- traffic + stats
 ip -n "$NS" addr add 10.9.0.1/24 dev veth1
 ip -n "$NS" route add 192.0.2.0/24 dev veth1
-MAC0=$(ip -n "$NS" -j link show veth0 | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["address"])')
+MAC0=$(ip -n "$NS" -j link show veth0 | $PY -c 'import json,sys;print(json.load(sys.stdin)[0]["address"])')
 ip -n "$NS" neigh add 192.0.2.53 lladdr "$MAC0" dev veth1
-inns python3 -c "
+inns $PY -c "
 import socket
 for i in range(40):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x' * 10, ('192.0.2.53', 53)); s.close()"
@@ -169,13 +173,13 @@ run "stats JSON" sl -j stats dns && json "stats counted the flows (client affini
 run "stats all" sl -j stats && json "stats every service" 'len(d["services"])==3'
 run "stats watch" sl -j stats dns -w 0.2 -c 2
 n=$(echo "$OUT" | wc -l)
-[ "$n" = 2 ] && echo "$OUT" | python3 -c "import json,sys
+[ "$n" = 2 ] && echo "$OUT" | $PY -c "import json,sys
 for l in sys.stdin: d=json.loads(l); assert 'rates' in d['services'][0]['rows'][0] and d['interval']>0.1" \
 	&& ok "watch: 2 JSON samples with rates" || bad "watch samples" "$OUT"
 run "stats watch text" sl stats dns -w 0.1 -c 1 && has "watch text has rates" "pkts/s"
 
 # ---------------------------------------------------------------- cutover
-lkg() { sl -j service show "$1" | python3 -c "import json,sys;print(json.load(sys.stdin)['services'][0]['last_known_good'])"; }
+lkg() { sl -j service show "$1" | $PY -c "import json,sys;print(json.load(sys.stdin)['services'][0]['last_known_good'])"; }
 run "cutover green" sl cutover web green && has "cutover text" "new flows go to green"
 [ "$(wof web default)" = 10000 ] && [ "$(wof web internal)" = 10000 ] && [ "$(lkg web)" = baseline ] \
 	&& ok "green: 100% on all rings, lkg blue" || bad "cutover green state"
