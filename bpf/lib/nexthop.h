@@ -4,7 +4,7 @@
  * routing and neighbour tables, through bpf_fib_lookup. The answer for a
  * backend is the same for every flow, so it is cached per backend id and
  * CPU (map nexthop) and refreshed once it is SLUICE_NH_TTL_NS old: a hit
- * costs an array lookup and a coarse clock read, not a FIB walk. Only
+ * costs an array lookup and a clock read, not a FIB walk. Only
  * successful lookups are cached, so a missing neighbour is retried on
  * every packet until the kernel has resolved it.
  */
@@ -72,7 +72,8 @@ static __always_inline int nexthop_get(const struct hook *hk, __u32 be_id,
 
 	if (!nh)
 		return NH_OTHER;
-	now = bpf_ktime_get_coarse_ns();
+	/* bpf_ktime_get_coarse_ns() would be cheaper but needs 5.11 */
+	now = bpf_ktime_get_ns();
 	if (nh->stamp_ns && now - nh->stamp_ns < SLUICE_NH_TTL_NS) {
 		*out = nh;
 		return NH_OK;
