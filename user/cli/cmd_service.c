@@ -501,6 +501,16 @@ static void backend_done(const char *svc, const char *addr, int variant,
 	pr_str(PR_ANY, "action", " %s\n", what);
 }
 
+/* Publish the edited service (one atomic swap) and report the change. */
+static int backend_commit(struct sluice *s, struct sluice_service_spec *sp,
+			  const char *addr, int v, const char *verb)
+{
+	if (sluice_service_put(s, sp))
+		return lib_fail(s, -1);
+	backend_done(sp->name, addr, v, verb);
+	return EXIT_OK;
+}
+
 static int backend_add(int argc, char **argv)
 {
 	struct sluice_service_spec *sp;
@@ -544,12 +554,7 @@ static int backend_add(int argc, char **argv)
 	b->port = a.port > 0 && a.port != sp->port ? a.port : 0;
 	if (!b->weight)
 		b->weight = 100;
-	if (sluice_service_put(s, sp)) {
-		rc = lib_fail(s, -1);
-		goto out;
-	}
-	backend_done(sp->name, argv[1], v, "added");
-	rc = EXIT_OK;
+	rc = backend_commit(s, sp, argv[1], v, "added");
 out:
 	sluice_spec_free(sp);
 	sluice_close(s);
@@ -612,12 +617,7 @@ static int backend_set(int argc, char **argv)
 	} else {
 		*b = nb;
 	}
-	if (sluice_service_put(s, sp)) {
-		rc = lib_fail(s, -1);
-		goto out;
-	}
-	backend_done(sp->name, argv[1], v, "updated");
-	rc = EXIT_OK;
+	rc = backend_commit(s, sp, argv[1], v, "updated");
 out:
 	sluice_spec_free(sp);
 	sluice_close(s);
@@ -650,12 +650,7 @@ static int backend_del(int argc, char **argv)
 	for (j = i; j + 1 < sp->pool[v].n; j++)
 		sp->pool[v].be[j] = sp->pool[v].be[j + 1];
 	sp->pool[v].n--;
-	if (sluice_service_put(s, sp)) {
-		rc = lib_fail(s, -1);
-		goto out;
-	}
-	backend_done(sp->name, argv[1], v, "deleted");
-	rc = EXIT_OK;
+	rc = backend_commit(s, sp, argv[1], v, "deleted");
 out:
 	sluice_spec_free(sp);
 	sluice_close(s);
