@@ -89,3 +89,15 @@ demo: all
 
 clean:
 	rm -rf $(B)
+
+# libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
+FUZZ_SECS ?= 60
+FUZZ_CC   ?= clang
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/daemon/prom.h user/daemon/httpc.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib -Iuser/daemon \
+		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl
+.PHONY: fuzz-prom
+fuzz-prom: $(B)/fuzz/fuzz_prom
+	@mkdir -p $(B)/fuzz/corpus-prom
+	$< -max_total_time=$(FUZZ_SECS) -max_len=4096 $(B)/fuzz/corpus-prom tests/fuzz/corpus/prom
