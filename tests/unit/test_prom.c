@@ -179,10 +179,16 @@ struct got {
 };
 static int finish_order;
 
+static int cancelled;
+
 static void on_result(const struct prom_result *r, void *arg)
 {
 	struct got *g = arg;
 
+	if (r->err == -ECANCELED) {
+		cancelled++;
+		return;
+	}
 	g->r = *r;
 	g->done = 1;
 	g->order = ++finish_order;
@@ -256,12 +262,13 @@ static void test_async(void)
 	ASSERT_TRUE(strstr(g[2].r.reason, "HTTP 404"), "reason says HTTP 404");
 	ASSERT_EQ(httpc_pending(c), 0, "nothing pending");
 
-	/* cancel: no callback */
+	/* cancel: the callback hears -ECANCELED at once, nothing later */
 	memset(g, 0, sizeof(g));
 	id = prom_query_start(c, base, "slow", 3000, on_result, &g[0]);
 	httpc_cancel(c, id);
 	ASSERT_EQ(httpc_pending(c), 0, "cancelled request gone");
-	ASSERT_EQ(g[0].done, 0, "cancelled request's callback not run");
+	ASSERT_EQ(cancelled, 1, "cancelled request's callback told -ECANCELED");
+	ASSERT_EQ(g[0].done, 0, "no result for a cancelled request");
 
 	/* a closed port: unreachable */
 	MHD_stop_daemon(d);
@@ -278,7 +285,8 @@ static void test_async(void)
 	prom_query_start(c, "http://127.0.0.1:9", "up", 2000, on_result, &g[0]);
 out:
 	httpc_free(c);
-	ASSERT_EQ(g[0].done, 0, "free runs no user callback");
+	ASSERT_EQ(g[0].done, 0, "free gives no result");
+	ASSERT_EQ(cancelled, 2, "free tells the pending callback -ECANCELED");
 	if (d)
 		MHD_stop_daemon(d);
 }

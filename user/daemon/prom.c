@@ -253,10 +253,8 @@ static void on_reply(const struct httpc_reply *h, void *arg)
 	struct prom_result r = { 0 };
 
 	if (h->err == -ECANCELED) {
-		free(pc);
-		return;
-	}
-	if (h->err) {
+		fail(&r, -ECANCELED, "cancelled");
+	} else if (h->err) {
 		fail(&r, h->err, "Prometheus %s: %s",
 		     h->err == -ETIMEDOUT ? "timed out" : "unreachable", h->reason);
 	} else {

@@ -54,8 +54,8 @@ typedef void (*prom_cb)(const struct prom_result *r, void *arg);
 
 /*
  * Start an instant query of an expanded PromQL expression. cb runs once,
- * from httpc_dispatch. Returns the httpc request id (httpc_cancel stops
- * it) or -errno.
+ * from httpc_dispatch, or with err -ECANCELED from httpc_cancel/httpc_free
+ * (then it may only release arg). Returns the httpc request id or -errno.
  */
 int64_t prom_query_start(struct httpc *c, const char *base, const char *query,
 			 unsigned int timeout_ms, prom_cb cb, void *arg);
