@@ -93,7 +93,7 @@ clean:
 # libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
 FUZZ_SECS ?= 60
 FUZZ_CC   ?= clang
-$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/daemon/prom.h user/daemon/httpc.h
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/lib/query_tmpl.c user/daemon/prom.h user/daemon/httpc.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib -Iuser/daemon \
 		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl

@@ -16,7 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const long status[] = { 200, 200, 200, 400, 422, 503, 404, 0 };
-	struct prom_vars v = { "web", "canary", "early", "5m" };
+	struct sluice_query_vars v = { "web", "canary", "early", "5m" };
 	struct prom_result r;
 	char out[512], err[200], *tmpl;
 	int n;
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tmpl = malloc(size);
 	memcpy(tmpl, data + 1, size - 1);
 	tmpl[size - 1] = 0;
-	n = prom_expand(tmpl, &v, out, sizeof(out), err, sizeof(err));
+	n = sluice_query_expand(tmpl, &v, out, sizeof(out), err, sizeof(err));
 	assert(n < 0 || (size_t)n == strlen(out));
 	free(tmpl);
 	return 0;

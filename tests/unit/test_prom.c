@@ -98,32 +98,32 @@ static void test_parse(void)
 
 static void test_expand(void)
 {
-	struct prom_vars v = { .service = "web", .variant = "canary", .ring = "early" };
+	struct sluice_query_vars v = { .service = "web", .variant = "canary", .ring = "early" };
 	char out[256], err[200];
 	int n;
 
 	subtest("expand: placeholders, PromQL escaping, errors");
-	n = prom_expand("sum(rate(x{svc=\"{{service}}\",v=\"{{ variant }}\",r=\"{{ring}}\"}[1m]))",
+	n = sluice_query_expand("sum(rate(x{svc=\"{{service}}\",v=\"{{ variant }}\",r=\"{{ring}}\"}[1m]))",
 			&v, out, sizeof(out), err, sizeof(err));
 	ASSERT_TRUE(n > 0 && !strcmp(out, "sum(rate(x{svc=\"web\",v=\"canary\",r=\"early\"}[1m]))"),
 		    "three placeholders substituted");
 	v.service = "a\"b\\c";
-	n = prom_expand("{{service}}", &v, out, sizeof(out), err, sizeof(err));
+	n = sluice_query_expand("{{service}}", &v, out, sizeof(out), err, sizeof(err));
 	ASSERT_TRUE(n > 0 && !strcmp(out, "a\\\"b\\\\c"), "quote and backslash escaped");
-	n = prom_expand("x{{bogus}}", &v, out, sizeof(out), err, sizeof(err));
+	n = sluice_query_expand("x{{bogus}}", &v, out, sizeof(out), err, sizeof(err));
 	ASSERT_EQ(n, -EINVAL, "unknown placeholder rejected");
 	ASSERT_TRUE(strstr(err, "{{bogus}}") && strstr(err, "offset 1"), "error names it and its offset");
-	n = prom_expand("x{{service", &v, out, sizeof(out), err, sizeof(err));
+	n = sluice_query_expand("x{{service", &v, out, sizeof(out), err, sizeof(err));
 	ASSERT_EQ(n, -EINVAL, "unterminated placeholder rejected");
 	ASSERT_TRUE(strstr(err, "unterminated"), "error says unterminated");
-	n = prom_expand("{{window}}", &v, out, sizeof(out), err, sizeof(err));
+	n = sluice_query_expand("{{window}}", &v, out, sizeof(out), err, sizeof(err));
 	ASSERT_EQ(n, -EINVAL, "placeholder without a value rejected");
 	ASSERT_TRUE(strstr(err, "no value"), "error says it has no value");
-	n = prom_expand("{{ring}}{{ring}}{{ring}}", &v, out, 8, err, sizeof(err));
+	n = sluice_query_expand("{{ring}}{{ring}}{{ring}}", &v, out, 8, err, sizeof(err));
 	ASSERT_EQ(n, -E2BIG, "too long for the buffer");
-	ASSERT_OK(prom_template_check("up{v=\"{{variant}}\"}", err, sizeof(err)), "template ok");
-	ASSERT_EQ(prom_template_check("", err, sizeof(err)), -EINVAL, "empty template rejected");
-	ASSERT_EQ(prom_template_check("{{x}}", err, sizeof(err)), -EINVAL, "bad template rejected");
+	ASSERT_OK(sluice_query_check("up{v=\"{{variant}}\"}", false, err, sizeof(err)), "template ok");
+	ASSERT_EQ(sluice_query_check("", false, err, sizeof(err)), -EINVAL, "empty template rejected");
+	ASSERT_EQ(sluice_query_check("{{x}}", false, err, sizeof(err)), -EINVAL, "bad template rejected");
 }
 
 static void test_url(void)

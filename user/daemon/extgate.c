@@ -278,7 +278,7 @@ static void start_prom(struct slot *s, const struct sluice_plan_gate *g,
 	struct part *p = &s->parts[k];
 	const char *tmpl = (k == P_SAMP_C || k == P_SAMP_B) ? g->ext.samples_query
 							     : g->ext.query;
-	struct prom_vars v = {
+	struct sluice_query_vars v = {
 		.service = ctx->service,
 		.variant = (k == P_CAN || k == P_SAMP_C) ? "canary" : "baseline",
 		.ring = ctx->rings ? ctx->rings : "default",
@@ -289,7 +289,7 @@ static void start_prom(struct slot *s, const struct sluice_plan_gate *g,
 
 	p->used = true;
 	p->s = s;
-	if (prom_expand(tmpl, &v, q, sizeof(q), err, sizeof(err)) < 0) {
+	if (sluice_query_expand(tmpl, &v, q, sizeof(q), err, sizeof(err)) < 0) {
 		part_fail(p, -EINVAL, "query: %.110s", err);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "httpc.h"
+#include "plan.h"
 
 struct prom_result {
 	int err;		/* 0: value is a finite number; else -errno */
@@ -22,23 +23,7 @@ struct prom_result {
 	char reason[200];	/* what went wrong, when err */
 };
 
-/* Values for {{service}}, {{variant}}, {{ring}}, {{window}} (NULL: the
- * template may not use it). */
-struct prom_vars {
-	const char *service, *variant, *ring, *window;
-};
-
-/*
- * Expand a query template. Placeholders are {{service}}, {{variant}},
- * {{ring}} and {{window}} (spaces inside the braces allowed); values are
- * escaped for a PromQL string literal (\ and "). An unknown placeholder,
- * an unterminated one, or a value the caller did not give is an error
- * (-EINVAL, with err naming it and its offset). Returns the length.
- */
-int prom_expand(const char *tmpl, const struct prom_vars *v, char *out,
-		size_t outlen, char *err, size_t errlen);
-/* Check a template's placeholders without values (plan validation). */
-int prom_template_check(const char *tmpl, char *err, size_t errlen);
+/* Templates: sluice_query_expand (plan.h). */
 
 /* The URL of an instant query: base (http://host:port[/prefix]) +
  * /api/v1/query?query=<url-encoded>&timeout=<s>. Returns -ENOMEM/-E2BIG. */

@@ -205,6 +205,25 @@ struct sluice_plan_budget {
 	struct sluice_plan_pos pos;
 };
 
+/* Values for a template's {{service}}, {{variant}}, {{ring}}, {{window}}
+ * (NULL: the template may not use it). */
+struct sluice_query_vars {
+	const char *service, *variant, *ring, *window;
+};
+
+/*
+ * Expand a query template; spaces inside the braces are allowed; values
+ * are escaped for a PromQL string literal (\ and "). An unknown or
+ * unterminated placeholder, or one without a value, is -EINVAL with err
+ * naming it and its offset; -E2BIG when out is too small. Returns the
+ * length.
+ */
+int sluice_query_expand(const char *tmpl, const struct sluice_query_vars *v,
+			char *out, size_t outlen, char *err, size_t errlen);
+/* Check a template for plan validation: a gate's ({{service}},
+ * {{variant}}, {{ring}}) or a budget's (budget: {{service}}, {{window}}). */
+int sluice_query_check(const char *tmpl, bool budget, char *err, size_t errlen);
+
 struct sluice_plan_gate {
 	char name[SLUICE_GATE_NAME_LEN];	/* default: the metric name;
 						 * unique within the plan */
