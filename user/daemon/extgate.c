@@ -8,7 +8,6 @@
 #include "extgate.h"
 #include "prom.h"
 #include "cmdgate.h"
-#include "gate.h"
 
 #define BUCKETS		1024
 #define DEFAULT_TIMEOUT	5000
@@ -361,9 +360,12 @@ static void start(struct slot *s, const struct sluice_plan_gate *g,
 
 /* ---- burn rate ---------------------------------------------------------- */
 
+/* The error signals of an error-ratio gate (plan.h's per-mode defaults). */
 static __u32 burn_signals(const struct sluice_plan_gate *g, __u8 mode)
 {
-	return gate_signals(g, mode);
+	if (g->signals)
+		return g->signals;
+	return mode == SLUICE_MODE_NAT ? SLUICE_SIG_DEFAULT_NAT : SLUICE_SIG_DEFAULT_L3;
 }
 
 static void burn_counts(const struct eng_obs *obs, __u32 sig, int v, __u64 *bad,
