@@ -175,4 +175,59 @@ static inline void sim_apply(struct sim *s, const struct eng_out *out)
 	}
 }
 
+/*
+ * One synthetic rollout judged by one error-ratio gate evaluated every
+ * second (gate.c's whole path: counters, increments, strata, test).
+ * weights[i] holds for step_s seconds each (the last one until max_s).
+ * Returns the second the gate failed (1-based), 0 if it never did; the
+ * canary's new flows until then in *canary_flows.
+ */
+struct sim_gate_cfg {
+	double margin, confidence;
+	double flows_per_s, base_rate, canary_rate;
+	const __u16 *weights;
+	unsigned int nweights, step_s, max_s;
+};
+
+static inline unsigned int sim_gate_run(const struct sim_gate_cfg *c, __u64 seed,
+					__u64 *canary_flows)
+{
+	struct sluice_plan_gate g = {};
+	struct gate_state gs;
+	struct gate_ctx ctx = {};
+	struct gate_eval ev;
+	struct sim s;
+	unsigned int t, step = 0;
+	int r;
+
+	g.metric = SLUICE_METRIC_ERROR_RATIO;
+	g.interval_ms = 1000;
+	g.compare_baseline = true;
+	g.max_increase = c->margin;
+	g.confidence = c->confidence;
+	g.min_samples = 1;
+	sim_init(&s, seed, c->flows_per_s, c->base_rate, c->canary_rate);
+	gate_state_init(&g, &gs);
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		s.obs.weight[r] = c->weights[0];
+	ctx.mode = s.obs.mode;
+	ctx.weight = s.obs.weight;
+	gate_step_begin(&g, &gs, &ctx, &s.obs);
+	for (t = 1; t <= c->max_s; t++) {
+		if (c->step_s && step + 1 < c->nweights && t > (step + 1) * c->step_s) {
+			step++;
+			for (r = 0; r < SLUICE_MAX_RINGS; r++)
+				s.obs.weight[r] = c->weights[step];
+			gate_step_begin(&g, &gs, &ctx, &s.obs);
+		}
+		sim_traffic(&s, 1000);
+		if (gate_evaluate(&g, &gs, &ctx, &s.obs, t * 1000ull, &ev) == GATE_FAIL) {
+			*canary_flows = s.obs.fs[SLUICE_CANARY][0].new_flows;
+			return t;
+		}
+	}
+	*canary_flows = s.obs.fs[SLUICE_CANARY][0].new_flows;
+	return 0;
+}
+
 #endif /* SLUICE_SIM_H */
