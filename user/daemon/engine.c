@@ -480,6 +480,7 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->attempt = retry ? st->attempt + 1 : 1;
 	st->started_ms = now_ms;
 	st->last_tick_ms = now_ms;
+	st->lkg_at_start = obs->lkg;
 	st->by_operator = false;
 	st->want_revert = false;
 	st->promote_pending = st->promote_full = false;
