@@ -11,9 +11,23 @@
 static void weights_str(const struct eng_action *a, char *buf, size_t len)
 {
 	size_t n = 0;
-	int r;
+	int r, first = -1;
+	bool same = true;
 
 	buf[0] = '\0';
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		if (a->ring_mask & (1u << r)) {
+			if (first < 0)
+				first = r;
+			else if (a->weight[r] != a->weight[first])
+				same = false;
+		}
+	if (first >= 0 && same) {
+		snprintf(buf, len, "weight %u.%02u%% (%s)", a->weight[first] / 100,
+			 a->weight[first] % 100,
+			 a->ring_mask == (1u << SLUICE_MAX_RINGS) - 1 ? "every ring" : "rings of the step");
+		return;
+	}
 	for (r = 0; r < SLUICE_MAX_RINGS && n < len; r++)
 		if (a->ring_mask & (1u << r))
 			n += snprintf(buf + n, len - n, "%sring %d %u.%02u%%",

@@ -32,6 +32,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	obs->mode = v.mode;
 	obs->lkg = v.lkg;
 	obs->kill = v.kill | v.kill_all;
+	obs->kill_global = v.kill_all;
 	memcpy(obs->weight, v.weight, sizeof(obs->weight));
 	for (i = 0; i < SLUICE_MAX_RINGS; i++)
 		obs->ring_in_use[i] = rings & (1u << i);
