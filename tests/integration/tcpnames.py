@@ -18,6 +18,7 @@ blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
 """
 import json
+import signal
 import socket
 import socketserver
 import struct
@@ -129,11 +130,14 @@ def load(host, port, rate, seconds, timeout=2.0):
     par = max(1, min(64, int(rate)))
     start = time.time()
     total = int(rate * seconds)
+    stop = threading.Event()
+    # SIGTERM ends the run early; the counts so far are still printed
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def worker(i):
         nonlocal errors
         k = i
-        while k < total:
+        while k < total and not stop.is_set():
             due = start + k / rate
             now = time.time()
             if due > now:
@@ -150,6 +154,8 @@ def load(host, port, rate, seconds, timeout=2.0):
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(par)]
     for t in threads:
         t.start()
+    while any(t.is_alive() for t in threads):
+        time.sleep(0.05)
     for t in threads:
         t.join()
     print(json.dumps({"counts": counts, "errors": errors}), flush=True)
