@@ -64,7 +64,8 @@ run() {	# CASE: prints "latency_ms decision_ms rate"
 	[ "$case" = 3x ] && nft_refuse "b1 b2" 2
 	L2=
 	for _ in 1 2 3 4; do
-		lab_in cl python3 "$TCPNAMES" load "$LAB_VIP4" "$LAB_PORT" $((RATE / 4)) $((LIMIT + 30)) --timeout 1 >/dev/null 2>&1 &
+		ip netns exec "$(lab_ns cl)" python3 "$TCPNAMES" load "$LAB_VIP4" "$LAB_PORT" \
+			$((RATE / 4)) $((LIMIT + 30)) --timeout 1 >/dev/null 2>&1 &
 		L2="$L2 $!"
 	done
 	rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
