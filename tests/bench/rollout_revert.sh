@@ -55,8 +55,15 @@ now() { date +%s%3N; }
 kill_on() { [ "$(lab_sluice -j service show web | json 'j["services"][0]["revert"]')" != off ]; }
 new_flows() { lab_sluice -j stats web | json 'sum(h["new_flows"] for h in j["services"][0]["health"])'; }
 
+SRC=10
 run() {	# CASE: prints "latency_ms decision_ms rate"
-	local case=$1 t0 t1 f0 f1 w0 w1 dec
+	local case=$1 t0 t1 f0 f1 w0 w1 dec src
+	# a client address of its own per run: the connection tables keep the
+	# previous run's unconfirmed (refused) flows, and a new SYN on one of
+	# their 5-tuples would count as that flow's handshake timeout
+	SRC=$((SRC + 1))
+	src=10.100.0.$SRC
+	lab_in cl ip addr add "$src/24" dev eth0 2>/dev/null
 	heal
 	rl rollout abort web >/dev/null 2>&1
 	lab_sluice service del web >/dev/null
@@ -65,7 +72,7 @@ run() {	# CASE: prints "latency_ms decision_ms rate"
 	L2=
 	for _ in 1 2 3 4; do
 		ip netns exec "$(lab_ns cl)" python3 "$TCPNAMES" load "$LAB_VIP4" "$LAB_PORT" \
-			$((RATE / 4)) $((LIMIT + 30)) --timeout 1 >/dev/null 2>&1 &
+			$((RATE / 4)) $((LIMIT + 30)) --timeout 1 --src "$src" >/dev/null 2>&1 &
 		L2="$L2 $!"
 	done
 	rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
@@ -82,6 +89,7 @@ run() {	# CASE: prints "latency_ms decision_ms rate"
 	kill $L2 2>/dev/null; wait $L2 2>/dev/null; L2=
 	rid=$(rl_field web 'r["rollout_id"]')
 	dec=$(rl -j rollout history web | json "([e['at_ms'] for e in j['events'] if e['type']=='rollback' and e['rollout_id']==$rid] or [0])[0]")
+	echo "  ($case: $(rl_field web 'r["end_reason"] or r["status"]'))" >&2
 	echo "${t1:+$((t1 - t0))} $(( dec ? dec - t0 : -1 )) $(( (f1 - f0) * 1000 / (w1 - w0 + 1) ))"
 }
 
