@@ -24,7 +24,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
-SLUICED_LDLIBS :=		# the daemon's own libraries (sqlite3, ...)
+SLUICED_LDLIBS := -lsqlite3	# the daemon's own libraries
 # libsluiced's HTTP parts: libcurl (Prometheus queries, notification POSTs)
 # and libmicrohttpd (/metrics); sluiced, tests and benches link them
 DMN_LDLIBS := -lcurl -lmicrohttpd
@@ -69,11 +69,11 @@ $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(DMN_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(DMN_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 test: all
 	tests/run.sh

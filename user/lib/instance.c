@@ -292,6 +292,9 @@ void sluice_close(struct sluice *s)
 			close(*map_fd_slot(s, i));
 	if (s->skel)
 		sluice_bpf__destroy(s->skel);
+	free(s->cfg_cache);
+	free(s->cfg_cache_map);
+	free(s->pcpu_buf);
 	free(s);
 }
 
