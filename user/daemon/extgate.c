@@ -198,15 +198,15 @@ static void finish(struct slot *s, const struct sluice_plan_gate *g)
 		s->measurements++;
 		e->canary = s->parts[P_CAN].v;
 		e->baseline = s->parts[P_BASE].used ? s->parts[P_BASE].v : NAN;
-		e->samples_c = s->parts[P_SAMP_C].used ? (__u64)s->parts[P_SAMP_C].v
-						       : s->measurements;
+		/* the engine sums samples over a step's measurements */
+		e->samples_c = s->parts[P_SAMP_C].used ? (__u64)s->parts[P_SAMP_C].v : 1;
 		e->samples_b = s->parts[P_SAMP_B].used ? (__u64)s->parts[P_SAMP_B].v
-						       : s->parts[P_BASE].used ? s->measurements : 0;
+						       : s->parts[P_BASE].used ? 1 : 0;
 		e->verdict = ENG_EXT_VALUE;
 		if (g->metric == SLUICE_METRIC_EXT_COMMAND && g->ext.result == SLUICE_CMD_EXIT) {
 			e->verdict = s->parts[P_CAN].pass ? ENG_EXT_PASS : ENG_EXT_FAIL;
 			e->canary = s->parts[P_CAN].pass ? 0 : 1;
-			e->samples_c = s->measurements;
+			e->samples_c = 1;
 		}
 		snprintf(e->reason, sizeof(e->reason), "%s", s->parts[P_CAN].reason);
 	}

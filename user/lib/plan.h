@@ -157,9 +157,9 @@ enum sluice_trigger {
  *   prometheus: `query` (a PromQL template: {{service}}, {{variant}},
  *     {{ring}}) is run per variant (canary; baseline too when the gate
  *     compares) against `url` (default: sluiced --prometheus); min samples
- *     from `samples_query` (same template) or, without it, are taken as met
- *     once a value exists (the gate's min_samples then counts
- *     measurements). Judged by max / max_increase like datapath gates.
+ *     from `samples_query` (same template: the events behind one
+ *     measurement, e.g. increase(...[<interval>])) summed over the step,
+ *     or without it one per measurement (min_samples counts measurements). Judged by max / max_increase like datapath gates.
  *   command: `command` (sh -c) with SLUICE_SERVICE, SLUICE_VARIANT,
  *     SLUICE_RING, SLUICE_STEP, SLUICE_GATE in its environment, killed at
  *     `timeout`. result exit: 0 pass, 1 fail, other error; result value:
