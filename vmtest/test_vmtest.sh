@@ -3,6 +3,7 @@
 # panicking, a hung and an interrupted guest command each give the right exit
 # status, and none leaves a qemu process or run directory behind.
 # Exit 0 pass, 77 skip (reason on the last stderr line), else fail.
+# It starts qemu itself, so not inside a guest: sluice-test: host-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (deps, qemu 9p)" >&2; exit 77; }
