@@ -159,6 +159,64 @@ static void test_lengths(int prog, const struct flow *f4, const struct flow *u4,
 	(void)f4;
 }
 
+/* Issue 10's policy: what a host would drop is passed, never forwarded. */
+static void test_host_drop(int prog, const struct flow *f4, const struct flow *u6)
+{
+	struct flow m;
+	__u8 p[512];
+	int len;
+
+	subtest("issue 10: packets a host would drop pass to the stack");
+	len = build_pkt(p, f4, NULL);
+	p[14 + 10] ^= 0x01;
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 bad header checksum: passed");
+	len = build_pkt(p, f4, &(struct pkt_opts){ .ip_opt_words = 2 });
+	ASSERT_TRUE(forwarded(prog, p, len), "v4 with NOP options: forwarded");
+	p[14 + 20] = 0x44;	/* timestamp, length 9 > the 8 option bytes */
+	p[14 + 21] = 9;
+	fix_ip4(p + 14);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 option longer than the header: passed");
+	p[14 + 21] = 1;
+	fix_ip4(p + 14);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 option length 1: passed");
+	p[14 + 20] = 0x83;	/* loose source route */
+	p[14 + 21] = 7;
+	p[14 + 22] = 4;
+	fix_ip4(p + 14);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 loose source route: passed");
+	p[14 + 20] = 0x07;	/* record route, 7 bytes, then EOL */
+	fix_ip4(p + 14);
+	ASSERT_TRUE(forwarded(prog, p, len), "v4 record route option: forwarded");
+	m = *f4;
+	m.src = A("127.0.0.1");
+	len = build_pkt(p, &m, NULL);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 loopback source: passed");
+	m.src = A("224.0.0.5");
+	len = build_pkt(p, &m, NULL);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v4 multicast source: passed");
+
+	len = build_pkt(p, u6, &(struct pkt_opts){ .ext_hdrs = 1, .payload = 8 });
+	ASSERT_TRUE(forwarded(prog, p, len), "v6 with a PadN destination option: forwarded");
+	p[54 + 3] = 5;	/* PadN runs one byte past the header */
+	ASSERT_TRUE(!forwarded(prog, p, len), "v6 option past its header: passed");
+	p[54 + 2] = 0x80;	/* unknown, "discard" */
+	p[54 + 3] = 4;
+	ASSERT_TRUE(!forwarded(prog, p, len), "v6 option with discard-if-unknown bits: passed");
+	p[14 + 6] = IPPROTO_ROUTING;
+	p[54 + 2] = 0;		/* type 0, segments left 4 */
+	p[54 + 3] = 4;
+	ASSERT_TRUE(!forwarded(prog, p, len), "v6 routing header with segments left: passed");
+	p[54 + 3] = 0;
+	ASSERT_TRUE(forwarded(prog, p, len), "v6 routing header, segments left 0: forwarded");
+	m = *u6;
+	m.src = A("ff02::1");
+	len = build_pkt(p, &m, NULL);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v6 multicast source: passed");
+	m.src = A("::ffff:198.51.100.1");
+	len = build_pkt(p, &m, NULL);
+	ASSERT_TRUE(!forwarded(prog, p, len), "v6 v4-mapped source: passed");
+}
+
 static __u64 rng = 0x9e3779b97f4a7c15ull;
 
 static __u64 next_rand(void)
@@ -212,6 +270,7 @@ int main(void)
 	lens[n] = build_icmp_err(pkts[n], &u6, &rtr6, 2); n++;
 
 	test_lengths(prog, &f4, &u4, &u6);
+	test_host_drop(prog, &f4, &u6);
 
 	subtest("the whole packets are forwarded (the baseline for this test)");
 	for (i = 0; i < n; i++)
