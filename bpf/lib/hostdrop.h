@@ -149,8 +149,8 @@ static __always_inline int ip6_opts_walk(void *data, void *data_end,
 		if ((void *)(opt + k + 2) > data_end)
 			return 0;
 		l = opt[k + 1];
-		if (l > olen - k - 2)
-			return 0;
+		if ((__u32)k + 2 > olen || l > olen - k - 2)
+			return 0;	/* (found by test_fuzz) */
 		skip = l + 1;
 	}
 	return 1;

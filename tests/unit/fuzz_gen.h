@@ -53,6 +53,7 @@ struct fz_case {
 	__u32 setup_len;
 	union sluice_addr client;
 	__u16 cport;
+	__u64 own_reply;	/* the tuple hash of the reply its setup created */
 	struct fz_field f[FZ_MAX_FIELDS];
 	int nf;
 	int ip4_off[3], nip4;	/* IPv4 headers whose checksum a fix-up may redo */
@@ -756,6 +757,7 @@ static inline void fz_gen(const struct fz_env *e, __u64 seed, __u64 id,
 	c->nip4 = 0;
 	c->len = 0;
 	c->setup_len = 0;
+	c->own_reply = 0;
 	c->mutated = 0;
 	k = fz_below(&c->rng, 16);
 	c->prog = k < 6 ? FZ_XDP : k < 10 ? FZ_TC : k < 12 ? FZ_REPLY_XDP :

@@ -615,7 +615,7 @@ static int fz_judge(const struct fz_env *e, const struct fz_case *c, int v,
 		    const __u8 *out, __u32 olen, struct fz_counts *cnt)
 {
 	int changed = olen != c->len || memcmp(out, c->pkt, c->len);
-	int fwd, ok;
+	int fwd, ok, own = 0;
 	const struct fz_svc *z = NULL;
 	struct sp in;
 
@@ -650,10 +650,15 @@ static int fz_judge(const struct fz_env *e, const struct fz_case *c, int v,
 
 	ok = sp_parse(c->pkt, c->len, &in);
 	if (ok && (c->prog == FZ_REPLY_XDP || c->prog == FZ_REPLY_TC)) {
-		ok = !in.icmp && fz_rev_has(fz_rev_hash(in.family, in.proto, &in.src,
-							&in.dst, in.sport, in.dport), 0);
+		__u64 h = fz_rev_hash(in.family, in.proto, &in.src, &in.dst,
+				      in.sport, in.dport);
+
+		ok = !in.icmp && fz_rev_has(h, 0);
 		if (!ok)
 			in.why = in.icmp ? "reply path: ICMP error" : "not a known NAT reply";
+		/* an older flow's entry may be evicted (nat_rev is an LRU):
+		 * only the case's own must be there */
+		own = ok && h == c->own_reply;
 	} else if (ok) {
 		z = sp_service(e, &in);
 		if (!z) {
@@ -665,7 +670,10 @@ static int fz_judge(const struct fz_env *e, const struct fz_case *c, int v,
 		return fz_check(cnt, FZ_P_ONLY_VALID, !fwd && fz_passed(c->prog, v),
 				in.why ? in.why : "forwarded though not valid");
 	if (c->prog == FZ_REPLY_XDP || c->prog == FZ_REPLY_TC) {
-		if (fz_check(cnt, FZ_P_VALID_FWD, changed, "a known NAT reply not translated"))
+		if (!changed && !own)
+			return fz_check(cnt, FZ_P_ONLY_VALID, !fwd && fz_passed(c->prog, v),
+					"reply path: passed, yet sent");
+		if (fz_check(cnt, FZ_P_VALID_FWD, changed, "the case's own NAT reply not translated"))
 			return 1;
 		return fz_judge_reply(e, &in, c, v, out, olen, cnt);
 	}
@@ -716,6 +724,8 @@ static inline void fz_note_reply(const struct fz_env *e, struct fz_case *c,
 	if (sp_parse(out, olen, &o) && !o.icmp) {
 		be = o.dst;
 		fz_rev_add(out, olen);
+		c->own_reply = fz_rev_hash(o.family, o.proto, &o.dst, &o.src,
+					   o.dport, o.sport);
 	}
 	fz_build_reply(e, c, &be);
 }

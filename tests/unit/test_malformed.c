@@ -202,6 +202,11 @@ static void test_host_drop(int prog, const struct flow *f4, const struct flow *u
 	p[54 + 2] = 0x80;	/* unknown, "discard" */
 	p[54 + 3] = 4;
 	ASSERT_TRUE(!forwarded(prog, p, len), "v6 option with discard-if-unknown bits: passed");
+	p[54 + 2] = p[54 + 3] = 0;	/* Pad1s, then a type without a length */
+	p[54 + 7] = 0x04;
+	ASSERT_TRUE(!forwarded(prog, p, len),
+		    "v6 option type in the header's last byte (no length byte): passed");
+	p[54 + 7] = 0;
 	p[14 + 6] = IPPROTO_ROUTING;
 	p[54 + 2] = 0;		/* type 0, segments left 4 */
 	p[54 + 3] = 4;
