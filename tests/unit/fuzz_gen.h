@@ -667,7 +667,21 @@ static inline void fz_build_reply_setup(const struct fz_env *e, struct fz_case *
 	__u32 l2;
 
 	c->reply_svc = z - e->svc;
-	fz_client(c, z->family, &f.src);
+	/* a client of its own (198.51.101.0/24, 2001:db8:2::/64), port from
+	 * the case number: no earlier flow has this tuple, so the setup
+	 * always writes the reply's entry */
+	memset(&f.src, 0, sizeof(f.src));
+	if (z->family == AF_INET) {
+		f.src.bytes[0] = 198; f.src.bytes[1] = 51; f.src.bytes[2] = 101;
+		f.src.bytes[3] = 2 + (c->id / 60000) % 250;
+	} else {
+		inet_pton(AF_INET6, "2001:db8:2::", f.src.bytes);
+		f.src.bytes[13] = c->id >> 32;
+		f.src.bytes[14] = c->id >> 24;
+		f.src.bytes[15] = 2 + (c->id / 60000) % 250;
+		f.src.bytes[12] = (c->id / 15000000) & 0xff;
+	}
+	f.sport = 1024 + c->id % 60000;
 	c->client = f.src;
 	c->cport = f.sport;
 	tmp.nf = 0;

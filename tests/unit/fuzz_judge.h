@@ -684,6 +684,13 @@ static int fz_judge(const struct fz_env *e, const struct fz_case *c, int v,
 			return 1;
 		return fz_judge_dsr(z, c, v, out, olen, cnt);
 	}
+	/* a frame longer than the 1500-byte next hop: whenever the next-hop
+	 * cache is refreshed, bpf_fib_lookup may answer "fragmentation
+	 * needed" (TC checks the frame, padding included) and nat and ipip
+	 * pass the packet untouched */
+	if (z->mode != SLUICE_MODE_DSR && !fwd && !z->no_neigh &&
+	    (c->len - in.l2 > 1500 || in.iplen > 1500))
+		return fz_check(cnt, FZ_P_VALID_FWD, 1, "");
 	if (z->mode == SLUICE_MODE_NAT) {
 		if (in.icmp)
 			return fz_check(cnt, FZ_P_VALID_FWD, !fwd,
