@@ -102,7 +102,7 @@ static void compare_ref(struct sluice *s, int prog, const char *ref, int rounds,
 {
 	static const char *const names[] = { "dsr", "ipip", "nat" };
 	struct bpf_object *obj = NULL;
-	double a[3][2][64], b[3][2][64];
+	double a[3][2][64], b[3][2][64], d[3][2][64];
 	int rprog = load_ref(s, ref, &obj), m, fam, r, v;
 
 	if (rprog < 0) {
@@ -127,30 +127,38 @@ static void compare_ref(struct sluice *s, int prog, const char *ref, int rounds,
 					b[m][fam][r] = measure(rprog, f, 0, n, ifin, &v);
 				}
 			}
+	/* the paired difference of each round (both measured back to back)
+	 * is steadier than either side when neighbours load the machine */
 	for (m = 0; m < 3; m++)
 		for (fam = 0; fam < 2; fam++) {
+			for (r = 0; r < rounds; r++)
+				d[m][fam][r] = a[m][fam][r] - b[m][fam][r];
 			qsort(a[m][fam], rounds, sizeof(double), cmp_d);
 			qsort(b[m][fam], rounds, sizeof(double), cmp_d);
+			qsort(d[m][fam], rounds, sizeof(double), cmp_d);
 		}
 	printf("hit path, this build vs %s: %d interleaved rounds of %d runs, "
 	       "ns per packet, min/median/max of the round medians\n", ref, rounds, n);
-	printf("%-6s %-4s %20s %20s %8s\n", "mode", "fam", "this build", "reference", "diff");
+	printf("%-6s %-4s %20s %20s %22s\n", "mode", "fam", "this build", "reference",
+	       "paired diff per round");
 	for (m = 0; m < 3; m++)
 		for (fam = 0; fam < 2; fam++) {
-			double *x = a[m][fam], *y = b[m][fam];
+			double *x = a[m][fam], *y = b[m][fam], *z = d[m][fam];
 
-			printf("%-6s %-4s %6.0f/%6.0f/%6.0f %6.0f/%6.0f/%6.0f %+8.0f\n",
+			printf("%-6s %-4s %6.0f/%6.0f/%6.0f %6.0f/%6.0f/%6.0f %+6.0f/%+6.0f/%+6.0f\n",
 			       names[m], fam ? "v6" : "v4", x[0], x[rounds / 2], x[rounds - 1],
-			       y[0], y[rounds / 2], y[rounds - 1], x[rounds / 2] - y[rounds / 2]);
+			       y[0], y[rounds / 2], y[rounds - 1], z[0], z[rounds / 2],
+			       z[rounds - 1]);
 		}
 	printf("{\"ref\": \"%s\", \"rounds\": %d, \"runs\": %d", ref, rounds, n);
 	for (m = 0; m < 3; m++)
 		for (fam = 0; fam < 2; fam++) {
-			double *x = a[m][fam], *y = b[m][fam];
+			double *x = a[m][fam], *y = b[m][fam], *z = d[m][fam];
 
-			printf(", \"%s%d\": {\"this\": [%.0f, %.0f, %.0f], \"ref\": [%.0f, %.0f, %.0f]}",
+			printf(", \"%s%d\": {\"this\": [%.0f, %.0f, %.0f], \"ref\": [%.0f, %.0f, %.0f], "
+			       "\"diff\": [%.0f, %.0f, %.0f]}",
 			       names[m], fam ? 6 : 4, x[0], x[rounds / 2], x[rounds - 1],
-			       y[0], y[rounds / 2], y[rounds - 1]);
+			       y[0], y[rounds / 2], y[rounds - 1], z[0], z[rounds / 2], z[rounds - 1]);
 		}
 	printf("}\n");
 	bpf_object__close(obj);

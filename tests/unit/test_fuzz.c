@@ -377,7 +377,10 @@ int main(int argc, char **argv)
 	}
 
 	subtest(one != ~0ull ? "one case" : "fuzz run");
-	for (k = one != ~0ull ? one : 0; k < (one != ~0ull ? one + 1 : count); k++) {
+	/* count: packets run through a program (frames the kernel refuses
+	 * as too short do not count) */
+	for (k = one != ~0ull ? one : 0;
+	     one != ~0ull ? k == one : cnt.tried < count; k++) {
 		struct fz_case c;
 
 		fz_gen(&env, seed, k, &c);
