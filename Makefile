@@ -1,5 +1,6 @@
 # sluice build. `make` builds everything into build/; `make test` runs the
-# suite; `make vmtest [KERNEL=6.1]` runs it under qemu; `make bench`.
+# suite; `make vmtest [KERNEL=6.1]` runs it under qemu; `make bench`;
+# `make fuzz [FUZZ_COUNT=N FUZZ_SEED=S]` runs the packet fuzz at length.
 CLANG    ?= clang
 CC       ?= gcc
 BPFTOOL  ?= bpftool
@@ -36,7 +37,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench demo seqsim
+.PHONY: all clean test vmtest bench demo seqsim fuzz
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -85,6 +86,12 @@ bench: all
 # numbers): make seqsim [SEQSIM_RUNS=2000]
 seqsim: $(B)/bench/seqsim
 	$(B)/bench/seqsim $(or $(SEQSIM_RUNS),2000) 1
+
+# the packet fuzz of the datapath at length (the suite runs 100,000)
+FUZZ_COUNT ?= 10000000
+FUZZ_SEED ?= 1
+fuzz: $(B)/tests/test_fuzz
+	$(B)/tests/test_fuzz --count $(FUZZ_COUNT) --seed $(FUZZ_SEED)
 
 demo: all
 	scripts/demo.sh

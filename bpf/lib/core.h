@@ -203,7 +203,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
-	rc = parse_packet(data, data_end, &pk);
+	rc = parse_packet(hk, data, data_end, &pk);
 	if (rc != PARSE_OK) {
 		event_inc(parse_event(rc));
 		return 0;
@@ -324,7 +324,7 @@ static __always_inline int sluice_reply(const struct hook *hk,
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
-	if (parse_packet(data, data_end, &pk) != PARSE_OK || pk.icmp_err)
+	if (parse_packet(hk, data, data_end, &pk) != PARSE_OK || pk.icmp_err)
 		return 0;
 	r = bpf_map_lookup_elem(&nat_rev, &pk.flow);
 	if (!r) {

@@ -9,7 +9,12 @@
  * (ktime around the program, ~tens of ns of fixed cost that the empty
  * program pays too). The FIB is a private network namespace's, with
  * permanent neighbours, so bpf_fib_lookup succeeds as in production.
- *   modecost [-n RUNS]    prints a table and one JSON line
+ *   modecost [-n RUNS] [--ref OBJ [--rounds R]]
+ * prints a table and one JSON line. --ref loads another build of
+ * sluice.bpf.o (say, main's) onto the same pinned maps and measures the
+ * hit path of both, interleaved, R rounds (default 7) of RUNS runs each:
+ * min / median / max over the rounds of each round's median, this build
+ * against OBJ, in the same run (issue 10's before/after).
  */
 #include <sched.h>
 #include <net/if.h>
@@ -57,6 +62,108 @@ static double measure(int prog, struct flow f, int vary, int n, int ifin,
 	return med;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Load OBJ's sluice_xdp on the instance's pinned maps. */
+static int load_ref(struct sluice *s, const char *path, struct bpf_object **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = sluice_pin_dir(s));
+	struct bpf_object *obj = bpf_object__open_file(path, &oo);
+	struct bpf_program *p;
+	char pin[512];
+	int fd;
+
+	if (!obj)
+		return -errno;
+	snprintf(pin, sizeof(pin), "%s/tx_ports", sluice_pin_dir(s));
+	fd = bpf_obj_get(pin);
+	if (fd >= 0) {
+		bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, "tx_ports"), fd);
+		close(fd);
+	}
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), "sluice_xdp"));
+	if (bpf_object__load(obj)) {
+		bpf_object__close(obj);
+		return -EINVAL;
+	}
+	*out = obj;
+	return bpf_program__fd(bpf_object__find_program_by_name(obj, "sluice_xdp"));
+}
+
+/* This build vs a reference build, hit path, interleaved rounds. */
+static void compare_ref(struct sluice *s, int prog, const char *ref, int rounds,
+			int n, int ifin)
+{
+	static const char *const names[] = { "dsr", "ipip", "nat" };
+	struct bpf_object *obj = NULL;
+	double a[3][2][64], b[3][2][64], d[3][2][64];
+	int rprog = load_ref(s, ref, &obj), m, fam, r, v;
+
+	if (rprog < 0) {
+		fprintf(stderr, "cannot load %s: %s\n", ref, strerror(-rprog));
+		exit(1);
+	}
+	for (r = 0; r < rounds; r++)
+		for (m = 0; m < 3; m++)
+			for (fam = 0; fam < 2; fam++) {
+				char vip[64];
+				struct flow f;
+
+				snprintf(vip, sizeof(vip), fam ? "2001:db8::%d" : "192.0.2.%d", 10 + m);
+				f = fam ? flow6("2001:db8:1::7", vip, 40000, 80, IPPROTO_TCP, F_ACK)
+					: flow4("198.51.100.7", vip, 40000, 80, IPPROTO_TCP, F_ACK);
+				/* alternate which goes first */
+				if (r & 1) {
+					b[m][fam][r] = measure(rprog, f, 0, n, ifin, &v);
+					a[m][fam][r] = measure(prog, f, 0, n, ifin, &v);
+				} else {
+					a[m][fam][r] = measure(prog, f, 0, n, ifin, &v);
+					b[m][fam][r] = measure(rprog, f, 0, n, ifin, &v);
+				}
+			}
+	/* the paired difference of each round (both measured back to back)
+	 * is steadier than either side when neighbours load the machine */
+	for (m = 0; m < 3; m++)
+		for (fam = 0; fam < 2; fam++) {
+			for (r = 0; r < rounds; r++)
+				d[m][fam][r] = a[m][fam][r] - b[m][fam][r];
+			qsort(a[m][fam], rounds, sizeof(double), cmp_d);
+			qsort(b[m][fam], rounds, sizeof(double), cmp_d);
+			qsort(d[m][fam], rounds, sizeof(double), cmp_d);
+		}
+	printf("hit path, this build vs %s: %d interleaved rounds of %d runs, "
+	       "ns per packet, min/median/max of the round medians\n", ref, rounds, n);
+	printf("%-6s %-4s %20s %20s %22s\n", "mode", "fam", "this build", "reference",
+	       "paired diff per round");
+	for (m = 0; m < 3; m++)
+		for (fam = 0; fam < 2; fam++) {
+			double *x = a[m][fam], *y = b[m][fam], *z = d[m][fam];
+
+			printf("%-6s %-4s %6.0f/%6.0f/%6.0f %6.0f/%6.0f/%6.0f %+6.0f/%+6.0f/%+6.0f\n",
+			       names[m], fam ? "v6" : "v4", x[0], x[rounds / 2], x[rounds - 1],
+			       y[0], y[rounds / 2], y[rounds - 1], z[0], z[rounds / 2],
+			       z[rounds - 1]);
+		}
+	printf("{\"ref\": \"%s\", \"rounds\": %d, \"runs\": %d", ref, rounds, n);
+	for (m = 0; m < 3; m++)
+		for (fam = 0; fam < 2; fam++) {
+			double *x = a[m][fam], *y = b[m][fam], *z = d[m][fam];
+
+			printf(", \"%s%d\": {\"this\": [%.0f, %.0f, %.0f], \"ref\": [%.0f, %.0f, %.0f], "
+			       "\"diff\": [%.0f, %.0f, %.0f]}",
+			       names[m], fam ? 6 : 4, x[0], x[rounds / 2], x[rounds - 1],
+			       y[0], y[rounds / 2], y[rounds - 1], z[0], z[rounds / 2], z[rounds - 1]);
+		}
+	printf("}\n");
+	bpf_object__close(obj);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = { "dsr", "ipip", "nat" };
@@ -65,9 +172,20 @@ int main(int argc, char **argv)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	double e4, res[3][2][2];	/* mode, family, hit/new */
-	int n = argc > 2 && !strcmp(argv[1], "-n") ? atoi(argv[2]) : 20000;
-	int prog, empty, ifin, m, fam, v;
+	int n = 20000, rounds = 7, prog, empty, ifin, m, fam, v, i;
+	const char *ref = NULL;
 	struct sluice *s;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "-n"))
+			n = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--ref"))
+			ref = argv[i + 1];
+		else if (!strcmp(argv[i], "--rounds"))
+			rounds = atoi(argv[i + 1]);
+	}
+	if (rounds < 1 || rounds > 64)
+		rounds = 7;
 
 	if (geteuid())
 		t_skip("needs root");
@@ -143,5 +261,7 @@ int main(int argc, char **argv)
 		printf(", \"%s\": {\"hit4\": %.0f, \"new4\": %.0f, \"hit6\": %.0f, \"new6\": %.0f}",
 		       names[m], res[m][0][0], res[m][0][1], res[m][1][0], res[m][1][1]);
 	printf("}\n");
+	if (ref)
+		compare_ref(s, prog, ref, rounds, n, ifin);
 	return 0;
 }
