@@ -87,16 +87,7 @@ static int ip4_ok(const __u8 *ip)
 static int run_ctx(int prog, const __u8 *in, __u32 len, __u8 *out,
 		   __u32 *olen, int ifindex)
 {
-	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
-		    .data_out = out, .data_size_out = 4096, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int err = bpf_prog_test_run_opts(prog, &o);
-
-	if (err)
-		return err;
-	*olen = o.data_size_out;
-	return o.retval;
+	return t_run_ctx(prog, in, len, out, olen, ifindex);
 }
 
 static void set_df(__u8 *pkt)
