@@ -271,8 +271,9 @@ static __u32 now_tick(void)
 	return (__u32)((((__u64)ts.tv_sec * 1000000000ull) + ts.tv_nsec) >> SLUICE_SEEN_SHIFT);
 }
 
-/* Age the UDP entry of f in conn_est: seen moved back by ticks. */
-static int age_entry(const struct flow *f, __u32 ticks)
+/* Age the UDP entry of f in conn_est: seen moved back by ticks (0: only
+ * read it into *seen). */
+static int age_entry(const struct flow *f, __u32 ticks, __u32 *seen)
 {
 	struct sluice_conn_key k = { .sport = htons(f->sport), .dport = htons(f->dport),
 				     .proto = f->proto, .family = f->family };
@@ -287,8 +288,10 @@ static int age_entry(const struct flow *f, __u32 ticks)
 	if (fd < 0)
 		return -errno;
 	if (bpf_map_lookup_elem(fd, &k, &e) == 0) {
+		if (seen)
+			*seen = e.seen;
 		e.seen -= ticks;
-		rc = bpf_map_update_elem(fd, &k, &e, BPF_EXIST);
+		rc = ticks ? bpf_map_update_elem(fd, &k, &e, BPF_EXIST) : 0;
 	}
 	close(fd);
 	return rc;
@@ -309,12 +312,19 @@ static void test_udp(struct sluice *s)
 	ASSERT_EQ(send_f(&f, 0, NULL), 0, "second datagram (promoted) -> baseline");
 	sluice_set_weight(s, "udp", -1, 10000);
 	ASSERT_EQ(send_f(&f, 0, NULL), 0, "at 100%, a live flow stays on baseline");
+	{
+		__u32 seen = 0, t = now_tick();
+
+		ASSERT_OK(age_entry(&f, 0, &seen), "entry in conn_est");
+		ASSERT_TRUE(seen + 1 >= t && seen <= t,
+			    "seen tick is the monotonic clock >> SLUICE_SEEN_SHIFT (jiffies or ktime)");
+	}
 	/* 2 s = 2 ticks: one tick of silence is inside, three are past */
 	t0 = now_tick();
-	ASSERT_OK(age_entry(&f, 1), "entry aged by one tick");
+	ASSERT_OK(age_entry(&f, 1, NULL), "entry aged by one tick");
 	if (now_tick() == t0)
 		ASSERT_EQ(send_f(&f, 0, NULL), 0, "silent ~1 s (< 2 s): stays on baseline");
-	ASSERT_OK(age_entry(&f, 3), "entry aged by three more ticks");
+	ASSERT_OK(age_entry(&f, 3, NULL), "entry aged by three more ticks");
 	ASSERT_EQ(send_f(&f, 0, NULL), 1, "silent > 2 s: decided afresh -> canary");
 	stats_of(s, "udp", h);
 	ASSERT_TRUE(h[1].new_flows == 1, "... counted as a new canary flow");
