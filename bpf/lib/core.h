@@ -242,8 +242,11 @@ static __always_inline int sluice_process(const struct hook *hk,
 			else
 				syn_retrans = 1;
 		} else if (pk.flow.proto == IPPROTO_UDP) {
+			/* any timeout is at least one tick: a flow seen in
+			 * this tick or the last cannot be idle, so the hot
+			 * path does not read the configuration */
 			now = seen_tick();
-			cfg = bpf_map_lookup_elem(inner, &zero);
+			cfg = now - h.e.seen > 1 ? bpf_map_lookup_elem(inner, &zero) : 0;
 			if (cfg && udp_is_idle(&h.e, now,
 					       udp_idle_ticks(cfg->udp_idle_s)))
 				fresh = 1;
