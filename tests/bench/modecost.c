@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * modecost: per-packet cost of sluice's XDP program per forwarding mode
- * (dsr, ipip, nat), hit path and new-flow path, against an empty XDP
+ * (dsr, ipip, nat), hit path and new-flow path (TCP over IPv4 and IPv6,
+ * UDP over IPv4), against an empty XDP
  * program, through BPF_PROG_TEST_RUN. ipip and nat change the packet, so
  * progcost's `repeat` (which feeds a program its own output) cannot be
  * used: every run here is one syscall with repeat 1 on a fresh copy of
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_PASS },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	double e4, res[3][2][2];	/* mode, family, hit/new */
+	double e4, res[3][3][2];	/* mode, TCP v4 / TCP v6 / UDP v4, hit/new */
 	int n = 20000, rounds = 7, prog, empty, ifin, m, fam, v, i;
 	const char *ref = NULL;
 	struct sluice *s;
@@ -204,21 +205,24 @@ int main(int argc, char **argv)
 	if (prog < 0 || empty < 0)
 		t_skip("cannot load programs");
 	for (m = 0; m < 3; m++)
-		for (fam = 0; fam < 2; fam++) {
+		for (fam = 0; fam < 3; fam++) {
 			char name[32], vip[64];
 			struct sluice_service_spec *sp;
 			unsigned int vv, i;
 
-			snprintf(name, sizeof(name), "%s%d", names[m], fam ? 6 : 4);
-			snprintf(vip, sizeof(vip), fam ? "2001:db8::%d" : "192.0.2.%d", 10 + m);
-			sp = t_spec(name, vip, 80, IPPROTO_TCP, 2, 2);
+			int udp = fam == 2, v6 = fam == 1;
+			__u8 proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
+
+			snprintf(name, sizeof(name), "%s%s%d", names[m], udp ? "u" : "", v6 ? 6 : 4);
+			snprintf(vip, sizeof(vip), v6 ? "2001:db8::%d" : "192.0.2.%d", 10 + m);
+			sp = t_spec(name, vip, udp ? 53 : 80, proto, 2, 2);
 			sp->mode = m;
 			if (m != SLUICE_MODE_DSR)
 				for (vv = 0; vv < 2; vv++)
 					for (i = 0; i < sp->pool[vv].n; i++)
 						sp->pool[vv].be[i].has_mac = false;
 			if (m == SLUICE_MODE_IPIP)
-				sluice_parse_prefix(fam ? "fd00:99::/64" : "10.99.0.0/24",
+				sluice_parse_prefix(v6 ? "fd00:99::/64" : "10.99.0.0/24",
 						    &sp->tunnel_src);
 			if (sluice_service_put(s, sp)) {
 				fprintf(stderr, "%s: %s\n", name, sluice_errmsg(s));
@@ -226,20 +230,23 @@ int main(int argc, char **argv)
 			}
 			sluice_set_weight(s, name, -1, 5000);
 			{
-				struct flow f = fam ? flow6("2001:db8:1::7", vip, 40000, 80, IPPROTO_TCP, F_SYN)
-						    : flow4("198.51.100.7", vip, 40000, 80, IPPROTO_TCP, F_SYN);
+				struct flow f = v6 ? flow6("2001:db8:1::7", vip, 40000, 80, proto, F_SYN)
+						   : flow4("198.51.100.7", vip, 40000, udp ? 53 : 80, proto,
+							   udp ? 0 : F_SYN);
 				__u8 in[256];
 				__u32 ns;
 				int len = build_pkt(in, &f, NULL);
 
 				run1(prog, in, len, ifin, &ns);	/* SYN: conn_new */
-				f.tcp_flags = F_ACK;
+				if (!udp)
+					f.tcp_flags = F_ACK;
 				len = build_pkt(in, &f, NULL);
 				run1(prog, in, len, ifin, &ns);	/* promoted */
 				res[m][fam][0] = measure(prog, f, 0, n, ifin, &v);
 				if (v != XDP_REDIRECT && v != XDP_TX)
 					fprintf(stderr, "%s hit: verdict %d\n", name, v);
-				f.tcp_flags = F_SYN;
+				if (!udp)
+					f.tcp_flags = F_SYN;
 				f.sport = 0;
 				res[m][fam][1] = measure(prog, f, 1, n, ifin, &v);
 			}
@@ -251,15 +258,18 @@ int main(int argc, char **argv)
 		e4 = measure(empty, f, 0, n, ifin, &v);
 	}
 	printf("BPF_PROG_TEST_RUN, repeat 1, median of %d runs, ns per packet (empty XDP program: %.0f)\n", n, e4);
-	printf("%-6s %10s %10s %10s %10s   (minus empty: hit v4, new v4)\n", "mode", "hit v4", "new v4", "hit v6", "new v6");
+	printf("%-6s %10s %10s %10s %10s %10s %10s   (minus empty: hit v4, new v4)\n", "mode",
+	       "hit v4", "new v4", "hit v6", "new v6", "udp hit4", "udp new4");
 	for (m = 0; m < 3; m++)
-		printf("%-6s %10.0f %10.0f %10.0f %10.0f   %6.0f %6.0f\n", names[m],
+		printf("%-6s %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f   %6.0f %6.0f\n", names[m],
 		       res[m][0][0], res[m][0][1], res[m][1][0], res[m][1][1],
-		       res[m][0][0] - e4, res[m][0][1] - e4);
+		       res[m][2][0], res[m][2][1], res[m][0][0] - e4, res[m][0][1] - e4);
 	printf("{\"empty\": %.0f", e4);
 	for (m = 0; m < 3; m++)
-		printf(", \"%s\": {\"hit4\": %.0f, \"new4\": %.0f, \"hit6\": %.0f, \"new6\": %.0f}",
-		       names[m], res[m][0][0], res[m][0][1], res[m][1][0], res[m][1][1]);
+		printf(", \"%s\": {\"hit4\": %.0f, \"new4\": %.0f, \"hit6\": %.0f, \"new6\": %.0f, "
+		       "\"udp_hit4\": %.0f, \"udp_new4\": %.0f}",
+		       names[m], res[m][0][0], res[m][0][1], res[m][1][0], res[m][1][1],
+		       res[m][2][0], res[m][2][1]);
 	printf("}\n");
 	if (ref)
 		compare_ref(s, prog, ref, rounds, n, ifin);

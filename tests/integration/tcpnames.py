@@ -2,11 +2,15 @@
 """Real TCP endpoints for the namespace labs.
 
 serve NAME PORT [--family 4|6]   a backend: each line in, "NAME line" out
-spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst]
+spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst] [--reuse]
                                  N short connections; prints JSON counts.
                                  --sport: source ports BASE.. (a fixed flow
                                  set, so shares are reproducible); --par:
-                                 K at a time; --rst: close with a RST
+                                 K at a time; --rst: close with a RST;
+                                 --reuse: worker w makes connections
+                                 w, w+K, ... all from port BASE + w (tuple
+                                 reuse; with --rst, no TIME_WAIT stands in
+                                 the way)
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
                                  whether it ever changed, and errors
@@ -31,6 +35,9 @@ def serve(name, port, family):
     class Server(socketserver.ThreadingTCPServer):
         allow_reuse_address = True
         daemon_threads = True
+        # the default backlog of 5 drops SYNs of a burst of connections:
+        # real SYN retransmissions that would blur the health counters
+        request_queue_size = 128
         address_family = socket.AF_INET6 if family == "6" else socket.AF_INET
 
     host = "::" if family == "6" else "0.0.0.0"
@@ -65,27 +72,31 @@ def one(host, port, sport, timeout, rst):
         s.close()
 
 
-def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False):
+def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False,
+           reuse=False):
     counts, errors = {}, 0
     lock = threading.Lock()
     todo = list(range(n))
 
-    def worker():
+    def worker(w):
         nonlocal errors
+        mine = list(range(w, n, max(1, par)))  # --reuse: a fixed share
         while True:
             with lock:
-                if not todo:
+                if reuse and not mine or not reuse and not todo:
                     return
-                i = todo.pop(0)
+                i = mine.pop(0) if reuse else todo.pop(0)
+            p = sport + (w if reuse else i) if sport else 0
             try:
-                who = one(host, port, sport + i if sport else 0, timeout, rst)
+                who = one(host, port, p, timeout, rst)
                 with lock:
                     counts[who] = counts.get(who, 0) + 1
             except OSError:
                 with lock:
                     errors += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(max(1, par))]
+    threads = [threading.Thread(target=worker, args=(w,))
+               for w in range(max(1, par))]
     for t in threads:
         t.start()
     for t in threads:
@@ -141,6 +152,8 @@ def main():
             k = a.pop(0)
             if k == "--rst":
                 kw["rst"] = True
+            elif k == "--reuse":
+                kw["reuse"] = True
             elif k == "--sport":
                 kw["sport"] = int(a.pop(0))
             elif k == "--par":

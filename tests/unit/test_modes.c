@@ -93,27 +93,7 @@ static int ip4_ok(const __u8 *ip)
 static int run_ctx(int prog, const __u8 *in, __u32 len, __u8 *out,
 		   __u32 *olen, int ifindex)
 {
-	static bool no_ctx;
-	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
-		    .data_out = out, .data_size_out = 4096, .repeat = 1);
-	int err;
-
-	*olen = 0;
-	if (!no_ctx) {
-		o.ctx_in = &ctx;
-		o.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog, &o);
-	if (err == -EINVAL && !no_ctx) {
-		no_ctx = true;
-		fprintf(stderr, "  note: no xdp_md context in test runs (before 5.12): ingress is lo\n");
-		return run_ctx(prog, in, len, out, olen, ifindex);
-	}
-	if (err)
-		return err;
-	*olen = o.data_size_out;
-	return o.retval;
+	return t_run_ctx(prog, in, len, out, olen, ifindex);
 }
 
 static void set_df(__u8 *pkt)

@@ -290,6 +290,18 @@ static int sv_table(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static int sv_udp_idle(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "udp_idle", 1, SLUICE_UDP_IDLE_MAX, &x);
+
+	if (err)
+		return err;
+	c->svc->udp_idle_s = x;
+	return 0;
+}
+
 static int sv_weight(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct sluice_cfg_service *svc = ((struct svc_ctx *)o)->svc;
@@ -369,6 +381,7 @@ static const struct key_def service_keys[] = {
 	{ "affinity", sv_aff, false },
 	{ "seed", sv_seed, false },
 	{ "table_size", sv_table, false },
+	{ "udp_idle", sv_udp_idle, false },
 	{ "weight", sv_weight, false },
 	{ "last_known_good", sv_lkg, false },
 	{ "baseline", sv_pool, false },

@@ -195,6 +195,9 @@ int sluice_service_check(struct sluice *s,
 	if (spec->lkg >= SLUICE_VARIANTS)
 		return sluice_seterr(s, EINVAL, "service '%s': last-known-good must be baseline or canary",
 				     spec->name);
+	if (spec->udp_idle_s > SLUICE_UDP_IDLE_MAX)
+		return sluice_seterr(s, ERANGE, "service '%s': udp-idle must be 1..%u seconds",
+				     spec->name, SLUICE_UDP_IDLE_MAX);
 	for (i = 0; i < SLUICE_MAX_RINGS; i++)
 		if (spec->weight[i] > SLUICE_BUCKETS)
 			return sluice_seterr(s, ERANGE,
@@ -467,6 +470,7 @@ static int service_put_locked(struct sluice *s,
 	cfg.affinity = spec->affinity;
 	cfg.mode = spec->mode;
 	cfg.lkg = spec->lkg;
+	cfg.udp_idle_s = spec->udp_idle_s ? spec->udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
 	if (spec->mode == SLUICE_MODE_IPIP) {
 		cfg.tun_src = spec->tunnel_src.addr;
 		cfg.tun_plen = spec->tunnel_src.len;
@@ -554,6 +558,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 		out->tunnel_src.family = out->family;
 	}
 	out->table_size = cfg.table_size;
+	out->udp_idle_s = cfg.udp_idle_s ? cfg.udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
 	memcpy(out->weight, cfg.weight, sizeof(out->weight));
 	out->id = id;
 	out->gen = cfg.gen;

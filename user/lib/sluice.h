@@ -115,6 +115,9 @@ struct sluice_service_spec {
 	/* ipip: outer source prefix (same family as the VIP), required */
 	struct sluice_prefix tunnel_src;
 	__u32 table_size;	/* 0: SLUICE_TABLE_DEFAULT */
+	/* UDP: seconds of silence after which a flow's next packet is decided
+	 * afresh (1..SLUICE_UDP_IDLE_MAX; 0: SLUICE_UDP_IDLE_DEFAULT) */
+	__u32 udp_idle_s;
 	__u16 weight[SLUICE_MAX_RINGS];	/* canary share per ring, 0..10000 */
 	struct sluice_pool_spec pool[SLUICE_VARIANTS];
 	/* filled by sluice_service_get */
@@ -277,6 +280,7 @@ struct sluice_cfg_service {
 	__u8 family, proto, mode, affinity, lkg;
 	__u16 port;
 	__u32 seed, table_size;
+	__u32 udp_idle_s;			/* udp_idle; 0: the default */
 	struct sluice_prefix tunnel_src;	/* ipip: tunnel_source */
 	/* weight: one value for every ring, or per ring; rings a per-ring
 	 * weight does not name take the "default" ring's value (or 0) */
