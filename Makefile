@@ -30,7 +30,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench demo
+.PHONY: all clean test vmtest bench bench-memory demo
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) $(UNIT_BIN) $(BENCH_BIN)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
@@ -66,6 +66,9 @@ vmtest: all
 
 bench: all
 	tests/bench/run.sh
+
+bench-memory: all
+	tests/bench/memory.sh
 
 demo: all
 	scripts/demo.sh

@@ -26,17 +26,25 @@ static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
 
 static const struct cmd objects[] = {
-	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N]",
+	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N] [nat N]",
 	  "Load the programs (creating and pinning the maps if needed) and attach\n"
 	  "them to DEV: native XDP (default), skb-mode XDP, or tc clsact ingress.\n"
+	  "Attaching again (or `upgrade`) swaps in this build's programs atomically.\n"
 	  "conn / conn-new: entries of the established and unconfirmed connection\n"
-	  "tables (default 1048576 / 262144), when this attach creates the maps.\n"
+	  "tables (default 1048576 / 262144); nat: entries of the NAT reverse table,\n"
+	  "made with the first NAT service (default conn + conn-new). Sizes are set\n"
+	  "when this attach creates the maps (1024 .. 268435456).\n"
 	  "reply: the NAT reply path (backend -> client gets the VIP back), for the\n"
 	  "backend-facing device; the forward path goes on the client-facing one." },
 	{ "decap", do_decap, "decap { attach | detach } DEV",
 	  "On a backend of an ipip service: a tc ingress program on DEV strips the\n"
 	  "outer IPv4/IPv6 header and hands the inner packet to the local stack\n"
 	  "(no ipip module needed). The VIP must be a local address (loopback)." },
+	{ "upgrade", do_upgrade, "upgrade",
+	  "Hitless upgrade: load this build's programs over the pinned maps and swap\n"
+	  "them in for the attached ones on every device, atomically (no packet is\n"
+	  "dropped, no flow moves). Refused, changing nothing, when the pins have\n"
+	  "another map layout version." },
 	{ "detach", do_detach, "detach DEV",
 	  "Detach the programs of this instance from DEV. The maps stay." },
 	{ "status", do_status, "status",
@@ -182,7 +190,8 @@ struct sluice *cli_open(bool create)
 	struct sluice_open_opts o = { .pin_dir = cli.pin_dir, .create = create,
 				      .verbose = cli.verbose,
 				      .conn_entries = cli.conn_entries,
-				      .conn_new_entries = cli.conn_new_entries };
+				      .conn_new_entries = cli.conn_new_entries,
+				      .nat_entries = cli.nat_entries };
 	char path[PATH_MAX + 16], buf[4096], last[1024] = "";
 	struct sluice *s;
 	int saved, tmp, e;

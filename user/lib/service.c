@@ -456,7 +456,12 @@ static int service_put_locked(struct sluice *s,
 		cfg.nbackends[v] = nmg;
 	}
 
-	/* 2. the configuration */
+	/* 2. the configuration; a NAT service needs the reverse table first */
+	if (spec->mode == SLUICE_MODE_NAT) {
+		err = sluice_nat_table(s, true);
+		if (err < 0)
+			goto out;
+	}
 	memcpy(cfg.weight, spec->weight, sizeof(cfg.weight));
 	cfg.seed = spec->seed;
 	cfg.table_size = spec->table_size;
