@@ -14,6 +14,7 @@
 #define SLUICE_MAX_SERVICES	4096
 #define SLUICE_MAX_BACKENDS	65536
 #define SLUICE_MAX_RINGS	8	/* ring 0 is the default ring */
+#define SLUICE_MAX_PREFIXES	4096	/* ring prefixes per family, all rings */
 #define SLUICE_NAME_LEN		32
 #define SLUICE_RING_NAME_LEN	16
 

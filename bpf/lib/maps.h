@@ -81,7 +81,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, SLUICE_MAX_PREFIXES);
 	__type(key, struct sluice_lpm_v4);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -90,7 +90,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, SLUICE_MAX_PREFIXES);
 	__type(key, struct sluice_lpm_v6);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -177,7 +177,12 @@ int usage_err(const char *fmt, ...)
 
 int lib_fail(struct sluice *s, int err)
 {
-	pr_error("%s", s ? sluice_errmsg(s) : strerror(err < 0 ? -err : err));
+	const char *msg = s ? sluice_errmsg(s) : strerror(err < 0 ? -err : err);
+
+	if (err == -EPERM || err == -EACCES)
+		pr_error("%s: %s", msg, sluice_privilege_hint());
+	else
+		pr_error("%s", msg);
 	return EXIT_ERR;
 }
 
@@ -198,7 +203,7 @@ struct sluice *cli_open(bool create)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/svc_index", cli.pin_dir);
-	if (!create && access(path, F_OK) < 0) {
+	if (!create && access(path, F_OK) < 0 && errno == ENOENT) {
 		pr_error("no sluice instance at %s (attach a device or add a service first)",
 			 cli.pin_dir);
 		return NULL;
@@ -229,7 +234,12 @@ struct sluice *cli_open(bool create)
 	fclose(f);
 	errno = e;
 done:
-	if (!s) {
+	if (!s && strstr(last, "needs root")) {
+		pr_error("%s", last);
+	} else if (!s && (errno == EPERM || errno == EACCES)) {
+		pr_error("cannot open the sluice instance at %s (%s): %s", cli.pin_dir,
+			 last[0] ? last : strerror(errno), sluice_privilege_hint());
+	} else if (!s) {
 		if (last[0])
 			pr_error("%s", last);
 		else

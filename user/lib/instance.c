@@ -79,6 +79,7 @@ static bool private_mount_ns(void)
 static int ensure_bpffs(struct sluice *s)
 {
 	struct statfs st;
+	struct stat pst;
 	char parent[PATH_MAX], *slash;
 
 	snprintf(parent, sizeof(parent), "%s", s->pin_dir);
@@ -105,6 +106,14 @@ mkdir_pin:
 	if (mkdir(s->pin_dir, 0700) < 0 && errno != EEXIST)
 		return sluice_seterr(s, errno, "cannot create %s: %s",
 				     s->pin_dir, strerror(errno));
+	/* the pins steer traffic: only root may reach them (0700, root) */
+	if (stat(s->pin_dir, &pst) == 0 && pst.st_uid != 0)
+		return sluice_seterr(s, EPERM, "%s is owned by uid %u, not root: "
+				     "refusing to keep sluice's maps there",
+				     s->pin_dir, pst.st_uid);
+	if (chmod(s->pin_dir, 0700) < 0)
+		return sluice_seterr(s, errno, "cannot make %s private (0700): %s",
+				     s->pin_dir, strerror(errno));
 	return 0;
 }
 
@@ -116,10 +125,10 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 	int err, tx_fd;
 
 	sluice_libbpf_verbosity(s->verbose);
-	err = ensure_bpffs(s);
+	err = sluice_probe(s);	/* before anything is made */
 	if (err)
 		return err;
-	err = sluice_probe(s);
+	err = ensure_bpffs(s);
 	if (err)
 		return err;
 	err = sluice_layout_check(s);
@@ -239,10 +248,10 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 				close(*map_fd_slot(s, i));
 		s->err[0] = '\0';
 		err = sluice_load_skel(s, &skel);
-		if (err)
-			goto fail;
-		sluice_bpf__destroy(skel);	/* the maps stay, pinned */
-		err = open_pins(s);
+		if (!err) {
+			sluice_bpf__destroy(skel);	/* the maps stay, pinned */
+			err = open_pins(s);
+		}
 	}
 	if (err) {
 		if (err == -ENOENT)

@@ -46,6 +46,8 @@ int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
 void sluice_exposure_sync(struct sluice *s, __u32 svc_id,
 			  const struct sluice_svc_cfg *cfg);
 /* Read the live configuration; tables may be NULL to skip them. */
+/* The message for a failed sluice_cfg_read of service name. */
+int sluice_cfg_read_err(struct sluice *s, int err, const char *name);
 int sluice_cfg_read(struct sluice *s, __u32 svc_id,
 		    struct sluice_svc_cfg *cfg, __u32 **tables);
 

@@ -541,8 +541,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 	m = &s->meta[id];
 	err = sluice_cfg_read(s, id, &cfg, NULL);
 	if (err)
-		return sluice_seterr(s, err, "service '%s' has no configuration",
-				     m->name);
+		return sluice_cfg_read_err(s, err, m->name);
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", m->name);
 	out->vip = m->key.vip;
@@ -655,7 +654,7 @@ static int cfg_edit(struct sluice *s, const char *name, int ring,
 		goto out;
 	err = sluice_cfg_read(s, id, &cfg, tables);
 	if (err) {
-		err = sluice_seterr(s, err, "service '%s' has no configuration", name);
+		err = sluice_cfg_read_err(s, err, name);
 		goto out;
 	}
 	if (lkg >= 0) {

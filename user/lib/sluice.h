@@ -245,6 +245,16 @@ int sluice_map_memory(struct sluice *s, struct sluice_map_mem *out, int max);
 /* The instance's layout pin: version and table sizes. */
 const struct sluice_layout *sluice_layout_of(const struct sluice *s);
 
+/*
+ * 0 when the file open at fd (named path in messages) may be trusted: a
+ * regular file only its owner (root or us) can write, in a directory others
+ * cannot swap it in (or a pipe/terminal); else -EPERM with why in err.
+ * sluice_config_parse checks it; the daemon checks plans with it too.
+ */
+int sluice_file_trusted(int fd, const char *path, char *err, size_t errlen);
+/* "needs root, or CAP_BPF and CAP_NET_ADMIN; missing: ...": for EPERM. */
+const char *sluice_privilege_hint(void);
+
 /* Maglev (exposed for tests and benchmarks). */
 struct sluice_maglev_in {
 	__u32 id;		/* what the table slot holds */
