@@ -27,8 +27,9 @@ int sluice_file_trusted(int fd, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
+	    !(S_ISCHR(st.st_mode) && isatty(fd))) {
+		snprintf(err, errlen, "%s: not a regular file, pipe or terminal", path);
 		return -EINVAL;
 	}
 	if (!S_ISREG(st.st_mode))
