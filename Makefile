@@ -7,7 +7,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 B        := build
 
 CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
-CFLAGS   += -Iinclude -Iuser/lib -I$(B) -D_GNU_SOURCE
+override CFLAGS += -Iinclude -Iuser/lib -I$(B) -D_GNU_SOURCE
 LDLIBS   := -lbpf -lelf -lz -lyaml -ljansson -lpthread -lm
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Wno-unused-function
