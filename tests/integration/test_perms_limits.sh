@@ -7,7 +7,7 @@
 # - `sluice apply` refuses a configuration file others can write (or own,
 #   or swap in their directory), and changes nothing;
 # - every documented limit (services, backends per pool, backends in all,
-#   rings, ring prefixes per family) exceeded by one is a clear error that
+#   rings, ring prefixes per family, plan steps and gates) exceeded by one is a clear error that
 #   changes nothing; at the limit it is accepted where that is cheap.
 set -u
 cd "$(dirname "$0")/../.."
@@ -113,6 +113,16 @@ elif kind == "backends":	# n backends over services of 4096 each
     for k in range((n + 4095) // 4096):
         out += svc("b%d" % k, "10.31.0.%d" % (k + 1),
                    [addr(40 + k, i) for i in range(min(4096, n - k * 4096))])
+elif kind in ("steps", "gates"):	# a plan with n steps (or n gates)
+    out.append("services:")
+    out += svc("plan", "10.32.0.1", ["10.50.0.1"])
+    out += ["    canary: [{address: 10.50.0.2}]", "    rollout:", "      steps:"]
+    ns = n if kind == "steps" else 1
+    out += ["        - {weight: %d%%, hold: 1m}" % (1 + i % 99) for i in range(ns)]
+    out.append("      gates:")
+    ng = n if kind == "gates" else 1
+    out += ["        - {name: g%d, metric: error_ratio, max_increase: 20%%, min_samples: 100}" % i
+            for i in range(ng)]
 elif kind == "rings":
     out.append("rings:")
     for i in range(n):
@@ -132,6 +142,8 @@ limit services 4097 "more services than the datapath holds (4096)"
 limit pool 4097 "4096"
 limit backends 65537 "more backends in all services than the datapath holds (65536)"
 limit rings 8 "too many rings: at most 7"
+limit steps 33 "more than 32 steps"
+limit gates 17 "more than 16 gates"
 limit prefixes 4097 "more than 4096 IPv4 prefixes"
 fails "limit: weight above 100%" "" sl weight web 100.01%
 check "  ... changed nothing" test "$BEFORE" = "$(state)"

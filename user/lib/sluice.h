@@ -18,6 +18,7 @@
 #define SLUICE_POOL_MAX 4096	/* backends per pool */
 
 struct sluice;
+struct sluice_plan;	/* plan.h */
 
 struct sluice_open_opts {
 	const char *pin_dir;	/* NULL: SLUICE_PIN_DIR_DEFAULT */
@@ -328,7 +329,8 @@ struct sluice_cfg_service {
 	struct sluice_cfg_weight weights[SLUICE_MAX_RINGS];
 	bool blue_green;		/* the file said blue/green */
 	struct sluice_cfg_pool pool[SLUICE_VARIANTS];
-	/* a later issue adds: struct sluice_cfg_rollout *rollout; */
+	struct sluice_plan *rollout;	/* the `rollout:` section (plan.h),
+					 * NULL without one */
 };
 
 struct sluice_config {
