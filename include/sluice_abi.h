@@ -14,6 +14,7 @@
 #define SLUICE_MAX_SERVICES	4096
 #define SLUICE_MAX_BACKENDS	65536
 #define SLUICE_MAX_RINGS	8	/* ring 0 is the default ring */
+#define SLUICE_MAX_PREFIXES	4096	/* ring prefixes per family, all rings */
 #define SLUICE_NAME_LEN		32
 #define SLUICE_RING_NAME_LEN	16
 
@@ -26,6 +27,29 @@
 
 #define SLUICE_CONN_DEFAULT	(1u << 20)	/* established-flow table */
 #define SLUICE_CONN_NEW_DEFAULT	(1u << 18)	/* unconfirmed-flow table */
+#define SLUICE_CONN_MIN		1024		/* smallest table an attach takes */
+#define SLUICE_CONN_MAX		(1u << 28)
+
+/*
+ * Layout of the pinned maps. The `layout` pin (an array of one struct
+ * sluice_layout) is made first when an instance is created and read first
+ * whenever one is opened: a build whose SLUICE_LAYOUT_VERSION differs from
+ * the pins' refuses them (it would misread keys or values), naming the way
+ * to migrate. Bump the version with any change to a pinned map's key,
+ * value, type, flags or meaning. magic and version never move.
+ */
+#define SLUICE_LAYOUT_MAGIC	0x65636c73u	/* "slce" */
+#define SLUICE_LAYOUT_VERSION	2		/* 1: before the layout pin */
+
+struct sluice_layout {
+	__u32 magic;
+	__u32 version;
+	__u32 conn_entries;	/* conn_est max_entries */
+	__u32 conn_new_entries;	/* conn_new max_entries */
+	__u32 nat_entries;	/* the NAT reverse table, made on first use */
+	__u32 pad[3];
+};
+_Static_assert(sizeof(struct sluice_layout) == 32, "layout size");
 
 enum sluice_variant {
 	SLUICE_BASELINE = 0,	/* also "blue" */

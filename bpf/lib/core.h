@@ -167,6 +167,7 @@ static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
 	if (rev) {
 		struct sluice_conn_key k;
 		struct sluice_nat_rev r = {};
+		void *tbl;
 
 		nat_rev_key(pk, be, &k);
 		r.vip = pk->flow.dst;
@@ -177,8 +178,9 @@ static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
 		r.syn_ns = h->e.created_ns;
 		/* a retransmitted SYN restores an evicted entry, never resets
 		 * one (its SYN-ACK may already have been timed) */
-		if (bpf_map_update_elem(&nat_rev, &k, &r,
-					rev > 1 ? BPF_NOEXIST : BPF_ANY) &&
+		tbl = nat_rev_table();
+		if ((!tbl || bpf_map_update_elem(tbl, &k, &r,
+						 rev > 1 ? BPF_NOEXIST : BPF_ANY)) &&
 		    rev == 1)
 			event_inc(SLUICE_EV_NAT_REV_FAIL);
 	}
@@ -373,6 +375,7 @@ static __always_inline int sluice_reply(const struct hook *hk,
 	void *data = hook_data(hk), *data_end = hook_data_end(hk);
 	struct sluice_nat_rev *r, rv;
 	struct bpf_fib_lookup p;
+	void *tbl;
 	struct pkt pk = {};
 	int rc;
 
@@ -380,7 +383,8 @@ static __always_inline int sluice_reply(const struct hook *hk,
 	out->ifindex = 0;
 	if (parse_packet(hk, data, data_end, &pk) != PARSE_OK || pk.icmp_err)
 		return 0;
-	r = bpf_map_lookup_elem(&nat_rev, &pk.flow);
+	tbl = nat_rev_table();
+	r = tbl ? bpf_map_lookup_elem(tbl, &pk.flow) : NULL;
 	if (!r) {
 		event_inc(SLUICE_EV_NAT_REPLY_MISS);
 		return 0;

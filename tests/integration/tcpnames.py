@@ -16,6 +16,10 @@ hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  whether it ever changed, and errors
 blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
+udpsend HOST PORT N RATE         N numbered UDP datagrams at RATE per second;
+                                 prints JSON {"sent": N}
+udpsink PORT SECONDS             count UDP datagrams (IPv4) for SECONDS;
+                                 prints JSON {"received": n, "distinct": n}
 """
 import json
 import socket
@@ -141,6 +145,39 @@ def blast(host, port, seconds):
             time.sleep(0.001)
 
 
+def udpsend(host, port, n, rate):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    start, sent = time.time(), 0
+    for i in range(n):
+        delay = start + i / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        s.sendto(struct.pack("!Q", i) + b"x" * 56, (host, port))
+        sent += 1
+    print(json.dumps({"sent": sent}), flush=True)
+
+
+def udpsink(port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("0.0.0.0", port))
+    end, got, seen = time.time() + seconds, 0, set()
+    while True:
+        left = end - time.time()
+        if left <= 0:
+            break
+        s.settimeout(left)
+        try:
+            d = s.recv(2048)
+        except socket.timeout:
+            break
+        got += 1
+        if len(d) >= 8:
+            seen.add(struct.unpack("!Q", d[:8])[0])
+    print(json.dumps({"received": got, "distinct": len(seen)}), flush=True)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -167,6 +204,10 @@ def main():
         blast(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "hold":
         hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "udpsend":
+        udpsend(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "udpsink":
+        udpsink(int(sys.argv[2]), float(sys.argv[3]))
     else:
         sys.exit(__doc__)
 

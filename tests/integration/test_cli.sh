@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-S=$ROOT/build/sluice
+S=$ROOT/${SLUICE_BUILD:-build}/sluice
 
 [ "$(id -u)" = 0 ] || { echo "needs root (BPF, namespaces)"; exit 77; }
 [ -x "$S" ] || { echo "build/sluice is missing: run make"; exit 77; }

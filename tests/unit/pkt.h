@@ -51,9 +51,35 @@ static inline __u16 ip_csum(const void *p, int len)
 	return ~sum;
 }
 
-/* L3 + L4 (no Ethernet); returns its length. */
+/*
+ * A frame buffer whose IP header, after 14 (or 18, 22) bytes of Ethernet
+ * and VLAN tags, is 4-byte aligned, so tests may read it through struct
+ * iphdr and friends without undefined behaviour (UBSan: make sanitize).
+ */
+#define FRAME_BUF(name, size) \
+	_Alignas(4) __u8 name##_mem[(size) + 2]; __u8 *const name = name##_mem + 2
+
+/*
+ * L3 + L4 (no Ethernet); returns its length. Built in an aligned scratch
+ * buffer and copied: after a 14-byte Ethernet header the destination is
+ * not 4-byte aligned, and struct iphdr stores there are undefined
+ * behaviour (UBSan, make sanitize).
+ */
+static inline int build_l3_aligned(__u8 *b, const struct flow *f,
+				   const struct pkt_opts *o);
+
 static inline int build_l3(__u8 *b, const struct flow *f,
 			   const struct pkt_opts *o)
+{
+	static _Alignas(8) __u8 scratch[16384];
+	int len = build_l3_aligned(scratch, f, o);
+
+	memcpy(b, scratch, len);
+	return len;
+}
+
+static inline int build_l3_aligned(__u8 *b, const struct flow *f,
+				   const struct pkt_opts *o)
 {
 	int l4len = (f->proto == IPPROTO_TCP ? 20 : 8) + (o ? o->payload : 0);
 	int hl, i;
@@ -149,11 +175,25 @@ static inline int build_pkt(__u8 *b, const struct flow *f,
  * to the client: the quoted packet is the reply direction of flow f.
  * type: 3/11 (v4) or 1/2/3 (v6).
  */
+static inline int build_icmp_err_aligned(__u8 *b, const struct flow *f,
+					 const union sluice_addr *rtr, int type);
+
+/* Built in an aligned frame buffer and copied (see FRAME_BUF). */
 static inline int build_icmp_err(__u8 *b, const struct flow *f,
 				 const union sluice_addr *rtr, int type)
 {
+	static FRAME_BUF(scratch, 512);
+	int len = build_icmp_err_aligned(scratch, f, rtr, type);
+
+	memcpy(b, scratch, len);
+	return len;
+}
+
+static inline int build_icmp_err_aligned(__u8 *b, const struct flow *f,
+					 const union sluice_addr *rtr, int type)
+{
 	struct flow rev = *f, outer = {};
-	__u8 inner[128];
+	_Alignas(4) __u8 inner[128];
 	int off, ilen, hl;
 
 	rev.src = f->dst;

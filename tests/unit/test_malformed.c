@@ -38,7 +38,7 @@ static __u64 forward_events(void)
 
 static int forwarded(int prog, const __u8 *in, __u32 len)
 {
-	__u8 out[2048];
+	FRAME_BUF(out, 2048);
 	__u32 olen = 0;
 	int v = t_run(prog, in, len, out, &olen);
 

@@ -156,7 +156,9 @@ static int is_backend4(__be32 a)
 
 static void test_ipip4(int prog, int ifin, const __u8 *out_mac)
 {
-	__u8 in[512], out[4096], srcs[256] = {};
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
+	__u8 srcs[256] = {};
 	struct flow f = flow4("198.51.100.7", "192.0.2.20", 40000, 80, IPPROTO_TCP, F_SYN);
 	int len, v, i, distinct = 0, same = 1;
 	__u32 olen, first = 0;
@@ -204,7 +206,8 @@ static void test_ipip4(int prog, int ifin, const __u8 *out_mac)
 
 static void test_ipip6(int prog, int ifin)
 {
-	__u8 in[512], out[4096];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
 	struct flow f = flow6("2001:db8:1::7", "2001:db8::20", 40000, 80, IPPROTO_TCP, F_SYN);
 	union sluice_addr pfx = A("fd00:99::");
 	int len, v;
@@ -228,7 +231,8 @@ static void test_ipip6(int prog, int ifin)
 
 static void test_too_big(struct sluice *s, int prog, int ifin)
 {
-	__u8 in[2048], out[4096];
+	FRAME_BUF(in, 2048);
+	FRAME_BUF(out, 4096);
 	__u64 ev0[SLUICE_EV_MAX], ev1[SLUICE_EV_MAX];
 	struct flow f = flow4("198.51.100.8", "192.0.2.21", 40000, 80, IPPROTO_TCP, F_ACK);
 	struct flow g = flow6("2001:db8:1::8", "2001:db8::21", 40000, 80, IPPROTO_TCP, F_ACK);
@@ -281,7 +285,9 @@ static void test_too_big(struct sluice *s, int prog, int ifin)
 static void test_nat(struct sluice *s, int prog, int rprog, int ifin, int family,
 		     __u8 proto, const char *svc)
 {
-	__u8 in[512], out[4096], rep[512];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
+	FRAME_BUF(rep, 512);
 	struct flow f = family == AF_INET
 		? flow4("198.51.100.9", "192.0.2.30", 40001, 80, proto, proto == IPPROTO_TCP ? F_SYN : 0)
 		: flow6("2001:db8:1::9", "2001:db8::30", 40001, 80, proto, proto == IPPROTO_TCP ? F_SYN : 0);
@@ -348,7 +354,8 @@ static void test_nat(struct sluice *s, int prog, int rprog, int ifin, int family
 
 static void test_udp0(int prog, int ifin)
 {
-	__u8 in[512], out[4096];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
 	struct flow f = flow4("198.51.100.10", "192.0.2.31", 40002, 80, IPPROTO_UDP, 0);
 	int len = build_pkt(in, &f, &(struct pkt_opts){ .payload = 8 });
 	__u32 olen;
@@ -595,5 +602,12 @@ int main(void)
 	test_too_big_icmp(s, prog, ifin);
 	test_ipip_vlan_no_neigh(prog, ifin);
 	test_lat_buckets();
+	{
+		struct sluice_service_spec *all[] = { ip4, ip6, mtu4, mtu6, n4, n6, u4, u6, u0 };
+		int k;
+
+		for (k = 0; k < 9; k++)
+			sluice_spec_free(all[k]);	/* LeakSanitizer: make sanitize */
+	}
 	return t_done();
 }

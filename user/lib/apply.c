@@ -399,7 +399,7 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 			 struct sluice_service_spec *want,
 			 struct sluice_service_spec *live)
 {
-	unsigned int i;
+	unsigned int i, nbe = 0;
 	int j, err, nsvc;
 	char msg[512];
 
@@ -428,6 +428,10 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 		err = build_spec(s, c, pl, cs, want);
 		if (err)
 			return err;
+		nbe += want->pool[0].n + want->pool[1].n;
+		if (nbe > SLUICE_MAX_BACKENDS)
+			return cerr(s, c, cs->pos, ENOSPC,
+				    "more backends in all services than the datapath holds (65536)");
 		exists = sluice_service_lookup(s, cs->name, &id) == 0;
 		s->err[0] = '\0';
 		err = sluice_service_check(s, want);

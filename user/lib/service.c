@@ -459,7 +459,12 @@ static int service_put_locked(struct sluice *s,
 		cfg.nbackends[v] = nmg;
 	}
 
-	/* 2. the configuration */
+	/* 2. the configuration; a NAT service needs the reverse table first */
+	if (spec->mode == SLUICE_MODE_NAT) {
+		err = sluice_nat_table(s, true);
+		if (err < 0)
+			goto out;
+	}
 	memcpy(cfg.weight, spec->weight, sizeof(cfg.weight));
 	cfg.seed = spec->seed;
 	cfg.table_size = spec->table_size;
@@ -540,8 +545,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 	m = &s->meta[id];
 	err = sluice_cfg_read(s, id, &cfg, NULL);
 	if (err)
-		return sluice_seterr(s, err, "service '%s' has no configuration",
-				     m->name);
+		return sluice_cfg_read_err(s, err, m->name);
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", m->name);
 	out->vip = m->key.vip;
@@ -655,7 +659,7 @@ static int cfg_edit(struct sluice *s, const char *name, int ring,
 		goto out;
 	err = sluice_cfg_read(s, id, &cfg, tables);
 	if (err) {
-		err = sluice_seterr(s, err, "service '%s' has no configuration", name);
+		err = sluice_cfg_read_err(s, err, name);
 		goto out;
 	}
 	if (lkg >= 0) {

@@ -25,6 +25,7 @@ struct sluice_open_opts {
 	bool create;		/* create and pin the maps if they are absent */
 	__u32 conn_entries;	/* established table size, when creating */
 	__u32 conn_new_entries;	/* unconfirmed table size, when creating */
+	__u32 nat_entries;	/* NAT reverse table size (0: conn + conn_new) */
 	int verbose;		/* libbpf debug output on stderr */
 };
 
@@ -68,6 +69,21 @@ struct sluice_attachment {
 /* Where sluice programs of this instance are attached; returns the count. */
 int sluice_attachments(struct sluice *s, struct sluice_attachment *out,
 		       int max);
+
+/*
+ * Hitless upgrade: load this build's programs over the instance's pinned
+ * maps (refused when their layout differs) and swap each attached program
+ * for its new version in place, atomically (XDP: XDP_FLAGS_REPLACE of the
+ * pinned old program; tc: the same filter handle replaced). Established
+ * flows keep their entries; no packet meets a missing program. Returns the
+ * number of rows in out (skipped: the device is gone).
+ */
+struct sluice_upgraded {
+	struct sluice_attachment at;	/* prog_id: the old program */
+	__u32 new_prog_id;
+	bool skipped;
+};
+int sluice_upgrade(struct sluice *s, struct sluice_upgraded *out, int max);
 
 /* Load (without attaching) and return the XDP or TC program fd: tests. */
 enum sluice_prog {
@@ -215,6 +231,33 @@ int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns);
 
 /* Entries in the two connection tables (a walk: not for the hot path). */
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);
+
+/*
+ * Kernel memory of every map of the instance (what the kernel charges it,
+ * as /proc/PID/fdinfo's memlock says), one row per pinned map; svc_cfg
+ * includes every service's inner map, nat_rev its table (absent until the
+ * first NAT service). Returns the row count.
+ */
+struct sluice_map_mem {
+	char name[24];
+	__u32 type, max_entries, key_size, value_size, flags;
+	__u32 inner;		/* inner maps included */
+	bool present;		/* false: nat_rev with no table yet */
+	__u64 bytes;
+};
+int sluice_map_memory(struct sluice *s, struct sluice_map_mem *out, int max);
+/* The instance's layout pin: version and table sizes. */
+const struct sluice_layout *sluice_layout_of(const struct sluice *s);
+
+/*
+ * 0 when the file open at fd (named path in messages) may be trusted: a
+ * regular file only its owner (root or us) can write, in a directory others
+ * cannot swap it in (or a pipe/terminal); else -EPERM with why in err.
+ * sluice_config_parse checks it; the daemon checks plans with it too.
+ */
+int sluice_file_trusted(int fd, const char *path, char *err, size_t errlen);
+/* "needs root, or CAP_BPF and CAP_NET_ADMIN; missing: ...": for EPERM. */
+const char *sluice_privilege_hint(void);
 
 /* Maglev (exposed for tests and benchmarks). */
 struct sluice_maglev_in {
