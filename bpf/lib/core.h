@@ -135,11 +135,12 @@ static __always_inline void nat_rev_drop(const struct pkt *pk, __u32 be_id)
 {
 	struct sluice_backend *be = bpf_map_lookup_elem(&backends, &be_id);
 	struct sluice_conn_key k;
+	void *tbl = nat_rev_table();	/* the inner table, once NAT exists */
 
-	if (!be || !be->family)
+	if (!be || !be->family || !tbl)
 		return;
 	nat_rev_key(pk, be, &k);
-	bpf_map_delete_elem(&nat_rev, &k);
+	bpf_map_delete_elem(tbl, &k);
 }
 
 /* Destination NAT; the reply path's entry is written with the decision. */

@@ -184,12 +184,21 @@ static int nat_rev_get(const char *be, __u16 cport, struct sluice_nat_rev *r)
 	struct sluice_conn_key k = { .sport = htons(80), .dport = htons(cport),
 				     .proto = IPPROTO_TCP, .family = AF_INET };
 	char pin[256];
-	int fd, rc;
+	__u32 zero = 0, inner_id;
+	int outer, fd, rc;
 
 	inet_pton(AF_INET, be, &k.src.v4);
 	inet_pton(AF_INET, "198.51.100.21", &k.dst.v4);
+	/* nat_rev holds the table as its one inner map (made with NAT) */
 	snprintf(pin, sizeof(pin), "%s/nat_rev", t_pin_dir);
-	fd = bpf_obj_get(pin);
+	outer = bpf_obj_get(pin);
+	if (outer < 0)
+		return -errno;
+	rc = bpf_map_lookup_elem(outer, &zero, &inner_id) ? -errno : 0;
+	close(outer);
+	if (rc)
+		return rc;
+	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;
 	rc = bpf_map_lookup_elem(fd, &k, r) ? -errno : 0;
