@@ -25,7 +25,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
-SLUICED_LDLIBS :=		# the daemon's own libraries (sqlite3, ...)
+SLUICED_LDLIBS := -lsqlite3	# the daemon's own libraries
 CLI_SRC  := $(wildcard user/cli/*.c)
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h user/daemon/*.h include/*.h)
@@ -81,11 +81,11 @@ $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
 
 $(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
 
 $(B)/fuzz/obj/user/cli/main.o: user/cli/main.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)

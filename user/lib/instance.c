@@ -315,6 +315,9 @@ void sluice_close(struct sluice *s)
 		close(s->nat_tbl_fd);
 	if (s->skel)
 		sluice_bpf__destroy(s->skel);
+	free(s->cfg_cache);
+	free(s->cfg_cache_map);
+	free(s->pcpu_buf);
 	free(s);
 }
 
