@@ -76,9 +76,13 @@ static void pump(struct cmdrun *cr, struct httpc *hc, struct notify *n,
 	close(ep);
 }
 
-static int count_lines(const char *path, char lines[][1024], int max)
+static int count_lines(const char *base, char lines[][1024], int max)
 {
-	FILE *f = fopen(path, "r");
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.all", base);
+	f = fopen(path, "r");
 	int n = 0;
 
 	if (!f)
@@ -96,7 +100,7 @@ int main(void)
 	struct httpc *hc = httpc_new();
 	struct notify *n;
 	struct notify_stats st;
-	char out[64], cmd[256], url[96], err[160], lines[8][1024];
+	char out[64], cmd[512], url[96], err[160], lines[8][1024];
 	uint32_t mask;
 	json_t *j;
 	int k;
@@ -116,8 +120,10 @@ int main(void)
 	if (!d || !cr || !hc)
 		return 1;
 	snprintf(out, sizeof(out), "/tmp/sluice-notify-%d.log", getpid());
+	/* one file per delivery: concurrent commands must not interleave */
 	snprintf(cmd, sizeof(cmd), "{ cat; echo \" $SLUICE_EVENT $SLUICE_SERVICE $SLUICE_STEP "
-		 "$SLUICE_ROLLOUT_ID\"; } >> %s", out);
+		 "$SLUICE_ROLLOUT_ID\"; } > %s.$$; cat %s.$$ >> %s.all; rm %s.$$",
+		 out, out, out, out);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook",
 		 MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
 
@@ -191,6 +197,7 @@ int main(void)
 	ASSERT_EQ(st.failed, 2, "exit 3 and HTTP 500 counted as failed");
 	notify_free(n);
 
+	strcat(out, ".all");
 	unlink(out);
 	cmdrun_free(cr);
 	httpc_free(hc);
