@@ -17,7 +17,7 @@
 static const char *socket_path;	/* --socket PATH */
 
 /* Take "--socket PATH" out of argv wherever it is. */
-static int strip_socket(int *argc, char **argv)
+int rollout_strip_socket(int *argc, char **argv)
 {
 	int i, j;
 
@@ -49,7 +49,7 @@ static void fmt_time(json_int_t ms, char *buf, size_t len)
 }
 
 /* One request; *reply on success (code 0). Prints the error itself. */
-static int call(json_t *req, json_t **reply)
+int rollout_call(json_t *req, json_t **reply)
 {
 	struct sluice_ctl *c;
 	char err[512];
@@ -80,7 +80,7 @@ static int call(json_t *req, json_t **reply)
 	return EXIT_OK;
 }
 
-static json_t *request(const char *cmd, const char *service)
+json_t *rollout_request(const char *cmd, const char *service)
 {
 	const char *sudo = getenv("SUDO_USER");
 	json_t *r = json_pack("{s:s}", "cmd", cmd);
@@ -92,21 +92,21 @@ static json_t *request(const char *cmd, const char *service)
 	return r;
 }
 
-static const char *str(const json_t *o, const char *key)
+const char *jstr(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static json_int_t num(const json_t *o, const char *key)
+json_int_t jnum(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static double real(const json_t *o, const char *key, bool *ok)
+double jreal(const json_t *o, const char *key, bool *ok)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -120,9 +120,9 @@ static void print_freeze(const json_t *f)
 
 	if (!json_is_true(json_object_get(f, "frozen")))
 		return;
-	fmt_time(num(f, "since_ms"), t, sizeof(t));
+	fmt_time(jnum(f, "since_ms"), t, sizeof(t));
 	pr_text("global freeze: %s (by %s since %s): no step advances, no rollout starts\n",
-		str(f, "reason"), str(f, "who"), t);
+		jstr(f, "reason"), jstr(f, "who"), t);
 }
 
 static void print_rollout(const json_t *r)
@@ -132,38 +132,38 @@ static void print_rollout(const json_t *r)
 	size_t i;
 	bool ok;
 
-	pr_text("%s: %s", str(r, "service"), str(r, "phase"));
-	if (num(r, "step") >= 0 && strcmp(str(r, "phase"), "none"))
-		pr_text(", step %lld of %lld", (long long)num(r, "step") + 1,
-			(long long)num(r, "steps"));
+	pr_text("%s: %s", jstr(r, "service"), jstr(r, "phase"));
+	if (jnum(r, "step") >= 0 && strcmp(jstr(r, "phase"), "none"))
+		pr_text(", step %lld of %lld", (long long)jnum(r, "step") + 1,
+			(long long)jnum(r, "steps"));
 	if (json_array_size(w)) {
 		fmt_bp(json_integer_value(json_array_get(w, 0)), bp, sizeof(bp));
 		pr_text(", weight %s", bp);
 	}
-	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)num(r, "rollout_id"),
-		(long long)num(r, "attempt"), str(r, "plan_name"));
-	fmt_time(num(r, "since_ms"), t, sizeof(t));
-	pr_text("  %s (phase since %s)\n", str(r, "status"), t);
-	if (*str(r, "end_reason"))
-		pr_text("  ended: %s\n", str(r, "end_reason"));
-	if (*str(r, "error"))
-		pr_text("  problem: %s\n", str(r, "error"));
+	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)jnum(r, "rollout_id"),
+		(long long)jnum(r, "attempt"), jstr(r, "plan_name"));
+	fmt_time(jnum(r, "since_ms"), t, sizeof(t));
+	pr_text("  %s (phase since %s)\n", jstr(r, "status"), t);
+	if (*jstr(r, "end_reason"))
+		pr_text("  ended: %s\n", jstr(r, "end_reason"));
+	if (*jstr(r, "error"))
+		pr_text("  problem: %s\n", jstr(r, "error"));
 	json_array_foreach(json_object_get(r, "gates"), i, g) {
-		double c = real(g, "canary", &ok), b, st, lim;
+		double c = jreal(g, "canary", &ok), b, st, lim;
 
-		pr_text("  gate %s (%s): %s", str(g, "name"), str(g, "metric"), str(g, "outcome"));
+		pr_text("  gate %s (%s): %s", jstr(g, "name"), jstr(g, "metric"), jstr(g, "outcome"));
 		if (ok) {
-			b = real(g, "baseline", &ok);
+			b = jreal(g, "baseline", &ok);
 			pr_text(", canary %.4g (%lld/%lld) vs baseline %.4g (%lld/%lld)", c,
-				(long long)num(g, "bad_c"), (long long)num(g, "samples_c"), b,
-				(long long)num(g, "bad_b"), (long long)num(g, "samples_b"));
+				(long long)jnum(g, "bad_c"), (long long)jnum(g, "samples_c"), b,
+				(long long)jnum(g, "bad_b"), (long long)jnum(g, "samples_b"));
 		}
-		st = real(g, "stat", &ok);
-		lim = real(g, "stat_limit", &ok);
+		st = jreal(g, "stat", &ok);
+		lim = jreal(g, "stat_limit", &ok);
 		if (ok && lim > 0)
 			pr_text(", log M %.2f of %.2f", st, lim);
-		if (*str(g, "reason"))
-			pr_text("\n    %s", str(g, "reason"));
+		if (*jstr(g, "reason"))
+			pr_text("\n    %s", jstr(g, "reason"));
 		pr_text("\n");
 	}
 }
@@ -184,13 +184,13 @@ static void emit(json_t *reply)
 
 static int simple(const char *cmd, const char *service, json_t *extra)
 {
-	json_t *req = request(cmd, service), *rep, *r;
+	json_t *req = rollout_request(cmd, service), *rep, *r;
 	int rc;
 
 	if (extra)
 		json_object_update(req, extra);
 	json_decref(extra);
-	rc = call(req, &rep);
+	rc = rollout_call(req, &rep);
 	if (rc)
 		return rc;
 	emit(rep);
@@ -328,7 +328,7 @@ static int do_status_(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_err("usage: %s rollout status [SERVICE]", cli.prog);
-	rc = call(request("status", argc ? argv[0] : NULL), &rep);
+	rc = rollout_call(rollout_request("status", argc ? argv[0] : NULL), &rep);
 	if (rc)
 		return rc;
 	emit(rep);
@@ -359,19 +359,19 @@ static int do_history(int argc, char **argv)
 	} else if (argc != 1) {
 		return usage_err("usage: %s rollout history SERVICE [-n COUNT]", cli.prog);
 	}
-	req = request("history", argv[0]);
+	req = rollout_request("history", argv[0]);
 	json_object_del(req, "who");
 	if (limit)
 		json_object_set_new(req, "limit", json_integer(limit));
-	rc = call(req, &rep);
+	rc = rollout_call(req, &rep);
 	if (rc)
 		return rc;
 	emit(rep);
 	if (!out_json)
 		json_array_foreach(json_object_get(rep, "events"), i, e) {
-			fmt_time(num(e, "at_ms"), t, sizeof(t));
-			pr_text("%s  rollout %lld  %-8s %s: %s\n", t, (long long)num(e, "rollout_id"),
-				str(e, "type"), str(e, "who"), str(e, "text"));
+			fmt_time(jnum(e, "at_ms"), t, sizeof(t));
+			pr_text("%s  rollout %lld  %-8s %s: %s\n", t, (long long)jnum(e, "rollout_id"),
+				jstr(e, "type"), jstr(e, "who"), jstr(e, "text"));
 		}
 	json_decref(rep);
 	return EXIT_OK;
@@ -456,7 +456,7 @@ const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 
 int do_rollout(int argc, char **argv)
 {
-	int rc = strip_socket(&argc, argv);
+	int rc = rollout_strip_socket(&argc, argv);
 
 	if (rc)
 		return rc;

@@ -85,6 +85,11 @@ static const struct cmd objects[] = {
 	  "Rollouts run by sluiced (over its control socket; $SLUICE_SOCKET or\n"
 	  "--socket PATH, default /run/sluice/sluiced.sock). Every other command\n"
 	  "works without the daemon." },
+	{ "report", do_report, "report [--socket PATH] SERVICE [ROLLOUT] [-o FILE] [--png]",
+	  "A picture of a rollout (the latest, or ROLLOUT) from sluiced's audit trail:\n"
+	  "weight over time, each gate's canary and baseline values, step boundaries,\n"
+	  "gate failures, the promotion or rollback. SVG (to stdout or FILE); PNG with\n"
+	  "--png or a FILE ending in .png (needs rsvg-convert)." },
 	{ "export", do_export, "export",
 	  "Print the live configuration as YAML (or JSON with -j); apply reads both." },
 	{ "destroy", do_destroy, "destroy",
