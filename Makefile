@@ -80,7 +80,7 @@ $(B)/sluiced: $(B)/user/daemon/main.o $(B)/libsluiced.a $(B)/libsluice.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
-	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS) -lncurses	# sluice top
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)

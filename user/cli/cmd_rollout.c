@@ -16,6 +16,11 @@
 
 static const char *socket_path;	/* --socket PATH */
 
+const char *rollout_socket(void)
+{
+	return socket_path;
+}
+
 /* Take "--socket PATH" out of argv wherever it is. */
 int rollout_strip_socket(int *argc, char **argv)
 {
