@@ -141,7 +141,9 @@ static void test_good_plans(void)
 {
 	static const char *const files[] = { "examples/rollout-canary.yaml",
 					     "examples/rollout-rings.yaml",
-					     "examples/rollout-bluegreen.yaml" };
+					     "examples/rollout-bluegreen.yaml",
+					     "examples/demo/canary.yaml",
+					     "examples/demo/bluegreen.yaml" };
 	char err[512];
 	unsigned int i;
 	struct sluice_plan *p;
