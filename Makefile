@@ -107,7 +107,7 @@ $(B)/fuzz/libcli.a: $(FUZZ_CLI_OBJ)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libcli.a $(B)/fuzz/libsluice.a
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libcli.a \
-		$(B)/fuzz/libsluice.a $(LDLIBS)
+		$(B)/fuzz/libsluice.a $(LDLIBS) -lncurses
 
 # Each target for FUZZ_TIME seconds from its committed seeds (new inputs go
 # to a scratch directory, not into the repository). `make fuzz` runs every

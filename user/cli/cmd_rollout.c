@@ -325,15 +325,64 @@ static int do_start(int argc, char **argv)
 	return simple("start", svc, extra);
 }
 
+/*
+ * A canary at 100 % that is not promoted is temporary state left in place
+ * (the next deploy to the canary pool would be released at once): warn
+ * when the step that put every ring at 100 % began longer than limit ago.
+ */
+static void warn_full(const json_t *r, __u64 limit_ms)
+{
+	const char *ph = jstr(r, "phase");
+	json_t *req, *rep, *e, *w;
+	json_int_t at = 0;
+	size_t i;
+
+	if (strcmp(ph, "progressing") && strcmp(ph, "paused") && strcmp(ph, "pending"))
+		return;
+	w = json_object_get(r, "weight");
+	if (!json_array_size(w))
+		return;
+	json_array_foreach(w, i, e)
+		if (json_integer_value(e) != 10000)
+			return;
+	req = rollout_request("history", jstr(r, "service"));
+	json_object_del(req, "who");
+	json_object_set_new(req, "limit", json_integer(SLUICE_CTL_HISTORY_MAX));
+	if (rollout_call(req, &rep))
+		return;
+	json_array_foreach(json_object_get(rep, "events"), i, e)
+		if (jnum(e, "rollout_id") == jnum(r, "rollout_id") && !strcmp(jstr(e, "type"), "step"))
+			at = jnum(e, "at_ms");
+	json_decref(rep);
+	if (at && (__u64)(time(NULL) * 1000LL - at) > limit_ms)
+		fprintf(stderr, "Warning: %s: the canary has been at 100%% for %lld s without "
+			"promotion (over %llu s): promote it (sluice rollout promote %s --full) "
+			"or roll it back\n", jstr(r, "service"),
+			(long long)((time(NULL) * 1000LL - at) / 1000), (unsigned long long)(limit_ms / 1000),
+			jstr(r, "service"));
+}
+
 static int do_status_(int argc, char **argv)
 {
+	const char *lim = getenv("SLUICE_WARN_FULL"), *svc = NULL;
 	json_t *rep, *r;
+	__u64 limit_ms = 3600 * 1000;
 	size_t i;
-	int rc;
+	int rc, a;
 
-	if (argc > 1)
-		return usage_err("usage: %s rollout status [SERVICE]", cli.prog);
-	rc = rollout_call(rollout_request("status", argc ? argv[0] : NULL), &rep);
+	for (a = 0; a < argc; a++) {
+		if (!strcmp(argv[a], "--warn-full") && a + 1 < argc)
+			lim = argv[++a];
+		else if (argv[a][0] != '-' && !svc)
+			svc = argv[a];
+		else
+			return usage_err("usage: %s rollout status [SERVICE] [--warn-full DURATION]",
+					 cli.prog);
+	}
+	if (lim && sluice_parse_duration(lim, &limit_ms))
+		return usage_err("--warn-full / $SLUICE_WARN_FULL: '%s' is not a duration (e.g. 30m)",
+				 lim);
+	rc = rollout_call(rollout_request("status", svc), &rep);
 	if (rc)
 		return rc;
 	emit(rep);
@@ -344,6 +393,8 @@ static int do_status_(int argc, char **argv)
 		if (!json_array_size(json_object_get(rep, "rollouts")))
 			pr_text("no rollouts\n");
 	}
+	json_array_foreach(json_object_get(rep, "rollouts"), i, r)
+		warn_full(r, limit_ms);
 	json_decref(rep);
 	return EXIT_OK;
 }
@@ -438,9 +489,10 @@ const struct cmd rollout_cmds[] = {
 	  "Start SERVICE's rollout plan: PLAN.yaml, or the service's rollout:\n"
 	  "      section of the file sluiced was given with --config. A second start\n"
 	  "      of the same plan changes nothing; during a freeze it waits (pending)." },
-	{ "status", do_status_, "rollout status [SERVICE]",
+	{ "status", do_status_, "rollout status [SERVICE] [--warn-full DURATION]",
 	  "Phase, step, weight and what each rollout waits for since when; the\n"
-	  "      gates' latest numbers; the global freeze." },
+	  "      gates' latest numbers; the global freeze. Warns (stderr) about a canary\n"
+	  "      at 100% longer than DURATION without promotion ($SLUICE_WARN_FULL, 1h)." },
 	{ "history", do_history, "rollout history SERVICE [-n COUNT]",
 	  "The audit trail: every transition and gate evaluation, oldest first." },
 	{ "promote", do_promote, "rollout promote SERVICE [--full]",
