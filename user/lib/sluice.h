@@ -94,9 +94,15 @@ struct sluice_backend_spec {
 	char dev[IF_NAMESIZE];	/* DSR egress device; "": the ingress one.
 				 * ipip/nat take device and next hop from
 				 * the kernel's FIB (bpf_fib_lookup) */
+	/* health (filled by sluice_service_get; sluice_service_put keeps the
+	 * live state and only sluice_backend_health_set changes it) */
+	bool down;
 };
 
 struct sluice_pool_spec {
+	/* filled by sluice_service_get: every active backend is down, so all
+	 * of them stay in the table (a pool never empties by health alone) */
+	bool all_down;
 	unsigned int n;
 	struct sluice_backend_spec be[SLUICE_POOL_MAX];
 };
@@ -144,6 +150,31 @@ int sluice_service_lookup(struct sluice *s, const char *name, __u32 *id);
 /* Weight in basis points (0..10000); ring -1: every ring. */
 int sluice_set_weight(struct sluice *s, const char *name, int ring,
 		      unsigned int bp);
+/*
+ * Backend health, as sluiced's checks decide it. A backend marked down
+ * leaves its pool's Maglev table, rebuilt and swapped like any pool edit:
+ * established flows keep their entries and its record keeps forwarding
+ * them; only its share of new flows moves. Up: it rejoins the same way. A
+ * pool whose every active (not draining) backend is down keeps all of
+ * them in its table: health alone never empties a pool (the caller says
+ * so loudly: all_down below, and sluice_service_get's pool.all_down).
+ * Changes to one service go out with one publish. Returns the number of
+ * backends whose state changed (0: already so, nothing published).
+ */
+struct sluice_health_mark {
+	union sluice_addr addr;
+	__u8 family;
+	__u16 port;		/* 0: the service port */
+	bool down;
+};
+struct sluice_health_result {
+	bool all_down[SLUICE_VARIANTS];	/* after the change */
+	unsigned int in_table[SLUICE_VARIANTS];	/* backends in each table */
+};
+int sluice_backend_health_set(struct sluice *s, const char *name,
+			      const struct sluice_health_mark *m, unsigned int n,
+			      struct sluice_health_result *res);
+
 /* Set the last-known-good variant (what revert falls back to). */
 int sluice_set_lkg(struct sluice *s, const char *name, int variant);
 
