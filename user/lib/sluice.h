@@ -294,10 +294,46 @@ struct sluice_cfg_weight {
 	struct sluice_cfg_pos pos;
 };
 
+/*
+ * A health check (sluiced runs them; `apply` validates them). In YAML:
+ * `health_check:` in a service (both pools), a pool (`baseline:` mapping)
+ * or a backend; the nearest one applies whole, and `health_check: none`
+ * turns checks off at that level. The target is the backend's own address
+ * and port (keepalived's default: for dsr and ipip backends, which hold
+ * the VIP on loopback, the server must also accept on its own address, or
+ * the check names `port`, and a backend's check may name `address`).
+ */
+enum sluice_check_type {
+	SLUICE_CHECK_NONE = 0,
+	SLUICE_CHECK_TCP,	/* a connect completes */
+	SLUICE_CHECK_HTTP,	/* GET path answers an expected status */
+	SLUICE_CHECK_COMMAND,	/* /bin/sh -c COMMAND exits 0 */
+};
+#define SLUICE_CHECK_EXPECT_MAX 8
+
+struct sluice_cfg_check {
+	struct sluice_cfg_pos pos;
+	__u8 type;			/* enum sluice_check_type */
+	__u32 interval_ms;		/* default 1000 */
+	__u32 timeout_ms;		/* default min(1000, interval) */
+	__u16 rise, fall;		/* successes to go up, failures to go down:
+					 * defaults 2 and 3 */
+	__u16 port;			/* 0: the backend's */
+	__u8 family;			/* 0: the backend's address */
+	union sluice_addr addr;
+	char path[256];			/* http: default "/" */
+	char host[256];			/* http Host: default the target */
+	unsigned int nexpect;		/* http: default one, 200 */
+	__u16 expect[SLUICE_CHECK_EXPECT_MAX];
+	char command[512];		/* command: run by /bin/sh -c */
+};
+
 struct sluice_cfg_pool {
 	unsigned int n;
 	struct sluice_backend_spec *be;
 	struct sluice_cfg_pos *pos;
+	struct sluice_cfg_check *check;		/* the pool's (NULL: service's) */
+	struct sluice_cfg_check **be_check;	/* per backend (NULL: pool's) */
 };
 
 struct sluice_cfg_service {
@@ -317,7 +353,13 @@ struct sluice_cfg_service {
 	bool blue_green;		/* the file said blue/green */
 	struct sluice_cfg_pool pool[SLUICE_VARIANTS];
 	/* a later issue adds: struct sluice_cfg_rollout *rollout; */
+	struct sluice_cfg_check *check;		/* both pools' default */
 };
+
+/* The check that applies to backend i of pool v; NULL: none. */
+const struct sluice_cfg_check *
+sluice_cfg_backend_check(const struct sluice_cfg_service *cs, int v,
+			 unsigned int i);
 
 struct sluice_config {
 	char source[256];		/* file name in messages */
