@@ -18,6 +18,7 @@
 #define SLUICE_POOL_MAX 4096	/* backends per pool */
 
 struct sluice;
+struct sluice_plan;	/* plan.h */
 
 struct sluice_open_opts {
 	const char *pin_dir;	/* NULL: SLUICE_PIN_DIR_DEFAULT */
@@ -352,8 +353,9 @@ struct sluice_cfg_service {
 	struct sluice_cfg_weight weights[SLUICE_MAX_RINGS];
 	bool blue_green;		/* the file said blue/green */
 	struct sluice_cfg_pool pool[SLUICE_VARIANTS];
-	/* a later issue adds: struct sluice_cfg_rollout *rollout; */
-	struct sluice_cfg_check *check;		/* both pools' default */
+	struct sluice_plan *rollout;	/* the `rollout:` section (plan.h),
+					 * NULL without one */
+	struct sluice_cfg_check *check;		/* both pools' health_check */
 };
 
 /* The check that applies to backend i of pool v; NULL: none. */

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A rollout plan: the steps a service's canary exposure walks through and
+ * the gates that judge each step. Parsed from a service's `rollout:` section
+ * of an apply file or from a standalone plan file, with the same libyaml
+ * strictness and "file:line:col: message" errors as the configuration.
+ *
+ * A plan holds names, not ids: ring names resolve against the live rings
+ * with sluice_plan_resolve() (the daemon calls it when a rollout starts and
+ * again after a reload). Everything here is plain data, fixed size, no
+ * pointers: a plan can be copied with memcpy and compared with memcmp.
+ *
+ * Units used throughout: weights in basis points (0..10000 = 0..100 %),
+ * durations in milliseconds, ratios (margins, confidence) as doubles in
+ * [0, 1] (the YAML writes them as percentages).
+ */
+#ifndef SLUICE_PLAN_H
+#define SLUICE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "sluice_abi.h"
+
+struct sluice;
+struct sluice_service_spec;
+
+#define SLUICE_PLAN_MAX_STEPS	32
+#define SLUICE_PLAN_MAX_GATES	16
+#define SLUICE_GATE_NAME_LEN	32
+
+/* Where a plan item came from: 1-based line:column (0:0 when built in code). */
+struct sluice_plan_pos {
+	unsigned int line, col;
+};
+
+enum sluice_step_kind {
+	SLUICE_STEP_WEIGHT = 0,	/* set the canary share, hold, judge */
+	SLUICE_STEP_PAUSE,	/* wait: for `promote`, or for hold_ms */
+	SLUICE_STEP_CUTOVER,	/* blue-green: all new flows to the canary
+				 * ("green") side, judged for hold_ms; a
+				 * failure cuts back through the kill switch */
+};
+
+/* One ring's weight in a per-ring step, as written in the plan. */
+struct sluice_plan_ring_weight {
+	char ring[SLUICE_RING_NAME_LEN];	/* "default" is ring 0 ("broad") */
+	__u16 bp;				/* 0..10000 */
+	struct sluice_plan_pos pos;
+};
+
+struct sluice_plan_step {
+	enum sluice_step_kind kind;
+	/*
+	 * WEIGHT: either one weight for every ring (per_ring false,
+	 * weight_all) or per ring (per_ring true, nweights entries); rings a
+	 * per-ring step does not name take the "default" entry's value, or 0
+	 * without one (the rule of the service's own `weight:`).
+	 */
+	bool per_ring;
+	__u16 weight_all;			/* bp */
+	unsigned int nweights;
+	struct sluice_plan_ring_weight weights[SLUICE_MAX_RINGS];
+	/*
+	 * Filled by sluice_plan_resolve: the canary share per ring id, what
+	 * the engine writes (WEIGHT) or 10000 everywhere (CUTOVER). Before
+	 * resolve, a step with per_ring false already has it filled.
+	 */
+	__u16 weight[SLUICE_MAX_RINGS];
+	bool resolved;
+	/*
+	 * WEIGHT and CUTOVER: how long the step must run (not frozen, not
+	 * paused) before it may pass; required, > 0. PAUSE: 0 waits for
+	 * `promote` (indefinite), > 0 resumes by itself after that long.
+	 */
+	__u64 hold_ms;
+	struct sluice_plan_pos pos;
+};
+
+/* What a gate measures. Datapath kinds are computed by the engine from the
+ * counters in struct eng_obs; external kinds arrive measured (eng_obs.ext). */
+enum sluice_gate_metric {
+	/*
+	 * Bad events per new flow, canary vs baseline, through the sequential
+	 * test (user/daemon/seqtest.h). Bad events per forwarding mode (the
+	 * datapath only sees what crosses the node):
+	 *   nat:      backend_rst + hs_timeout + client_rst (replies cross the
+	 *             node: refusals and unanswered handshakes are seen
+	 *             directly; syn_retrans is left out because an unanswered
+	 *             handshake already counts once as hs_timeout)
+	 *   dsr/ipip: syn_retrans + client_rst (replies bypass the node: a
+	 *             backend that does not answer shows as the client's SYN
+	 *             retransmissions; one that refuses is invisible here
+	 *             unless the client resets or retries on the same tuple)
+	 * `signals:` in the plan overrides the set (SLUICE_SIG_* bits).
+	 */
+	SLUICE_METRIC_ERROR_RATIO = 0,
+	/*
+	 * Handshake latency (nat mode only), as the count test of notes/
+	 * gates.md: at each step start the threshold T is the latency
+	 * histogram's first bucket edge at or above (1 + max_increase) times
+	 * the baseline's quantile (p95 or p99) measured before the step; a
+	 * handshake above T is "slow"; slow handshakes per handshake are
+	 * compared like error ratios, with no further margin.
+	 */
+	SLUICE_METRIC_LATENCY_P95,
+	SLUICE_METRIC_LATENCY_P99,
+	/*
+	 * Sample ratio: canary new flows against the configured weights
+	 * (two-sided sequential test, margin 0). Catches a datapath that
+	 * does not split as configured. Meaningful with connection affinity.
+	 */
+	SLUICE_METRIC_NEW_FLOW_RATIO,
+	/*
+	 * External metrics (Prometheus query, command, error-budget burn
+	 * rate): the shell measures them and hands the result in
+	 * eng_obs.ext[gate index]; the engine compares it. Parsed only once
+	 * their issue lands; the kinds are reserved so they are one more row.
+	 */
+	SLUICE_METRIC_EXT_PROMETHEUS,
+	SLUICE_METRIC_EXT_COMMAND,
+	SLUICE_METRIC_EXT_BURN_RATE,
+	SLUICE_METRICS,
+};
+
+/* Datapath signals a gate may count as bad events (`signals:` list). */
+#define SLUICE_SIG_SYN_RETRANS	(1u << 0)
+#define SLUICE_SIG_CLIENT_RST	(1u << 1)
+#define SLUICE_SIG_BACKEND_RST	(1u << 2)	/* nat only */
+#define SLUICE_SIG_HS_TIMEOUT	(1u << 3)	/* nat only */
+#define SLUICE_SIG_DEFAULT_NAT	(SLUICE_SIG_BACKEND_RST | SLUICE_SIG_HS_TIMEOUT | \
+				 SLUICE_SIG_CLIENT_RST)
+#define SLUICE_SIG_DEFAULT_L3	(SLUICE_SIG_SYN_RETRANS | SLUICE_SIG_CLIENT_RST)
+
+/* What a step does with a gate that is still inconclusive (below
+ * min_samples) when its hold is done. */
+enum sluice_on_inconclusive {
+	SLUICE_INCONCLUSIVE_PAUSE = 0,	/* default: pause for a human */
+	SLUICE_INCONCLUSIVE_EXTEND,	/* keep holding until min_samples */
+	SLUICE_INCONCLUSIVE_FAIL,	/* count as failed: on_failure */
+};
+
+enum sluice_on_failure {
+	SLUICE_ON_FAILURE_ROLLBACK = 0,	/* default: kill switch to lkg */
+	SLUICE_ON_FAILURE_PAUSE,	/* stop advancing, keep the weights */
+};
+
+enum sluice_trigger {
+	SLUICE_TRIGGER_MANUAL = 0,	/* default: `sluice rollout start` */
+	SLUICE_TRIGGER_CANARY_CHANGE,	/* the daemon starts the plan itself
+					 * when the canary pool changes */
+};
+
+struct sluice_plan_gate {
+	char name[SLUICE_GATE_NAME_LEN];	/* default: the metric name;
+						 * unique within the plan */
+	enum sluice_gate_metric metric;
+	__u64 interval_ms;	/* between evaluations; default 1000 */
+	/*
+	 * Comparison against the baseline measured at the same time:
+	 * fail when the canary is worse than (1 + max_increase) x baseline
+	 * (relative margin, the test's null hypothesis) and, when
+	 * has_max_increase_abs, also more than max_increase_abs above the
+	 * baseline in absolute terms (a ratio: 0.001 = 0.1 percentage points
+	 * of error ratio). Absolute margin alone: relative margin 0.
+	 * The absolute margin only ever makes failing harder, so the false-
+	 * rollback bound of the relative test still holds.
+	 */
+	bool compare_baseline;		/* max_increase or _abs given */
+	double max_increase;		/* relative, >= 0 (0.2 = 20 %) */
+	bool has_max_increase_abs;
+	double max_increase_abs;	/* absolute, >= 0 */
+	/*
+	 * Absolute threshold on the canary alone (`max:`): fail when the
+	 * canary's value over the last interval exceeds it (error ratio:
+	 * a ratio; latency: milliseconds of the quantile; new-flow ratio:
+	 * unused). Simple guard; no peeking control.
+	 */
+	bool has_max;
+	double max;
+	double confidence;	/* 1 - false-rollback rate; default 0.99 */
+	/* canary samples (error ratio, new-flow ratio: new flows; latency:
+	 * handshakes timed; external: as reported) a step needs before the
+	 * gate may pass; below it the verdict is inconclusive. Default 100. */
+	__u64 min_samples;
+	unsigned int failure_limit;	/* failed evaluations tolerated per step
+					 * (default 0: the first one acts) */
+	unsigned int error_limit;	/* consecutive errored evaluations
+					 * tolerated before the rollout pauses
+					 * (default 3) */
+	enum sluice_on_inconclusive on_inconclusive;
+	__u32 signals;			/* error ratio: SLUICE_SIG_*; 0: the
+					 * mode's default set */
+	struct sluice_plan_pos pos;
+};
+
+struct sluice_plan {
+	char source[256];		/* file name used in messages */
+	unsigned int nsteps, ngates;
+	struct sluice_plan_step steps[SLUICE_PLAN_MAX_STEPS];
+	struct sluice_plan_gate gates[SLUICE_PLAN_MAX_GATES];
+	enum sluice_on_failure on_failure;
+	enum sluice_trigger trigger;
+	struct sluice_plan_pos pos;	/* of the rollout: mapping */
+};
+
+/*
+ * A standalone plan file: the same mapping as a service's `rollout:`
+ * section at the top level. path "-" reads stdin. Returns a plan to free
+ * with sluice_plan_free, or NULL with "file:line:col: message" in err;
+ * nothing half-parsed is returned.
+ */
+struct sluice_plan *sluice_plan_parse(const char *path, char *err,
+				      size_t errlen);
+struct sluice_plan *sluice_plan_parse_string(const char *text, const char *name,
+					     char *err, size_t errlen);
+void sluice_plan_free(struct sluice_plan *plan);
+
+/*
+ * Check a plan against a live service and its rings: ring names exist,
+ * latency gates need nat mode, a cutover step needs a canary pool, a
+ * per-ring weight names no ring twice. Fills steps[].weight per ring id.
+ * mode is the service's enum sluice_mode. Returns 0 or -errno with
+ * "file:line:col: message" in err (plan unchanged on error).
+ * ring_id(name) -> id or -ENOENT: given as a callback so that tests and the
+ * apply-time check (rings of the file) can resolve without an instance;
+ * sluice_plan_resolve_live uses the instance's rings.
+ */
+typedef int (*sluice_ring_lookup_fn)(void *ctx, const char *name);
+int sluice_plan_resolve(struct sluice_plan *plan, __u8 mode,
+			sluice_ring_lookup_fn ring_id, void *ctx,
+			char *err, size_t errlen);
+int sluice_plan_resolve_live(struct sluice_plan *plan, struct sluice *s,
+			     const struct sluice_service_spec *svc,
+			     char *err, size_t errlen);
+
+/* YAML of a plan (sluice export, round-trip tests): the same schema the
+ * parser reads; returns a malloc'd string or NULL. */
+char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent);
+
+const char *sluice_gate_metric_name(enum sluice_gate_metric m);
+const char *sluice_step_kind_name(enum sluice_step_kind k);
+
+#endif /* SLUICE_PLAN_H */
