@@ -24,7 +24,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
-SLUICED_LDLIBS :=		# the daemon's own libraries (sqlite3, ...)
+SLUICED_LDLIBS := -lcurl	# the daemon's own libraries (libcurl: HTTP checks)
 CLI_SRC  := $(wildcard user/cli/*.c)
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h user/daemon/*.h include/*.h)
@@ -66,11 +66,11 @@ $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
 
 $(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
 
 test: all
 	tests/run.sh
