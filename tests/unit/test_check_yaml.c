@@ -53,7 +53,7 @@ static const struct bad bads[] = {
 	{ "    health_check: {type: tcp, interval: 1}\n", "<t>:6:41:", "'1' is not a duration" },
 	{ "    health_check: {type: tcp, interval: 5ms}\n", "<t>:6:41:", "interval: 5ms is out of range 10ms..3600s" },
 	{ "    health_check: {type: tcp, interval: 2h}\n", "<t>:6:41:", "interval: 2h is out of range" },
-	{ "    health_check: {type: tcp, interval: 1.0001s}\n", "<t>:6:41:", "whole milliseconds" },
+	{ "    health_check: {type: tcp, interval: 1m30}\n", "<t>:6:41:", "'1m30' is not a duration" },
 	{ "    health_check: {type: tcp, interval: 1s, timeout: 2s}\n", "<t>:6:54:", "timeout: 2000ms is longer than the interval (1000ms)" },
 	{ "    health_check: {type: tcp, interval: 200ms, timeout: 300ms}\n", "<t>:6:57:", "longer than the interval (200ms)" },
 	{ "    health_check: {type: tcp, rise: 0}\n", "<t>:6:37:", "rise: 0 is out of range 1..100" },

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "internal.h"
+#include "plan.h"
 
 #define PFX_MAX 8192
 
@@ -94,6 +95,33 @@ static int want_ring_id(const struct plan *pl, const char *name)
 	return -1;
 }
 
+static int plan_ring_id(void *ctx, const char *name)
+{
+	int id = want_ring_id(ctx, name);
+
+	return id < 0 ? -ENOENT : id;
+}
+
+/* A service's rollout plan, checked against the rings it will have. */
+static int check_rollout(struct sluice *s, const struct plan *pl,
+			 const struct sluice_cfg_service *cs)
+{
+	struct sluice_plan *copy;
+	char msg[320];
+	int err;
+
+	if (!cs->rollout)
+		return 0;
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return sluice_seterr(s, ENOMEM, "out of memory");
+	memcpy(copy, cs->rollout, sizeof(*copy));
+	err = sluice_plan_resolve(copy, cs->mode, plan_ring_id, (void *)pl, msg,
+				  sizeof(msg));
+	free(copy);
+	return err ? sluice_seterr(s, -err, "%s", msg) : 0;
+}
+
 static int build_spec(struct sluice *s, const struct sluice_config *c,
 		      const struct plan *pl, const struct sluice_cfg_service *cs,
 		      struct sluice_service_spec *sp)
@@ -136,6 +164,9 @@ static int build_spec(struct sluice *s, const struct sluice_config *c,
 			sp->weight[r] = cs->weights[i].bp;
 		}
 	}
+	r = check_rollout(s, pl, cs);
+	if (r)
+		return r;
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
 		sp->pool[v].n = cs->pool[v].n;
 		if (cs->pool[v].n)

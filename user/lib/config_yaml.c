@@ -17,250 +17,29 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <yaml.h>
-#include "internal.h"
-
-struct pctx {
-	const char *file;
-	char *err;
-	size_t errlen;
-	yaml_document_t doc;
-	struct sluice_config *c;
-};
-
-static struct sluice_cfg_pos pos_of(const yaml_node_t *n)
-{
-	struct sluice_cfg_pos p = { n->start_mark.line + 1,
-				    n->start_mark.column + 1 };
-	return p;
-}
-
-static int perr(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int perr(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n)
-		snprintf(p->err, p->errlen, "%s:%zu:%zu: %s", p->file,
-			 n->start_mark.line + 1, n->start_mark.column + 1, msg);
-	else
-		snprintf(p->err, p->errlen, "%s: %s", p->file, msg);
-	return -EINVAL;
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a scalar";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
-
-static const char *sval(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* An empty plain scalar, "~" or "null". */
-static bool is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = sval(n);
-	return !*v || !strcmp(v, "~") || !strcmp(v, "null");
-}
-
-static int want_scalar(struct pctx *p, const yaml_node_t *n, const char *what)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return perr(p, n, "%s: expected a scalar, got %s", what, node_kind(n));
-	if (is_null(n))
-		return perr(p, n, "%s: value is missing", what);
-	return 0;
-}
-
-static int get_str(struct pctx *p, const yaml_node_t *n, const char *what,
-		   char *buf, size_t len)
-{
-	int err = want_scalar(p, n, what);
-
-	if (err)
-		return err;
-	if (strlen(sval(n)) >= len)
-		return perr(p, n, "%s: '%s' is longer than %zu characters", what,
-			    sval(n), len - 1);
-	snprintf(buf, len, "%s", sval(n));
-	return 0;
-}
-
-/* A plain decimal integer in [min, max]. */
-static int get_uint(struct pctx *p, const yaml_node_t *n, const char *what,
-		    unsigned long min, unsigned long max, unsigned long *v)
-{
-	const char *s;
-	int err = want_scalar(p, n, what);
-	size_t i;
-
-	if (err)
-		return err;
-	s = sval(n);
-	for (i = 0; s[i]; i++)
-		if (!isdigit((unsigned char)s[i]) || i > 10)
-			return perr(p, n, "%s: expected an integer %lu..%lu, got '%s'",
-				    what, min, max, s);
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return perr(p, n, "%s: expected an integer, got the quoted string '%s'",
-			    what, s);
-	*v = strtoul(s, NULL, 10);
-	if (*v < min || *v > max)
-		return perr(p, n, "%s: %s is out of range %lu..%lu", what, s, min, max);
-	return 0;
-}
-
-static int get_enum(struct pctx *p, const yaml_node_t *n, const char *what,
-		    const char *const *names, int count, int *out)
-{
-	char alts[160] = "";
-	int err = want_scalar(p, n, what), i;
-
-	if (err)
-		return err;
-	for (i = 0; i < count; i++) {
-		if (!strcmp(sval(n), names[i])) {
-			*out = i;
-			return 0;
-		}
-		snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts), "%s%s",
-			 i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
-	}
-	return perr(p, n, "%s: must be %s, not '%s'", what, alts, sval(n));
-}
-
-static int get_weight(struct pctx *p, const yaml_node_t *n, const char *what,
-		      __u16 *bp)
-{
-	unsigned int v;
-	int err = want_scalar(p, n, what);
-
-	if (err)
-		return err;
-	err = sluice_parse_weight(sval(n), &v);
-	if (err == -ERANGE)
-		return perr(p, n, "%s: '%s' is out of range 0%%..100%%", what, sval(n));
-	if (err)
-		return perr(p, n, "%s: '%s' is not a weight (write 5%%, 0.25%% or 500bp)",
-			    what, sval(n));
-	*bp = v;
-	return 0;
-}
-
-/* ---- mappings against key tables ---------------------------------------- */
-
-struct key_def {
-	const char *name;
-	int (*fn)(struct pctx *p, yaml_node_t *key, yaml_node_t *val, void *obj);
-	bool required;
-};
-
-static int walk_mapping(struct pctx *p, yaml_node_t *map, const char *what,
-			const struct key_def *keys, int nkeys, void *obj)
-{
-	yaml_node_pair_t *pair;
-	char alts[256] = "";
-	unsigned int seen = 0;
-	int i, err;
-
-	if (map->type != YAML_MAPPING_NODE)
-		return perr(p, map, "%s: expected a mapping, got %s", what,
-			    node_kind(map));
-	for (pair = map->data.mapping.pairs.start;
-	     pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(&p->doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(&p->doc, pair->value);
-
-		if (k->type != YAML_SCALAR_NODE)
-			return perr(p, k, "%s: keys must be scalars", what);
-		for (i = 0; i < nkeys; i++)
-			if (!strcmp(sval(k), keys[i].name))
-				break;
-		if (i == nkeys) {
-			for (i = 0; i < nkeys; i++)
-				snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts),
-					 "%s%s", i ? ", " : "", keys[i].name);
-			return perr(p, k, "unknown key '%s' in %s (expected one of: %s)",
-				    sval(k), what, alts);
-		}
-		if (seen & (1u << i))
-			return perr(p, k, "duplicate key '%s' in %s", sval(k), what);
-		seen |= 1u << i;
-		err = keys[i].fn(p, k, v, obj);
-		if (err)
-			return err;
-	}
-	for (i = 0; i < nkeys; i++)
-		if (keys[i].required && !(seen & (1u << i)))
-			return perr(p, map, "%s: missing required key '%s'", what,
-				    keys[i].name);
-	return 0;
-}
-
-static int grow(void **arr, unsigned int n, size_t size)
-{
-	void *x;
-
-	if (n & (n - 1))	/* grow at powers of two */
-		return 0;
-	x = realloc(*arr, (n ? n * 2 : 1) * size);
-	if (!x)
-		return -ENOMEM;
-	*arr = x;
-	return 0;
-}
+#include "yaml_walk.h"
+#include "plan.h"
 
 /* ---- health checks ------------------------------------------------------ */
 
-/* A duration with its unit: 500ms, 1s, 1.5s, 2m, 1h; in [min, max] ms. */
+/* A duration (sluice_parse_duration: 500ms, 1s, 1m30s) in [min, max] ms. */
 static int get_duration_ms(struct pctx *p, const yaml_node_t *n, const char *what,
 			   unsigned long min, unsigned long max, __u32 *ms)
 {
-	static const struct { const char *u; double f; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-	};
-	const char *str;
-	char *end;
-	double x;
-	size_t i;
+	__u64 v;
 	int err = want_scalar(p, n, what);
 
 	if (err)
 		return err;
-	str = sval(n);
-	if (!isdigit((unsigned char)str[0]))
-		goto bad;
-	x = strtod(str, &end);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(end, units[i].u))
-			break;
-	if (i == sizeof(units) / sizeof(units[0]))
-		goto bad;
-	x *= units[i].f;
-	if (x < min || x > max || x != (double)(unsigned long)x)
-		return perr(p, n, "%s: %s is out of range %lums..%lus (whole milliseconds)",
-			    what, str, min, max / 1000);
-	*ms = x;
+	err = sluice_parse_duration(sval(n), &v);
+	if (err && err != -ERANGE)
+		return perr(p, n, "%s: '%s' is not a duration (write 500ms, 1s, 2m)",
+			    what, sval(n));
+	if (err || v < min || v > max)
+		return perr(p, n, "%s: %s is out of range %lums..%lus", what, sval(n),
+			    min, max / 1000);
+	*ms = v;
 	return 0;
-bad:
-	return perr(p, n, "%s: '%s' is not a duration (write 500ms, 1s, 2m)", what, str);
 }
 
 /* Printable ASCII without spaces: what goes into a request line or header. */
@@ -687,6 +466,7 @@ struct svc_ctx {
 	bool named;
 	yaml_node_t *pools[4];	/* baseline, canary, blue, green */
 	yaml_node_t *port_node;
+	yaml_node_t *rollout;	/* parsed last: gates depend on the mode */
 };
 
 static int sv_name(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
@@ -863,6 +643,14 @@ static int sv_pool(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static int sv_rollout(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+
+	c->rollout = v;
+	return 0;
+}
+
 static int sv_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct svc_ctx *c = o;
@@ -886,7 +674,7 @@ static const struct key_def service_keys[] = {
 	{ "canary", sv_pool, false },
 	{ "blue", sv_pool, false },
 	{ "green", sv_pool, false },
-	/* the rollout issue adds { "rollout", sv_rollout, false } here */
+	{ "rollout", sv_rollout, false },
 	{ "health_check", sv_check, false },
 };
 
@@ -971,6 +759,14 @@ static int parse_service(struct pctx *p, yaml_node_t *n)
 					    svc->name);
 			}
 		}
+	if (c.rollout && !is_null(c.rollout)) {
+		svc->rollout = malloc(sizeof(*svc->rollout));
+		if (!svc->rollout)
+			return perr(p, c.rollout, "out of memory");
+		err = sluice_plan_parse_node(p, c.rollout, svc->mode, svc->rollout);
+		if (err)
+			return err;
+	}
 	/* duplicates across services */
 	for (i = 0; i + 1 < cf->nservices; i++) {
 		const struct sluice_cfg_service *o = &cf->services[i];
@@ -1125,6 +921,7 @@ void sluice_config_free(struct sluice_config *c)
 			free(pl->pos);
 		}
 		free(c->services[i].check);
+		sluice_plan_free(c->services[i].rollout);
 	}
 	free(c->rings);
 	free(c->services);

@@ -292,6 +292,8 @@ void sluice_close(struct sluice *s)
 			close(*map_fd_slot(s, i));
 	if (s->skel)
 		sluice_bpf__destroy(s->skel);
+	free(s->cfg_cache);
+	free(s->pcpu_buf);
 	free(s);
 }
 

@@ -25,6 +25,10 @@ struct sluice {
 	int lock_fd;			/* flock on the pin dir: one writer */
 	struct sluice_bpf *skel;	/* loaded programs, when asked for */
 	int ncpus;
+	/* observe.c: each service's configuration element as last read,
+	 * valid while its gen equals the live one (pollers read it cheaply) */
+	struct sluice_svc_cfg *cfg_cache;
+	void *pcpu_buf;			/* observe.c: batch lookup buffer */
 };
 
 /* Record the reason for a failure; returns -err for `return seterr(...)`. */

@@ -238,6 +238,10 @@ int sluice_plan_resolve_live(struct sluice_plan *plan, struct sluice *s,
  * parser reads; returns a malloc'd string or NULL. */
 char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent);
 
+/* "500ms", "30s", "5m", "2h", "1d", "1m30s", "1.5s" -> milliseconds;
+ * -EINVAL (not a duration), -ERANGE (over 30 days). */
+int sluice_parse_duration(const char *s, __u64 *ms);
+
 const char *sluice_gate_metric_name(enum sluice_gate_metric m);
 const char *sluice_step_kind_name(enum sluice_step_kind k);
 

@@ -745,8 +745,8 @@ out:
 }
 
 /* Change fields of the live configuration, keeping its tables. */
-static int cfg_edit(struct sluice *s, const char *name, int ring,
-		    unsigned int bp, int lkg)
+static int cfg_edit(struct sluice *s, const char *name, const __u16 *bp,
+		    unsigned int mask, int lkg)
 {
 	struct sluice_svc_cfg cfg;
 	__u32 *tables[SLUICE_VARIANTS] = {};
@@ -768,8 +768,8 @@ static int cfg_edit(struct sluice *s, const char *name, int ring,
 		cfg.lkg = lkg;
 	} else {
 		for (r = 0; r < SLUICE_MAX_RINGS; r++)
-			if (ring < 0 || r == ring)
-				cfg.weight[r] = bp;
+			if (mask & (1u << r))
+				cfg.weight[r] = bp[r];
 	}
 	cfg.gen++;
 	err = sluice_cfg_publish(s, id, &cfg, (const __u32 **)tables);
@@ -781,8 +781,8 @@ out:
 }
 
 /* Fast path: plain stores into the mmapped exposure of the live gen. */
-static int exposure_edit(struct sluice *s, const char *name, int ring,
-			 unsigned int bp, int lkg)
+static int exposure_edit(struct sluice *s, const char *name, const __u16 *bp,
+			 unsigned int mask, int lkg)
 {
 	struct sluice_exposure *e;
 	__u32 id;
@@ -797,35 +797,104 @@ static int exposure_edit(struct sluice *s, const char *name, int ring,
 	e = &s->exp[id];
 	if (!s->meta[id].gen || e->gen != s->meta[id].gen) {
 		sluice_unlock(s);
-		return cfg_edit(s, name, ring, bp, lkg);	/* not mirrored */
+		return cfg_edit(s, name, bp, mask, lkg);	/* not mirrored */
 	}
 	if (lkg >= 0)
 		__atomic_store_n(&e->lkg, lkg, __ATOMIC_RELEASE);
 	else
 		for (r = 0; r < SLUICE_MAX_RINGS; r++)
-			if (ring < 0 || r == ring)
-				__atomic_store_n(&e->weight[r], bp, __ATOMIC_RELEASE);
+			if (mask & (1u << r))
+				__atomic_store_n(&e->weight[r], bp[r], __ATOMIC_RELEASE);
 out:
 	sluice_unlock(s);
 	return err;
 }
 
+int sluice_set_weights(struct sluice *s, const char *name,
+		       const __u16 bp[SLUICE_MAX_RINGS], unsigned int ring_mask)
+{
+	int r;
+
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		if ((ring_mask & (1u << r)) && bp[r] > SLUICE_BUCKETS)
+			return sluice_seterr(s, ERANGE, "weight %u.%02u%% is over 100%%",
+					     bp[r] / 100, bp[r] % 100);
+	if (ring_mask >> SLUICE_MAX_RINGS)
+		return sluice_seterr(s, EINVAL, "ring mask 0x%x names rings over %d",
+				     ring_mask, SLUICE_MAX_RINGS - 1);
+	return exposure_edit(s, name, bp, ring_mask, -1);
+}
+
 int sluice_set_weight(struct sluice *s, const char *name, int ring,
 		      unsigned int bp)
 {
+	__u16 w[SLUICE_MAX_RINGS];
+	int r;
+
 	if (bp > SLUICE_BUCKETS)
 		return sluice_seterr(s, ERANGE, "weight %u.%02u%% is over 100%%",
 				     bp / 100, bp % 100);
 	if (ring >= SLUICE_MAX_RINGS)
 		return sluice_seterr(s, EINVAL, "no ring %d", ring);
-	return exposure_edit(s, name, ring, bp, -1);
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		w[r] = bp;
+	return sluice_set_weights(s, name, w,
+				  ring < 0 ? (1u << SLUICE_MAX_RINGS) - 1 : 1u << ring);
 }
 
 int sluice_set_lkg(struct sluice *s, const char *name, int variant)
 {
 	if (variant < 0 || variant >= SLUICE_VARIANTS)
 		return sluice_seterr(s, EINVAL, "no variant %d", variant);
-	return exposure_edit(s, name, -1, 0, variant);
+	return exposure_edit(s, name, NULL, 0, variant);
+}
+
+int sluice_promote(struct sluice *s, const char *name, __u32 gen)
+{
+	struct sluice_service_spec *sp = sluice_spec_new();
+	struct sluice_svc_cfg cfg;
+	__u32 id;
+	int err, r;
+
+	if (!sp)
+		return sluice_seterr(s, ENOMEM, "out of memory");
+	err = sluice_lock(s);
+	if (err)
+		goto out_free;
+	err = sluice_service_lookup(s, name, &id);
+	if (err)
+		goto out;
+	err = sluice_cfg_read(s, id, &cfg, NULL);
+	if (err) {
+		err = sluice_seterr(s, err, "service '%s' has no configuration", name);
+		goto out;
+	}
+	if (gen && cfg.gen != gen) {
+		err = 0;	/* decided on another generation: done or stale */
+		goto out;
+	}
+	if (!cfg.nbackends[SLUICE_CANARY]) {
+		err = sluice_seterr(s, ENOENT,
+			"service '%s': the canary pool has no active backends to promote",
+			name);
+		goto out;
+	}
+	err = sluice_service_get_id(s, id, sp);
+	if (err)
+		goto out;
+	sp->pool[SLUICE_BASELINE] = sp->pool[SLUICE_CANARY];
+	sp->pool[SLUICE_CANARY].n = 0;
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		sp->weight[r] = 0;
+	sp->lkg = SLUICE_BASELINE;
+	err = service_put_locked(s, sp, true, NULL);	/* health moves along */
+	if (!err)
+		err = 1;
+out:
+	sluice_unlock(s);
+out_free:
+	sluice_spec_free(sp);
+	return err;
 }
 
 /* A fresh backend id: forget what the datapath cached about its next hop. */

@@ -175,7 +175,10 @@ struct sluice_health_result {
 int sluice_backend_health_set(struct sluice *s, const char *name,
 			      const struct sluice_health_mark *m, unsigned int n,
 			      struct sluice_health_result *res);
-
+/* Weights of the rings in ring_mask (bit i: ring i) with one locked write;
+ * rings outside the mask keep theirs. */
+int sluice_set_weights(struct sluice *s, const char *name,
+		       const __u16 bp[SLUICE_MAX_RINGS], unsigned int ring_mask);
 /* Set the last-known-good variant (what revert falls back to). */
 int sluice_set_lkg(struct sluice *s, const char *name, int variant);
 
@@ -199,6 +202,34 @@ int sluice_ring_name(struct sluice *s, int id, char *out, size_t len);
 int sluice_ring_prefixes(struct sluice *s, int id, struct sluice_prefix *out,
 			 int max);
 
+/*
+ * Promotion: the canary pool becomes the baseline, last-known-good the
+ * baseline, the canary pool is emptied and every weight is 0, in one
+ * atomic service put (established flows keep their backends: retired
+ * records keep their forwarding data). Only while the live configuration
+ * generation is gen (0: any), so a repeat of the same promotion is a
+ * no-op. Returns 1 promoted, 0 nothing to do (gen moved on), -ENOENT when
+ * the canary pool has no active backend.
+ */
+int sluice_promote(struct sluice *s, const char *name, __u32 gen);
+
+/*
+ * A poller's view of one service (the rollout daemon reads this for every
+ * service each second): mmapped metadata and exposure, the configuration
+ * element cached per generation, the kill words. No table is read.
+ */
+struct sluice_service_view {
+	__u32 id, gen;
+	__u32 kill, kill_all;		/* the service's and the global word */
+	__u8 mode, affinity, lkg;
+	__u16 weight[SLUICE_MAX_RINGS];
+	__u16 nbackends[SLUICE_VARIANTS];	/* active (not draining) */
+};
+/* *id: a hint (the id of the last call, or SLUICE_MAX_SERVICES). */
+int sluice_service_view(struct sluice *s, const char *name,
+			struct sluice_service_view *v);
+/* Rings in use: bit i set for ring i (ring 0 always). */
+int sluice_rings_in_use(struct sluice *s, unsigned int *mask);
 /* Counters summed over CPUs. */
 int sluice_stats_get(struct sluice *s, __u32 svc_id,
 		     struct sluice_flow_stats out[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
@@ -240,6 +271,17 @@ void sluice_lat_bucket_range(unsigned int i, double *lo, double *hi);
  * the number newly counted.
  */
 int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns);
+
+/*
+ * Counters of one service with few syscalls: flow_stats with one batch
+ * lookup; the sweep's handshake timeouts (one batch) and the latency
+ * histograms of the rings in ring_mask only when nat is true (NAT mode:
+ * nothing else has them). health may be NULL.
+ */
+int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
+			unsigned int ring_mask,
+			struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+			struct sluice_health health[SLUICE_VARIANTS]);
 
 /* Entries in the two connection tables (a walk: not for the hot path). */
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);

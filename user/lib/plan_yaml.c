@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Rollout plans from YAML: a service's `rollout:` section (config_yaml.c
+ * hands the node over) or a standalone plan file with the same mapping at
+ * the top. Everything is checked here that can be checked without the
+ * live rings; sluice_plan_resolve (plan.c) does the rest.
+ *
+ *   rollout:
+ *     trigger: manual | canary-change
+ *     on_failure: rollback | pause
+ *     steps:
+ *       - weight: 5%                      # or {internal: 100%, default: 5%}
+ *         hold: 10m
+ *       - pause: ~                        # until `promote`; or pause: 30m
+ *       - cutover: green                  # blue-green
+ *         hold: 5m
+ *     gates:
+ *       - metric: error_ratio             # latency_p95 latency_p99
+ *         interval: 1s                    # new_flow_ratio
+ *         max_increase: 20%
+ *         max_increase_abs: 0.1%          # latency: a duration
+ *         max: 5%                         # latency: a duration
+ *         confidence: 99%
+ *         min_samples: 500
+ *         failure_limit: 0
+ *         error_limit: 3
+ *         on_inconclusive: pause | extend | fail
+ *         signals: [syn_retrans, client_rst, backend_rst, hs_timeout]
+ */
+#include <math.h>
+#include "yaml_walk.h"
+#include "plan.h"
+
+#define DURATION_MAX_MS	(30ull * 24 * 3600 * 1000)	/* 30 days */
+
+static struct sluice_plan_pos ppos(const yaml_node_t *n)
+{
+	struct sluice_plan_pos p = { n->start_mark.line + 1,
+				     n->start_mark.column + 1 };
+	return p;
+}
+
+/* "500ms", "30s", "5m", "2h", "1d", "1m30s", "1.5s": milliseconds. */
+int sluice_parse_duration(const char *s, __u64 *ms)
+{
+	static const struct { const char *u; double ms; } units[] = {
+		{ "ms", 1 }, { "s", 1e3 }, { "m", 60e3 }, { "h", 3600e3 },
+		{ "d", 86400e3 },
+	};
+	double total = 0;
+	unsigned int i;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		double v;
+
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		v = strtod(s, &end);
+		if (end == s || !isalpha((unsigned char)*end))
+			return -EINVAL;
+		s = end;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].u);
+
+			/* "m" must not swallow the "m" of "ms" */
+			if (!strncmp(s, units[i].u, n) && !isalpha((unsigned char)s[n]))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -EINVAL;
+		s += strlen(units[i].u);
+		total += v * units[i].ms;
+		if (total > (double)DURATION_MAX_MS)
+			return -ERANGE;
+	}
+	*ms = (__u64)llround(total);
+	return 0;
+}
+
+static int get_duration(struct pctx *p, const yaml_node_t *n, const char *what,
+			__u64 min_ms, __u64 *ms)
+{
+	int err = want_scalar(p, n, what);
+
+	if (err)
+		return err;
+	err = sluice_parse_duration(sval(n), ms);
+	if (err == -ERANGE)
+		return perr(p, n, "%s: '%s' is longer than 30 days", what, sval(n));
+	if (err)
+		return perr(p, n, "%s: '%s' is not a duration (write 500ms, 30s, 5m, 2h or 1m30s)",
+			    what, sval(n));
+	if (*ms < min_ms)
+		return perr(p, n, "%s: '%s' is shorter than %llums", what, sval(n),
+			    (unsigned long long)min_ms);
+	return 0;
+}
+
+/* "20%", "0.1%": a ratio in [lo, hi] (both as ratios). */
+static int get_percent(struct pctx *p, const yaml_node_t *n, const char *what,
+		       double lo, double hi, bool hi_open, double *out)
+{
+	const char *s;
+	char *end;
+	double v;
+	int err = want_scalar(p, n, what);
+
+	if (err)
+		return err;
+	s = sval(n);
+	if (!isdigit((unsigned char)*s))
+		return perr(p, n, "%s: '%s' is not a percentage (write 20%% or 0.5%%)", what, s);
+	v = strtod(s, &end);
+	if (end == s || strcmp(end, "%"))
+		return perr(p, n, "%s: '%s' is not a percentage (write 20%% or 0.5%%)", what, s);
+	v /= 100;
+	if (!isfinite(v) || v < lo || v > hi || (hi_open && v >= hi))
+		return perr(p, n, "%s: %s is out of range %g%%..%g%%%s", what, s, lo * 100,
+			    hi * 100, hi_open ? " (exclusive)" : "");
+	*out = v;
+	return 0;
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+struct step_ctx {
+	struct sluice_plan_step *st;
+	yaml_node_t *hold, *kind_node;
+	int kinds;
+};
+
+static int st_weight(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct step_ctx *c = o;
+	struct sluice_plan_step *st = c->st;
+	yaml_node_pair_t *pair;
+	unsigned int i;
+	bool any = false;
+	int err;
+
+	c->kinds++;
+	c->kind_node = k;
+	st->kind = SLUICE_STEP_WEIGHT;
+	if (v->type != YAML_MAPPING_NODE) {
+		err = get_weight(p, v, "weight", &st->weight_all);
+		if (err)
+			return err;
+		if (!st->weight_all)
+			return perr(p, v, "weight: a step at 0%% exposes no canary traffic to judge");
+		for (i = 0; i < SLUICE_MAX_RINGS; i++)
+			st->weight[i] = st->weight_all;
+		st->resolved = true;
+		return 0;
+	}
+	st->per_ring = true;
+	if (!v->data.mapping.pairs.top || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+		return perr(p, v, "weight: the per-ring mapping is empty");
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *rk = yaml_document_get_node(&p->doc, pair->key);
+		yaml_node_t *rv = yaml_document_get_node(&p->doc, pair->value);
+		struct sluice_plan_ring_weight *w;
+		char ring[SLUICE_RING_NAME_LEN];
+
+		err = get_str(p, rk, "ring name", ring, sizeof(ring));
+		if (err)
+			return err;
+		if (!strcmp(ring, "broad"))
+			snprintf(ring, sizeof(ring), "default");
+		for (i = 0; i < st->nweights; i++)
+			if (!strcmp(st->weights[i].ring, ring))
+				return perr(p, rk, "weight: ring '%s' appears twice", ring);
+		if (st->nweights >= SLUICE_MAX_RINGS)
+			return perr(p, rk, "weight: more than %d rings", SLUICE_MAX_RINGS);
+		w = &st->weights[st->nweights];
+		snprintf(w->ring, sizeof(w->ring), "%s", ring);
+		w->pos = ppos(rk);
+		err = get_weight(p, rv, "weight", &w->bp);
+		if (err)
+			return err;
+		any |= w->bp > 0;
+		st->nweights++;
+	}
+	if (!any)
+		return perr(p, v, "weight: a step at 0%% in every ring exposes no canary traffic to judge");
+	return 0;
+}
+
+static int st_hold(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct step_ctx *c = o;
+
+	c->hold = k;
+	return get_duration(p, v, "hold", 1, &c->st->hold_ms);
+}
+
+static int st_pause(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct step_ctx *c = o;
+
+	c->kinds++;
+	c->kind_node = k;
+	c->st->kind = SLUICE_STEP_PAUSE;
+	if (is_null(v) || (v->type == YAML_SCALAR_NODE &&
+			   !strcmp(sval(v), "indefinite")))
+		return 0;
+	if (v->type == YAML_MAPPING_NODE && v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+		return 0;	/* pause: {} */
+	return get_duration(p, v, "pause", 1, &c->st->hold_ms);
+}
+
+static int st_cutover(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "green", "canary" };
+	struct step_ctx *c = o;
+	int x, i, err;
+
+	c->kinds++;
+	c->kind_node = k;
+	c->st->kind = SLUICE_STEP_CUTOVER;
+	err = get_enum(p, v, "cutover", n, 2, &x);
+	if (err)
+		return err;
+	for (i = 0; i < SLUICE_MAX_RINGS; i++)
+		c->st->weight[i] = SLUICE_BUCKETS;
+	c->st->resolved = true;
+	return 0;
+}
+
+static const struct key_def step_keys[] = {
+	{ "weight", st_weight, false },
+	{ "hold", st_hold, false },
+	{ "pause", st_pause, false },
+	{ "cutover", st_cutover, false },
+};
+
+static int parse_step(struct pctx *p, yaml_node_t *n, struct sluice_plan *plan)
+{
+	struct sluice_plan_step *st;
+	struct step_ctx c = {};
+	char what[48];
+	int err;
+
+	if (plan->nsteps >= SLUICE_PLAN_MAX_STEPS)
+		return perr(p, n, "steps: more than %d steps", SLUICE_PLAN_MAX_STEPS);
+	st = &plan->steps[plan->nsteps];
+	memset(st, 0, sizeof(*st));
+	st->pos = ppos(n);
+	c.st = st;
+	snprintf(what, sizeof(what), "step %u", plan->nsteps + 1);
+	err = walk_mapping(p, n, what, step_keys,
+			   sizeof(step_keys) / sizeof(step_keys[0]), &c);
+	if (err)
+		return err;
+	if (!c.kinds)
+		return perr(p, n, "%s: needs one of weight, pause or cutover", what);
+	if (c.kinds > 1)
+		return perr(p, c.kind_node, "%s: has more than one of weight, pause and cutover",
+			    what);
+	if (st->kind == SLUICE_STEP_PAUSE && c.hold)
+		return perr(p, c.hold, "%s: a pause step takes its duration as 'pause: 30m', not 'hold'",
+			    what);
+	if (st->kind != SLUICE_STEP_PAUSE && !c.hold)
+		return perr(p, n, "%s: a %s step needs a hold (how long it is judged before the next step)",
+			    what, st->kind == SLUICE_STEP_CUTOVER ? "cutover" : "weight");
+	plan->nsteps++;
+	return 0;
+}
+
+struct plan_ctx {
+	struct sluice_plan *plan;
+	int mode;		/* the service's enum sluice_mode, -1 unknown */
+};
+
+static int pl_steps(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	yaml_node_item_t *it;
+	int err;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "steps: expected a list, got %s", node_kind(v));
+	if (v->data.sequence.items.top == v->data.sequence.items.start)
+		return perr(p, v, "steps: the list is empty");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		err = parse_step(p, yaml_document_get_node(&p->doc, *it), plan);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- gates -------------------------------------------------------------- */
+
+struct gate_ctx_y {
+	struct sluice_plan_gate *g;
+	yaml_node_t *metric, *incr, *incr_abs, *max, *signals, *name;
+	yaml_node_t *abs_raw, *max_raw;	/* parsed once the metric is known */
+};
+
+static const char *const metric_names[] = {
+	[SLUICE_METRIC_ERROR_RATIO] = "error_ratio",
+	[SLUICE_METRIC_LATENCY_P95] = "latency_p95",
+	[SLUICE_METRIC_LATENCY_P99] = "latency_p99",
+	[SLUICE_METRIC_NEW_FLOW_RATIO] = "new_flow_ratio",
+};
+#define METRICS_PARSED	4	/* external kinds: their own issue */
+
+static bool is_latency(enum sluice_gate_metric m)
+{
+	return m == SLUICE_METRIC_LATENCY_P95 || m == SLUICE_METRIC_LATENCY_P99;
+}
+
+static int gt_name(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	size_t i;
+	int err = get_str(p, v, "gate name", c->g->name, sizeof(c->g->name));
+
+	if (err)
+		return err;
+	for (i = 0; c->g->name[i]; i++)
+		if (!isalnum((unsigned char)c->g->name[i]) && !strchr("_.-", c->g->name[i]))
+			return perr(p, v, "gate name: '%s' may hold only letters, digits, '_', '.', '-'",
+				    c->g->name);
+	c->name = v;
+	return 0;
+}
+
+static int gt_metric(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	int x, err = get_enum(p, v, "metric", metric_names, METRICS_PARSED, &x);
+
+	if (err)
+		return err;
+	c->g->metric = x;
+	c->metric = v;
+	return 0;
+}
+
+static int gt_interval(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	int err = get_duration(p, v, "interval", 100, &c->g->interval_ms);
+
+	if (!err && c->g->interval_ms > 3600 * 1000)
+		return perr(p, v, "interval: '%s' is longer than 1h", sval(v));
+	return err;
+}
+
+static int gt_incr(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->incr = v;
+	c->g->compare_baseline = true;
+	return get_percent(p, v, "max_increase", 0, 10, false, &c->g->max_increase);
+}
+
+/* The metric decides the unit: read after the mapping. */
+static int gt_incr_abs(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->abs_raw = v;
+	return want_scalar(p, v, "max_increase_abs");
+}
+
+static int gt_max(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->max_raw = v;
+	return want_scalar(p, v, "max");
+}
+
+static int gt_conf(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	return get_percent(p, v, "confidence", 0.5, 1, true, &c->g->confidence);
+}
+
+static int gt_min(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "min_samples", 1, 1000000000UL, &x);
+
+	c->g->min_samples = x;
+	return err;
+}
+
+static int gt_flim(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "failure_limit", 0, 1000, &x);
+
+	c->g->failure_limit = x;
+	return err;
+}
+
+static int gt_elim(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "error_limit", 0, 1000, &x);
+
+	c->g->error_limit = x;
+	return err;
+}
+
+static int gt_inconc(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "pause", "extend", "fail" };
+	struct gate_ctx_y *c = o;
+	int x, err = get_enum(p, v, "on_inconclusive", n, 3, &x);
+
+	c->g->on_inconclusive = x;
+	return err;
+}
+
+static int gt_signals(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "syn_retrans", "client_rst", "backend_rst",
+					 "hs_timeout" };
+	struct gate_ctx_y *c = o;
+	yaml_node_item_t *it;
+
+	c->signals = v;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "signals: expected a list, got %s", node_kind(v));
+	if (v->data.sequence.items.top == v->data.sequence.items.start)
+		return perr(p, v, "signals: the list is empty (leave it out for the mode's default)");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *s = yaml_document_get_node(&p->doc, *it);
+		int x, err = get_enum(p, s, "signal", n, 4, &x);
+
+		if (err)
+			return err;
+		if (c->g->signals & (1u << x))
+			return perr(p, s, "signals: '%s' appears twice", sval(s));
+		c->g->signals |= 1u << x;
+	}
+	return 0;
+}
+
+static const struct key_def gate_keys[] = {
+	{ "name", gt_name, false },
+	{ "metric", gt_metric, true },
+	{ "interval", gt_interval, false },
+	{ "max_increase", gt_incr, false },
+	{ "max_increase_abs", gt_incr_abs, false },
+	{ "max", gt_max, false },
+	{ "confidence", gt_conf, false },
+	{ "min_samples", gt_min, false },
+	{ "failure_limit", gt_flim, false },
+	{ "error_limit", gt_elim, false },
+	{ "on_inconclusive", gt_inconc, false },
+	{ "signals", gt_signals, false },
+};
+
+/* max_increase_abs and max: a duration for latency, a percentage else. */
+static int gate_value(struct pctx *p, struct gate_ctx_y *c, yaml_node_t *v,
+		      const char *what, double *out)
+{
+	__u64 ms;
+	int err;
+
+	if (is_latency(c->g->metric)) {
+		if (!isalpha((unsigned char)sval(v)[strlen(sval(v)) - 1]))
+			return perr(p, v, "%s: a latency gate takes a duration (like 20ms), not '%s'",
+				    what, sval(v));
+		err = get_duration(p, v, what, 0, &ms);
+		*out = ms;
+		return err;
+	}
+	return get_percent(p, v, what, 0, 1, false, out);
+}
+
+static int parse_gate(struct pctx *p, yaml_node_t *n, struct sluice_plan *plan,
+		      int mode)
+{
+	struct sluice_plan_gate *g;
+	struct gate_ctx_y c = {};
+	char what[48];
+	unsigned int i;
+	int err;
+
+	if (plan->ngates >= SLUICE_PLAN_MAX_GATES)
+		return perr(p, n, "gates: more than %d gates", SLUICE_PLAN_MAX_GATES);
+	g = &plan->gates[plan->ngates];
+	memset(g, 0, sizeof(*g));
+	g->pos = ppos(n);
+	g->interval_ms = 1000;
+	g->confidence = 0.99;
+	g->min_samples = 100;
+	g->error_limit = 3;
+	c.g = g;
+	snprintf(what, sizeof(what), "gate %u", plan->ngates + 1);
+	err = walk_mapping(p, n, what, gate_keys,
+			   sizeof(gate_keys) / sizeof(gate_keys[0]), &c);
+	if (err)
+		return err;
+	if (c.abs_raw) {
+		err = gate_value(p, &c, c.abs_raw, "max_increase_abs", &g->max_increase_abs);
+		if (err)
+			return err;
+		g->has_max_increase_abs = true;
+		g->compare_baseline = true;
+	}
+	if (c.max_raw) {
+		err = gate_value(p, &c, c.max_raw, "max", &g->max);
+		if (err)
+			return err;
+		g->has_max = true;
+	}
+	if (!g->name[0])
+		snprintf(g->name, sizeof(g->name), "%s", metric_names[g->metric]);
+	for (i = 0; i < plan->ngates; i++)
+		if (!strcmp(plan->gates[i].name, g->name))
+			return perr(p, c.name ? c.name : n,
+				    "%s: name '%s' is already gate %u's (line %u); give each gate its own name",
+				    what, g->name, i + 1, plan->gates[i].pos.line);
+	if (g->metric == SLUICE_METRIC_NEW_FLOW_RATIO) {
+		if (g->compare_baseline || g->has_max)
+			return perr(p, c.incr ? c.incr : c.abs_raw ? c.abs_raw : c.max_raw,
+				    "%s: new_flow_ratio compares the canary's share of new flows with the configured weight: it takes no max_increase, max_increase_abs or max",
+				    what);
+	} else if (!g->compare_baseline && !g->has_max) {
+		return perr(p, n, "%s: %s needs a comparison: max_increase (relative to the baseline), max_increase_abs, or max (absolute)",
+			    what, metric_names[g->metric]);
+	}
+	if (is_latency(g->metric) && c.incr && g->max_increase < 0.05)
+		return perr(p, c.incr, "%s: max_increase of a latency gate must be at least 5%% (histogram buckets are up to 6.25%% wide)",
+			    what);
+	if (g->signals && g->metric != SLUICE_METRIC_ERROR_RATIO)
+		return perr(p, c.signals, "%s: signals apply to error_ratio gates only", what);
+	if (mode >= 0 && mode != SLUICE_MODE_NAT) {
+		if (is_latency(g->metric))
+			return perr(p, c.metric, "%s: %s needs mode nat (only there do replies cross the node)",
+				    what, metric_names[g->metric]);
+		if (g->signals & (SLUICE_SIG_BACKEND_RST | SLUICE_SIG_HS_TIMEOUT))
+			return perr(p, c.signals, "%s: backend_rst and hs_timeout are seen in mode nat only",
+				    what);
+	}
+	plan->ngates++;
+	return 0;
+}
+
+static int pl_gates(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct plan_ctx *c = o;
+	yaml_node_item_t *it;
+	int err;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "gates: expected a list, got %s", node_kind(v));
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		err = parse_gate(p, yaml_document_get_node(&p->doc, *it), c->plan,
+				 c->mode);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int pl_trigger(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "manual", "canary-change" };
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int x, err = get_enum(p, v, "trigger", n, 2, &x);
+
+	plan->trigger = x;
+	return err;
+}
+
+static int pl_on_failure(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "rollback", "pause" };
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int x, err = get_enum(p, v, "on_failure", n, 2, &x);
+
+	plan->on_failure = x;
+	return err;
+}
+
+static const struct key_def plan_keys[] = {
+	{ "steps", pl_steps, true },
+	{ "gates", pl_gates, false },
+	{ "on_failure", pl_on_failure, false },
+	{ "trigger", pl_trigger, false },
+};
+
+int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
+			   struct sluice_plan *plan)
+{
+	struct plan_ctx c = { .plan = plan, .mode = mode };
+	int err;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(plan->source, sizeof(plan->source), "%s", p->file);
+	plan->pos = ppos(n);
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, n, "rollout: expected a mapping with steps and gates, got %s",
+			    node_kind(n));
+	err = walk_mapping(p, n, "rollout", plan_keys,
+			   sizeof(plan_keys) / sizeof(plan_keys[0]), &c);
+	if (err)
+		return err;
+	if (!plan->ngates)
+		return perr(p, n, "rollout: a plan needs at least one quantitative gate (gates: - metric: error_ratio ...): without one nothing judges the canary");
+	return 0;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+static struct sluice_plan *parse_doc(yaml_parser_t *yp, const char *name,
+				     char *err, size_t errlen)
+{
+	struct pctx p = { .file = name, .err = err, .errlen = errlen };
+	struct sluice_plan *plan;
+	yaml_node_t *root;
+	int rc;
+
+	plan = calloc(1, sizeof(*plan));
+	if (!plan) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	if (!yaml_parser_load(yp, &p.doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			 yp->problem_mark.line + 1, yp->problem_mark.column + 1,
+			 yp->problem ? yp->problem : "unknown",
+			 yp->context ? " " : "", yp->context ? yp->context : "");
+		free(plan);
+		return NULL;
+	}
+	root = yaml_document_get_root_node(&p.doc);
+	if (!root || is_null(root)) {
+		snprintf(err, errlen, "%s: the plan file is empty", name);
+		rc = -EINVAL;
+	} else {
+		rc = sluice_plan_parse_node(&p, root, -1, plan);
+	}
+	yaml_document_delete(&p.doc);
+	if (rc) {
+		free(plan);
+		return NULL;
+	}
+	return plan;
+}
+
+struct sluice_plan *sluice_plan_parse(const char *path, char *err, size_t errlen)
+{
+	struct sluice_plan *plan;
+	yaml_parser_t yp;
+	FILE *f;
+
+	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_file(&yp, f);
+	plan = parse_doc(&yp, strcmp(path, "-") ? path : "<stdin>", err, errlen);
+	yaml_parser_delete(&yp);
+	if (f != stdin)
+		fclose(f);
+	return plan;
+}
+
+struct sluice_plan *sluice_plan_parse_string(const char *text, const char *name,
+					     char *err, size_t errlen)
+{
+	struct sluice_plan *plan;
+	yaml_parser_t yp;
+
+	yaml_parser_initialize(&yp);
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
+	plan = parse_doc(&yp, name ? name : "<string>", err, errlen);
+	yaml_parser_delete(&yp);
+	return plan;
+}
+
+void sluice_plan_free(struct sluice_plan *plan)
+{
+	free(plan);
+}
