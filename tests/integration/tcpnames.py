@@ -10,10 +10,15 @@ spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst]
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
                                  whether it ever changed, and errors
+load HOST PORT RATE SECONDS [--timeout S]
+                                 RATE new connections a second for SECONDS
+                                 (paced, each exchanges one line); prints
+                                 JSON counts per backend and errors
 blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
 """
 import json
+import signal
 import socket
 import socketserver
 import struct
@@ -119,6 +124,43 @@ def hold(host, port, k, seconds):
     print(json.dumps({"conns": out}), flush=True)
 
 
+def load(host, port, rate, seconds, timeout=2.0):
+    counts, errors = {}, 0
+    lock = threading.Lock()
+    par = max(1, min(64, int(rate)))
+    start = time.time()
+    total = int(rate * seconds)
+    stop = threading.Event()
+    # SIGTERM ends the run early; the counts so far are still printed
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def worker(i):
+        nonlocal errors
+        k = i
+        while k < total and not stop.is_set():
+            due = start + k / rate
+            now = time.time()
+            if due > now:
+                time.sleep(due - now)
+            try:
+                who = one(host, port, 0, timeout, False)
+                with lock:
+                    counts[who] = counts.get(who, 0) + 1
+            except OSError:
+                with lock:
+                    errors += 1
+            k += par
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(par)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    print(json.dumps({"counts": counts, "errors": errors}), flush=True)
+
+
 def blast(host, port, seconds):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -150,6 +192,12 @@ def main():
             else:
                 sys.exit(__doc__)
         spread(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), **kw)
+    elif cmd == "load":
+        kw = {}
+        if "--timeout" in sys.argv:
+            kw["timeout"] = float(sys.argv[sys.argv.index("--timeout") + 1])
+        load(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
+             float(sys.argv[5]), **kw)
     elif cmd == "blast":
         blast(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "hold":

@@ -75,11 +75,13 @@ int do_resume(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_export(int argc, char **argv);
+int do_rollout(int argc, char **argv);
 
 /* Help texts of objects with subcommands (for `help OBJECT`). */
 extern const struct cmd service_cmds[], backend_cmds[], pool_cmds[],
-	ring_cmds[];
-extern const int n_service_cmds, n_backend_cmds, n_pool_cmds, n_ring_cmds;
+	ring_cmds[], rollout_cmds[];
+extern const int n_service_cmds, n_backend_cmds, n_pool_cmds, n_ring_cmds,
+	n_rollout_cmds;
 
 /* Service printing shared by show commands and export. */
 void print_service(struct sluice *s, const struct sluice_service_spec *sp,

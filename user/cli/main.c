@@ -72,6 +72,11 @@ static const struct cmd objects[] = {
 	  "it is validated first; on any error nothing changes. Services and rings\n"
 	  "absent from FILE are deleted unless --keep. Unchanged services are not\n"
 	  "republished. Each service is swapped atomically, one after the other." },
+	{ "rollout", do_rollout,
+	  "rollout [--socket PATH] { start | status | history | promote | pause | resume | abort | retry | freeze | unfreeze } ...",
+	  "Rollouts run by sluiced (over its control socket; $SLUICE_SOCKET or\n"
+	  "--socket PATH, default /run/sluice/sluiced.sock). Every other command\n"
+	  "works without the daemon." },
 	{ "export", do_export, "export",
 	  "Print the live configuration as YAML (or JSON with -j); apply reads both." },
 	{ "destroy", do_destroy, "destroy",
@@ -336,6 +341,8 @@ static int do_help(int argc, char **argv)
 		sub = pool_cmds, n = n_pool_cmds;
 	else if (objects[i].fn == do_ring)
 		sub = ring_cmds, n = n_ring_cmds;
+	else if (objects[i].fn == do_rollout)
+		sub = rollout_cmds, n = n_rollout_cmds;
 	if (out_json)
 		return EXIT_OK;
 	if (sub) {

@@ -191,3 +191,12 @@ void pr_error(const char *fmt, ...)
 		fprintf(stderr, "Error: %s\n", msg);
 	}
 }
+
+void pr_json(const char *key, json_t *v)
+{
+	if (!out_json || !v) {
+		json_decref(v);
+		return;
+	}
+	add(key, v);
+}

@@ -27,6 +27,9 @@ void pr_int(enum pr_mode m, const char *key, const char *fmt, long long v);
 void pr_bool(enum pr_mode m, const char *key, const char *fmt, bool v);
 void pr_real(enum pr_mode m, const char *key, const char *fmt, double v);
 void pr_null(const char *key);		/* JSON only */
+/* JSON only: add a jansson value (the reference is taken). */
+struct json_t;
+void pr_json(const char *key, struct json_t *v);
 /* Text only, printf-style. */
 void pr_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the JSON document built so far (one line, or pretty) and reset. */

@@ -174,10 +174,14 @@ struct eng_state {
 	bool want_cutover;			/* cutover step active */
 	__u32 promote_gen;			/* gen the promotion was decided on */
 	__u8 lkg_at_start;
-	/* baseline latency histogram at the current step's start */
-	bool base_lat_valid;
-	__u64 base_lat[SLUICE_LAT_BUCKETS];
-	__u64 base_lat_prev[SLUICE_LAT_BUCKETS];	/* at the previous step's */
+	bool resume_kill_pending;		/* RESUME_KILL asked, not yet seen */
+	bool pending_retry;			/* PENDING: a retry waits (freeze) */
+	__u64 waiting_since_ms;			/* hold done, gates not yet passed */
+	/* latency histograms at this step's start, per variant, and the
+	 * baseline's over the previous step (the latency gates' base) */
+	bool lat_valid, base_before_valid;
+	__u64 lat_step[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+	__u64 base_lat_before[SLUICE_LAT_BUCKETS];
 	unsigned int ngates;
 	struct gate_state gates[SLUICE_PLAN_MAX_GATES];
 	/* what it waits for and since when, always set */
@@ -201,9 +205,13 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 /*
  * An operator command. Returns 0 (also for a repeat that changes nothing:
  * out->changed false, no event) or -errno with out->error set and the
- * state unchanged: -EBUSY frozen (start/retry), -EALREADY terminal
- * already (promote/resume of a finished rollout), -ENOENT no rollout,
- * -EINVAL a command that does not apply to the phase.
+ * state unchanged: -EBUSY another rollout is running (start with another
+ * id) or frozen (promote), -EALREADY the rollout has ended (pause,
+ * resume, promote of a finished one; start without a new id), -ENOENT no
+ * rollout / no service, -EINVAL a command that does not apply to the
+ * phase or a precondition that fails (no canary backend, last-known-good
+ * is the canary, global kill switch on). START or RETRY while frozen is
+ * accepted and waits in PENDING; the first unfrozen tick starts it.
  */
 int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		const struct eng_cmd *cmd, const struct eng_obs *obs,

@@ -52,7 +52,7 @@ struct gate_eval {
 	__u64 min_samples;
 	unsigned int fails, errors;	/* failed evaluations in the step,
 					 * consecutive errored ones */
-	char reason[160];		/* one line: why this outcome */
+	char reason[200];		/* one line: why this outcome */
 };
 
 /* Per-gate state, plain data (persisted inside struct eng_state). */
@@ -73,16 +73,23 @@ struct gate_state {
 	unsigned int fails;		/* failed evaluations */
 	unsigned int errors;		/* consecutive errored evaluations */
 	double lat_threshold_us;	/* latency: T of this step, 0 unset */
+	bool skip_next;			/* the first increment of a step only
+					 * rebases (it may hold flows routed
+					 * under the previous step's weights) */
 	struct gate_eval last;		/* the latest evaluation */
 };
 
 /* Context the engine hands to each evaluation. */
 struct gate_ctx {
+	unsigned int index;			/* the gate's index in
+						 * plan->gates (obs->ext[]) */
 	__u8 mode;				/* enum sluice_mode */
-	const __u16 *weight;			/* configured canary share per
+	const __u16 *weight;			/* the step's canary share per
 						 * ring (new-flow ratio gate) */
-	/* baseline latency histogram of the window before this step (for
-	 * the latency threshold), NULL: use the cumulative one */
+	/* latency histograms at the step's start per variant, and the
+	 * baseline's over the window before the step (the threshold's
+	 * base); NULL: not known (then the cumulative ones are used) */
+	const __u64 *lat_step_start[SLUICE_VARIANTS];
 	const __u64 *base_lat_before;
 };
 

@@ -49,8 +49,10 @@ struct eng_obs {
 	__u8 mode;			/* enum sluice_mode */
 	__u8 lkg;			/* last-known-good variant */
 	bool blue_green;		/* configured as blue/green */
-	/* the service's kill word OR'ed with the global one (SLUICE_KILL_*) */
+	/* the service's kill word OR'ed with the global one (SLUICE_KILL_*),
+	 * and the global one alone (a retry can clear only the service's) */
 	__u32 kill;
+	__u32 kill_global;
 	__u16 weight[SLUICE_MAX_RINGS];	/* live canary share per ring, bp */
 	bool ring_in_use[SLUICE_MAX_RINGS];	/* ring 0 always */
 	__u16 nbackends[SLUICE_VARIANTS];	/* active backends per pool */

@@ -50,8 +50,8 @@ static const char schema[] =
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[NQ];
-	char path[512];
-	char err[512];
+	char path[256];
+	char err[1024];
 };
 
 static int fail(struct store *st, const char *what)

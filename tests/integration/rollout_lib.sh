@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Helpers of the sluiced integration tests (sourced after lib.sh and
+# scripts/lab.sh): a daemon per test with its own socket, database and
+# audit log under a temporary directory, the CLI against it, a paced
+# load generator, map snapshots.
+SLUICED=${SLUICED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sluiced}
+RL_DIR=
+RL_PID=
+RL_LOAD=
+
+rl_init() {	# a fresh directory for the daemon's files
+	RL_DIR=$(mktemp -d "/tmp/sluiced-test.$$.XXXX")
+	RL_SOCK=$RL_DIR/ctl.sock
+	RL_DB=$RL_DIR/state.db
+	RL_AUDIT=$RL_DIR/audit.jsonl
+	RL_LOG=$RL_DIR/sluiced.log
+}
+
+rl_cleanup() {
+	rl_load_stop
+	[ -n "$RL_PID" ] && kill -9 "$RL_PID" 2>/dev/null
+	RL_PID=
+	lab_down
+	[ -n "$RL_DIR" ] && rm -rf "$RL_DIR"
+	return 0
+}
+
+# rl_start [sluiced options]: start the daemon in the LB namespace, wait
+# for its socket to answer
+rl_start() {
+	nsenter --net="/run/netns/$(lab_ns lb)" "$SLUICED" --socket "$RL_SOCK" \
+		--db "$RL_DB" --pin-dir "$(lab_pin)" --audit-log "$RL_AUDIT" -v "$@" \
+		>>"$RL_LOG" 2>&1 &
+	RL_PID=$!
+	local t
+	for t in $(seq 100); do
+		rl rollout status >/dev/null 2>&1 && return 0
+		kill -0 "$RL_PID" 2>/dev/null || { RL_PID=; return 1; }
+		sleep 0.05
+	done
+	return 1
+}
+
+rl_stop() { [ -n "$RL_PID" ] && kill "$RL_PID" && wait "$RL_PID" 2>/dev/null; RL_PID=; }
+rl_kill9() { [ -n "$RL_PID" ] && kill -9 "$RL_PID" && wait "$RL_PID" 2>/dev/null; RL_PID=; }
+
+rl() { SLUICE_SOCKET=$RL_SOCK lab_sluice "$@"; }
+# a field of `sluice -j rollout status SERVICE`: rl_field web 'r["phase"]'
+rl_field() {
+	rl -j rollout status "$1" | json "(lambda r: $2)(j['rollouts'][0])"
+}
+# rl_wait SECONDS PYTHON-CONDITION-ON-r SERVICE: poll the status
+rl_wait() {
+	local secs=$1 cond=$2 svc=$3 end
+	end=$(( $(date +%s) + secs ))
+	while [ "$(date +%s)" -le "$end" ]; do
+		[ "$(rl -j rollout status "$svc" 2>/dev/null | json "(lambda r: bool($cond))(j['rollouts'][0])" 2>/dev/null)" = True ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# Paced load from the client namespace for SECONDS (background).
+rl_load_start() {	# RATE SECONDS [FAMILY]
+	lab_in cl python3 "$TCPNAMES" load "$(lab_vip "${3:-4}")" "$LAB_PORT" "$1" "$2" \
+		--timeout 2 >"$RL_DIR/load.json" 2>/dev/null &
+	RL_LOAD=$!
+}
+rl_load_stop() {
+	[ -n "$RL_LOAD" ] && kill "$RL_LOAD" 2>/dev/null && wait "$RL_LOAD" 2>/dev/null
+	RL_LOAD=
+	return 0
+}
+
+# What the daemon may change: the live configuration, kill words, exposure.
+rl_snapshot() {	# SERVICE
+	{
+		lab_sluice -j export
+		lab_sluice -j service show "$1" 2>/dev/null
+	}
+}
+
+# The canary's backends refuse every new connection with a RST.
+rl_canary_refuse() {
+	local b
+	for b in b3 b4; do
+		lab_in "$b" nft add table inet rltest
+		lab_in "$b" nft add chain inet rltest in '{ type filter hook input priority 0; }'
+		lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn reject with tcp reset
+	done
+}
+rl_canary_heal() {
+	local b
+	for b in b3 b4; do lab_in "$b" nft delete table inet rltest 2>/dev/null; done
+	return 0
+}

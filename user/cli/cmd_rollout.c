@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice rollout ...: talk to sluiced over its control socket
+ * (include/sluice_ctl.h, user/lib/ctl_client.c). Nothing here opens the
+ * maps: every other command keeps working without a daemon, and these
+ * say clearly when it is not running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "cli.h"
+#include "plan.h"
+#include "ctl_client.h"
+
+static const char *socket_path;	/* --socket PATH */
+
+/* Take "--socket PATH" out of argv wherever it is. */
+static int strip_socket(int *argc, char **argv)
+{
+	int i, j;
+
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--socket"))
+			continue;
+		if (i + 1 >= *argc)
+			return usage_err("--socket needs a PATH");
+		socket_path = argv[i + 1];
+		for (j = i; j + 2 < *argc; j++)
+			argv[j] = argv[j + 2];
+		*argc -= 2;
+		i--;
+	}
+	return EXIT_OK;
+}
+
+static void fmt_time(json_int_t ms, char *buf, size_t len)
+{
+	time_t t = ms / 1000;
+	struct tm tm;
+
+	if (!ms) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* One request; *reply on success (code 0). Prints the error itself. */
+static int call(json_t *req, json_t **reply)
+{
+	struct sluice_ctl *c;
+	char err[512];
+	int rc;
+
+	*reply = NULL;
+	c = sluice_ctl_connect(socket_path, err, sizeof(err));
+	if (!c) {
+		json_decref(req);
+		pr_error("%s", err);
+		return EXIT_ERR;
+	}
+	rc = sluice_ctl_call(c, req, reply, err, sizeof(err));
+	sluice_ctl_close(c);
+	json_decref(req);
+	if (rc) {
+		pr_error("%s", err);
+		return EXIT_ERR;
+	}
+	if (sluice_ctl_code(*reply) != SLUICE_CTL_OK) {
+		json_t *e = json_object_get(*reply, "error");
+
+		pr_error("%s", json_is_string(e) ? json_string_value(e) : "sluiced refused the request");
+		json_decref(*reply);
+		*reply = NULL;
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+static json_t *request(const char *cmd, const char *service)
+{
+	const char *sudo = getenv("SUDO_USER");
+	json_t *r = json_pack("{s:s}", "cmd", cmd);
+
+	if (service)
+		json_object_set_new(r, "service", json_string(service));
+	if (sudo && *sudo && strlen(sudo) <= SLUICE_CTL_MAX_WHO)
+		json_object_set_new(r, "who", json_string(sudo));
+	return r;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static json_int_t num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static double real(const json_t *o, const char *key, bool *ok)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*ok = json_is_number(v);
+	return *ok ? json_number_value(v) : 0;
+}
+
+static void print_freeze(const json_t *f)
+{
+	char t[32];
+
+	if (!json_is_true(json_object_get(f, "frozen")))
+		return;
+	fmt_time(num(f, "since_ms"), t, sizeof(t));
+	pr_text("global freeze: %s (by %s since %s): no step advances, no rollout starts\n",
+		str(f, "reason"), str(f, "who"), t);
+}
+
+static void print_rollout(const json_t *r)
+{
+	const json_t *w = json_object_get(r, "weight"), *g;
+	char t[32], bp[16];
+	size_t i;
+	bool ok;
+
+	pr_text("%s: %s", str(r, "service"), str(r, "phase"));
+	if (num(r, "step") >= 0 && strcmp(str(r, "phase"), "none"))
+		pr_text(", step %lld of %lld", (long long)num(r, "step") + 1,
+			(long long)num(r, "steps"));
+	if (json_array_size(w)) {
+		fmt_bp(json_integer_value(json_array_get(w, 0)), bp, sizeof(bp));
+		pr_text(", weight %s", bp);
+	}
+	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)num(r, "rollout_id"),
+		(long long)num(r, "attempt"), str(r, "plan_name"));
+	fmt_time(num(r, "since_ms"), t, sizeof(t));
+	pr_text("  %s (phase since %s)\n", str(r, "status"), t);
+	if (*str(r, "end_reason"))
+		pr_text("  ended: %s\n", str(r, "end_reason"));
+	if (*str(r, "error"))
+		pr_text("  problem: %s\n", str(r, "error"));
+	json_array_foreach(json_object_get(r, "gates"), i, g) {
+		double c = real(g, "canary", &ok), b, st, lim;
+
+		pr_text("  gate %s (%s): %s", str(g, "name"), str(g, "metric"), str(g, "outcome"));
+		if (ok) {
+			b = real(g, "baseline", &ok);
+			pr_text(", canary %.4g (%lld/%lld) vs baseline %.4g (%lld/%lld)", c,
+				(long long)num(g, "bad_c"), (long long)num(g, "samples_c"), b,
+				(long long)num(g, "bad_b"), (long long)num(g, "samples_b"));
+		}
+		st = real(g, "stat", &ok);
+		lim = real(g, "stat_limit", &ok);
+		if (ok && lim > 0)
+			pr_text(", log M %.2f of %.2f", st, lim);
+		if (*str(g, "reason"))
+			pr_text("\n    %s", str(g, "reason"));
+		pr_text("\n");
+	}
+}
+
+/* Print a reply's data: under -j as it came (without v/code), in text by
+ * the caller's printer. */
+static void emit(json_t *reply)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(reply, key, v) {
+		if (!strcmp(key, "v") || !strcmp(key, "code"))
+			continue;
+		pr_json(key, json_incref(v));
+	}
+}
+
+static int simple(const char *cmd, const char *service, json_t *extra)
+{
+	json_t *req = request(cmd, service), *rep, *r;
+	int rc;
+
+	if (extra)
+		json_object_update(req, extra);
+	json_decref(extra);
+	rc = call(req, &rep);
+	if (rc)
+		return rc;
+	emit(rep);
+	if (!out_json) {
+		r = json_object_get(rep, "rollout");
+		if (!json_is_true(json_object_get(rep, "changed")))
+			pr_text("nothing to do (already so)\n");
+		if (r)
+			print_rollout(r);
+		if (json_object_get(rep, "freeze"))
+			print_freeze(json_object_get(rep, "freeze"));
+		if (json_object_get(rep, "freeze") &&
+		    !json_is_true(json_object_get(json_object_get(rep, "freeze"), "frozen")))
+			pr_text("no global freeze\n");
+	}
+	json_decref(rep);
+	return EXIT_OK;
+}
+
+static json_t *reason_opt(int *argc, char **argv, int *rc)
+{
+	json_t *o = json_object();
+	int i, j;
+
+	*rc = EXIT_OK;
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--reason"))
+			continue;
+		if (i + 1 >= *argc) {
+			*rc = usage_err("--reason needs a TEXT");
+			break;
+		}
+		if (strlen(argv[i + 1]) > SLUICE_CTL_MAX_REASON) {
+			*rc = usage_err("--reason: at most %d characters", SLUICE_CTL_MAX_REASON);
+			break;
+		}
+		json_object_set_new(o, "reason", json_string(argv[i + 1]));
+		for (j = i; j + 2 < *argc; j++)
+			argv[j] = argv[j + 2];
+		*argc -= 2;
+		i--;
+	}
+	if (*rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int one_service(const char *cmd, int argc, char **argv)
+{
+	json_t *extra;
+	int rc;
+
+	extra = reason_opt(&argc, argv, &rc);
+	if (rc)
+		return rc;
+	if (argc != 1) {
+		json_decref(extra);
+		return usage_err("usage: %s rollout %s SERVICE [--reason TEXT]", cli.prog, cmd);
+	}
+	return simple(cmd, argv[0], extra);
+}
+
+static int do_start(int argc, char **argv)
+{
+	const char *file = NULL, *svc = NULL;
+	struct sluice_plan *plan;
+	json_t *extra;
+	char err[1024], *text;
+	size_t len;
+	int i, rc;
+	FILE *f;
+
+	extra = reason_opt(&argc, argv, &rc);
+	if (rc)
+		return rc;
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
+			if (i + 1 >= argc) {
+				json_decref(extra);
+				return usage_err("-f needs a plan FILE");
+			}
+			file = argv[++i];
+		} else if (!svc && argv[i][0] != '-') {
+			svc = argv[i];
+		} else {
+			json_decref(extra);
+			return usage_err("usage: %s rollout start SERVICE [-f PLAN.yaml] (unexpected '%s')",
+					 cli.prog, argv[i]);
+		}
+	}
+	if (!svc) {
+		json_decref(extra);
+		return usage_err("usage: %s rollout start SERVICE [-f PLAN.yaml]", cli.prog);
+	}
+	if (file) {
+		/* validate here for file:line:col errors; the daemon parses
+		 * the same text again */
+		plan = sluice_plan_parse(file, err, sizeof(err));
+		if (!plan) {
+			json_decref(extra);
+			pr_error("%s", err);
+			return EXIT_ERR;
+		}
+		sluice_plan_free(plan);
+		f = !strcmp(file, "-") ? NULL : fopen(file, "r");
+		if (!f) {
+			json_decref(extra);
+			pr_error("cannot read %s: %s", file, strerror(errno));
+			return EXIT_ERR;
+		}
+		text = malloc(SLUICE_CTL_MAX_PLAN + 1);
+		len = text ? fread(text, 1, SLUICE_CTL_MAX_PLAN + 1, f) : 0;
+		fclose(f);
+		if (!text || len > SLUICE_CTL_MAX_PLAN) {
+			free(text);
+			json_decref(extra);
+			pr_error("%s: a plan is at most %d bytes", file, SLUICE_CTL_MAX_PLAN);
+			return EXIT_ERR;
+		}
+		text[len] = '\0';
+		json_object_set_new(extra, "plan", json_string(text));
+		json_object_set_new(extra, "plan_name", json_string(file));
+		free(text);
+	}
+	return simple("start", svc, extra);
+}
+
+static int do_status_(int argc, char **argv)
+{
+	json_t *rep, *r;
+	size_t i;
+	int rc;
+
+	if (argc > 1)
+		return usage_err("usage: %s rollout status [SERVICE]", cli.prog);
+	rc = call(request("status", argc ? argv[0] : NULL), &rep);
+	if (rc)
+		return rc;
+	emit(rep);
+	if (!out_json) {
+		print_freeze(json_object_get(rep, "freeze"));
+		json_array_foreach(json_object_get(rep, "rollouts"), i, r)
+			print_rollout(r);
+		if (!json_array_size(json_object_get(rep, "rollouts")))
+			pr_text("no rollouts\n");
+	}
+	json_decref(rep);
+	return EXIT_OK;
+}
+
+static int do_history(int argc, char **argv)
+{
+	json_t *req, *rep, *e;
+	__u32 limit = 0;
+	char t[32];
+	size_t i;
+	int rc;
+
+	if (argc == 3 && !strcmp(argv[1], "-n")) {
+		if (parse_u32("-n", argv[2], SLUICE_CTL_HISTORY_MAX, &limit))
+			return EXIT_USAGE;
+		if (!limit)
+			return usage_err("-n: at least 1");
+	} else if (argc != 1) {
+		return usage_err("usage: %s rollout history SERVICE [-n COUNT]", cli.prog);
+	}
+	req = request("history", argv[0]);
+	json_object_del(req, "who");
+	if (limit)
+		json_object_set_new(req, "limit", json_integer(limit));
+	rc = call(req, &rep);
+	if (rc)
+		return rc;
+	emit(rep);
+	if (!out_json)
+		json_array_foreach(json_object_get(rep, "events"), i, e) {
+			fmt_time(num(e, "at_ms"), t, sizeof(t));
+			pr_text("%s  rollout %lld  %-8s %s: %s\n", t, (long long)num(e, "rollout_id"),
+				str(e, "type"), str(e, "who"), str(e, "text"));
+		}
+	json_decref(rep);
+	return EXIT_OK;
+}
+
+static int do_promote(int argc, char **argv)
+{
+	json_t *extra;
+	const char *svc = NULL;
+	int i, rc;
+
+	extra = reason_opt(&argc, argv, &rc);
+	if (rc)
+		return rc;
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--full"))
+			json_object_set_new(extra, "full", json_true());
+		else if (!svc && argv[i][0] != '-')
+			svc = argv[i];
+		else
+			svc = NULL, i = argc + 1;
+	}
+	if (!svc || i > argc) {
+		json_decref(extra);
+		return usage_err("usage: %s rollout promote SERVICE [--full]", cli.prog);
+	}
+	return simple("promote", svc, extra);
+}
+
+static int do_pause(int argc, char **argv) { return one_service("pause", argc, argv); }
+static int do_resume_(int argc, char **argv) { return one_service("resume", argc, argv); }
+static int do_abort(int argc, char **argv) { return one_service("abort", argc, argv); }
+static int do_retry(int argc, char **argv) { return one_service("retry", argc, argv); }
+
+static int do_freeze(int argc, char **argv)
+{
+	json_t *extra;
+	int rc;
+
+	extra = reason_opt(&argc, argv, &rc);
+	if (rc)
+		return rc;
+	if (argc || !json_object_get(extra, "reason")) {
+		json_decref(extra);
+		return usage_err("usage: %s rollout freeze --reason TEXT", cli.prog);
+	}
+	return simple("freeze", NULL, extra);
+}
+
+static int do_unfreeze(int argc, char **argv)
+{
+	if (argc)
+		return usage_err("usage: %s rollout unfreeze", cli.prog);
+	return simple("unfreeze", NULL, NULL);
+}
+
+const struct cmd rollout_cmds[] = {
+	{ "start", do_start, "rollout start SERVICE [-f PLAN.yaml]",
+	  "Start SERVICE's rollout plan: PLAN.yaml, or the service's rollout:\n"
+	  "      section of the file sluiced was given with --config. A second start\n"
+	  "      of the same plan changes nothing; during a freeze it waits (pending)." },
+	{ "status", do_status_, "rollout status [SERVICE]",
+	  "Phase, step, weight and what each rollout waits for since when; the\n"
+	  "      gates' latest numbers; the global freeze." },
+	{ "history", do_history, "rollout history SERVICE [-n COUNT]",
+	  "The audit trail: every transition and gate evaluation, oldest first." },
+	{ "promote", do_promote, "rollout promote SERVICE [--full]",
+	  "End the current hold or pause now; --full: straight to promotion." },
+	{ "pause", do_pause, "rollout pause SERVICE [--reason TEXT]",
+	  "Stop advancing (weights stay; gates still judge)." },
+	{ "resume", do_resume_, "rollout resume SERVICE", "Continue a paused rollout." },
+	{ "abort", do_abort, "rollout abort SERVICE [--reason TEXT]",
+	  "Roll back to last-known-good through the kill switch, as the operator's." },
+	{ "retry", do_retry, "rollout retry SERVICE",
+	  "After a rollback or abort: start the plan again from its first step." },
+	{ "freeze", do_freeze, "rollout freeze --reason TEXT",
+	  "Global incident freeze: no step advances, no rollout starts; gates still\n"
+	  "      judge and a failure still rolls back." },
+	{ "unfreeze", do_unfreeze, "rollout unfreeze", "Lift the freeze; holds resume where they were." },
+};
+const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
+
+int do_rollout(int argc, char **argv)
+{
+	int rc = strip_socket(&argc, argv);
+
+	if (rc)
+		return rc;
+	return run_subcmd("rollout", rollout_cmds, n_rollout_cmds, argc, argv);
+}

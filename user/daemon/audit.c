@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The audit trail: every engine event (transitions and gate evaluations
+ * with their numbers) goes to the store, as one JSON line to the audit log
+ * (--audit-log FILE, or "-" for stderr) for log shippers, and, for
+ * transitions, as a human line to the log.
+ */
+#include <string.h>
+#include "sluiced.h"
+
+static void audit_line(struct daemon *d, const char *json)
+{
+	if (!d->audit)
+		return;
+	fputs(json, d->audit);
+	fputc('\n', d->audit);
+	fflush(d->audit);
+}
+
+int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < out->nevents; i++) {
+		const struct eng_event *ev = &out->events[i];
+		char *json = eng_event_to_json(ev, r->service);
+
+		if (!json) {
+			dlog(d, LOG_ERR_, "%s: cannot encode an event", r->service);
+			continue;
+		}
+		if (d->db && !err)
+			err = store_event_add(d->db, r->service, ev->rollout_id, ev->at_ms,
+					      eng_event_type_name(ev->type), json);
+		audit_line(d, json);
+		free(json);
+		if (ev->type != ENG_EV_GATE)
+			dlog(d, LOG_INFO_, "%s: %s", r->service, ev->text);
+		else
+			dlog(d, ev->eval.outcome == GATE_FAIL ? LOG_INFO_ : LOG_DEBUG_,
+			     "%s: %s", r->service, ev->text);
+	}
+	return err;
+}
+
+int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
+	       const char *type, const char *who, const char *text)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "service", service,
+			      "rollout_id", (json_int_t)rollout_id, "type", type,
+			      "at_ms", (json_int_t)now_ms(), "who", who, "text", text);
+	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int err = 0;
+
+	json_decref(o);
+	if (!json)
+		return -ENOMEM;
+	if (d->db)
+		err = store_event_add(d->db, service, rollout_id, now_ms(), type, json);
+	audit_line(d, json);
+	free(json);
+	return err;
+}
+
+void audit_reopen(struct daemon *d)
+{
+	if (!d->o.audit_path)
+		return;
+	if (!strcmp(d->o.audit_path, "-")) {
+		d->audit = stderr;
+		return;
+	}
+	if (d->audit && d->audit != stderr)
+		fclose(d->audit);
+	d->audit = fopen(d->o.audit_path, "ae");
+	if (!d->audit)
+		dlog(d, LOG_ERR_, "cannot open the audit log %s: %s", d->o.audit_path,
+		     strerror(errno));
+}

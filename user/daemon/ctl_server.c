@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The control socket (protocol: include/sluice_ctl.h). A unix stream
+ * socket, mode 0600 (0660 with --socket-group); one JSON request per line,
+ * one reply line each. Every request is validated completely before
+ * anything runs: a malformed one gets an error reply naming what is wrong,
+ * never a crash, and changes nothing.
+ */
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "sluiced.h"
+
+/* Fields a command accepts. */
+enum ftype { F_STR, F_BOOL, F_UINT };
+struct field {
+	const char *name;
+	enum ftype type;
+	size_t max;		/* F_STR: characters; F_UINT: value */
+};
+
+static const struct field f_service = { "service", F_STR, SLUICE_NAME_LEN - 1 };
+static const struct field f_who = { "who", F_STR, SLUICE_CTL_MAX_WHO };
+static const struct field f_reason = { "reason", F_STR, SLUICE_CTL_MAX_REASON };
+static const struct field f_plan = { "plan", F_STR, SLUICE_CTL_MAX_PLAN };
+static const struct field f_plan_name = { "plan_name", F_STR, SLUICE_CTL_MAX_NAME };
+static const struct field f_full = { "full", F_BOOL, 0 };
+static const struct field f_limit = { "limit", F_UINT, SLUICE_CTL_HISTORY_MAX };
+
+struct cmd_spec {
+	const struct field *fields[6];
+	const char *required[2];
+};
+
+static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
+	[SLUICE_CTL_PING] = { { NULL } },
+	[SLUICE_CTL_STATUS] = { { &f_service } },
+	[SLUICE_CTL_HISTORY] = { { &f_service, &f_limit }, { "service" } },
+	[SLUICE_CTL_START] = { { &f_service, &f_plan, &f_plan_name, &f_who, &f_reason },
+			       { "service" } },
+	[SLUICE_CTL_PAUSE] = { { &f_service, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_RESUME] = { { &f_service, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_PROMOTE] = { { &f_service, &f_full, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_ABORT] = { { &f_service, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_RETRY] = { { &f_service, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_FREEZE] = { { &f_reason, &f_who }, { "reason" } },
+	[SLUICE_CTL_UNFREEZE] = { { &f_who, &f_reason } },
+};
+
+struct client {
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	char who[SLUICE_CTL_MAX_WHO + 1];	/* from the peer's credentials */
+	char *buf;
+	size_t len;
+	__u64 last_ms;
+	bool closing;
+};
+
+static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
+static int listen_fd = -1;
+
+static bool name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n >= SLUICE_NAME_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
+static int bad(struct ctl_result *res, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int bad(struct ctl_result *res, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->code = code;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int check_field(const struct field *f, json_t *v, const char *cmd,
+		       struct ctl_args *a, struct ctl_result *res)
+{
+	const char *s;
+	size_t n;
+
+	switch (f->type) {
+	case F_STR:
+		if (!json_is_string(v))
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' of '%s' must be a string, not %s",
+				   f->name, cmd, type_name(v));
+		s = json_string_value(v);
+		n = json_string_length(v);
+		if (n > f->max)
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' is %zu bytes long; at most %zu",
+				   f->name, n, f->max);
+		if (!strcmp(f->name, "service") && !name_ok(s))
+			return bad(res, SLUICE_CTL_E_FIELD,
+				   "field 'service': '%.40s' is not a service name (1-%d letters, digits, '_', '.', '-')",
+				   s, SLUICE_NAME_LEN - 1);
+		if (!strcmp(f->name, "reason") && !strcmp(cmd, "freeze") && !n)
+			return bad(res, SLUICE_CTL_E_FIELD, "field 'reason' of 'freeze' must not be empty");
+		if (!strcmp(f->name, "plan") && !n)
+			return bad(res, SLUICE_CTL_E_FIELD, "field 'plan' is empty");
+		if (strpbrk(s, "\n\r") && strcmp(f->name, "plan"))
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' must be one line", f->name);
+		if (!strcmp(f->name, "service")) a->service = s;
+		else if (!strcmp(f->name, "plan")) a->plan = s;
+		else if (!strcmp(f->name, "plan_name")) a->plan_name = s;
+		else if (!strcmp(f->name, "reason")) a->reason = s;
+		else if (!strcmp(f->name, "who")) a->who = s;
+		return 0;
+	case F_BOOL:
+		if (!json_is_boolean(v))
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' of '%s' must be true or false, not %s",
+				   f->name, cmd, type_name(v));
+		a->full = json_is_true(v);
+		return 0;
+	case F_UINT:
+		if (!json_is_integer(v))
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' of '%s' must be an integer, not %s",
+				   f->name, cmd, type_name(v));
+		if (json_integer_value(v) < 1 || json_integer_value(v) > (json_int_t)f->max)
+			return bad(res, SLUICE_CTL_E_FIELD, "field '%s' is %lld; it must be 1..%zu",
+				   f->name, (long long)json_integer_value(v), f->max);
+		a->limit = json_integer_value(v);
+		return 0;
+	}
+	return 0;
+}
+
+/* Parse and validate one request line; -1 with res filled when bad. */
+static int parse_request(const char *line, size_t len, int *cmd, json_t **root,
+			 struct ctl_args *a, struct ctl_result *res)
+{
+	const struct cmd_spec *sp;
+	json_error_t je;
+	const char *key, *name;
+	json_t *v, *c, *val;
+	int i, j;
+
+	*root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!*root)
+		return bad(res, SLUICE_CTL_E_SYNTAX, "request is not JSON: %s (column %d)",
+			   je.text, je.column);
+	if (!json_is_object(*root))
+		return bad(res, SLUICE_CTL_E_SYNTAX, "request must be a JSON object, not %s",
+			   type_name(*root));
+	v = json_object_get(*root, "v");
+	if (!v)
+		return bad(res, SLUICE_CTL_E_VERSION,
+			   "request has no 'v' (the protocol version, %d)", SLUICE_CTL_VERSION);
+	if (!json_is_integer(v))
+		return bad(res, SLUICE_CTL_E_VERSION, "'v' must be an integer, not %s",
+			   type_name(v));
+	if (json_integer_value(v) != SLUICE_CTL_VERSION)
+		return bad(res, SLUICE_CTL_E_VERSION,
+			   "protocol version %lld is not spoken here (sluiced speaks %d)",
+			   (long long)json_integer_value(v), SLUICE_CTL_VERSION);
+	c = json_object_get(*root, "cmd");
+	if (!c)
+		return bad(res, SLUICE_CTL_E_COMMAND, "request has no 'cmd'");
+	if (!json_is_string(c))
+		return bad(res, SLUICE_CTL_E_COMMAND, "'cmd' must be a string, not %s",
+			   type_name(c));
+	name = json_string_value(c);
+	for (i = 0; i < SLUICE_CTL_NCMDS; i++)
+		if (!strcmp(name, sluice_ctl_cmd_name(i)))
+			break;
+	if (i == SLUICE_CTL_NCMDS)
+		return bad(res, SLUICE_CTL_E_COMMAND,
+			   "unknown command '%.40s' (ping, status, history, start, pause, resume, promote, abort, retry, freeze, unfreeze)",
+			   name);
+	*cmd = i;
+	sp = &specs[i];
+	json_object_foreach(*root, key, val) {
+		if (!strcmp(key, "v") || !strcmp(key, "cmd"))
+			continue;
+		for (j = 0; j < 6 && sp->fields[j]; j++)
+			if (!strcmp(sp->fields[j]->name, key))
+				break;
+		if (j == 6 || !sp->fields[j])
+			return bad(res, SLUICE_CTL_E_FIELD, "unknown field '%.40s' for '%s'",
+				   key, name);
+		if (check_field(sp->fields[j], val, name, a, res))
+			return -1;
+	}
+	for (j = 0; j < 2 && sp->required[j]; j++)
+		if (!json_object_get(*root, sp->required[j]))
+			return bad(res, SLUICE_CTL_E_FIELD, "'%s' needs the field '%s'", name,
+				   sp->required[j]);
+	if (a->plan_name && !a->plan)
+		return bad(res, SLUICE_CTL_E_FIELD, "field 'plan_name' without 'plan'");
+	return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int reply(struct client *c, const struct ctl_result *res)
+{
+	json_t *o = res->data && res->code == SLUICE_CTL_OK ? json_incref(res->data)
+							    : json_object();
+	char *line;
+	int err;
+
+	json_object_set_new(o, "v", json_integer(SLUICE_CTL_VERSION));
+	json_object_set_new(o, "code", json_integer(res->code));
+	if (res->code != SLUICE_CTL_OK)
+		json_object_set_new(o, "error", json_string(res->error));
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!line)
+		return -1;
+	err = send_all(c->fd, line, strlen(line));
+	if (!err)
+		err = send_all(c->fd, "\n", 1);
+	free(line);
+	return err;
+}
+
+static void handle_line(struct daemon *d, struct client *c, const char *line,
+			size_t len)
+{
+	struct ctl_result res = { .code = SLUICE_CTL_OK };
+	struct ctl_args a = { 0 };
+	char who[SLUICE_CTL_MAX_WHO * 2 + 16];
+	json_t *root = NULL;
+	int cmd = -1;
+
+	if (parse_request(line, len, &cmd, &root, &a, &res) == 0) {
+		/* who acted: the peer's user; root may name the person it
+		 * acts for (sudo's SUDO_USER, sent by the CLI) */
+		if (a.who && c->uid == 0 && strcmp(a.who, c->who))
+			snprintf(who, sizeof(who), "%s (via %s)", a.who, c->who);
+		else
+			snprintf(who, sizeof(who), "%s", c->who);
+		who[SLUICE_CTL_MAX_WHO] = '\0';
+		a.who = who;
+		ro_command(d, cmd, &a, &res);
+	}
+	dlog(d, LOG_DEBUG_, "control: %s from %s: %s%s",
+	     cmd >= 0 ? sluice_ctl_cmd_name(cmd) : "?", c->who,
+	     sluice_ctl_code_name(res.code), res.code ? res.error : "");
+	if (reply(c, &res))
+		c->closing = true;
+	json_decref(res.data);
+	json_decref(root);
+}
+
+static void client_close(struct daemon *d, int i, int epfd)
+{
+	struct client *c = clients[i];
+
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+	clients[i] = NULL;
+}
+
+int ctl_accept(struct daemon *d, int epfd)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cr;
+	socklen_t crl = sizeof(cr);
+	struct passwd *pw;
+	struct client *c;
+	int fd, i;
+
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
+		if (!clients[i])
+			break;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (i == SLUICE_CTL_MAX_CLIENTS) {
+		static const char busy[] = "{\"v\":1,\"code\":31,\"error\":\"too many control connections; try again\"}\n";
+
+		send_all(fd, busy, sizeof(busy) - 1);
+		close(fd);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->buf = malloc(SLUICE_CTL_MAX_REQUEST))) {
+		free(c);
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->last_ms = now_ms();
+	c->uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0) {
+		c->uid = cr.uid;
+		c->pid = cr.pid;
+	}
+	pw = c->uid != (uid_t)-1 ? getpwuid(c->uid) : NULL;
+	if (pw)
+		snprintf(c->who, sizeof(c->who), "%s", pw->pw_name);
+	else
+		snprintf(c->who, sizeof(c->who), "uid %d", (int)c->uid);
+	ev.data.u32 = i + 1;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free(c->buf);
+		free(c);
+		close(fd);
+		return -errno;
+	}
+	clients[i] = c;
+	return 0;
+}
+
+void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
+{
+	struct client *c;
+	ssize_t r;
+	char *nl;
+
+	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !clients[slot - 1])
+		return;
+	c = clients[slot - 1];
+	r = recv(c->fd, c->buf + c->len, SLUICE_CTL_MAX_REQUEST - c->len, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		client_close(d, slot - 1, epfd);
+		return;
+	}
+	c->len += r;
+	c->last_ms = now_ms();
+	while (!c->closing && (nl = memchr(c->buf, '\n', c->len))) {
+		size_t n = nl - c->buf;
+
+		handle_line(d, c, c->buf, n);
+		c->len -= n + 1;
+		memmove(c->buf, nl + 1, c->len);
+	}
+	if (!c->closing && c->len >= SLUICE_CTL_MAX_REQUEST) {
+		struct ctl_result res = { .code = SLUICE_CTL_E_TOO_LONG };
+
+		snprintf(res.error, sizeof(res.error),
+			 "request line longer than %d bytes; closing the connection",
+			 SLUICE_CTL_MAX_REQUEST);
+		reply(c, &res);
+		c->closing = true;
+	}
+	if (c->closing)
+		client_close(d, slot - 1, epfd);
+}
+
+void ctl_expire(struct daemon *d, int epfd, __u64 now)
+{
+	int i;
+
+	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
+		if (clients[i] && now - clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
+			client_close(d, i, epfd);
+}
+
+/* Is a daemon answering on path? */
+static bool socket_alive(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+int ctl_listen(struct daemon *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->o.socket_path;
+	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t mode = 0600, old;
+	gid_t gid = (gid_t)-1;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	if (d->o.socket_group) {
+		struct group *g = getgrnam(d->o.socket_group);
+
+		if (!g) {
+			snprintf(err, errlen, "no group '%s' (--socket-group)", d->o.socket_group);
+			return -ENOENT;
+		}
+		gid = g->gr_gid;
+		mode = 0660;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);	/* /run/sluice; an existing one stays */
+	}
+	if (socket_alive(&sa)) {
+		snprintf(err, errlen, "another sluiced answers on %s; one daemon runs every rollout",
+			 path);
+		return -EADDRINUSE;
+	}
+	unlink(path);	/* a stale socket of a daemon that died */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot make a socket: %s", strerror(errno));
+		return -errno;
+	}
+	old = umask(0777 & ~mode);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	umask(old);
+	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0 ||
+	    listen(fd, 64) < 0) {
+		snprintf(err, errlen, "cannot set up %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -errno;
+	}
+	listen_fd = fd;
+	return fd;
+}
+
+void ctl_cleanup(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
+		if (clients[i]) {
+			close(clients[i]->fd);
+			free(clients[i]->buf);
+			free(clients[i]);
+			clients[i] = NULL;
+		}
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(d->o.socket_path);
+		listen_fd = -1;
+	}
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced's event loop: one epoll over the control socket and its
+ * clients, a timerfd (every SLUICED_TICK_MS: due rollouts tick) and a
+ * signalfd (SIGTERM/SIGINT stop, SIGHUP reopens the audit log). Single
+ * threaded: a command and a tick never interleave.
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include "sluiced.h"
+
+#define EV_LISTEN	(SLUICE_CTL_MAX_CLIENTS + 1)
+#define EV_TIMER	(SLUICE_CTL_MAX_CLIENTS + 2)
+#define EV_SIGNAL	(SLUICE_CTL_MAX_CLIENTS + 3)
+
+static int add(int epfd, int fd, unsigned int tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int loop_run(struct daemon *d, int listen_fd)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, SLUICED_TICK_MS * 1000000L },
+		.it_value = { 0, SLUICED_TICK_MS * 1000000L },
+	};
+	struct epoll_event evs[16];
+	int epfd, tfd, sfd, n, i, err = 0;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (epfd < 0 || tfd < 0 || sfd < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
+	    add(epfd, listen_fd, EV_LISTEN) || add(epfd, tfd, EV_TIMER) ||
+	    add(epfd, sfd, EV_SIGNAL)) {
+		dlog(d, LOG_ERR_, "cannot set up the event loop: %s", strerror(errno));
+		err = -errno;
+		goto out;
+	}
+	while (!d->stop) {
+		n = epoll_wait(epfd, evs, 16, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			dlog(d, LOG_ERR_, "epoll: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			unsigned int tag = evs[i].data.u32;
+
+			if (tag == EV_LISTEN) {
+				ctl_accept(d, epfd);
+			} else if (tag == EV_TIMER) {
+				__u64 exp;
+				__u64 now = now_ms();
+
+				if (read(tfd, &exp, sizeof(exp)) < 0)
+					continue;
+				ro_tick(d, now);
+				ctl_expire(d, epfd, now);
+			} else if (tag == EV_SIGNAL) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						dlog(d, LOG_INFO_, "SIGHUP: reopening the audit log");
+						audit_reopen(d);
+					} else {
+						dlog(d, LOG_INFO_, "signal %u: stopping (the datapath keeps forwarding)",
+						     si.ssi_signo);
+						d->stop = true;
+					}
+				}
+			} else {
+				ctl_readable(d, epfd, tag);
+			}
+		}
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (epfd >= 0)
+		close(epfd);
+	return err;
+}

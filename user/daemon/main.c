@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced: runs every service's rollout. Foreground, logs to stderr
+ * (journald under systemd), one control socket, one state database.
+ *
+ * Start-up reads the state database and refuses to run on anything it
+ * cannot trust (damaged file, unknown schema, a state that does not parse),
+ * before it opens the datapath: a refused start touches no map. A started
+ * daemon resumes each rollout where its state says and writes nothing to
+ * the maps until a rollout's tick decides to.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include <sqlite3.h>
+#include "sluiced.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluiced [OPTIONS]\n"
+		"Runs the rollouts of every service of a sluice instance (see sluiced(8)).\n"
+		"  -s, --socket PATH       control socket (default %s, or $%s)\n"
+		"  -g, --socket-group GRP  socket mode 0660 for group GRP (default 0600)\n"
+		"  -D, --db PATH           state database (default %s)\n"
+		"  -d, --pin-dir DIR       sluice instance (default %s, or $SLUICE_PIN_DIR)\n"
+		"  -a, --audit-log FILE    audit events as JSON lines (\"-\": stderr)\n"
+		"  -c, --config FILE       apply file whose rollout: sections are the plans\n"
+		"                          of 'sluice rollout start SERVICE' without -f\n"
+		"  -k, --keep-days N       keep events and samples N days (default %d)\n"
+		"  -v, --verbose           every gate evaluation and command in the log\n"
+		"  -V, --version           -h, --help\n",
+		SLUICE_CTL_SOCKET, SLUICE_CTL_SOCKET_ENV, SLUICED_DB_DEFAULT,
+		SLUICE_PIN_DIR_DEFAULT, SLUICED_KEEP_DAYS);
+}
+
+static int libbpf_quiet(enum libbpf_print_level l, const char *fmt, va_list ap)
+{
+	return l == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-group", required_argument, NULL, 'g' },
+		{ "db", required_argument, NULL, 'D' },
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "keep-days", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static struct daemon d;
+	char err[1024], dir[PATH_MAX];
+	int c, fd, rc;
+
+	d.o.socket_path = getenv(SLUICE_CTL_SOCKET_ENV);
+	if (!d.o.socket_path || !*d.o.socket_path)
+		d.o.socket_path = SLUICE_CTL_SOCKET;
+	d.o.db_path = SLUICED_DB_DEFAULT;
+	d.o.pin_dir = getenv("SLUICE_PIN_DIR");
+	if (!d.o.pin_dir || !*d.o.pin_dir)
+		d.o.pin_dir = SLUICE_PIN_DIR_DEFAULT;
+	d.o.keep_days = SLUICED_KEEP_DAYS;
+	while ((c = getopt_long(argc, argv, "s:g:D:d:a:c:k:vVh", opts, NULL)) >= 0) {
+		switch (c) {
+		case 's': d.o.socket_path = optarg; break;
+		case 'g': d.o.socket_group = optarg; break;
+		case 'D': d.o.db_path = optarg; break;
+		case 'd': d.o.pin_dir = optarg; break;
+		case 'a': d.o.audit_path = optarg; break;
+		case 'c': d.o.config_path = optarg; break;
+		case 'k': {
+			char *end;
+			unsigned long k = strtoul(optarg, &end, 10);
+
+			if (*end || !k || k > 36500) {
+				fprintf(stderr, "sluiced: error: --keep-days: '%s' is not 1..36500\n", optarg);
+				return 2;
+			}
+			d.o.keep_days = k;
+			break;
+		}
+		case 'v': d.o.verbose++; break;
+		case 'V':
+			printf("sluiced %s (libbpf %s, sqlite %s)\n", SLUICE_VERSION,
+			       libbpf_version_string(), sqlite3_libversion());
+			return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: error: unexpected argument '%s'; try 'sluiced --help'\n",
+			argv[optind]);
+		return 2;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	libbpf_set_print(d.o.verbose ? NULL : libbpf_quiet);
+	if (d.o.config_path) {
+		struct sluice_config *cfg = sluice_config_parse(d.o.config_path, err, sizeof(err));
+
+		if (!cfg) {
+			dlog(&d, LOG_ERR_, "%s; refusing to start (the datapath is untouched)", err);
+			return 1;
+		}
+		sluice_config_free(cfg);
+	}
+	snprintf(dir, sizeof(dir), "%s", d.o.db_path);
+	mkdir(dirname(dir), 0700);	/* /var/lib/sluice; an existing one stays */
+	rc = store_open(d.o.db_path, &d.db, err, sizeof(err));
+	if (!rc)
+		rc = ro_load(&d, err, sizeof(err));
+	if (rc) {
+		dlog(&d, LOG_ERR_, "%s; refusing to start (the datapath is untouched; move the file aside to start afresh)",
+		     err);
+		store_close(d.db);
+		return 1;
+	}
+	audit_reopen(&d);
+	fd = ctl_listen(&d, err, sizeof(err));
+	if (fd < 0) {
+		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
+		store_close(d.db);
+		return 1;
+	}
+	ro_open_instance(&d);
+	dlog(&d, LOG_INFO_, "sluiced %s: control socket %s, state %s, instance %s",
+	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
+	rc = loop_run(&d, fd);
+	ctl_cleanup(&d);
+	ro_free_all(&d);
+	store_close(d.db);
+	sluice_close(d.s);
+	if (d.audit && d.audit != stderr)
+		fclose(d.audit);
+	return rc ? 1 : 0;
+}

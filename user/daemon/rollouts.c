@@ -1,0 +1,897 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The engine's shell: the table of rollouts (one per service), the tick
+ * (observe -> eng_tick -> persist state and events -> act), operator
+ * commands, and loading everything back at start-up.
+ *
+ * Order matters for crash safety: actions are performed only after the
+ * transaction holding the state that decided them has committed, so a
+ * crash either loses the decision (it is taken again from the same
+ * cumulative counters) or finds it durable and the action repeatable.
+ * Start-up reads the store and the maps and writes nothing to the maps.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "sluiced.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+struct rollout *ro_find(struct daemon *d, const char *service)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nro; i++)
+		if (!strcmp(d->ro[i]->service, service))
+			return d->ro[i];
+	return NULL;
+}
+
+static void ro_free(struct rollout *r)
+{
+	if (!r)
+		return;
+	sluice_plan_free(r->plan);
+	free(r->plan_text);
+	free(r);
+}
+
+void ro_free_all(struct daemon *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nro; i++)
+		ro_free(d->ro[i]);
+	free(d->ro);
+	d->ro = NULL;
+	d->nro = d->cap = 0;
+}
+
+static int ro_add(struct daemon *d, struct rollout *r)
+{
+	if (d->nro == d->cap) {
+		unsigned int cap = d->cap ? d->cap * 2 : 64;
+		struct rollout **n = realloc(d->ro, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		d->ro = n;
+		d->cap = cap;
+	}
+	d->ro[d->nro++] = r;
+	return 0;
+}
+
+static bool active(const struct rollout *r)
+{
+	return r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
+}
+
+/* Tick at the smallest gate interval (at most 1 s: holds end on time). */
+static __u64 plan_interval(const struct sluice_plan *p)
+{
+	__u64 iv = SLUICED_INTERVAL_MS;
+	unsigned int i;
+
+	for (i = 0; i < p->ngates; i++)
+		if (p->gates[i].interval_ms && p->gates[i].interval_ms < iv)
+			iv = p->gates[i].interval_ms;
+	return iv < SLUICED_TICK_MS ? SLUICED_TICK_MS : iv;
+}
+
+/* Spread rollouts over their interval so 1,000 of them do not all wake
+ * in the same loop round. */
+static __u64 first_tick(const struct rollout *r, __u64 now)
+{
+	unsigned int h = 2166136261u;
+	const char *c;
+
+	for (c = r->service; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return now + h % r->interval_ms;
+}
+
+static int ring_lookup(void *ctx, const char *name)
+{
+	return sluice_ring_id(ctx, name);
+}
+
+static int resolve(struct daemon *d, struct sluice_plan *plan, __u8 mode,
+		   char *err, size_t errlen)
+{
+	return sluice_plan_resolve(plan, mode, ring_lookup, d->s, err, errlen);
+}
+
+/* ---- persistence ------------------------------------------------------- */
+
+static int persist(struct daemon *d, struct rollout *r, __u64 now)
+{
+	struct store_rollout row = {
+		.service = r->service, .rollout_id = r->st.rollout_id,
+		.plan_name = r->plan_name, .plan = r->plan_text,
+	};
+	char *json = eng_state_to_json(&r->st);
+	int err;
+
+	if (!json)
+		return -ENOMEM;
+	row.state = json;
+	err = store_rollout_put(d->db, &row, now);
+	free(json);
+	if (!err) {
+		r->dirty = false;
+		r->persisted_ms = now;
+	}
+	return err;
+}
+
+static int freeze_persist(struct daemon *d)
+{
+	const struct eng_freeze *f = &d->env.global;
+	json_t *o = json_pack("{s:b, s:s, s:s, s:I}", "frozen", f->frozen,
+			      "reason", f->reason, "who", f->who,
+			      "since_ms", (json_int_t)f->since_ms);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int err;
+
+	json_decref(o);
+	if (!s)
+		return -ENOMEM;
+	err = store_meta_set(d->db, "freeze", s);
+	free(s);
+	return err;
+}
+
+static int freeze_load(struct daemon *d, char *err, size_t errlen)
+{
+	struct eng_freeze *f = &d->env.global;
+	json_error_t je;
+	const char *reason = "", *who = "";
+	json_int_t since = 0;
+	int frozen = 0, e;
+	char *v;
+	json_t *o;
+
+	e = store_meta_get(d->db, "freeze", &v);
+	if (e) {
+		snprintf(err, errlen, "%s", store_errmsg(d->db));
+		return e;
+	}
+	if (!v)
+		return 0;
+	o = json_loads(v, 0, &je);
+	free(v);
+	if (!o || json_unpack_ex(o, &je, JSON_STRICT, "{s:b, s:s, s:s, s:I}",
+				 "frozen", &frozen, "reason", &reason, "who", &who,
+				 "since_ms", &since)) {
+		snprintf(err, errlen, "%s: the stored freeze is corrupt: %s",
+			 d->o.db_path, je.text);
+		json_decref(o);
+		return -EUCLEAN;
+	}
+	f->frozen = frozen;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	snprintf(f->who, sizeof(f->who), "%s", who);
+	f->since_ms = since;
+	json_decref(o);
+	return 0;
+}
+
+static __u64 next_rollout_id(struct daemon *d)
+{
+	__u64 id = 1;
+	char *v = NULL, buf[32];
+	unsigned int i;
+
+	if (store_meta_get(d->db, "next_rollout_id", &v) == 0 && v)
+		id = strtoull(v, NULL, 10);
+	free(v);
+	for (i = 0; i < d->nro; i++)	/* never below one in use */
+		if (d->ro[i]->st.rollout_id >= id)
+			id = d->ro[i]->st.rollout_id + 1;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)id + 1);
+	store_meta_set(d->db, "next_rollout_id", buf);
+	return id;
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+struct load_ctx {
+	struct daemon *d;
+	char *err;
+	size_t errlen;
+};
+
+static int load_one(void *ctx, const struct store_rollout *row)
+{
+	struct load_ctx *lc = ctx;
+	struct daemon *d = lc->d;
+	struct rollout *r = calloc(1, sizeof(*r));
+	char perr[512];
+	int e;
+
+	if (!r)
+		return -ENOMEM;
+	snprintf(r->service, sizeof(r->service), "%s", row->service);
+	e = eng_state_from_json(row->state, &r->st, perr, sizeof(perr));
+	if (e) {
+		snprintf(lc->err, lc->errlen,
+			 "%s: the state of service '%s''s rollout cannot be used: %s",
+			 d->o.db_path, row->service, perr);
+		goto bad;
+	}
+	if (strcmp(r->st.service, row->service) || r->st.rollout_id != row->rollout_id) {
+		snprintf(lc->err, lc->errlen,
+			 "%s: the row of service '%s' holds the state of '%s' rollout %llu",
+			 d->o.db_path, row->service, r->st.service,
+			 (unsigned long long)r->st.rollout_id);
+		e = -EUCLEAN;
+		goto bad;
+	}
+	r->plan = sluice_plan_parse_string(row->plan, row->plan_name, perr, sizeof(perr));
+	if (!r->plan) {
+		snprintf(lc->err, lc->errlen,
+			 "%s: the stored plan of service '%s' does not parse: %s",
+			 d->o.db_path, row->service, perr);
+		e = -EUCLEAN;
+		goto bad;
+	}
+	r->plan_text = strdup(row->plan);
+	snprintf(r->plan_name, sizeof(r->plan_name), "%s", row->plan_name);
+	r->interval_ms = plan_interval(r->plan);
+	r->next_ms = first_tick(r, now_ms());
+	r->svc_id = SLUICE_MAX_SERVICES;
+	r->persisted_ms = now_ms();
+	r->sample_minute = now_ms() / 60000;
+	e = ro_add(d, r);
+	if (e)
+		goto bad;
+	return 0;
+bad:
+	ro_free(r);
+	return e ? e : -EUCLEAN;
+}
+
+int ro_load(struct daemon *d, char *err, size_t errlen)
+{
+	struct load_ctx lc = { d, err, errlen };
+	unsigned int i, n = 0;
+	int e;
+
+	e = freeze_load(d, err, errlen);
+	if (e)
+		return e;
+	err[0] = '\0';
+	e = store_rollouts_load(d->db, load_one, &lc);
+	if (e) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", store_errmsg(d->db));
+		ro_free_all(d);
+		return e;
+	}
+	for (i = 0; i < d->nro; i++)
+		n += active(d->ro[i]);
+	dlog(d, LOG_INFO_, "%u rollouts in %s, %u active; global freeze %s",
+	     d->nro, d->o.db_path, n, d->env.global.frozen ? "on" : "off");
+	for (i = 0; i < d->nro; i++)
+		if (active(d->ro[i]))
+			dlog(d, LOG_INFO_, "%s: resuming rollout %llu: %s",
+			     d->ro[i]->service,
+			     (unsigned long long)d->ro[i]->st.rollout_id,
+			     d->ro[i]->st.status);
+	return 0;
+}
+
+/* The instance may appear after the daemon: try once a second. */
+int ro_open_instance(struct daemon *d)
+{
+	static bool said;
+	struct sluice_open_opts o = { .pin_dir = d->o.pin_dir };
+	char path[PATH_MAX + 16];
+	__u64 now = now_ms();
+
+	if (d->s)
+		return 0;
+	if (now - d->last_open_try_ms < 1000)
+		return -ENODEV;
+	d->last_open_try_ms = now;
+	snprintf(path, sizeof(path), "%s/svc_index", d->o.pin_dir);
+	if (access(path, F_OK) < 0) {
+		if (!said)
+			dlog(d, LOG_WARN_, "no sluice instance at %s yet (attach a device or add a service); rollouts wait for it",
+			     d->o.pin_dir);
+		said = true;
+		return -ENODEV;
+	}
+	d->s = sluice_open(&o);
+	if (!d->s) {
+		dlog(d, LOG_ERR_, "cannot open the sluice instance at %s: %s",
+		     d->o.pin_dir, strerror(errno));
+		return -errno;
+	}
+	dlog(d, LOG_INFO_, "sluice instance at %s", d->o.pin_dir);
+	return 0;
+}
+
+/* ---- the tick ---------------------------------------------------------- */
+
+static bool significant(const struct eng_out *out)
+{
+	unsigned int i;
+
+	if (out->nactions)
+		return true;
+	for (i = 0; i < out->nevents; i++)
+		if (out->events[i].type != ENG_EV_GATE)
+			return true;
+	return false;
+}
+
+static void take_sample(struct daemon *d, struct rollout *r, __u64 now)
+{
+	struct store_sample smp = { .rollout_id = r->st.rollout_id };
+	__u64 minute = now / 60000;
+
+	if (minute == r->sample_minute || !d->obs.exists)
+		return;
+	r->sample_minute = minute;
+	smp.minute_ms = minute * 60000;
+	smp.weight = d->obs.weight[0];
+	{
+		__u64 nf[2], bad[2];
+
+		sample_totals(&d->obs, nf, bad);
+		smp.new_b = nf[0];
+		smp.new_c = nf[1];
+		smp.bad_b = bad[0];
+		smp.bad_c = bad[1];
+	}
+	store_sample_put(d->db, r->service, &smp);
+}
+
+static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
+{
+	char err[512];
+	int e;
+
+	r->next_ms += r->interval_ms;
+	if (r->next_ms <= now)
+		r->next_ms = now + r->interval_ms;
+	e = sample_fill(d, r, &d->obs);
+	if (!r->resolved && d->obs.exists) {
+		if (resolve(d, r->plan, d->obs.mode, err, sizeof(err))) {
+			if (strcmp(r->error, err))
+				dlog(d, LOG_ERR_, "%s: the plan no longer fits the service: %s; the rollout waits (abort it, or fix the rings)",
+				     r->service, err);
+			snprintf(r->error, sizeof(r->error), "plan does not fit the service: %s", err);
+			return;
+		}
+		r->resolved = true;
+		r->error[0] = '\0';
+	}
+	if (!r->resolved) {
+		/* the service is gone or unreadable: the engine judges that
+		 * (errors, never a pass) once it has a resolved plan; until
+		 * then nothing can be decided */
+		snprintf(r->error, sizeof(r->error), "service '%s' cannot be read: %s",
+			 r->service, e && d->s ? sluice_errmsg(d->s) : "no instance");
+		return;
+	}
+	memset(&d->out, 0, sizeof(d->out));
+	e = eng_tick(r->plan, &r->st, &d->obs, &d->env, now, &d->out);
+	if (e) {
+		if (strcmp(r->error, d->out.error))
+			dlog(d, LOG_ERR_, "%s: engine: %s", r->service, d->out.error);
+		snprintf(r->error, sizeof(r->error), "engine: %s", d->out.error);
+		return;
+	}
+	r->error[0] = '\0';
+	audit_events(d, r, &d->out);
+	if (d->out.changed)
+		r->dirty = true;
+	if (r->dirty && (significant(&d->out) || now - r->persisted_ms >= SLUICED_PERSIST_MS))
+		persist(d, r, now);
+	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
+	r->npending = d->out.nactions;
+	take_sample(d, r, now);
+}
+
+static void act_pending(struct daemon *d, struct rollout *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->npending; i++)
+		actuate(d, r, &r->pending[i]);
+	r->npending = 0;
+}
+
+void ro_tick(struct daemon *d, __u64 now)
+{
+	static __u64 last_sweep;
+	unsigned int i, due = 0;
+
+	if (ro_open_instance(d))
+		return;
+	for (i = 0; i < d->nro; i++)
+		due += active(d->ro[i]) && d->ro[i]->next_ms <= now;
+	if (!due)
+		goto prune;
+	if (now - last_sweep >= 1000) {
+		last_sweep = now;
+		sample_sweep(d);
+	}
+	if (store_begin(d->db)) {
+		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
+		return;
+	}
+	for (i = 0; i < d->nro; i++)
+		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
+			tick_one(d, d->ro[i], now);
+	if (store_commit(d->db)) {
+		/* nothing decided in this round is durable: act on none of
+		 * it; the restart resumes from the last committed state */
+		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); exiting without acting, the datapath keeps forwarding",
+		     store_errmsg(d->db));
+		store_rollback(d->db);
+		exit(1);
+	}
+	for (i = 0; i < d->nro; i++)
+		act_pending(d, d->ro[i]);
+prune:
+	if (now - d->last_prune_ms >= 3600 * 1000) {
+		d->last_prune_ms = now;
+		store_prune(d->db, now - (__u64)d->o.keep_days * 86400000ull);
+	}
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+json_t *ro_freeze_json(struct daemon *d)
+{
+	const struct eng_freeze *f = &d->env.global;
+
+	return json_pack("{s:b, s:s, s:s, s:I}", "frozen", f->frozen,
+			 "reason", f->reason, "who", f->who,
+			 "since_ms", (json_int_t)f->since_ms);
+}
+
+static json_t *real_or_null(double v)
+{
+	return v == v ? json_real(v) : json_null();	/* NaN: null */
+}
+
+json_t *ro_status_json(struct daemon *d, struct rollout *r)
+{
+	const struct eng_state *st = &r->st;
+	struct sluice_service_view v = { .id = r->svc_id };
+	json_t *o, *gates, *w;
+	unsigned int i;
+
+	o = json_pack("{s:s, s:I, s:i, s:s, s:i, s:i, s:s, s:I, s:I, s:s, s:b, s:b, s:s, s:s, s:s}",
+		      "service", r->service,
+		      "rollout_id", (json_int_t)st->rollout_id,
+		      "attempt", (int)st->attempt,
+		      "phase", eng_phase_name(st->phase),
+		      "step", st->step,
+		      "steps", (int)r->plan->nsteps,
+		      "status", st->status,
+		      "since_ms", (json_int_t)st->phase_since_ms,
+		      "hold_left_ms", (json_int_t)(r->resolved ? eng_hold_left(r->plan, st) : 0),
+		      "pause_reason", eng_pause_reason_name(st->pause_reason),
+		      "frozen", st->frozen,
+		      "by_operator", st->by_operator,
+		      "end_reason", st->end_reason,
+		      "plan_name", r->plan_name,
+		      "error", r->error);
+	if (!o)
+		return NULL;
+	w = json_array();
+	if (d->s && sluice_service_view(d->s, r->service, &v) == 0) {
+		for (i = 0; i < SLUICE_MAX_RINGS; i++)
+			json_array_append_new(w, json_integer(v.weight[i]));
+		json_object_set_new(o, "kill", json_integer(v.kill | v.kill_all));
+	}
+	json_object_set_new(o, "weight", w);
+	gates = json_array();
+	for (i = 0; i < st->ngates && i < r->plan->ngates; i++) {
+		const struct gate_eval *e = &st->gates[i].last;
+
+		json_array_append_new(gates, json_pack(
+			"{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:s}",
+			"name", r->plan->gates[i].name,
+			"metric", sluice_gate_metric_name(r->plan->gates[i].metric),
+			"outcome", gate_outcome_name(e->outcome),
+			"canary", real_or_null(e->canary),
+			"baseline", real_or_null(e->baseline),
+			"threshold", real_or_null(e->threshold),
+			"stat", real_or_null(e->stat),
+			"stat_limit", real_or_null(e->stat_limit),
+			"samples_c", (json_int_t)e->samples_c,
+			"samples_b", (json_int_t)e->samples_b,
+			"bad_c", (json_int_t)e->bad_c,
+			"bad_b", (json_int_t)e->bad_b,
+			"min_samples", (json_int_t)e->min_samples,
+			"fails", (int)e->fails,
+			"reason", e->reason));
+	}
+	json_object_set_new(o, "gates", gates);
+	return o;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static void result(struct ctl_result *res, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void result(struct ctl_result *res, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->code = code;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+}
+
+static int errno_code(int e, int kind)
+{
+	switch (e) {
+	case -EBUSY: return kind == ENG_CMD_START ? SLUICE_CTL_E_ACTIVE
+						  : SLUICE_CTL_E_FROZEN;
+	case -EALREADY: return SLUICE_CTL_E_ALREADY;
+	case -ENOENT: return SLUICE_CTL_E_NO_ROLLOUT;
+	case -EINVAL: return SLUICE_CTL_E_STATE;
+	}
+	return SLUICE_CTL_E_INTERNAL;
+}
+
+/* The plan of a start request: its text, or the service's rollout:
+ * section of --config. */
+static struct sluice_plan *start_plan(struct daemon *d, const struct ctl_args *a,
+				      char **text, char *name, size_t namelen,
+				      struct ctl_result *res)
+{
+	struct sluice_config *c;
+	struct sluice_plan *p = NULL;
+	char err[512];
+	unsigned int i;
+
+	if (a->plan) {
+		snprintf(name, namelen, "%s", a->plan_name ? a->plan_name : "plan");
+		p = sluice_plan_parse_string(a->plan, name, err, sizeof(err));
+		if (!p) {
+			result(res, SLUICE_CTL_E_PLAN, "%s", err);
+			return NULL;
+		}
+		*text = strdup(a->plan);
+		return p;
+	}
+	if (!d->o.config_path) {
+		result(res, SLUICE_CTL_E_PLAN,
+		       "no plan given for '%s' and sluiced has no --config file to take its rollout: section from; pass one with -f PLAN",
+		       a->service);
+		return NULL;
+	}
+	c = sluice_config_parse(d->o.config_path, err, sizeof(err));
+	if (!c) {
+		result(res, SLUICE_CTL_E_PLAN, "%s", err);
+		return NULL;
+	}
+	for (i = 0; i < c->nservices; i++)
+		if (!strcmp(c->services[i].name, a->service))
+			break;
+	if (i == c->nservices || !c->services[i].rollout) {
+		result(res, SLUICE_CTL_E_PLAN, "%s: service '%s' has %s; pass a plan with -f PLAN",
+		       d->o.config_path, a->service,
+		       i == c->nservices ? "no entry" : "no rollout: section");
+		sluice_config_free(c);
+		return NULL;
+	}
+	*text = sluice_plan_to_yaml(c->services[i].rollout, 0);
+	snprintf(name, namelen, "%s", d->o.config_path);
+	p = *text ? sluice_plan_parse_string(*text, name, err, sizeof(err)) : NULL;
+	sluice_config_free(c);
+	if (!p)
+		result(res, SLUICE_CTL_E_INTERNAL, "cannot carry the rollout: section of %s over: %s",
+		       d->o.config_path, *text ? err : "out of memory");
+	return p;
+}
+
+static void fill_cmd(struct eng_cmd *cmd, int kind, const struct ctl_args *a)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->kind = kind;
+	cmd->full = a->full;
+	snprintf(cmd->who, sizeof(cmd->who), "%s", a->who ? a->who : "?");
+	snprintf(cmd->reason, sizeof(cmd->reason), "%s", a->reason ? a->reason : "");
+}
+
+/* Persist, commit, then act: the same order as a tick. */
+static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
+			  struct ctl_result *res)
+{
+	__u64 now = now_ms();
+
+	audit_events(d, r, &d->out);
+	if (changed && persist(d, r, now)) {
+		store_rollback(d->db);
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+		return -EIO;
+	}
+	if (store_commit(d->db)) {
+		store_rollback(d->db);
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+		return -EIO;
+	}
+	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
+	r->npending = d->out.nactions;
+	act_pending(d, r);
+	return 0;
+}
+
+static void cmd_start(struct daemon *d, const struct ctl_args *a,
+		      struct ctl_result *res)
+{
+	struct sluice_service_view v = { .id = SLUICE_MAX_SERVICES };
+	struct rollout *r = ro_find(d, a->service), *n = NULL;
+	struct sluice_plan *plan;
+	char *text = NULL, name[256], err[512];
+	struct eng_cmd cmd;
+	bool fresh = !r;
+	int e;
+
+	if (sluice_service_view(d->s, a->service, &v)) {
+		result(res, SLUICE_CTL_E_NO_SERVICE, "no service '%s' in the instance at %s",
+		       a->service, d->o.pin_dir);
+		return;
+	}
+	plan = start_plan(d, a, &text, name, sizeof(name), res);
+	if (!plan)
+		goto out;
+	if (resolve(d, plan, v.mode, err, sizeof(err))) {
+		result(res, SLUICE_CTL_E_PLAN, "%s", err);
+		goto out;
+	}
+	if (r && active(r)) {
+		if (r->plan_text && !strcmp(r->plan_text, text)) {
+			res->data = json_pack("{s:b, s:o}", "changed", 0, "rollout",
+					      ro_status_json(d, r));
+			goto out;	/* the same start again: nothing to do */
+		}
+		result(res, SLUICE_CTL_E_ACTIVE,
+		       "service '%s' already runs rollout %llu (%s) with another plan; abort it first",
+		       a->service, (unsigned long long)r->st.rollout_id,
+		       eng_phase_name(r->st.phase));
+		goto out;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	snprintf(n->service, sizeof(n->service), "%s", a->service);
+	n->plan = plan;
+	n->resolved = true;
+	n->plan_text = text;
+	snprintf(n->plan_name, sizeof(n->plan_name), "%s", name);
+	plan = NULL;
+	text = NULL;
+	n->interval_ms = plan_interval(n->plan);
+	n->svc_id = v.id;
+	n->sample_minute = now_ms() / 60000;
+	eng_state_init(&n->st, a->service);
+	sample_fill(d, n, &d->obs);
+	if (store_begin(d->db)) {
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+		goto out;
+	}
+	fill_cmd(&cmd, ENG_CMD_START, a);
+	cmd.rollout_id = next_rollout_id(d);
+	memset(&d->out, 0, sizeof(d->out));
+	e = eng_command(n->plan, &n->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
+	if (e) {
+		store_rollback(d->db);
+		result(res, errno_code(e, ENG_CMD_START), "%s", d->out.error);
+		goto out;
+	}
+	n->next_ms = now_ms() + n->interval_ms;
+	if (commit_and_act(d, n, true, res))
+		goto out;
+	/* the new rollout replaces a finished one of the service */
+	if (r) {
+		unsigned int i;
+
+		for (i = 0; i < d->nro; i++)
+			if (d->ro[i] == r)
+				d->ro[i] = n;
+		ro_free(r);
+	} else if (ro_add(d, n)) {
+		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	res->data = json_pack("{s:b, s:o}", "changed", 1, "rollout", ro_status_json(d, n));
+	n = NULL;
+	(void)fresh;
+out:
+	if (n)
+		ro_free(n);
+	sluice_plan_free(plan);
+	free(text);
+}
+
+static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
+		       struct ctl_result *res)
+{
+	struct rollout *r = ro_find(d, a->service);
+	struct eng_cmd cmd;
+	int e;
+
+	if (!r || r->st.phase == ENG_NONE) {
+		result(res, SLUICE_CTL_E_NO_ROLLOUT,
+		       "service '%s' has no rollout; start one with 'sluice rollout start %s'",
+		       a->service, a->service);
+		return;
+	}
+	if (!r->resolved) {
+		char err[512];
+
+		sample_fill(d, r, &d->obs);
+		if (!d->obs.exists || resolve(d, r->plan, d->obs.mode, err, sizeof(err))) {
+			/* abort must work even when the plan no longer fits:
+			 * the engine needs resolved steps, so refuse only the
+			 * others */
+			if (kind != ENG_CMD_ABORT) {
+				result(res, SLUICE_CTL_E_STATE, "rollout of '%s' cannot proceed: %s",
+				       a->service, r->error[0] ? r->error : "its service is gone");
+				return;
+			}
+		} else {
+			r->resolved = true;
+		}
+	}
+	sample_fill(d, r, &d->obs);
+	if (store_begin(d->db)) {
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+		return;
+	}
+	fill_cmd(&cmd, kind, a);
+	memset(&d->out, 0, sizeof(d->out));
+	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
+	if (e) {
+		store_rollback(d->db);
+		result(res, errno_code(e, kind), "%s", d->out.error);
+		return;
+	}
+	if (commit_and_act(d, r, d->out.changed, res))
+		return;
+	res->data = json_pack("{s:b, s:o}", "changed", d->out.changed, "rollout",
+			      ro_status_json(d, r));
+}
+
+static void cmd_freeze(struct daemon *d, bool on, const struct ctl_args *a,
+		       struct ctl_result *res)
+{
+	struct eng_freeze *f = &d->env.global, old = *f;
+	char text[512];
+
+	if (f->frozen == on) {
+		res->data = json_pack("{s:b, s:o}", "changed", 0, "freeze", ro_freeze_json(d));
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	if (on) {
+		f->frozen = true;
+		snprintf(f->reason, sizeof(f->reason), "%s", a->reason);
+		snprintf(f->who, sizeof(f->who), "%s", a->who ? a->who : "?");
+		f->since_ms = now_ms();
+		snprintf(text, sizeof(text), "global freeze by %s: %s", f->who, f->reason);
+	} else {
+		snprintf(text, sizeof(text), "global freeze lifted by %s (was: %s, by %s)",
+			 a->who ? a->who : "?", old.reason, old.who);
+	}
+	if (store_begin(d->db) || freeze_persist(d) ||
+	    audit_note(d, "*", 0, on ? "freeze" : "unfreeze", a->who ? a->who : "?", text) ||
+	    store_commit(d->db)) {
+		store_rollback(d->db);
+		*f = old;
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+		return;
+	}
+	dlog(d, LOG_INFO_, "%s", text);
+	res->data = json_pack("{s:b, s:o}", "changed", 1, "freeze", ro_freeze_json(d));
+}
+
+struct hist_ctx {
+	json_t *arr;
+};
+
+static int hist_one(void *ctx, const char *js)
+{
+	struct hist_ctx *h = ctx;
+	json_t *e = json_loads(js, 0, NULL);
+
+	json_array_append_new(h->arr, e ? e : json_string(js));
+	return 0;
+}
+
+void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
+		struct ctl_result *res)
+{
+	static const int kinds[SLUICE_CTL_NCMDS] = {
+		[SLUICE_CTL_PAUSE] = ENG_CMD_PAUSE,
+		[SLUICE_CTL_RESUME] = ENG_CMD_RESUME,
+		[SLUICE_CTL_PROMOTE] = ENG_CMD_PROMOTE,
+		[SLUICE_CTL_ABORT] = ENG_CMD_ABORT,
+		[SLUICE_CTL_RETRY] = ENG_CMD_RETRY,
+	};
+	struct rollout *r;
+	unsigned int i;
+
+	res->code = SLUICE_CTL_OK;
+	res->error[0] = '\0';
+	res->data = NULL;
+	switch (cmd) {
+	case SLUICE_CTL_PING:
+		res->data = json_pack("{s:s, s:i, s:i, s:b, s:i}", "daemon",
+				      "sluiced " SLUICE_VERSION, "version", SLUICE_CTL_VERSION,
+				      "pid", (int)getpid(), "instance", d->s != NULL,
+				      "rollouts", (int)d->nro);
+		return;
+	case SLUICE_CTL_STATUS: {
+		json_t *arr = json_array();
+
+		if (a->service) {
+			r = ro_find(d, a->service);
+			if (!r || r->st.phase == ENG_NONE) {
+				json_decref(arr);
+				result(res, SLUICE_CTL_E_NO_ROLLOUT,
+				       "service '%s' has no rollout; start one with 'sluice rollout start %s'",
+				       a->service, a->service);
+				return;
+			}
+			json_array_append_new(arr, ro_status_json(d, r));
+		} else {
+			for (i = 0; i < d->nro; i++)
+				json_array_append_new(arr, ro_status_json(d, d->ro[i]));
+		}
+		res->data = json_pack("{s:o, s:o}", "rollouts", arr, "freeze",
+				      ro_freeze_json(d));
+		return;
+	}
+	case SLUICE_CTL_HISTORY: {
+		struct hist_ctx h = { json_array() };
+
+		if (store_history(d->db, a->service,
+				  a->limit ? a->limit : SLUICE_CTL_HISTORY_DEFAULT, hist_one, &h)) {
+			json_decref(h.arr);
+			result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+			return;
+		}
+		if (!json_array_size(h.arr) && !ro_find(d, a->service)) {
+			json_decref(h.arr);
+			result(res, SLUICE_CTL_E_NO_ROLLOUT, "service '%s' has no rollout history",
+			       a->service);
+			return;
+		}
+		res->data = json_pack("{s:o}", "events", h.arr);
+		return;
+	}
+	case SLUICE_CTL_FREEZE:
+	case SLUICE_CTL_UNFREEZE:
+		cmd_freeze(d, cmd == SLUICE_CTL_FREEZE, a, res);
+		return;
+	}
+	if (!d->s && ro_open_instance(d)) {
+		result(res, SLUICE_CTL_E_NO_INSTANCE,
+		       "no sluice instance at %s yet (attach a device or add a service first)",
+		       d->o.pin_dir);
+		return;
+	}
+	if (cmd == SLUICE_CTL_START) {
+		cmd_start(d, a, res);
+		return;
+	}
+	cmd_engine(d, kinds[cmd], a, res);
+}

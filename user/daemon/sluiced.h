@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluiced, the shell around the rollout engine: shared declarations of its
+ * files. main.c (options, start-up), loop.c (epoll + timerfd + signalfd),
+ * ctl_server.c (the control socket), rollouts.c (the table of rollouts:
+ * tick, commands, persistence), sample.c (maps -> struct eng_obs),
+ * actuate.c (engine actions -> libsluice), store.c (SQLite), audit.c
+ * (events to the store, JSON lines and the log).
+ */
+#ifndef SLUICED_H
+#define SLUICED_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "sluice.h"
+#include "plan.h"
+#include "engine.h"
+#include "store.h"
+#include "sluice_ctl.h"
+
+#define SLUICED_DB_DEFAULT	"/var/lib/sluice/sluiced.db"
+#define SLUICED_TICK_MS		100	/* loop resolution */
+#define SLUICED_INTERVAL_MS	1000	/* tick of a rollout without gates */
+/* Without a transition, a rollout's state is written at most this often:
+ * what a crash loses is then re-derived (the counters are cumulative and
+ * hold time accrues from the persisted clock), never double counted. */
+#define SLUICED_PERSIST_MS	10000
+#define SLUICED_KEEP_DAYS	30
+
+struct rollout {
+	char service[SLUICE_NAME_LEN];
+	struct sluice_plan *plan;		/* parsed; resolved when
+						 * resolved is true */
+	bool resolved;
+	char *plan_text;			/* YAML, as stored */
+	char plan_name[256];
+	struct eng_state st;
+	__u32 svc_id;				/* hint for the view */
+	__u64 interval_ms, next_ms;
+	__u64 persisted_ms;			/* last write of st */
+	bool dirty;				/* st differs from the store */
+	__u64 sample_minute;			/* last per-minute sample */
+	unsigned int npending;			/* actions after the commit */
+	struct eng_action pending[ENG_MAX_ACTIONS];
+	char error[1024];			/* why it cannot tick now */
+};
+
+struct daemon_opts {
+	const char *socket_path;
+	const char *socket_group;
+	const char *db_path;
+	const char *pin_dir;
+	const char *audit_path;		/* "-": stderr */
+	const char *config_path;	/* apply file: rollout: sections */
+	unsigned int keep_days;
+	int verbose;
+};
+
+struct daemon {
+	struct daemon_opts o;
+	struct sluice *s;		/* NULL until the instance exists */
+	struct store *db;
+	struct rollout **ro;
+	unsigned int nro, cap;
+	struct eng_env env;
+	FILE *audit;
+	bool stop;
+	__u64 last_prune_ms;
+	__u64 last_open_try_ms;
+	/* scratch, too big for the stack of a tick */
+	struct eng_obs obs;
+	struct eng_out out;
+};
+
+/* log.c-free logging: stderr, journald priority prefixes when under it. */
+enum { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
+void dlog(struct daemon *d, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+__u64 now_ms(void);
+
+/* loop.c */
+int loop_run(struct daemon *d, int listen_fd);
+
+/* ctl_server.c */
+int ctl_listen(struct daemon *d, char *err, size_t errlen);
+int ctl_accept(struct daemon *d, int epfd);
+/* slot: the epoll data of a client (1..SLUICE_CTL_MAX_CLIENTS) */
+void ctl_readable(struct daemon *d, int epfd, unsigned int slot);
+void ctl_expire(struct daemon *d, int epfd, __u64 now);
+void ctl_cleanup(struct daemon *d);
+
+/* rollouts.c: the engine's shell */
+int ro_load(struct daemon *d, char *err, size_t errlen);
+int ro_open_instance(struct daemon *d);
+void ro_tick(struct daemon *d, __u64 now);
+struct rollout *ro_find(struct daemon *d, const char *service);
+void ro_free_all(struct daemon *d);
+
+/* A command's result: code (SLUICE_CTL_*), message on error, data. */
+struct ctl_result {
+	int code;
+	char error[512];
+	json_t *data;		/* object merged into the reply */
+};
+struct ctl_args {
+	const char *service;
+	const char *plan, *plan_name;
+	const char *reason;
+	const char *who;
+	bool full;
+	unsigned int limit;
+};
+void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
+		struct ctl_result *res);
+json_t *ro_status_json(struct daemon *d, struct rollout *r);
+json_t *ro_freeze_json(struct daemon *d);
+
+/* sample.c */
+int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
+void sample_sweep(struct daemon *d);
+/* bad events and new flows per variant, the mode's default signals */
+void sample_totals(const struct eng_obs *obs, __u64 new_flows[2], __u64 bad[2]);
+
+/* actuate.c */
+int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a);
+
+/* audit.c */
+int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
+int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
+	       const char *type, const char *who, const char *text);
+void audit_reopen(struct daemon *d);
+
+#endif /* SLUICED_H */
