@@ -36,7 +36,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench demo
+.PHONY: all clean test vmtest bench demo hcbench
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -83,6 +83,10 @@ bench: all
 
 demo: all
 	scripts/demo.sh
+
+# health checks: flows moved by one removal, death to removal, checker CPU
+hcbench: all
+	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json
 
 clean:
 	rm -rf $(B)
