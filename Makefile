@@ -36,7 +36,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench demo hcbench
+.PHONY: all clean test vmtest bench demo seqsim hcbench
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -80,6 +80,11 @@ vmtest: all
 
 bench: all
 	tests/bench/run.sh
+
+# the sequential gate's simulation (issue 11's false-rollback and detection
+# numbers): make seqsim [SEQSIM_RUNS=2000]
+seqsim: $(B)/bench/seqsim
+	$(B)/bench/seqsim $(or $(SEQSIM_RUNS),2000) 1
 
 demo: all
 	scripts/demo.sh

@@ -3,6 +3,10 @@
 # and every tests/integration/*.sh. A test exits 0 (pass), 77 (skip, with its
 # reason on stderr) or anything else (fail). Ends with "N passed, N failed".
 # SLUICE_TEST_FILTER=regex runs only matching tests.
+# Under vmtest (SLUICE_IN_VM=1) a test whose source (tests/unit/NAME.c for
+# build/tests/NAME, else the script) has a line with the text
+# "sluice-test: host-only" is skipped: it does not depend on the kernel, and
+# qemu TCG is ~10x slower.
 set -u
 cd "$(dirname "$0")/.."
 # under qemu TCG every command is ~10x slower
@@ -14,11 +18,19 @@ for t in build/tests/*; do [ -x "$t" ] && tests+=("$t"); done
 for t in tests/integration/test_*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
 	[ -f "$t" ] && tests+=("$t")
 done
-[ "${SLUICE_IN_VM:-0}" = 1 ] && tests=("${tests[@]/vmtest\/test_*}")
+# host_only TEST: its source carries the marker
+host_only() {
+	local src=$1
+	[[ $src == build/tests/* ]] && src=tests/unit/$(basename "$src").c
+	grep -q 'sluice-test: host-only' "$src" 2>/dev/null
+}
 for t in "${tests[@]}"; do
 	[ -n "$t" ] || continue
 	name=$(basename "$t")
 	[ -n "${SLUICE_TEST_FILTER:-}" ] && ! [[ $name =~ $SLUICE_TEST_FILTER ]] && continue
+	if [ "${SLUICE_IN_VM:-0}" = 1 ] && host_only "$t"; then
+		skip=$((skip + 1)); echo "SKIP $name: host-only"; continue
+	fi
 	start=$(date +%s.%N)
 	out=$(mktemp)
 	if [[ $t == *.sh ]]; then

@@ -7,6 +7,7 @@
 #   VMTEST_TIMEOUT  seconds for one whole guest run (default 2400)
 #   VMTEST_ACCEL    kvm | tcg (default: kvm only if it really works)
 #   VMTEST_MEM, VMTEST_SMP   guest size (default 2G, 2)
+#   VMTEST_CACHE    kernels and run dirs (default vmtest/cache in the tree)
 # Exit status: 0 when the command passed on every kernel asked for.
 #
 # The guest boots a Debian kernel with a tiny busybox initramfs that loads the
@@ -18,8 +19,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-# Kernels and run dirs; inside the work tree so the guest sees it over 9p.
-cache=$repo/vmtest/cache
+# Kernels and run dirs (the guest sees them over 9p); another tree's cache
+# can be shared through VMTEST_CACHE (a second clone need not download).
+cache=${VMTEST_CACHE:-$repo/vmtest/cache}
+mkdir -p "$cache"; cache=$(cd "$cache" && pwd)
 : "${VMTEST_CMD:=SLUICE_IN_VM=1 tests/run.sh}"
 : "${VMTEST_TIMEOUT:=2400}" "${VMTEST_MEM:=2G}" "${VMTEST_SMP:=2}"
 # Modules insmod-ed from the initramfs: the 9p stack that reaches the host,
@@ -199,12 +202,14 @@ run_kernel() {
 		-machine pc -accel "$accel" -cpu "$cpu" \
 		-smp "$VMTEST_SMP" -m "$VMTEST_MEM" \
 		-kernel "$d/vmlinux" -initrd "$d/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=${rundir#"$repo"} sluice_work=$repo sluice_mods=${d#"$repo"}/modroot" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=$rundir sluice_work=$repo sluice_cache=$cache sluice_mods=$d/modroot ${VMTEST_APPEND:-}" \
 		-chardev stdio,id=con,signal=off -serial chardev:con \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 		-fsdev local,id=work,path="$repo",security_model=none,multidevs=remap \
 		-device virtio-9p-pci,fsdev=work,mount_tag=work \
+		-fsdev local,id=cache,path="$cache",security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=cache,mount_tag=cache \
 		</dev/null >"$log" 2>&1 &
 	tpid=$!
 	# Show the console as it comes; note when the guest starts the command.

@@ -3,6 +3,7 @@
 # panicking, a hung and an interrupted guest command each give the right exit
 # status, and none leaves a qemu process or run directory behind.
 # Exit 0 pass, 77 skip (reason on the last stderr line), else fail.
+# It starts qemu itself, so not inside a guest: sluice-test: host-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (deps, qemu 9p)" >&2; exit 77; }
@@ -66,6 +67,25 @@ start=$SECONDS
 check hung no 'sleep 1000' VMTEST_TIMEOUT=20 && grep -q 'timeout' "$out" &&
 	[ $((SECONDS - start)) -lt 90 ] ||
 	{ echo "FAIL hung: not ended by the timeout"; fails=$((fails + 1)); }
+
+# A tree under /tmp (a fresh clone there, as a new user might make): the
+# guest's own tmpfs on /tmp must not hide it. The clone shares this tree's
+# kernel cache, and gets this tree's vmtest scripts (uncommitted edits too).
+tmptree=$(mktemp -d /tmp/sl-vmt-XXXXXX)
+trap 'rm -f "$out"; rm -rf "$tmptree"' EXIT
+git clone -q . "$tmptree/sluice" 2>/dev/null ||
+	mkdir -p "$tmptree/sluice/vmtest" "$tmptree/sluice/scripts"
+cp vmtest/run.sh vmtest/init "$tmptree/sluice/vmtest/"
+cp scripts/deps.sh "$tmptree/sluice/scripts/"
+env VMTEST_CACHE="$PWD/vmtest/cache" VMTEST_CMD='echo "guest-pwd=$PWD"; echo hi >guest-wrote' \
+	"$tmptree/sluice/vmtest/run.sh" 6.1 >"$out" 2>&1 && rc=0 || rc=$?
+if [ "$rc" = 0 ] && grep -q "^guest-pwd=$tmptree/sluice\$" "$out" &&
+   [ "$(cat "$tmptree/sluice/guest-wrote" 2>/dev/null)" = hi ]; then
+	echo "ok   tree under /tmp: the guest ran in it and wrote to it"
+else
+	echo "FAIL tree under /tmp: vmtest exit $rc"; sed 's/^/    | /' "$out" | tail -n 20
+	fails=$((fails + 1))
+fi
 
 # SIGTERM to vmtest while the guest runs: it must take qemu down with it.
 VMTEST_CMD='sleep 1000' vmtest/run.sh 6.1 >"$out" 2>&1 &

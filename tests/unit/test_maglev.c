@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Maglev tables: even spread, weights, minimal disruption on removal, and
- * independence from the order backends are given in.
+ * independence from the order backends are given in. Pure userspace:
+ * sluice-test: host-only
  */
 #include <math.h>
 #include "test.h"

@@ -351,6 +351,7 @@ static void begin_step(const struct sluice_plan *plan, struct eng_state *st,
 	st->held_ms = 0;
 	st->waiting_since_ms = 0;
 	st->promote_pending = false;
+	st->extend_step = false;
 	st->pause_reason = ENG_PAUSE_NONE;
 	st->pause_who[0] = 0;
 	st->end_reason[0] = 0;
@@ -479,6 +480,7 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->attempt = retry ? st->attempt + 1 : 1;
 	st->started_ms = now_ms;
 	st->last_tick_ms = now_ms;
+	st->lkg_at_start = obs->lkg;
 	st->by_operator = false;
 	st->want_revert = false;
 	st->promote_pending = st->promote_full = false;
@@ -668,6 +670,8 @@ static void maybe_advance(const struct sluice_plan *plan, struct eng_state *st,
 			continue;
 		if (gs->last.outcome != GATE_INCONCLUSIVE)
 			return;		/* not yet evaluated, errored, failed */
+		if (st->extend_step)
+			return;
 		switch (g->on_inconclusive) {
 		case SLUICE_INCONCLUSIVE_EXTEND:
 			return;
@@ -874,6 +878,8 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 		}
 	}
 	set_phase(st, ENG_PROGRESSING, now_ms);
+	if (r == ENG_PAUSE_INCONCLUSIVE)
+		st->extend_step = true;
 	st->pause_reason = ENG_PAUSE_NONE;
 	st->pause_who[0] = 0;
 	st->end_reason[0] = 0;

@@ -176,6 +176,9 @@ struct eng_state {
 	__u8 lkg_at_start;
 	bool resume_kill_pending;		/* RESUME_KILL asked, not yet seen */
 	bool pending_retry;			/* PENDING: a retry waits (freeze) */
+	bool extend_step;			/* resumed after an inconclusive
+						 * pause: wait for min_samples
+						 * for the rest of this step */
 	__u64 waiting_since_ms;			/* hold done, gates not yet passed */
 	/* latency histograms at this step's start, per variant, and the
 	 * baseline's over the previous step (the latency gates' base) */

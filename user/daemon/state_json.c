@@ -170,6 +170,7 @@ char *eng_state_to_json(const struct eng_state *st)
 	put_u(o, "lkg_at_start", st->lkg_at_start);
 	put_b(o, "resume_kill_pending", st->resume_kill_pending);
 	put_b(o, "pending_retry", st->pending_retry);
+	put_b(o, "extend_step", st->extend_step);
 	put_u(o, "waiting_since_ms", st->waiting_since_ms);
 	put_b(o, "lat_valid", st->lat_valid);
 	put_b(o, "base_before_valid", st->base_before_valid);
@@ -513,6 +514,7 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	st->lkg_at_start = get_u(&r, o, "lkg_at_start", "", SLUICE_VARIANTS - 1);
 	st->resume_kill_pending = get_b(&r, o, "resume_kill_pending", "");
 	st->pending_retry = get_b(&r, o, "pending_retry", "");
+	st->extend_step = get_b(&r, o, "extend_step", "");
 	st->waiting_since_ms = get_u(&r, o, "waiting_since_ms", "", UINT64_MAX >> 1);
 	st->lat_valid = get_b(&r, o, "lat_valid", "");
 	st->base_before_valid = get_b(&r, o, "base_before_valid", "");

@@ -560,6 +560,8 @@ static int pl_gates(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 
 	if (v->type != YAML_SEQUENCE_NODE)
 		return perr(p, v, "gates: expected a list, got %s", node_kind(v));
+	if (v->data.sequence.items.top == v->data.sequence.items.start)
+		return perr(p, v, "gates: the list is empty: a plan needs at least one quantitative gate");
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 		err = parse_gate(p, yaml_document_get_node(&p->doc, *it), c->plan,
 				 c->mode);

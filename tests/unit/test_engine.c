@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The rollout engine on a simulated clock and a simulated service
+ * (tests/unit/sim.h): hours of holds in milliseconds, fixed seeds.
+ * sluice-test: host-only
+ */
+#include "test.h"
+#include "plan.h"
+#include "engine.h"
+#include "sim.h"
+
+#define T0 1764600000000ull	/* 2025-12-01, any fixed wall clock */
+
+static const char ramp_yaml[] =
+	"steps:\n"
+	"  - weight: 1%\n    hold: 5m\n"
+	"  - weight: 5%\n    hold: 5m\n"
+	"  - weight: 25%\n    hold: 5m\n"
+	"  - weight: 50%\n    hold: 5m\n"
+	"  - weight: 100%\n    hold: 5m\n"
+	"gates:\n"
+	"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+	"    min_samples: 200\n";
+
+static struct sluice_plan *plan_of(const char *yaml)
+{
+	char err[512];
+	struct sluice_plan *p = sluice_plan_parse_string(yaml, "plan", err, sizeof(err));
+
+	if (!p) {
+		fprintf(stderr, "plan: %s\n", err);
+		exit(1);
+	}
+	if (sluice_plan_resolve(p, SLUICE_MODE_DSR, NULL, NULL, err, sizeof(err))) {
+		/* per-ring plans resolve "internal" as ring 1 */
+		fprintf(stderr, "resolve: %s\n", err);
+		exit(1);
+	}
+	return p;
+}
+
+static int ring_internal(void *ctx, const char *name)
+{
+	return !strcmp(name, "internal") ? 1 : -ENOENT;
+}
+
+struct run {
+	struct sim sim;
+	struct eng_state st;
+	struct eng_env env;
+	struct eng_out out;
+	__u64 now;
+	unsigned int steps_seen, set_weights, gate_events;
+	__u16 weights_seen[16];
+	bool status_ok;
+};
+
+static void run_init(struct run *r, __u64 seed, double flows, double base, double canary)
+{
+	memset(r, 0, sizeof(*r));
+	sim_init(&r->sim, seed, flows, base, canary);
+	eng_state_init(&r->st, "web");
+	r->now = T0;
+	r->status_ok = true;
+}
+
+static void note(struct run *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->out.nactions; i++)
+		if (r->out.actions[i].kind == ENG_ACT_SET_WEIGHTS) {
+			if (r->set_weights < 16)
+				r->weights_seen[r->set_weights] = r->out.actions[i].weight[0];
+			r->set_weights++;
+		}
+	for (i = 0; i < r->out.nevents; i++) {
+		r->steps_seen += r->out.events[i].type == ENG_EV_STEP;
+		r->gate_events += r->out.events[i].type == ENG_EV_GATE;
+	}
+	/* status always says what it waits for and since when */
+	if (r->st.phase != ENG_NONE && !strstr(r->st.status, "since") &&
+	    !strstr(r->st.status, "until") && !strstr(r->st.status, " at ")) {
+		if (r->status_ok)
+			fprintf(stderr, "  status without a time: '%s'\n", r->st.status);
+		r->status_ok = false;
+	}
+}
+
+static int cmd(struct run *r, const struct sluice_plan *p, enum eng_cmd_kind k, bool full)
+{
+	struct eng_cmd c = { .kind = k, .full = full, .rollout_id = 7 };
+	int err;
+
+	snprintf(c.who, sizeof(c.who), "alice");
+	err = eng_command(p, &r->st, &c, &r->sim.obs, &r->env, r->now, &r->out);
+	if (!err) {
+		sim_apply(&r->sim, &r->out);
+		note(r);
+	}
+	return err;
+}
+
+/* One second: traffic, then a tick, then the actions. */
+static void tick(struct run *r, const struct sluice_plan *p)
+{
+	sim_traffic(&r->sim, 1000);
+	r->now += 1000;
+	if (eng_tick(p, &r->st, &r->sim.obs, &r->env, r->now, &r->out)) {
+		fprintf(stderr, "  tick: %s\n", r->out.error);
+		exit(1);
+	}
+	sim_apply(&r->sim, &r->out);
+	note(r);
+}
+
+static void run_until_end(struct run *r, const struct sluice_plan *p, unsigned int max_s)
+{
+	unsigned int i;
+
+	for (i = 0; i < max_s && !eng_terminal(r->st.phase); i++)
+		tick(r, p);
+}
+
+static void test_healthy_ramp(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+
+	subtest("a healthy canary ramps through every step to promotion");
+	run_init(&r, 1, 1000, 0.002, 0.002);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "progressing after start");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1 weight 1% written");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_EQ(r.sim.promotions, 1, "one promotion performed");
+	ASSERT_EQ(r.sim.obs.weight[0], 0, "weight 0 after promotion");
+	ASSERT_EQ(r.set_weights, 5, "five weight writes");
+	ASSERT_TRUE(r.weights_seen[0] == 100 && r.weights_seen[1] == 500 &&
+		    r.weights_seen[2] == 2500 && r.weights_seen[3] == 5000 &&
+		    r.weights_seen[4] == 10000, "the weights of the steps in order");
+	ASSERT_EQ(r.steps_seen, 5, "five step events");
+	ASSERT_RANGE((r.now - T0) / 1000.0, 25 * 60, 40 * 60, "took about 5 x 5 min");
+	ASSERT_TRUE(r.status_ok, "status always names a time");
+	ASSERT_TRUE(strstr(r.st.status, "promoted at") != NULL, "status: promoted at");
+	sluice_plan_free(p);
+}
+
+static void test_bad_canary(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i, events = 0;
+
+	subtest("a canary with 5x the error ratio is rolled back with the numbers");
+	run_init(&r, 2, 1000, 0.01, 0.05);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_EQ(r.sim.reverts, 1, "one revert action");
+	ASSERT_TRUE(r.sim.obs.kill & SLUICE_KILL_REVERT, "kill switch set");
+	ASSERT_TRUE(!r.st.by_operator, "by the engine");
+	ASSERT_TRUE(strstr(r.st.end_reason, "gate 'errors' failed") &&
+		    strstr(r.st.end_reason, "log M"), "end reason names gate and statistic");
+	fprintf(stderr, "  after %llus: %s\n", (unsigned long long)(r.now - T0) / 1000,
+		r.st.end_reason);
+	/* nothing after the end: an abort-like end never loops */
+	for (i = 0; i < 600; i++) {
+		tick(&r, p);
+		events += r.out.nevents + r.out.nactions;
+	}
+	ASSERT_EQ(events, 0, "no event or action in 10 min after the rollback");
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "still rolled back (no self-retry)");
+	sluice_plan_free(p);
+}
+
+static void test_hold_and_restart(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run a, b;
+	char err[256], *js;
+	unsigned int i;
+
+	subtest("hold accrues; a restart (state through JSON) resumes identically");
+	run_init(&a, 3, 1000, 0.002, 0.002);
+	run_init(&b, 3, 1000, 0.002, 0.002);
+	cmd(&a, p, ENG_CMD_START, false);
+	cmd(&b, p, ENG_CMD_START, false);
+	for (i = 0; i < 90; i++)
+		tick(&a, p);
+	ASSERT_EQ(a.st.held_ms, 90000, "90 s held");
+	ASSERT_EQ(eng_hold_left(p, &a.st), 210000, "210 s left");
+	for (i = 0; i < 90; i++)
+		tick(&b, p);
+	/* b "crashes" and is restored from its JSON, down for 60 s */
+	js = eng_state_to_json(&b.st);
+	ASSERT_TRUE(js != NULL, "state to JSON");
+	memset(&b.st, 0xa5, sizeof(b.st));
+	ASSERT_OK(eng_state_from_json(js, &b.st, err, sizeof(err)), "state from JSON");
+	free(js);
+	for (i = 0; i < 60; i++) {	/* traffic while the daemon is down */
+		sim_traffic(&b.sim, 1000);
+		b.now += 1000;
+	}
+	tick(&b, p);
+	ASSERT_EQ(b.out.nactions, 0, "the restart asks for no map change");
+	ASSERT_EQ(b.st.held_ms, 151000, "hold accrued while the daemon was down");
+	run_until_end(&b, p, 4 * 3600);
+	ASSERT_EQ(b.st.phase, ENG_PROMOTED, "restarted rollout is promoted");
+	sluice_plan_free(p);
+}
+
+static void test_crash_before_write(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	struct eng_state copy;
+	unsigned int i;
+
+	subtest("a decided but unwritten step is written after a restart, not read as the operator's");
+	run_init(&r, 4, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 400 && r.st.step == 0; i++) {
+		copy = r.st;
+		sim_traffic(&r.sim, 1000);
+		r.now += 1000;
+		eng_tick(p, &r.st, &r.sim.obs, &r.env, r.now, &r.out);
+		if (r.st.step == 1)
+			break;		/* decided; "crash" before performing */
+		sim_apply(&r.sim, &r.out);
+	}
+	ASSERT_EQ(r.st.step, 1, "step 2 decided");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "maps still at step 1");
+	r.now += 5000;
+	eng_tick(p, &r.st, &r.sim.obs, &r.env, r.now, &r.out);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "not paused as an operator change");
+	ASSERT_TRUE(r.out.nactions == 1 && r.out.actions[0].kind == ENG_ACT_SET_WEIGHTS &&
+		    r.out.actions[0].weight[0] == 500, "the step's weight asked again");
+	sim_apply(&r.sim, &r.out);
+	r.now += 1000;
+	eng_tick(p, &r.st, &r.sim.obs, &r.env, r.now, &r.out);
+	ASSERT_EQ(r.out.nactions, 0, "once written, nothing more");
+	(void)copy;
+	sluice_plan_free(p);
+}
+
+static void test_freeze(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i;
+	__u64 held;
+
+	subtest("freeze stops holds and starts; unfreeze resumes; failures still roll back");
+	run_init(&r, 5, 1000, 0.002, 0.002);
+	r.env.global.frozen = true;
+	snprintf(r.env.global.reason, sizeof(r.env.global.reason), "INC-42");
+	snprintf(r.env.global.who, sizeof(r.env.global.who), "bob");
+	r.env.global.since_ms = T0;
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start while frozen accepted");
+	ASSERT_EQ(r.st.phase, ENG_PENDING, "pending");
+	ASSERT_EQ(r.out.nactions, 0, "no map change while frozen");
+	for (i = 0; i < 100; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PENDING, "still pending after 100 s frozen");
+	ASSERT_TRUE(strstr(r.st.status, "frozen (INC-42) by bob") != NULL, "status names the freeze");
+	r.env.global.frozen = false;
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "started on unfreeze");
+	for (i = 0; i < 60; i++)
+		tick(&r, p);
+	held = r.st.held_ms;
+	r.env.service.frozen = true;
+	snprintf(r.env.service.reason, sizeof(r.env.service.reason), "budget");
+	for (i = 0; i < 3600; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.held_ms, held, "no hold accrued in an hour frozen");
+	ASSERT_EQ(r.st.step, 0, "no step advanced while frozen");
+	ASSERT_TRUE(strncmp(r.st.status, "frozen: budget", 14) == 0, "status: frozen");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_PROMOTE, false), -EBUSY, "promote refused while frozen");
+	/* a failure still rolls back while frozen */
+	r.sim.rate[SLUICE_CANARY] = 0.5;
+	for (i = 0; i < 600 && !eng_terminal(r.st.phase); i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back while frozen");
+	sluice_plan_free(p);
+}
+
+static void test_commands(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i;
+
+	subtest("commands are idempotent; abort stays aborted; retry starts cleanly");
+	run_init(&r, 6, 1000, 0.002, 0.002);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_ABORT, false), -ENOENT, "abort without a rollout");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start again");
+	ASSERT_TRUE(!r.out.changed && !r.out.nevents, "second start changes nothing");
+	for (i = 0; i < 30; i++)
+		tick(&r, p);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PAUSE, false), "pause");
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "paused");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PAUSE, false), "pause again");
+	ASSERT_TRUE(!r.out.changed, "second pause changes nothing");
+	for (i = 0; i < 600; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.held_ms, 30000, "no hold while paused");
+	ASSERT_TRUE(strstr(r.st.status, "paused: command by alice") != NULL, "status: paused by");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "progressing again");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_ABORT, false), "abort");
+	ASSERT_EQ(r.st.phase, ENG_ABORTED, "aborted");
+	ASSERT_TRUE(r.out.nactions == 1 && r.out.actions[0].kind == ENG_ACT_REVERT, "one revert");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_ABORT, false), "abort again");
+	ASSERT_TRUE(!r.out.changed && !r.out.nevents && !r.out.nactions,
+		    "second abort: nothing new");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_RESUME, false), -EALREADY, "resume after abort refused");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_START, false), 0, "start with the same id: no-op");
+	ASSERT_EQ(r.st.phase, ENG_ABORTED, "still aborted");
+	for (i = 0; i < 3600; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ABORTED, "an hour later: still aborted (no self-retry)");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RETRY, false), "retry");
+	ASSERT_TRUE(r.st.phase == ENG_PROGRESSING && r.st.step == 0 && r.st.attempt == 2,
+		    "retry: step 1, attempt 2");
+	ASSERT_EQ(r.st.held_ms, 0, "retry: hold from zero");
+	ASSERT_TRUE(!(r.sim.obs.kill & SLUICE_KILL_REVERT), "retry cleared the kill switch");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_RETRY, false), -EINVAL, "retry while running refused");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PROMOTE, false), "promote: end the hold");
+	ASSERT_EQ(r.st.step, 1, "promote moved to step 2");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PROMOTE, true), "promote --full");
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_EQ(r.sim.promotions, 1, "promotion performed");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PROMOTE, true), "promote again: no-op");
+	ASSERT_TRUE(!r.out.nactions, "no second promotion");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_ABORT, false), -EALREADY, "abort after promotion refused");
+	sluice_plan_free(p);
+}
+
+static void test_operator_wins(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i, writes = 0;
+
+	subtest("the operator wins: a weight change pauses, a revert ends the rollout");
+	run_init(&r, 7, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 20; i++)
+		tick(&r, p);
+	r.sim.obs.weight[0] = 3000;	/* sluice weight web 30% */
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "paused");
+	ASSERT_EQ(r.st.pause_reason, ENG_PAUSE_OPERATOR_WEIGHT, "by the operator's weight");
+	for (i = 0; i < 1200; i++) {
+		tick(&r, p);
+		writes += r.out.nactions;
+	}
+	ASSERT_EQ(writes, 0, "the engine writes nothing over it");
+	ASSERT_EQ(r.sim.obs.weight[0], 3000, "the operator's weight stays");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "resume writes the step's weight back");
+	for (i = 0; i < 10; i++)
+		tick(&r, p);
+	r.sim.obs.kill |= SLUICE_KILL_REVERT;	/* sluice revert web */
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.st.by_operator, "recorded as the operator's");
+	ASSERT_EQ(r.out.nactions, 0, "no action of its own");
+	r.sim.obs.kill = 0;		/* sluice resume web */
+	for (i = 0; i < 600; i++) {
+		tick(&r, p);
+		writes += r.out.nactions;
+	}
+	ASSERT_EQ(writes, 0, "nothing written after the operator's revert");
+	sluice_plan_free(p);
+}
+
+static void test_low_traffic(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+
+	subtest("low traffic: inconclusive gates pause instead of passing");
+	run_init(&r, 8, 20, 0.002, 0.002);	/* 20 flows/s: 1 % is 0.2/s */
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "paused");
+	ASSERT_EQ(r.st.pause_reason, ENG_PAUSE_INCONCLUSIVE, "for an inconclusive gate");
+	ASSERT_EQ(r.st.step, 0, "never left step 1");
+	ASSERT_TRUE(strstr(r.st.status, "gate 'errors'") && strstr(r.st.status, "of 200"),
+		    "status says which gate and how many samples");
+	fprintf(stderr, "  status: %s\n", r.st.status);
+	sluice_plan_free(p);
+}
+
+static struct sluice_plan *ext_plan(void)
+{
+	struct sluice_plan *p = calloc(1, sizeof(*p));
+	struct sluice_plan_gate *g = &p->gates[0];
+
+	snprintf(p->source, sizeof(p->source), "code");
+	p->nsteps = 1;
+	p->steps[0].kind = SLUICE_STEP_WEIGHT;
+	p->steps[0].weight[0] = 1000;
+	p->steps[0].hold_ms = 60000;
+	p->steps[0].resolved = true;
+	p->ngates = 1;
+	snprintf(g->name, sizeof(g->name), "cmd");
+	g->metric = SLUICE_METRIC_EXT_COMMAND;
+	g->interval_ms = 1000;
+	g->has_max = true;
+	g->max = 0.5;
+	g->confidence = 0.99;
+	g->min_samples = 10;
+	g->error_limit = 3;
+	return p;
+}
+
+static void test_errors_never_pass(void)
+{
+	struct sluice_plan *p = ext_plan();
+	static struct run r;
+	unsigned int i;
+
+	subtest("Argo regressions: errored measurements never pass, empty results never crash");
+	run_init(&r, 9, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3600 && r.st.phase == ENG_PROGRESSING; i++) {
+		r.sim.obs.ext[0].status = ENG_EXT_ERROR;
+		r.sim.obs.ext[0].seq = i + 1;
+		snprintf(r.sim.obs.ext[0].reason, sizeof(r.sim.obs.ext[0].reason),
+			 "query returned no series");
+		tick(&r, p);
+	}
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "every measurement errored: paused, not promoted");
+	ASSERT_EQ(r.st.pause_reason, ENG_PAUSE_GATE_ERRORS, "for gate errors");
+	ASSERT_TRUE(strstr(r.st.status, "query returned no series") != NULL, "status has the reason");
+	ASSERT_EQ(r.sim.promotions, 0, "no promotion");
+
+	/* NaN, empty results (no samples) */
+	run_init(&r, 10, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 600 && r.st.phase == ENG_PROGRESSING; i++) {
+		r.sim.obs.ext[0].status = ENG_EXT_OK;
+		r.sim.obs.ext[0].seq = i + 1;
+		r.sim.obs.ext[0].canary = i % 2 ? NAN : 0.1;
+		r.sim.obs.ext[0].samples_c = 0;
+		tick(&r, p);
+	}
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "empty results: paused");
+	ASSERT_EQ(r.sim.promotions, 0, "no promotion from empty results");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	for (i = 0; i < 600 && r.st.phase == ENG_PROGRESSING; i++) {
+		r.sim.obs.ext[0].status = ENG_EXT_OK;
+		r.sim.obs.ext[0].seq = 1000 + i;
+		r.sim.obs.ext[0].canary = 0.1;
+		r.sim.obs.ext[0].samples_c = 5;
+		tick(&r, p);
+	}
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "good measurements: promoted");
+
+	/* the service disappears */
+	run_init(&r, 11, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	tick(&r, p);
+	memset(&r.sim.obs, 0, sizeof(r.sim.obs));	/* exists = false */
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ABORTED, "service gone: aborted");
+	ASSERT_TRUE(strstr(r.st.end_reason, "no longer exists") != NULL, "says why");
+	free(p);
+}
+
+static void test_pause_steps_and_cutover(void)
+{
+	struct sluice_plan *p = plan_of(
+		"steps:\n  - weight: 10%\n    hold: 1m\n  - pause: ~\n  - pause: 2m\n"
+		"  - cutover: green\n    hold: 2m\n"
+		"gates:\n  - metric: error_ratio\n    max_increase: 50%\n    min_samples: 50\n");
+	static struct run r;
+	unsigned int i, cut = 0;
+
+	subtest("pause steps (indefinite, timed) and a blue-green cutover step");
+	run_init(&r, 12, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3600; i++)
+		tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_STEP &&
+		    r.st.step == 1, "waits at the indefinite pause");
+	ASSERT_TRUE(strstr(r.st.status, "waiting for `promote`") != NULL, "status says promote");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_PROMOTE, false), "promote");
+	ASSERT_EQ(r.st.step, 2, "at the timed pause");
+	for (i = 0; i < 119; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.step, 2, "still pausing after 119 s");
+	for (i = 0; i < 5 && r.st.step == 2; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.step, 3, "the timed pause ended by itself");
+	cut = r.out.nactions && r.out.actions[0].kind == ENG_ACT_CUTOVER;
+	ASSERT_TRUE(cut, "cutover action");
+	ASSERT_EQ(r.sim.obs.weight[0], 10000, "all flows to green");
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted after the cutover's hold");
+	sluice_plan_free(p);
+}
+
+static void test_ring_at_full(void)
+{
+	char err[256];
+	struct sluice_plan *p = sluice_plan_parse_string(
+		"steps:\n  - weight: {internal: 100%}\n    hold: 10m\n"
+		"  - weight: {internal: 100%, default: 5%}\n    hold: 10m\n"
+		"gates:\n  - metric: error_ratio\n    max_increase: 20%\n    min_samples: 100\n",
+		"rings", err, sizeof(err));
+	static struct run r;
+
+	subtest("a ring at 100 % canary is judged against the other rings' baseline");
+	ASSERT_TRUE(p != NULL, "plan parses");
+	ASSERT_OK(sluice_plan_resolve(p, SLUICE_MODE_DSR, ring_internal, NULL, err, sizeof(err)),
+		  "resolves");
+	ASSERT_TRUE(p->steps[0].weight[1] == 10000 && p->steps[0].weight[0] == 0,
+		    "internal 100%, default 0");
+	run_init(&r, 13, 1000, 0.01, 0.03);
+	r.sim.ring_share[0] = 0.9;
+	r.sim.ring_share[1] = 0.1;
+	r.sim.obs.ring_in_use[1] = true;
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "3x canary in the internal ring rolled back");
+	ASSERT_EQ(r.st.step, 0, "in the first step");
+	fprintf(stderr, "  after %llus: %s\n", (unsigned long long)(r.now - T0) / 1000,
+		r.st.end_reason);
+	run_init(&r, 14, 1000, 0.01, 0.01);
+	r.sim.ring_share[0] = 0.9;
+	r.sim.ring_share[1] = 0.1;
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "an equal canary is promoted");
+	sluice_plan_free(p);
+}
+
+static void test_state_json(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	static struct eng_state back;
+	char err[256], *a, *b, *cut, *ev;
+	unsigned int i;
+
+	subtest("state JSON round-trips and rejects truncated, corrupt, other-version documents");
+	run_init(&r, 15, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 400; i++)
+		tick(&r, p);
+	a = eng_state_to_json(&r.st);
+	ASSERT_OK(eng_state_from_json(a, &back, err, sizeof(err)), "parses");
+	b = eng_state_to_json(&back);
+	ASSERT_TRUE(a && b && !strcmp(a, b), "to_json(from_json(x)) == x");
+	back.version = 0;
+	cut = strndup(a, strlen(a) / 2);
+	ASSERT_EQ(eng_state_from_json(cut, &back, err, sizeof(err)), -EINVAL, "truncated rejected");
+	ASSERT_TRUE(strstr(err, "truncated") != NULL, "says truncated");
+	ASSERT_EQ(back.version, 0, "nothing half loaded");
+	free(cut);
+	cut = strdup(a);
+	memcpy(strstr(cut, "\"version\":1"), "\"version\":9", 11);
+	ASSERT_EQ(eng_state_from_json(cut, &back, err, sizeof(err)), -EINVAL, "version 9 rejected");
+	ASSERT_TRUE(strstr(err, "version 9") != NULL, "says the version");
+	free(cut);
+	cut = strdup(a);
+	memcpy(strstr(cut, "\"held_ms\":"), "\"held_xx\":", 10);
+	ASSERT_EQ(eng_state_from_json(cut, &back, err, sizeof(err)), -EINVAL, "missing field rejected");
+	ASSERT_TRUE(strstr(err, "'held_ms' is missing") != NULL, "names the field");
+	free(cut);
+	ASSERT_EQ(eng_state_from_json("[1,2]", &back, err, sizeof(err)), -EINVAL, "array rejected");
+	ASSERT_EQ(eng_state_from_json("", &back, err, sizeof(err)), -EINVAL, "empty rejected");
+	ev = eng_event_to_json(&r.out.events[0], "web");
+	ASSERT_TRUE(r.out.nevents && ev && strstr(ev, "\"service\":\"web\""), "event JSON");
+	free(ev);
+	free(a);
+	free(b);
+	sluice_plan_free(p);
+}
+
+int main(void)
+{
+	test_healthy_ramp();
+	test_bad_canary();
+	test_hold_and_restart();
+	test_crash_before_write();
+	test_freeze();
+	test_commands();
+	test_operator_wins();
+	test_low_traffic();
+	test_errors_never_pass();
+	test_pause_steps_and_cutover();
+	test_ring_at_full();
+	test_state_json();
+	return t_done();
+}
