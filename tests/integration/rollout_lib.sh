@@ -62,7 +62,8 @@ rl_wait() {
 
 # Paced load from the client namespace for SECONDS (background).
 rl_load_start() {	# RATE SECONDS [FAMILY]
-	lab_in cl python3 "$TCPNAMES" load "$(lab_vip "${3:-4}")" "$LAB_PORT" "$1" "$2" \
+	# ip netns exec execs the command: $! is the generator itself
+	ip netns exec "$(lab_ns cl)" python3 "$TCPNAMES" load "$(lab_vip "${3:-4}")" "$LAB_PORT" "$1" "$2" \
 		--timeout 2 >"$RL_DIR/load.json" 2>/dev/null &
 	RL_LOAD=$!
 }

@@ -10,7 +10,7 @@ spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst]
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
                                  whether it ever changed, and errors
-load HOST PORT RATE SECONDS [--timeout S]
+load HOST PORT RATE SECONDS [--timeout S] [--src ADDR]
                                  RATE new connections a second for SECONDS
                                  (paced, each exchanges one line); prints
                                  JSON counts per backend and errors
@@ -51,11 +51,13 @@ def ask(sock, f, msg):
     return line.split(b" ", 1)[0].decode()
 
 
-def one(host, port, sport, timeout, rst):
+def one(host, port, sport, timeout, rst, src=None):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
+        if src:
+            s.bind((src, 0))
         if sport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
@@ -124,7 +126,7 @@ def hold(host, port, k, seconds):
     print(json.dumps({"conns": out}), flush=True)
 
 
-def load(host, port, rate, seconds, timeout=2.0):
+def load(host, port, rate, seconds, timeout=2.0, src=None):
     counts, errors = {}, 0
     lock = threading.Lock()
     par = max(1, min(64, int(rate)))
@@ -143,7 +145,7 @@ def load(host, port, rate, seconds, timeout=2.0):
             if due > now:
                 time.sleep(due - now)
             try:
-                who = one(host, port, 0, timeout, False)
+                who = one(host, port, 0, timeout, False, src)
                 with lock:
                     counts[who] = counts.get(who, 0) + 1
             except OSError:
@@ -196,6 +198,8 @@ def main():
         kw = {}
         if "--timeout" in sys.argv:
             kw["timeout"] = float(sys.argv[sys.argv.index("--timeout") + 1])
+        if "--src" in sys.argv:
+            kw["src"] = sys.argv[sys.argv.index("--src") + 1]
         load(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
              float(sys.argv[5]), **kw)
     elif cmd == "blast":

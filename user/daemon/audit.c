@@ -17,6 +17,32 @@ static void audit_line(struct daemon *d, const char *json)
 	fflush(d->audit);
 }
 
+/* An evaluation identical to the gate's previous recorded one (same step,
+ * verdict and counts) adds nothing to the trail: an idle service would
+ * otherwise write the same line every second. */
+static bool repeats(struct rollout *r, const struct eng_event *ev)
+{
+	const struct gate_eval *e = &ev->eval;
+	unsigned int g = ev->gate;
+
+	if (ev->type != ENG_EV_GATE || g >= SLUICE_PLAN_MAX_GATES)
+		return false;
+	if (r->last_eval[g].valid && r->last_eval[g].step == ev->step &&
+	    r->last_eval[g].outcome == (int)e->outcome &&
+	    r->last_eval[g].samples_c == e->samples_c &&
+	    r->last_eval[g].samples_b == e->samples_b &&
+	    r->last_eval[g].bad_c == e->bad_c && r->last_eval[g].bad_b == e->bad_b)
+		return true;
+	r->last_eval[g].valid = true;
+	r->last_eval[g].step = ev->step;
+	r->last_eval[g].outcome = e->outcome;
+	r->last_eval[g].samples_c = e->samples_c;
+	r->last_eval[g].samples_b = e->samples_b;
+	r->last_eval[g].bad_c = e->bad_c;
+	r->last_eval[g].bad_b = e->bad_b;
+	return false;
+}
+
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out)
 {
 	unsigned int i;
@@ -24,7 +50,11 @@ int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out)
 
 	for (i = 0; i < out->nevents; i++) {
 		const struct eng_event *ev = &out->events[i];
-		char *json = eng_event_to_json(ev, r->service);
+		char *json;
+
+		if (repeats(r, ev))
+			continue;
+		json = eng_event_to_json(ev, r->service);
 
 		if (!json) {
 			dlog(d, LOG_ERR_, "%s: cannot encode an event", r->service);

@@ -479,7 +479,7 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 		      "steps", (int)r->plan->nsteps,
 		      "status", st->status,
 		      "since_ms", (json_int_t)st->phase_since_ms,
-		      "hold_left_ms", (json_int_t)(r->resolved ? eng_hold_left(r->plan, st) : 0),
+		      "hold_left_ms", (json_int_t)eng_hold_left(r->plan, st),
 		      "pause_reason", eng_pause_reason_name(st->pause_reason),
 		      "frozen", st->frozen,
 		      "by_operator", st->by_operator,

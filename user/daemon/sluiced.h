@@ -27,7 +27,7 @@
 /* Without a transition, a rollout's state is written at most this often:
  * what a crash loses is then re-derived (the counters are cumulative and
  * hold time accrues from the persisted clock), never double counted. */
-#define SLUICED_PERSIST_MS	10000
+#define SLUICED_PERSIST_MS	60000
 #define SLUICED_KEEP_DAYS	30
 
 struct rollout {
@@ -46,6 +46,14 @@ struct rollout {
 	unsigned int npending;			/* actions after the commit */
 	struct eng_action pending[ENG_MAX_ACTIONS];
 	char error[1024];			/* why it cannot tick now */
+	/* the last recorded evaluation per gate: one that repeats it
+	 * exactly (same step, verdict and counts: no new traffic) is not
+	 * recorded again (audit.c) */
+	struct {
+		bool valid;
+		int step, outcome;
+		__u64 samples_c, samples_b, bad_c, bad_b;
+	} last_eval[SLUICE_PLAN_MAX_GATES];
 };
 
 struct daemon_opts {

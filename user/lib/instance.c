@@ -293,6 +293,7 @@ void sluice_close(struct sluice *s)
 	if (s->skel)
 		sluice_bpf__destroy(s->skel);
 	free(s->cfg_cache);
+	free(s->cfg_cache_map);
 	free(s->pcpu_buf);
 	free(s);
 }

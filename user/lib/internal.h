@@ -28,6 +28,7 @@ struct sluice {
 	/* observe.c: each service's configuration element as last read,
 	 * valid while its gen equals the live one (pollers read it cheaply) */
 	struct sluice_svc_cfg *cfg_cache;
+	__u32 *cfg_cache_map;		/* the inner map id it was read from */
 	void *pcpu_buf;			/* observe.c: batch lookup buffer */
 };
 

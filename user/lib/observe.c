@@ -13,23 +13,30 @@
 
 #define SVC_ENTRIES (SLUICE_VARIANTS * SLUICE_MAX_RINGS)
 
+/* The cache is keyed by the inner map's id as well as gen: a service
+ * deleted and added again under the same id starts at gen 1 again. */
 static int cached_cfg(struct sluice *s, __u32 id, struct sluice_svc_cfg *cfg)
 {
 	struct sluice_svc_cfg *c;
+	__u32 map_id;
 	int err;
 
 	if (!s->cfg_cache) {
 		s->cfg_cache = calloc(SLUICE_MAX_SERVICES, sizeof(*s->cfg_cache));
-		if (!s->cfg_cache)
+		s->cfg_cache_map = calloc(SLUICE_MAX_SERVICES, sizeof(*s->cfg_cache_map));
+		if (!s->cfg_cache || !s->cfg_cache_map)
 			return -ENOMEM;
 	}
+	if (bpf_map_lookup_elem(s->svc_cfg_fd, &id, &map_id) < 0)
+		return -errno;
 	c = &s->cfg_cache[id];
-	if (!c->gen || c->gen != s->meta[id].gen) {
+	if (!c->gen || c->gen != s->meta[id].gen || s->cfg_cache_map[id] != map_id) {
 		err = sluice_cfg_read(s, id, c, NULL);
 		if (err) {
 			c->gen = 0;
 			return err;
 		}
+		s->cfg_cache_map[id] = map_id;
 	}
 	*cfg = *c;
 	return 0;
@@ -39,7 +46,7 @@ int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v)
 {
 	const struct sluice_exposure *e;
-	struct sluice_svc_cfg cfg;
+	struct sluice_svc_cfg cfg = {};
 	__u32 id = v->id, all = SLUICE_KILL_ALL_INDEX, gen;
 	int err;
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Time from a canary starting to fail to the revert being in the maps (a
+# benchmark, not a test). The namespace lab (scripts/lab.sh, nat mode
+# under XDP, real TCP), ~1,000 new connections a second (four paced load
+# generators), the canary at 5 %, a gate every second (error_ratio,
+# max_increase 20 %, confidence 99 %). Cases:
+#   total  the canary's backends start refusing every connection (RST)
+#   3x     the baseline refuses 2 % of connections all along; the canary
+#          starts refusing 6 %
+# t0 is taken right after the canary's nft rule is in place; the end is
+# the first poll (every ~10 ms) that sees the service's kill word set.
+#   REVERT_RUNS=3 REVERT_RATE=1000 tests/bench/rollout_revert.sh
+# Prints a table and writes build/bench/rollout_revert.json.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+source scripts/lab.sh
+source tests/integration/rollout_lib.sh
+RUNS=${REVERT_RUNS:-3}
+RATE=${REVERT_RATE:-1000}
+LIMIT=${REVERT_LIMIT:-120}
+LAB_TAG=rv$$
+rl_init
+L2=
+trap 'kill $L2 2>/dev/null; rl_cleanup' EXIT
+lab_up xdp nat >/dev/null || exit 1
+lab_service web 4 >/dev/null || exit 1
+rl_start || { cat "$RL_LOG"; exit 1; }
+cat >"$RL_DIR/plan.yaml" <<'P'
+steps:
+  - weight: 5%
+    hold: 1h
+gates:
+  - metric: error_ratio
+    interval: 1s
+    max_increase: 20%
+    confidence: 99%
+    min_samples: 100
+P
+nft_refuse() {	# BACKENDS PERCENT
+	local b
+	for b in $1; do
+		lab_in "$b" nft delete table inet rvb 2>/dev/null
+		lab_in "$b" nft add table inet rvb
+		lab_in "$b" nft add chain inet rvb in '{ type filter hook input priority 0; }'
+		if [ "$2" = 100 ]; then
+			lab_in "$b" nft add rule inet rvb in tcp dport "$LAB_PORT" tcp flags syn reject with tcp reset
+		else
+			lab_in "$b" nft add rule inet rvb in tcp dport "$LAB_PORT" tcp flags syn numgen random mod 100 \< "$2" reject with tcp reset
+		fi
+	done
+}
+heal() { local b; for b in b1 b2 b3 b4; do lab_in "$b" nft delete table inet rvb 2>/dev/null; done; return 0; }
+now() { date +%s%3N; }
+kill_on() { [ "$(lab_sluice -j service show web | json 'j["services"][0]["revert"]')" != off ]; }
+new_flows() { lab_sluice -j stats web | json 'sum(h["new_flows"] for h in j["services"][0]["health"])'; }
+
+SRC=10
+run() {	# CASE: prints "latency_ms decision_ms rate"
+	local case=$1 t0 t1 f0 f1 w0 w1 dec src
+	# a client address of its own per run: the connection tables keep the
+	# previous run's unconfirmed (refused) flows, and a new SYN on one of
+	# their 5-tuples would count as that flow's handshake timeout
+	SRC=$((SRC + 1))
+	src=10.100.0.$SRC
+	lab_in cl ip addr add "$src/24" dev eth0 2>/dev/null
+	heal
+	rl rollout abort web >/dev/null 2>&1
+	lab_sluice service del web >/dev/null
+	lab_service web 4 >/dev/null
+	[ "$case" = 3x ] && nft_refuse "b1 b2" 2
+	L2=
+	for _ in 1 2 3 4; do
+		ip netns exec "$(lab_ns cl)" python3 "$TCPNAMES" load "$LAB_VIP4" "$LAB_PORT" \
+			$((RATE / 4)) $((LIMIT + 30)) --timeout 1 --src "$src" >/dev/null 2>&1 &
+		L2="$L2 $!"
+	done
+	rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
+	sleep 6		# healthy: the gate passes for a while
+	f0=$(new_flows); w0=$(now)
+	if [ "$case" = total ]; then nft_refuse "b3 b4" 100; else nft_refuse "b3 b4" 6; fi
+	t0=$(now)
+	t1=
+	while [ $(( $(now) - t0 )) -lt $((LIMIT * 1000)) ]; do
+		kill_on && { t1=$(now); break; }
+		sleep 0.01
+	done
+	f1=$(new_flows); w1=$(now)
+	kill $L2 2>/dev/null; wait $L2 2>/dev/null; L2=
+	rid=$(rl_field web 'r["rollout_id"]')
+	dec=$(rl -j rollout history web | json "([e['at_ms'] for e in j['events'] if e['type']=='rollback' and e['rollout_id']==$rid] or [0])[0]")
+	echo "  ($case: $(rl_field web 'r["end_reason"] or r["status"]'))" >&2
+	echo "${t1:+$((t1 - t0))} $(( dec ? dec - t0 : -1 )) $(( (f1 - f0) * 1000 / (w1 - w0 + 1) ))"
+}
+
+res=()
+for c in total 3x; do
+	for i in $(seq "$RUNS"); do
+		r=$(run "$c")
+		echo "$c run $i: revert in the maps after ${r%% *} ms (latency_ms decision_ms new_flows_per_s: $r)"
+		res+=("$c $r")
+	done
+done
+mkdir -p build/bench
+printf '%s\n' "${res[@]}" | python3 -c '
+import json, sys
+rows = [l.split() for l in sys.stdin if l.strip()]
+out = {}
+for case in ("total", "3x"):
+    rs = [r for r in rows if r[0] == case]
+    lat = [int(r[1]) for r in rs if len(r) == 4]
+    out[case] = {"runs": len(rs), "detected": len(lat), "latency_ms": lat,
+                 "decision_ms": [int(r[-2]) for r in rs], "new_flows_per_s": [int(r[-1]) for r in rs]}
+json.dump(out, open("build/bench/rollout_revert.json", "w"), indent=1)
+for k, v in out.items():
+    print(f"{k:5s}: revert in the maps after {v["latency_ms"]} ms (detected {v["detected"]}/{v["runs"]}), new flows/s {v["new_flows_per_s"]}")
+'
