@@ -23,9 +23,6 @@ LAB_TAG=rv$$
 rl_init
 L2=
 trap 'kill $L2 2>/dev/null; rl_cleanup' EXIT
-lab_up xdp nat >/dev/null || exit 1
-lab_service web 4 >/dev/null || exit 1
-rl_start || { cat "$RL_LOG"; exit 1; }
 cat >"$RL_DIR/plan.yaml" <<'P'
 steps:
   - weight: 5%
@@ -55,19 +52,16 @@ now() { date +%s%3N; }
 kill_on() { [ "$(lab_sluice -j service show web | json 'j["services"][0]["revert"]')" != off ]; }
 new_flows() { lab_sluice -j stats web | json 'sum(h["new_flows"] for h in j["services"][0]["health"])'; }
 
-SRC=10
-run() {	# CASE: prints "latency_ms decision_ms rate"
-	local case=$1 t0 t1 f0 f1 w0 w1 dec src
-	# a client address of its own per run: the connection tables keep the
-	# previous run's unconfirmed (refused) flows, and a new SYN on one of
-	# their 5-tuples would count as that flow's handshake timeout
-	SRC=$((SRC + 1))
-	src=10.100.0.$SRC
-	lab_in cl ip addr add "$src/24" dev eth0 2>/dev/null
-	heal
-	rl rollout abort web >/dev/null 2>&1
-	lab_sluice service del web >/dev/null
-	lab_service web 4 >/dev/null
+run() {	# CASE: writes "latency_ms decision_ms rate" to $RL_DIR/run.out
+	local case=$1 t0 t1 f0 f1 w0 w1 dec src=10.100.0.2
+	# a fresh lab, instance and daemon per run: nothing of a previous run
+	# (connection table entries, backend state) leaks into the next
+	rl_kill9
+	lab_down
+	rm -f "$RL_DB" "$RL_DB-wal" "$RL_DB-shm"
+	lab_up xdp nat >/dev/null || return 1
+	lab_service web 4 >/dev/null || return 1
+	rl_start || return 1
 	[ "$case" = 3x ] && nft_refuse "b1 b2" 2
 	L2=
 	for _ in 1 2 3 4; do
@@ -90,13 +84,16 @@ run() {	# CASE: prints "latency_ms decision_ms rate"
 	rid=$(rl_field web 'r["rollout_id"]')
 	dec=$(rl -j rollout history web | json "([e['at_ms'] for e in j['events'] if e['type']=='rollback' and e['rollout_id']==$rid] or [0])[0]")
 	echo "  ($case: $(rl_field web 'r["end_reason"] or r["status"]'))" >&2
-	echo "${t1:+$((t1 - t0))} $(( dec ? dec - t0 : -1 )) $(( (f1 - f0) * 1000 / (w1 - w0 + 1) ))"
+	echo "${t1:+$((t1 - t0))} $(( dec ? dec - t0 : -1 )) $(( (f1 - f0) * 1000 / (w1 - w0 + 1) ))" >"$RL_DIR/run.out"
 }
 
 res=()
 for c in total 3x; do
 	for i in $(seq "$RUNS"); do
-		r=$(run "$c")
+		# not $(run): the lab's background servers would hold that pipe
+		: >"$RL_DIR/run.out"
+		run "$c" </dev/null
+		r=$(cat "$RL_DIR/run.out")
 		echo "$c run $i: revert in the maps after ${r%% *} ms (latency_ms decision_ms new_flows_per_s: $r)"
 		res+=("$c $r")
 	done
@@ -113,5 +110,6 @@ for case in ("total", "3x"):
                  "decision_ms": [int(r[-2]) for r in rs], "new_flows_per_s": [int(r[-1]) for r in rs]}
 json.dump(out, open("build/bench/rollout_revert.json", "w"), indent=1)
 for k, v in out.items():
-    print(f"{k:5s}: revert in the maps after {v["latency_ms"]} ms (detected {v["detected"]}/{v["runs"]}), new flows/s {v["new_flows_per_s"]}")
+    lat, det, runs, nf = v["latency_ms"], v["detected"], v["runs"], v["new_flows_per_s"]
+    print(f"{k:5s}: revert in the maps after {lat} ms (detected {det}/{runs}), new flows/s {nf}")
 '

@@ -119,7 +119,8 @@ rl rollout abort web6 >/dev/null
 
 echo "== freeze blocks progress and new starts; unfreeze resumes"
 fresh web 4
-GATE="on_inconclusive: extend" plan "$RL_DIR/frz.yaml" 10%:2s 20%:2s
+rl_load_start 50 25	# the gate needs samples to pass once unfrozen
+GATE=$'on_inconclusive: extend\n    min_samples: 5' plan "$RL_DIR/frz.yaml" 10%:2s 20%:2s
 rl rollout start web -f "$RL_DIR/frz.yaml" >/dev/null
 rl rollout freeze --reason "INC-42 test" >/dev/null
 check "freeze is recorded with its reason" [ "$(rl -j rollout status | json 'j["freeze"]["reason"]')" = "INC-42 test" ]
@@ -135,6 +136,8 @@ check "frozen: web6 is not progressing" [ "$(rl_field web6 'r["phase"]' 2>/dev/n
 rl rollout unfreeze >/dev/null
 check "a second unfreeze changes nothing" [ "$(rl -j rollout unfreeze | json 'j["changed"]')" = False ]
 check "unfrozen: web advances past step 1 within 10 s" rl_wait 10 'r["step"]>=1 or r["phase"]=="promoted"' web
+rl rollout status web | sed 's/^/    /'
+rl_load_stop
 
 echo "== idempotent commands"
 rl rollout abort web >/dev/null
