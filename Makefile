@@ -1,5 +1,6 @@
 # sluice build. `make` builds everything into build/; `make test` runs the
-# suite; `make vmtest [KERNEL=6.1]` runs it under qemu; `make bench`.
+# suite; `make vmtest [KERNEL=6.1]` runs it under qemu; `make bench`;
+# `make fuzz [FUZZ_COUNT=N FUZZ_SEED=S]` runs the packet fuzz at length.
 CLANG    ?= clang
 CC       ?= gcc
 BPFTOOL  ?= bpftool
@@ -7,7 +8,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 B        := build
 
 CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
-CFLAGS   += -Iinclude -Iuser/lib -Iuser/daemon -I$(B) -D_GNU_SOURCE
+override CFLAGS += -Iinclude -Iuser/lib -Iuser/daemon -I$(B) -D_GNU_SOURCE
 LDLIBS   := -lbpf -lelf -lz -lyaml -ljansson -lpthread -lm
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Wno-unused-function
@@ -35,10 +36,24 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 TEST_HDRS := $(wildcard tests/unit/*.h tests/bench/*.h)
 
+# libFuzzer targets: every tests/fuzz/fuzz_NAME.c is one, with its seed
+# corpus in tests/fuzz/corpus/NAME/ (adding a target is adding the file).
+# They link libsluice and the CLI built with the sanitizers; the CLI's main
+# becomes sluice_cli_main, and cli_open is the target's own (no instance).
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/fuzz_%,$(FUZZ_SRC))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Iinclude -Iuser/lib \
+	       -Iuser/cli -I$(B) -D_GNU_SOURCE
+FUZZ_LIB_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(filter-out user/lib/decap.c,$(LIB_SRC)))
+FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
+FUZZ_TIME ?= 60
+
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench demo seqsim hcbench
+.PHONY: all clean test vmtest bench bench-memory demo seqsim hcbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
-     $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN)
+     $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
+     $(FUZZ_BIN)
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
@@ -72,6 +87,43 @@ $(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
 
+$(B)/fuzz/obj/user/cli/main.o: user/cli/main.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Dmain=sluice_cli_main \
+		-Dcli_open=cli_open_unfuzzed -c $< -o $@
+
+$(B)/fuzz/obj/%.o: %.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz/libsluice.a: $(FUZZ_LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/fuzz/libcli.a: $(FUZZ_CLI_OBJ)
+	ar rcs $@ $^
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libcli.a $(B)/fuzz/libsluice.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libcli.a \
+		$(B)/fuzz/libsluice.a $(LDLIBS)
+
+# Each target for FUZZ_TIME seconds from its committed seeds (new inputs go
+# to a scratch directory, not into the repository). `make fuzz` runs every
+# fuzzer of the project: other kinds add themselves as prerequisites.
+fuzz-user: $(FUZZ_BIN)
+	tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_BIN)
+
+fuzz: fuzz-user fuzz-packets
+
+# Every userspace part with AddressSanitizer and UBSan (in build-san/), then
+# the unit tests and the CLI test against that build.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
+sanitize:
+	$(MAKE) B=build-san CC=$(CLANG) CFLAGS="$(SAN_FLAGS) -Wall -Wno-unused-parameter" \
+		FUZZ_BIN= all
+	SLUICE_BUILD=build-san SLUICE_TEST_FILTER='$(or $(SANITIZE_TESTS),^test_[a-z_]+$$|^test_cli\.sh$$)' \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/run.sh
+
 test: all
 	tests/run.sh
 
@@ -81,10 +133,19 @@ vmtest: all
 bench: all
 	tests/bench/run.sh
 
+bench-memory: all
+	tests/bench/memory.sh
+
 # the sequential gate's simulation (issue 11's false-rollback and detection
 # numbers): make seqsim [SEQSIM_RUNS=2000]
 seqsim: $(B)/bench/seqsim
 	$(B)/bench/seqsim $(or $(SEQSIM_RUNS),2000) 1
+
+# the packet fuzz of the datapath at length (the suite runs 100,000)
+FUZZ_COUNT ?= 10000000
+FUZZ_SEED ?= 1
+fuzz-packets: $(B)/tests/test_fuzz
+	$(B)/tests/test_fuzz --count $(FUZZ_COUNT) --seed $(FUZZ_SEED)
 
 demo: all
 	scripts/demo.sh

@@ -14,6 +14,7 @@
 #define SLUICE_MAX_SERVICES	4096
 #define SLUICE_MAX_BACKENDS	65536
 #define SLUICE_MAX_RINGS	8	/* ring 0 is the default ring */
+#define SLUICE_MAX_PREFIXES	4096	/* ring prefixes per family, all rings */
 #define SLUICE_NAME_LEN		32
 #define SLUICE_RING_NAME_LEN	16
 
@@ -26,6 +27,29 @@
 
 #define SLUICE_CONN_DEFAULT	(1u << 20)	/* established-flow table */
 #define SLUICE_CONN_NEW_DEFAULT	(1u << 18)	/* unconfirmed-flow table */
+#define SLUICE_CONN_MIN		1024		/* smallest table an attach takes */
+#define SLUICE_CONN_MAX		(1u << 28)
+
+/*
+ * Layout of the pinned maps. The `layout` pin (an array of one struct
+ * sluice_layout) is made first when an instance is created and read first
+ * whenever one is opened: a build whose SLUICE_LAYOUT_VERSION differs from
+ * the pins' refuses them (it would misread keys or values), naming the way
+ * to migrate. Bump the version with any change to a pinned map's key,
+ * value, type, flags or meaning. magic and version never move.
+ */
+#define SLUICE_LAYOUT_MAGIC	0x65636c73u	/* "slce" */
+#define SLUICE_LAYOUT_VERSION	2		/* 1: before the layout pin */
+
+struct sluice_layout {
+	__u32 magic;
+	__u32 version;
+	__u32 conn_entries;	/* conn_est max_entries */
+	__u32 conn_new_entries;	/* conn_new max_entries */
+	__u32 nat_entries;	/* the NAT reverse table, made on first use */
+	__u32 pad[3];
+};
+_Static_assert(sizeof(struct sluice_layout) == 32, "layout size");
 
 enum sluice_variant {
 	SLUICE_BASELINE = 0,	/* also "blue" */
@@ -105,9 +129,11 @@ struct sluice_svc_cfg {
 	__u8 lkg;			/* last-known-good variant for revert */
 	__u8 tun_plen;			/* ipip: outer source prefix length */
 	union sluice_addr tun_src;	/* ipip: outer source prefix */
-	__u8 pad1[4];
+	__u32 udp_idle_s;		/* UDP: idle seconds before a re-decision */
 };
 _Static_assert(sizeof(struct sluice_svc_cfg) == 64, "svc_cfg size");
+_Static_assert(__builtin_offsetof(struct sluice_svc_cfg, udp_idle_s) == 60,
+	       "svc_cfg udp_idle_s offset");
 _Static_assert(__builtin_offsetof(struct sluice_svc_cfg, tun_src) == 44,
 	       "svc_cfg tun_src offset");
 
@@ -220,6 +246,20 @@ _Static_assert(sizeof(struct sluice_conn_key) == 40, "conn_key size");
 #define SLUICE_CONN_SYN		(1u << 0)	/* first packet was a SYN */
 #define SLUICE_CONN_HS_COUNTED	(1u << 1)	/* counted as hs_timeout once */
 
+/*
+ * Tuple reuse. A bare SYN (no ACK) on a tuple with an entry is a
+ * retransmission when it repeats the entry's syn_seq, and a new connection
+ * otherwise: that one is decided afresh. A UDP entry silent for longer than
+ * its service's udp_idle_s is decided afresh on its next packet. seen is
+ * bpf_ktime_get_ns() >> SLUICE_SEEN_SHIFT (ticks of ~1.07 s, wrapping after
+ * ~146 years), rewritten only when the tick changes: the one field the
+ * datapath writes in place (an aligned 32-bit store; a reader on another
+ * CPU sees the old or the new tick).
+ */
+#define SLUICE_SEEN_SHIFT	30
+#define SLUICE_UDP_IDLE_DEFAULT	30	/* seconds */
+#define SLUICE_UDP_IDLE_MAX	86400
+
 struct sluice_conn {
 	__u32 backend_id;
 	__u16 svc_id;
@@ -228,8 +268,12 @@ struct sluice_conn {
 	__u32 flags;
 	__u32 gen;		/* svc config generation that decided it */
 	__u64 created_ns;	/* NAT mode: first SYN (bpf_ktime_get_ns) */
+	__u32 syn_seq;		/* TCP: the deciding SYN's sequence number */
+	__u32 seen;		/* UDP: last packet's tick (SLUICE_SEEN_SHIFT) */
 };
-_Static_assert(sizeof(struct sluice_conn) == 24, "conn size");
+_Static_assert(sizeof(struct sluice_conn) == 32, "conn size");
+_Static_assert(__builtin_offsetof(struct sluice_conn, syn_seq) == 24,
+	       "conn syn_seq offset");
 
 /*
  * NAT mode reply path: nat_rev is keyed by the backend-side tuple as the
@@ -273,7 +317,7 @@ struct sluice_flow_stats {
 	__u64 bytes;
 	__u64 new_flows;
 	__u64 reset_moves;	/* live flows re-decided by revert --reset */
-	__u64 syn_retrans;	/* SYN again on a flow with an entry */
+	__u64 syn_retrans;	/* SYN repeated (same sequence number) */
 	__u64 client_rst;
 	__u64 backend_rst;
 	__u64 hs_timeout;
@@ -318,6 +362,7 @@ enum sluice_event {
 	SLUICE_EV_NAT_REPLY,		/* reply translated back (reverse path) */
 	SLUICE_EV_NAT_REPLY_MISS,	/* reply path: no such flow, untouched */
 	SLUICE_EV_NAT_REV_FAIL,		/* reverse entry could not be written */
+	SLUICE_EV_CONN_REDECIDE,	/* entry replaced: new SYN or idle UDP */
 	SLUICE_EV_MAX,
 };
 

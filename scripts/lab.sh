@@ -144,3 +144,24 @@ lab_service() {
 
 lab_vip() { [ "$1" = 6 ] && echo "$LAB_VIP6" || echo "$LAB_VIP4"; }
 lab_spread() { lab_in cl python3 "$TCPNAMES" spread "$(lab_vip "$1")" "$LAB_PORT" "$2"; }
+
+# For tests, over a `tcpnames.py spread` result on stdin: the canary's share
+# in percent (b3, b4), and the failed connections.
+_lab_py=python3
+[ -x /usr/bin/python3 ] && _lab_py="/usr/bin/python3 -S"	# starts 5x faster
+lab_canary_pct() {
+	$_lab_py -c 'import json,sys; j=json.load(sys.stdin); c=j["counts"]; print(100.0*(c.get("b3",0)+c.get("b4",0))/max(1,sum(c.values())))'
+}
+lab_errors() { $_lab_py -c 'import json,sys; print(json.load(sys.stdin)["errors"])'; }
+# lab_health SERVICE VARIANT FIELD: one health signal from `sluice -j stats`
+lab_health() {
+	lab_sluice -j stats "$1" | $_lab_py -c "
+import json,sys
+j=json.load(sys.stdin)
+h=[x for x in j['services'][0]['health'] if x['variant']=='$2'][0]
+v=h['$3']; print(-1 if v is None else v)"
+}
+# lab_event NAME: a global event counter
+lab_event() {
+	lab_sluice -j stats | $_lab_py -c "import json,sys; print(json.load(sys.stdin)['events'].get('$1',0))"
+}

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 : "${SLUICE_TEST_TIMEOUT:=600}"
 pass=0 fail=0 skip=0 failed=()
 tests=()
-for t in build/tests/*; do [ -x "$t" ] && tests+=("$t"); done
+for t in "${SLUICE_BUILD:-build}"/tests/*; do [ -x "$t" ] && tests+=("$t"); done
 for t in tests/integration/test_*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
 	[ -f "$t" ] && tests+=("$t")
 done

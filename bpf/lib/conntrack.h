@@ -15,6 +15,7 @@
 
 struct ct_hit {
 	struct sluice_conn e;	/* a copy: the map value may be replaced */
+	struct sluice_conn *live; /* the map value, for the seen tick only */
 	int found;
 	int in_new;		/* found in conn_new and still there */
 	int moved;		/* re-decided by revert --reset */
@@ -30,6 +31,7 @@ static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
 	e = bpf_map_lookup_elem(&conn_est, &pk->flow);
 	if (e) {	/* the hot path: no event counter, stats say enough */
 		h->e = *e;
+		h->live = e;
 		h->found = 1;
 		return;
 	}
@@ -37,14 +39,27 @@ static __always_inline void ct_lookup(const struct pkt *pk, struct ct_hit *h)
 	if (!e)
 		return;	/* counted as a miss once it is known to be a service's */
 	h->e = *e;
+	h->live = e;
 	h->found = 1;
+	h->in_new = 1;
 	event_inc(SLUICE_EV_CONN_NEW_HIT);
-	if (pk->icmp_err)
+}
+
+/*
+ * A conn_new entry is promoted to conn_est by a confirming packet. Called
+ * once the entry is known to stay (not re-decided). now_tick: the UDP seen
+ * tick to carry over (0 for TCP).
+ */
+static __always_inline void ct_confirm(const struct pkt *pk, struct ct_hit *h,
+				       __u32 now_tick)
+{
+	if (!h->in_new || pk->icmp_err)
 		return;
-	if (pk->flow.proto == IPPROTO_TCP && (pk->tcp_flags & TCPF_SYN)) {
-		h->in_new = 1;
+	if (pk->flow.proto == IPPROTO_TCP && (pk->tcp_flags & TCPF_SYN))
 		return;	/* still unconfirmed (or a retransmitted SYN) */
-	}
+	h->in_new = 0;
+	if (now_tick)
+		h->e.seen = now_tick;
 	if (bpf_map_update_elem(&conn_est, &pk->flow, &h->e, BPF_ANY) == 0) {
 		bpf_map_delete_elem(&conn_new, &pk->flow);
 		event_inc(SLUICE_EV_CONN_PROMOTE);
@@ -58,6 +73,22 @@ static __always_inline void ct_insert(const struct pkt *pk,
 		event_inc(SLUICE_EV_CONN_INSERT);
 	else
 		event_inc(SLUICE_EV_CONN_INSERT_FAIL);
+}
+
+/*
+ * A new flow on a tuple that still had an entry (see reuse.h): the new
+ * entry starts unconfirmed in conn_new like any new flow, and the old one
+ * leaves conn_est. Insert first, delete second: a packet on another CPU in
+ * between still finds the old entry (and, if it is this flow's SYN again,
+ * re-decides it the same way), never neither.
+ */
+static __always_inline void ct_renew(const struct pkt *pk,
+				     const struct ct_hit *old,
+				     const struct sluice_conn *e)
+{
+	ct_insert(pk, e);
+	if (!old->in_new)
+		bpf_map_delete_elem(&conn_est, &pk->flow);
 }
 
 /* Replace a live entry (revert --reset): whichever table holds it. */

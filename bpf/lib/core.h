@@ -18,6 +18,7 @@
 #include "encap.h"
 #include "nat.h"
 #include "health.h"
+#include "reuse.h"
 
 static __always_inline __u32 parse_event(int rc)
 {
@@ -129,6 +130,18 @@ static __always_inline int fwd_ipip(const struct hook *hk,
 	return FR_SENT;
 }
 
+/* A re-decided NAT flow's reverse entry for its old backend, if any. */
+static __always_inline void nat_rev_drop(const struct pkt *pk, __u32 be_id)
+{
+	struct sluice_backend *be = bpf_map_lookup_elem(&backends, &be_id);
+	struct sluice_conn_key k;
+
+	if (!be || !be->family)
+		return;
+	nat_rev_key(pk, be, &k);
+	bpf_map_delete_elem(&nat_rev, &k);
+}
+
 /* Destination NAT; the reply path's entry is written with the decision. */
 static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
 				   const struct ct_hit *h, int rev, __u32 be_id,
@@ -154,6 +167,7 @@ static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
 	if (rev) {
 		struct sluice_conn_key k;
 		struct sluice_nat_rev r = {};
+		void *tbl;
 
 		nat_rev_key(pk, be, &k);
 		r.vip = pk->flow.dst;
@@ -164,8 +178,9 @@ static __always_inline int fwd_nat(const struct hook *hk, const struct pkt *pk,
 		r.syn_ns = h->e.created_ns;
 		/* a retransmitted SYN restores an evicted entry, never resets
 		 * one (its SYN-ACK may already have been timed) */
-		if (bpf_map_update_elem(&nat_rev, &k, &r,
-					rev > 1 ? BPF_NOEXIST : BPF_ANY) &&
+		tbl = nat_rev_table();
+		if ((!tbl || bpf_map_update_elem(tbl, &k, &r,
+						 rev > 1 ? BPF_NOEXIST : BPF_ANY)) &&
 		    rev == 1)
 			event_inc(SLUICE_EV_NAT_REV_FAIL);
 	}
@@ -198,12 +213,12 @@ static __always_inline int sluice_process(const struct hook *hk,
 	struct sluice_backend *be;
 	struct pkt pk = {};
 	struct ct_hit h;
-	__u32 kw, be_id;
-	int rc, is_new = 0, syn_retrans = 0, hs_to = 0, rev = 0;
+	__u32 kw, be_id, seq = 0, now = 0, old_be = 0;
+	int rc, is_new = 0, syn_retrans = 0, hs_to = 0, rev = 0, fresh = 0;
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
-	rc = parse_packet(data, data_end, &pk);
+	rc = parse_packet(hk, data, data_end, &pk);
 	if (rc != PARSE_OK) {
 		event_inc(parse_event(rc));
 		return 0;
@@ -213,18 +228,43 @@ static __always_inline int sluice_process(const struct hook *hk,
 
 	ct_lookup(&pk, &h);
 	if (h.found) {
-		__u32 sid = h.e.svc_id;
+		__u32 sid = h.e.svc_id, zero = 0, was_est = !h.in_new;
+		struct sluice_svc_cfg *cfg;
+		void *inner = bpf_map_lookup_elem(&svc_cfg, &sid);
 
-		if (!bpf_map_lookup_elem(&svc_cfg, &sid)) {
+		if (!inner) {
 			event_inc(SLUICE_EV_PASS_NO_CONFIG);
 			return 0;
 		}
-		if (pk.tcp_flags & TCPF_SYN && !(pk.tcp_flags & TCPF_ACK))
-			syn_retrans = 1;
-		kw = kill_word(sid);
-		if (kw & SLUICE_KILL_RESET)
-			ct_reset_move(&pk, &h);
-	} else {
+		if (pk.icmp_err) {
+			/* an ICMP error follows its flow as it is */
+		} else if (pk.flow.proto == IPPROTO_TCP && is_bare_syn(&pk)) {
+			if (tcp_seq_of(hk, &pk, &seq) == 0 && syn_is_new(&h.e, seq))
+				fresh = 1;
+			else
+				syn_retrans = 1;
+		} else if (pk.flow.proto == IPPROTO_UDP) {
+			/* any timeout is at least one tick: a flow seen in
+			 * this tick or the last cannot be idle, so the hot
+			 * path does not read the configuration */
+			now = seen_tick();
+			cfg = now - h.e.seen > 1 ? bpf_map_lookup_elem(inner, &zero) : 0;
+			if (cfg && udp_is_idle(&h.e, now,
+					       udp_idle_ticks(cfg->udp_idle_s)))
+				fresh = 1;
+		}
+		if (!fresh) {
+			ct_confirm(&pk, &h, now);
+			if (now && was_est && !pk.icmp_err)
+				udp_touch(h.live, now);
+			kw = kill_word(sid);
+			if (kw & SLUICE_KILL_RESET)
+				ct_reset_move(&pk, &h);
+		} else {
+			old_be = h.e.backend_id;
+		}
+	}
+	if (!h.found || fresh) {
 		struct sluice_svc_key sk = {};
 		struct svc_view v;
 		struct decision d;
@@ -239,7 +279,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 			event_inc(SLUICE_EV_PASS_NO_SERVICE);
 			return 0;
 		}
-		event_inc(SLUICE_EV_CONN_MISS);
+		event_inc(fresh ? SLUICE_EV_CONN_REDECIDE : SLUICE_EV_CONN_MISS);
 		if (svc_view_get(*svc_id, &v) < 0) {
 			event_inc(SLUICE_EV_PASS_NO_CONFIG);
 			return 0;
@@ -260,10 +300,26 @@ static __always_inline int sluice_process(const struct hook *hk,
 		h.e.flags = (pk.tcp_flags & TCPF_SYN) ? SLUICE_CONN_SYN : 0;
 		h.e.gen = v.cfg->gen;
 		h.e.created_ns = 0;
+		h.e.syn_seq = 0;
+		h.e.seen = 0;
+		if (pk.flow.proto == IPPROTO_TCP && (pk.tcp_flags & TCPF_SYN) &&
+		    !pk.icmp_err) {
+			if (!fresh && tcp_seq_of(hk, &pk, &seq) < 0)
+				seq = 0;
+			h.e.syn_seq = seq;
+		}
+		if (pk.flow.proto == IPPROTO_UDP)
+			h.e.seen = now ? now : seen_tick();
 		/* NAT times handshakes: SYN -> SYN-ACK, and their timeout */
 		if (v.cfg->mode == SLUICE_MODE_NAT && (pk.tcp_flags & TCPF_SYN))
 			h.e.created_ns = bpf_ktime_get_ns();
-		if (!pk.icmp_err) {
+		if (fresh) {
+			ct_renew(&pk, &h, &h.e);
+			if (v.cfg->mode == SLUICE_MODE_NAT && old_be != d.backend_id)
+				nat_rev_drop(&pk, old_be);
+			h.in_new = 1;
+			is_new = 1;
+		} else if (!pk.icmp_err) {
 			ct_insert(&pk, &h.e);
 			is_new = 1;
 		}
@@ -319,14 +375,16 @@ static __always_inline int sluice_reply(const struct hook *hk,
 	void *data = hook_data(hk), *data_end = hook_data_end(hk);
 	struct sluice_nat_rev *r, rv;
 	struct bpf_fib_lookup p;
+	void *tbl;
 	struct pkt pk = {};
 	int rc;
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
-	if (parse_packet(data, data_end, &pk) != PARSE_OK || pk.icmp_err)
+	if (parse_packet(hk, data, data_end, &pk) != PARSE_OK || pk.icmp_err)
 		return 0;
-	r = bpf_map_lookup_elem(&nat_rev, &pk.flow);
+	tbl = nat_rev_table();
+	r = tbl ? bpf_map_lookup_elem(tbl, &pk.flow) : NULL;
 	if (!r) {
 		event_inc(SLUICE_EV_NAT_REPLY_MISS);
 		return 0;

@@ -11,7 +11,8 @@
  * Too big after encapsulation: an ICMP "fragmentation needed" (IPv4 with
  * DF) or ICMPv6 "packet too big" goes back to the client from the VIP,
  * quoting the start of its packet, with MTU = next hop MTU - overhead.
- * IPv4 without DF is passed to the stack (counted): it may fragment.
+ * IPv4 without DF is passed to the stack (counted): it may fragment. An
+ * ICMP error that is too big is never answered with one: it is passed.
  */
 #ifndef SLUICE_BPF_ENCAP_H
 #define SLUICE_BPF_ENCAP_H
@@ -66,6 +67,7 @@ static __always_inline int grow_head(const struct hook *hk,
 				     __u64 tc_flags)
 {
 	void *data, *data_end;
+	__u8 l2[22];
 
 	if (!hk->xdp) {
 		if (pk->l3off != ETH_HLEN)
@@ -80,13 +82,19 @@ static __always_inline int grow_head(const struct hook *hk,
 	if (data + olen + 22 > data_end)
 		return -1;
 	/* the L2 header (MACs, up to two VLAN tags, ethertype) to the new
-	 * front: a packet that goes to the stack needs its MACs */
-	if (pk->l3off >= 22)
-		__builtin_memcpy(data, data + olen, 22);
-	else if (pk->l3off >= 18)
-		__builtin_memcpy(data, data + olen, 18);
-	else
-		__builtin_memcpy(data, data + olen, 14);
+	 * front: a packet that goes to the stack needs its MACs. Through the
+	 * stack: 22 bytes moved by 20 overlap, and a direct copy may store
+	 * over bytes it has yet to load. */
+	if (pk->l3off >= 22) {
+		__builtin_memcpy(l2, data + olen, 22);
+		__builtin_memcpy(data, l2, 22);
+	} else if (pk->l3off >= 18) {
+		__builtin_memcpy(l2, data + olen, 18);
+		__builtin_memcpy(data, l2, 18);
+	} else {
+		__builtin_memcpy(l2, data + olen, 14);
+		__builtin_memcpy(data, l2, 14);
+	}
 	return 0;
 }
 
@@ -161,6 +169,11 @@ static __always_inline int icmp_too_big(const struct hook *hk,
 	void *data, *data_end;
 	__u64 c;
 
+	/* never an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443
+	 * 2.4(e)); an ICMP error's flow.src is the quoted client, not its
+	 * sender, besides */
+	if (pk->icmp_err)
+		return -1;
 	if (v4 && !pk->df)
 		return -1;
 	if (pk->ip_len < quote)

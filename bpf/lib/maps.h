@@ -81,7 +81,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, SLUICE_MAX_PREFIXES);
 	__type(key, struct sluice_lpm_v4);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -90,7 +90,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, SLUICE_MAX_PREFIXES);
 	__type(key, struct sluice_lpm_v6);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -135,17 +135,35 @@ struct {
  * NAT mode: the reply path's table, keyed by the backend-side tuple (see
  * struct sluice_nat_rev). Written by the forward path when a flow is
  * decided (and again on a retransmitted SYN, so an evicted entry comes
- * back); read by the reverse program on the backend-facing device. Sized
- * by the loader to hold both connection tables.
+ * back); read by the reverse program on the backend-facing device.
+ * nat_rev[0] is empty until the library puts the first NAT service (it
+ * creates the table then, sized from the layout's nat_entries, before the
+ * service is published): a node without NAT services spends nothing on NAT
+ * state. The template's size is irrelevant (hash inner maps may differ).
  */
-struct {
+struct nat_rev_inner {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, SLUICE_CONN_DEFAULT + SLUICE_CONN_NEW_DEFAULT);
-	__type(key, struct sluice_conn_key);
-	__type(value, struct sluice_nat_rev);
+	__uint(max_entries, 1024);
+	__uint(key_size, sizeof(struct sluice_conn_key));
+	__uint(value_size, sizeof(struct sluice_nat_rev));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct nat_rev_inner);
 } nat_rev SEC(".maps");
+
+/* The NAT reverse table, or NULL while no NAT service was ever put. */
+static __always_inline void *nat_rev_table(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nat_rev, &zero);
+}
 
 /* Next hop per backend id and CPU (ipip, nat): a bpf_fib_lookup cache. */
 struct {

@@ -4,6 +4,13 @@
  * access it guards and returns a parse verdict. The result is the flow as the
  * client sent it (client -> VIP); for an ICMP error it is the flow embedded
  * in the error, turned around, so the error follows its flow.
+ *
+ * Every length is the packet's own: the IPv4 total length and IHL, the
+ * IPv6 payload length across the extension-header chain, the TCP data
+ * offset, the UDP length, and for an ICMP error the message it sits in
+ * (the quoted IP header and its 8 L4 bytes must lie inside it). Bytes
+ * past the IP length are padding and never parsed. What a host would
+ * drop anyway is reported malformed too (hostdrop.h).
  */
 #ifndef SLUICE_BPF_PARSE_H
 #define SLUICE_BPF_PARSE_H
@@ -17,6 +24,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include "sluice_abi.h"
+#include "hostdrop.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -83,7 +91,11 @@ struct vlan_tag {
 	__be16 proto;
 };
 
-/* room: L4 bytes the IP header says there are (an ICMP quote: unchecked). */
+/*
+ * TCP or UDP header at pos; room: the L4 bytes the IP header says there
+ * are. The header must fit in them (TCP: its data offset, UDP: its length,
+ * which may be shorter than room, as the stack allows, never longer).
+ */
 static __always_inline int parse_ports(void *pos, void *data_end,
 				       __u8 proto, struct l4ports *p,
 				       __u8 *tcp_flags, __u32 room)
@@ -104,10 +116,12 @@ static __always_inline int parse_ports(void *pos, void *data_end,
 	}
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = pos;
+		__u32 ulen;
 
 		if ((void *)(uh + 1) > data_end)
 			return PARSE_TRUNCATED;
-		if (room < sizeof(*uh))
+		ulen = bpf_ntohs(uh->len);
+		if (room < sizeof(*uh) || ulen < sizeof(*uh) || ulen > room)
 			return PARSE_MALFORMED;
 		p->src = uh->source;
 		p->dst = uh->dest;
@@ -117,29 +131,55 @@ static __always_inline int parse_ports(void *pos, void *data_end,
 	return PARSE_OTHER_L4;
 }
 
-/* The packet inside an ICMPv4 error: what the VIP sent to the client. */
+/*
+ * The first 8 bytes of the TCP/UDP header quoted in an ICMP error (all
+ * RFC 792 promises): the ports. room: quoted bytes left in the message.
+ */
+static __always_inline int quote_ports(void *pos, void *data_end, __u8 proto,
+				       struct l4ports *p, __u32 room)
+{
+	struct l4ports *q = pos;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return PARSE_ICMP_OTHER;
+	if (room < 8)
+		return PARSE_MALFORMED;
+	if ((void *)q + 8 > data_end)
+		return PARSE_TRUNCATED;
+	*p = *q;
+	return PARSE_OK;
+}
+
+/*
+ * The packet inside an ICMPv4 error: what the VIP sent to the client.
+ * room: the bytes of the ICMP message after its 8-byte header, from the
+ * outer total length; the quoted header and 8 L4 bytes must lie in it.
+ */
 static __always_inline int parse_icmp4_inner(void *pos, void *data_end,
-					     struct pkt *pk, __be32 outer_dst)
+					     struct pkt *pk, __be32 outer_dst,
+					     __u32 room)
 {
 	struct iphdr *in = pos;
 	struct l4ports p;
-	__u8 flags;
 	__u32 hlen;
 	int rc;
 
+	if (room < sizeof(*in))
+		return PARSE_MALFORMED;
 	if ((void *)(in + 1) > data_end)
 		return PARSE_TRUNCATED;
 	if (in->version != 4 || in->ihl < 5)
+		return PARSE_MALFORMED;
+	hlen = in->ihl * 4;
+	if (hlen > room)
 		return PARSE_MALFORMED;
 	if (in->frag_off & bpf_htons(0x1fff))
 		return PARSE_FRAGMENT;	/* no ports in a later fragment */
 	if (in->saddr != outer_dst)
 		return PARSE_ICMP_OTHER; /* not about a packet the VIP sent */
-	hlen = in->ihl * 4;
-	pos += hlen;
-	rc = parse_ports(pos, data_end, in->protocol, &p, &flags, ~0u);
+	rc = quote_ports(pos + hlen, data_end, in->protocol, &p, room - hlen);
 	if (rc != PARSE_OK)
-		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
+		return rc;
 	pk->flow.src.v4 = in->daddr;
 	pk->flow.dst.v4 = in->saddr;
 	pk->flow.sport = p.dst;
@@ -149,12 +189,13 @@ static __always_inline int parse_icmp4_inner(void *pos, void *data_end,
 	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv4(void *pos, void *data_end,
-				      struct pkt *pk)
+static __always_inline int parse_ipv4(const struct hook *hk, void *data,
+				      void *pos, void *data_end, struct pkt *pk)
 {
 	struct iphdr *iph = pos;
 	struct l4ports p;
-	__u32 hlen;
+	__u32 hlen, tot, room;
+	__u64 sum;
 	int rc;
 
 	if ((void *)(iph + 1) > data_end)
@@ -162,36 +203,55 @@ static __always_inline int parse_ipv4(void *pos, void *data_end,
 	if (iph->version != 4 || iph->ihl < 5)
 		return PARSE_MALFORMED;
 	hlen = iph->ihl * 4;
-	if (bpf_ntohs(iph->tot_len) < hlen)
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hlen)
 		return PARSE_MALFORMED;
 	/* lengths compared as integers: older verifiers cannot bound a
 	 * byte-swapped value added to a packet pointer */
-	if (bpf_ntohs(iph->tot_len) > (__u32)(data_end - pos))
+	if (tot > (__u32)(data_end - pos))
 		return PARSE_TRUNCATED;
 	if (iph->frag_off & IPV4_MF_OFFSET)
 		return PARSE_FRAGMENT;
+	/* what a host would drop (hostdrop.h) */
+	if (ip4_martian(iph->saddr))
+		return PARSE_MALFORMED;
+	sum = ip4_sum20(iph);
+	if (hlen > sizeof(*iph)) {
+		int o = opts_ok(hk, (void *)(iph + 1) - data,
+				hlen - sizeof(*iph), 0);
+
+		if (o < 0)
+			return PARSE_MALFORMED;
+		sum += o;
+	}
+	if (csum_fold32(sum) != 0xffff)
+		return PARSE_MALFORMED;	/* header checksum */
 	pk->flow.family = AF_INET;
 	pk->l4rel = hlen;
-	pk->ip_len = bpf_ntohs(iph->tot_len);
+	pk->ip_len = tot;
 	pk->df = !!(iph->frag_off & bpf_htons(0x4000));
 	pk->tos = iph->tos;
 	pk->flow.src.v4 = iph->saddr;
 	pk->flow.dst.v4 = iph->daddr;
 	pk->flow.proto = iph->protocol;
 	pos += hlen;
+	room = tot - hlen;	/* bytes past the total length are padding */
 
 	if (iph->protocol == IPPROTO_ICMP) {
 		struct icmp_hdr *ic = pos;
 
+		if (room < sizeof(*ic))
+			return PARSE_MALFORMED;
 		if ((void *)(ic + 1) > data_end)
 			return PARSE_TRUNCATED;
 		if (ic->type != ICMP_DEST_UNREACH &&
 		    ic->type != ICMP_TIME_EXCEEDED)
 			return PARSE_ICMP_OTHER;
-		return parse_icmp4_inner(ic + 1, data_end, pk, iph->daddr);
+		return parse_icmp4_inner(ic + 1, data_end, pk, iph->daddr,
+					 room - sizeof(*ic));
 	}
 	rc = parse_ports(pos, data_end, iph->protocol, &p, &pk->tcp_flags,
-			 bpf_ntohs(iph->tot_len) - hlen);
+			 room);
 	if (rc != PARSE_OK)
 		return rc;
 	pk->flow.sport = p.src;
@@ -205,36 +265,56 @@ static __always_inline int ipv6_is_ext(__u8 nh)
 	       nh == IPPROTO_DSTOPTS || nh == IPPROTO_FRAGMENT;
 }
 
-/* Skip extension headers; *pos ends at the upper-layer header. */
-static __always_inline int skip_ipv6_ext(void **pos, void *data_end, __u8 *nh)
+/*
+ * Skip extension headers; *pos ends at the upper-layer header and *ext
+ * holds the bytes skipped. Every header lies inside the payload length
+ * plen; options headers and routing headers are checked (hostdrop.h).
+ */
+static __always_inline int skip_ipv6_ext(const struct hook *hk, void *data,
+					 void **pos, void *data_end, __u8 *nh,
+					 __u32 plen, __u32 *ext)
 {
 	int i;
 
 #pragma unroll
 	for (i = 0; i < IPV6_EXT_MAX; i++) {
 		__u8 *h = *pos;
+		__u32 hl;
 
 		if (!ipv6_is_ext(*nh))
 			return PARSE_OK;
+		if (*ext + 8 > plen)
+			return PARSE_MALFORMED;
 		if ((void *)(h + 8) > data_end)
 			return PARSE_TRUNCATED;
 		if (*nh == IPPROTO_FRAGMENT)
 			return PARSE_FRAGMENT;	/* ports only in the first */
+		hl = (h[1] + 1) * 8;
+		if (*ext + hl > plen)
+			return PARSE_MALFORMED;
+		if (*nh == IPPROTO_ROUTING && h[3])
+			return PARSE_MALFORMED;	/* segments left: not the VIP's */
+		if (*nh != IPPROTO_ROUTING && !opts_ok(hk, (void *)h - data, hl, 1))
+			return PARSE_MALFORMED;
 		*nh = h[0];
-		*pos += (h[1] + 1) * 8;
+		*pos += hl;
+		*ext += hl;
 	}
 	return ipv6_is_ext(*nh) ? PARSE_MALFORMED : PARSE_OK;
 }
 
+/* room: bytes of the ICMPv6 message after its 8-byte header. */
 static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
 					     struct pkt *pk,
-					     const struct in6_addr *outer_dst)
+					     const struct in6_addr *outer_dst,
+					     __u32 room)
 {
 	struct ipv6hdr *in = pos;
 	struct l4ports p;
-	__u8 flags;
 	int rc;
 
+	if (room < sizeof(*in))
+		return PARSE_MALFORMED;
 	if ((void *)(in + 1) > data_end)
 		return PARSE_TRUNCATED;
 	if (in->version != 6)
@@ -244,9 +324,9 @@ static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
 	    in->saddr.in6_u.u6_addr32[2] != outer_dst->in6_u.u6_addr32[2] ||
 	    in->saddr.in6_u.u6_addr32[3] != outer_dst->in6_u.u6_addr32[3])
 		return PARSE_ICMP_OTHER;	/* not about a packet the VIP sent */
-	rc = parse_ports(in + 1, data_end, in->nexthdr, &p, &flags, ~0u);
+	rc = quote_ports(in + 1, data_end, in->nexthdr, &p, room - sizeof(*in));
 	if (rc != PARSE_OK)
-		return rc == PARSE_OTHER_L4 ? PARSE_ICMP_OTHER : rc;
+		return rc;
 	__builtin_memcpy(&pk->flow.src, &in->daddr, 16);
 	__builtin_memcpy(&pk->flow.dst, &in->saddr, 16);
 	pk->flow.sport = p.dst;
@@ -256,12 +336,12 @@ static __always_inline int parse_icmp6_inner(void *pos, void *data_end,
 	return PARSE_OK;
 }
 
-static __always_inline int parse_ipv6(void *pos, void *data_end,
-				      struct pkt *pk)
+static __always_inline int parse_ipv6(const struct hook *hk, void *data,
+				      void *pos, void *data_end, struct pkt *pk)
 {
 	struct ipv6hdr *ip6 = pos;
 	struct l4ports p;
-	__u32 ext;
+	__u32 ext = 0, plen;
 	__u8 nh;
 	int rc;
 
@@ -269,37 +349,40 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 		return PARSE_TRUNCATED;
 	if (ip6->version != 6)
 		return PARSE_MALFORMED;
-	if (sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > (__u32)(data_end - pos))
+	plen = bpf_ntohs(ip6->payload_len);
+	if (sizeof(*ip6) + plen > (__u32)(data_end - pos))
 		return PARSE_TRUNCATED;
+	if (ip6_martian(&ip6->saddr))
+		return PARSE_MALFORMED;
 	pk->flow.family = AF_INET6;
-	pk->ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	pk->ip_len = sizeof(*ip6) + plen;
 	pk->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	__builtin_memcpy(&pk->flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(&pk->flow.dst, &ip6->daddr, 16);
 	nh = ip6->nexthdr;
 	pos = ip6 + 1;
-	rc = skip_ipv6_ext(&pos, data_end, &nh);
+	rc = skip_ipv6_ext(hk, data, &pos, data_end, &nh, plen, &ext);
 	if (rc != PARSE_OK)
 		return rc;
 	pk->flow.proto = nh;
+	/* ext <= plen: skip_ipv6_ext kept every header inside it */
 
 	if (nh == IPPROTO_ICMPV6) {
 		struct icmp_hdr *ic = pos;
 
+		if (plen - ext < sizeof(*ic))
+			return PARSE_MALFORMED;
 		if ((void *)(ic + 1) > data_end)
 			return PARSE_TRUNCATED;
 		if (ic->type != ICMPV6_DEST_UNREACH &&
 		    ic->type != ICMPV6_PKT_TOOBIG &&
 		    ic->type != ICMPV6_TIME_EXCEED)
 			return PARSE_ICMP_OTHER;
-		return parse_icmp6_inner(ic + 1, data_end, pk, &ip6->daddr);
+		return parse_icmp6_inner(ic + 1, data_end, pk, &ip6->daddr,
+					 plen - ext - sizeof(*ic));
 	}
-	ext = pos - (void *)(ip6 + 1);
-	if (ext > bpf_ntohs(ip6->payload_len))
-		return PARSE_MALFORMED;
 	pk->l4rel = sizeof(*ip6) + ext;
-	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags,
-			 bpf_ntohs(ip6->payload_len) - ext);
+	rc = parse_ports(pos, data_end, nh, &p, &pk->tcp_flags, plen - ext);
 	if (rc != PARSE_OK)
 		return rc;
 	pk->flow.sport = p.src;
@@ -308,8 +391,8 @@ static __always_inline int parse_ipv6(void *pos, void *data_end,
 }
 
 /* Ethernet, up to two VLAN tags, then IPv4 or IPv6. */
-static __always_inline int parse_packet(void *data, void *data_end,
-					struct pkt *pk)
+static __always_inline int parse_packet(const struct hook *hk, void *data,
+					void *data_end, struct pkt *pk)
 {
 	struct ethhdr *eth = data;
 	struct vlan_tag *vt;
@@ -337,9 +420,9 @@ static __always_inline int parse_packet(void *data, void *data_end,
 	pk->len = data_end - data;
 	pk->l3off = pos - data;
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(pos, data_end, pk);
+		return parse_ipv4(hk, data, pos, data_end, pk);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(pos, data_end, pk);
+		return parse_ipv6(hk, data, pos, data_end, pk);
 	return PARSE_NOT_IP;
 }
 

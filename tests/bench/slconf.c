@@ -400,7 +400,7 @@ static int cmd_fill(void)
 	union sluice_addr src, dst;
 	struct sluice *s = NULL;
 	__u8 fam, vfam;
-	__u32 svc_id, be_id = 0, f = 0, i, n, count;
+	__u32 svc_id, be_id = 0, f = 0, i, n, count, tick;
 	__u64 est = 0, unc = 0;
 	char path[512];
 	double t0;
@@ -437,6 +437,13 @@ static int cmd_fill(void)
 		goto out;
 	}
 	t0 = now();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns */
+		tick = (__u32)(((__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec) >>
+			       SLUICE_SEEN_SHIFT);
+	}
 	for (c = 0; c < ncpu && f < o.n; c++) {
 		__u32 end = c == ncpu - 1 ? o.n : (__u32)((__u64)o.n * (c + 1) / ncpu);
 		cpu_set_t set;
@@ -471,6 +478,7 @@ static int cmd_fill(void)
 				vals[i].svc_id = svc_id;
 				vals[i].variant = SLUICE_BASELINE;
 				vals[i].gen = 1;
+				vals[i].seen = tick;	/* a live UDP flow */
 			}
 			count = n;
 			if (bpf_map_update_batch(fd, keys, vals, &count, &bo)) {

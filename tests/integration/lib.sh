@@ -14,3 +14,14 @@ t_done() { echo "$T_CHECKS checks, $T_FAILS failed"; [ "$T_FAILS" = 0 ]; }
 PY=python3
 [ -x /usr/bin/python3 ] && PY="/usr/bin/python3 -S"	# starts 5x faster
 json() { $PY -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# hold_checks TAG WHAT OUT: the last line of `tcpnames.py hold` (OUT) says
+# no live connection moved or failed, and they spanned both pools
+hold_checks() {
+	check "$1: $(echo "$3" | json 'len(j["conns"])') live connections kept their backend through $2" \
+		[ "$(echo "$3" | json 'sum(c["changed"] for c in j["conns"])')" = 0 ]
+	check "$1: no live connection was reset or failed" \
+		[ "$(echo "$3" | json 'sum(c["errors"] for c in j["conns"])')" = 0 ]
+	check "$1: live connections spanned both pools" \
+		[ "$(echo "$3" | json 'len(set(c["backend"] for c in j["conns"]))')" -ge 3 ]
+}

@@ -2,11 +2,15 @@
 """Real TCP endpoints for the namespace labs.
 
 serve NAME PORT [--family 4|6]   a backend: each line in, "NAME line" out
-spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst]
+spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst] [--reuse]
                                  N short connections; prints JSON counts.
                                  --sport: source ports BASE.. (a fixed flow
                                  set, so shares are reproducible); --par:
-                                 K at a time; --rst: close with a RST
+                                 K at a time; --rst: close with a RST;
+                                 --reuse: worker w makes connections
+                                 w, w+K, ... all from port BASE + w (tuple
+                                 reuse; with --rst, no TIME_WAIT stands in
+                                 the way)
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
                                  whether it ever changed, and errors
@@ -16,6 +20,10 @@ load HOST PORT RATE SECONDS [--timeout S] [--src ADDR]
                                  JSON counts per backend and errors
 blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
+udpsend HOST PORT N RATE         N numbered UDP datagrams at RATE per second;
+                                 prints JSON {"sent": N}
+udpsink PORT SECONDS             count UDP datagrams (IPv4) for SECONDS;
+                                 prints JSON {"received": n, "distinct": n}
 """
 import json
 import signal
@@ -36,6 +44,9 @@ def serve(name, port, family):
     class Server(socketserver.ThreadingTCPServer):
         allow_reuse_address = True
         daemon_threads = True
+        # the default backlog of 5 drops SYNs of a burst of connections:
+        # real SYN retransmissions that would blur the health counters
+        request_queue_size = 128
         address_family = socket.AF_INET6 if family == "6" else socket.AF_INET
 
     host = "::" if family == "6" else "0.0.0.0"
@@ -72,27 +83,31 @@ def one(host, port, sport, timeout, rst, src=None):
         s.close()
 
 
-def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False):
+def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False,
+           reuse=False):
     counts, errors = {}, 0
     lock = threading.Lock()
     todo = list(range(n))
 
-    def worker():
+    def worker(w):
         nonlocal errors
+        mine = list(range(w, n, max(1, par)))  # --reuse: a fixed share
         while True:
             with lock:
-                if not todo:
+                if reuse and not mine or not reuse and not todo:
                     return
-                i = todo.pop(0)
+                i = mine.pop(0) if reuse else todo.pop(0)
+            p = sport + (w if reuse else i) if sport else 0
             try:
-                who = one(host, port, sport + i if sport else 0, timeout, rst)
+                who = one(host, port, p, timeout, rst)
                 with lock:
                     counts[who] = counts.get(who, 0) + 1
             except OSError:
                 with lock:
                     errors += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(max(1, par))]
+    threads = [threading.Thread(target=worker, args=(w,))
+               for w in range(max(1, par))]
     for t in threads:
         t.start()
     for t in threads:
@@ -174,6 +189,39 @@ def blast(host, port, seconds):
             time.sleep(0.001)
 
 
+def udpsend(host, port, n, rate):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    start, sent = time.time(), 0
+    for i in range(n):
+        delay = start + i / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        s.sendto(struct.pack("!Q", i) + b"x" * 56, (host, port))
+        sent += 1
+    print(json.dumps({"sent": sent}), flush=True)
+
+
+def udpsink(port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("0.0.0.0", port))
+    end, got, seen = time.time() + seconds, 0, set()
+    while True:
+        left = end - time.time()
+        if left <= 0:
+            break
+        s.settimeout(left)
+        try:
+            d = s.recv(2048)
+        except socket.timeout:
+            break
+        got += 1
+        if len(d) >= 8:
+            seen.add(struct.unpack("!Q", d[:8])[0])
+    print(json.dumps({"received": got, "distinct": len(seen)}), flush=True)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "serve":
@@ -185,6 +233,8 @@ def main():
             k = a.pop(0)
             if k == "--rst":
                 kw["rst"] = True
+            elif k == "--reuse":
+                kw["reuse"] = True
             elif k == "--sport":
                 kw["sport"] = int(a.pop(0))
             elif k == "--par":
@@ -206,6 +256,10 @@ def main():
         blast(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "hold":
         hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "udpsend":
+        udpsend(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "udpsink":
+        udpsink(int(sys.argv[2]), float(sys.argv[3]))
     else:
         sys.exit(__doc__)
 

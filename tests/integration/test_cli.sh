@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-S=$ROOT/build/sluice
+S=$ROOT/${SLUICE_BUILD:-build}/sluice
 
 [ "$(id -u)" = 0 ] || { echo "needs root (BPF, namespaces)"; exit 77; }
 [ -x "$S" ] || { echo "build/sluice is missing: run make"; exit 77; }
@@ -162,6 +162,13 @@ run "service add web" sl service add web vip 192.0.2.10 port 80 && has "add text
 run "service add dns (udp)" sl -j service add dns vip 192.0.2.53 port 53 protocol udp affinity client seed 7 \
 	&& json "add JSON" 'd["service"]=="dns" and d["action"]=="added"'
 run "service add v6" sl service add web6 vip 2001:db8::10 port 443 table-size 251
+run "service add udp-idle" sl service add q vip 192.0.2.54 port 443 protocol udp udp-idle 45
+run "service show udp-idle" sl service show q && has "show text: udp-idle" "udp-idle 45s"
+run "service set udp-idle" sl service set q udp-idle 90
+run "service show udp-idle JSON" sl -j service show q && json "show JSON: udp_idle" 'd["services"][0]["udp_idle"]==90'
+run "export udp_idle" sl export && has "export: udp_idle" "udp_idle: 90"
+run "service show dns default idle" sl -j service show dns && json "udp default idle 30 s" 'd["services"][0]["udp_idle"]==30'
+run "service del udp-idle" sl service del q
 run "service set" sl service set web6 seed 42 && has "set text" "updated"
 run "backend add" sl backend add web 10.1.0.1 mac 02:00:00:00:00:01
 run "backend add canary" sl backend add web 10.1.0.2 pool canary mac 02:00:00:00:00:02 weight 50
@@ -371,6 +378,8 @@ kbadcase "service VIP taken"     1 "is already service 'web'" sl service add x v
 badcase "service bad name"      1 "service name 'bad name!'" sl service add 'bad name!' vip 192.0.2.99 port 80
 badcase "service table prime"   1 "table size 100 must be a prime" sl service add x vip 192.0.2.99 port 80 table-size 100
 badcase "service bad keyword"   2 "unknown service keyword 'colour'" sl service add x vip 192.0.2.99 port 80 colour red
+badcase "service udp-idle 0"    2 "udp-idle: must be 1..86400 seconds" sl service add x vip 192.0.2.99 port 80 protocol udp udp-idle 0
+badcase "service udp-idle range" 2 "udp-idle: 86401 is out of range" sl service add x vip 192.0.2.99 port 80 protocol udp udp-idle 86401
 badcase "service del unknown"   1 "no service 'nosuch'" sl service del nosuch
 kbadcase "backend duplicate"     1 "already has backend 10.1.0.1 port 80" sl backend add web 10.1.0.1 $M 02:00:00:00:00:09
 badcase "backend dup other pool" 1 "already has backend 10.1.0.2" sl backend add web 10.1.0.2 pool baseline $M 02:00:00:00:00:09
@@ -466,6 +475,8 @@ Y 'services:' '  - name: x' "$V" '    port: 80' '    baseline: [{address: 10.4.0
 badcase "yaml DSR no mac"       1 "DSR needs the backend's MAC" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    table_size: 100'
 badcase "yaml table prime"      1 "table_size: 100 is not a prime" sl apply -f "$TMP/bad.yaml"
+Y 'services:' '  - name: x' "$V" '    port: 80' '    protocol: udp' '    udp_idle: 0'
+badcase "yaml udp_idle range"   1 "bad.yaml:6:15: udp_idle: 0 is out of range 1..86400" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    baseline: [{address: "fd00::1", mac: "02:00:00:00:04:01"}]'
 badcase "yaml backend family"   1 "address family differs" sl apply -f "$TMP/bad.yaml"
 Y 'services:' '  - name: x' "$V" '    port: 80' '    baseline: [{address: 10.4.0.1, mac: "02:00:00:00:04:01", dev: nosuchdev0}]'

@@ -29,21 +29,9 @@ if [ "${SLUICE_IN_VM:-0}" = 1 ]; then
 	N=400 TOL=5 HOLD=50 HOLD_S=30 MSGS=5 RESET_S=20
 fi
 
-canary_pct() {
-	json '100.0*(j["counts"].get("b3",0)+j["counts"].get("b4",0))/max(1,sum(j["counts"].values()))'
-}
-errors() { json 'j["errors"]'; }
 spread() {	# FAMILY N [tcpnames options]
 	local fam=$1 n=$2; shift 2
 	lab_in cl python3 "$TCPNAMES" spread "$(lab_vip "$fam")" "$LAB_PORT" "$n" "$@"
-}
-# health SERVICE VARIANT FIELD: from `sluice -j stats`
-health() {
-	lab_sluice -j stats "$1" | python3 -c "
-import json,sys
-j=json.load(sys.stdin)
-h=[x for x in j['services'][0]['health'] if x['variant']=='$2'][0]
-v=h['$3']; print(-1 if v is None else v)"
 }
 in_range() { python3 -c "import sys; sys.exit(not $2 <= $1 <= $3)"; }
 canary_do() {	# run a command in both canary backends
@@ -61,11 +49,11 @@ check_shares() {
 	for w in 5 50; do
 		lab_sluice weight "$svc" "$w%" >/dev/null
 		out=$(spread "$fam" "$N" --sport "$base" --par 4)
-		pct=$(echo "$out" | canary_pct)
+		pct=$(echo "$out" | lab_canary_pct)
 		check "$tag: IPv$fam weight $w%: canary share $pct% of $N within $w±$TOL" \
 			in_range "$pct" $((w - TOL)) $((w + TOL))
 		check "$tag: IPv$fam weight $w%: all $N connections completed" \
-			[ "$(echo "$out" | errors)" = 0 ]
+			[ "$(echo "$out" | lab_errors)" = 0 ]
 		base=$((base + N))
 	done
 }
@@ -83,12 +71,7 @@ check_ramp() {
 	wait $hp
 	out=$(tail -n 1 "$hold")
 	rm -f "$hold"
-	check "$tag: $HOLD live connections kept their backend through 1-5-25-50-100-0%" \
-		[ "$(echo "$out" | json 'sum(c["changed"] for c in j["conns"])')" = 0 ]
-	check "$tag: no live connection was reset or failed" \
-		[ "$(echo "$out" | json 'sum(c["errors"] for c in j["conns"])')" = 0 ]
-	check "$tag: live connections spanned both pools" \
-		[ "$(echo "$out" | json 'len(set(c["backend"] for c in j["conns"]))')" -ge 3 ]
+	hold_checks "$tag" "1-5-25-50-100-0%" "$out"
 	check "$tag: every live connection kept sending (>= $MSGS exchanges each)" \
 		[ "$(echo "$out" | json 'min(c["msgs"] for c in j["conns"])')" -ge "$MSGS" ]
 }
@@ -99,7 +82,7 @@ check_revert() {
 	lab_sluice revert web >/dev/null
 	out=$(spread 4 200 --par 4)
 	check "$tag: reverted at 100%: all 200 new connections on baseline" \
-		[ "$(echo "$out" | canary_pct)" = 0.0 ]
+		[ "$(echo "$out" | lab_canary_pct)" = 0.0 ]
 	lab_sluice resume web >/dev/null
 	# --reset: live canary flows are re-decided onto baseline, whose
 	# backends do not know them and answer with a RST (through the reply
@@ -119,7 +102,7 @@ check_revert() {
 		[ "$(echo "$out" | json 'sum(c["errors"]+c["changed"] for c in j["conns"] if c["backend"] in ("b1","b2"))')" = 0 ]
 	out=$(spread 4 100 --par 4)
 	check "$tag: after --reset: new connections on baseline, none failed" \
-		[ "$(echo "$out" | canary_pct)" = 0.0 ] && [ "$(echo "$out" | errors)" = 0 ]
+		[ "$(echo "$out" | lab_canary_pct)" = 0.0 ] && [ "$(echo "$out" | lab_errors)" = 0 ]
 	lab_sluice resume web >/dev/null
 }
 
@@ -135,11 +118,11 @@ check_health() {
 	out=$(spread "$fam" 100 --par 8 --timeout 3)
 	if [ "$fwd" = nat ]; then
 		check "$tag: IPv$fam refusing canary: backend_rst counted on canary" \
-			[ "$(health "$svc" canary backend_rst)" -ge 20 ]
+			[ "$(lab_health "$svc" canary backend_rst)" -ge 20 ]
 		check "$tag: IPv$fam refusing canary: baseline backend_rst stays 0" \
-			[ "$(health "$svc" baseline backend_rst)" = 0 ]
+			[ "$(lab_health "$svc" baseline backend_rst)" = 0 ]
 	fi
-	check "$tag: IPv$fam refusing canary: only canary connections failed ($(echo "$out" | errors) errors)" \
+	check "$tag: IPv$fam refusing canary: only canary connections failed ($(echo "$out" | lab_errors) errors)" \
 		[ "$(echo "$out" | json 'j["counts"].get("b3",0)+j["counts"].get("b4",0)')" = 0 ]
 	# silent: the canary drops every SYN
 	canary_do nft flush chain $tbl in
@@ -147,14 +130,14 @@ check_health() {
 	fresh_service "$svc" "$fam"
 	spread "$fam" 40 --par 40 --timeout 1.6 >/dev/null
 	check "$tag: IPv$fam silent canary: SYN retransmissions counted on canary" \
-		[ "$(health "$svc" canary syn_retrans)" -ge 5 ]
+		[ "$(lab_health "$svc" canary syn_retrans)" -ge 5 ]
 	check "$tag: IPv$fam silent canary: baseline syn_retrans stays 0" \
-		[ "$(health "$svc" baseline syn_retrans)" = 0 ]
+		[ "$(lab_health "$svc" baseline syn_retrans)" = 0 ]
 	if [ "$fwd" = nat ]; then
 		check "$tag: IPv$fam silent canary: hs_timeout on canary, no handshake timed" \
-			[ "$(health "$svc" canary hs_timeout)" -ge 5 ] && [ "$(health "$svc" canary handshakes)" = 0 ]
+			[ "$(lab_health "$svc" canary hs_timeout)" -ge 5 ] && [ "$(lab_health "$svc" canary handshakes)" = 0 ]
 		check "$tag: IPv$fam silent canary: baseline hs_timeout 0, handshakes timed" \
-			[ "$(health "$svc" baseline hs_timeout)" = 0 ] && [ "$(health "$svc" baseline handshakes)" -ge 5 ]
+			[ "$(lab_health "$svc" baseline hs_timeout)" = 0 ] && [ "$(lab_health "$svc" baseline handshakes)" -ge 5 ]
 	fi
 	# slow: the canary drops each connection's first SYN (answers ~1 s late)
 	canary_do nft flush chain $tbl in
@@ -167,22 +150,22 @@ check_health() {
 	fi
 	fresh_service "$svc" "$fam"
 	out=$(spread "$fam" 60 --par 30 --timeout 4)
-	check "$tag: IPv$fam slow canary: every connection completed" [ "$(echo "$out" | errors)" = 0 ]
+	check "$tag: IPv$fam slow canary: every connection completed" [ "$(echo "$out" | lab_errors)" = 0 ]
 	if [ "$fwd" = nat ]; then
-		check "$tag: IPv$fam slow canary: canary p50 handshake $(health "$svc" canary p50_ms) ms >= 900" \
-			in_range "$(health "$svc" canary p50_ms)" 900 3000
-		check "$tag: IPv$fam slow canary: baseline p99 $(health "$svc" baseline p99_ms) ms < 100" \
-			in_range "$(health "$svc" baseline p99_ms)" 0 100
+		check "$tag: IPv$fam slow canary: canary p50 handshake $(lab_health "$svc" canary p50_ms) ms >= 900" \
+			in_range "$(lab_health "$svc" canary p50_ms)" 900 3000
+		check "$tag: IPv$fam slow canary: baseline p99 $(lab_health "$svc" baseline p99_ms) ms < 100" \
+			in_range "$(lab_health "$svc" baseline p99_ms)" 0 100
 	else
 		check "$tag: IPv$fam slow canary: syn_retrans on canary only" \
-			[ "$(health "$svc" canary syn_retrans)" -ge 5 ] && [ "$(health "$svc" baseline syn_retrans)" = 0 ]
+			[ "$(lab_health "$svc" canary syn_retrans)" -ge 5 ] && [ "$(lab_health "$svc" baseline syn_retrans)" = 0 ]
 	fi
 	canary_do nft delete table $tbl
 	# client RSTs are counted per variant
 	fresh_service "$svc" "$fam"
 	spread "$fam" 40 --par 4 --rst >/dev/null
 	check "$tag: IPv$fam client RSTs counted on both variants" \
-		[ "$(health "$svc" canary client_rst)" -ge 5 ] && [ "$(health "$svc" baseline client_rst)" -ge 5 ]
+		[ "$(lab_health "$svc" canary client_rst)" -ge 5 ] && [ "$(lab_health "$svc" baseline client_rst)" -ge 5 ]
 	lab_sluice service del "$svc" >/dev/null  # the last phase
 }
 

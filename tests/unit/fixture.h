@@ -66,7 +66,8 @@ static inline int t_variant_of(const __u8 *frame)
 /* Send one packet of flow f through prog; the backend it reached or -1. */
 static inline int t_send(int prog, const struct flow *f, int *verdict)
 {
-	__u8 in[256], out[2048];
+	FRAME_BUF(in, 256);
+	FRAME_BUF(out, 2048);
 	__u32 olen = 0;
 	int len = build_pkt(in, f, NULL), v;
 

@@ -20,6 +20,7 @@ struct flow {
 	union sluice_addr src, dst;
 	__u16 sport, dport;	/* host order */
 	__u8 tcp_flags;		/* TH_SYN etc. as in byte 13 */
+	__u32 seq;		/* TCP sequence number, host order */
 };
 
 struct pkt_opts {
@@ -50,9 +51,35 @@ static inline __u16 ip_csum(const void *p, int len)
 	return ~sum;
 }
 
-/* L3 + L4 (no Ethernet); returns its length. */
+/*
+ * A frame buffer whose IP header, after 14 (or 18, 22) bytes of Ethernet
+ * and VLAN tags, is 4-byte aligned, so tests may read it through struct
+ * iphdr and friends without undefined behaviour (UBSan: make sanitize).
+ */
+#define FRAME_BUF(name, size) \
+	_Alignas(4) __u8 name##_mem[(size) + 2]; __u8 *const name = name##_mem + 2
+
+/*
+ * L3 + L4 (no Ethernet); returns its length. Built in an aligned scratch
+ * buffer and copied: after a 14-byte Ethernet header the destination is
+ * not 4-byte aligned, and struct iphdr stores there are undefined
+ * behaviour (UBSan, make sanitize).
+ */
+static inline int build_l3_aligned(__u8 *b, const struct flow *f,
+				   const struct pkt_opts *o);
+
 static inline int build_l3(__u8 *b, const struct flow *f,
 			   const struct pkt_opts *o)
+{
+	static _Alignas(8) __u8 scratch[16384];
+	int len = build_l3_aligned(scratch, f, o);
+
+	memcpy(b, scratch, len);
+	return len;
+}
+
+static inline int build_l3_aligned(__u8 *b, const struct flow *f,
+				   const struct pkt_opts *o)
 {
 	int l4len = (f->proto == IPPROTO_TCP ? 20 : 8) + (o ? o->payload : 0);
 	int hl, i;
@@ -100,6 +127,7 @@ static inline int build_l3(__u8 *b, const struct flow *f,
 
 		th->source = htons(f->sport);
 		th->dest = htons(f->dport);
+		th->seq = htonl(f->seq);
 		th->doff = 5;
 		l4[13] = f->tcp_flags;
 		th->window = htons(65535);
@@ -147,11 +175,25 @@ static inline int build_pkt(__u8 *b, const struct flow *f,
  * to the client: the quoted packet is the reply direction of flow f.
  * type: 3/11 (v4) or 1/2/3 (v6).
  */
+static inline int build_icmp_err_aligned(__u8 *b, const struct flow *f,
+					 const union sluice_addr *rtr, int type);
+
+/* Built in an aligned frame buffer and copied (see FRAME_BUF). */
 static inline int build_icmp_err(__u8 *b, const struct flow *f,
 				 const union sluice_addr *rtr, int type)
 {
+	static FRAME_BUF(scratch, 512);
+	int len = build_icmp_err_aligned(scratch, f, rtr, type);
+
+	memcpy(b, scratch, len);
+	return len;
+}
+
+static inline int build_icmp_err_aligned(__u8 *b, const struct flow *f,
+					 const union sluice_addr *rtr, int type)
+{
 	struct flow rev = *f, outer = {};
-	__u8 inner[128];
+	_Alignas(4) __u8 inner[128];
 	int off, ilen, hl;
 
 	rev.src = f->dst;
@@ -236,6 +278,40 @@ static inline int t_run(int prog_fd, const void *in, __u32 len, __u8 *out,
 		return err;
 	if (out_len)
 		*out_len = o.data_size_out;
+	return o.retval;
+}
+
+/* The same for an XDP program that looks at its ingress device (the FIB
+ * lookups of ipip and nat); out holds up to 4096 bytes. */
+/*
+ * Before 5.12 an XDP test run refuses an xdp_md context (EINVAL): the first
+ * such refusal switches to runs without one (the packet then arrives on the
+ * namespace's loopback, which forwards like any device). A failed run
+ * leaves *out_len 0.
+ */
+static inline int t_run_ctx(int prog_fd, const __u8 *in, __u32 len, __u8 *out,
+			    __u32 *out_len, int ifindex)
+{
+	static bool no_ctx;
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = 4096, .repeat = 1);
+	int err;
+
+	*out_len = 0;
+	if (!no_ctx) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(prog_fd, &o);
+	if (err == -EINVAL && !no_ctx) {
+		no_ctx = true;
+		fprintf(stderr, "  note: no xdp_md context in test runs (before 5.12): ingress is lo\n");
+		return t_run_ctx(prog_fd, in, len, out, out_len, ifindex);
+	}
+	if (err)
+		return err;
+	*out_len = o.data_size_out;
 	return o.retval;
 }
 

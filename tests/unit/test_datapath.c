@@ -24,7 +24,7 @@ static __u64 total_pkts(__u32 id)
 static void check_forwarded(int prog, const __u8 *in, int len, int vlan_off,
 			    const char *what)
 {
-	__u8 out[2048];
+	FRAME_BUF(out, 2048);
 	__u32 olen = 0;
 	int v = t_run(prog, in, len, out, &olen);
 	char m[160];
@@ -44,7 +44,7 @@ static void check_forwarded(int prog, const __u8 *in, int len, int vlan_off,
 
 static void check_passed(int prog, const __u8 *in, int len, const char *what)
 {
-	__u8 out[2048];
+	FRAME_BUF(out, 2048);
 	__u32 olen = 0;
 	int v = t_run(prog, in, len, out, &olen);
 	char m[160];
@@ -60,7 +60,7 @@ int main(void)
 	struct sluice *s = t_instance("dp", 0);
 	struct sluice_service_spec *t4, *u6, *t6;
 	struct pkt_opts o = {};
-	__u8 pkt[512];
+	FRAME_BUF(pkt, 512);
 	__u64 ev[SLUICE_EV_MAX], ev2[SLUICE_EV_MAX];
 	int prog, len;
 	__u32 id4;
@@ -132,7 +132,7 @@ int main(void)
 		union sluice_addr rtr = A("203.0.113.1"), rtr6 = A("2001:db8:ff::1");
 		struct flow e = flow4("198.51.100.9", "192.0.2.10", 41000, 80, IPPROTO_TCP, F_SYN);
 		int be_flow, be_err, types4[] = { 3, 11 }, types6[] = { 1, 2, 3 }, i;
-		__u8 out[2048];
+		FRAME_BUF(out, 2048);
 		__u32 olen;
 
 		be_flow = t_send(prog, &e, NULL);

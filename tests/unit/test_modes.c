@@ -93,27 +93,7 @@ static int ip4_ok(const __u8 *ip)
 static int run_ctx(int prog, const __u8 *in, __u32 len, __u8 *out,
 		   __u32 *olen, int ifindex)
 {
-	static bool no_ctx;
-	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
-		    .data_out = out, .data_size_out = 4096, .repeat = 1);
-	int err;
-
-	*olen = 0;
-	if (!no_ctx) {
-		o.ctx_in = &ctx;
-		o.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(prog, &o);
-	if (err == -EINVAL && !no_ctx) {
-		no_ctx = true;
-		fprintf(stderr, "  note: no xdp_md context in test runs (before 5.12): ingress is lo\n");
-		return run_ctx(prog, in, len, out, olen, ifindex);
-	}
-	if (err)
-		return err;
-	*olen = o.data_size_out;
-	return o.retval;
+	return t_run_ctx(prog, in, len, out, olen, ifindex);
 }
 
 static void set_df(__u8 *pkt)
@@ -176,7 +156,9 @@ static int is_backend4(__be32 a)
 
 static void test_ipip4(int prog, int ifin, const __u8 *out_mac)
 {
-	__u8 in[512], out[4096], srcs[256] = {};
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
+	__u8 srcs[256] = {};
 	struct flow f = flow4("198.51.100.7", "192.0.2.20", 40000, 80, IPPROTO_TCP, F_SYN);
 	int len, v, i, distinct = 0, same = 1;
 	__u32 olen, first = 0;
@@ -224,7 +206,8 @@ static void test_ipip4(int prog, int ifin, const __u8 *out_mac)
 
 static void test_ipip6(int prog, int ifin)
 {
-	__u8 in[512], out[4096];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
 	struct flow f = flow6("2001:db8:1::7", "2001:db8::20", 40000, 80, IPPROTO_TCP, F_SYN);
 	union sluice_addr pfx = A("fd00:99::");
 	int len, v;
@@ -248,7 +231,8 @@ static void test_ipip6(int prog, int ifin)
 
 static void test_too_big(struct sluice *s, int prog, int ifin)
 {
-	__u8 in[2048], out[4096];
+	FRAME_BUF(in, 2048);
+	FRAME_BUF(out, 4096);
 	__u64 ev0[SLUICE_EV_MAX], ev1[SLUICE_EV_MAX];
 	struct flow f = flow4("198.51.100.8", "192.0.2.21", 40000, 80, IPPROTO_TCP, F_ACK);
 	struct flow g = flow6("2001:db8:1::8", "2001:db8::21", 40000, 80, IPPROTO_TCP, F_ACK);
@@ -301,7 +285,9 @@ static void test_too_big(struct sluice *s, int prog, int ifin)
 static void test_nat(struct sluice *s, int prog, int rprog, int ifin, int family,
 		     __u8 proto, const char *svc)
 {
-	__u8 in[512], out[4096], rep[512];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
+	FRAME_BUF(rep, 512);
 	struct flow f = family == AF_INET
 		? flow4("198.51.100.9", "192.0.2.30", 40001, 80, proto, proto == IPPROTO_TCP ? F_SYN : 0)
 		: flow6("2001:db8:1::9", "2001:db8::30", 40001, 80, proto, proto == IPPROTO_TCP ? F_SYN : 0);
@@ -368,7 +354,8 @@ static void test_nat(struct sluice *s, int prog, int rprog, int ifin, int family
 
 static void test_udp0(int prog, int ifin)
 {
-	__u8 in[512], out[4096];
+	FRAME_BUF(in, 512);
+	FRAME_BUF(out, 4096);
 	struct flow f = flow4("198.51.100.10", "192.0.2.31", 40002, 80, IPPROTO_UDP, 0);
 	int len = build_pkt(in, &f, &(struct pkt_opts){ .payload = 8 });
 	__u32 olen;
@@ -377,6 +364,115 @@ static void test_udp0(int prog, int ifin)
 	run_ctx(prog, in, len, out, &olen, ifin);
 	ASSERT_EQ(*(__u16 *)(out + 14 + 20 + 6), 0, "udp checksum 0 stays 0");
 	ASSERT_TRUE(ip4_ok(out + 14), "IPv4 header checksum valid");
+}
+
+/* Issue 10: a UDP length that lies is never rewritten by nat. */
+static void test_nat_udp_len(int prog, int ifin)
+{
+	__u8 in[512], out[4096];
+	struct flow f = flow4("198.51.100.11", "192.0.2.30", 40003, 80, IPPROTO_UDP, 0);
+	int len, v;
+	__u32 olen;
+
+	subtest("issue 10: nat leaves UDP with a lying length untouched");
+	len = build_full(in, &f, 8);
+	in[14 + 20 + 4] = 0;
+	in[14 + 20 + 5] = 17;	/* one past the IP payload */
+	v = run_ctx(prog, in, len, out, &olen, ifin);
+	ASSERT_EQ(v, XDP_PASS, "v4 UDP length past the IP payload: XDP_PASS");
+	ASSERT_TRUE(olen == (__u32)len && !memcmp(out, in, len),
+		    "v4 UDP length past the IP payload: not rewritten");
+	in[14 + 20 + 5] = 6;	/* under the UDP header */
+	v = run_ctx(prog, in, len, out, &olen, ifin);
+	ASSERT_TRUE(v == XDP_PASS && olen == (__u32)len && !memcmp(out, in, len),
+		    "v4 UDP length 6: XDP_PASS, not rewritten");
+}
+
+/*
+ * Issue 10: an ICMP error about a flow of an ipip service that is too big
+ * for the tunnel is never answered with an ICMP error (RFC 1122 3.2.2,
+ * RFC 4443 2.4(e)); it goes to the stack untouched.
+ */
+static void test_too_big_icmp(struct sluice *s, int prog, int ifin)
+{
+	__u8 in[2048], out[4096];
+	__u64 ev0[SLUICE_EV_MAX], ev1[SLUICE_EV_MAX];
+	struct flow f = flow4("198.51.100.12", "192.0.2.21", 40000, 80, IPPROTO_TCP, F_ACK);
+	struct flow g = flow6("2001:db8:1::12", "2001:db8::21", 40000, 80, IPPROTO_TCP, F_ACK);
+	union sluice_addr rtr = A("203.0.113.1"), rtr6 = A("2001:db8:ff::1");
+	int len, v;
+	__u32 olen;
+
+	subtest("issue 10: ipip never answers an ICMP error with an ICMP error");
+	sluice_events_get(s, ev0);
+	len = build_icmp_err(in, &f, &rtr, 3);
+	/* grow the quote to a 1500-byte IP packet with DF */
+	memset(in + len, 0, 14 + 1500 - len);
+	len = 14 + 1500;
+	in[14 + 2] = 1500 >> 8;
+	in[14 + 3] = 1500 & 0xff;
+	set_df(in);
+	v = run_ctx(prog, in, len, out, &olen, ifin);
+	ASSERT_EQ(v, XDP_PASS, "v4 ICMP error too big for the tunnel: XDP_PASS");
+	ASSERT_TRUE(olen == (__u32)len && !memcmp(out, in, len),
+		    "v4 ICMP error too big: untouched (no ICMP answer)");
+
+	len = build_icmp_err(in, &g, &rtr6, 1);
+	memset(in + len, 0, 14 + 1500 - len);
+	len = 14 + 1500;
+	in[14 + 4] = (1500 - 40) >> 8;
+	in[14 + 5] = (1500 - 40) & 0xff;
+	v = run_ctx(prog, in, len, out, &olen, ifin);
+	ASSERT_EQ(v, XDP_PASS, "v6 ICMP error too big for the tunnel: XDP_PASS");
+	ASSERT_TRUE(olen == (__u32)len && !memcmp(out, in, len),
+		    "v6 ICMP error too big: untouched (no ICMPv6 answer)");
+	sluice_events_get(s, ev1);
+	ASSERT_EQ(ev1[SLUICE_EV_ICMP_TOO_BIG] - ev0[SLUICE_EV_ICMP_TOO_BIG], 0,
+		  "no ICMP too-big answer counted");
+	ASSERT_EQ(ev1[SLUICE_EV_PASS_TOO_BIG] - ev0[SLUICE_EV_PASS_TOO_BIG], 2,
+		  "both counted as passed too big");
+}
+
+/*
+ * Issue 10: growing the head for ipip keeps the whole L2 header (MACs, two
+ * VLAN tags, ethertype: 22 bytes, moved by 20) when the neighbour is not
+ * resolved and the frame goes to the stack.
+ */
+static void test_ipip_vlan_no_neigh(int prog, int ifin)
+{
+	__u8 in[512], out[4096];
+	struct flow f = flow4("198.51.100.13", "192.0.2.22", 40000, 80, IPPROTO_TCP, F_SYN);
+	struct flow g = flow6("2001:db8:1::13", "2001:db8::22", 40000, 80, IPPROTO_TCP, F_SYN);
+	struct pkt_opts o = { .vlans = 2, .payload = 10 };
+	int len, v, vl;
+	__u32 olen;
+	char m[128];
+
+	subtest("issue 10: ipip to an unresolved neighbour keeps the L2 header");
+	for (vl = 0; vl <= 2; vl++) {
+		int l2 = 14 + 4 * vl;
+
+		o.vlans = vl;
+		len = build_pkt(in, &f, &o);
+		v = run_ctx(prog, in, len, out, &olen, ifin);
+		snprintf(m, sizeof(m), "v4, %d VLAN tags: XDP_PASS, 20 bytes longer", vl);
+		ASSERT_TRUE(v == XDP_PASS && olen == (__u32)len + 20, m);
+		snprintf(m, sizeof(m), "v4, %d VLAN tags: MACs, tags and ethertype unchanged", vl);
+		ASSERT_TRUE(!memcmp(out, in, l2), m);
+		snprintf(m, sizeof(m), "v4, %d VLAN tags: outer protocol 4, inner packet byte for byte", vl);
+		ASSERT_TRUE(out[l2 + 9] == 4 && !memcmp(out + l2 + 20, in + l2, len - l2), m);
+
+		len = build_pkt(in, &g, &o);
+		v = run_ctx(prog, in, len, out, &olen, ifin);
+		snprintf(m, sizeof(m), "v6, %d VLAN tags: XDP_PASS, 40 bytes longer", vl);
+		ASSERT_TRUE(v == XDP_PASS && olen == (__u32)len + 40, m);
+		snprintf(m, sizeof(m), "v6, %d VLAN tags: MACs, tags and ethertype unchanged", vl);
+		ASSERT_TRUE(!memcmp(out, in, l2), m);
+		snprintf(m, sizeof(m), "v6, %d VLAN tags: next header 41, inner packet byte for byte", vl);
+		ASSERT_TRUE(out[l2 + 6] == 41 && !memcmp(out + l2 + 40, in + l2, len - l2), m);
+		f.sport++;
+		g.sport++;
+	}
 }
 
 static void test_lat_buckets(void)
@@ -407,6 +503,7 @@ int main(void)
 {
 	struct sluice *s;
 	struct sluice_service_spec *ip4, *ip6, *mtu4, *mtu6, *n4, *n6, *u4, *u6, *u0;
+	struct sluice_service_spec *nn4, *nn6;
 	__u8 out_mac[6];
 	char cmd[512];
 	int prog, rprog, ifin, i;
@@ -449,6 +546,16 @@ int main(void)
 	u4 = mode_spec("natu4", "192.0.2.30", IPPROTO_UDP, SLUICE_MODE_NAT);
 	u6 = mode_spec("natu6", "2001:db8::30", IPPROTO_UDP, SLUICE_MODE_NAT);
 	u0 = mode_spec("natu0", "192.0.2.31", IPPROTO_UDP, SLUICE_MODE_NAT);
+	/* backends on the link without a neighbour entry (10.1x.2.x, fd00:1x::1f5) */
+	nn4 = mode_spec("noneigh4", "192.0.2.22", IPPROTO_TCP, SLUICE_MODE_IPIP);
+	nn6 = mode_spec("noneigh6", "2001:db8::22", IPPROTO_TCP, SLUICE_MODE_IPIP);
+	for (i = 0; i < 2; i++) {
+		nn4->pool[i].n = nn6->pool[i].n = 0;
+		t_pool(nn4, i, 2, 500);
+		t_pool(nn6, i, 2, 500);
+		nn4->pool[i].be[0].has_mac = nn4->pool[i].be[1].has_mac = false;
+		nn6->pool[i].be[0].has_mac = nn6->pool[i].be[1].has_mac = false;
+	}
 	for (i = 0; i < 2; i++) {
 		unsigned int j;
 		struct sluice_service_spec *nn[] = { n4, n6, u4, u6, u0 };
@@ -459,13 +566,13 @@ int main(void)
 				nn[k]->pool[i].be[j].port = 8443;
 	}
 	{
-		struct sluice_service_spec *all[] = { ip4, ip6, mtu4, mtu6, n4, n6, u4, u6, u0 };
+		struct sluice_service_spec *all[] = { ip4, ip6, mtu4, mtu6, n4, n6, u4, u6, u0, nn4, nn6 };
 		int k;
 
-		for (k = 0; k < 9; k++)
+		for (k = 0; k < 11; k++)
 			if (!ASSERT_OK(sluice_service_put(s, all[k]), all[k]->name))
 				fprintf(stderr, "  %s\n", sluice_errmsg(s));
-		for (k = 0; k < 9; k++)
+		for (k = 0; k < 11; k++)
 			sluice_set_weight(s, all[k]->name, -1, 5000);
 	}
 	{
@@ -491,6 +598,16 @@ int main(void)
 	test_nat(s, prog, rprog, ifin, AF_INET, IPPROTO_UDP, "natu4");
 	test_nat(s, prog, rprog, ifin, AF_INET6, IPPROTO_UDP, "natu6");
 	test_udp0(prog, ifin);
+	test_nat_udp_len(prog, ifin);
+	test_too_big_icmp(s, prog, ifin);
+	test_ipip_vlan_no_neigh(prog, ifin);
 	test_lat_buckets();
+	{
+		struct sluice_service_spec *all[] = { ip4, ip6, mtu4, mtu6, n4, n6, u4, u6, u0 };
+		int k;
+
+		for (k = 0; k < 9; k++)
+			sluice_spec_free(all[k]);	/* LeakSanitizer: make sanitize */
+	}
 	return t_done();
 }

@@ -16,7 +16,7 @@
 struct cli {
 	const char *pin_dir;
 	int verbose;
-	__u32 conn_entries, conn_new_entries;	/* attach: table sizes */
+	__u32 conn_entries, conn_new_entries, nat_entries;	/* attach: table sizes */
 	const char *prog;
 };
 extern struct cli cli;
@@ -61,6 +61,7 @@ void fmt_mac(const __u8 mac[6], char *buf, size_t len);
 /* Objects. */
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);
+int do_upgrade(int argc, char **argv);
 int do_decap(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_destroy(int argc, char **argv);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* attach, detach, status, destroy. */
+/* attach, upgrade, detach, status, destroy. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,15 +22,16 @@ int do_attach(int argc, char **argv)
 	/* table sizes apply when this attach creates the instance's maps */
 	while (argc >= 3) {
 		__u32 *dst = !strcmp(argv[argc - 2], "conn") ? &cli.conn_entries :
-			     !strcmp(argv[argc - 2], "conn-new") ? &cli.conn_new_entries : NULL;
+			     !strcmp(argv[argc - 2], "conn-new") ? &cli.conn_new_entries :
+			     !strcmp(argv[argc - 2], "nat") ? &cli.nat_entries : NULL;
 
 		if (!dst)
 			break;
-		if (parse_u32(argv[argc - 2], argv[argc - 1], 1u << 28, dst))
+		if (parse_u32(argv[argc - 2], argv[argc - 1], SLUICE_CONN_MAX, dst))
 			return EXIT_USAGE;
-		if (*dst < 1024)
-			return usage_err("%s: %u entries is too small (at least 1024)",
-					 argv[argc - 2], *dst);
+		if (*dst < SLUICE_CONN_MIN)
+			return usage_err("%s: %u entries is too small (at least %u)",
+					 argv[argc - 2], *dst, SLUICE_CONN_MIN);
 		argc -= 2;
 	}
 	if (argc >= 2 && !strcmp(argv[argc - 1], "reply")) {
@@ -38,7 +39,7 @@ int do_attach(int argc, char **argv)
 		argc--;
 	}
 	if (argc < 1 || argc > 2)
-		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N]",
+		return usage_err("usage: %s attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N] [nat N]",
 				 cli.prog);
 	if (!if_nametoindex(argv[0])) {
 		pr_error("no device '%s'", argv[0]);
@@ -64,6 +65,42 @@ int do_attach(int argc, char **argv)
 	}
 	pr_str(PR_ANY, "dev", "attached to %s", argv[0]);
 	pr_str(PR_ANY, "mode", " (%s)\n", attach_modes[mode]);
+	sluice_close(s);
+	return EXIT_OK;
+}
+
+int do_upgrade(int argc, char **argv)
+{
+	struct sluice_upgraded up[64];
+	struct sluice *s;
+	int n, i;
+
+	if (argc)
+		return usage_err("usage: %s upgrade", cli.prog);
+	s = cli_open(false);
+	if (!s)
+		return EXIT_ERR;
+	n = sluice_upgrade(s, up, 64);
+	if (n < 0) {
+		lib_fail(s, n);
+		sluice_close(s);
+		return EXIT_ERR;
+	}
+	pr_arr_open("upgraded");
+	for (i = 0; i < n; i++) {
+		pr_obj_open(NULL);
+		pr_str(PR_ANY, "dev", "%s", up[i].at.ifname);
+		pr_str(PR_ANY, "mode", " (%s):", attach_modes[up[i].at.mode]);
+		pr_bool(PR_JSON, "skipped", "", up[i].skipped);
+		if (up[i].skipped)
+			pr_text(" device gone, skipped");
+		pr_uint(PR_ANY, "old_prog_id", " prog id %llu", up[i].at.prog_id);
+		if (!up[i].skipped)
+			pr_uint(PR_ANY, "new_prog_id", " -> %llu", up[i].new_prog_id);
+		pr_text("\n");
+		pr_obj_close();
+	}
+	pr_arr_close();
 	sluice_close(s);
 	return EXIT_OK;
 }
@@ -113,6 +150,63 @@ static void fill(const char *key, const char *label, unsigned long long used,
 	pr_uint(PR_ANY, "used", label, used);
 	pr_uint(PR_ANY, "max", " %llu", max);
 	pr_real(PR_ANY, "percent", " (%.1f%%)\n", max ? 100.0 * used / max : 0);
+	pr_obj_close();
+}
+
+static const char *map_type_str(__u32 t)
+{
+	switch (t) {
+	case BPF_MAP_TYPE_HASH: return "hash";
+	case BPF_MAP_TYPE_ARRAY: return "array";
+	case BPF_MAP_TYPE_PERCPU_ARRAY: return "percpu_array";
+	case BPF_MAP_TYPE_PERCPU_HASH: return "percpu_hash";
+	case BPF_MAP_TYPE_LRU_HASH: return "lru_hash";
+	case BPF_MAP_TYPE_LPM_TRIE: return "lpm_trie";
+	case BPF_MAP_TYPE_ARRAY_OF_MAPS: return "array_of_maps";
+	case BPF_MAP_TYPE_DEVMAP_HASH: return "devmap_hash";
+	default: return "other";
+	}
+}
+
+/* Kernel memory of every map; svc_cfg and nat_rev with their inner maps. */
+static void print_memory(struct sluice *s)
+{
+	struct sluice_map_mem m[32];
+	unsigned long long total = 0;
+	int n, i;
+
+	n = sluice_map_memory(s, m, 32);
+	for (i = 0; i < n; i++)
+		total += m[i].bytes;
+	pr_uint(PR_ANY, "layout_version", "map layout version %llu\n",
+		sluice_layout_of(s)->version);
+	pr_obj_open("memory");
+	pr_uint(PR_ANY, "total_bytes", "map memory: %llu bytes", total);
+	pr_real(PR_TEXT, NULL, " (%.1f MiB)", total / 1048576.0);
+	pr_text(" in %d maps\n", n);
+	pr_arr_open("maps");
+	for (i = 0; i < n; i++) {
+		pr_obj_open(NULL);
+		pr_str(PR_ANY, "name", "  %-11s", m[i].name);
+		pr_bool(PR_JSON, "present", "", m[i].present);
+		if (!m[i].present) {
+			pr_uint(PR_ANY, "max_entries",
+				" not made yet (made with the first NAT service: %llu entries)\n",
+				sluice_layout_of(s)->nat_entries);
+			pr_obj_close();
+			continue;
+		}
+		pr_str(PR_ANY, "type", " %-13s", map_type_str(m[i].type));
+		pr_uint(PR_ANY, "max_entries", " %9llu", m[i].max_entries);
+		pr_uint(PR_ANY, "key_size", " x (%llu", m[i].key_size);
+		pr_uint(PR_ANY, "value_size", "+%llu B)", m[i].value_size);
+		pr_uint(PR_ANY, "bytes", " %12llu bytes", m[i].bytes);
+		if (m[i].inner)
+			pr_uint(PR_ANY, "inner_maps", " (%llu inner)", m[i].inner);
+		pr_text("\n");
+		pr_obj_close();
+	}
+	pr_arr_close();
 	pr_obj_close();
 }
 
@@ -175,6 +269,7 @@ int do_status(int argc, char **argv)
 	fill("conn_unconfirmed", "conn unconfirmed:  %llu /", unc,
 	     map_max("conn_new"));
 	pr_obj_close();
+	print_memory(s);
 	pr_bool(PR_JSON, "revert_all", "", kill & SLUICE_KILL_REVERT);
 	pr_bool(PR_JSON, "revert_all_reset", "", kill & SLUICE_KILL_RESET);
 	if (kill & SLUICE_KILL_REVERT)

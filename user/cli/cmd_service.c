@@ -93,7 +93,10 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 	}
 	pr_str(PR_ANY, "affinity", " affinity %s", affinity_str(sp->affinity));
 	pr_uint(PR_ANY, "seed", " seed %llu", sp->seed);
-	pr_uint(PR_ANY, "table_size", " table %llu\n", sp->table_size);
+	pr_uint(PR_ANY, "table_size", " table %llu", sp->table_size);
+	if (sp->proto == IPPROTO_UDP)
+		pr_uint(PR_ANY, "udp_idle", " udp-idle %llus", sp->udp_idle_s);
+	pr_text("\n");
 	print_weights(s, sp);
 	pr_str(PR_ANY, "last_known_good", "\tlast-known-good %s",
 	       variant_str(sp->lkg));
@@ -122,10 +125,11 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 
 /* ---- service ----------------------------------------------------------- */
 
-enum { K_VIP, K_PORT, K_PROTO, K_MODE, K_AFF, K_SEED, K_TABLE, K_LKG, K_TUN, K_N };
+enum { K_VIP, K_PORT, K_PROTO, K_MODE, K_AFF, K_SEED, K_TABLE, K_LKG, K_TUN,
+       K_UDP_IDLE, K_N };
 static const char *const svc_keys[K_N] = {
 	"vip", "port", "protocol", "mode", "affinity", "seed", "table-size",
-	"last-known-good", "tunnel-source",
+	"last-known-good", "tunnel-source", "udp-idle",
 };
 
 /* Keyword arguments of service add/set into sp. */
@@ -141,7 +145,7 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 	for (i = 0; i < argc; i += 2) {
 		k = match_word(argv[i], svc_keys, K_N);
 		if (k < 0)
-			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good, tunnel-source)",
+			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good, tunnel-source, udp-idle)",
 					 argv[i]);
 		if (i + 1 >= argc)
 			return usage_err("'%s' needs a value", svc_keys[k]);
@@ -187,6 +191,14 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 			if (parse_u32("table-size", v, SLUICE_TABLE_MAX, &u))
 				return EXIT_USAGE;
 			sp->table_size = u;
+			break;
+		case K_UDP_IDLE:
+			if (parse_u32("udp-idle", v, SLUICE_UDP_IDLE_MAX, &u))
+				return EXIT_USAGE;
+			if (!u)
+				return usage_err("udp-idle: must be 1..%u seconds",
+						 SLUICE_UDP_IDLE_MAX);
+			sp->udp_idle_s = u;
 			break;
 		case K_LKG:
 			x = parse_variant(v);
@@ -381,12 +393,15 @@ const struct cmd service_cmds[] = {
 	{ "add", service_add,
 	  "service add NAME vip ADDR port PORT [protocol tcp|udp] [mode dsr|ipip|nat]\n"
 	  "            [affinity connection|client] [seed N] [table-size PRIME]\n"
-	  "            [last-known-good baseline|canary] [tunnel-source PREFIX]",
+	  "            [last-known-good baseline|canary] [tunnel-source PREFIX]\n"
+	  "            [udp-idle SECONDS]",
 	  "Create a service with empty pools (weight 0%). Modes: dsr rewrites MACs\n"
 	  "(backends need mac); ipip encapsulates (needs tunnel-source, the outer\n"
 	  "source prefix; backends run `sluice decap attach DEV`); nat rewrites the\n"
 	  "destination (attach DEV MODE reply on the backend-facing device). ipip and\n"
-	  "nat find the next hop in the kernel's FIB: no mac or dev needed." },
+	  "nat find the next hop in the kernel's FIB: no mac or dev needed.\n"
+	  "udp-idle (UDP, default 30): a flow silent that long is decided afresh\n"
+	  "on its next packet, so weight changes and reverts reach reused ports." },
 	{ "set", service_set, "service set NAME KEYWORD VALUE ...",
 	  "Change fields of a service (keywords as for add)." },
 	{ "del", service_del, "service del NAME", "Delete a service." },

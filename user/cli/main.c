@@ -26,17 +26,25 @@ static int do_help(int argc, char **argv);
 static int do_version(int argc, char **argv);
 
 static const struct cmd objects[] = {
-	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N]",
+	{ "attach", do_attach, "attach DEV [xdp|xdpgeneric|tc] [reply] [conn N] [conn-new N] [nat N]",
 	  "Load the programs (creating and pinning the maps if needed) and attach\n"
 	  "them to DEV: native XDP (default), skb-mode XDP, or tc clsact ingress.\n"
+	  "Attaching again (or `upgrade`) swaps in this build's programs atomically.\n"
 	  "conn / conn-new: entries of the established and unconfirmed connection\n"
-	  "tables (default 1048576 / 262144), when this attach creates the maps.\n"
+	  "tables (default 1048576 / 262144); nat: entries of the NAT reverse table,\n"
+	  "made with the first NAT service (default conn + conn-new). Sizes are set\n"
+	  "when this attach creates the maps (1024 .. 268435456).\n"
 	  "reply: the NAT reply path (backend -> client gets the VIP back), for the\n"
 	  "backend-facing device; the forward path goes on the client-facing one." },
 	{ "decap", do_decap, "decap { attach | detach } DEV",
 	  "On a backend of an ipip service: a tc ingress program on DEV strips the\n"
 	  "outer IPv4/IPv6 header and hands the inner packet to the local stack\n"
 	  "(no ipip module needed). The VIP must be a local address (loopback)." },
+	{ "upgrade", do_upgrade, "upgrade",
+	  "Hitless upgrade: load this build's programs over the pinned maps and swap\n"
+	  "them in for the attached ones on every device, atomically (no packet is\n"
+	  "dropped, no flow moves). Refused, changing nothing, when the pins have\n"
+	  "another map layout version." },
 	{ "detach", do_detach, "detach DEV",
 	  "Detach the programs of this instance from DEV. The maps stay." },
 	{ "status", do_status, "status",
@@ -174,7 +182,12 @@ int usage_err(const char *fmt, ...)
 
 int lib_fail(struct sluice *s, int err)
 {
-	pr_error("%s", s ? sluice_errmsg(s) : strerror(err < 0 ? -err : err));
+	const char *msg = s ? sluice_errmsg(s) : strerror(err < 0 ? -err : err);
+
+	if (err == -EPERM || err == -EACCES)
+		pr_error("%s: %s", msg, sluice_privilege_hint());
+	else
+		pr_error("%s", msg);
 	return EXIT_ERR;
 }
 
@@ -187,14 +200,15 @@ struct sluice *cli_open(bool create)
 	struct sluice_open_opts o = { .pin_dir = cli.pin_dir, .create = create,
 				      .verbose = cli.verbose,
 				      .conn_entries = cli.conn_entries,
-				      .conn_new_entries = cli.conn_new_entries };
+				      .conn_new_entries = cli.conn_new_entries,
+				      .nat_entries = cli.nat_entries };
 	char path[PATH_MAX + 16], buf[4096], last[1024] = "";
 	struct sluice *s;
 	int saved, tmp, e;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/svc_index", cli.pin_dir);
-	if (!create && access(path, F_OK) < 0) {
+	if (!create && access(path, F_OK) < 0 && errno == ENOENT) {
 		pr_error("no sluice instance at %s (attach a device or add a service first)",
 			 cli.pin_dir);
 		return NULL;
@@ -225,7 +239,12 @@ struct sluice *cli_open(bool create)
 	fclose(f);
 	errno = e;
 done:
-	if (!s) {
+	if (!s && strstr(last, "needs root")) {
+		pr_error("%s", last);
+	} else if (!s && (errno == EPERM || errno == EACCES)) {
+		pr_error("cannot open the sluice instance at %s (%s): %s", cli.pin_dir,
+			 last[0] ? last : strerror(errno), sluice_privilege_hint());
+	} else if (!s) {
 		if (last[0])
 			pr_error("%s", last);
 		else

@@ -142,6 +142,7 @@ static int build_spec(struct sluice *s, const struct sluice_config *c,
 	sp->lkg = cs->lkg;
 	sp->seed = cs->seed;
 	sp->table_size = cs->table_size ? cs->table_size : SLUICE_TABLE_DEFAULT;
+	sp->udp_idle_s = cs->udp_idle_s ? cs->udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
 	if (!cs->weight_per_ring) {
 		for (r = 0; r < SLUICE_MAX_RINGS; r++)
 			sp->weight[r] = cs->weight_all;
@@ -215,7 +216,7 @@ static bool spec_equal(const struct sluice_service_spec *a,
 	    a->proto != b->proto || a->mode != b->mode ||
 	    memcmp(&a->tunnel_src, &b->tunnel_src, sizeof(a->tunnel_src)) ||
 	    a->affinity != b->affinity || a->lkg != b->lkg || a->seed != b->seed ||
-	    a->table_size != b->table_size ||
+	    a->table_size != b->table_size || a->udp_idle_s != b->udp_idle_s ||
 	    memcmp(a->weight, b->weight, sizeof(a->weight)))
 		return false;
 	for (v = 0; v < SLUICE_VARIANTS; v++)
@@ -398,7 +399,7 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 			 struct sluice_service_spec *want,
 			 struct sluice_service_spec *live)
 {
-	unsigned int i;
+	unsigned int i, nbe = 0;
 	int j, err, nsvc;
 	char msg[512];
 
@@ -427,6 +428,10 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 		err = build_spec(s, c, pl, cs, want);
 		if (err)
 			return err;
+		nbe += want->pool[0].n + want->pool[1].n;
+		if (nbe > SLUICE_MAX_BACKENDS)
+			return cerr(s, c, cs->pos, ENOSPC,
+				    "more backends in all services than the datapath holds (65536)");
 		exists = sluice_service_lookup(s, cs->name, &id) == 0;
 		s->err[0] = '\0';
 		err = sluice_service_check(s, want);
@@ -633,6 +638,7 @@ struct sluice_config *sluice_config_export(struct sluice *s)
 		cs->lkg = sp->lkg;
 		cs->seed = sp->seed;
 		cs->table_size = sp->table_size;
+		cs->udp_idle_s = sp->udp_idle_s;
 		for (r = 1; r < SLUICE_MAX_RINGS; r++)
 			uniform &= sp->weight[r] == sp->weight[0];
 		cs->weight_all = sp->weight[0];

@@ -55,8 +55,14 @@ static int xdp_flags(enum sluice_attach_mode mode)
 						       : XDP_FLAGS_DRV_MODE;
 }
 
-int sluice_attach(struct sluice *s, const char *ifname,
-		  enum sluice_attach_mode mode)
+/*
+ * Put this build's program for mode on ifname. old_fd >= 0: replace exactly
+ * that program (XDP_FLAGS_REPLACE; a program someone else put there is left
+ * alone). Either way the swap is one pointer exchange in the kernel: packets
+ * see the old program or the new one, none is dropped in between.
+ */
+static int attach_prog(struct sluice *s, const char *ifname,
+		       enum sluice_attach_mode mode, int old_fd)
 {
 	char pin[PATH_MAX + 64];
 	int ifindex, fd, err;
@@ -86,7 +92,15 @@ int sluice_attach(struct sluice *s, const char *ifname,
 			return sluice_seterr(s, err, "cannot attach tc program to %s: %s",
 					     ifname, strerror(-err));
 	} else {
-		err = bpf_xdp_attach(ifindex, fd, xdp_flags(mode), NULL);
+		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = old_fd);
+
+		err = bpf_xdp_attach(ifindex, fd, xdp_flags(mode) |
+				     (old_fd >= 0 ? XDP_FLAGS_REPLACE : 0),
+				     old_fd >= 0 ? &xo : NULL);
+		if (err == -EEXIST && old_fd >= 0)
+			return sluice_seterr(s, err,
+				"%s on %s is not the program sluice attached: left alone",
+				mode_tag[mode], ifname);
 		if (err)
 			return sluice_seterr(s, err,
 				"cannot attach XDP (%s) to %s: %s%s", mode_tag[mode],
@@ -101,6 +115,57 @@ int sluice_attach(struct sluice *s, const char *ifname,
 		return sluice_seterr(s, errno, "cannot pin %s: %s", pin,
 				     strerror(errno));
 	return 0;
+}
+
+int sluice_attach(struct sluice *s, const char *ifname,
+		  enum sluice_attach_mode mode)
+{
+	return attach_prog(s, ifname, mode, -1);
+}
+
+int sluice_upgrade(struct sluice *s, struct sluice_upgraded *out, int max)
+{
+	struct sluice_attachment at[64];
+	char pin[PATH_MAX + 64];
+	int n, i, k = 0, err = 0, old_fd;
+
+	n = sluice_attachments(s, at, 64);
+	if (n < 0)
+		return sluice_seterr(s, n, "cannot list the attachments: %s",
+				     strerror(-n));
+	if (n == 0)
+		return sluice_seterr(s, ENOENT, "sluice is attached nowhere: nothing to upgrade");
+	/* load (and verify) the new programs before touching any device */
+	err = sluice_prog_fd(s, SLUICE_PROG_XDP);
+	if (err < 0)
+		return err;
+	for (i = 0; i < n && k < max; i++) {
+		memset(&out[k], 0, sizeof(out[k]));
+		out[k].at = at[i];
+		if (at[i].ifindex <= 0) {
+			out[k++].skipped = true;	/* device gone */
+			continue;
+		}
+		prog_pin_path(s, at[i].ifname, at[i].mode, pin, sizeof(pin));
+		old_fd = bpf_obj_get(pin);
+		err = attach_prog(s, at[i].ifname, at[i].mode,
+				  is_tc(at[i].mode) ? -1 : old_fd);
+		if (old_fd >= 0)
+			close(old_fd);
+		if (err)
+			return err;
+		old_fd = bpf_obj_get(pin);
+		if (old_fd >= 0) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+
+			if (!bpf_obj_get_info_by_fd(old_fd, &info, &len))
+				out[k].new_prog_id = info.id;
+			close(old_fd);
+		}
+		k++;
+	}
+	return k;
 }
 
 static int detach_one(struct sluice *s, const char *ifname, int ifindex,

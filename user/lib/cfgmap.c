@@ -90,6 +90,14 @@ void sluice_exposure_sync(struct sluice *s, __u32 svc_id,
 	__atomic_store_n(&e->gen, cfg->gen, __ATOMIC_RELEASE);
 }
 
+int sluice_cfg_read_err(struct sluice *s, int err, const char *name)
+{
+	if (err == -EPERM || err == -EACCES)
+		return sluice_seterr(s, err, "cannot read the configuration of service '%s': %s",
+				     name, sluice_privilege_hint());
+	return sluice_seterr(s, err, "service '%s' has no configuration", name);
+}
+
 int sluice_cfg_read(struct sluice *s, __u32 svc_id, struct sluice_svc_cfg *cfg,
 		    __u32 **tables)
 {

@@ -582,6 +582,18 @@ static int sv_table(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static int sv_udp_idle(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "udp_idle", 1, SLUICE_UDP_IDLE_MAX, &x);
+
+	if (err)
+		return err;
+	c->svc->udp_idle_s = x;
+	return 0;
+}
+
 static int sv_weight(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct sluice_cfg_service *svc = ((struct svc_ctx *)o)->svc;
@@ -668,6 +680,7 @@ static const struct key_def service_keys[] = {
 	{ "affinity", sv_aff, false },
 	{ "seed", sv_seed, false },
 	{ "table_size", sv_table, false },
+	{ "udp_idle", sv_udp_idle, false },
 	{ "weight", sv_weight, false },
 	{ "last_known_good", sv_lkg, false },
 	{ "baseline", sv_pool, false },
@@ -812,7 +825,7 @@ static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
 	struct sluice_config *cf = p->c;
 	struct sluice_cfg_ring *r;
 	yaml_node_item_t *it;
-	unsigned int i, j;
+	unsigned int i, j, nfam;
 	int err;
 
 	if (grow((void **)&cf->rings, cf->nrings, sizeof(*cf->rings)))
@@ -851,8 +864,10 @@ static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
 		if (err)
 			return perr(p, n, "ring '%s': '%s' is not a prefix (like 10.0.0.0/8)",
 				    r->name, sval(n));
+		nfam = 0;
 		for (i = 0; i < cf->nrings; i++)
-			for (j = 0; j < cf->rings[i].n; j++)
+			for (j = 0; j < cf->rings[i].n; j++) {
+				nfam += cf->rings[i].pfx[j].family == px.family;
 				if (sluice_prefix_overlap(&px, &cf->rings[i].pfx[j])) {
 					char a[INET6_ADDRSTRLEN];
 
@@ -862,6 +877,10 @@ static int parse_ring(struct pctx *p, yaml_node_t *k, yaml_node_t *v)
 						    r->name, sval(n), a, cf->rings[i].pfx[j].len,
 						    cf->rings[i].name, cf->rings[i].pfx_pos[j].line);
 				}
+			}
+		if (nfam >= SLUICE_MAX_PREFIXES)
+			return perr(p, n, "ring '%s': more than %d IPv%c prefixes in all rings",
+				    r->name, SLUICE_MAX_PREFIXES, px.family == AF_INET ? '4' : '6');
 		if (grow((void **)&r->pfx, r->n, sizeof(*r->pfx)) ||
 		    grow((void **)&r->pfx_pos, r->n, sizeof(*r->pfx_pos)))
 			return perr(p, n, "out of memory");
@@ -973,6 +992,11 @@ struct sluice_config *sluice_config_parse(const char *path, char *err,
 	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (sluice_file_trusted(fileno(f), f == stdin ? "<stdin>" : path, err, errlen)) {
+		if (f != stdin)
+			fclose(f);
 		return NULL;
 	}
 	yaml_parser_initialize(&yp);

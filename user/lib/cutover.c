@@ -26,7 +26,7 @@ int sluice_cutover(struct sluice *s, const char *name, int variant)
 		goto out;
 	err = sluice_cfg_read(s, id, &cfg, tables);
 	if (err) {
-		err = sluice_seterr(s, err, "service '%s' has no configuration", name);
+		err = sluice_cfg_read_err(s, err, name);
 		goto out;
 	}
 	want = cfg;

@@ -126,8 +126,9 @@ static bool answered(struct sluice *s, const struct sluice_conn_key *k,
 	const struct sluice_backend *be;
 	struct sluice_conn_key rk;
 	struct sluice_nat_rev rv;
+	int tbl = sluice_nat_table(s, false);
 
-	if (e->backend_id >= SLUICE_MAX_BACKENDS)
+	if (e->backend_id >= SLUICE_MAX_BACKENDS || tbl < 0)
 		return false;
 	be = &s->be[e->backend_id];
 	memset(&rk, 0, sizeof(rk));
@@ -137,7 +138,7 @@ static bool answered(struct sluice *s, const struct sluice_conn_key *k,
 	rk.dport = k->sport;
 	rk.proto = k->proto;
 	rk.family = k->family;
-	if (bpf_map_lookup_elem(s->nat_rev_fd, &rk, &rv) < 0)
+	if (bpf_map_lookup_elem(tbl, &rk, &rv) < 0)
 		return false;
 	return rv.flags & (SLUICE_REV_ANSWERED | SLUICE_REV_RST);
 }

@@ -79,6 +79,7 @@ static bool private_mount_ns(void)
 static int ensure_bpffs(struct sluice *s)
 {
 	struct statfs st;
+	struct stat pst;
 	char parent[PATH_MAX], *slash;
 
 	snprintf(parent, sizeof(parent), "%s", s->pin_dir);
@@ -105,6 +106,14 @@ mkdir_pin:
 	if (mkdir(s->pin_dir, 0700) < 0 && errno != EEXIST)
 		return sluice_seterr(s, errno, "cannot create %s: %s",
 				     s->pin_dir, strerror(errno));
+	/* the pins steer traffic: only root may reach them (0700, root) */
+	if (stat(s->pin_dir, &pst) == 0 && pst.st_uid != 0)
+		return sluice_seterr(s, EPERM, "%s is owned by uid %u, not root: "
+				     "refusing to keep sluice's maps there",
+				     s->pin_dir, pst.st_uid);
+	if (chmod(s->pin_dir, 0700) < 0)
+		return sluice_seterr(s, errno, "cannot make %s private (0700): %s",
+				     s->pin_dir, strerror(errno));
 	return 0;
 }
 
@@ -116,26 +125,25 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 	int err, tx_fd;
 
 	sluice_libbpf_verbosity(s->verbose);
+	err = sluice_probe(s);	/* before anything is made */
+	if (err)
+		return err;
 	err = ensure_bpffs(s);
 	if (err)
 		return err;
-	err = sluice_probe(s);
+	err = sluice_layout_check(s);
+	if (err == -ENOENT)
+		err = sluice_layout_create(s);	/* pinned before anything else */
+	else if (!err)
+		err = sluice_layout_sizes_match(s);
 	if (err)
 		return err;
 	skel = sluice_bpf__open_opts(&oo);
 	if (!skel)
 		return sluice_seterr(s, errno, "cannot open the BPF object: %s",
 				     strerror(errno));
-	if (s->conn_entries)
-		bpf_map__set_max_entries(skel->maps.conn_est, s->conn_entries);
-	if (s->conn_new_entries)
-		bpf_map__set_max_entries(skel->maps.conn_new,
-					 s->conn_new_entries);
-	if (s->conn_entries || s->conn_new_entries)
-		bpf_map__set_max_entries(skel->maps.nat_rev,
-			(s->conn_entries ? s->conn_entries : SLUICE_CONN_DEFAULT) +
-			(s->conn_new_entries ? s->conn_new_entries
-					     : SLUICE_CONN_NEW_DEFAULT));
+	bpf_map__set_max_entries(skel->maps.conn_est, s->layout.conn_entries);
+	bpf_map__set_max_entries(skel->maps.conn_new, s->layout.conn_new_entries);
 	snprintf(tx_pin, sizeof(tx_pin), "%s/tx_ports", s->pin_dir);
 	tx_fd = bpf_obj_get(tx_pin);
 	if (tx_fd >= 0) {
@@ -183,6 +191,14 @@ static int *map_fd_slot(struct sluice *s, int i)
 
 #define N_MAPS (int)(sizeof(map_names) / sizeof(map_names[0]))
 
+int sluice_map_at(struct sluice *s, int i, const char **name)
+{
+	if (i < 0 || i >= N_MAPS)
+		return -ENOENT;
+	*name = map_names[i];
+	return *map_fd_slot(s, i);
+}
+
 static int open_pins(struct sluice *s)
 {
 	char path[PATH_MAX + 32];
@@ -216,31 +232,36 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 	s->verbose = opts->verbose;
 	s->conn_entries = opts->conn_entries;
 	s->conn_new_entries = opts->conn_new_entries;
+	s->nat_entries = opts->nat_entries;
+	s->nat_tbl_fd = -1;
 	sluice_libbpf_verbosity(s->verbose);
 	s->ncpus = libbpf_num_possible_cpus();
 
-	err = open_pins(s);
+	err = sluice_layout_check(s);
+	if (!err)
+		err = open_pins(s);
 	if (err == -ENOENT && opts->create) {
 		struct sluice_bpf *skel;
 
 		for (i = 0; i < N_MAPS; i++)
 			if (*map_fd_slot(s, i) >= 0)
 				close(*map_fd_slot(s, i));
+		s->err[0] = '\0';
 		err = sluice_load_skel(s, &skel);
-		if (err)
-			goto fail;
-		sluice_bpf__destroy(skel);	/* the maps stay, pinned */
-		err = open_pins(s);
+		if (!err) {
+			sluice_bpf__destroy(skel);	/* the maps stay, pinned */
+			err = open_pins(s);
+		}
 	}
 	if (err) {
 		if (err == -ENOENT)
 			fprintf(stderr, "Error: no sluice instance at %s (attach a device first)\n",
 				s->pin_dir);
-		else if (!s->err[0])
+		else if (s->err[0])
+			fprintf(stderr, "Error: %s\n", s->err);
+		else
 			fprintf(stderr, "Error: cannot open the maps in %s: %s\n",
 				s->pin_dir, strerror(-err));
-		else
-			fprintf(stderr, "Error: %s\n", s->err);
 		goto fail;
 	}
 	be_len = (size_t)SLUICE_MAX_BACKENDS * sizeof(struct sluice_backend);
@@ -290,6 +311,8 @@ void sluice_close(struct sluice *s)
 	for (i = 0; i < N_MAPS; i++)
 		if (*map_fd_slot(s, i) >= 0)
 			close(*map_fd_slot(s, i));
+	if (s->nat_tbl_fd >= 0)
+		close(s->nat_tbl_fd);
 	if (s->skel)
 		sluice_bpf__destroy(s->skel);
 	free(s->cfg_cache);

@@ -11,9 +11,11 @@ struct sluice_bpf;
 
 struct sluice {
 	char pin_dir[PATH_MAX];
-	char err[256];
+	char err[512];
 	int verbose;
-	__u32 conn_entries, conn_new_entries;
+	__u32 conn_entries, conn_new_entries, nat_entries;	/* asked for */
+	struct sluice_layout layout;	/* what the pins have (layout.c) */
+	int nat_tbl_fd;			/* nat_rev[0], once it exists */
 	/* pinned maps */
 	int svc_index_fd, svc_cfg_fd, kill_fd, svc_meta_fd, backends_fd;
 	int ring_v4_fd, ring_v6_fd, ring_meta_fd, conn_est_fd, conn_new_fd;
@@ -49,8 +51,22 @@ int sluice_cfg_publish(struct sluice *s, __u32 svc_id,
 void sluice_exposure_sync(struct sluice *s, __u32 svc_id,
 			  const struct sluice_svc_cfg *cfg);
 /* Read the live configuration; tables may be NULL to skip them. */
+/* The message for a failed sluice_cfg_read of service name. */
+int sluice_cfg_read_err(struct sluice *s, int err, const char *name);
 int sluice_cfg_read(struct sluice *s, __u32 svc_id,
 		    struct sluice_svc_cfg *cfg, __u32 **tables);
+
+/* The layout pin (layout.c): 0 and s->layout filled; -ENOENT when the
+ * directory has no instance; -EPROTO, with the way to migrate, when the pins
+ * have another layout. */
+int sluice_layout_check(struct sluice *s);
+int sluice_layout_create(struct sluice *s);
+int sluice_layout_sizes_match(struct sluice *s);
+/* The NAT reverse table's fd; create (under the lock): make it if absent. */
+int sluice_nat_table(struct sluice *s, bool create);
+
+/* The i-th pinned map (fd and name), -ENOENT past the last. */
+int sluice_map_at(struct sluice *s, int i, const char **name);
 
 /* Serialise read-modify-write changes between processes. */
 int sluice_lock(struct sluice *s);

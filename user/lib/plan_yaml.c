@@ -668,6 +668,11 @@ struct sluice_plan *sluice_plan_parse(const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
+	if (sluice_file_trusted(fileno(f), f == stdin ? "<stdin>" : path, err, errlen)) {
+		if (f != stdin)
+			fclose(f);
+		return NULL;
+	}
 	yaml_parser_initialize(&yp);
 	yaml_parser_set_input_file(&yp, f);
 	plan = parse_doc(&yp, strcmp(path, "-") ? path : "<stdin>", err, errlen);

@@ -65,14 +65,21 @@ int sluice_probe(struct sluice *s)
 	int err;
 
 	uname(&u);
+	/* a plain map first: without privilege it says EPERM, where the
+	 * program probe below only says "unsupported" */
+	err = probe_map(&map_needs[0]);
+	if (err == -EPERM || err == -EACCES)
+		return sluice_seterr(s, EPERM, "no permission to create BPF maps: %s",
+				     sluice_privilege_hint());
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) != 1)
 		return sluice_seterr(s, EOPNOTSUPP,
-			"Linux %s cannot load XDP programs (BPF may be disabled, or no permission)",
+			"Linux %s cannot load XDP programs (BPF may be disabled)",
 			u.release);
 	for (i = 0; i < sizeof(map_needs) / sizeof(map_needs[0]); i++) {
 		err = probe_map(&map_needs[i]);
 		if (err == -EPERM)
-			return sluice_seterr(s, EPERM, "no permission to create BPF maps (run as root)");
+			return sluice_seterr(s, EPERM, "no permission to create BPF maps: %s",
+					     sluice_privilege_hint());
 		if (err)
 			return sluice_seterr(s, EOPNOTSUPP,
 				"Linux %s lacks %s; sluice needs Linux 5.10 or newer",

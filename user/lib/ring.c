@@ -12,7 +12,7 @@
 #include <bpf/bpf.h>
 #include "internal.h"
 
-#define RING_PFX_MAX 4096
+#define RING_PFX_MAX SLUICE_MAX_PREFIXES
 
 static int lpm_fd(struct sluice *s, __u8 family)
 {
@@ -180,6 +180,22 @@ static int ring_set_locked(struct sluice *s, const char *name,
 		goto out;
 	}
 	nall = all_prefixes(s, all, ring, RING_PFX_MAX * 2);
+	{	/* capacity: the other rings' prefixes plus these, per family */
+		unsigned int n4 = 0, n6 = 0;
+
+		for (j = 0; j < (__u32)nall; j++)
+			if (ring[j] != id)
+				*(all[j].family == AF_INET ? &n4 : &n6) += 1;
+		for (i = 0; i < n; i++)
+			*(pfx[i].family == AF_INET ? &n4 : &n6) += 1;
+		if (n4 > RING_PFX_MAX || n6 > RING_PFX_MAX) {
+			err = sluice_seterr(s, ENOSPC,
+				"ring '%s': %u IPv%c prefixes in all rings would exceed the limit of %d",
+				name, n4 > RING_PFX_MAX ? n4 : n6,
+				n4 > RING_PFX_MAX ? '4' : '6', RING_PFX_MAX);
+			goto out;
+		}
+	}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < (__u32)nall; j++)
 			if (ring[j] != id && sluice_prefix_overlap(&pfx[i], &all[j])) {

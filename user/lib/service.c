@@ -195,6 +195,9 @@ int sluice_service_check(struct sluice *s,
 	if (spec->lkg >= SLUICE_VARIANTS)
 		return sluice_seterr(s, EINVAL, "service '%s': last-known-good must be baseline or canary",
 				     spec->name);
+	if (spec->udp_idle_s > SLUICE_UDP_IDLE_MAX)
+		return sluice_seterr(s, ERANGE, "service '%s': udp-idle must be 1..%u seconds",
+				     spec->name, SLUICE_UDP_IDLE_MAX);
 	for (i = 0; i < SLUICE_MAX_RINGS; i++)
 		if (spec->weight[i] > SLUICE_BUCKETS)
 			return sluice_seterr(s, ERANGE,
@@ -485,7 +488,12 @@ static int service_put_locked(struct sluice *s,
 		cfg.nbackends[v] = nmg;
 	}
 
-	/* 2. the configuration */
+	/* 2. the configuration; a NAT service needs the reverse table first */
+	if (spec->mode == SLUICE_MODE_NAT) {
+		err = sluice_nat_table(s, true);
+		if (err < 0)
+			goto out;
+	}
 	memcpy(cfg.weight, spec->weight, sizeof(cfg.weight));
 	cfg.seed = spec->seed;
 	cfg.table_size = spec->table_size;
@@ -496,6 +504,7 @@ static int service_put_locked(struct sluice *s,
 	cfg.affinity = spec->affinity;
 	cfg.mode = spec->mode;
 	cfg.lkg = spec->lkg;
+	cfg.udp_idle_s = spec->udp_idle_s ? spec->udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
 	if (spec->mode == SLUICE_MODE_IPIP) {
 		cfg.tun_src = spec->tunnel_src.addr;
 		cfg.tun_plen = spec->tunnel_src.len;
@@ -636,8 +645,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 	m = &s->meta[id];
 	err = sluice_cfg_read(s, id, &cfg, NULL);
 	if (err)
-		return sluice_seterr(s, err, "service '%s' has no configuration",
-				     m->name);
+		return sluice_cfg_read_err(s, err, m->name);
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", m->name);
 	out->vip = m->key.vip;
@@ -654,6 +662,7 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 		out->tunnel_src.family = out->family;
 	}
 	out->table_size = cfg.table_size;
+	out->udp_idle_s = cfg.udp_idle_s ? cfg.udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
 	memcpy(out->weight, cfg.weight, sizeof(out->weight));
 	out->id = id;
 	out->gen = cfg.gen;
@@ -761,7 +770,7 @@ static int cfg_edit(struct sluice *s, const char *name, const __u16 *bp,
 		goto out;
 	err = sluice_cfg_read(s, id, &cfg, tables);
 	if (err) {
-		err = sluice_seterr(s, err, "service '%s' has no configuration", name);
+		err = sluice_cfg_read_err(s, err, name);
 		goto out;
 	}
 	if (lkg >= 0) {

@@ -25,6 +25,7 @@ struct sluice_open_opts {
 	bool create;		/* create and pin the maps if they are absent */
 	__u32 conn_entries;	/* established table size, when creating */
 	__u32 conn_new_entries;	/* unconfirmed table size, when creating */
+	__u32 nat_entries;	/* NAT reverse table size (0: conn + conn_new) */
 	int verbose;		/* libbpf debug output on stderr */
 };
 
@@ -68,6 +69,21 @@ struct sluice_attachment {
 /* Where sluice programs of this instance are attached; returns the count. */
 int sluice_attachments(struct sluice *s, struct sluice_attachment *out,
 		       int max);
+
+/*
+ * Hitless upgrade: load this build's programs over the instance's pinned
+ * maps (refused when their layout differs) and swap each attached program
+ * for its new version in place, atomically (XDP: XDP_FLAGS_REPLACE of the
+ * pinned old program; tc: the same filter handle replaced). Established
+ * flows keep their entries; no packet meets a missing program. Returns the
+ * number of rows in out (skipped: the device is gone).
+ */
+struct sluice_upgraded {
+	struct sluice_attachment at;	/* prog_id: the old program */
+	__u32 new_prog_id;
+	bool skipped;
+};
+int sluice_upgrade(struct sluice *s, struct sluice_upgraded *out, int max);
 
 /* Load (without attaching) and return the XDP or TC program fd: tests. */
 enum sluice_prog {
@@ -121,6 +137,9 @@ struct sluice_service_spec {
 	/* ipip: outer source prefix (same family as the VIP), required */
 	struct sluice_prefix tunnel_src;
 	__u32 table_size;	/* 0: SLUICE_TABLE_DEFAULT */
+	/* UDP: seconds of silence after which a flow's next packet is decided
+	 * afresh (1..SLUICE_UDP_IDLE_MAX; 0: SLUICE_UDP_IDLE_DEFAULT) */
+	__u32 udp_idle_s;
 	__u16 weight[SLUICE_MAX_RINGS];	/* canary share per ring, 0..10000 */
 	struct sluice_pool_spec pool[SLUICE_VARIANTS];
 	/* filled by sluice_service_get */
@@ -286,6 +305,33 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 /* Entries in the two connection tables (a walk: not for the hot path). */
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);
 
+/*
+ * Kernel memory of every map of the instance (what the kernel charges it,
+ * as /proc/PID/fdinfo's memlock says), one row per pinned map; svc_cfg
+ * includes every service's inner map, nat_rev its table (absent until the
+ * first NAT service). Returns the row count.
+ */
+struct sluice_map_mem {
+	char name[24];
+	__u32 type, max_entries, key_size, value_size, flags;
+	__u32 inner;		/* inner maps included */
+	bool present;		/* false: nat_rev with no table yet */
+	__u64 bytes;
+};
+int sluice_map_memory(struct sluice *s, struct sluice_map_mem *out, int max);
+/* The instance's layout pin: version and table sizes. */
+const struct sluice_layout *sluice_layout_of(const struct sluice *s);
+
+/*
+ * 0 when the file open at fd (named path in messages) may be trusted: a
+ * regular file only its owner (root or us) can write, in a directory others
+ * cannot swap it in (or a pipe/terminal); else -EPERM with why in err.
+ * sluice_config_parse checks it; the daemon checks plans with it too.
+ */
+int sluice_file_trusted(int fd, const char *path, char *err, size_t errlen);
+/* "needs root, or CAP_BPF and CAP_NET_ADMIN; missing: ...": for EPERM. */
+const char *sluice_privilege_hint(void);
+
 /* Maglev (exposed for tests and benchmarks). */
 struct sluice_maglev_in {
 	__u32 id;		/* what the table slot holds */
@@ -386,6 +432,7 @@ struct sluice_cfg_service {
 	__u8 family, proto, mode, affinity, lkg;
 	__u16 port;
 	__u32 seed, table_size;
+	__u32 udp_idle_s;			/* udp_idle; 0: the default */
 	struct sluice_prefix tunnel_src;	/* ipip: tunnel_source */
 	/* weight: one value for every ring, or per ring; rings a per-ring
 	 * weight does not name take the "default" ring's value (or 0) */

@@ -32,6 +32,7 @@ static const char *const ev_names[SLUICE_EV_MAX] = {
 	[SLUICE_EV_NAT_REPLY] = "nat_reply",
 	[SLUICE_EV_NAT_REPLY_MISS] = "nat_reply_miss",
 	[SLUICE_EV_NAT_REV_FAIL] = "nat_rev_insert_fail",
+	[SLUICE_EV_CONN_REDECIDE] = "conn_redecided",
 };
 
 const char *sluice_event_name(int ev)
