@@ -78,6 +78,11 @@ struct daemon {
 	bool stop;
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
+	/* backend health checks (checks.c) */
+	struct hs *hs;
+	__u64 health_reload_ms;
+	unsigned int health_targets;
+	bool health_cfg_bad;
 	/* scratch, too big for the stack of a tick */
 	struct eng_obs obs;
 	struct eng_out out;
@@ -134,6 +139,13 @@ void sample_totals(const struct eng_obs *obs, __u64 new_flows[2], __u64 bad[2]);
 
 /* actuate.c */
 int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a);
+
+/* checks.c: backend health checks from --config's health_check sections */
+struct hs;
+void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
+void health_dispatch(struct daemon *d);
+void health_free(struct daemon *d);
+json_t *health_json(struct daemon *d, const char *service);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
