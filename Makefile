@@ -92,6 +92,12 @@ $(B)/fuzz/obj/user/cli/main.o: user/cli/main.c $(USER_HDRS) $(SKELS)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Dmain=sluice_cli_main \
 		-Dcli_open=cli_open_unfuzzed -c $< -o $@
 
+# the rollout commands reach no daemon under the fuzzer (fuzz_cli.c's stub)
+$(B)/fuzz/obj/user/cli/cmd_rollout.o: user/cli/cmd_rollout.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		-Dsluice_ctl_connect=fuzz_ctl_connect -c $< -o $@
+
 $(B)/fuzz/obj/%.o: %.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@

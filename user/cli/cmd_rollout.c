@@ -467,7 +467,10 @@ const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 
 int do_rollout(int argc, char **argv)
 {
-	int rc = strip_socket(&argc, argv);
+	int rc;
+
+	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
+	rc = strip_socket(&argc, argv);
 
 	if (rc)
 		return rc;
