@@ -25,7 +25,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
-SLUICED_LDLIBS := -lsqlite3	# the daemon's own libraries
+SLUICED_LDLIBS := -lsqlite3 -lcurl	# the daemon's own libraries (libcurl: HTTP checks)
 # libsluiced's HTTP parts: libcurl (Prometheus queries, notification POSTs)
 # and libmicrohttpd (/metrics); sluiced, tests and benches link them
 DMN_LDLIBS := -lcurl -lmicrohttpd
@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory demo seqsim fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory demo seqsim hcbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -152,6 +152,10 @@ fuzz-packets: $(B)/tests/test_fuzz
 
 demo: all
 	scripts/demo.sh
+
+# health checks: flows moved by one removal, death to removal, checker CPU
+hcbench: all
+	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json
 
 clean:
 	rm -rf $(B)

@@ -166,6 +166,17 @@ static void print_rollout(const json_t *r)
 			pr_text("\n    %s", str(g, "reason"));
 		pr_text("\n");
 	}
+	/* sluiced's health checks of the service's backends */
+	json_array_foreach(json_object_get(r, "health"), i, g) {
+		bool down = json_is_true(json_object_get(g, "down"));
+
+		pr_text("  health %s %s port %lld (%s): %s%s, %lld checks, %lld failed, last: %s\n",
+			str(g, "pool"), str(g, "address"), (long long)num(g, "port"),
+			str(g, "check"), down ? "DOWN" : "up",
+			json_is_true(json_object_get(g, "flapping")) ? " (flapping)" : "",
+			(long long)num(g, "checks"), (long long)num(g, "failures"),
+			str(g, "last"));
+	}
 }
 
 /* Print a reply's data: under -j as it came (without v/code), in text by
