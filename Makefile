@@ -26,6 +26,9 @@ DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
 SLUICED_LDLIBS := -lsqlite3 -lcurl	# the daemon's own libraries (libcurl: HTTP checks)
+# libsluiced's HTTP parts: libcurl (Prometheus queries, notification POSTs)
+# and libmicrohttpd (/metrics); sluiced, tests and benches link them
+DMN_LDLIBS := -lcurl -lmicrohttpd
 CLI_SRC  := $(wildcard user/cli/*.c)
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h user/daemon/*.h include/*.h)
@@ -74,18 +77,18 @@ $(B)/libsluiced.a: $(DMN_OBJ)
 	ar rcs $@ $^
 
 $(B)/sluiced: $(B)/user/daemon/main.o $(B)/libsluiced.a $(B)/libsluice.a
-	$(CC) $(CFLAGS) $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
 	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/bench/%: tests/bench/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bench $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/fuzz/obj/user/cli/main.o: user/cli/main.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
@@ -162,3 +165,15 @@ hcbench: all
 
 clean:
 	rm -rf $(B)
+
+# libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
+FUZZ_SECS ?= 60
+FUZZ_CC   ?= clang
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/lib/query_tmpl.c user/daemon/prom.h user/daemon/httpc.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib -Iuser/daemon \
+		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl
+.PHONY: fuzz-prom
+fuzz-prom: $(B)/fuzz/fuzz_prom
+	@mkdir -p $(B)/fuzz/corpus-prom
+	$< -max_total_time=$(FUZZ_SECS) -max_len=4096 $(B)/fuzz/corpus-prom tests/fuzz/corpus/prom

@@ -310,7 +310,7 @@ static enum gate_outcome eval_external(const struct sluice_plan_gate *g,
 	}
 	gs->ext_seq = e->seq;
 	if (e->status == ENG_EXT_ERROR || !isfinite(e->canary) ||
-	    (g->compare_baseline && !isfinite(e->baseline))) {
+	    (g->compare_baseline && e->verdict == ENG_EXT_VALUE && !isfinite(e->baseline))) {
 		snprintf(ev->reason, sizeof(ev->reason), "measurement failed: %s",
 			 e->status == ENG_EXT_ERROR ? e->reason : "not a number");
 		return finish(g, gs, ev, GATE_ERROR, now_ms);
@@ -321,6 +321,13 @@ static enum gate_outcome eval_external(const struct sluice_plan_gate *g,
 	ev->samples_b = gs->step_n[SLUICE_BASELINE];
 	ev->canary = e->canary;
 	ev->baseline = e->baseline;
+	if (e->verdict != ENG_EXT_VALUE) {
+		/* judged by the shell: a command's exit status, burn-rate rules */
+		snprintf(ev->reason, sizeof(ev->reason), "%s", e->reason);
+		return finish(g, gs, ev, e->verdict == ENG_EXT_PASS ? GATE_PASS :
+					 e->verdict == ENG_EXT_FAIL ? GATE_FAIL :
+					 GATE_INCONCLUSIVE, now_ms);
+	}
 	if (g->compare_baseline) {
 		lim = e->baseline * (1 + g->max_increase) +
 		      (g->has_max_increase_abs ? g->max_increase_abs : 0);

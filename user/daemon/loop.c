@@ -18,6 +18,7 @@
 #define EV_TIMER	(SLUICE_CTL_MAX_CLIENTS + 2)
 #define EV_SIGNAL	(SLUICE_CTL_MAX_CLIENTS + 3)
 #define EV_HEALTH	(SLUICE_CTL_MAX_CLIENTS + 4)	/* health checks */
+#define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 5)	/* httpc, cmdrun */
 
 static int add(int epfd, int fd, unsigned int tag)
 {
@@ -33,7 +34,7 @@ int loop_run(struct daemon *d, int listen_fd)
 		.it_value = { 0, SLUICED_TICK_MS * 1000000L },
 	};
 	struct epoll_event evs[16];
-	int epfd, tfd, sfd, n, i, err = 0;
+	int epfd, tfd, sfd, n, i, err = 0, gfd[2];
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -49,6 +50,12 @@ int loop_run(struct daemon *d, int listen_fd)
 	    add(epfd, listen_fd, EV_LISTEN) || add(epfd, tfd, EV_TIMER) ||
 	    add(epfd, sfd, EV_SIGNAL)) {
 		dlog(d, LOG_ERR_, "cannot set up the event loop: %s", strerror(errno));
+		err = -errno;
+		goto out;
+	}
+	/* measurements and notifications in flight: never block the loop */
+	gs_fds(d, gfd);
+	if (add(epfd, gfd[0], EV_GATES) || add(epfd, gfd[1], EV_GATES)) {
 		err = -errno;
 		goto out;
 	}
@@ -73,8 +80,11 @@ int loop_run(struct daemon *d, int listen_fd)
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
 				ro_tick(d, now);
+				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
+			} else if (tag == EV_GATES) {
+				gs_dispatch(d);
 			} else if (tag == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 

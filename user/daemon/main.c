@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <sqlite3.h>
 #include "sluiced.h"
+#include "metrics.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -36,6 +37,13 @@ static void usage(FILE *f)
 		"  -c, --config FILE       apply file whose rollout: sections are the plans\n"
 		"                          of 'sluice rollout start SERVICE' without -f\n"
 		"  -k, --keep-days N       keep events and samples N days (default %d)\n"
+		"  -P, --prometheus URL    Prometheus of the plans' prometheus gates\n"
+		"                          (default http://127.0.0.1:9090)\n"
+		"  -m, --metrics ADDR      serve /metrics on ADDR (default " METRICS_DEFAULT_ADDR ";\n"
+		"                          \"off\": none)\n"
+		"  -n, --notify-command C  run C (sh -c) on pause, inconclusive, rollback,\n"
+		"                          abort, promotion and freeze (event JSON on stdin)\n"
+		"  -u, --notify-url URL    POST the event JSON to URL\n"
 		"  -v, --verbose           every gate evaluation and command in the log\n"
 		"  -V, --version           -h, --help\n",
 		SLUICE_CTL_SOCKET, SLUICE_CTL_SOCKET_ENV, SLUICED_DB_DEFAULT,
@@ -57,6 +65,10 @@ int main(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "keep-days", required_argument, NULL, 'k' },
+		{ "prometheus", required_argument, NULL, 'P' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "notify-command", required_argument, NULL, 'n' },
+		{ "notify-url", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -74,7 +86,7 @@ int main(int argc, char **argv)
 	if (!d.o.pin_dir || !*d.o.pin_dir)
 		d.o.pin_dir = SLUICE_PIN_DIR_DEFAULT;
 	d.o.keep_days = SLUICED_KEEP_DAYS;
-	while ((c = getopt_long(argc, argv, "s:g:D:d:a:c:k:vVh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:g:D:d:a:c:k:P:m:n:u:vVh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 's': d.o.socket_path = optarg; break;
 		case 'g': d.o.socket_group = optarg; break;
@@ -82,6 +94,10 @@ int main(int argc, char **argv)
 		case 'd': d.o.pin_dir = optarg; break;
 		case 'a': d.o.audit_path = optarg; break;
 		case 'c': d.o.config_path = optarg; break;
+		case 'P': d.o.prom_url = optarg; break;
+		case 'm': d.o.metrics_addr = optarg; break;
+		case 'n': d.o.notify_command = optarg; break;
+		case 'u': d.o.notify_url = optarg; break;
 		case 'k': {
 			char *end;
 			unsigned long k = strtoul(optarg, &end, 10);
@@ -130,6 +146,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	audit_reopen(&d);
+	if (gs_start(&d, err, sizeof(err))) {
+		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
+		gs_stop(&d);
+		store_close(d.db);
+		return 1;
+	}
 	fd = ctl_listen(&d, err, sizeof(err));
 	if (fd < 0) {
 		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
@@ -141,6 +163,7 @@ int main(int argc, char **argv)
 	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
 	rc = loop_run(&d, fd);
 	ctl_cleanup(&d);
+	gs_stop(&d);
 	ro_free_all(&d);
 	store_close(d.db);
 	sluice_close(d.s);

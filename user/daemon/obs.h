@@ -31,8 +31,19 @@ enum eng_ext_status {
  * double count). An empty query result is ENG_EXT_ERROR with a reason, or
  * ENG_EXT_OK with samples 0 (inconclusive): never a crash, never a pass.
  */
+/* Who judges an external measurement: the engine compares the values
+ * like a datapath gate (VALUE: Prometheus, command `result: value`), or the
+ * shell's verdict stands (command `result: exit`, burn-rate rules). */
+enum eng_ext_verdict {
+	ENG_EXT_VALUE = 0,
+	ENG_EXT_PASS,
+	ENG_EXT_FAIL,
+	ENG_EXT_INCONCLUSIVE,
+};
+
 struct eng_ext {
 	enum eng_ext_status status;
+	enum eng_ext_verdict verdict;	/* ENG_EXT_OK only */
 	__u64 seq;
 	double canary, baseline;	/* the metric's value per variant, in the
 					 * metric's unit; NaN is an error */

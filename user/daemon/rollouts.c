@@ -380,6 +380,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 			 r->service, e && d->s ? sluice_errmsg(d->s) : "no instance");
 		return;
 	}
+	gs_measure(d, r, &d->obs, now);
 	memset(&d->out, 0, sizeof(d->out));
 	e = eng_tick(r->plan, &r->st, &d->obs, &d->env, now, &d->out);
 	if (e) {
@@ -390,6 +391,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	}
 	r->error[0] = '\0';
 	audit_events(d, r, &d->out);
+	gs_notify_events(d, r, &d->out);
 	if (d->out.changed)
 		r->dirty = true;
 	if (r->dirty && (significant(&d->out) || now - r->persisted_ms >= SLUICED_PERSIST_MS))
@@ -616,6 +618,7 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 	__u64 now = now_ms();
 
 	audit_events(d, r, &d->out);
+	gs_notify_events(d, r, &d->out);
 	if (changed && persist(d, r, now)) {
 		store_rollback(d->db);
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
@@ -801,6 +804,7 @@ static void cmd_freeze(struct daemon *d, bool on, const struct ctl_args *a,
 		return;
 	}
 	dlog(d, LOG_INFO_, "%s", text);
+	gs_notify_freeze(d, on, on ? f : &old);
 	res->data = json_pack("{s:b, s:o}", "changed", 1, "freeze", ro_freeze_json(d));
 }
 

@@ -63,6 +63,9 @@ struct daemon_opts {
 	const char *pin_dir;
 	const char *audit_path;		/* "-": stderr */
 	const char *config_path;	/* apply file: rollout: sections */
+	const char *prom_url;		/* default Prometheus of gates */
+	const char *metrics_addr;	/* /metrics listen address; "off" */
+	const char *notify_command, *notify_url;
 	unsigned int keep_days;
 	int verbose;
 };
@@ -78,6 +81,13 @@ struct daemon {
 	bool stop;
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
+	/* external gates, notifications, /metrics (gates_shell.c) */
+	struct httpc *hc;
+	struct cmdrun *cr;
+	struct extgate *xg;
+	struct notify *nt;
+	struct metrics_srv *ms;
+	__u64 last_metrics_ms;
 	/* backend health checks (checks.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -140,6 +150,18 @@ void sample_totals(const struct eng_obs *obs, __u64 new_flows[2], __u64 bad[2]);
 /* actuate.c */
 int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a);
 
+/* gates_shell.c: external gates, notifications and /metrics in sluiced */
+int gs_start(struct daemon *d, char *err, size_t errlen);
+void gs_stop(struct daemon *d);
+int gs_fds(struct daemon *d, int fds[2]);
+void gs_dispatch(struct daemon *d);
+/* before eng_tick: measurements due, results into obs->ext[] */
+void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now);
+/* after eng_tick: notifications of its transitions */
+void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
+void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
+/* once a second: a new /metrics snapshot */
+void gs_metrics(struct daemon *d, __u64 now);
 /* checks.c: backend health checks from --config's health_check sections */
 struct hs;
 void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);

@@ -196,6 +196,68 @@ static void fmt_ms(char *s, size_t len, __u64 ms)
 		}
 }
 
+/* key: 'text' (YAML single quotes: ' doubled) */
+static void out_sq(struct buf *b, const char *pad, const char *key, const char *text)
+{
+	const char *q;
+
+	out(b, "%s%s: '", pad, key);
+	for (q = text; *q; q++)
+		out(b, *q == '\'' ? "''" : "%c", *q);
+	out(b, "'\n");
+}
+
+static void ext_to_yaml(struct buf *b, const char *pad, const struct sluice_plan_gate *g)
+{
+	char v[48], in[40];
+
+	snprintf(in, sizeof(in), "%s    ", pad);
+	if (g->metric == SLUICE_METRIC_EXT_PROMETHEUS) {
+		out_sq(b, in, "query", g->ext.query);
+		if (g->ext.samples_query[0])
+			out_sq(b, in, "samples_query", g->ext.samples_query);
+		if (g->ext.url[0])
+			out(b, "%surl: %s\n", in, g->ext.url);
+	}
+	if (g->metric == SLUICE_METRIC_EXT_COMMAND) {
+		out_sq(b, in, "command", g->ext.command);
+		out(b, "%sresult: %s\n", in, g->ext.result == SLUICE_CMD_VALUE ? "value" : "exit");
+	}
+	if (g->ext.timeout_ms) {
+		fmt_ms(v, sizeof(v), g->ext.timeout_ms);
+		out(b, "%stimeout: %s\n", in, v);
+	}
+}
+
+static void budget_to_yaml(struct buf *b, const char *pad, const struct sluice_plan *plan)
+{
+	const struct sluice_plan_budget *bd = &plan->budget;
+	char v[48], in[40];
+
+	snprintf(in, sizeof(in), "%s  ", pad);
+	if (bd->present) {
+		out(b, "%sbudget:\n%sslo: %.15g%%\n", pad, in, bd->slo * 100);
+		fmt_ms(v, sizeof(v), bd->window_ms);
+		out(b, "%swindow: %s\n", in, v);
+		if (bd->time_base_ms) {
+			fmt_ms(v, sizeof(v), bd->time_base_ms);
+			out(b, "%stime_base: %s\n", in, v);
+		}
+		fmt_ms(v, sizeof(v), bd->check_interval_ms);
+		out(b, "%smin_events: %llu\n%scheck_interval: %s\n%sfreeze: %s\n", in,
+		    (unsigned long long)bd->min_events, in, v, in, bd->freeze ? "true" : "false");
+		if (bd->error_ratio_query[0])
+			out_sq(b, in, "error_ratio_query", bd->error_ratio_query);
+		if (bd->url[0])
+			out(b, "%surl: %s\n", in, bd->url);
+	}
+	if (plan->pre_step_hook[0]) {
+		out_sq(b, pad, "pre_step_hook", plan->pre_step_hook);
+		fmt_ms(v, sizeof(v), plan->pre_step_timeout_ms);
+		out(b, "%spre_step_timeout: %s\n", pad, v);
+	}
+}
+
 char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 {
 	static const char *const sig[] = { "syn_retrans", "client_rst",
@@ -256,6 +318,8 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 		if (g->has_max_increase_abs) {
 			if (lat)
 				fmt_ms(v, sizeof(v), (__u64)g->max_increase_abs);
+			else if (g->metric >= SLUICE_METRIC_EXT_PROMETHEUS)
+				snprintf(v, sizeof(v), "%.17g", g->max_increase_abs);
 			else
 				snprintf(v, sizeof(v), "%.15g%%", g->max_increase_abs * 100);
 			out(&b, "%s    max_increase_abs: %s\n", pad, v);
@@ -263,6 +327,8 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 		if (g->has_max) {
 			if (lat)
 				fmt_ms(v, sizeof(v), (__u64)g->max);
+			else if (g->metric >= SLUICE_METRIC_EXT_PROMETHEUS)
+				snprintf(v, sizeof(v), "%.17g", g->max);
 			else
 				snprintf(v, sizeof(v), "%.15g%%", g->max * 100);
 			out(&b, "%s    max: %s\n", pad, v);
@@ -281,7 +347,9 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 					    sig[j]);
 			out(&b, "]\n");
 		}
+		ext_to_yaml(&b, pad, g);
 	}
+	budget_to_yaml(&b, pad, plan);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -151,6 +151,79 @@ enum sluice_trigger {
 					 * when the canary pool changes */
 };
 
+/*
+ * External gates (issue 12). The shell measures them asynchronously each
+ * interval and hands the result in eng_obs.ext[gate index]:
+ *   prometheus: `query` (a PromQL template: {{service}}, {{variant}},
+ *     {{ring}}) is run per variant (canary; baseline too when the gate
+ *     compares) against `url` (default: sluiced --prometheus); min samples
+ *     from `samples_query` (same template: the events behind one
+ *     measurement, e.g. increase(...[<interval>])) summed over the step,
+ *     or without it one per measurement (min_samples counts measurements). Judged by max / max_increase like datapath gates.
+ *   command: `command` (sh -c) with SLUICE_SERVICE, SLUICE_VARIANT,
+ *     SLUICE_RING, SLUICE_STEP, SLUICE_GATE in its environment, killed at
+ *     `timeout`. result exit: 0 pass, 1 fail, other error; result value:
+ *     a number on stdout judged by max / max_increase (run per variant).
+ *   burn_rate: the canary's own error ratio (the datapath signals of an
+ *     error-ratio gate, `signals:`) against the plan's `budget:` (SLO, time
+ *     base, min events) through the multiwindow multi-burn-rate rules.
+ */
+#define SLUICE_GATE_QUERY_LEN	512
+#define SLUICE_GATE_URL_LEN	128
+
+enum sluice_cmd_result { SLUICE_CMD_EXIT = 0, SLUICE_CMD_VALUE = 1 };
+
+struct sluice_plan_ext {
+	char query[SLUICE_GATE_QUERY_LEN];		/* prometheus */
+	char samples_query[SLUICE_GATE_QUERY_LEN];	/* prometheus, optional */
+	char url[SLUICE_GATE_URL_LEN];			/* prometheus, optional */
+	char command[SLUICE_GATE_QUERY_LEN];		/* command */
+	enum sluice_cmd_result result;			/* command */
+	__u64 timeout_ms;		/* per measurement; default 5 s, < interval */
+};
+
+/*
+ * The service's error budget (`budget:` in the plan): the SLO, how the
+ * burn-rate windows scale, and where "good / total" come from for the
+ * budget left over the SLO window. Exhausted (nothing left): the service
+ * is frozen (no new rollout starts, running ones pause) until budget
+ * returns. Datapath source: sluiced's persisted per-minute samples of the
+ * error signals; prometheus: `error_ratio_query` ({{service}}, {{window}}:
+ * the SLO window as a PromQL duration) returns the error ratio.
+ */
+struct sluice_plan_budget {
+	bool present;
+	double slo;			/* (0, 1): 0.999 */
+	__u64 window_ms;		/* SLO period; default 30 d */
+	__u64 time_base_ms;		/* the workbook's 1 h becomes this;
+					 * default: the longest hold */
+	__u64 min_events;		/* per burn window; default 100 */
+	__u64 check_interval_ms;	/* budget left: default 60 s */
+	bool freeze;			/* exhausted freezes; default true */
+	char error_ratio_query[SLUICE_GATE_QUERY_LEN];	/* "" = datapath */
+	char url[SLUICE_GATE_URL_LEN];
+	struct sluice_plan_pos pos;
+};
+
+/* Values for a template's {{service}}, {{variant}}, {{ring}}, {{window}}
+ * (NULL: the template may not use it). */
+struct sluice_query_vars {
+	const char *service, *variant, *ring, *window;
+};
+
+/*
+ * Expand a query template; spaces inside the braces are allowed; values
+ * are escaped for a PromQL string literal (\ and "). An unknown or
+ * unterminated placeholder, or one without a value, is -EINVAL with err
+ * naming it and its offset; -E2BIG when out is too small. Returns the
+ * length.
+ */
+int sluice_query_expand(const char *tmpl, const struct sluice_query_vars *v,
+			char *out, size_t outlen, char *err, size_t errlen);
+/* Check a template for plan validation: a gate's ({{service}},
+ * {{variant}}, {{ring}}) or a budget's (budget: {{service}}, {{window}}). */
+int sluice_query_check(const char *tmpl, bool budget, char *err, size_t errlen);
+
 struct sluice_plan_gate {
 	char name[SLUICE_GATE_NAME_LEN];	/* default: the metric name;
 						 * unique within the plan */
@@ -191,6 +264,7 @@ struct sluice_plan_gate {
 	enum sluice_on_inconclusive on_inconclusive;
 	__u32 signals;			/* error ratio: SLUICE_SIG_*; 0: the
 					 * mode's default set */
+	struct sluice_plan_ext ext;	/* SLUICE_METRIC_EXT_* */
 	struct sluice_plan_pos pos;
 };
 
@@ -201,6 +275,11 @@ struct sluice_plan {
 	struct sluice_plan_gate gates[SLUICE_PLAN_MAX_GATES];
 	enum sluice_on_failure on_failure;
 	enum sluice_trigger trigger;
+	struct sluice_plan_budget budget;
+	/* run before each step's weights are written; a failure or a timeout
+	 * pauses the rollout (SLUICE_SERVICE, SLUICE_STEP in its env) */
+	char pre_step_hook[SLUICE_GATE_QUERY_LEN];
+	__u64 pre_step_timeout_ms;	/* default 30 s */
 	struct sluice_plan_pos pos;	/* of the rollout: mapping */
 };
 

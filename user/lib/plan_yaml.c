@@ -26,6 +26,27 @@
  *         error_limit: 3
  *         on_inconclusive: pause | extend | fail
  *         signals: [syn_retrans, client_rst, backend_rst, hs_timeout]
+ *       - metric: prometheus              # external: measured by sluiced
+ *         query: 'sum(rate(http_requests_total{version="{{variant}}",code=~"5.."}[1m]))
+ *                 / sum(rate(http_requests_total{version="{{variant}}"}[1m]))'
+ *         samples_query: 'sum(increase(http_requests_total{version="{{variant}}"}[1m]))'
+ *         url: http://127.0.0.1:9090      # default: sluiced --prometheus
+ *         timeout: 2s
+ *         max: 1%                         # or 0.01; max_increase as above
+ *       - metric: command
+ *         command: /usr/local/bin/smoke-test
+ *         result: exit                    # 0 pass, 1 fail; or value (stdout)
+ *       - metric: burn_rate               # against budget: below
+ *     budget:
+ *       slo: 99.9%
+ *       window: 30d                       # the SLO period
+ *       time_base: 5m                     # the workbook's 1 h becomes this
+ *       min_events: 100
+ *       check_interval: 1m
+ *       freeze: true                      # exhausted: no starts, pause
+ *       error_ratio_query: '...{{window}}...'   # default: the datapath
+ *     pre_step_hook: /usr/local/bin/before-step   # failure pauses
+ *     pre_step_timeout: 30s
  */
 #include <math.h>
 #include "yaml_walk.h"
@@ -297,6 +318,7 @@ static int pl_steps(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 struct gate_ctx_y {
 	struct sluice_plan_gate *g;
 	yaml_node_t *metric, *incr, *incr_abs, *max, *signals, *name;
+	yaml_node_t *query, *samples_query, *url, *command, *result, *timeout;
 	yaml_node_t *abs_raw, *max_raw;	/* parsed once the metric is known */
 };
 
@@ -305,8 +327,11 @@ static const char *const metric_names[] = {
 	[SLUICE_METRIC_LATENCY_P95] = "latency_p95",
 	[SLUICE_METRIC_LATENCY_P99] = "latency_p99",
 	[SLUICE_METRIC_NEW_FLOW_RATIO] = "new_flow_ratio",
+	[SLUICE_METRIC_EXT_PROMETHEUS] = "prometheus",
+	[SLUICE_METRIC_EXT_COMMAND] = "command",
+	[SLUICE_METRIC_EXT_BURN_RATE] = "burn_rate",
 };
-#define METRICS_PARSED	4	/* external kinds: their own issue */
+#define METRICS_PARSED	SLUICE_METRICS
 
 static bool is_latency(enum sluice_gate_metric m)
 {
@@ -449,6 +474,100 @@ static int gt_signals(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static bool is_external(enum sluice_gate_metric m)
+{
+	return m == SLUICE_METRIC_EXT_PROMETHEUS || m == SLUICE_METRIC_EXT_COMMAND ||
+	       m == SLUICE_METRIC_EXT_BURN_RATE;
+}
+
+/* A query template: stored, placeholders checked. */
+static int get_query(struct pctx *p, yaml_node_t *v, const char *what, bool window,
+		     char *out, size_t len)
+{
+	char why[200];
+	int err = want_scalar(p, v, what);
+
+	if (err)
+		return err;
+	if (strlen(sval(v)) >= len)
+		return perr(p, v, "%s: longer than %zu characters", what, len - 1);
+	if (sluice_query_check(sval(v), window, why, sizeof(why)))
+		return perr(p, v, "%s: %s", what, why);
+	snprintf(out, len, "%s", sval(v));
+	return 0;
+}
+
+static int gt_query(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->query = v;
+	return get_query(p, v, "query", false, c->g->ext.query, sizeof(c->g->ext.query));
+}
+
+static int gt_samples_query(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->samples_query = v;
+	return get_query(p, v, "samples_query", false, c->g->ext.samples_query,
+			 sizeof(c->g->ext.samples_query));
+}
+
+/* http://host:port[/path] or https://... */
+static int get_url(struct pctx *p, yaml_node_t *v, const char *what, char *out, size_t len)
+{
+	int err = get_str(p, v, what, out, len);
+
+	if (err)
+		return err;
+	if ((strncmp(out, "http://", 7) && strncmp(out, "https://", 8)) ||
+	    !out[strncmp(out, "http://", 7) ? 8 : 7] || strpbrk(out, " \t\n?#"))
+		return perr(p, v, "%s: '%s' is not an http:// or https:// base URL", what, out);
+	return 0;
+}
+
+static int gt_url(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+
+	c->url = v;
+	return get_url(p, v, "url", c->g->ext.url, sizeof(c->g->ext.url));
+}
+
+static int gt_command(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	int err = get_str(p, v, "command", c->g->ext.command, sizeof(c->g->ext.command));
+
+	c->command = v;
+	if (!err && !c->g->ext.command[0])
+		return perr(p, v, "command: empty");
+	return err;
+}
+
+static int gt_result(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "exit", "value" };
+	struct gate_ctx_y *c = o;
+	int x, err = get_enum(p, v, "result", n, 2, &x);
+
+	c->result = v;
+	c->g->ext.result = x;
+	return err;
+}
+
+static int gt_timeout(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct gate_ctx_y *c = o;
+	int err = get_duration(p, v, "timeout", 10, &c->g->ext.timeout_ms);
+
+	c->timeout = v;
+	if (!err && c->g->ext.timeout_ms > 600 * 1000)
+		return perr(p, v, "timeout: '%s' is longer than 10m", sval(v));
+	return err;
+}
+
 static const struct key_def gate_keys[] = {
 	{ "name", gt_name, false },
 	{ "metric", gt_metric, true },
@@ -462,6 +581,12 @@ static const struct key_def gate_keys[] = {
 	{ "error_limit", gt_elim, false },
 	{ "on_inconclusive", gt_inconc, false },
 	{ "signals", gt_signals, false },
+	{ "query", gt_query, false },
+	{ "samples_query", gt_samples_query, false },
+	{ "url", gt_url, false },
+	{ "command", gt_command, false },
+	{ "result", gt_result, false },
+	{ "timeout", gt_timeout, false },
 };
 
 /* max_increase_abs and max: a duration for latency, a percentage else. */
@@ -471,6 +596,18 @@ static int gate_value(struct pctx *p, struct gate_ctx_y *c, yaml_node_t *v,
 	__u64 ms;
 	int err;
 
+	if (is_external(c->g->metric) && !strchr(sval(v), '%')) {
+		char *end;
+
+		if (want_scalar(p, v, what))
+			return -EINVAL;
+		*out = strtod(sval(v), &end);
+		if (end == sval(v) || *end || !isfinite(*out))
+			return perr(p, v, "%s: '%s' is not a number or a percentage", what, sval(v));
+		if (*out < 0 && !strcmp(what, "max_increase_abs"))
+			return perr(p, v, "%s: %s is negative", what, sval(v));
+		return 0;
+	}
 	if (is_latency(c->g->metric)) {
 		if (!isalpha((unsigned char)sval(v)[strlen(sval(v)) - 1]))
 			return perr(p, v, "%s: a latency gate takes a duration (like 20ms), not '%s'",
@@ -480,6 +617,42 @@ static int gate_value(struct pctx *p, struct gate_ctx_y *c, yaml_node_t *v,
 		return err;
 	}
 	return get_percent(p, v, what, 0, 1, false, out);
+}
+
+/* Keys of external gates: each only where it means something. */
+static int check_external(struct pctx *p, yaml_node_t *n, struct gate_ctx_y *c,
+			  const char *what)
+{
+	struct sluice_plan_gate *g = c->g;
+	enum sluice_gate_metric m = g->metric;
+	yaml_node_t *prom_only = c->query ? c->query : c->samples_query ? c->samples_query : c->url;
+	yaml_node_t *cmd_only = c->command ? c->command : c->result;
+
+	if (m != SLUICE_METRIC_EXT_PROMETHEUS && prom_only)
+		return perr(p, prom_only, "%s: query, samples_query and url belong to prometheus gates",
+			    what);
+	if (m != SLUICE_METRIC_EXT_COMMAND && cmd_only)
+		return perr(p, cmd_only, "%s: command and result belong to command gates", what);
+	if (c->timeout && m != SLUICE_METRIC_EXT_PROMETHEUS && m != SLUICE_METRIC_EXT_COMMAND)
+		return perr(p, c->timeout, "%s: timeout belongs to prometheus and command gates",
+			    what);
+	if (m == SLUICE_METRIC_EXT_PROMETHEUS && !c->query)
+		return perr(p, n, "%s: a prometheus gate needs a query", what);
+	if (m == SLUICE_METRIC_EXT_COMMAND && !c->command)
+		return perr(p, n, "%s: a command gate needs a command", what);
+	if (m == SLUICE_METRIC_EXT_COMMAND && g->ext.result == SLUICE_CMD_EXIT &&
+	    (g->compare_baseline || g->has_max))
+		return perr(p, c->incr ? c->incr : c->abs_raw ? c->abs_raw : c->max_raw,
+			    "%s: result: exit judges by the exit status (0 pass, 1 fail); "
+			    "max and max_increase need result: value", what);
+	if (m == SLUICE_METRIC_EXT_BURN_RATE && (g->compare_baseline || g->has_max))
+		return perr(p, c->incr ? c->incr : c->abs_raw ? c->abs_raw : c->max_raw,
+			    "%s: a burn_rate gate is judged by the budget's burn-rate rules, not "
+			    "max or max_increase", what);
+	if ((m == SLUICE_METRIC_EXT_PROMETHEUS || m == SLUICE_METRIC_EXT_COMMAND) &&
+	    !g->ext.timeout_ms)
+		g->ext.timeout_ms = g->interval_ms < 5000 ? g->interval_ms : 5000;
+	return 0;
 }
 
 static int parse_gate(struct pctx *p, yaml_node_t *n, struct sluice_plan *plan,
@@ -526,20 +699,27 @@ static int parse_gate(struct pctx *p, yaml_node_t *n, struct sluice_plan *plan,
 			return perr(p, c.name ? c.name : n,
 				    "%s: name '%s' is already gate %u's (line %u); give each gate its own name",
 				    what, g->name, i + 1, plan->gates[i].pos.line);
+	err = check_external(p, n, &c, what);
+	if (err)
+		return err;
 	if (g->metric == SLUICE_METRIC_NEW_FLOW_RATIO) {
 		if (g->compare_baseline || g->has_max)
 			return perr(p, c.incr ? c.incr : c.abs_raw ? c.abs_raw : c.max_raw,
 				    "%s: new_flow_ratio compares the canary's share of new flows with the configured weight: it takes no max_increase, max_increase_abs or max",
 				    what);
-	} else if (!g->compare_baseline && !g->has_max) {
+	} else if (!g->compare_baseline && !g->has_max &&
+		   g->metric != SLUICE_METRIC_EXT_BURN_RATE &&
+		   !(g->metric == SLUICE_METRIC_EXT_COMMAND && g->ext.result == SLUICE_CMD_EXIT)) {
 		return perr(p, n, "%s: %s needs a comparison: max_increase (relative to the baseline), max_increase_abs, or max (absolute)",
 			    what, metric_names[g->metric]);
 	}
 	if (is_latency(g->metric) && c.incr && g->max_increase < 0.05)
 		return perr(p, c.incr, "%s: max_increase of a latency gate must be at least 5%% (histogram buckets are up to 6.25%% wide)",
 			    what);
-	if (g->signals && g->metric != SLUICE_METRIC_ERROR_RATIO)
-		return perr(p, c.signals, "%s: signals apply to error_ratio gates only", what);
+	if (g->signals && g->metric != SLUICE_METRIC_ERROR_RATIO &&
+	    g->metric != SLUICE_METRIC_EXT_BURN_RATE)
+		return perr(p, c.signals, "%s: signals apply to error_ratio and burn_rate gates only",
+			    what);
 	if (mode >= 0 && mode != SLUICE_MODE_NAT) {
 		if (is_latency(g->metric))
 			return perr(p, c.metric, "%s: %s needs mode nat (only there do replies cross the node)",
@@ -591,9 +771,122 @@ static int pl_on_failure(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o
 	return err;
 }
 
+static int bd_slo(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan_budget *b = o;
+
+	return get_percent(p, v, "slo", 0.5, 1, true, &b->slo);
+}
+
+static int bd_window(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	return get_duration(p, v, "window", 60000, &((struct sluice_plan_budget *)o)->window_ms);
+}
+
+static int bd_time_base(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	return get_duration(p, v, "time_base", 1000,
+			    &((struct sluice_plan_budget *)o)->time_base_ms);
+}
+
+static int bd_min_events(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	unsigned long x;
+	int err = get_uint(p, v, "min_events", 1, 1000000000UL, &x);
+
+	((struct sluice_plan_budget *)o)->min_events = x;
+	return err;
+}
+
+static int bd_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	return get_duration(p, v, "check_interval", 1000,
+			    &((struct sluice_plan_budget *)o)->check_interval_ms);
+}
+
+static int bd_freeze(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "false", "true" };
+	int x, err = get_enum(p, v, "freeze", n, 2, &x);
+
+	((struct sluice_plan_budget *)o)->freeze = x;
+	return err;
+}
+
+static int bd_query(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan_budget *b = o;
+
+	return get_query(p, v, "error_ratio_query", true, b->error_ratio_query,
+			 sizeof(b->error_ratio_query));
+}
+
+static int bd_url(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan_budget *b = o;
+
+	return get_url(p, v, "url", b->url, sizeof(b->url));
+}
+
+static const struct key_def budget_keys[] = {
+	{ "slo", bd_slo, true },
+	{ "window", bd_window, false },
+	{ "time_base", bd_time_base, false },
+	{ "min_events", bd_min_events, false },
+	{ "check_interval", bd_check, false },
+	{ "freeze", bd_freeze, false },
+	{ "error_ratio_query", bd_query, false },
+	{ "url", bd_url, false },
+};
+
+static int pl_budget(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan_budget *b = &((struct plan_ctx *)o)->plan->budget;
+	int err;
+
+	b->window_ms = 30ull * 86400000;
+	b->min_events = 100;
+	b->check_interval_ms = 60000;
+	b->freeze = true;
+	b->pos = ppos(k);
+	err = walk_mapping(p, v, "budget", budget_keys,
+			   sizeof(budget_keys) / sizeof(budget_keys[0]), b);
+	if (err)
+		return err;
+	if (b->time_base_ms && b->time_base_ms * 72 > b->window_ms)
+		return perr(p, v, "budget: time_base x 72 (the slowest burn rule's window) is "
+			    "longer than the SLO window");
+	b->present = true;
+	return 0;
+}
+
+static int pl_hook(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int err = get_str(p, v, "pre_step_hook", plan->pre_step_hook,
+			  sizeof(plan->pre_step_hook));
+
+	if (!err && !plan->pre_step_hook[0])
+		return perr(p, v, "pre_step_hook: empty");
+	return err;
+}
+
+static int pl_hook_timeout(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int err = get_duration(p, v, "pre_step_timeout", 10, &plan->pre_step_timeout_ms);
+
+	if (!err && plan->pre_step_timeout_ms > 600 * 1000)
+		return perr(p, v, "pre_step_timeout: '%s' is longer than 10m", sval(v));
+	return err;
+}
+
 static const struct key_def plan_keys[] = {
 	{ "steps", pl_steps, true },
 	{ "gates", pl_gates, false },
+	{ "budget", pl_budget, false },
+	{ "pre_step_hook", pl_hook, false },
+	{ "pre_step_timeout", pl_hook_timeout, false },
 	{ "on_failure", pl_on_failure, false },
 	{ "trigger", pl_trigger, false },
 };
@@ -616,6 +909,12 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 		return err;
 	if (!plan->ngates)
 		return perr(p, n, "rollout: a plan needs at least one quantitative gate (gates: - metric: error_ratio ...): without one nothing judges the canary");
+	for (unsigned int i = 0; i < plan->ngates; i++)
+		if (plan->gates[i].metric == SLUICE_METRIC_EXT_BURN_RATE && !plan->budget.present)
+			return perr(p, n, "rollout: gate '%s' (burn_rate) needs a budget: section with the SLO (line %u)",
+				    plan->gates[i].name, plan->gates[i].pos.line);
+	if (plan->pre_step_hook[0] && !plan->pre_step_timeout_ms)
+		plan->pre_step_timeout_ms = 30000;
 	return 0;
 }
 

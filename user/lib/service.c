@@ -58,6 +58,14 @@ int sluice_service_ids(struct sluice *s, __u32 *ids, int max)
 	return n;
 }
 
+int sluice_service_name(struct sluice *s, __u32 id, char *buf, size_t len)
+{
+	if (id >= SLUICE_MAX_SERVICES || !(s->meta[id].flags & SLUICE_SVC_IN_USE))
+		return -ENOENT;
+	snprintf(buf, len, "%.*s", SLUICE_NAME_LEN - 1, s->meta[id].name);
+	return 0;
+}
+
 static void spec_key(const struct sluice_service_spec *spec,
 		     struct sluice_svc_key *k)
 {

@@ -165,6 +165,8 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 int sluice_service_del(struct sluice *s, const char *name);
 /* Fill ids of services in use, returns the count. */
 int sluice_service_ids(struct sluice *s, __u32 *ids, int max);
+/* The name of service id (mmapped metadata: no syscall); -ENOENT unused. */
+int sluice_service_name(struct sluice *s, __u32 id, char *buf, size_t len);
 int sluice_service_lookup(struct sluice *s, const char *name, __u32 *id);
 
 /* Weight in basis points (0..10000); ring -1: every ring. */

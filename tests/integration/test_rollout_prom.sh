@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# sluiced with a real Prometheus (Debian's prometheus, in the lab's LB
+# namespace on loopback, its own data dir and port, 1 s scrapes) scraping
+# a test exporter whose values this test writes, and sluiced's /metrics:
+#   - a canary whose 5xx ratio (from Prometheus) is far above the
+#     baseline's is rolled back; the notification command fires once
+#   - an equal canary is promoted
+#   - Prometheus stopped mid-rollout: the gate errors, then the rollout
+#     pauses (never a pass)
+#   - a query through Prometheus returns the datapath's counters
+# Bounds are generous; nothing depends on speed.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+source scripts/lab.sh
+source tests/integration/rollout_lib.sh
+need_root
+[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+command -v prometheus >/dev/null || skip "needs prometheus (scripts/deps.sh)"
+LAB_TAG=pr$$
+PROM_PID= EXP_PID=
+rl_init
+cleanup() {
+	[ -n "$PROM_PID" ] && kill -9 "$PROM_PID" 2>/dev/null
+	[ -n "$EXP_PID" ] && kill -9 "$EXP_PID" 2>/dev/null
+	rl_cleanup
+}
+trap cleanup EXIT
+
+lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
+lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }
+in_lb() { nsenter --net="/run/netns/$(lab_ns lb)" "$@"; }
+in_lb ip link set lo up
+mkdir -p "$RL_DIR/exp"
+set_values() {	# CANARY_RATIO BASELINE_RATIO
+	printf '# TYPE app_5xx_ratio gauge\napp_5xx_ratio{version="canary"} %s\napp_5xx_ratio{version="baseline"} %s\n' \
+		"$1" "$2" >"$RL_DIR/exp/.a" && mv "$RL_DIR/exp/.a" "$RL_DIR/exp/app.prom"
+}
+set_values 0.01 0.01
+nsenter --net="/run/netns/$(lab_ns lb)" python3 -S tests/integration/exporter.py 19101 "$RL_DIR/exp" >"$RL_DIR/exp.log" 2>&1 &
+EXP_PID=$!
+cat >"$RL_DIR/prom.yml" <<EOC
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: app
+    static_configs: [{targets: ['127.0.0.1:19101']}]
+  - job_name: sluiced
+    static_configs: [{targets: ['127.0.0.1:19102']}]
+EOC
+prom_start() {
+	# nsenter execs prometheus: $! is Prometheus itself
+	nsenter --net="/run/netns/$(lab_ns lb)" prometheus --config.file="$RL_DIR/prom.yml" --storage.tsdb.path="$RL_DIR/tsdb" \
+		--web.listen-address=127.0.0.1:19190 >>"$RL_DIR/prom.log" 2>&1 &
+	PROM_PID=$!
+	for _ in $(seq 150); do
+		in_lb python3 -S -c "import urllib.request as u; u.urlopen('http://127.0.0.1:19190/-/ready', timeout=1)" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+prom_query() {	# PROMQL -> the value, or nothing
+	in_lb python3 -S -c "
+import json, sys, urllib.parse as p, urllib.request as u
+q = p.quote(sys.argv[1])
+r = json.load(u.urlopen('http://127.0.0.1:19190/api/v1/query?query=' + q, timeout=2))
+res = r['data']['result']
+print(res[0]['value'][1] if res else '')" "$1" 2>/dev/null
+}
+check "prometheus ready" prom_start
+check "sluiced starts with --metrics and a notification command" \
+	rl_start --prometheus http://127.0.0.1:19190 --metrics 127.0.0.1:19102 \
+	--notify-command "cat >> $RL_DIR/notify.jsonl; echo >> $RL_DIR/notify.jsonl"
+cat >"$RL_DIR/plan.yaml" <<'EOC'
+steps:
+  - weight: 10%
+    hold: 3s
+  - weight: 50%
+    hold: 3s
+gates:
+  - name: http5xx
+    metric: prometheus
+    query: 'max(app_5xx_ratio{version="{{variant}}"})'
+    max_increase: 50%
+    min_samples: 2
+    error_limit: 3
+EOC
+
+echo "== a canary with a high 5xx ratio is rolled back"
+set_values 0.30 0.01
+for _ in $(seq 50); do [ "$(prom_query 'max(app_5xx_ratio{version="canary"})')" = 0.3 ] && break; sleep 0.2; done
+rl_load_start 50 60
+rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
+check "rolled back" rl_wait 30 'r["phase"] == "rolled_back"' web
+check "the reason names the gate's numbers" rl_wait 2 '"0.3" in r["end_reason"] or "0.3" in r["status"]' web
+sleep 1
+check "one rollback notification" [ "$(grep -c '"event":"rollback"' "$RL_DIR/notify.jsonl" 2>/dev/null)" = 1 ]
+
+echo "== an equal canary is promoted"
+set_values 0.01 0.01
+sleep 2
+rl rollout retry web >/dev/null
+check "promoted" rl_wait 40 'r["phase"] == "promoted"' web
+sleep 1
+check "one promotion notification" [ "$(grep -c '"event":"promote"' "$RL_DIR/notify.jsonl" 2>/dev/null)" = 1 ]
+
+echo "== Prometheus scrapes sluiced's /metrics"
+v=$(prom_query 'sum(sluice_new_flows_total{service="web"})')
+check "a query through Prometheus returns the datapath's new flows ($v)" \
+	python3 -S -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) > 0 else 1)" "${v:-0}"
+
+echo "== Prometheus stopped mid-rollout: errors, then a pause"
+# promotion emptied the canary pool: a fresh service (pools as new)
+lab_sluice service del web >/dev/null 2>&1
+lab_service web 4 >/dev/null
+rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
+check "a new rollout runs" rl_wait 10 'r["phase"] == "progressing"' web
+kill -9 "$PROM_PID"; wait "$PROM_PID" 2>/dev/null; PROM_PID=
+check "paused on gate errors" rl_wait 30 'r["phase"] == "paused"' web
+check "never passed: not promoted" [ "$(rl_field web 'r["phase"]')" != promoted ]
+check "the status says why" rl_wait 2 '"error" in r["status"] or "error" in r["pause_reason"]' web
+grep -q 'unreachable' "$RL_AUDIT" && ok "the audit trail has the reason (unreachable)" || fail "audit reason"
+rl_load_stop
+t_done

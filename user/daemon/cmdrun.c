@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Asynchronous commands with a timeout: posix_spawn, pidfds, an epoll set. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include "cmdrun.h"
+
+extern char **environ;
+
+enum { W_PID = 1, W_OUT = 2, W_TIMER = 3 };
+
+struct run {
+	struct run *next;
+	int64_t id;
+	pid_t pid;
+	int pidfd, outfd;
+	bool killed;
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	struct timespec t0;
+	char out[CMD_MAX_OUT + 1];
+	size_t len;
+	bool truncated;
+	cmd_cb cb;
+	void *arg;
+};
+
+struct cmdrun {
+	int ep, tfd;
+	int64_t next_id;
+	unsigned int pending;
+	struct run *runs;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static uint64_t tag(int64_t id, int kind)
+{
+	return ((uint64_t)id << 2) | kind;
+}
+
+struct cmdrun *cmdrun_new(void)
+{
+	struct cmdrun *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = W_TIMER };
+
+	if (!c)
+		return NULL;
+	c->next_id = 1;
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->ep < 0 || c->tfd < 0 ||
+	    epoll_ctl(c->ep, EPOLL_CTL_ADD, c->tfd, &ev) < 0) {
+		int err = errno;
+
+		cmdrun_free(c);
+		errno = err;
+		return NULL;
+	}
+	return c;
+}
+
+int cmdrun_fd(const struct cmdrun *c)
+{
+	return c->ep;
+}
+
+unsigned int cmdrun_pending(const struct cmdrun *c)
+{
+	return c->pending;
+}
+
+/* Arm the timer for the earliest deadline of a run not yet killed. */
+static void arm_timer(struct cmdrun *c)
+{
+	struct itimerspec its = { 0 };
+	uint64_t min = 0;
+	struct run *r;
+
+	for (r = c->runs; r; r = r->next)
+		if (!r->killed && (!min || r->deadline_ns < min))
+			min = r->deadline_ns;
+	if (min) {
+		its.it_value.tv_sec = min / 1000000000ull;
+		its.it_value.tv_nsec = min % 1000000000ull;
+	}
+	timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Read what the command wrote so far (keep the first CMD_MAX_OUT bytes). */
+static void drain(struct run *r)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (r->outfd < 0)
+		return;
+	while ((n = read(r->outfd, buf, sizeof(buf))) > 0) {
+		size_t room = CMD_MAX_OUT - r->len, k = (size_t)n < room ? (size_t)n : room;
+
+		memcpy(r->out + r->len, buf, k);
+		r->len += k;
+		if ((size_t)n > k)
+			r->truncated = true;
+	}
+	r->out[r->len] = 0;
+}
+
+static void unlink_run(struct cmdrun *c, struct run *r)
+{
+	struct run **pp;
+
+	for (pp = &c->runs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	c->pending--;
+	if (r->pidfd >= 0) {
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, r->pidfd, NULL);
+		close(r->pidfd);
+	}
+	if (r->outfd >= 0) {
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, r->outfd, NULL);
+		close(r->outfd);
+	}
+}
+
+/* The process ended: collect its status and report. */
+static void finish(struct cmdrun *c, struct run *r)
+{
+	struct cmd_result res = { .reason = "" };
+	char why[96];
+	int st;
+
+	drain(r);
+	if (waitpid(r->pid, &st, 0) < 0) {
+		res.err = -errno;
+		snprintf(why, sizeof(why), "cannot collect its exit status: %s",
+			 strerror(errno));
+		res.reason = why;
+	} else if (r->killed) {
+		res.err = -ETIMEDOUT;
+		res.reason = "timed out (killed)";
+	} else if (WIFEXITED(st)) {
+		res.exited = true;
+		res.status = WEXITSTATUS(st);
+	} else if (WIFSIGNALED(st)) {
+		res.signal = WTERMSIG(st);
+	}
+	res.out = r->out;
+	res.len = r->len;
+	res.truncated = r->truncated;
+	res.elapsed_ms = ms_since(&r->t0);
+	unlink_run(c, r);
+	arm_timer(c);
+	if (r->cb)
+		r->cb(&res, r->arg);
+	free(r);
+}
+
+static void kill_run(struct run *r)
+{
+	kill(-r->pid, SIGKILL);	/* the whole group: shells and their children */
+	kill(r->pid, SIGKILL);
+	r->killed = true;
+}
+
+static void cancel(struct cmdrun *c, struct run *r)
+{
+	struct cmd_result res = { .err = -ECANCELED, .out = "",
+				  .reason = "cancelled" };
+
+	kill_run(r);
+	waitpid(r->pid, NULL, 0);
+	unlink_run(c, r);
+	if (r->cb)
+		r->cb(&res, r->arg);
+	free(r);
+}
+
+void cmdrun_free(struct cmdrun *c)
+{
+	if (!c)
+		return;
+	while (c->runs)
+		cancel(c, c->runs);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->ep >= 0)
+		close(c->ep);
+	free(c);
+}
+
+void cmdrun_cancel(struct cmdrun *c, int64_t id)
+{
+	struct run *r;
+
+	for (r = c->runs; r; r = r->next)
+		if (r->id == id) {
+			cancel(c, r);
+			return;
+		}
+}
+
+/* environ with the overrides in env replacing variables of the same name. */
+static char **build_env(char *const env[])
+{
+	size_t n = 0, k = 0, i, j;
+	char **out;
+
+	for (i = 0; environ[i]; i++)
+		n++;
+	for (i = 0; env && env[i]; i++)
+		n++;
+	out = calloc(n + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (i = 0; environ[i]; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		bool over = false;
+
+		for (j = 0; env && env[j]; j++)
+			if (!strncmp(env[j], environ[i], nl) && env[j][nl] == '=')
+				over = true;
+		if (!over)
+			out[k++] = environ[i];
+	}
+	for (j = 0; env && env[j]; j++)
+		out[k++] = env[j];
+	return out;
+}
+
+static int spawn(struct run *r, char *const argv[], char *const env[],
+		 const char *stdin_text, char *why, size_t whylen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, err;
+	sigset_t none, def;
+	char **envp = NULL;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || (stdin_text && pipe2(in, O_CLOEXEC) < 0)) {
+		err = -errno;
+		goto out;
+	}
+	if (stdin_text) {
+		size_t len = strlen(stdin_text);
+
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+		if (len && write(in[1], stdin_text, len) != (ssize_t)len) {
+			err = -E2BIG;
+			snprintf(why, whylen, "stdin text larger than the pipe");
+			goto out;
+		}
+		close(in[1]);
+		in[1] = -1;
+	}
+	envp = build_env(env);
+	if (!envp) {
+		err = -ENOMEM;
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (stdin_text)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigfillset(&def);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	err = -posix_spawnp(&r->pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (err) {
+		snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(-err));
+		goto out;
+	}
+	r->outfd = out[0];
+	out[0] = -1;
+	fcntl(r->outfd, F_SETFL, O_NONBLOCK);
+	r->pidfd = syscall(SYS_pidfd_open, r->pid, 0);
+	if (r->pidfd < 0) {
+		err = -errno;
+		kill(-r->pid, SIGKILL);
+		waitpid(r->pid, NULL, 0);
+		snprintf(why, whylen, "pidfd_open: %s", strerror(-err));
+	}
+out:
+	free(envp);
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (in[i] >= 0)
+			close(in[i]);
+	}
+	return err;
+}
+
+int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
+		     const char *stdin_text, unsigned int timeout_ms,
+		     cmd_cb cb, void *arg)
+{
+	struct run *r;
+	struct epoll_event ev = { .events = EPOLLIN };
+	char why[160] = "";
+	int err;
+
+	if (!argv || !argv[0] || !argv[0][0])
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->pidfd = r->outfd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	err = spawn(r, argv, env, stdin_text, why, sizeof(why));
+	if (err) {
+		if (r->outfd >= 0)
+			close(r->outfd);
+		free(r);
+		return err;
+	}
+	r->id = c->next_id++;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline_ns = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	r->next = c->runs;
+	c->runs = r;
+	c->pending++;
+	ev.data.u64 = tag(r->id, W_PID);
+	epoll_ctl(c->ep, EPOLL_CTL_ADD, r->pidfd, &ev);
+	ev.data.u64 = tag(r->id, W_OUT);
+	epoll_ctl(c->ep, EPOLL_CTL_ADD, r->outfd, &ev);
+	arm_timer(c);
+	return r->id;
+}
+
+static struct run *find(struct cmdrun *c, int64_t id)
+{
+	struct run *r;
+
+	for (r = c->runs; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+int cmdrun_dispatch(struct cmdrun *c)
+{
+	struct epoll_event evs[32];
+	int i, k, n = 0;
+
+	do {
+		k = epoll_wait(c->ep, evs, 32, 0);
+		if (k < 0)
+			return errno == EINTR ? n : -errno;
+		for (i = 0; i < k; i++) {
+			uint64_t t = evs[i].data.u64;
+			struct run *r;
+
+			if (t == W_TIMER) {
+				uint64_t ticks, now = mono_ns();
+
+				if (read(c->tfd, &ticks, sizeof(ticks)) < 0 &&
+				    errno != EAGAIN)
+					return -errno;
+				for (r = c->runs; r; r = r->next)
+					if (!r->killed && r->deadline_ns <= now)
+						kill_run(r);
+				arm_timer(c);
+				continue;
+			}
+			r = find(c, (int64_t)(t >> 2));
+			if (!r)
+				continue;	/* finished earlier in this batch */
+			if ((t & 3) == W_OUT) {
+				drain(r);
+				if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+					epoll_ctl(c->ep, EPOLL_CTL_DEL, r->outfd, NULL);
+					close(r->outfd);
+					r->outfd = -1;
+				}
+				continue;
+			}
+			finish(c, r);
+			n++;
+		}
+	} while (k == 32);
+	return n;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced's external gates, notifications and /metrics: the runners
+ * (httpc, cmdrun) in the loop's epoll, measurements handed to the engine
+ * through obs->ext[], notifications of the engine's transitions, and a
+ * /metrics snapshot built once a second from the maps and the rollouts.
+ */
+#include <math.h>
+#include <string.h>
+#include "sluiced.h"
+#include "httpc.h"
+#include "cmdrun.h"
+#include "extgate.h"
+#include "notify.h"
+#include "metrics.h"
+
+int gs_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct notify_cfg nc = { .command = d->o.notify_command, .url = d->o.notify_url };
+
+	d->hc = httpc_new();
+	d->cr = cmdrun_new();
+	if (!d->hc || !d->cr) {
+		snprintf(err, errlen, "cannot set up the HTTP client and command runner");
+		return -ENOMEM;
+	}
+	d->xg = extgate_new(d->hc, d->cr, d->o.prom_url);
+	d->nt = notify_new(&nc, d->cr, d->hc);
+	if (!d->xg || !d->nt) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (!d->o.metrics_addr) {
+		/* the default address may be taken (another sluiced): warn */
+		d->ms = metrics_srv_start(METRICS_DEFAULT_ADDR, err, errlen);
+		if (!d->ms)
+			dlog(d, LOG_WARN_, "%s; running without /metrics (--metrics ADDR)", err);
+		err[0] = 0;
+	} else if (strcmp(d->o.metrics_addr, "off")) {
+		d->ms = metrics_srv_start(d->o.metrics_addr, err, errlen);
+		if (!d->ms)
+			return -EADDRINUSE;
+	}
+	return 0;
+}
+
+void gs_stop(struct daemon *d)
+{
+	metrics_srv_stop(d->ms);
+	extgate_free(d->xg);
+	notify_free(d->nt);
+	cmdrun_free(d->cr);
+	httpc_free(d->hc);
+}
+
+int gs_fds(struct daemon *d, int fds[2])
+{
+	fds[0] = httpc_fd(d->hc);
+	fds[1] = cmdrun_fd(d->cr);
+	return 2;
+}
+
+void gs_dispatch(struct daemon *d)
+{
+	httpc_dispatch(d->hc);
+	cmdrun_dispatch(d->cr);
+}
+
+void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now)
+{
+	char rings[SLUICE_MAX_RINGS * (SLUICE_RING_NAME_LEN + 1)] = "";
+	struct extgate_ctx ctx = {
+		.service = r->service, .rollout_id = r->st.rollout_id,
+		.attempt = r->st.attempt, .rings = rings,
+		.step = r->st.phase == ENG_PROGRESSING ? r->st.step : -1,
+	};
+	size_t n = 0;
+	int i;
+
+	if (eng_terminal(r->st.phase) || r->st.phase == ENG_NONE) {
+		extgate_forget(d->xg, r->service);
+		return;
+	}
+	for (i = 0; i < SLUICE_MAX_RINGS && d->s; i++) {
+		char name[SLUICE_RING_NAME_LEN];
+
+		if (!obs->ring_in_use[i] || !obs->weight[i] ||
+		    sluice_ring_name(d->s, i, name, sizeof(name)) < 0)
+			continue;
+		n += snprintf(rings + n, sizeof(rings) - n, "%s%s", n ? "|" : "", name);
+	}
+	if (!n)
+		snprintf(rings, sizeof(rings), "default");
+	extgate_tick(d->xg, r->plan, &ctx, obs, now, obs->ext);
+}
+
+void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < out->nevents; i++) {
+		const struct eng_event *e = &out->events[i];
+		struct notify_event ne = {
+			.service = r->service, .rollout_id = e->rollout_id,
+			.attempt = e->attempt, .step = e->step, .at_ms = e->at_ms,
+			.who = e->who, .text = e->text,
+		};
+
+		switch (e->type) {
+		case ENG_EV_PAUSE:
+			ne.kind = r->st.pause_reason == ENG_PAUSE_INCONCLUSIVE ?
+				  NOTIFY_INCONCLUSIVE : NOTIFY_PAUSE;
+			break;
+		case ENG_EV_ROLLBACK:
+			ne.kind = NOTIFY_ROLLBACK;
+			break;
+		case ENG_EV_ABORT:
+			ne.kind = NOTIFY_ABORT;
+			break;
+		case ENG_EV_PROMOTE:
+			ne.kind = NOTIFY_PROMOTE;
+			break;
+		default:
+			continue;
+		}
+		notify_send(d->nt, &ne);
+	}
+}
+
+void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f)
+{
+	struct notify_event ne = {
+		.kind = on ? NOTIFY_FREEZE : NOTIFY_UNFREEZE, .step = -1,
+		.at_ms = now_ms(), .who = f->who, .text = f->reason,
+	};
+
+	notify_send(d->nt, &ne);
+}
+
+static const char *phase_metric(enum eng_phase p)
+{
+	switch (p) {
+	case ENG_PENDING: return "pending";
+	case ENG_PROGRESSING: return "progressing";
+	case ENG_PAUSED: return "paused";
+	case ENG_PROMOTED: return "promoted";
+	case ENG_ROLLED_BACK: return "rolled_back";
+	case ENG_ABORTED: return "aborted";
+	default: return NULL;
+	}
+}
+
+static void rollout_metrics(struct daemon *d, struct metrics_service *ms)
+{
+	struct rollout *r = ro_find(d, ms->name);
+	struct burn_cfg bc;
+	struct burn_eval be;
+	unsigned int i;
+
+	if (!r || r->st.phase == ENG_NONE)
+		return;
+	ms->ro.present = true;
+	ms->ro.state = phase_metric(r->st.phase);
+	ms->ro.step = r->st.step;
+	memcpy(ms->ro.weight, r->st.want_weight, sizeof(ms->ro.weight));
+	for (i = 0; i < r->plan->ngates && i < METRICS_MAX_GATES; i++) {
+		const struct gate_eval *ev = &r->st.gates[i].last;
+		struct metrics_gate *g = &ms->ro.gate[i];
+
+		snprintf(g->name, sizeof(g->name), "%s", r->plan->gates[i].name);
+		g->verdict = ev->outcome == GATE_PASS ? MV_PASS : ev->outcome == GATE_FAIL ? MV_FAIL :
+			     ev->outcome == GATE_INCONCLUSIVE ? MV_INCONCLUSIVE :
+			     ev->outcome == GATE_ERROR ? MV_ERROR : MV_NONE;
+		if (ev->outcome != GATE_NONE && ev->outcome != GATE_ERROR) {
+			g->has_value[SLUICE_CANARY] = isfinite(ev->canary);
+			g->value[SLUICE_CANARY] = ev->canary;
+			g->has_value[SLUICE_BASELINE] = isfinite(ev->baseline);
+			g->value[SLUICE_BASELINE] = ev->baseline;
+		}
+	}
+	ms->ro.ngates = i;
+	if (extgate_burn(d->xg, ms->name, &bc, &be)) {
+		for (i = 0; i < bc.nrules; i++) {
+			char name[64], *sl;
+
+			burn_rule_name(&bc.rule[i], name, sizeof(name));
+			sl = strrchr(name, ' ');	/* "14.4x over 5m/25s" -> "5m/25s" */
+			if (sl)
+				memmove(name, sl + 1, strlen(sl));
+			sl = strchr(name, '/');
+			if (sl)
+				*sl = 0;
+			snprintf(ms->ro.burn[ms->ro.nburn].window, 16, "%.15s", name);
+			ms->ro.burn[ms->ro.nburn++].burn = be.rule[i].long_burn;
+		}
+	}
+}
+
+void gs_metrics(struct daemon *d, __u64 now)
+{
+	static __u32 ids[SLUICE_MAX_SERVICES];
+	struct metrics_snapshot *m;
+	unsigned int rings = 1;
+	int n, i, r;
+
+	if (!d->ms || !d->s || now - d->last_metrics_ms < 1000)
+		return;
+	d->last_metrics_ms = now;
+	n = sluice_service_ids(d->s, ids, SLUICE_MAX_SERVICES);
+	m = metrics_snapshot_new(n > 0 ? n : 1);
+	if (!m)
+		return;
+	m->frozen = d->env.global.frozen;
+	sluice_rings_in_use(d->s, &rings);
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		if (rings & (1u << r))
+			sluice_ring_name(d->s, r, m->ring[r], sizeof(m->ring[r]));
+	sluice_events_get(d->s, (__u64 *)m->events);
+	for (i = 0; i < n; i++) {
+		struct sluice_service_view v = { .id = ids[i] };
+		struct metrics_service *ms;
+		char name[SLUICE_NAME_LEN];
+
+		if (sluice_service_name(d->s, ids[i], name, sizeof(name)) ||
+		    sluice_service_view(d->s, name, &v))
+			continue;
+		ms = metrics_snapshot_add(m, name);
+		ms->mode = v.mode;
+		ms->has_hist = v.mode == SLUICE_MODE_NAT;
+		/* d->obs is the tick's scratch; the tick is over */
+		if (sluice_counters_get(d->s, v.id, ms->has_hist, rings, ms->fs, d->obs.health))
+			continue;
+		if (ms->has_hist)
+			for (int k = 0; k < SLUICE_VARIANTS; k++)
+				metrics_hist_from_lat((const uint64_t *)d->obs.health[k].lat, &ms->hist[k]);
+		rollout_metrics(d, ms);
+	}
+	metrics_srv_publish(d->ms, m);
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Asynchronous HTTP client: libcurl's multi interface driven by its socket
+ * and timer callbacks through a private epoll set (one fd for the daemon's
+ * loop) and a timerfd.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <curl/curl.h>
+#include "httpc.h"
+
+struct req {
+	struct req *next;
+	int64_t id;
+	CURL *e;
+	struct httpc *c;
+	char *buf;
+	size_t len, cap;
+	bool too_big;
+	struct curl_slist *hdr;
+	struct timespec t0;
+	httpc_cb cb;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct httpc {
+	CURLM *m;
+	int ep, tfd;
+	int64_t next_id;
+	unsigned int pending;
+	struct req *reqs;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* curl: watch socket s for `what` (or stop watching it). */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
+		     void *socketp)
+{
+	struct httpc *c = userp;
+	struct epoll_event ev = { .data.fd = s };
+
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(c->m, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp) {
+		epoll_ctl(c->ep, EPOLL_CTL_MOD, s, &ev);
+	} else {
+		epoll_ctl(c->ep, EPOLL_CTL_ADD, s, &ev);
+		curl_multi_assign(c->m, s, c);
+	}
+	return 0;
+}
+
+/* curl: call socket_action(TIMEOUT) in timeout_ms (-1: never). */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct httpc *c = userp;
+	struct itimerspec its = { 0 };
+
+	if (timeout_ms >= 0) {
+		its.it_value.tv_sec = timeout_ms / 1000;
+		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+		if (!timeout_ms)
+			its.it_value.tv_nsec = 1;	/* 0 would disarm */
+	}
+	timerfd_settime(c->tfd, 0, &its, NULL);
+	return 0;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct req *r = arg;
+	size_t len = size * n;
+	char *nb;
+
+	if (r->len + len > HTTPC_MAX_BODY) {
+		r->too_big = true;
+		return 0;	/* aborts the transfer */
+	}
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		nb = realloc(r->buf, cap);
+		if (!nb)
+			return 0;
+		r->buf = nb;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, p, len);
+	r->len += len;
+	r->buf[r->len] = 0;
+	return len;
+}
+
+struct httpc *httpc_new(void)
+{
+	struct httpc *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	pthread_once(&curl_once, curl_init);
+	if (!c || curl_init_rc != CURLE_OK)
+		goto fail;
+	c->ep = c->tfd = -1;
+	c->next_id = 1;
+	c->ep = epoll_create1(EPOLL_CLOEXEC);
+	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	c->m = curl_multi_init();
+	if (c->ep < 0 || c->tfd < 0 || !c->m)
+		goto fail;
+	ev.data.fd = c->tfd;
+	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, c->tfd, &ev) < 0)
+		goto fail;
+	curl_multi_setopt(c->m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(c->m, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->m, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(c->m, CURLMOPT_TIMERDATA, c);
+	return c;
+fail:
+	httpc_free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Take r out of the client (no more callbacks from curl about it). */
+static void req_unlink(struct httpc *c, struct req *r)
+{
+	struct req **pp;
+
+	for (pp = &c->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	curl_multi_remove_handle(c->m, r->e);
+	c->pending--;
+}
+
+static void req_destroy(struct req *r)
+{
+	curl_easy_cleanup(r->e);
+	curl_slist_free_all(r->hdr);
+	free(r->buf);
+	free(r);
+}
+
+static void req_cancel(struct httpc *c, struct req *r)
+{
+	struct httpc_reply rep = { .err = -ECANCELED, .body = "",
+				   .reason = "cancelled" };
+
+	req_unlink(c, r);
+	if (r->cb)
+		r->cb(&rep, r->arg);
+	req_destroy(r);
+}
+
+void httpc_free(struct httpc *c)
+{
+	if (!c)
+		return;
+	while (c->reqs)
+		req_cancel(c, c->reqs);
+	if (c->m)
+		curl_multi_cleanup(c->m);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->ep >= 0)
+		close(c->ep);
+	free(c);
+}
+
+int httpc_fd(const struct httpc *c)
+{
+	return c->ep;
+}
+
+unsigned int httpc_pending(const struct httpc *c)
+{
+	return c->pending;
+}
+
+int64_t httpc_start(struct httpc *c, const char *url, const char *body,
+		    const char *content_type, unsigned int timeout_ms,
+		    httpc_cb cb, void *arg)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	char ct[128];
+
+	if (!r)
+		return -ENOMEM;
+	r->c = c;
+	r->cb = cb;
+	r->arg = arg;
+	r->e = curl_easy_init();
+	if (!r->e) {
+		free(r);
+		return -ENOMEM;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	curl_easy_setopt(r->e, CURLOPT_URL, url);
+	curl_easy_setopt(r->e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(r->e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(r->e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(r->e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced");
+	if (body) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+			 content_type ? content_type : "application/json");
+		r->hdr = curl_slist_append(NULL, ct);
+		curl_easy_setopt(r->e, CURLOPT_HTTPHEADER, r->hdr);
+		curl_easy_setopt(r->e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(r->e, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	r->id = c->next_id++;
+	r->next = c->reqs;
+	c->reqs = r;
+	c->pending++;
+	if (curl_multi_add_handle(c->m, r->e) != CURLM_OK) {
+		req_unlink(c, r);
+		req_destroy(r);
+		return -ENOMEM;
+	}
+	return r->id;
+}
+
+void httpc_cancel(struct httpc *c, int64_t id)
+{
+	struct req *r;
+
+	for (r = c->reqs; r; r = r->next)
+		if (r->id == id) {
+			req_cancel(c, r);
+			return;
+		}
+}
+
+static int curl_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	case CURLE_WRITE_ERROR:
+		return -EFBIG;
+	default:
+		return -EIO;
+	}
+}
+
+/* Hand finished transfers to their callbacks. */
+static int finish_done(struct httpc *c)
+{
+	struct httpc_reply rep;
+	struct req *r;
+	CURLMsg *msg;
+	int left, n = 0;
+	char why[CURL_ERROR_SIZE + 64];
+
+	while ((msg = curl_multi_info_read(c->m, &left))) {
+		CURLcode rc = msg->data.result;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		memset(&rep, 0, sizeof(rep));
+		curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &rep.status);
+		rep.body = r->buf ? r->buf : "";
+		rep.len = r->len;
+		rep.elapsed_ms = ms_since(&r->t0);
+		rep.reason = "";
+		if (rc != CURLE_OK) {
+			rep.err = curl_errno(rc);
+			if (r->too_big)
+				snprintf(why, sizeof(why),
+					 "answer larger than %u bytes",
+					 HTTPC_MAX_BODY);
+			else
+				snprintf(why, sizeof(why), "%s",
+					 r->errbuf[0] ? r->errbuf
+						      : curl_easy_strerror(rc));
+			rep.reason = why;
+		}
+		/* unlink first: the callback may start or cancel requests */
+		req_unlink(c, r);
+		if (r->cb)
+			r->cb(&rep, r->arg);
+		req_destroy(r);
+		n++;
+	}
+	return n;
+}
+
+int httpc_dispatch(struct httpc *c)
+{
+	struct epoll_event evs[32];
+	int i, k, running, n = 0;
+	uint64_t ticks;
+
+	do {
+		k = epoll_wait(c->ep, evs, 32, 0);
+		if (k < 0)
+			return errno == EINTR ? n : -errno;
+		for (i = 0; i < k; i++) {
+			int fd = evs[i].data.fd, flags = 0;
+
+			if (fd == c->tfd) {
+				if (read(c->tfd, &ticks, sizeof(ticks)) < 0 &&
+				    errno != EAGAIN)
+					return -errno;
+				curl_multi_socket_action(c->m, CURL_SOCKET_TIMEOUT,
+							 0, &running);
+				continue;
+			}
+			if (evs[i].events & EPOLLIN)
+				flags |= CURL_CSELECT_IN;
+			if (evs[i].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(c->m, fd, flags, &running);
+		}
+		n += finish_done(c);
+	} while (k == 32);
+	return n;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Asynchronous HTTP requests (libcurl's multi interface) for sluiced:
+ * Prometheus queries and notification POSTs. Nothing here blocks: the
+ * client owns an epoll set holding curl's sockets and a timerfd for curl's
+ * timer, and exposes that set as one file descriptor. The daemon's loop
+ * adds it (EPOLLIN) to its own epoll and calls httpc_dispatch() when it is
+ * readable; completion callbacks run from there, on the loop's thread.
+ */
+#ifndef SLUICED_HTTPC_H
+#define SLUICED_HTTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct httpc;
+
+struct httpc_reply {
+	int err;		/* 0, or -errno: transport failure (see reason) */
+	long status;		/* HTTP status; 0 when there was no answer */
+	const char *body;	/* NUL-terminated, len bytes (valid in the cb) */
+	size_t len;
+	double elapsed_ms;	/* from the start call to completion */
+	const char *reason;	/* transport failure as a sentence, or "" */
+};
+
+typedef void (*httpc_cb)(const struct httpc_reply *r, void *arg);
+
+/* Answers above this size are cut off and reported as an error. */
+#define HTTPC_MAX_BODY	(1u << 20)
+
+struct httpc *httpc_new(void);
+void httpc_free(struct httpc *c);	/* cancels pending requests */
+int httpc_fd(const struct httpc *c);
+/* Drive transfers; run callbacks of finished ones. Returns how many
+ * finished, or -errno. Safe to call when nothing is ready. */
+int httpc_dispatch(struct httpc *c);
+/* Requests in flight. */
+unsigned int httpc_pending(const struct httpc *c);
+
+/*
+ * Start a GET (body NULL) or a POST of body with content_type. The
+ * callback runs exactly once: from httpc_dispatch (never from inside this
+ * call), or with err -ECANCELED from httpc_cancel/httpc_free (then it may
+ * only release arg). Returns a request id > 0, or -errno.
+ */
+int64_t httpc_start(struct httpc *c, const char *url, const char *body,
+		    const char *content_type, unsigned int timeout_ms,
+		    httpc_cb cb, void *arg);
+/* Cancel a request (its callback sees -ECANCELED). Unknown id: no-op. */
+void httpc_cancel(struct httpc *c, int64_t id);
+
+#endif

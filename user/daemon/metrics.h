@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluiced's /metrics: a snapshot of what the daemon knows (datapath
+ * counters per service, variant and ring; handshake latency; datapath
+ * events; each rollout's state, step, weights, last gate verdicts and
+ * values, burn rates, budget left) rendered in the Prometheus text
+ * exposition format (version 0.0.4). The loop builds a snapshot each tick
+ * and hands it over (metrics_srv_publish); the HTTP thread renders it on a
+ * scrape, so a scrape never holds up the loop.
+ *
+ * Names: `sluice_` prefix, `_total` counters, base units (bytes, seconds,
+ * ratios 0..1). Labels: service, variant (baseline|canary), ring (ring
+ * name; "default" for ring 0).
+ */
+#ifndef SLUICED_METRICS_H
+#define SLUICED_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "sluice_abi.h"
+#include "burn.h"
+
+/* Exposition buckets of the handshake histogram: le = 2^e us for e =
+ * METRICS_LE_MIN_EXP..METRICS_LE_MAX_EXP (16 us .. 33.6 s), then +Inf.
+ * They fall on bucket edges of the datapath's log-linear histogram, so the
+ * cumulative counts are exact. */
+#define METRICS_LE_MIN_EXP	4
+#define METRICS_LE_MAX_EXP	25
+#define METRICS_LE_N		(METRICS_LE_MAX_EXP - METRICS_LE_MIN_EXP + 1)
+
+struct metrics_hist {
+	uint64_t le[METRICS_LE_N];	/* cumulative counts at each le */
+	uint64_t count;			/* = the +Inf bucket */
+	double sum_s;			/* from bucket midpoints (within 3.2 %) */
+};
+
+#define METRICS_MAX_GATES	16
+#define METRICS_NAME		64
+
+enum metrics_verdict {
+	MV_NONE = 0, MV_PASS, MV_FAIL, MV_INCONCLUSIVE, MV_ERROR, MV_N
+};
+
+struct metrics_gate {
+	char name[METRICS_NAME];
+	enum metrics_verdict verdict;
+	bool has_value[SLUICE_VARIANTS];
+	double value[SLUICE_VARIANTS];	/* last measured, per variant */
+};
+
+struct metrics_rollout {
+	bool present;
+	const char *state;		/* one of metrics_rollout_states */
+	int step;			/* 0-based; -1 before the first */
+	uint16_t weight[SLUICE_MAX_RINGS];	/* canary share, basis points */
+	unsigned int ngates;
+	struct metrics_gate gate[METRICS_MAX_GATES];
+	unsigned int nburn;		/* windows with a value */
+	struct {
+		char window[16];	/* "5m", "1h", ... */
+		double burn;
+	} burn[2 * BURN_MAX_RULES];
+};
+
+struct metrics_service {
+	char name[METRICS_NAME];
+	uint8_t mode;			/* enum sluice_mode */
+	struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+	bool has_hist;			/* nat mode: handshakes are timed */
+	struct metrics_hist hist[SLUICE_VARIANTS];
+	bool frozen;			/* per-service freeze (budget) */
+	bool has_budget;
+	double budget_remaining;	/* ratio; <= 0 exhausted */
+	struct metrics_rollout ro;
+};
+
+struct metrics_snapshot {
+	int refs;			/* metrics_srv's business */
+	bool frozen;			/* the global freeze */
+	char ring[SLUICE_MAX_RINGS][32];	/* names; "" = not configured */
+	uint64_t events[SLUICE_EV_MAX];
+	unsigned int nsvc, cap;
+	struct metrics_service *svc;
+};
+
+extern const char *const metrics_rollout_states[];	/* NULL-terminated */
+
+struct metrics_snapshot *metrics_snapshot_new(unsigned int cap);
+void metrics_snapshot_free(struct metrics_snapshot *m);
+/* Append a zeroed service record (NULL when full). */
+struct metrics_service *metrics_snapshot_add(struct metrics_snapshot *m,
+					     const char *name);
+/* The datapath's log-linear histogram as exposition buckets. */
+void metrics_hist_from_lat(const uint64_t *lat, struct metrics_hist *h);
+
+/* Render into f; returns 0 or -errno. */
+int metrics_render(const struct metrics_snapshot *m, FILE *f);
+
+/* ---- the HTTP endpoint (libmicrohttpd, its own thread) ---------------- */
+struct metrics_srv;
+
+/* Listen on addr ("127.0.0.1:9469", "[::1]:9469"; port 0 = any) and
+ * serve /metrics. Returns NULL with err set. */
+struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen);
+unsigned short metrics_srv_port(const struct metrics_srv *s);
+/* Replace the snapshot served (takes ownership; NULL: serve none). */
+void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m);
+void metrics_srv_stop(struct metrics_srv *s);
+
+#define METRICS_DEFAULT_ADDR	"127.0.0.1:9469"
+
+#endif

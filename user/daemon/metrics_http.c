@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The /metrics endpoint: libmicrohttpd with its own polling thread. The
+ * loop publishes snapshots; a scrape takes a reference to the current one
+ * under a mutex held for a pointer copy, and renders it on the HTTP thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+#include "metrics.h"
+
+struct metrics_srv {
+	struct MHD_Daemon *d;
+	pthread_mutex_t lock;
+	struct metrics_snapshot *cur;
+	unsigned short port;
+};
+
+static void unref(struct metrics_srv *s, struct metrics_snapshot *m)
+{
+	bool last;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&s->lock);
+	last = --m->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (last)
+		metrics_snapshot_free(m);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
+			     const char *type, char *body, size_t len, bool owned)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE
+							    : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version,
+			      const char *upload, size_t *upload_len, void **state)
+{
+	static char not_found[] = "not found: try /metrics\n";
+	static char not_allowed[] = "only GET and HEAD\n";
+	static char index_page[] = "sluiced: /metrics (Prometheus text format)\n";
+	struct metrics_srv *s = cls;
+	struct metrics_snapshot *m;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", not_allowed,
+			     strlen(not_allowed), false);
+	if (!strcmp(url, "/"))
+		return reply(c, MHD_HTTP_OK, "text/plain", index_page,
+			     strlen(index_page), false);
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", not_found,
+			     strlen(not_found), false);
+	pthread_mutex_lock(&s->lock);
+	m = s->cur;
+	if (m)
+		m->refs++;
+	pthread_mutex_unlock(&s->lock);
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		unref(s, m);
+		return MHD_NO;
+	}
+	if (m) {
+		err = metrics_render(m, f);
+	} else {
+		fputs("# sluiced is starting: no snapshot yet\n", f);
+		err = 0;
+	}
+	unref(s, m);
+	if (fclose(f) || err) {
+		free(buf);
+		return MHD_NO;
+	}
+	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf,
+		     len, true);
+}
+
+/* "host:port" or "[v6]:port" */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	unsigned long port;
+
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+
+		if (!rb || rb[1] != ':' || (size_t)(rb - addr - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, addr + 1, rb - addr - 1);
+		host[rb - addr - 1] = 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, addr, colon - addr);
+		host[colon - addr] = 0;
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*sl = sizeof(struct sockaddr_in);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*sl = sizeof(struct sockaddr_in6);
+		return AF_INET6;
+	}
+	return -EINVAL;
+}
+
+struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen)
+{
+	struct metrics_srv *s = calloc(1, sizeof(*s));
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fam;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	fam = parse_addr(addr, &ss, &sl);
+	if (fam < 0) {
+		snprintf(err, errlen, "metrics address '%s': want HOST:PORT or [V6]:PORT "
+			 "with a numeric address", addr);
+		free(s);
+		return NULL;
+	}
+	if (fam == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	pthread_mutex_init(&s->lock, NULL);
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_LIMIT, 64u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errlen, "cannot listen on %s for /metrics (in use?)", addr);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	return s;
+}
+
+unsigned short metrics_srv_port(const struct metrics_srv *s)
+{
+	return s->port;
+}
+
+void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m)
+{
+	struct metrics_snapshot *old;
+
+	if (m)
+		m->refs = 1;
+	pthread_mutex_lock(&s->lock);
+	old = s->cur;
+	s->cur = m;
+	pthread_mutex_unlock(&s->lock);
+	unref(s, old);
+}
+
+void metrics_srv_stop(struct metrics_srv *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	metrics_srv_publish(s, NULL);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
