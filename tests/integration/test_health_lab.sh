@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (the daemon in real time: holds, gates and checks of
+# seconds. Under qemu TCG they would cost CI most of its time and judge the
+# emulator's speed; the kernel side they use, counters, weight writes and
+# the kill switch, is tested in the guest by the datapath and lab tests.)
 # sluiced's backend health checks against real backends (scripts/lab.sh,
 # nat mode under XDP, tcp checks every 200 ms, fall 3, rise 2):
 #   - a baseline backend's server is killed: it leaves the pool (health
