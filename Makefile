@@ -25,7 +25,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
 DMN_MAIN := $(wildcard user/daemon/main.c)
-SLUICED_LDLIBS := -lsqlite3	# the daemon's own libraries
+SLUICED_LDLIBS := -lsqlite3 -lcurl	# the daemon's own libraries (libcurl: HTTP checks)
 # libsluiced's HTTP parts: libcurl (Prometheus queries, notification POSTs)
 # and libmicrohttpd (/metrics); sluiced, tests and benches link them
 DMN_LDLIBS := -lcurl -lmicrohttpd
@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory demo seqsim fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory demo seqsim hcbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -94,6 +94,12 @@ $(B)/fuzz/obj/user/cli/main.o: user/cli/main.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Dmain=sluice_cli_main \
 		-Dcli_open=cli_open_unfuzzed -c $< -o $@
+
+# the rollout commands reach no daemon under the fuzzer (fuzz_cli.c's stub)
+$(B)/fuzz/obj/user/cli/cmd_rollout.o: user/cli/cmd_rollout.c $(USER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		-Dsluice_ctl_connect=fuzz_ctl_connect -c $< -o $@
 
 $(B)/fuzz/obj/%.o: %.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
@@ -152,6 +158,10 @@ fuzz-packets: $(B)/tests/test_fuzz
 
 demo: all
 	scripts/demo.sh
+
+# health checks: flows moved by one removal, death to removal, checker CPU
+hcbench: all
+	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json
 
 clean:
 	rm -rf $(B)

@@ -154,6 +154,9 @@ _Static_assert(sizeof(struct sluice_slots) == sizeof(struct sluice_svc_cfg),
 /* Backend flags (control plane state kept beside the forwarding data). */
 #define SLUICE_BE_IN_USE	(1u << 0)
 #define SLUICE_BE_DRAINING	(1u << 1)	/* keeps flows, gets no new ones */
+/* health check failed (sluiced): out of its pool's table like a draining
+ * one, unless every active backend of the pool is down (then all stay) */
+#define SLUICE_BE_DOWN		(1u << 2)
 
 /*
  * backends[id]. Forwarding fields are immutable while the id is in use: an

@@ -4,8 +4,9 @@
  * vector (arguments separated by NUL or newline bytes) handed to the CLI's
  * main (built as sluice_cli_main). Nothing may act on the system: this
  * file replaces cli_open() (no instance ever opens, so every command stops
- * after parsing its arguments) and the decap attach/detach calls (which
- * need no instance). Each run resets the CLI's global state.
+ * after parsing its arguments), the decap attach/detach calls (which
+ * need no instance) and, for the rollout commands, the connection to
+ * sluiced (cmd_rollout.c is built calling fuzz_ctl_connect). Each run resets the CLI's global state.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,14 @@ int sluice_decap_detach(const char *ifname, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "fuzz: not detaching from %s", ifname);
 	return -EPERM;
+}
+
+struct sluice_ctl;
+struct sluice_ctl *fuzz_ctl_connect(const char *path, char *err, size_t errlen);
+struct sluice_ctl *fuzz_ctl_connect(const char *path, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "fuzz: not connecting to %s", path ? path : "sluiced");
+	return NULL;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (the daemon in real time: holds, gates and checks of
+# seconds. Under qemu TCG they would cost CI most of its time and judge the
+# emulator's speed; the kernel side they use, counters, weight writes and
+# the kill switch, is tested in the guest by the datapath and lab tests.)
 # sluiced against the real datapath (scripts/lab.sh, nat mode under XDP,
 # real TCP backends, a paced load of ~100 new connections a second):
 #   - a healthy canary ramps 10 -> 25 -> 50 -> 100 % and is promoted (the

@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (the daemon in real time: holds, gates and checks of
+# seconds. Under qemu TCG they would cost CI most of its time and judge the
+# emulator's speed; the kernel side they use, counters, weight writes and
+# the kill switch, is tested in the guest by the datapath and lab tests.)
 # sluiced with a real Prometheus (Debian's prometheus, in the lab's LB
 # namespace on loopback, its own data dir and port, 1 s scrapes) scraping
 # a test exporter whose values this test writes, and sluiced's /metrics:

@@ -171,6 +171,17 @@ static void print_rollout(const json_t *r)
 			pr_text("\n    %s", jstr(g, "reason"));
 		pr_text("\n");
 	}
+	/* sluiced's health checks of the service's backends */
+	json_array_foreach(json_object_get(r, "health"), i, g) {
+		bool down = json_is_true(json_object_get(g, "down"));
+
+		pr_text("  health %s %s port %lld (%s): %s%s, %lld checks, %lld failed, last: %s\n",
+			jstr(g, "pool"), jstr(g, "address"), (long long)jnum(g, "port"),
+			jstr(g, "check"), down ? "DOWN" : "up",
+			json_is_true(json_object_get(g, "flapping")) ? " (flapping)" : "",
+			(long long)jnum(g, "checks"), (long long)jnum(g, "failures"),
+			jstr(g, "last"));
+	}
 }
 
 /* Print a reply's data: under -j as it came (without v/code), in text by
@@ -513,7 +524,10 @@ const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 
 int do_rollout(int argc, char **argv)
 {
-	int rc = rollout_strip_socket(&argc, argv);
+	int rc;
+
+	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
+	rc = rollout_strip_socket(&argc, argv);
 
 	if (rc)
 		return rc;

@@ -23,6 +23,10 @@ void print_backend(const struct sluice_service_spec *sp,
 	pr_uint(PR_ANY, "port", " port %llu", b->port ? b->port : sp->port);
 	pr_uint(PR_ANY, "weight", " weight %llu", b->weight);
 	pr_str(PR_ANY, "state", " %s", b->draining ? "draining" : "active");
+	/* health: set by sluiced's checks; text says it only when down */
+	pr_str(PR_JSON, "health", "", b->down ? "down" : "up");
+	if (b->down)
+		pr_text(" health down");
 	if (b->has_mac)
 		pr_str(PR_ANY, "mac", " mac %s", mac);
 	if (b->dev[0])
@@ -104,9 +108,13 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 				sp->pool[v].n);
 			continue;
 		}
-		pr_text("\t%s (%s): %u backend%s\n", variant_str(v),
+		pr_text("\t%s (%s): %u backend%s%s\n", variant_str(v),
 			v ? "green" : "blue", sp->pool[v].n,
-			sp->pool[v].n == 1 ? "" : "s");
+			sp->pool[v].n == 1 ? "" : "s",
+			sp->pool[v].all_down ?
+				" (every active backend is down: all kept in the table)" : "");
+		pr_bool(PR_JSON, v ? "canary_all_down" : "baseline_all_down", "",
+			sp->pool[v].all_down);
 		pr_arr_open(variant_str(v));
 		for (i = 0; i < sp->pool[v].n; i++)
 			print_backend(sp, &sp->pool[v].be[i]);

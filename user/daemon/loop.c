@@ -2,7 +2,8 @@
 /*
  * sluiced's event loop: one epoll over the control socket and its
  * clients, a timerfd (every SLUICED_TICK_MS: due rollouts tick) and a
- * signalfd (SIGTERM/SIGINT stop, SIGHUP reopens the audit log). Single
+ * signalfd (SIGTERM/SIGINT stop, SIGHUP reopens the audit log), and the
+ * health checker's epoll set (checks.c: every probe in flight). Single
  * threaded: a command and a tick never interleave.
  */
 #include <signal.h>
@@ -16,7 +17,8 @@
 #define EV_LISTEN	(SLUICE_CTL_MAX_CLIENTS + 1)
 #define EV_TIMER	(SLUICE_CTL_MAX_CLIENTS + 2)
 #define EV_SIGNAL	(SLUICE_CTL_MAX_CLIENTS + 3)
-#define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 4)	/* httpc, cmdrun */
+#define EV_HEALTH	(SLUICE_CTL_MAX_CLIENTS + 4)	/* health checks */
+#define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 5)	/* httpc, cmdrun */
 
 static int add(int epfd, int fd, unsigned int tag)
 {
@@ -79,6 +81,7 @@ int loop_run(struct daemon *d, int listen_fd)
 					continue;
 				ro_tick(d, now);
 				gs_metrics(d, now);
+				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
 			} else if (tag == EV_GATES) {
 				gs_dispatch(d);
@@ -95,12 +98,15 @@ int loop_run(struct daemon *d, int listen_fd)
 						d->stop = true;
 					}
 				}
+			} else if (tag == EV_HEALTH) {
+				health_dispatch(d);
 			} else {
 				ctl_readable(d, epfd, tag);
 			}
 		}
 	}
 out:
+	health_free(d);
 	if (sfd >= 0)
 		close(sfd);
 	if (tfd >= 0)

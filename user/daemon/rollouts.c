@@ -523,6 +523,7 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 			"reason", e->reason));
 	}
 	json_object_set_new(o, "gates", gates);
+	json_object_set_new(o, "health", health_json(d, r->service));
 	return o;
 }
 

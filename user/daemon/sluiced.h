@@ -88,6 +88,11 @@ struct daemon {
 	struct notify *nt;
 	struct metrics_srv *ms;
 	__u64 last_metrics_ms;
+	/* backend health checks (checks.c) */
+	struct hs *hs;
+	__u64 health_reload_ms;
+	unsigned int health_targets;
+	bool health_cfg_bad;
 	/* scratch, too big for the stack of a tick */
 	struct eng_obs obs;
 	struct eng_out out;
@@ -157,6 +162,12 @@ void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out 
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
 /* once a second: a new /metrics snapshot */
 void gs_metrics(struct daemon *d, __u64 now);
+/* checks.c: backend health checks from --config's health_check sections */
+struct hs;
+void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
+void health_dispatch(struct daemon *d);
+void health_free(struct daemon *d);
+json_t *health_json(struct daemon *d, const char *service);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);

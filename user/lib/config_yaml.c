@@ -20,12 +20,283 @@
 #include "yaml_walk.h"
 #include "plan.h"
 
+/* ---- health checks ------------------------------------------------------ */
+
+/* A duration (sluice_parse_duration: 500ms, 1s, 1m30s) in [min, max] ms. */
+static int get_duration_ms(struct pctx *p, const yaml_node_t *n, const char *what,
+			   unsigned long min, unsigned long max, __u32 *ms)
+{
+	__u64 v;
+	int err = want_scalar(p, n, what);
+
+	if (err)
+		return err;
+	err = sluice_parse_duration(sval(n), &v);
+	if (err && err != -ERANGE)
+		return perr(p, n, "%s: '%s' is not a duration (write 500ms, 1s, 2m)",
+			    what, sval(n));
+	if (err || v < min || v > max)
+		return perr(p, n, "%s: %s is out of range %lums..%lus", what, sval(n),
+			    min, max / 1000);
+	*ms = v;
+	return 0;
+}
+
+/* Printable ASCII without spaces: what goes into a request line or header. */
+static bool token_ok(const char *v)
+{
+	for (; *v; v++)
+		if (*v <= ' ' || *v >= 0x7f)
+			return false;
+	return true;
+}
+
+struct check_ctx {
+	struct sluice_cfg_check *c;
+	int level;			/* 0 service, 1 pool, 2 backend */
+	yaml_node_t *type_node, *interval_node, *timeout_node;
+	yaml_node_t *http_node, *cmd_node, *addr_node;	/* last seen of each */
+	const char *http_key;
+};
+
+static int hc_type(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "tcp", "http", "command" };
+	struct check_ctx *c = o;
+	int x = 0, err = get_enum(p, v, "health_check type", n, 3, &x);
+
+	c->c->type = SLUICE_CHECK_TCP + x;
+	c->type_node = v;
+	return err;
+}
+
+static int hc_interval(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+
+	c->interval_node = v;
+	return get_duration_ms(p, v, "health_check interval", 10, 3600000,
+			       &c->c->interval_ms);
+}
+
+static int hc_timeout(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+
+	c->timeout_node = v;
+	return get_duration_ms(p, v, "health_check timeout", 1, 3600000,
+			       &c->c->timeout_ms);
+}
+
+static int hc_rise(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "health_check rise", 1, 100, &x);
+
+	c->c->rise = x;
+	return err;
+}
+
+static int hc_fall(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "health_check fall", 1, 100, &x);
+
+	c->c->fall = x;
+	return err;
+}
+
+static int hc_port(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	unsigned long x;
+	int err = get_uint(p, v, "health_check port", 1, 65535, &x);
+
+	c->c->port = x;
+	return err;
+}
+
+static int hc_address(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	int err = want_scalar(p, v, "health_check address");
+
+	if (err)
+		return err;
+	if (c->level != 2)
+		return perr(p, k, "health_check address: only a backend's check may name an address");
+	if (sluice_parse_addr(sval(v), &c->c->addr, &c->c->family))
+		return perr(p, v, "health_check address: '%s' is not an IPv4 or IPv6 address",
+			    sval(v));
+	c->addr_node = v;
+	return 0;
+}
+
+static int hc_path(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	int err = get_str(p, v, "health_check path", c->c->path, sizeof(c->c->path));
+
+	if (err)
+		return err;
+	if (c->c->path[0] != '/' || !token_ok(c->c->path))
+		return perr(p, v, "health_check path: '%s' must start with '/' and hold no spaces or control characters",
+			    c->c->path);
+	c->http_node = k;
+	c->http_key = "path";
+	return 0;
+}
+
+static int hc_host(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	int err = get_str(p, v, "health_check host", c->c->host, sizeof(c->c->host));
+
+	if (err)
+		return err;
+	if (!token_ok(c->c->host))
+		return perr(p, v, "health_check host: '%s' holds spaces or control characters",
+			    c->c->host);
+	c->http_node = k;
+	c->http_key = "host";
+	return 0;
+}
+
+static int hc_expect(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+	yaml_node_item_t *it;
+	unsigned long x;
+	unsigned int i;
+	int err;
+
+	c->http_node = k;
+	c->http_key = "expect";
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err = get_uint(p, v, "health_check expect", 100, 599, &x);
+		c->c->expect[0] = x;
+		c->c->nexpect = 1;
+		return err;
+	}
+	if (v->data.sequence.items.start == v->data.sequence.items.top)
+		return perr(p, v, "health_check expect: the list of statuses is empty");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&p->doc, *it);
+
+		if (c->c->nexpect >= SLUICE_CHECK_EXPECT_MAX)
+			return perr(p, n, "health_check expect: at most %d statuses",
+				    SLUICE_CHECK_EXPECT_MAX);
+		err = get_uint(p, n, "health_check expect", 100, 599, &x);
+		if (err)
+			return err;
+		for (i = 0; i < c->c->nexpect; i++)
+			if (c->c->expect[i] == x)
+				return perr(p, n, "health_check expect: status %lu is listed twice", x);
+		c->c->expect[c->c->nexpect++] = x;
+	}
+	return 0;
+}
+
+static int hc_command(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct check_ctx *c = o;
+
+	c->cmd_node = k;
+	return get_str(p, v, "health_check command", c->c->command,
+		       sizeof(c->c->command));
+}
+
+static const struct key_def check_keys[] = {
+	{ "type", hc_type, true },
+	{ "interval", hc_interval, false },
+	{ "timeout", hc_timeout, false },
+	{ "rise", hc_rise, false },
+	{ "fall", hc_fall, false },
+	{ "port", hc_port, false },
+	{ "address", hc_address, false },
+	{ "path", hc_path, false },
+	{ "host", hc_host, false },
+	{ "expect", hc_expect, false },
+	{ "command", hc_command, false },
+};
+
+/*
+ * `health_check:` at a level (0 service, 1 pool, 2 backend): a mapping, or
+ * `none` (no checks here and below). *out gets the parsed check.
+ */
+static int parse_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, int level,
+		       struct sluice_cfg_check **out)
+{
+	struct check_ctx c = { .level = level };
+	int err;
+
+	if (*out)
+		return perr(p, k, "duplicate health_check");
+	c.c = calloc(1, sizeof(*c.c));
+	if (!c.c)
+		return perr(p, v, "out of memory");
+	*out = c.c;	/* freed with the configuration, even on an error */
+	c.c->pos = pos_of(v);
+	if (v->type == YAML_SCALAR_NODE && !strcmp(sval(v), "none"))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return perr(p, v, "health_check: expected a mapping (type: tcp, http or command) or 'none', got %s",
+			    is_null(v) ? "nothing" : node_kind(v));
+	c.c->rise = 2;
+	c.c->fall = 3;
+	c.c->interval_ms = 1000;
+	err = walk_mapping(p, v, "health_check", check_keys,
+			   sizeof(check_keys) / sizeof(check_keys[0]), &c);
+	if (err)
+		return err;
+	if (!c.timeout_node)
+		c.c->timeout_ms = c.c->interval_ms < 1000 ? c.c->interval_ms : 1000;
+	if (c.c->timeout_ms > c.c->interval_ms)
+		return perr(p, c.timeout_node, "health_check timeout: %ums is longer than the interval (%ums)",
+			    c.c->timeout_ms, c.c->interval_ms);
+	if (c.c->type != SLUICE_CHECK_HTTP && c.http_node)
+		return perr(p, c.http_node, "health_check %s: only for type http",
+			    c.http_key);
+	if (c.c->type == SLUICE_CHECK_COMMAND) {
+		if (!c.cmd_node)
+			return perr(p, v, "health_check: type command needs 'command'");
+	} else if (c.cmd_node) {
+		return perr(p, c.cmd_node, "health_check command: only for type command");
+	}
+	if (c.c->type == SLUICE_CHECK_HTTP) {
+		if (!c.c->path[0])
+			snprintf(c.c->path, sizeof(c.c->path), "/");
+		if (!c.c->nexpect)
+			c.c->expect[c.c->nexpect++] = 200;
+	}
+	return 0;
+}
+
+const struct sluice_cfg_check *
+sluice_cfg_backend_check(const struct sluice_cfg_service *cs, int v,
+			 unsigned int i)
+{
+	const struct sluice_cfg_pool *pl = &cs->pool[v];
+	const struct sluice_cfg_check *c = NULL;
+
+	if (pl->be_check && i < pl->n)
+		c = pl->be_check[i];
+	if (!c)
+		c = pl->check;
+	if (!c)
+		c = cs->check;
+	return c && c->type != SLUICE_CHECK_NONE ? c : NULL;
+}
+
 /* ---- backends ----------------------------------------------------------- */
 
 struct be_ctx {
 	struct sluice_cfg_service *svc;
 	struct sluice_backend_spec *b;
 	char what[96];
+	struct sluice_cfg_check *check;	/* the backend's health_check */
 };
 
 static int be_address(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
@@ -91,6 +362,13 @@ static int be_dev(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return get_str(p, v, "dev", c->b->dev, sizeof(c->b->dev));
 }
 
+static int be_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+
+	return parse_check(p, k, v, 2, &c->check);
+}
+
 static const struct key_def backend_keys[] = {
 	{ "address", be_address, true },
 	{ "port", be_port, false },
@@ -98,6 +376,7 @@ static const struct key_def backend_keys[] = {
 	{ "state", be_state, false },
 	{ "mac", be_mac, false },
 	{ "dev", be_dev, false },
+	{ "health_check", be_check, false },
 };
 
 static int parse_backends(struct pctx *p, yaml_node_t *seq,
@@ -121,16 +400,21 @@ static int parse_backends(struct pctx *p, yaml_node_t *seq,
 			return perr(p, n, "the %s pool has more than %d backends", vn[v],
 				    SLUICE_POOL_MAX);
 		if (grow((void **)&pool->be, pool->n, sizeof(*pool->be)) ||
-		    grow((void **)&pool->pos, pool->n, sizeof(*pool->pos)))
+		    grow((void **)&pool->pos, pool->n, sizeof(*pool->pos)) ||
+		    grow((void **)&pool->be_check, pool->n, sizeof(*pool->be_check)))
 			return perr(p, n, "out of memory");
 		c.b = &pool->be[pool->n];
 		memset(c.b, 0, sizeof(*c.b));
+		pool->be_check[pool->n] = NULL;
 		c.b->weight = 100;
 		snprintf(c.what, sizeof(c.what), "backend of service '%s'", svc->name);
 		err = walk_mapping(p, n, c.what, backend_keys,
 				   sizeof(backend_keys) / sizeof(backend_keys[0]), &c);
-		if (err)
+		if (err) {
+			free(c.check);
 			return err;
+		}
+		pool->be_check[pool->n] = c.check;	/* owned by the config */
 		pool->pos[pool->n] = pos_of(n);
 		/* the same address and port twice in the service */
 		for (w = 0; w <= (unsigned int)v; w++)
@@ -163,8 +447,16 @@ static int pool_backends(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o
 	return parse_backends(p, v, c->svc, c->what[0]);
 }
 
+static int pool_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct be_ctx *c = o;
+
+	return parse_check(p, k, v, 1, &c->svc->pool[(int)c->what[0]].check);
+}
+
 static const struct key_def pool_keys[] = {
 	{ "backends", pool_backends, false },
+	{ "health_check", pool_check, false },
 };
 
 /* ---- services ----------------------------------------------------------- */
@@ -371,6 +663,13 @@ static int sv_rollout(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return 0;
 }
 
+static int sv_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct svc_ctx *c = o;
+
+	return parse_check(p, k, v, 0, &c->svc->check);
+}
+
 static const struct key_def service_keys[] = {
 	{ "name", sv_name, true },
 	{ "vip", sv_vip, true },
@@ -389,6 +688,7 @@ static const struct key_def service_keys[] = {
 	{ "blue", sv_pool, false },
 	{ "green", sv_pool, false },
 	{ "rollout", sv_rollout, false },
+	{ "health_check", sv_check, false },
 };
 
 static int parse_pool(struct pctx *p, yaml_node_t *n, struct sluice_cfg_service *svc,
@@ -407,7 +707,8 @@ static int parse_pool(struct pctx *p, yaml_node_t *n, struct sluice_cfg_service 
 	if (n->type != YAML_MAPPING_NODE)
 		return perr(p, n, "%s: expected a mapping with 'backends', got %s", what,
 			    node_kind(n));
-	return walk_mapping(p, n, what, pool_keys, 1, &c);
+	return walk_mapping(p, n, what, pool_keys,
+			    sizeof(pool_keys) / sizeof(pool_keys[0]), &c);
 }
 
 static int parse_service(struct pctx *p, yaml_node_t *n)
@@ -628,9 +929,17 @@ void sluice_config_free(struct sluice_config *c)
 	}
 	for (i = 0; i < c->nservices; i++) {
 		for (v = 0; v < SLUICE_VARIANTS; v++) {
-			free(c->services[i].pool[v].be);
-			free(c->services[i].pool[v].pos);
+			struct sluice_cfg_pool *pl = &c->services[i].pool[v];
+			unsigned int j;
+
+			for (j = 0; pl->be_check && j < pl->n; j++)
+				free(pl->be_check[j]);
+			free(pl->be_check);
+			free(pl->check);
+			free(pl->be);
+			free(pl->pos);
 		}
+		free(c->services[i].check);
 		sluice_plan_free(c->services[i].rollout);
 	}
 	free(c->rings);

@@ -351,10 +351,17 @@ static int alloc_service_id(struct sluice *s, __u32 *id)
 			     SLUICE_MAX_SERVICES);
 }
 
+/*
+ * health_from_spec: take each backend's down flag from spec (health marks);
+ * otherwise a backend keeps the live record's (a new record starts up).
+ */
 static int service_put_locked(struct sluice *s,
-			      const struct sluice_service_spec *spec)
+			      const struct sluice_service_spec *spec,
+			      bool health_from_spec,
+			      struct sluice_health_result *res)
 {
 	struct sluice_maglev_in *mg = NULL;
+	__u8 *mg_down = NULL;
 	__u32 *tables[SLUICE_VARIANTS] = {}, *mine = NULL, nundo = 0;
 	struct sluice_backend *undo = NULL;	/* records as they were */
 	__u32 *undo_id = NULL;
@@ -388,11 +395,13 @@ static int service_put_locked(struct sluice *s,
 	keep = calloc(SLUICE_MAX_BACKENDS, 1);
 	mine = calloc(SLUICE_MAX_BACKENDS, sizeof(*mine));
 	mg = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*mg));
+	mg_down = calloc(spec->pool[0].n + spec->pool[1].n + 1, 1);
 	for (v = 0; v < SLUICE_VARIANTS; v++)
 		tables[v] = calloc(spec->table_size, sizeof(__u32));
 	undo = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*undo));
 	undo_id = calloc(spec->pool[0].n + spec->pool[1].n + 1, sizeof(*undo_id));
-	if (!keep || !mine || !mg || !tables[0] || !tables[1] || !undo || !undo_id) {
+	if (!keep || !mine || !mg || !mg_down || !tables[0] || !tables[1] ||
+	    !undo || !undo_id) {
 		err = sluice_seterr(s, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -413,12 +422,13 @@ static int service_put_locked(struct sluice *s,
 
 	/* 1. backend records */
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
-		unsigned int nmg = 0;
+		unsigned int nmg = 0, nup = 0, k;
 
 		for (i = 0; i < spec->pool[v].n; i++) {
 			const struct sluice_backend_spec *b = &spec->pool[v].be[i];
 			struct sluice_backend rec;
 			__u32 id = SLUICE_MAX_BACKENDS, j;
+			bool down;
 
 			err = record_for(s, spec, svc_id, v, b, &rec);
 			if (err)
@@ -434,6 +444,11 @@ static int service_put_locked(struct sluice *s,
 				if (err)
 					goto out;
 			}
+			/* a retired record has flags 0: it comes back up */
+			down = health_from_spec ? b->down
+						: (s->be[id].flags & SLUICE_BE_DOWN);
+			if (down)
+				rec.flags |= SLUICE_BE_DOWN;
 			undo[nundo] = s->be[id];
 			undo_id[nundo++] = id;
 			if (!same_forwarding(&s->be[id], &rec)) {
@@ -455,8 +470,22 @@ static int service_put_locked(struct sluice *s,
 				mg[nmg].id = id;
 				mg[nmg].weight = b->weight;
 				mg[nmg].key = backend_identity(b, b->port ? b->port : spec->port);
+				mg_down[nmg] = down;
+				nup += !down;
 				nmg++;
 			}
+		}
+		/* down backends leave the table, unless all of them are down:
+		 * then every one stays (health alone never empties a pool) */
+		if (nup) {
+			for (i = 0, k = 0; i < nmg; i++)
+				if (!mg_down[i])
+					mg[k++] = mg[i];
+			nmg = k;
+		}
+		if (res) {
+			res->all_down[v] = nmg && !nup;
+			res->in_table[v] = nmg;
 		}
 		err = sluice_maglev_build(mg, nmg, spec->table_size, tables[v]);
 		if (err) {
@@ -524,6 +553,7 @@ out:
 	free(keep);
 	free(mine);
 	free(mg);
+	free(mg_down);
 	free(tables[0]);
 	free(tables[1]);
 	return err;
@@ -535,8 +565,78 @@ int sluice_service_put(struct sluice *s, const struct sluice_service_spec *spec)
 
 	if (err)
 		return err;
-	err = service_put_locked(s, spec);
+	err = service_put_locked(s, spec, false, NULL);
 	sluice_unlock(s);
+	return err;
+}
+
+static bool mark_matches(const struct sluice_service_spec *sp,
+			 const struct sluice_backend_spec *b,
+			 const struct sluice_health_mark *m)
+{
+	return b->family == m->family &&
+	       !memcmp(&b->addr, &m->addr, sizeof(b->addr)) &&
+	       (b->port ? b->port : sp->port) == (m->port ? m->port : sp->port);
+}
+
+int sluice_backend_health_set(struct sluice *s, const char *name,
+			      const struct sluice_health_mark *m, unsigned int n,
+			      struct sluice_health_result *res)
+{
+	struct sluice_service_spec *sp = sluice_spec_new();
+	struct sluice_health_result r = {};
+	unsigned int k, v, i, changed = 0;
+	int err;
+
+	if (!sp)
+		return sluice_seterr(s, ENOMEM, "out of memory");
+	err = sluice_lock(s);
+	if (err)
+		goto out_free;
+	err = sluice_service_get(s, name, sp);	/* under the lock: current */
+	if (err)
+		goto out;
+	for (k = 0; k < n; k++) {
+		bool found = false;
+
+		for (v = 0; v < SLUICE_VARIANTS; v++)
+			for (i = 0; i < sp->pool[v].n; i++) {
+				struct sluice_backend_spec *b = &sp->pool[v].be[i];
+
+				if (!mark_matches(sp, b, &m[k]))
+					continue;
+				found = true;
+				changed += b->down != m[k].down;
+				b->down = m[k].down;
+			}
+		if (!found) {
+			char a[INET6_ADDRSTRLEN];
+
+			sluice_format_addr(&m[k].addr, m[k].family, a, sizeof(a));
+			err = sluice_seterr(s, ENOENT, "service '%s' has no backend %s port %u",
+					    name, a, m[k].port ? m[k].port : sp->port);
+			goto out;
+		}
+	}
+	if (changed) {
+		err = service_put_locked(s, sp, true, &r);
+	} else {
+		for (v = 0; v < SLUICE_VARIANTS; v++) {
+			r.all_down[v] = sp->pool[v].all_down;
+			for (i = 0; i < sp->pool[v].n; i++)
+				r.in_table[v] += !sp->pool[v].be[i].draining &&
+						 (sp->pool[v].all_down ||
+						  !sp->pool[v].be[i].down);
+		}
+	}
+	if (!err && res)
+		*res = r;
+	if (!err)
+		err = changed;
+out:
+	sluice_unlock(s);
+out_free:
+	sluice_spec_free(sp);
 	return err;
 }
 
@@ -592,10 +692,21 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 		b->port = ntohs(r->port) == out->port ? 0 : ntohs(r->port);
 		b->weight = r->weight;
 		b->draining = r->flags & SLUICE_BE_DRAINING;
+		b->down = r->flags & SLUICE_BE_DOWN;
 		b->has_mac = r->mode == SLUICE_MODE_DSR;
 		memcpy(b->mac, r->mac, 6);
 		if (r->ifindex && !if_indextoname(r->ifindex, b->dev))
 			snprintf(b->dev, sizeof(b->dev), "if%u", r->ifindex);
+	}
+	for (i = 0; i < SLUICE_VARIANTS; i++) {
+		struct sluice_pool_spec *p = &out->pool[i];
+		unsigned int j, active = 0, down = 0;
+
+		for (j = 0; j < p->n; j++) {
+			active += !p->be[j].draining;
+			down += !p->be[j].draining && p->be[j].down;
+		}
+		p->all_down = active && down == active;
 	}
 	return 0;
 }
@@ -793,7 +904,7 @@ int sluice_promote(struct sluice *s, const char *name, __u32 gen)
 	for (r = 0; r < SLUICE_MAX_RINGS; r++)
 		sp->weight[r] = 0;
 	sp->lkg = SLUICE_BASELINE;
-	err = service_put_locked(s, sp);
+	err = service_put_locked(s, sp, true, NULL);	/* health moves along */
 	if (!err)
 		err = 1;
 out:

@@ -111,9 +111,15 @@ struct sluice_backend_spec {
 	char dev[IF_NAMESIZE];	/* DSR egress device; "": the ingress one.
 				 * ipip/nat take device and next hop from
 				 * the kernel's FIB (bpf_fib_lookup) */
+	/* health (filled by sluice_service_get; sluice_service_put keeps the
+	 * live state and only sluice_backend_health_set changes it) */
+	bool down;
 };
 
 struct sluice_pool_spec {
+	/* filled by sluice_service_get: every active backend is down, so all
+	 * of them stay in the table (a pool never empties by health alone) */
+	bool all_down;
 	unsigned int n;
 	struct sluice_backend_spec be[SLUICE_POOL_MAX];
 };
@@ -166,6 +172,30 @@ int sluice_service_lookup(struct sluice *s, const char *name, __u32 *id);
 /* Weight in basis points (0..10000); ring -1: every ring. */
 int sluice_set_weight(struct sluice *s, const char *name, int ring,
 		      unsigned int bp);
+/*
+ * Backend health, as sluiced's checks decide it. A backend marked down
+ * leaves its pool's Maglev table, rebuilt and swapped like any pool edit:
+ * established flows keep their entries and its record keeps forwarding
+ * them; only its share of new flows moves. Up: it rejoins the same way. A
+ * pool whose every active (not draining) backend is down keeps all of
+ * them in its table: health alone never empties a pool (the caller says
+ * so loudly: all_down below, and sluice_service_get's pool.all_down).
+ * Changes to one service go out with one publish. Returns the number of
+ * backends whose state changed (0: already so, nothing published).
+ */
+struct sluice_health_mark {
+	union sluice_addr addr;
+	__u8 family;
+	__u16 port;		/* 0: the service port */
+	bool down;
+};
+struct sluice_health_result {
+	bool all_down[SLUICE_VARIANTS];	/* after the change */
+	unsigned int in_table[SLUICE_VARIANTS];	/* backends in each table */
+};
+int sluice_backend_health_set(struct sluice *s, const char *name,
+			      const struct sluice_health_mark *m, unsigned int n,
+			      struct sluice_health_result *res);
 /* Weights of the rings in ring_mask (bit i: ring i) with one locked write;
  * rings outside the mask keep theirs. */
 int sluice_set_weights(struct sluice *s, const char *name,
@@ -355,10 +385,46 @@ struct sluice_cfg_weight {
 	struct sluice_cfg_pos pos;
 };
 
+/*
+ * A health check (sluiced runs them; `apply` validates them). In YAML:
+ * `health_check:` in a service (both pools), a pool (`baseline:` mapping)
+ * or a backend; the nearest one applies whole, and `health_check: none`
+ * turns checks off at that level. The target is the backend's own address
+ * and port (keepalived's default: for dsr and ipip backends, which hold
+ * the VIP on loopback, the server must also accept on its own address, or
+ * the check names `port`, and a backend's check may name `address`).
+ */
+enum sluice_check_type {
+	SLUICE_CHECK_NONE = 0,
+	SLUICE_CHECK_TCP,	/* a connect completes */
+	SLUICE_CHECK_HTTP,	/* GET path answers an expected status */
+	SLUICE_CHECK_COMMAND,	/* /bin/sh -c COMMAND exits 0 */
+};
+#define SLUICE_CHECK_EXPECT_MAX 8
+
+struct sluice_cfg_check {
+	struct sluice_cfg_pos pos;
+	__u8 type;			/* enum sluice_check_type */
+	__u32 interval_ms;		/* default 1000 */
+	__u32 timeout_ms;		/* default min(1000, interval) */
+	__u16 rise, fall;		/* successes to go up, failures to go down:
+					 * defaults 2 and 3 */
+	__u16 port;			/* 0: the backend's */
+	__u8 family;			/* 0: the backend's address */
+	union sluice_addr addr;
+	char path[256];			/* http: default "/" */
+	char host[256];			/* http Host: default the target */
+	unsigned int nexpect;		/* http: default one, 200 */
+	__u16 expect[SLUICE_CHECK_EXPECT_MAX];
+	char command[512];		/* command: run by /bin/sh -c */
+};
+
 struct sluice_cfg_pool {
 	unsigned int n;
 	struct sluice_backend_spec *be;
 	struct sluice_cfg_pos *pos;
+	struct sluice_cfg_check *check;		/* the pool's (NULL: service's) */
+	struct sluice_cfg_check **be_check;	/* per backend (NULL: pool's) */
 };
 
 struct sluice_cfg_service {
@@ -380,7 +446,13 @@ struct sluice_cfg_service {
 	struct sluice_cfg_pool pool[SLUICE_VARIANTS];
 	struct sluice_plan *rollout;	/* the `rollout:` section (plan.h),
 					 * NULL without one */
+	struct sluice_cfg_check *check;		/* both pools' health_check */
 };
+
+/* The check that applies to backend i of pool v; NULL: none. */
+const struct sluice_cfg_check *
+sluice_cfg_backend_check(const struct sluice_cfg_service *cs, int v,
+			 unsigned int i);
 
 struct sluice_config {
 	char source[256];		/* file name in messages */

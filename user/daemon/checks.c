@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced's backend health checks: the checker (hsync.h) in the loop, its
+ * transitions in the log and the audit trail, and their weight in a
+ * rollout. The checks come from the health_check sections of --config
+ * (re-read every SLUICED_HEALTH_RELOAD_MS, so new services and backends
+ * are picked up; a file that stops parsing keeps the last good checks).
+ *
+ * Which side failed matters: a canary backend going down is evidence
+ * against the canary (recorded as such in the rollout's trail), and the
+ * whole canary pool down fails the rollout (rolled back through the kill
+ * switch, as an abort by "health-check" with the numbers); a baseline
+ * backend going down is not held against the canary.
+ */
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include "sluiced.h"
+#include "hsync.h"
+
+#define SLUICED_HEALTH_RELOAD_MS 5000
+
+static bool rollout_running(const struct rollout *r)
+{
+	return r && r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
+}
+
+static void fail_rollout(struct daemon *d, struct rollout *r, const struct hs_event *e)
+{
+	struct ctl_args a = { .service = e->service, .who = "health-check" };
+	struct ctl_result res = {};
+	char why[SLUICE_CTL_MAX_REASON + 1];
+
+	snprintf(why, sizeof(why), "every canary backend failed its health check (%u of %u down)",
+		 e->in_table, e->in_table);
+	a.reason = why;
+	ro_command(d, SLUICE_CTL_ABORT, &a, &res);
+	if (res.code)
+		dlog(d, LOG_ERR_, "%s: cannot roll the rollout back after its canary pool failed: %s",
+		     e->service, res.error);
+	else
+		dlog(d, LOG_ERR_, "%s: rollout rolled back: %s", e->service, why);
+	json_decref(res.data);
+}
+
+static void on_event(void *arg, const struct hs_event *e)
+{
+	struct daemon *d = arg;
+	struct rollout *r = ro_find(d, e->service);
+	bool running = rollout_running(r);
+	char text[512];
+	const char *judged = "";
+
+	if (running && e->variant == SLUICE_CANARY && e->ev == HC_EV_DOWN)
+		judged = "; evidence against the canary";
+	else if (running && e->variant == SLUICE_BASELINE && e->ev == HC_EV_DOWN)
+		judged = "; a baseline backend: not held against the canary";
+	snprintf(text, sizeof(text), "%s%s", e->text, judged);
+	if (e->ev == HC_EV_DOWN && (e->all_down || e->err))
+		dlog(d, LOG_ERR_, "health: %s", text);
+	else if (e->ev == HC_EV_DOWN || e->ev == HC_EV_FLAPPING)
+		dlog(d, LOG_WARN_, "health: %s", text);
+	else
+		dlog(d, LOG_INFO_, "health: %s", text);
+	audit_note(d, e->service, running ? r->st.rollout_id : 0,
+		   e->ev == HC_EV_DOWN ? "health_down" :
+		   e->ev == HC_EV_UP ? "health_up" :
+		   e->ev == HC_EV_FLAPPING ? "health_flapping" : "health_stable",
+		   "health-check", text);
+	if (running && e->variant == SLUICE_CANARY && e->ev == HC_EV_DOWN && e->all_down)
+		fail_rollout(d, r, e);
+}
+
+static void reload(struct daemon *d)
+{
+	struct sluice_config *cfg;
+	char err[1024];
+	int n;
+
+	if (!d->o.config_path)
+		return;
+	cfg = sluice_config_parse(d->o.config_path, err, sizeof(err));
+	if (!cfg) {
+		if (!d->health_cfg_bad)
+			dlog(d, LOG_ERR_, "health checks: %s; keeping the checks as they were", err);
+		d->health_cfg_bad = true;
+		return;
+	}
+	d->health_cfg_bad = false;
+	n = hs_configure(d->hs, cfg);
+	if (n < 0)
+		dlog(d, LOG_ERR_, "health checks: cannot set the targets: %s", strerror(-n));
+	else if ((unsigned int)n != d->health_targets)
+		dlog(d, LOG_INFO_, "health checks: %d backends checked", n);
+	if (n >= 0)
+		d->health_targets = n;
+	sluice_config_free(cfg);
+}
+
+void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now)
+{
+	struct hc_opts o = {};
+	char err[256];
+
+	if (!d->s || !d->o.config_path)
+		return;
+	if (!d->hs) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+		d->hs = hs_new(d->s, &o, on_event, d, err, sizeof(err));
+		if (!d->hs) {
+			dlog(d, LOG_ERR_, "health checks: %s", err);
+			return;
+		}
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, hs_fd(d->hs), &ev) < 0) {
+			dlog(d, LOG_ERR_, "health checks: cannot poll: %s", strerror(errno));
+			hs_free(d->hs);
+			d->hs = NULL;
+			return;
+		}
+		d->health_reload_ms = 0;
+	}
+	if (now - d->health_reload_ms >= SLUICED_HEALTH_RELOAD_MS) {
+		d->health_reload_ms = now;
+		reload(d);
+	}
+	/* the checker's own timer wakes the loop; this is a safety net */
+	if (hs_timeout_ms(d->hs) == 0)
+		hs_dispatch(d->hs);
+}
+
+void health_dispatch(struct daemon *d)
+{
+	if (d->hs)
+		hs_dispatch(d->hs);
+}
+
+void health_free(struct daemon *d)
+{
+	hs_free(d->hs);
+	d->hs = NULL;
+}
+
+json_t *health_json(struct daemon *d, const char *service)
+{
+	static const char *const pool[] = { "baseline", "canary" };
+	json_t *arr = json_array();
+	const struct hc *hc;
+	unsigned int i;
+
+	if (!d->hs || !arr)
+		return arr;
+	hc = hs_checker(d->hs);
+	for (i = 0; i < hc_count(hc); i++) {
+		const struct hc_target *t = hc_target_at(hc, i);
+		struct hc_status st;
+		char a[INET6_ADDRSTRLEN];
+
+		if (service && strcmp(t->service, service))
+			continue;
+		hc_status_at(hc, i, &st);
+		sluice_format_addr(&t->be_addr, t->be_family, a, sizeof(a));
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+			"service", t->service, "pool", pool[t->variant & 1],
+			"address", a, "port", (int)t->be_port,
+			"check", hc_type_name(t->check.type),
+			"down", st.down, "flapping", st.flapping,
+			"last", st.last_reason, "ok_run", (int)st.ok_run,
+			"fail_run", (int)st.fail_run,
+			"checks", (json_int_t)st.checks, "failures", (json_int_t)st.failures,
+			"transitions", (json_int_t)st.transitions, "late", (json_int_t)st.late,
+			"last_ms", (json_int_t)st.last_ms));
+	}
+	return arr;
+}
