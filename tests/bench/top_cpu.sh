@@ -21,7 +21,7 @@ rl_load_start 100 $((SECS + 10))
 $TM new-session -d -x 160 -y 48 \
 	"SLUICE_SOCKET=$RL_SOCK exec nsenter --net=/run/netns/$(lab_ns lb) $SLUICE --pin-dir $(lab_pin) top -d 1"
 sleep 2
-pid=$(pgrep -f "$SLUICE --pin-dir $(lab_pin) top -d 1" | head -1)
+pid=$(for p in $(pgrep -f -- "--pin-dir $(lab_pin) top -d 1"); do [ "$(cat /proc/$p/comm)" = sluice ] && echo $p; done | head -1)
 [ -n "$pid" ] || { echo "sluice top did not start" >&2; exit 1; }
 tick=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
