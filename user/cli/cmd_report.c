@@ -170,9 +170,12 @@ static void draw_weights(struct rep *r, json_t *ev, int y)
 		}
 		(void)last;
 		fprintf(r->f, " %.1f,%.1f\"/>\n", xpos(r, r->t1), ypos(y, cur[ring], 100));
-		fprintf(r->f, "<text x=\"%d\" y=\"%d\" class=\"legend\" fill=\"%s\">%s%d</text>\n",
-			PLOT_X + PLOT_W + 8, y + 14 + ring * 14, col[ring],
-			nr == 1 ? "all rings" : "ring", nr == 1 ? 0 : ring);
+		if (nr == 1)
+			fprintf(r->f, "<text x=\"%d\" y=\"%d\" class=\"legend\" fill=\"%s\">all rings</text>\n",
+				PLOT_X + PLOT_W + 8, y + 14, col[0]);
+		else
+			fprintf(r->f, "<text x=\"%d\" y=\"%d\" class=\"legend\" fill=\"%s\">ring %d</text>\n",
+				PLOT_X + PLOT_W + 8, y + 14 + ring * 14, col[ring], ring);
 		if (nr == 1)
 			break;
 	}
