@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (sluiced, Prometheus, wrk and tmux in real time: under
+# qemu TCG they would judge the emulator's speed and cost CI most of its
+# time; their kernel side is tested in the guest by the datapath and lab tests.)
 # The demo as CI runs it: scripts/demo.sh --short (lab, HTTP backends, wrk,
 # Prometheus, sluiced) must exit 0 and report each part OK: the healthy
 # canary promoted, the faulty canary rolled back by a gate with its numbers,

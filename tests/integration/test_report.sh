@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (sluiced, Prometheus, wrk and tmux in real time: under
+# qemu TCG they would judge the emulator's speed and cost CI most of its
+# time; their kernel side is tested in the guest by the datapath and lab tests.)
 # sluice report against a real rollout (scripts/lab.sh, nat mode under
 # XDP, real TCP, sluiced): a canary that is healthy for its first step
 # (10 %, 2 s hold) and then refuses every connection with a RST at 25 % is

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (sluiced, Prometheus, wrk and tmux in real time: under
+# qemu TCG they would judge the emulator's speed and cost CI most of its
+# time; their kernel side is tested in the guest by the datapath and lab tests.)
 # sluice top in tmux (its own server socket) against a live rollout in the
 # lab (nat mode under XDP, real TCP, sluiced): the captured screen shows the
 # service, its phase and step, the weight of the step and the gate's

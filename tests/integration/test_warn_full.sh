@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (sluiced, Prometheus, wrk and tmux in real time: under
+# qemu TCG they would judge the emulator's speed and cost CI most of its
+# time; their kernel side is tested in the guest by the datapath and lab tests.)
 # sluice rollout status warns about a canary sitting at 100 % longer than a
 # configured time without promotion (--warn-full, $SLUICE_WARN_FULL), and
 # not before; a bad duration is refused. Real sluiced in the lab.
