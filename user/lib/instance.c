@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Opening an instance: bpffs, pinned maps, loading the object. */
+#include <sys/utsname.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,9 +118,33 @@ mkdir_pin:
 	return 0;
 }
 
+/*
+ * The datapath reads CONFIG_HZ (a weak __kconfig extern: jiffies make the
+ * UDP idle clock a load instead of a clock read). libbpf refuses to load
+ * when it finds no kernel config at all (/boot/config-RELEASE or
+ * /proc/config.gz: a container, a VM booted without /boot), weak or not;
+ * then say HZ is unknown, and the datapath falls back to
+ * bpf_ktime_get_ns().
+ */
+static const char *kconfig_fallback(void)
+{
+	struct utsname u;
+	char path[PATH_MAX];
+
+	if (access("/proc/config.gz", R_OK) == 0)
+		return NULL;
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if (access(path, R_OK) == 0)
+			return NULL;
+	}
+	return "CONFIG_HZ=0\n";
+}
+
 int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = s->pin_dir,
+		    .kconfig = kconfig_fallback());
 	char tx_pin[PATH_MAX + 16];
 	struct sluice_bpf *skel;
 	int err, tx_fd;
