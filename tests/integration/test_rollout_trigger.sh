@@ -20,7 +20,6 @@ need_root
 LAB_TAG=tr$$
 rl_init
 trap rl_cleanup EXIT
-[ -n "${KEEP_LOG:-}" ] && trap 'cp "$RL_LOG" /tmp/trig.log; rl_cleanup' EXIT
 
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }
