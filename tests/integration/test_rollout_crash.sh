@@ -101,7 +101,9 @@ rl_canary_heal
 
 echo "== a state database sluiced cannot trust: refuse to start, touch nothing"
 rl_stop
-cp "$RL_DB" "$RL_DIR/good.db"
+# through SQLite's backup, not cp: what the WAL still holds comes along
+python3 -c "import sqlite3,sys; d=sqlite3.connect(sys.argv[2]); sqlite3.connect(sys.argv[1]).backup(d); d.execute('PRAGMA journal_mode=DELETE'); d.close()" \
+	"$RL_DB" "$RL_DIR/good.db"
 snap=$(rl_snapshot web)
 refuses() {	# WHAT: sluiced exits non-zero with "refusing to start" and the maps stay
 	: >"$RL_DIR/refuse.log"
