@@ -9,6 +9,7 @@
 #   - a restart of sluiced starts no other one
 #   - a change during the active rollout is ignored (logged)
 #   - after the rollout ends, an unchanged pool (and a restart) starts nothing
+#   - while frozen, the triggered start waits (pending) for the unfreeze
 # Waits are bounded (the daemon looks once a second; bounds are x5).
 set -u
 cd "$(dirname "$0")/../.."
@@ -93,4 +94,11 @@ check "after the restart the unchanged pool starts nothing" \
 check "a canary backend is added again" lab_sluice backend add web 10.101.0.14 pool canary
 check "the next change starts a new rollout" \
 	rl_wait 5 "r['rollout_id']!=$rid and r['phase']=='progressing'" web
+
+check "the second rollout is aborted" eval 'rl rollout abort web >/dev/null'
+rl rollout freeze --reason "trigger test" >/dev/null
+check "frozen: a canary backend is removed (one left)" lab_sluice backend del web 10.101.0.13
+check "frozen: the triggered start waits" rl_wait 5 'r["phase"]=="pending"' web
+rl rollout unfreeze >/dev/null
+check "unfrozen: it progresses" rl_wait 5 'r["phase"]=="progressing"' web
 t_done
