@@ -80,7 +80,7 @@ $(B)/sluiced: $(B)/user/daemon/main.o $(B)/libsluiced.a $(B)/libsluice.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
-	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(CLI_OBJ) -o $@ $(B)/libsluice.a $(LDLIBS) -lncurses	# sluice top
 
 $(B)/tests/%: tests/unit/%.c $(TEST_HDRS) $(USER_HDRS) $(SKELS) $(B)/libsluiced.a $(B)/libsluice.a
 	@mkdir -p $(@D)
@@ -113,7 +113,7 @@ $(B)/fuzz/libcli.a: $(FUZZ_CLI_OBJ)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libcli.a $(B)/fuzz/libsluice.a
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(B)/fuzz/libcli.a \
-		$(B)/fuzz/libsluice.a $(LDLIBS)
+		$(B)/fuzz/libsluice.a $(LDLIBS) -lncurses
 
 # Each target for FUZZ_TIME seconds from its committed seeds (new inputs go
 # to a scratch directory, not into the repository). `make fuzz` runs every

@@ -60,7 +60,8 @@
  *   unfreeze   who                          {"changed", "freeze"}
  * ROLLOUT: {"service", "rollout_id", "attempt", "phase", "step", "steps",
  *   "weight": [bp per ring], "status" (what it waits for and since when),
- *   "since_ms", "hold_left_ms", "pause_reason", "frozen", "by_operator",
+ *   "since_ms", "hold_left_ms", "hold_ms" (the step's whole hold),
+ *   "pause_reason", "frozen", "by_operator",
  *   "end_reason", "plan_name", "error", "gates": [{"name", "metric",
  *   "outcome", "canary", "baseline", "threshold", "stat", "stat_limit",
  *   "samples_c", "samples_b", "bad_c", "bad_b", "min_samples", "reason"}]}

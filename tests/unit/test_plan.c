@@ -141,7 +141,9 @@ static void test_good_plans(void)
 {
 	static const char *const files[] = { "examples/rollout-canary.yaml",
 					     "examples/rollout-rings.yaml",
-					     "examples/rollout-bluegreen.yaml" };
+					     "examples/rollout-bluegreen.yaml",
+					     "examples/demo/canary.yaml",
+					     "examples/demo/bluegreen.yaml" };
 	char err[512];
 	unsigned int i;
 	struct sluice_plan *p;
@@ -220,6 +222,21 @@ static void test_config_rollout(void)
 	p = c->services[0].rollout;
 	ASSERT_TRUE(p && p->nsteps == 3 && p->ngates == 2, "the service's plan");
 	sluice_config_free(c);
+	c = sluice_config_parse("examples/apply-rings.yaml", err, sizeof(err));
+	if (ASSERT_TRUE(c != NULL, err)) {
+		p = c->services[0].rollout;
+		ASSERT_TRUE(c->nrings == 2 && p && p->nsteps == 4 && p->ngates == 2,
+			    "examples/apply-rings.yaml: rings internal, early and a 4-step plan");
+		sluice_config_free(c);
+	}
+	c = sluice_config_parse("examples/apply-sticky-cohort.yaml", err, sizeof(err));
+	if (ASSERT_TRUE(c != NULL, err)) {
+		p = c->services[0].rollout;
+		ASSERT_TRUE(c->services[0].affinity == SLUICE_AFF_CLIENT && p &&
+				    p->nsteps == 4 && p->ngates == 2,
+			    "examples/apply-sticky-cohort.yaml: client affinity and its plan");
+		sluice_config_free(c);
+	}
 	c = sluice_config_parse_string(
 		"services:\n  - name: web\n    vip: 192.0.2.1\n    port: 80\n"
 		"    rollout:\n      steps:\n        - weight: 5%\n          hold: 1m\n"

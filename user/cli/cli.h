@@ -4,6 +4,7 @@
 #define SLUICE_CLI_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <errno.h>
 #include "sluice.h"
 #include "out.h"
@@ -77,6 +78,20 @@ int do_stats(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_export(int argc, char **argv);
 int do_rollout(int argc, char **argv);
+int do_report(int argc, char **argv);
+int do_top(int argc, char **argv);
+
+/* sluiced's control socket, shared by rollout and report (cmd_rollout.c):
+ * take "--socket PATH" out of argv; one request (NULL service: none) and
+ * its successful reply (errors printed, EXIT_ERR). */
+int rollout_strip_socket(int *argc, char **argv);
+const char *rollout_socket(void);	/* NULL: the default */
+json_t *rollout_request(const char *cmd, const char *service);
+int rollout_call(json_t *req, json_t **reply);
+/* A reply's field, or "" / 0 (jreal: *ok says whether it was a number). */
+const char *jstr(const json_t *o, const char *key);
+json_int_t jnum(const json_t *o, const char *key);
+double jreal(const json_t *o, const char *key, bool *ok);
 
 /* Help texts of objects with subcommands (for `help OBJECT`). */
 extern const struct cmd service_cmds[], backend_cmds[], pool_cmds[],

@@ -16,8 +16,13 @@
 
 static const char *socket_path;	/* --socket PATH */
 
+const char *rollout_socket(void)
+{
+	return socket_path;
+}
+
 /* Take "--socket PATH" out of argv wherever it is. */
-static int strip_socket(int *argc, char **argv)
+int rollout_strip_socket(int *argc, char **argv)
 {
 	int i, j;
 
@@ -49,7 +54,7 @@ static void fmt_time(json_int_t ms, char *buf, size_t len)
 }
 
 /* One request; *reply on success (code 0). Prints the error itself. */
-static int call(json_t *req, json_t **reply)
+int rollout_call(json_t *req, json_t **reply)
 {
 	struct sluice_ctl *c;
 	char err[512];
@@ -80,7 +85,7 @@ static int call(json_t *req, json_t **reply)
 	return EXIT_OK;
 }
 
-static json_t *request(const char *cmd, const char *service)
+json_t *rollout_request(const char *cmd, const char *service)
 {
 	const char *sudo = getenv("SUDO_USER");
 	json_t *r = json_pack("{s:s}", "cmd", cmd);
@@ -92,21 +97,21 @@ static json_t *request(const char *cmd, const char *service)
 	return r;
 }
 
-static const char *str(const json_t *o, const char *key)
+const char *jstr(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static json_int_t num(const json_t *o, const char *key)
+json_int_t jnum(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static double real(const json_t *o, const char *key, bool *ok)
+double jreal(const json_t *o, const char *key, bool *ok)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -120,9 +125,9 @@ static void print_freeze(const json_t *f)
 
 	if (!json_is_true(json_object_get(f, "frozen")))
 		return;
-	fmt_time(num(f, "since_ms"), t, sizeof(t));
+	fmt_time(jnum(f, "since_ms"), t, sizeof(t));
 	pr_text("global freeze: %s (by %s since %s): no step advances, no rollout starts\n",
-		str(f, "reason"), str(f, "who"), t);
+		jstr(f, "reason"), jstr(f, "who"), t);
 }
 
 static void print_rollout(const json_t *r)
@@ -132,38 +137,38 @@ static void print_rollout(const json_t *r)
 	size_t i;
 	bool ok;
 
-	pr_text("%s: %s", str(r, "service"), str(r, "phase"));
-	if (num(r, "step") >= 0 && strcmp(str(r, "phase"), "none"))
-		pr_text(", step %lld of %lld", (long long)num(r, "step") + 1,
-			(long long)num(r, "steps"));
+	pr_text("%s: %s", jstr(r, "service"), jstr(r, "phase"));
+	if (jnum(r, "step") >= 0 && strcmp(jstr(r, "phase"), "none"))
+		pr_text(", step %lld of %lld", (long long)jnum(r, "step") + 1,
+			(long long)jnum(r, "steps"));
 	if (json_array_size(w)) {
 		fmt_bp(json_integer_value(json_array_get(w, 0)), bp, sizeof(bp));
 		pr_text(", weight %s", bp);
 	}
-	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)num(r, "rollout_id"),
-		(long long)num(r, "attempt"), str(r, "plan_name"));
-	fmt_time(num(r, "since_ms"), t, sizeof(t));
-	pr_text("  %s (phase since %s)\n", str(r, "status"), t);
-	if (*str(r, "end_reason"))
-		pr_text("  ended: %s\n", str(r, "end_reason"));
-	if (*str(r, "error"))
-		pr_text("  problem: %s\n", str(r, "error"));
+	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)jnum(r, "rollout_id"),
+		(long long)jnum(r, "attempt"), jstr(r, "plan_name"));
+	fmt_time(jnum(r, "since_ms"), t, sizeof(t));
+	pr_text("  %s (phase since %s)\n", jstr(r, "status"), t);
+	if (*jstr(r, "end_reason"))
+		pr_text("  ended: %s\n", jstr(r, "end_reason"));
+	if (*jstr(r, "error"))
+		pr_text("  problem: %s\n", jstr(r, "error"));
 	json_array_foreach(json_object_get(r, "gates"), i, g) {
-		double c = real(g, "canary", &ok), b, st, lim;
+		double c = jreal(g, "canary", &ok), b, st, lim;
 
-		pr_text("  gate %s (%s): %s", str(g, "name"), str(g, "metric"), str(g, "outcome"));
+		pr_text("  gate %s (%s): %s", jstr(g, "name"), jstr(g, "metric"), jstr(g, "outcome"));
 		if (ok) {
-			b = real(g, "baseline", &ok);
+			b = jreal(g, "baseline", &ok);
 			pr_text(", canary %.4g (%lld/%lld) vs baseline %.4g (%lld/%lld)", c,
-				(long long)num(g, "bad_c"), (long long)num(g, "samples_c"), b,
-				(long long)num(g, "bad_b"), (long long)num(g, "samples_b"));
+				(long long)jnum(g, "bad_c"), (long long)jnum(g, "samples_c"), b,
+				(long long)jnum(g, "bad_b"), (long long)jnum(g, "samples_b"));
 		}
-		st = real(g, "stat", &ok);
-		lim = real(g, "stat_limit", &ok);
+		st = jreal(g, "stat", &ok);
+		lim = jreal(g, "stat_limit", &ok);
 		if (ok && lim > 0)
 			pr_text(", log M %.2f of %.2f", st, lim);
-		if (*str(g, "reason"))
-			pr_text("\n    %s", str(g, "reason"));
+		if (*jstr(g, "reason"))
+			pr_text("\n    %s", jstr(g, "reason"));
 		pr_text("\n");
 	}
 	/* sluiced's health checks of the service's backends */
@@ -171,11 +176,11 @@ static void print_rollout(const json_t *r)
 		bool down = json_is_true(json_object_get(g, "down"));
 
 		pr_text("  health %s %s port %lld (%s): %s%s, %lld checks, %lld failed, last: %s\n",
-			str(g, "pool"), str(g, "address"), (long long)num(g, "port"),
-			str(g, "check"), down ? "DOWN" : "up",
+			jstr(g, "pool"), jstr(g, "address"), (long long)jnum(g, "port"),
+			jstr(g, "check"), down ? "DOWN" : "up",
 			json_is_true(json_object_get(g, "flapping")) ? " (flapping)" : "",
-			(long long)num(g, "checks"), (long long)num(g, "failures"),
-			str(g, "last"));
+			(long long)jnum(g, "checks"), (long long)jnum(g, "failures"),
+			jstr(g, "last"));
 	}
 }
 
@@ -195,13 +200,13 @@ static void emit(json_t *reply)
 
 static int simple(const char *cmd, const char *service, json_t *extra)
 {
-	json_t *req = request(cmd, service), *rep, *r;
+	json_t *req = rollout_request(cmd, service), *rep, *r;
 	int rc;
 
 	if (extra)
 		json_object_update(req, extra);
 	json_decref(extra);
-	rc = call(req, &rep);
+	rc = rollout_call(req, &rep);
 	if (rc)
 		return rc;
 	emit(rep);
@@ -331,15 +336,64 @@ static int do_start(int argc, char **argv)
 	return simple("start", svc, extra);
 }
 
+/*
+ * A canary at 100 % that is not promoted is temporary state left in place
+ * (the next deploy to the canary pool would be released at once): warn
+ * when the step that put every ring at 100 % began longer than limit ago.
+ */
+static void warn_full(const json_t *r, __u64 limit_ms)
+{
+	const char *ph = jstr(r, "phase");
+	json_t *req, *rep, *e, *w;
+	json_int_t at = 0;
+	size_t i;
+
+	if (strcmp(ph, "progressing") && strcmp(ph, "paused") && strcmp(ph, "pending"))
+		return;
+	w = json_object_get(r, "weight");
+	if (!json_array_size(w))
+		return;
+	json_array_foreach(w, i, e)
+		if (json_integer_value(e) != 10000)
+			return;
+	req = rollout_request("history", jstr(r, "service"));
+	json_object_del(req, "who");
+	json_object_set_new(req, "limit", json_integer(SLUICE_CTL_HISTORY_MAX));
+	if (rollout_call(req, &rep))
+		return;
+	json_array_foreach(json_object_get(rep, "events"), i, e)
+		if (jnum(e, "rollout_id") == jnum(r, "rollout_id") && !strcmp(jstr(e, "type"), "step"))
+			at = jnum(e, "at_ms");
+	json_decref(rep);
+	if (at && (__u64)(time(NULL) * 1000LL - at) > limit_ms)
+		fprintf(stderr, "Warning: %s: the canary has been at 100%% for %lld s without "
+			"promotion (over %llu s): promote it (sluice rollout promote %s --full) "
+			"or roll it back\n", jstr(r, "service"),
+			(long long)((time(NULL) * 1000LL - at) / 1000), (unsigned long long)(limit_ms / 1000),
+			jstr(r, "service"));
+}
+
 static int do_status_(int argc, char **argv)
 {
+	const char *lim = getenv("SLUICE_WARN_FULL"), *svc = NULL;
 	json_t *rep, *r;
+	__u64 limit_ms = 3600 * 1000;
 	size_t i;
-	int rc;
+	int rc, a;
 
-	if (argc > 1)
-		return usage_err("usage: %s rollout status [SERVICE]", cli.prog);
-	rc = call(request("status", argc ? argv[0] : NULL), &rep);
+	for (a = 0; a < argc; a++) {
+		if (!strcmp(argv[a], "--warn-full") && a + 1 < argc)
+			lim = argv[++a];
+		else if (argv[a][0] != '-' && !svc)
+			svc = argv[a];
+		else
+			return usage_err("usage: %s rollout status [SERVICE] [--warn-full DURATION]",
+					 cli.prog);
+	}
+	if (lim && sluice_parse_duration(lim, &limit_ms))
+		return usage_err("--warn-full / $SLUICE_WARN_FULL: '%s' is not a duration (e.g. 30m)",
+				 lim);
+	rc = rollout_call(rollout_request("status", svc), &rep);
 	if (rc)
 		return rc;
 	emit(rep);
@@ -350,6 +404,8 @@ static int do_status_(int argc, char **argv)
 		if (!json_array_size(json_object_get(rep, "rollouts")))
 			pr_text("no rollouts\n");
 	}
+	json_array_foreach(json_object_get(rep, "rollouts"), i, r)
+		warn_full(r, limit_ms);
 	json_decref(rep);
 	return EXIT_OK;
 }
@@ -370,19 +426,19 @@ static int do_history(int argc, char **argv)
 	} else if (argc != 1) {
 		return usage_err("usage: %s rollout history SERVICE [-n COUNT]", cli.prog);
 	}
-	req = request("history", argv[0]);
+	req = rollout_request("history", argv[0]);
 	json_object_del(req, "who");
 	if (limit)
 		json_object_set_new(req, "limit", json_integer(limit));
-	rc = call(req, &rep);
+	rc = rollout_call(req, &rep);
 	if (rc)
 		return rc;
 	emit(rep);
 	if (!out_json)
 		json_array_foreach(json_object_get(rep, "events"), i, e) {
-			fmt_time(num(e, "at_ms"), t, sizeof(t));
-			pr_text("%s  rollout %lld  %-8s %s: %s\n", t, (long long)num(e, "rollout_id"),
-				str(e, "type"), str(e, "who"), str(e, "text"));
+			fmt_time(jnum(e, "at_ms"), t, sizeof(t));
+			pr_text("%s  rollout %lld  %-8s %s: %s\n", t, (long long)jnum(e, "rollout_id"),
+				jstr(e, "type"), jstr(e, "who"), jstr(e, "text"));
 		}
 	json_decref(rep);
 	return EXIT_OK;
@@ -444,9 +500,10 @@ const struct cmd rollout_cmds[] = {
 	  "Start SERVICE's rollout plan: PLAN.yaml, or the service's rollout:\n"
 	  "      section of the file sluiced was given with --config. A second start\n"
 	  "      of the same plan changes nothing; during a freeze it waits (pending)." },
-	{ "status", do_status_, "rollout status [SERVICE]",
+	{ "status", do_status_, "rollout status [SERVICE] [--warn-full DURATION]",
 	  "Phase, step, weight and what each rollout waits for since when; the\n"
-	  "      gates' latest numbers; the global freeze." },
+	  "      gates' latest numbers; the global freeze. Warns (stderr) about a canary\n"
+	  "      at 100% longer than DURATION without promotion ($SLUICE_WARN_FULL, 1h)." },
 	{ "history", do_history, "rollout history SERVICE [-n COUNT]",
 	  "The audit trail: every transition and gate evaluation, oldest first." },
 	{ "promote", do_promote, "rollout promote SERVICE [--full]",
@@ -470,7 +527,7 @@ int do_rollout(int argc, char **argv)
 	int rc;
 
 	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
-	rc = strip_socket(&argc, argv);
+	rc = rollout_strip_socket(&argc, argv);
 
 	if (rc)
 		return rc;

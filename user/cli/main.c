@@ -85,6 +85,16 @@ static const struct cmd objects[] = {
 	  "Rollouts run by sluiced (over its control socket; $SLUICE_SOCKET or\n"
 	  "--socket PATH, default /run/sluice/sluiced.sock). Every other command\n"
 	  "works without the daemon." },
+	{ "top", do_top, "top [--socket PATH] [-d SECONDS]",
+	  "A live view: per service the rollout's state, step and hold, weights per\n"
+	  "ring, per-variant rates, error ratios and handshake p95/p99, gate verdicts,\n"
+	  "last events; keys p pause, r resume, P promote, a abort (confirmed), f\n"
+	  "freeze, u unfreeze, q quit. Without sluiced: the map counters alone." },
+	{ "report", do_report, "report [--socket PATH] SERVICE [ROLLOUT] [-o FILE] [--png]",
+	  "A picture of a rollout (the latest, or ROLLOUT) from sluiced's audit trail:\n"
+	  "weight over time, each gate's canary and baseline values, step boundaries,\n"
+	  "gate failures, the promotion or rollback. SVG (to stdout or FILE); PNG with\n"
+	  "--png or a FILE ending in .png (needs rsvg-convert)." },
 	{ "export", do_export, "export",
 	  "Print the live configuration as YAML (or JSON with -j); apply reads both." },
 	{ "destroy", do_destroy, "destroy",

@@ -497,6 +497,9 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 		json_object_set_new(o, "kill", json_integer(v.kill | v.kill_all));
 	}
 	json_object_set_new(o, "weight", w);
+	/* the current step's whole hold: a client draws the progress of it */
+	json_object_set_new(o, "hold_ms", json_integer(st->step >= 0 &&
+		(unsigned int)st->step < r->plan->nsteps ? (json_int_t)r->plan->steps[st->step].hold_ms : 0));
 	gates = json_array();
 	for (i = 0; i < st->ngates && i < r->plan->ngates; i++) {
 		const struct gate_eval *e = &st->gates[i].last;

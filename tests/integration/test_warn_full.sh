@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# sluice rollout status warns about a canary sitting at 100 % longer than a
+# configured time without promotion (--warn-full, $SLUICE_WARN_FULL), and
+# not before; a bad duration is refused. Real sluiced in the lab.
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+source scripts/lab.sh
+source tests/integration/rollout_lib.sh
+need_root
+[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+LAB_TAG=wf$$
+rl_init
+trap rl_cleanup EXIT
+lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
+lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }
+check "sluiced starts" rl_start
+printf 'steps:\n  - weight: 100%%\n    hold: 10m\ngates:\n  - metric: error_ratio\n    max_increase: 50%%\n    min_samples: 5\n    on_inconclusive: extend\n' >"$RL_DIR/plan.yaml"
+rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
+check "progressing at 100 %" rl_wait 10 'r["phase"]=="progressing" and r["weight"][0]==10000' web
+sleep 2.2
+w=$(rl rollout status web --warn-full 1s 2>&1 >/dev/null)
+check "warned after 2 s over a 1 s limit ($w)" grep -q "Warning: web: the canary has been at 100% for [0-9]* s without promotion" <<<"$w"
+w=$(SLUICE_WARN_FULL=1h rl rollout status web 2>&1 >/dev/null)
+check "no warning under a 1 h limit" [ -z "$w" ]
+w=$(rl rollout status web --warn-full soon 2>&1)
+check "a bad duration is refused ($w)" grep -q "'soon' is not a duration" <<<"$w"
+t_done
