@@ -80,6 +80,7 @@ int loop_run(struct daemon *d, int listen_fd)
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
 				ro_tick(d, now);
+				trigger_tick(d, now);
 				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
@@ -107,6 +108,7 @@ int loop_run(struct daemon *d, int listen_fd)
 	}
 out:
 	health_free(d);
+	trigger_free();
 	if (sfd >= 0)
 		close(sfd);
 	if (tfd >= 0)

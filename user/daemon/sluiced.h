@@ -169,6 +169,10 @@ void health_dispatch(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 
+/* trigger.c: `trigger: canary-change` plans of --config */
+void trigger_tick(struct daemon *d, __u64 now);
+void trigger_free(void);
+
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
 int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
