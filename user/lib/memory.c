@@ -42,13 +42,21 @@ static void fill_row(struct sluice_map_mem *m, const char *name, int fd)
 	m->bytes = fd_memlock(fd);
 }
 
-/* Add the inner maps of an array-of-maps (entries 0..n-1) to a row. */
-static void add_inner(struct sluice_map_mem *m, int outer_fd, __u32 n)
+/*
+ * Add the inner maps of svc_cfg to a row: only the slots of services in
+ * use (on kernels before 6.2 each lookup in an array-of-maps waits an RCU
+ * grace period, so walking all 4096 slots took seconds, minutes under
+ * qemu).
+ */
+static void add_inner(struct sluice *s, struct sluice_map_mem *m, int outer_fd)
 {
+	static __u32 ids[SLUICE_MAX_SERVICES];
 	__u32 k, id;
-	int fd;
+	int fd, i, n;
 
-	for (k = 0; k < n; k++) {
+	n = sluice_service_ids(s, ids, SLUICE_MAX_SERVICES);
+	for (i = 0; i < n; i++) {
+		k = ids[i];
 		if (bpf_map_lookup_elem(outer_fd, &k, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
@@ -72,7 +80,7 @@ int sluice_map_memory(struct sluice *s, struct sluice_map_mem *out, int max)
 			break;
 		fill_row(&out[n], name, fd);
 		if (!strcmp(name, "svc_cfg")) {
-			add_inner(&out[n], fd, out[n].max_entries);
+			add_inner(s, &out[n], fd);
 		} else if (!strcmp(name, "nat_rev")) {
 			int tbl = sluice_nat_table(s, false);
 			struct sluice_map_mem t;
