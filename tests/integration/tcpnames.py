@@ -22,10 +22,12 @@ blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
 udpsend HOST PORT N RATE         N numbered UDP datagrams at RATE per second;
                                  prints JSON {"sent": N}
-udpsink PORT SECONDS             count UDP datagrams (IPv4) for SECONDS;
+udpsink PORT SECONDS [STOPFILE]  count UDP datagrams (IPv4) for SECONDS, or
+                                 until STOPFILE exists and 1 s is quiet;
                                  prints JSON {"received": n, "distinct": n}
 """
 import json
+import os
 import signal
 import socket
 import socketserver
@@ -202,24 +204,30 @@ def udpsend(host, port, n, rate):
     print(json.dumps({"sent": sent}), flush=True)
 
 
-def udpsink(port, seconds):
+def udpsink(port, seconds, stopfile=None):
+    # With STOPFILE: once it exists, drain until a second passes with no
+    # datagram (a slow guest may still have some in flight), so the count
+    # does not depend on guessing how long the sender takes.
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind(("0.0.0.0", port))
-    end, got, seen = time.time() + seconds, 0, set()
+    end, got, seen, last = time.time() + seconds, 0, set(), time.time()
     while True:
-        left = end - time.time()
-        if left <= 0:
+        now = time.time()
+        if now >= end:
             break
-        s.settimeout(left)
+        if stopfile and os.path.exists(stopfile) and now - last >= 1.0:
+            break
+        s.settimeout(min(end - now, 0.2))
         try:
             d = s.recv(2048)
         except socket.timeout:
-            break
-        got += 1
+            continue
+        got, last = got + 1, time.time()
         if len(d) >= 8:
             seen.add(struct.unpack("!Q", d[:8])[0])
-    print(json.dumps({"received": got, "distinct": len(seen)}), flush=True)
+    print(json.dumps({"received": got, "distinct": len(seen),
+                      "max": max(seen) if seen else -1}), flush=True)
 
 
 def main():
@@ -259,7 +267,8 @@ def main():
     elif cmd == "udpsend":
         udpsend(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif cmd == "udpsink":
-        udpsink(int(sys.argv[2]), float(sys.argv[3]))
+        udpsink(int(sys.argv[2]), float(sys.argv[3]),
+                sys.argv[4] if len(sys.argv) > 4 else None)
     else:
         sys.exit(__doc__)
 
