@@ -27,7 +27,9 @@
 # UDP: the same with a UDP flood to a UDP service: 16 flows established
 # before the flood each reach one backend only, through the weight change
 # and the revert; 16 flows started during the flood (after the revert)
-# reach a baseline backend each.
+# reach a baseline backend each. UDP is not retransmitted: the flood fills
+# the LB's input ring and some datagrams are lost with it, so a flow only
+# has to keep going (90% delivered), never to reach a second backend.
 # Also checked: the flood filled the unconfirmed table and left the
 # established one alone.
 set -u
@@ -190,10 +192,10 @@ check "udp: each of the 16 established flows reached one backend only ($(cut -d'
 	[ "$(awk '$1 !~ /,/ && $1 != "-"' "$TMP/flowsA" | wc -l)" = 16 ]
 check "udp: the established flows spanned both pools" \
 	[ "$(cut -d' ' -f1 "$TMP/flowsA" | sort -u | wc -l)" -ge 3 ]
-check "udp: the established flows lost at most 1% ($(awk '{d += $2; s += $3} END {print d " of " s}' "$TMP/flowsA") delivered)" \
-	awk '{d += $2; s += $3} END { exit !(s > 0 && d >= 0.99 * s) }' "$TMP/flowsA"
+check "udp: the established flows kept going (>= 90% delivered: $(awk '{d += $2; s += $3} END {print d " of " s}' "$TMP/flowsA"))" \
+	awk '{d += $2; s += $3} END { exit !(s > 0 && d >= 0.9 * s) }' "$TMP/flowsA"
 check "udp: each of the 16 flows started after the revert reached one baseline backend ($(cut -d' ' -f1 "$TMP/flowsB" | sort | uniq -c | tr -s ' \n' ' '))" \
 	[ "$(awk '$1 == "b1" || $1 == "b2"' "$TMP/flowsB" | wc -l)" = 16 ]
-check "udp: the new flows lost at most 1% ($(awk '{d += $2; s += $3} END {print d " of " s}' "$TMP/flowsB") delivered)" \
-	awk '{d += $2; s += $3} END { exit !(s > 0 && d >= 0.99 * s) }' "$TMP/flowsB"
+check "udp: the new flows kept going (>= 90% delivered: $(awk '{d += $2; s += $3} END {print d " of " s}' "$TMP/flowsB"))" \
+	awk '{d += $2; s += $3} END { exit !(s > 0 && d >= 0.9 * s) }' "$TMP/flowsB"
 t_done
