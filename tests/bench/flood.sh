@@ -31,16 +31,16 @@
 # per round and family) and prints a summary (min/median/max over rounds).
 #
 # Environment (defaults): FLOOD_ROUNDS 3, FLOOD_WINDOW 2 (s), FLOOD_EST
-# 100000, FLOOD_FAMILIES "4 6", FLOOD_IDLE 2, FLOOD_BURST 32768,
-# FLOOD_RECOVER_STEPS 24,
+# 100000, FLOOD_FAMILIES "4 6", FLOOD_IDLE 2, FLOOD_BURST 16384,
+# FLOOD_RECOVER_STEPS 48,
 # BENCH_CPU 1 (the flood's CPU; the other generator and the test runs use
 # the other one), FLOOD_OUT build/bench/flood.jsonl
 set -u
 cd "$(dirname "$0")/../.."
 . tests/bench/topo.sh
 : "${FLOOD_ROUNDS:=3}" "${FLOOD_WINDOW:=2}" "${FLOOD_EST:=100000}"
-: "${FLOOD_FAMILIES:=4 6}" "${FLOOD_IDLE:=2}" "${FLOOD_BURST:=32768}"
-: "${FLOOD_RECOVER_STEPS:=24}"
+: "${FLOOD_FAMILIES:=4 6}" "${FLOOD_IDLE:=2}" "${FLOOD_BURST:=16384}"
+: "${FLOOD_RECOVER_STEPS:=48}"
 : "${BENCH_CPU:=1}" "${FLOOD_OUT:=build/bench/flood.jsonl}"
 SLCONF=$TOPO_DIR/build/bench/slconf
 PROGCOST=$TOPO_DIR/build/bench/progcost
