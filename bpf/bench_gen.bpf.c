@@ -9,7 +9,8 @@
  * wrote into them, so every frame's headers are rewritten from the template
  * here; the payload behind the headers is never written by anyone.
  *
- * Flow f = (frame number) % flows; source port = sport_base + f % nports,
+ * Flow f = (frame number) % flows, or with random_flows a pseudo-random
+ * number below flows (a spoofed flood: tuples seldom repeat); source port = sport_base + f % nports,
  * source address (IPv4 whole address, IPv6 last 32 bits) = saddr_base +
  * f / nports. Checksums: user space passes the one's complement sums of the
  * fixed parts (words in memory order, variable fields and checksum fields
@@ -35,6 +36,7 @@ const volatile __u32 ipcsum_off;	/* 0: no IPv4 header checksum */
 const volatile __u32 ip_sum;		/* partial sums, see above */
 const volatile __u32 l4_sum;
 const volatile __u32 l4_udp;		/* UDP: checksum 0 is sent as 0xffff */
+const volatile __u32 random_flows;	/* pick each frame's flow at random */
 
 __u64 frames;	/* one caller thread runs this program: no atomics needed */
 
@@ -77,7 +79,8 @@ int bench_gen(struct xdp_md *ctx)
 		w[i] = tmpl[i];
 	}
 
-	f = frames++ % flows;
+	f = random_flows ? bpf_get_prandom_u32() % flows : frames % flows;
+	frames++;
 	sa = field(data, data_end, saddr_off, 4);
 	sp = field(data, data_end, sport_off, 2);
 	l4c = field(data, data_end, l4csum_off, 2);

@@ -52,7 +52,7 @@ struct opts {
 	int have_smac, have_dmac;
 	const char *src_ip, *dst_ip;
 	unsigned int sport, dport, proto, flows, size, batch;
-	int ipv6, json, verbose, cpu, syn;
+	int ipv6, json, verbose, cpu, syn, random;
 	double duration;
 	unsigned long long count;
 };
@@ -84,6 +84,8 @@ static void usage(FILE *f)
 "  -f, --flows N        flows to cycle through (default 4096); up to 16384\n"
 "                       source ports per source address, then the address\n"
 "                       grows\n"
+"  -r, --random         each frame a random one of the flows (a spoofed\n"
+"                       flood: with many flows, tuples seldom repeat)\n"
 "  -d, --duration SECS  stop after SECS (default 5)\n"
 "  -n, --count N        stop after N frames (whichever comes first)\n"
 "  -s, --size BYTES     frame size without FCS (default 64)\n"
@@ -236,6 +238,7 @@ static int build_template(const struct opts *o, unsigned char *frame,
 	ro->l4_udp = o->proto == IPPROTO_UDP;
 	ro->sport_base = o->sport;
 	ro->flows = o->flows;
+	ro->random_flows = o->random;
 	ro->nports = o->flows < 16384 ? o->flows : 16384;
 	if (o->sport + ro->nports > 65536) {
 		fprintf(stderr, "Error: --sport %u + %u ports exceeds 65535\n",
@@ -295,6 +298,7 @@ int main(int argc, char **argv)
 		{ "dport", required_argument, NULL, 'p' },
 		{ "proto", required_argument, NULL, 'T' },
 		{ "syn", no_argument, NULL, 'Y' },
+		{ "random", no_argument, NULL, 'r' },
 		{ "ipv6", no_argument, NULL, '6' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -321,7 +325,7 @@ int main(int argc, char **argv)
 	double t0, secs;
 	int c, err, ifindex;
 
-	while ((c = getopt_long(argc, argv, "i:6f:d:n:s:b:c:jvh", lopts,
+	while ((c = getopt_long(argc, argv, "i:6f:d:n:s:b:c:rjvh", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i': o.dev = optarg; break;
@@ -339,6 +343,7 @@ int main(int argc, char **argv)
 		case 'p': o.dport = strtoul(optarg, NULL, 0); break;
 		case 'T': proto = optarg; break;
 		case 'Y': o.syn = 1; break;
+		case 'r': o.random = 1; break;
 		case '6': o.ipv6 = 1; break;
 		case 'f': o.flows = strtoul(optarg, NULL, 0); break;
 		case 'd': o.duration = strtod(optarg, NULL); break;

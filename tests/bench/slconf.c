@@ -902,6 +902,75 @@ out:
 	return err;
 }
 
+/* Is a (network order) address inside the prefix? */
+static bool in_prefix(const union sluice_addr *a, __u8 family,
+		      const struct sluice_prefix *p)
+{
+	const __u8 *x = (const __u8 *)a, *y = (const __u8 *)&p->addr;
+	unsigned int bits = p->len, i;
+
+	if (family != p->family)
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (x[i] != y[i])
+			return false;
+	return !bits || !((x[i] ^ y[i]) & (0xff00 >> bits));
+}
+
+/* Walk one pinned connection table: entries in all, and from --src PREFIX */
+static int count_table(const char *name, const struct sluice_prefix *p,
+		       __u64 *all, __u64 *from)
+{
+	struct sluice_conn_key k, next;
+	void *prev = NULL;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", o.pin, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	*all = *from = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		++*all;
+		*from += in_prefix(&k.src, k.family, p);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * conns: the connection tables' fill, and how many entries come from the
+ * sources in --src PREFIX (a flood's): the flood benchmark follows how its
+ * entries leave the unconfirmed table.
+ */
+static int cmd_conns(void)
+{
+	static const char *const names[] = { "conn_est", "conn_new" };
+	struct sluice_prefix p;
+	__u64 all, from;
+	int i, err;
+
+	if (!o.src || sluice_parse_prefix(o.src, &p)) {
+		fprintf(stderr, "Error: conns needs --src PREFIX (e.g. 10.250.0.0/16)\n");
+		return -EINVAL;
+	}
+	printf("{\"t\":%.3f", now());
+	for (i = 0; i < 2; i++) {
+		err = count_table(names[i], &p, &all, &from);
+		if (err) {
+			fprintf(stderr, "\nError: %s: %s\n", names[i], strerror(-err));
+			return err;
+		}
+		printf(",\"%s\":%llu,\"%s_from\":%llu", names[i],
+		       (unsigned long long)all, names[i], (unsigned long long)from);
+	}
+	printf("}\n");
+	return 0;
+}
+
 /* ---- command table ------------------------------------------------------ */
 
 struct cmd {
@@ -916,6 +985,7 @@ static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "--attach xdp|tc [--dev DEV]" },
 	{ "events", cmd_events, "[--n 1 (count the tables)]" },
 	{ "fill", cmd_fill, "--n N [--family 4|6] [--src ADDR] [--sport P] [--nports K] [--svc NAME]" },
+	{ "conns", cmd_conns, "--src PREFIX (entries from it, and in all)" },
 	{ "mem", cmd_mem, "" },
 	{ "scale", cmd_scale, "[--services N] [--backends N] [--attach ...] [--dev DEV]" },
 	{ "swap", cmd_swap, "[--table PRIME] [--pool N] [--reps N]" },

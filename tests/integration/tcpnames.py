@@ -22,9 +22,14 @@ blast HOST PORT SECONDS          UDP datagrams as fast as possible (keeps a
                                  rate-limiting qdisc full: a slow backend)
 udpsend HOST PORT N RATE         N numbered UDP datagrams at RATE per second;
                                  prints JSON {"sent": N}
+udpflows HOST PORT K RATE SECONDS --sport BASE
+                                 K UDP flows (source ports BASE..BASE+K-1),
+                                 each RATE numbered datagrams a second;
+                                 prints JSON {"sent": {"PORT": n, ...}}
 udpsink PORT SECONDS [STOPFILE]  count UDP datagrams (IPv4) for SECONDS, or
                                  until STOPFILE exists and 1 s is quiet;
-                                 prints JSON {"received": n, "distinct": n}
+                                 prints JSON {"received": n, "distinct": n,
+                                 "max": n, "ports": {"SOURCE PORT": n, ...}}
 """
 import json
 import os
@@ -204,6 +209,28 @@ def udpsend(host, port, n, rate):
     print(json.dumps({"sent": sent}), flush=True)
 
 
+def udpflows(host, port, k, rate, seconds, sport):
+    socks = []
+    for i in range(k):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", sport + i))
+        socks.append(s)
+    sent = [0] * k
+    start, n = time.time(), int(rate * seconds)
+    for j in range(n):
+        delay = start + j / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        for i, s in enumerate(socks):
+            try:
+                s.sendto(struct.pack("!Q", j) + b"x" * 56, (host, port))
+                sent[i] += 1
+            except OSError:
+                pass
+    print(json.dumps({"sent": {str(sport + i): sent[i] for i in range(k)}}),
+          flush=True)
+
+
 def udpsink(port, seconds, stopfile=None):
     # With STOPFILE: once it exists, drain until a second passes with no
     # datagram (a slow guest may still have some in flight), so the count
@@ -212,6 +239,7 @@ def udpsink(port, seconds, stopfile=None):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind(("0.0.0.0", port))
     end, got, seen, last = time.time() + seconds, 0, set(), time.time()
+    ports = {}
     while True:
         now = time.time()
         if now >= end:
@@ -220,14 +248,16 @@ def udpsink(port, seconds, stopfile=None):
             break
         s.settimeout(min(end - now, 0.2))
         try:
-            d = s.recv(2048)
+            d, src = s.recvfrom(2048)
         except socket.timeout:
             continue
         got, last = got + 1, time.time()
+        ports[str(src[1])] = ports.get(str(src[1]), 0) + 1
         if len(d) >= 8:
             seen.add(struct.unpack("!Q", d[:8])[0])
     print(json.dumps({"received": got, "distinct": len(seen),
-                      "max": max(seen) if seen else -1}), flush=True)
+                      "max": max(seen) if seen else -1, "ports": ports}),
+          flush=True)
 
 
 def main():
@@ -266,6 +296,9 @@ def main():
         hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
     elif cmd == "udpsend":
         udpsend(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "udpflows" and len(sys.argv) == 9 and sys.argv[7] == "--sport":
+        udpflows(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+                 float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[8]))
     elif cmd == "udpsink":
         udpsink(int(sys.argv[2]), float(sys.argv[3]),
                 sys.argv[4] if len(sys.argv) > 4 else None)

@@ -7,8 +7,10 @@
 # - `sluice apply` refuses a configuration file others can write (or own,
 #   or swap in their directory), and changes nothing;
 # - every documented limit (services, backends per pool, backends in all,
-#   rings, ring prefixes per family, plan steps and gates) exceeded by one is a clear error that
-#   changes nothing; at the limit it is accepted where that is cheap.
+#   rings, ring prefixes per family, plan steps and gates, name lengths,
+#   udp-idle, table sizes, plan durations, health-check statuses) exceeded
+#   by one is a clear error that changes nothing; at the limit it is
+#   accepted where that is cheap.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -147,6 +149,33 @@ limit gates 17 "more than 16 gates"
 limit prefixes 4097 "more than 4096 IPv4 prefixes"
 fails "limit: weight above 100%" "" sl weight web 100.01%
 check "  ... changed nothing" test "$BEFORE" = "$(state)"
+# the other documented limits (sluice(8) LIMITS), one past each
+fails "limit: a service name of 32 characters" "" \
+	sl service add "$(printf 'n%.0s' $(seq 32))" vip 10.9.0.9 port 80 protocol tcp
+fails "limit: a ring name of 16 characters" "1-15 characters" \
+	sl ring add "$(printf 'r%.0s' $(seq 16))" 10.251.0.0/16
+fails "limit: udp-idle 86401" "86400" \
+	sl service add u1 vip 10.9.0.9 port 53 protocol udp udp-idle 86401
+fails "limit: conn-new 1023 (fresh instance)" "1024" \
+	nsenter --net=/run/netns/"$NS" "$S" -d "$PIN-x" attach veth1 xdpgeneric conn-new 1023
+fails "limit: nat 1023 (fresh instance)" "1024" \
+	nsenter --net=/run/netns/"$NS" "$S" -d "$PIN-x" attach veth1 xdpgeneric nat 1023
+check "  ... and made no instance" test ! -e "$PIN-x/layout"
+sed -e 's/hold: 1m/hold: 31d/' <(gen steps 1) >"$TMP/l.yaml"
+fails "limit: a hold of 31 days" "hold" sl apply -f "$TMP/l.yaml" --keep
+$PY - <<'PY' >"$TMP/l.yaml"
+print("""services:
+  - name: hc
+    vip: 10.33.0.1
+    port: 80
+    protocol: tcp
+    mode: nat
+    health_check: {type: http, path: /, expect: [200, 201, 202, 203, 204, 205, 206, 207, 208]}
+    baseline:
+      - address: 10.51.0.1""")
+PY
+fails "limit: 9 expected statuses of a health check" "8" sl apply -f "$TMP/l.yaml" --keep
+check "  ... all changed nothing" test "$BEFORE" = "$(state)"
 gen rings 7 > "$TMP/l.yaml"
 check "at the limit: 7 rings apply" bash -c "nsenter --net=/run/netns/$NS '$S' -d '$PIN' apply -f '$TMP/l.yaml' --keep >/dev/null"
 check "  ... and an 8th by the CLI is refused" bash -c "! nsenter --net=/run/netns/$NS '$S' -d '$PIN' ring add r8 10.250.0.0/16 2>/dev/null"
