@@ -69,6 +69,9 @@ $(B)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the status page's files are assembled into it (.incbin)
+$(B)/user/daemon/status_page.o: $(wildcard user/daemon/www/*)
+
 $(B)/libsluice.a: $(LIB_OBJ)
 	ar rcs $@ $^
 

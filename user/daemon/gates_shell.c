@@ -3,7 +3,8 @@
  * sluiced's external gates, notifications and /metrics: the runners
  * (httpc, cmdrun) in the loop's epoll, measurements handed to the engine
  * through obs->ext[], notifications of the engine's transitions, and a
- * /metrics snapshot built once a second from the maps and the rollouts.
+ * /metrics snapshot (with the status page's document) built once a second
+ * from the maps and the rollouts.
  */
 #include <math.h>
 #include <string.h>
@@ -226,6 +227,7 @@ void gs_metrics(struct daemon *d, __u64 now)
 			continue;
 		ms = metrics_snapshot_add(m, name);
 		ms->mode = v.mode;
+		memcpy(ms->weight, v.weight, sizeof(ms->weight));
 		ms->has_hist = v.mode == SLUICE_MODE_NAT;
 		/* d->obs is the tick's scratch; the tick is over */
 		if (sluice_counters_get(d->s, v.id, ms->has_hist, rings, ms->fs, d->obs.health))
@@ -235,5 +237,6 @@ void gs_metrics(struct daemon *d, __u64 now)
 				metrics_hist_from_lat((const uint64_t *)d->obs.health[k].lat, &ms->hist[k]);
 		rollout_metrics(d, ms);
 	}
+	m->status = status_doc(d, m, now);
 	metrics_srv_publish(d->ms, m);
 }

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+// sluiced's status page: polls /api/status and draws every service. Every
+// value from the daemon goes into the DOM as text (textContent) or as an
+// attribute value (setAttribute), never as markup: service, plan and gate
+// names, reasons and audit texts cannot inject HTML or script.
+'use strict';
+
+(function () {
+	const POLL_MS = 2000;
+	const HISTORY_MS = 10 * 60 * 1000;	// the weight sparkline's span
+	const SVG = 'http://www.w3.org/2000/svg';
+	let prev = null;			// the previous document: rates
+	const rates = new Map();		// service -> last rates drawn
+	const history = new Map();		// service -> [[ms, bp]]
+
+	function el(tag, cls, text) {
+		const e = document.createElement(tag);
+
+		if (cls)
+			e.className = cls;
+		if (text !== undefined && text !== null)
+			e.textContent = String(text);
+		return e;
+	}
+
+	function add(parent, tag, cls, text) {
+		return parent.appendChild(el(tag, cls, text));
+	}
+
+	function pct(bp) {
+		return (bp / 100).toFixed(2) + ' %';
+	}
+
+	function num(v) {
+		if (v === null || v === undefined || !isFinite(v))
+			return '-';
+		if (v !== 0 && Math.abs(v) < 0.001)
+			return v.toExponential(2);
+		return String(Math.round(v * 10000) / 10000);
+	}
+
+	function secs(ms) {
+		return ms >= 10000 ? Math.round(ms / 1000) + ' s' : (ms / 1000).toFixed(1) + ' s';
+	}
+
+	function clock(ms) {
+		return new Date(ms).toLocaleTimeString([], { hour12: false });
+	}
+
+	// a table: head is a list of column titles, rows lists of cells; a
+	// cell is a value, or [value, class]
+	function table(parent, cls, head, rows) {
+		const t = add(parent, 'table', cls);
+		const tr = add(add(t, 'thead'), 'tr');
+
+		for (const h of head)
+			add(tr, 'th', null, h);
+		const tb = add(t, 'tbody');
+		for (const row of rows) {
+			const r = add(tb, 'tr');
+
+			for (const c of row) {
+				if (Array.isArray(c))
+					add(r, 'td', c[1], c[0]);
+				else
+					add(r, 'td', typeof c === 'number' ? 'n' : null, c);
+			}
+		}
+		return t;
+	}
+
+	// per variant: flows/s and error ratio between this poll and the last
+	function variantRates(svc, now) {
+		const old = prev && prev.services.find(s => s.name === svc.name);
+		const dt = old ? (now - prev.now_ms) / 1000 : 0;
+
+		if (!old || dt <= 0)
+			return rates.get(svc.name) || null;
+		const out = {};
+		for (const v of ['baseline', 'canary']) {
+			const a = old.traffic[v], b = svc.traffic[v];
+			const flows = Math.max(0, b.new_flows - a.new_flows);
+			const errs = Math.max(0, b.errors - a.errors);
+
+			out[v] = { flows: flows / dt, ratio: flows ? errs / flows : null };
+		}
+		rates.set(svc.name, out);
+		return out;
+	}
+
+	function sparkline(parent, pts, now) {
+		const w = 240, h = 36;
+		const svg = document.createElementNS(SVG, 'svg');
+
+		svg.setAttribute('class', 'history');
+		svg.setAttribute('width', w);
+		svg.setAttribute('height', h);
+		svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+		const title = document.createElementNS(SVG, 'title');
+		title.textContent = 'canary weight (default ring) over the last 10 minutes';
+		svg.appendChild(title);
+		const line = document.createElementNS(SVG, 'polyline');
+		line.setAttribute('points', pts.map(([t, bp]) =>
+			`${((t - (now - HISTORY_MS)) / HISTORY_MS * w).toFixed(1)},` +
+			`${(h - 2 - bp / 10000 * (h - 4)).toFixed(1)}`).join(' '));
+		svg.appendChild(line);
+		parent.appendChild(svg);
+	}
+
+	function drawRollout(box, svc, ro, now) {
+		const p = add(box, 'p', 'step');
+		const steps = ro.steps || 0;
+		const step = ro.step >= 0 ? ro.step + 1 : 0;
+
+		p.dataset.step = step;
+		add(p, 'span', null, `step ${step}/${steps}`);
+		if (ro.phase === 'progressing' && ro.hold_ms > 0) {
+			const bar = add(p, 'progress');
+
+			bar.max = ro.hold_ms;
+			bar.value = Math.max(0, ro.hold_ms - ro.hold_left_ms);
+			add(p, 'span', 'muted', ` hold: ${secs(ro.hold_left_ms)} left of ${secs(ro.hold_ms)}`);
+		}
+		const plan = add(box, 'p', 'muted');
+		plan.textContent = `rollout ${ro.rollout_id} (attempt ${ro.attempt}), plan ${ro.plan_name}`;
+		if (ro.status)
+			add(box, 'p', 'status', ro.status);
+		if (ro.phase === 'paused' && ro.pause_reason)
+			add(box, 'p', 'muted', `paused: ${ro.pause_reason}`);
+		if (ro.end_reason)
+			add(box, 'p', 'muted', `ended: ${ro.end_reason}`);
+		if (ro.error)
+			add(box, 'p', 'error', ro.error);
+		if (ro.gates && ro.gates.length) {
+			add(box, 'h3', null, 'gates');
+			table(box, 'gates', ['gate', 'metric', 'verdict', 'canary', 'baseline',
+					     'threshold', 'samples (canary/baseline)', ''],
+			      ro.gates.map(g => [g.name, g.metric, [g.outcome, 'verdict ' + g.outcome],
+						 [num(g.canary), 'n'], [num(g.baseline), 'n'],
+						 [num(g.threshold), 'n'],
+						 `${g.samples_c}/${g.samples_b} (min ${g.min_samples})`,
+						 [g.reason, 'muted']]));
+		}
+	}
+
+	function drawService(svc, doc) {
+		const now = doc.now_ms;
+		const box = el('section', 'service');
+		const ro = svc.rollout;
+
+		box.dataset.service = svc.name;
+		const h = add(box, 'h2');
+		add(h, 'span', 'name', svc.name);
+		const phase = ro ? ro.phase : 'no rollout';
+		add(h, 'span', 'state ' + (ro ? ro.phase : 'none'), phase);
+		add(h, 'span', 'mode', svc.mode + ' mode');
+		if (svc.frozen)
+			add(h, 'span', 'error', 'frozen (error budget exhausted)');
+		if (ro)
+			drawRollout(box, svc, ro, now);
+
+		add(box, 'h3', null, 'weights (canary share of new flows)');
+		const want = ro ? new Map(ro.weight.map(w => [w.ring, w.weight])) : new Map();
+		table(box, 'weights', ro ? ['ring', 'in the maps', 'wanted by the rollout']
+					 : ['ring', 'in the maps'],
+		      svc.weights.map(w => ro ? [w.ring, [pct(w.weight), 'n weight'],
+						 [pct(want.get(w.ring) || 0), 'n']]
+					      : [w.ring, [pct(w.weight), 'n weight']]));
+		const def = svc.weights.find(w => w.ring === 'default') || svc.weights[0];
+		if (def) {
+			const pts = history.get(svc.name) || [];
+
+			if (!pts.length || pts[pts.length - 1][0] < now)
+				pts.push([now, def.weight]);
+			while (pts.length && pts[0][0] < now - HISTORY_MS)
+				pts.shift();
+			history.set(svc.name, pts);
+			sparkline(box, pts, now);
+		}
+
+		const r = variantRates(svc, now);
+		add(box, 'h3', null, 'traffic');
+		table(box, 'traffic', ['variant', 'new flows/s', 'error ratio', 'new flows', 'errors'],
+		      ['baseline', 'canary'].map(v => [v, r ? [num(r[v].flows), 'n'] : '-',
+						       r ? [num(r[v].ratio), 'n'] : '-',
+						       svc.traffic[v].new_flows, svc.traffic[v].errors]));
+
+		if (svc.health && svc.health.length) {
+			add(box, 'h3', null, 'backend health');
+			table(box, 'health', ['pool', 'backend', 'check', 'state', 'last result'],
+			      svc.health.map(b => {
+				      const st = b.down ? 'down' : b.flapping ? 'flapping' : 'up';
+
+				      return [b.pool, `${b.address}:${b.port}`, b.check,
+					      [st, 'health ' + st], [b.last, 'muted']];
+			      }));
+		}
+		if (svc.events && svc.events.length) {
+			add(box, 'h3', null, 'last audit events');
+			const ol = add(box, 'ol', 'events');
+
+			for (const e of svc.events) {
+				const li = add(ol, 'li');
+
+				add(li, 'time', null, clock(e.at_ms));
+				add(li, 'strong', null, e.type);
+				li.appendChild(document.createTextNode(
+					` ${e.step ? 'step ' + e.step + ' ' : ''}${e.text || ''}` +
+					(e.who ? ` (${e.who})` : '')));
+			}
+		}
+		return box;
+	}
+
+	function render(doc) {
+		const main = document.getElementById('services');
+		const boxes = doc.services.map(s => drawService(s, doc));
+		const fr = document.getElementById('freeze');
+
+		if (!boxes.length)
+			boxes.push(el('p', 'muted', 'no services configured'));
+		main.replaceChildren(...boxes);
+		fr.hidden = !doc.freeze.frozen;
+		fr.textContent = doc.freeze.frozen ?
+			`FROZEN: ${doc.freeze.reason} (by ${doc.freeze.who}): no rollout progresses` : '';
+		const up = document.getElementById('updated');
+		up.className = '';
+		up.textContent = `${doc.services.length} service(s), updated ${clock(doc.now_ms)}`;
+		prev = doc;
+	}
+
+	async function poll() {
+		try {
+			const r = await fetch('/api/status', { cache: 'no-store' });
+
+			if (r.status === 503) {
+				document.getElementById('updated').textContent =
+					'sluiced is starting: no sluice instance yet';
+			} else if (!r.ok) {
+				throw new Error('HTTP ' + r.status);
+			} else {
+				render(await r.json());
+			}
+		} catch (e) {
+			const up = document.getElementById('updated');
+
+			up.className = 'stale';
+			up.textContent = 'cannot reach sluiced (' + e.message + '): showing the last data';
+		}
+		setTimeout(poll, POLL_MS);
+	}
+
+	poll();
+})();
