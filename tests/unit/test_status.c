@@ -82,6 +82,16 @@ static const char *at_str(json_t *o, const char *path)
 
 static char *doc_text;	/* the document of test_doc, served by test_http */
 
+/* a document, freed at the next call */
+static const char *status_doc_keep(struct daemon *d, struct metrics_snapshot *m, __u64 now)
+{
+	static char *last;
+
+	free(last);
+	last = status_doc(d, m, now);
+	return last ? last : "";
+}
+
 static void test_doc(void)
 {
 	char dbpath[64], err[256];
@@ -125,6 +135,9 @@ static void test_doc(void)
 			 "\"%s %d\"}", 1000 + i, "paused: <script>alert(\\\"x\\\")</script> & 'more'", i);
 		ASSERT_OK(store_event_add(d.db, "web", 7, 1000 + i, "pause", ev), "event stored");
 	}
+	for (i = 0; i < 5; i++)		/* newer, and not shown */
+		ASSERT_OK(store_event_add(d.db, "web", 7, 2000 + i, "gate",
+					  "{\"type\":\"gate\",\"text\":\"pass\"}"), "gate event");
 	ASSERT_OK(store_event_add(d.db, "db", 1, 5, "pause", "{\"text\":\"other\"}"),
 		  "another service's event");
 	m = snapshot();
@@ -174,15 +187,63 @@ static void test_doc(void)
 	ASSERT_TRUE(json_is_null(at(doc, "services.0.rollout.gates.0.stat")), "NaN as null");
 	ASSERT_TRUE(!at(doc, "services.0.rollout.health"), "health once, at the service");
 	ASSERT_TRUE(json_is_array(at(doc, "services.0.health")), "health list (no checks: [])");
-	ASSERT_EQ(json_array_size(at(doc, "services.0.events")), 8, "the last 8 events");
+	ASSERT_EQ(json_array_size(at(doc, "services.0.events")), 8,
+		  "the last 8 transitions, gate evaluations left out");
 	ASSERT_TRUE(!strcmp(at_str(doc, "services.0.events.7.text"), EVIL_TEXT " 11"),
 		    "newest event last, its text intact as data");
 	ASSERT_EQ(at_int(doc, "services.0.events.0.at_ms"), 1004, "oldest of the last 8 first");
 	ASSERT_TRUE(json_is_null(at(doc, "services.1.rollout")), "no rollout: null");
 	ASSERT_EQ(json_array_size(at(doc, "services.1.events")), 0,
 		  "no rollout: no events fetched");
+	ASSERT_TRUE(json_is_null(at(doc, "services.0.traffic.canary.new_flows_per_s")),
+		    "first document: no rate yet");
 	json_decref(doc);
+
+	subtest("rates between documents");
+	m = snapshot();
+	m->svc[0].fs[SLUICE_CANARY][0].new_flows += 100;
+	m->svc[0].fs[SLUICE_CANARY][0].backend_rst += 10;
+	m->svc[0].fs[SLUICE_BASELINE][0].new_flows += 50;
+	free(status_doc(&d, m, 424242 + 1000));	/* inside the window: no rate */
+	doc = json_loads(status_doc_keep(&d, m, 424242 + 2500), 0, NULL);
+	ASSERT_RANGE(json_real_value(at(doc, "services.0.traffic.canary.new_flows_per_s")),
+		     39.99, 40.01, "canary: 100 new flows in 2.5 s");
+	ASSERT_RANGE(json_real_value(at(doc, "services.0.traffic.canary.error_ratio")),
+		     0.0999, 0.1001, "canary: 10 errors of 100");
+	ASSERT_RANGE(json_real_value(at(doc, "services.0.traffic.baseline.new_flows_per_s")),
+		     19.99, 20.01, "baseline: 50 in 2.5 s");
+	ASSERT_TRUE(json_is_null(at(doc, "services.1.traffic.canary.error_ratio")),
+		    "no new flows: no error ratio");
+	json_decref(doc);
+	doc = json_loads(status_doc_keep(&d, m, 424242 + 3000), 0, NULL);
+	ASSERT_RANGE(json_real_value(at(doc, "services.0.traffic.canary.new_flows_per_s")),
+		     39.99, 40.01, "the rate holds until the window passes again");
+	json_decref(doc);
+	m->svc[0].fs[SLUICE_CANARY][0].new_flows = 0;	/* the service was re-added */
+	doc = json_loads(status_doc_keep(&d, m, 424242 + 9000), 0, NULL);
+	ASSERT_TRUE(json_is_null(at(doc, "services.0.traffic.canary.new_flows_per_s")),
+		    "counters going back: no rate, a new base");
+	json_decref(doc);
+
+	subtest("the weight's changes, for the sparkline");
+	for (i = 0; i < 40; i++) {
+		m->svc[0].weight[0] = i / 2 * 100;	/* a change every other doc */
+		status_doc_keep(&d, m, 500000 + i * 1000);
+	}
+	doc = json_loads(status_doc_keep(&d, m, 541000), 0, NULL);
+	ASSERT_EQ(json_array_size(at(doc, "services.0.weight_history")), 16,
+		  "the last 16 changes kept");
+	ASSERT_EQ(at_int(doc, "services.0.weight_history.15.1"), 1900, "the newest: 19.00 %");
+	ASSERT_EQ(at_int(doc, "services.0.weight_history.15.0"), 538000, "  when it changed");
+	ASSERT_EQ(at_int(doc, "services.0.weight_history.14.1"), 1800, "one change each");
+	json_decref(doc);
+	doc = json_loads(status_doc_keep(&d, m, 541000 + 3600 * 1000), 0, NULL);
+	ASSERT_EQ(json_array_size(at(doc, "services.0.weight_history")), 1,
+		  "an hour later: the level the line starts at only");
+	json_decref(doc);
+	metrics_snapshot_free(m);
 out:
+	status_doc_free(&d);
 	sluice_plan_free(r.plan);
 	store_close(d.db);
 	unlink(dbpath);

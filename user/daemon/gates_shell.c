@@ -48,6 +48,7 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 void gs_stop(struct daemon *d)
 {
 	metrics_srv_stop(d->ms);
+	status_doc_free(d);
 	extgate_free(d->xg);
 	notify_free(d->nt);
 	cmdrun_free(d->cr);

@@ -88,6 +88,8 @@ struct daemon {
 	struct notify *nt;
 	struct metrics_srv *ms;
 	__u64 last_metrics_ms;
+	struct status_rates *srates;	/* status_doc.c: rates per service */
+	unsigned int nsrates;
 	/* backend health checks (checks.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -168,6 +170,7 @@ void gs_metrics(struct daemon *d, __u64 now);
 /* status_doc.c: the status page's JSON of a snapshot (malloc'd; NULL) */
 struct metrics_snapshot;
 char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+void status_doc_free(struct daemon *d);
 /* checks.c: backend health checks from --config's health_check sections */
 struct hs;
 void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);

@@ -7,11 +7,8 @@
 
 (function () {
 	const POLL_MS = 2000;
-	const HISTORY_MS = 10 * 60 * 1000;	// the weight sparkline's span
+	const HISTORY_MS = 30 * 60 * 1000;	// the weight sparkline's span
 	const SVG = 'http://www.w3.org/2000/svg';
-	let prev = null;			// the previous document: rates
-	const rates = new Map();		// service -> last rates drawn
-	const history = new Map();		// service -> [[ms, bp]]
 
 	function el(tag, cls, text) {
 		const e = document.createElement(tag);
@@ -37,6 +34,10 @@
 		if (v !== 0 && Math.abs(v) < 0.001)
 			return v.toExponential(2);
 		return String(Math.round(v * 10000) / 10000);
+	}
+
+	function rate(v) {
+		return v === null || v === undefined ? '-' : v.toFixed(1);
 	}
 
 	function secs(ms) {
@@ -69,40 +70,32 @@
 		return t;
 	}
 
-	// per variant: flows/s and error ratio between this poll and the last
-	function variantRates(svc, now) {
-		const old = prev && prev.services.find(s => s.name === svc.name);
-		const dt = old ? (now - prev.now_ms) / 1000 : 0;
-
-		if (!old || dt <= 0)
-			return rates.get(svc.name) || null;
-		const out = {};
-		for (const v of ['baseline', 'canary']) {
-			const a = old.traffic[v], b = svc.traffic[v];
-			const flows = Math.max(0, b.new_flows - a.new_flows);
-			const errs = Math.max(0, b.errors - a.errors);
-
-			out[v] = { flows: flows / dt, ratio: flows ? errs / flows : null };
-		}
-		rates.set(svc.name, out);
-		return out;
-	}
-
-	function sparkline(parent, pts, now) {
+	// the canary's weight in ring 0 as a step line, from its first known
+	// change (1 to 30 min ago); pts: its changes, [ms, bp], oldest first
+	function sparkline(parent, pts, now, ring) {
 		const w = 240, h = 36;
+		const span = Math.min(HISTORY_MS, Math.max(60000, now - pts[0][0]));
+		const x = t => Math.max(0, (t - (now - span)) / span * w).toFixed(1);
+		const y = bp => (h - 2 - bp / 10000 * (h - 4)).toFixed(1);
 		const svg = document.createElementNS(SVG, 'svg');
+		const xy = [];
 
 		svg.setAttribute('class', 'history');
 		svg.setAttribute('width', w);
 		svg.setAttribute('height', h);
 		svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
 		const title = document.createElementNS(SVG, 'title');
-		title.textContent = 'canary weight (default ring) over the last 10 minutes';
+		title.textContent = `canary weight in ring ${ring}, last ${Math.round(span / 60000)} min`;
 		svg.appendChild(title);
+		pts.forEach(([t, bp], i) => {
+			if (i)
+				xy.push(`${x(t)},${y(pts[i - 1][1])}`);
+			xy.push(`${x(t)},${y(bp)}`);
+		});
+		if (pts.length)
+			xy.push(`${w},${y(pts[pts.length - 1][1])}`);
 		const line = document.createElementNS(SVG, 'polyline');
-		line.setAttribute('points', pts.map(([t, bp]) =>
-			`${((t - (now - HISTORY_MS)) / HISTORY_MS * w).toFixed(1)},` +
-			`${(h - 2 - bp / 10000 * (h - 4)).toFixed(1)}`).join(' '));
+		line.setAttribute('points', xy.join(' '));
 		svg.appendChild(line);
 		parent.appendChild(svg);
 	}
@@ -166,24 +159,17 @@
 		      svc.weights.map(w => ro ? [w.ring, [pct(w.weight), 'n weight'],
 						 [pct(want.get(w.ring) || 0), 'n']]
 					      : [w.ring, [pct(w.weight), 'n weight']]));
-		const def = svc.weights.find(w => w.ring === 'default') || svc.weights[0];
-		if (def) {
-			const pts = history.get(svc.name) || [];
+		if (svc.weight_history && svc.weight_history.length)
+			sparkline(box, svc.weight_history, now, doc.rings[0] || 'default');
 
-			if (!pts.length || pts[pts.length - 1][0] < now)
-				pts.push([now, def.weight]);
-			while (pts.length && pts[0][0] < now - HISTORY_MS)
-				pts.shift();
-			history.set(svc.name, pts);
-			sparkline(box, pts, now);
-		}
-
-		const r = variantRates(svc, now);
-		add(box, 'h3', null, 'traffic');
+		add(box, 'h3', null, `traffic (rates over the last ${secs(doc.rate_window_ms)} or so)`);
 		table(box, 'traffic', ['variant', 'new flows/s', 'error ratio', 'new flows', 'errors'],
-		      ['baseline', 'canary'].map(v => [v, r ? [num(r[v].flows), 'n'] : '-',
-						       r ? [num(r[v].ratio), 'n'] : '-',
-						       svc.traffic[v].new_flows, svc.traffic[v].errors]));
+		      ['baseline', 'canary'].map(v => {
+			      const t = svc.traffic[v];
+
+			      return [v, [rate(t.new_flows_per_s), 'n'], [num(t.error_ratio), 'n'],
+				      t.new_flows, t.errors];
+		      }));
 
 		if (svc.health && svc.health.length) {
 			add(box, 'h3', null, 'backend health');
@@ -196,7 +182,7 @@
 			      }));
 		}
 		if (svc.events && svc.events.length) {
-			add(box, 'h3', null, 'last audit events');
+			add(box, 'h3', null, 'last transitions (gate evaluations: sluice rollout history)');
 			const ol = add(box, 'ol', 'events');
 
 			for (const e of svc.events) {
@@ -226,7 +212,6 @@
 		const up = document.getElementById('updated');
 		up.className = '';
 		up.textContent = `${doc.services.length} service(s), updated ${clock(doc.now_ms)}`;
-		prev = doc;
 	}
 
 	async function poll() {
