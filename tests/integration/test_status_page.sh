@@ -80,6 +80,9 @@ services:
 EOF
 check "sluice apply of the service with health checks" lab_sluice apply -f "$CFG"
 check "sluiced starts (default listener)" rl_start --config "$CFG"
+sleep 1.2	# a snapshot or two
+check "/api/status before anyone asked: 503 (the document is built on demand)" \
+	[ "$(in_lb curl -s -o /dev/null -w '%{http_code}' "$URL/api/status")" = 503 ]
 cat >"$EVIL_PLAN" <<'PLAN'
 steps:
   - weight: 5%
@@ -102,7 +105,16 @@ check "the rollout reaches step 2 (25 %)" rl_wait 20 'r["phase"]=="progressing" 
 check "the gate has evaluated" rl_wait 15 'r["gates"][0]["outcome"] in ("pass","inconclusive")' web
 
 echo "== /api/status and the page as served"
-in_lb curl -sf "$URL/api/status" >"$RL_DIR/status.json"
+# sluiced builds the document only once it is asked for: 503 until then
+api_status() {
+	local t
+	for t in $(seq 30); do
+		in_lb curl -sf "$URL/api/status" >"$1" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "/api/status answers within a few seconds of the first request" api_status "$RL_DIR/status.json"
 check "/api/status: web progressing at step 2, 2500 bp in the default ring" \
 	[ "$(json '[(s["rollout"]["phase"], s["rollout"]["step"], s["weights"][0]["weight"]) for s in j["services"] if s["name"]=="web"][0]' \
 	     <"$RL_DIR/status.json")" = "('progressing', 1, 2500)" ]

@@ -82,13 +82,20 @@ static const char *at_str(json_t *o, const char *path)
 
 static char *doc_text;	/* the document of test_doc, served by test_http */
 
+/* a snapshot as the loop treats it: tracked, then its document */
+static char *doc_at(struct daemon *d, struct metrics_snapshot *m, __u64 now)
+{
+	status_track(d, m, now);
+	return status_doc(d, m, now);
+}
+
 /* a document, freed at the next call */
 static const char *status_doc_keep(struct daemon *d, struct metrics_snapshot *m, __u64 now)
 {
 	static char *last;
 
 	free(last);
-	last = status_doc(d, m, now);
+	last = doc_at(d, m, now);
 	return last ? last : "";
 }
 
@@ -141,7 +148,7 @@ static void test_doc(void)
 	ASSERT_OK(store_event_add(d.db, "db", 1, 5, "pause", "{\"text\":\"other\"}"),
 		  "another service's event");
 	m = snapshot();
-	doc_text = status_doc(&d, m, 424242);
+	doc_text = doc_at(&d, m, 424242);
 	metrics_snapshot_free(m);
 	if (!ASSERT_TRUE(doc_text, "status_doc returns a document"))
 		goto out;
@@ -204,7 +211,7 @@ static void test_doc(void)
 	m->svc[0].fs[SLUICE_CANARY][0].new_flows += 100;
 	m->svc[0].fs[SLUICE_CANARY][0].backend_rst += 10;
 	m->svc[0].fs[SLUICE_BASELINE][0].new_flows += 50;
-	free(status_doc(&d, m, 424242 + 1000));	/* inside the window: no rate */
+	free(doc_at(&d, m, 424242 + 1000));	/* inside the window: no rate */
 	doc = json_loads(status_doc_keep(&d, m, 424242 + 2500), 0, NULL);
 	ASSERT_RANGE(json_real_value(at(doc, "services.0.traffic.canary.new_flows_per_s")),
 		     39.99, 40.01, "canary: 100 new flows in 2.5 s");
@@ -224,6 +231,26 @@ static void test_doc(void)
 	ASSERT_TRUE(json_is_null(at(doc, "services.0.traffic.canary.new_flows_per_s")),
 		    "counters going back: no rate, a new base");
 	json_decref(doc);
+
+	subtest("the document when due: rebuilt within its cost, else the last one");
+	{
+		char *a = status_doc_due(&d, m, 600000), *b, *c;
+
+		ASSERT_TRUE(d.status_next_ms >= 600000 && d.status_next_ms < 600000 + 1000,
+			    "a small document may be rebuilt within the second");
+		d.status_next_ms = 700000;	/* as after a costly build */
+		m->svc[0].weight[0] = 4200;
+		status_track(&d, m, 600001);
+		b = status_doc_due(&d, m, 600001);
+		c = status_doc_due(&d, m, 700000);
+		ASSERT_TRUE(a && b && !strcmp(a, b), "not due yet: the same document again");
+		ASSERT_TRUE(b && !strstr(b, "\"weight\":4200"), "  (without the new weight)");
+		ASSERT_TRUE(c && strstr(c, "\"weight\":4200"), "due: rebuilt");
+		status_doc_idle(&d);
+		free(a);
+		free(b);
+		free(c);
+	}
 
 	subtest("the weight's changes, for the sparkline");
 	for (i = 0; i < 40; i++) {
@@ -351,8 +378,12 @@ static void test_http(void)
 	if (!ASSERT_TRUE(s, err))
 		return;
 	port = metrics_srv_port(s);
+	ASSERT_TRUE(!metrics_srv_status_wanted(s, now_ms()), "nobody asked: not wanted");
 	get(port, "GET", "/api/status", &g);
 	ASSERT_EQ(g.code, 503, "before a snapshot: 503");
+	ASSERT_TRUE(metrics_srv_status_wanted(s, now_ms()), "asked: wanted");
+	ASSERT_TRUE(!metrics_srv_status_wanted(s, now_ms() + METRICS_STATUS_IDLE_MS + 1000),
+		    "not asked for a while: not wanted");
 	ASSERT_TRUE(has_header(&g, "Content-Type: application/json"), "  as JSON");
 	ASSERT_TRUE(strstr(g.body, "\"error\""), "  saying why");
 

@@ -112,6 +112,10 @@ unsigned short metrics_srv_port(const struct metrics_srv *s);
 /* Replace the snapshot served (takes ownership; NULL: serve none). */
 void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m);
 void metrics_srv_stop(struct metrics_srv *s);
+/* Has /api/status been asked for in the last METRICS_STATUS_IDLE_MS
+ * (realtime ms)? The loop builds the status document only then. */
+#define METRICS_STATUS_IDLE_MS	10000
+bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms);
 
 /* status_page.c: the page's static files (user/daemon/www/) */
 struct status_file {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
@@ -21,7 +22,26 @@ struct metrics_srv {
 	pthread_mutex_t lock;
 	struct metrics_snapshot *cur;
 	unsigned short port;
+	uint64_t status_asked_ms;	/* last /api/status (realtime), under lock */
 };
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms)
+{
+	uint64_t at;
+
+	pthread_mutex_lock(&s->lock);
+	at = s->status_asked_ms;
+	pthread_mutex_unlock(&s->lock);
+	return at && now_ms < at + METRICS_STATUS_IDLE_MS;
+}
 
 static void unref(struct metrics_srv *s, struct metrics_snapshot *m)
 {
@@ -96,10 +116,15 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned int code, const c
 static enum MHD_Result status_json(struct metrics_srv *s, struct MHD_Connection *c)
 {
 	static const char starting[] =
-		"{\"error\":\"sluiced is starting: no status yet (no sluice instance?)\"}\n";
-	struct metrics_snapshot *m = current(s);
+		"{\"error\":\"no status yet: sluiced builds it within a second of being "
+		"asked (or has no sluice instance yet)\"}\n";
+	struct metrics_snapshot *m;
 	enum MHD_Result ret;
 
+	pthread_mutex_lock(&s->lock);
+	s->status_asked_ms = realtime_ms();
+	pthread_mutex_unlock(&s->lock);
+	m = current(s);
 	if (!m || !m->status)
 		ret = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", starting,
 			    strlen(starting), R_STATIC, false);

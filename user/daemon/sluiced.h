@@ -90,6 +90,8 @@ struct daemon {
 	__u64 last_metrics_ms;
 	struct status_rates *srates;	/* status_doc.c: rates per service */
 	unsigned int nsrates;
+	char *status_last;		/* the last document built */
+	__u64 status_next_ms;		/* when it may be rebuilt */
 	/* backend health checks (checks.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -167,9 +169,15 @@ void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out 
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
 /* once a second: a new /metrics snapshot and status page document */
 void gs_metrics(struct daemon *d, __u64 now);
-/* status_doc.c: the status page's JSON of a snapshot (malloc'd; NULL) */
+/* status_doc.c: the status page's JSON. status_track with every snapshot
+ * (rates, weight changes); status_doc builds the document of the snapshot
+ * last tracked (malloc'd; NULL); status_doc_due a copy of the last one,
+ * rebuilt when its cost allows; status_doc_idle drops it (nobody polls). */
 struct metrics_snapshot;
+void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
 char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+char *status_doc_due(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+void status_doc_idle(struct daemon *d);
 void status_doc_free(struct daemon *d);
 /* checks.c: backend health checks from --config's health_check sections */
 struct hs;

@@ -3,7 +3,9 @@
  * The status page's document (/api/status): built on the loop's thread
  * with the /metrics snapshot of the tick, serialised once, and published
  * with it. The HTTP thread only hands the string out, so neither a slow
- * browser nor a burst of polls can hold up the engine.
+ * browser nor a burst of polls can hold up the engine. Every snapshot
+ * updates the rates and the weight's recent changes (a few numbers a
+ * service); the JSON itself is built only while someone polls.
  *
  * Every string here (service, plan, gate names, reasons, audit texts) is
  * data: jansson escapes it for JSON, and the page puts it in the DOM as
@@ -12,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "sluiced.h"
 #include "metrics.h"
 
@@ -20,6 +23,10 @@
  * them, and the gates' table shows the latest one anyway. */
 #define STATUS_EVENTS	8
 #define STATUS_SCAN	64
+/* The document is rebuilt no more often than this many times its own
+ * cost (it is 25 us a service): 4096 services cost ~100 ms, so their
+ * page refreshes every 2 s, and the loop keeps its 100 ms tick. */
+#define STATUS_COST_SHARE	20
 
 static const char *mode_name(unsigned int m)
 {
@@ -150,33 +157,28 @@ static json_t *real_or_null(bool has, double v)
 }
 
 static json_t *traffic_json(const struct metrics_snapshot *m, const struct metrics_service *ms,
-			    struct status_rates *sr, const struct status_rates *old, __u64 now)
+			    const struct status_rates *sr)
 {
-	struct sluice_flow_stats t[SLUICE_VARIANTS];
-	__u64 flows[SLUICE_VARIANTS], errors[SLUICE_VARIANTS];
 	static const char *const names[] = { "baseline", "canary" };
+	struct sluice_flow_stats t;
 	json_t *o = json_object();
+	__u64 errors;
 	int v;
 
-	for (v = 0; v < SLUICE_VARIANTS; v++) {
-		variant_totals(m, ms, v, &t[v], &errors[v]);
-		flows[v] = t[v].new_flows;
-	}
-	update_rates(sr, old, flows, errors, now);
-	snprintf(sr->name, sizeof(sr->name), "%s", ms->name);
-	weight_point(sr, ms->weight[0], now);
-	for (v = 0; o && v < SLUICE_VARIANTS; v++)
+	for (v = 0; o && v < SLUICE_VARIANTS; v++) {
+		variant_totals(m, ms, v, &t, &errors);
 		json_object_set_new(o, names[v], json_pack(
 			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
-			"packets", (json_int_t)t[v].packets, "bytes", (json_int_t)t[v].bytes,
-			"new_flows", (json_int_t)t[v].new_flows,
-			"client_resets", (json_int_t)t[v].client_rst,
-			"backend_resets", (json_int_t)t[v].backend_rst,
-			"handshake_timeouts", (json_int_t)t[v].hs_timeout,
-			"syn_retransmits", (json_int_t)t[v].syn_retrans,
-			"errors", (json_int_t)errors[v],
-			"new_flows_per_s", real_or_null(sr->has_rate, sr->flows_s[v]),
-			"error_ratio", real_or_null(sr->has_rate, sr->ratio[v])));
+			"packets", (json_int_t)t.packets, "bytes", (json_int_t)t.bytes,
+			"new_flows", (json_int_t)t.new_flows,
+			"client_resets", (json_int_t)t.client_rst,
+			"backend_resets", (json_int_t)t.backend_rst,
+			"handshake_timeouts", (json_int_t)t.hs_timeout,
+			"syn_retransmits", (json_int_t)t.syn_retrans,
+			"errors", (json_int_t)errors,
+			"new_flows_per_s", real_or_null(sr && sr->has_rate, sr ? sr->flows_s[v] : 0),
+			"error_ratio", real_or_null(sr && sr->has_rate, sr ? sr->ratio[v] : 0)));
+	}
 	return o;
 }
 
@@ -215,20 +217,20 @@ static json_t *transitions_json(struct daemon *d, const char *service)
 }
 
 static json_t *service_json(struct daemon *d, const struct metrics_snapshot *m,
-			    const struct metrics_service *ms, struct status_rates *sr,
-			    const struct status_rates *old, __u64 now)
+			    const struct metrics_service *ms, const struct status_rates *sr,
+			    json_t *health)
 {
 	struct rollout *r = ro_find(d, ms->name);
-	json_t *o, *ro = NULL, *ev = NULL;
+	json_t *o, *ro = NULL, *ev = NULL, *h;
 
-	o = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o}",
+	o = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}",
 		      "name", ms->name, "mode", mode_name(ms->mode), "frozen", ms->frozen,
 		      "budget_remaining", real_or_null(ms->has_budget, ms->budget_remaining),
 		      "weights", weights_json(m, ms->weight),
-		      "traffic", traffic_json(m, ms, sr, old, now));
+		      "traffic", traffic_json(m, ms, sr),
+		      "weight_history", sr ? weight_history_json(sr) : json_array());
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "weight_history", weight_history_json(sr));
 	if (r && r->st.phase != ENG_NONE) {
 		ro = ro_status_json(d, r);
 		if (ro) {
@@ -240,34 +242,81 @@ static json_t *service_json(struct daemon *d, const struct metrics_snapshot *m,
 	}
 	json_object_set_new(o, "rollout", ro ? ro : json_null());
 	json_object_set_new(o, "events", ev ? ev : json_array());
-	json_object_set_new(o, "health", health_json(d, ms->name));
+	h = json_object_get(health, ms->name);
+	json_object_set_new(o, "health", h ? json_incref(h) : json_array());
 	return o;
 }
 
-char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
+/* Every checked backend once, grouped by service: {service: [...]} (one
+ * pass, whatever the number of services). */
+static json_t *health_by_service(struct daemon *d)
+{
+	json_t *all = health_json(d, NULL), *by = json_object(), *e;
+	size_t i;
+
+	json_array_foreach(all, i, e) {
+		const char *svc = json_string_value(json_object_get(e, "service"));
+		json_t *a;
+
+		if (!svc || !by)
+			continue;
+		a = json_object_get(by, svc);
+		if (!a) {
+			a = json_array();
+			json_object_set_new(by, svc, a);
+		}
+		json_array_append(a, e);
+	}
+	json_decref(all);
+	return by;
+}
+
+void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
 {
 	struct status_rates *sr = calloc(m->nsvc ? m->nsvc : 1, sizeof(*sr));
-	json_t *doc, *svcs, *rings;
+	struct sluice_flow_stats t;
 	unsigned int i;
-	char *s;
+	int v;
 
 	if (!sr)
-		return NULL;
-	svcs = json_array();
-	rings = json_array();
-	for (i = 0; rings && i < SLUICE_MAX_RINGS; i++)
-		if (m->ring[i][0])
-			json_array_append_new(rings, json_string(m->ring[i]));
-	for (i = 0; svcs && i < m->nsvc; i++) {
-		json_t *o = service_json(d, m, &m->svc[i], &sr[i],
-					 find_rates(d, i, m->svc[i].name), now);
+		return;
+	for (i = 0; i < m->nsvc; i++) {
+		const struct metrics_service *ms = &m->svc[i];
+		__u64 flows[SLUICE_VARIANTS], errors[SLUICE_VARIANTS];
 
-		if (o)
-			json_array_append_new(svcs, o);
+		for (v = 0; v < SLUICE_VARIANTS; v++) {
+			variant_totals(m, ms, v, &t, &errors[v]);
+			flows[v] = t.new_flows;
+		}
+		update_rates(&sr[i], find_rates(d, i, ms->name), flows, errors, now);
+		snprintf(sr[i].name, sizeof(sr[i].name), "%s", ms->name);
+		weight_point(&sr[i], ms->weight[0], now);
 	}
 	free(d->srates);
 	d->srates = sr;
 	d->nsrates = m->nsvc;
+}
+
+char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
+{
+	json_t *doc, *svcs, *rings, *health;
+	unsigned int i;
+	char *s;
+
+	svcs = json_array();
+	rings = json_array();
+	health = health_by_service(d);
+	for (i = 0; rings && i < SLUICE_MAX_RINGS; i++)
+		if (m->ring[i][0])
+			json_array_append_new(rings, json_string(m->ring[i]));
+	for (i = 0; svcs && i < m->nsvc; i++) {
+		json_t *o = service_json(d, m, &m->svc[i], find_rates(d, i, m->svc[i].name),
+					 health);
+
+		if (o)
+			json_array_append_new(svcs, o);
+	}
+	json_decref(health);
 	doc = json_pack("{s:i, s:I, s:i, s:o, s:o, s:o}", "version", 1, "now_ms", (json_int_t)now,
 			"rate_window_ms", STATUS_RATE_MS, "freeze", ro_freeze_json(d),
 			"rings", rings, "services", svcs);
@@ -278,8 +327,40 @@ char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
 	return s;
 }
 
+static __u64 mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *status_doc_due(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
+{
+	if (!d->status_last || now >= d->status_next_ms) {
+		__u64 t0 = mono_us(), cost_ms;
+		char *s = status_doc(d, m, now);
+
+		cost_ms = (mono_us() - t0) / 1000;
+		if (s) {
+			free(d->status_last);
+			d->status_last = s;
+		}
+		/* a document costs the loop at most ~5 % of its time */
+		d->status_next_ms = now + STATUS_COST_SHARE * cost_ms;
+	}
+	return d->status_last ? strdup(d->status_last) : NULL;
+}
+
+void status_doc_idle(struct daemon *d)
+{
+	free(d->status_last);
+	d->status_last = NULL;
+}
+
 void status_doc_free(struct daemon *d)
 {
+	status_doc_idle(d);
 	free(d->srates);
 	d->srates = NULL;
 	d->nsrates = 0;

@@ -215,12 +215,16 @@
 	}
 
 	async function poll() {
+		let next = POLL_MS;
+
 		try {
 			const r = await fetch('/api/status', { cache: 'no-store' });
 
 			if (r.status === 503) {
+				// sluiced builds the document once asked, within a second
 				document.getElementById('updated').textContent =
-					'sluiced is starting: no sluice instance yet';
+					'waiting for sluiced (' + (await r.json()).error + ')';
+				next = 500;
 			} else if (!r.ok) {
 				throw new Error('HTTP ' + r.status);
 			} else {
@@ -232,7 +236,7 @@
 			up.className = 'stale';
 			up.textContent = 'cannot reach sluiced (' + e.message + '): showing the last data';
 		}
-		setTimeout(poll, POLL_MS);
+		setTimeout(poll, next);
 	}
 
 	poll();
