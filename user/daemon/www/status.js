@@ -122,6 +122,10 @@
 			add(box, 'p', 'muted', `paused: ${ro.pause_reason}`);
 		if (ro.end_reason)
 			add(box, 'p', 'muted', `ended: ${ro.end_reason}`);
+		if (ro.frozen)
+			add(box, 'p', 'error', 'held by the freeze');
+		if (ro.kill)
+			add(box, 'p', 'error', 'kill switch on: new flows go to the last known good pool');
 		if (ro.error)
 			add(box, 'p', 'error', ro.error);
 		if (ro.gates && ro.gates.length) {
