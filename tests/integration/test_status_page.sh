@@ -8,8 +8,9 @@
 # 127.0.0.1:9469 in the LB namespace). The DOM Chromium renders after the
 # page's script has fetched /api/status shows the service, its state, step
 # and weight, the gate's verdict with values, a backend that fails its
-# check as down, and the last audit events; a plan file name and a pause
-# reason carrying markup are shown as text, never run or parsed as HTML.
+# check as down, and the last transitions; a plan file name, a pause reason
+# and a freeze reason carrying markup are shown as text, never run or
+# parsed as HTML.
 # The page as served holds none of this: it came through the fetch.
 set -u
 cd "$(dirname "$0")/../.."
@@ -28,7 +29,9 @@ CFG=$RL_DIR/sluice.yaml
 # the markup of the plan's name: a file name holds no '/'
 EVIL_PLAN="$RL_DIR/<img src=x onerror=alert(1)><script>.yaml"
 EVIL_REASON='<script>document.title="pwned"</script><b>bold</b>'
+EVIL_FREEZE='</div><iframe srcdoc=x>'
 
+quiet() { "$@" >/dev/null; }
 in_lb() { nsenter --net="/run/netns/$(lab_ns lb)" "$@"; }
 # browse ARGS...: headless Chromium in the LB namespace on the page, its
 # script given 6 s of virtual time (three polls of /api/status)
@@ -100,7 +103,7 @@ gates:
     on_inconclusive: extend
 PLAN
 rl_load_start 100 70
-check "rollout start with a plan file named with markup" rl rollout start web -f "$EVIL_PLAN" >/dev/null
+check "rollout start with a plan file named with markup" quiet rl rollout start web -f "$EVIL_PLAN"
 check "the rollout reaches step 2 (25 %)" rl_wait 20 'r["phase"]=="progressing" and r["step"]==1' web
 check "the gate has evaluated" rl_wait 15 'r["gates"][0]["outcome"] in ("pass","inconclusive")' web
 
@@ -148,13 +151,15 @@ check "DOM: no element from the plan's name (no <img>, one <script>: the page's 
 	[ "$(script_tags "$RL_DIR/dom1.html")" = 1 -a -z "$(grep -o '<img' "$RL_DIR/dom1.html")" ]
 
 check "chromium takes a screenshot of it (1000 px wide PNG)" \
-	browse --window-size=1000,1400 --screenshot="$RL_DIR/page.png" >/dev/null
+	quiet browse --window-size=1000,1400 --screenshot="$RL_DIR/page.png"
 check "  a PNG, 1000 px wide" [ "$(png_width "$RL_DIR/page.png" 2>/dev/null)" = 1000 ]
 [ -n "${SLUICE_STATUS_SHOT:-}" ] && cp "$RL_DIR/page.png" "$SLUICE_STATUS_SHOT"
 
-echo "== paused with a reason carrying a script"
-check "pause with the reason" rl rollout pause web --reason "$EVIL_REASON" >/dev/null
+echo "== paused and frozen with reasons carrying markup"
+check "pause with the reason" quiet rl rollout pause web --reason "$EVIL_REASON"
 check "paused" rl_wait 5 'r["phase"]=="paused"' web
+check "an incident freeze with a reason carrying markup" \
+	quiet rl rollout freeze --reason "$EVIL_FREEZE"
 sleep 1.2	# the next snapshot (once a second)
 check "chromium renders the page again" dom "$RL_DIR/dom2.html"
 check "DOM: paused, still step 2/3" \
@@ -163,6 +168,9 @@ check "DOM: the reason in the audit events, escaped" \
 	has "$RL_DIR/dom2.html" '<strong>pause</strong>[^<]*&lt;script&gt;document\.title="pwned"&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;'
 check "DOM: the reason's script did not run, its markup made no element" \
 	[ "$(script_tags "$RL_DIR/dom2.html")" = 1 -a -z "$(grep -o '<b>' "$RL_DIR/dom2.html")" ]
+check "DOM: the freeze's banner, its reason escaped" \
+	has "$RL_DIR/dom2.html" '<div id="freeze">FROZEN: &lt;/div&gt;&lt;iframe srcdoc=x&gt; \(by [^)]*\)'
+check "DOM: no element from the freeze's reason" hasnt "$RL_DIR/dom2.html" '<iframe'
 check "DOM: the title is the page's" has "$RL_DIR/dom2.html" '<title>sluiced status</title>'
 rl_load_stop
 
