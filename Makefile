@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory floodbench demo seqsim hcbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory floodbench demo seqsim hcbench statusbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -68,6 +68,9 @@ $(B)/%.skel.h: $(B)/bpf/%.bpf.o
 $(B)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# the status page's files are assembled into it (.incbin)
+$(B)/user/daemon/status_page.o: $(wildcard user/daemon/www/*)
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -167,6 +170,10 @@ demo: all
 # health checks: flows moved by one removal, death to removal, checker CPU
 hcbench: all
 	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json
+
+# the status page's cost to the loop: 4096 services, 16 rollouts
+statusbench: all
+	$(B)/bench/status_bench | tee $(B)/bench/status_bench.json
 
 clean:
 	rm -rf $(B)

@@ -15,6 +15,8 @@
 #      incident freeze holding a rollout until it is lifted.
 # Exits 0 only when every part behaved as expected. Writes a `sluice report`
 # SVG per part (SLUICE_DEMO_OUT, default /tmp/sluice-demo) and prints where.
+# Prints the address of sluiced's status page, forwarded to this host's
+# loopback (port SLUICE_DEMO_PAGE_PORT, default 19469) while it runs.
 # --short: shorter holds (what tests/integration/test_demo.sh runs).
 # Cleans up everything it made on every exit path, Ctrl-C included.
 set -u
@@ -41,6 +43,7 @@ DIR=$(mktemp -d /tmp/sluice-demo-run.$$.XXXX)
 OUT=${SLUICE_DEMO_OUT:-/tmp/sluice-demo}
 mkdir -p "$OUT"
 SOCK=$DIR/ctl.sock PROM_PORT=19390 METRICS=127.0.0.1:19391
+PAGE_PORT=${SLUICE_DEMO_PAGE_PORT:-19469} FWD=
 PROM=http://127.0.0.1:$PROM_PORT
 T0=$(date +%s.%N)
 RESULT=()
@@ -48,6 +51,8 @@ RESULT=()
 cleanup() {
 	trap - EXIT INT TERM
 	# every process the demo started runs in one of the lab's namespaces
+	# (the page's forwarder too, once it has its listener)
+	[ -n "$FWD" ] && kill "$FWD" 2>/dev/null
 	lab_down
 	rm -rf "$DIR"
 }
@@ -122,6 +127,21 @@ for t in $(seq 100); do
 done
 dsl rollout status >/dev/null 2>&1 || { echo "Error: sluiced did not start" >&2; tail "$DIR/sluiced.log"; exit 1; }
 note "sluiced on $SOCK, /metrics on $METRICS, Prometheus on $PROM (1 s scrapes)"
+# sluiced's status page is on the LB namespace's loopback: bring it to this
+# host's loopback for a browser
+python3 scripts/demo/forward.py "$PAGE_PORT" "/run/netns/$(lab_ns lb)" "${METRICS##*:}" \
+	</dev/null >/dev/null 2>"$DIR/forward.log" &
+FWD=$!
+for t in $(seq 30); do
+	curl -sf --noproxy "*" -o /dev/null "http://127.0.0.1:$PAGE_PORT/" && break
+	kill -0 "$FWD" 2>/dev/null || break
+	sleep 0.1
+done
+if curl -sf --noproxy "*" -o /dev/null "http://127.0.0.1:$PAGE_PORT/"; then
+	note "status page: http://127.0.0.1:$PAGE_PORT/ (open it in a browser now: it follows every part)"
+else
+	note "status page: http://$METRICS/ inside the LB namespace ($(tail -n 1 "$DIR/forward.log" 2>/dev/null))"
+fi
 note "$(lab_in cl curl -s "http://$LAB_VIP4:$LAB_PORT/")  <- a request through the VIP"
 # wrk from the client: a new connection per request, so every request is a
 # new flow the datapath decides

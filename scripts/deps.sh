@@ -8,6 +8,9 @@ pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
       ethtool nftables
       iptables python3 procps python3-matplotlib libcap2-bin util-linux
       libmicrohttpd-dev prometheus libncurses-dev tmux wrk curl librsvg2-bin)
+# the status page's browser test: Chromium is ~100 MB, asked for only when
+# no chromium is on the PATH (whatever installed it)
+command -v chromium >/dev/null || pkgs+=(chromium)
 [ "${SLUICE_VMTEST_DEPS:-1}" = 1 ] &&
 	pkgs+=(qemu-system-x86 busybox-static cpio kmod)
 

@@ -6,7 +6,8 @@
 # Prometheus, sluiced) must exit 0 and report each part OK: the healthy
 # canary promoted, the faulty canary rolled back by a gate with its numbers,
 # the blue-green cutover reverted by the kill switch, the freeze holding a
-# rollout; a report SVG per part that parses.
+# rollout; a report SVG per part that parses; the status page's address
+# printed (and its forwarder gone afterwards).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.sh
@@ -15,7 +16,9 @@ need_root
 for t in wrk prometheus curl nft; do command -v $t >/dev/null || skip "needs $t (scripts/deps.sh)"; done
 OUT=$(mktemp -d /tmp/sluice-demo-test.$$.XXXX)
 trap 'rm -rf "$OUT"' EXIT
-SLUICE_DEMO_NODEPS=1 SLUICE_DEMO_OUT=$OUT timeout 300 scripts/demo.sh --short >"$OUT/log" 2>&1
+PAGE_PORT=$((20000 + $$ % 20000))
+SLUICE_DEMO_NODEPS=1 SLUICE_DEMO_OUT=$OUT SLUICE_DEMO_PAGE_PORT=$PAGE_PORT timeout 300 \
+	scripts/demo.sh --short >"$OUT/log" 2>&1
 rc=$?
 sed 's/^/    | /' "$OUT/log" | tail -40
 check "demo.sh --short exits 0" [ $rc = 0 ]
@@ -24,5 +27,9 @@ for p in 1 2 3a 3b; do
 	check "part $p: report SVG parses" python3 -c "import xml.etree.ElementTree as E,sys; E.parse(sys.argv[1])" "$OUT/part$p.svg"
 done
 check "part 2 printed the failing gate's numbers" grep -Eq "gate [0-9] failed: canary [0-9.]+ vs baseline" "$OUT/log"
+check "printed the status page's address (forwarded to this host)" \
+	grep -q "status page: http://127.0.0.1:$PAGE_PORT/ " "$OUT/log"
+check "  and its forwarder is gone" \
+	[ "$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PAGE_PORT/")" = 000 ]
 check "nothing of the lab is left (namespaces sl-demo*)" bash -c "! ip netns list | grep -q '^sl-demo'"
 t_done

@@ -3,7 +3,8 @@
  * sluiced's external gates, notifications and /metrics: the runners
  * (httpc, cmdrun) in the loop's epoll, measurements handed to the engine
  * through obs->ext[], notifications of the engine's transitions, and a
- * /metrics snapshot built once a second from the maps and the rollouts.
+ * /metrics snapshot (with the status page's document) built once a second
+ * from the maps and the rollouts.
  */
 #include <math.h>
 #include <string.h>
@@ -47,6 +48,7 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 void gs_stop(struct daemon *d)
 {
 	metrics_srv_stop(d->ms);
+	status_doc_free(d);
 	extgate_free(d->xg);
 	notify_free(d->nt);
 	cmdrun_free(d->cr);
@@ -226,6 +228,7 @@ void gs_metrics(struct daemon *d, __u64 now)
 			continue;
 		ms = metrics_snapshot_add(m, name);
 		ms->mode = v.mode;
+		memcpy(ms->weight, v.weight, sizeof(ms->weight));
 		ms->has_hist = v.mode == SLUICE_MODE_NAT;
 		/* d->obs is the tick's scratch; the tick is over */
 		if (sluice_counters_get(d->s, v.id, ms->has_hist, rings, ms->fs, d->obs.health))
@@ -235,5 +238,10 @@ void gs_metrics(struct daemon *d, __u64 now)
 				metrics_hist_from_lat((const uint64_t *)d->obs.health[k].lat, &ms->hist[k]);
 		rollout_metrics(d, ms);
 	}
+	status_track(d, m, now);
+	if (metrics_srv_status_wanted(d->ms, now))
+		m->status = status_doc_due(d, m, now);
+	else
+		status_doc_idle(d);
 	metrics_srv_publish(d->ms, m);
 }

@@ -39,6 +39,7 @@ void metrics_snapshot_free(struct metrics_snapshot *m)
 	if (!m)
 		return;
 	free(m->svc);
+	free(m->status);
 	free(m);
 }
 

@@ -66,6 +66,7 @@ struct metrics_rollout {
 struct metrics_service {
 	char name[METRICS_NAME];
 	uint8_t mode;			/* enum sluice_mode */
+	uint16_t weight[SLUICE_MAX_RINGS];	/* the maps' canary share, bp */
 	struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
 	bool has_hist;			/* nat mode: handshakes are timed */
 	struct metrics_hist hist[SLUICE_VARIANTS];
@@ -82,6 +83,8 @@ struct metrics_snapshot {
 	uint64_t events[SLUICE_EV_MAX];
 	unsigned int nsvc, cap;
 	struct metrics_service *svc;
+	char *status;			/* the status page's JSON (malloc'd,
+					 * freed with the snapshot); NULL */
 };
 
 extern const char *const metrics_rollout_states[];	/* NULL-terminated */
@@ -101,12 +104,25 @@ int metrics_render(const struct metrics_snapshot *m, FILE *f);
 struct metrics_srv;
 
 /* Listen on addr ("127.0.0.1:9469", "[::1]:9469"; port 0 = any) and
- * serve /metrics. Returns NULL with err set. */
+ * serve /metrics, and the status page: / (with /status.js, /status.css)
+ * polling /api/status, the snapshot's status document. Returns NULL with
+ * err set. */
 struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen);
 unsigned short metrics_srv_port(const struct metrics_srv *s);
 /* Replace the snapshot served (takes ownership; NULL: serve none). */
 void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m);
 void metrics_srv_stop(struct metrics_srv *s);
+/* Has /api/status been asked for in the last METRICS_STATUS_IDLE_MS
+ * (realtime ms)? The loop builds the status document only then. */
+#define METRICS_STATUS_IDLE_MS	10000
+bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms);
+
+/* status_page.c: the page's static files (user/daemon/www/) */
+struct status_file {
+	const char *path, *type;
+	const char *data, *end;		/* NUL at end */
+};
+const struct status_file *status_file_find(const char *url);
 
 #define METRICS_DEFAULT_ADDR	"127.0.0.1:9469"
 

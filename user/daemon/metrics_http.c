@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The /metrics endpoint: libmicrohttpd with its own polling thread. The
- * loop publishes snapshots; a scrape takes a reference to the current one
- * under a mutex held for a pointer copy, and renders it on the HTTP thread.
+ * sluiced's HTTP listener: /metrics and the status page (/, its script
+ * and styles, /api/status), libmicrohttpd with its own polling thread. The
+ * loop publishes snapshots; a request takes a reference to the current one
+ * under a mutex held for a pointer copy, and renders it (or copies its
+ * status document) on the HTTP thread.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
@@ -19,7 +22,26 @@ struct metrics_srv {
 	pthread_mutex_t lock;
 	struct metrics_snapshot *cur;
 	unsigned short port;
+	uint64_t status_asked_ms;	/* last /api/status (realtime), under lock */
 };
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms)
+{
+	uint64_t at;
+
+	pthread_mutex_lock(&s->lock);
+	at = s->status_asked_ms;
+	pthread_mutex_unlock(&s->lock);
+	return at && now_ms < at + METRICS_STATUS_IDLE_MS;
+}
 
 static void unref(struct metrics_srv *s, struct metrics_snapshot *m)
 {
@@ -34,53 +56,93 @@ static void unref(struct metrics_srv *s, struct metrics_snapshot *m)
 		metrics_snapshot_free(m);
 }
 
+/* The page runs only its own script and styles and talks only to this
+ * listener: even a string that escaped the page's text-only drawing could
+ * not load or run anything. */
+#define STATUS_CSP	"default-src 'none'; script-src 'self'; style-src 'self'; " \
+			"connect-src 'self'; img-src 'self'; base-uri 'none'; " \
+			"form-action 'none'; frame-ancestors 'none'"
+
+enum reply_mem { R_STATIC, R_OWNED, R_COPY };
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
-			     const char *type, char *body, size_t len, bool owned)
+			     const char *type, const char *body, size_t len,
+			     enum reply_mem mem, bool page)
 {
+	static const enum MHD_ResponseMemoryMode modes[] = {
+		[R_STATIC] = MHD_RESPMEM_PERSISTENT, [R_OWNED] = MHD_RESPMEM_MUST_FREE,
+		[R_COPY] = MHD_RESPMEM_MUST_COPY,
+	};
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE
-							    : MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(len, (void *)body, modes[mem]);
 	if (!r) {
-		if (owned)
-			free(body);
+		if (mem == R_OWNED)
+			free((void *)body);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (page) {
+		MHD_add_response_header(r, "Content-Security-Policy", STATUS_CSP);
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
+	if (mem != R_STATIC)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
-			      const char *method, const char *version,
-			      const char *upload, size_t *upload_len, void **state)
+static struct metrics_snapshot *current(struct metrics_srv *s)
 {
-	static char not_found[] = "not found: try /metrics\n";
-	static char not_allowed[] = "only GET and HEAD\n";
-	static char index_page[] = "sluiced: /metrics (Prometheus text format)\n";
-	struct metrics_srv *s = cls;
 	struct metrics_snapshot *m;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-	int err;
 
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", not_allowed,
-			     strlen(not_allowed), false);
-	if (!strcmp(url, "/"))
-		return reply(c, MHD_HTTP_OK, "text/plain", index_page,
-			     strlen(index_page), false);
-	if (strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", not_found,
-			     strlen(not_found), false);
 	pthread_mutex_lock(&s->lock);
 	m = s->cur;
 	if (m)
 		m->refs++;
 	pthread_mutex_unlock(&s->lock);
+	return m;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned int code, const char *t)
+{
+	return reply(c, code, "text/plain; charset=utf-8", t, strlen(t), R_STATIC, false);
+}
+
+/* /api/status: the document the loop built with the snapshot */
+static enum MHD_Result status_json(struct metrics_srv *s, struct MHD_Connection *c)
+{
+	static const char starting[] =
+		"{\"error\":\"no status yet: sluiced builds it within a second of being "
+		"asked (or has no sluice instance yet)\"}\n";
+	struct metrics_snapshot *m;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&s->lock);
+	s->status_asked_ms = realtime_ms();
+	pthread_mutex_unlock(&s->lock);
+	m = current(s);
+	if (!m || !m->status)
+		ret = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", starting,
+			    strlen(starting), R_STATIC, false);
+	else
+		ret = reply(c, MHD_HTTP_OK, "application/json", m->status,
+			    strlen(m->status), R_COPY, false);
+	unref(s, m);
+	return ret;
+}
+
+static enum MHD_Result metrics_text(struct metrics_srv *s, struct MHD_Connection *c)
+{
+	struct metrics_snapshot *m = current(s);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
 	f = open_memstream(&buf, &len);
 	if (!f) {
 		unref(s, m);
@@ -98,7 +160,28 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_NO;
 	}
 	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf,
-		     len, true);
+		     len, R_OWNED, false);
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version,
+			      const char *upload, size_t *upload_len, void **state)
+{
+	struct metrics_srv *s = cls;
+	const struct status_file *sf;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	if (!strcmp(url, "/metrics"))
+		return metrics_text(s, c);
+	if (!strcmp(url, "/api/status"))
+		return status_json(s, c);
+	sf = status_file_find(url);
+	if (sf)
+		return reply(c, MHD_HTTP_OK, sf->type, sf->data, sf->end - sf->data,
+			     R_STATIC, true);
+	return text(c, MHD_HTTP_NOT_FOUND,
+		    "not found: try / (status page), /api/status or /metrics\n");
 }
 
 /* "host:port" or "[v6]:port" */

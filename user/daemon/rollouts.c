@@ -811,17 +811,25 @@ static void cmd_freeze(struct daemon *d, bool on, const struct ctl_args *a,
 	res->data = json_pack("{s:b, s:o}", "changed", 1, "freeze", ro_freeze_json(d));
 }
 
-struct hist_ctx {
-	json_t *arr;
-};
-
 static int hist_one(void *ctx, const char *js)
 {
-	struct hist_ctx *h = ctx;
 	json_t *e = json_loads(js, 0, NULL);
 
-	json_array_append_new(h->arr, e ? e : json_string(js));
+	json_array_append_new(ctx, e ? e : json_string(js));
 	return 0;
+}
+
+json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limit)
+{
+	json_t *arr = json_array();
+
+	if (!arr || !d->db)
+		return arr;
+	if (store_history(d->db, service, limit, hist_one, arr)) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
 }
 
 void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
@@ -869,21 +877,20 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		return;
 	}
 	case SLUICE_CTL_HISTORY: {
-		struct hist_ctx h = { json_array() };
+		json_t *h = ro_history_json(d, a->service,
+					    a->limit ? a->limit : SLUICE_CTL_HISTORY_DEFAULT);
 
-		if (store_history(d->db, a->service,
-				  a->limit ? a->limit : SLUICE_CTL_HISTORY_DEFAULT, hist_one, &h)) {
-			json_decref(h.arr);
+		if (!h) {
 			result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 			return;
 		}
-		if (!json_array_size(h.arr) && !ro_find(d, a->service)) {
-			json_decref(h.arr);
+		if (!json_array_size(h) && !ro_find(d, a->service)) {
+			json_decref(h);
 			result(res, SLUICE_CTL_E_NO_ROLLOUT, "service '%s' has no rollout history",
 			       a->service);
 			return;
 		}
-		res->data = json_pack("{s:o}", "events", h.arr);
+		res->data = json_pack("{s:o}", "events", h);
 		return;
 	}
 	case SLUICE_CTL_FREEZE:

@@ -88,6 +88,10 @@ struct daemon {
 	struct notify *nt;
 	struct metrics_srv *ms;
 	__u64 last_metrics_ms;
+	struct status_rates *srates;	/* status_doc.c: rates per service */
+	unsigned int nsrates;
+	char *status_last;		/* the last document built */
+	__u64 status_next_ms;		/* when it may be rebuilt */
 	/* backend health checks (checks.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -140,6 +144,9 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		struct ctl_result *res);
 json_t *ro_status_json(struct daemon *d, struct rollout *r);
 json_t *ro_freeze_json(struct daemon *d);
+/* The newest `limit` audit events of service, oldest first (NULL: store
+ * error; [] without a store). */
+json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limit);
 
 /* sample.c */
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
@@ -160,8 +167,18 @@ void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 
 /* after eng_tick: notifications of its transitions */
 void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
-/* once a second: a new /metrics snapshot */
+/* once a second: a new /metrics snapshot and status page document */
 void gs_metrics(struct daemon *d, __u64 now);
+/* status_doc.c: the status page's JSON. status_track with every snapshot
+ * (rates, weight changes); status_doc builds the document of the snapshot
+ * last tracked (malloc'd; NULL); status_doc_due a copy of the last one,
+ * rebuilt when its cost allows; status_doc_idle drops it (nobody polls). */
+struct metrics_snapshot;
+void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+char *status_doc_due(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+void status_doc_idle(struct daemon *d);
+void status_doc_free(struct daemon *d);
 /* checks.c: backend health checks from --config's health_check sections */
 struct hs;
 void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
