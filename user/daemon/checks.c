@@ -6,11 +6,13 @@
  * (re-read every SLUICED_HEALTH_RELOAD_MS, so new services and backends
  * are picked up; a file that stops parsing keeps the last good checks).
  *
- * Which side failed matters: a canary backend going down is evidence
- * against the canary (recorded as such in the rollout's trail), and the
- * whole canary pool down fails the rollout (rolled back through the kill
- * switch, as an abort by "health-check" with the numbers); a baseline
- * backend going down is not held against the canary.
+ * Which side failed matters, and the engine judges it (engine.h): the
+ * marks are in the maps, the rollout's observation counts the backends
+ * down per pool, a canary backend down holds its step and the whole
+ * canary pool down fails the rollout ("canary backends down (N of M)",
+ * on_failure: rolled back through the kill switch by default); a
+ * baseline backend going down is not held against the canary. Here a
+ * canary transition only makes the rollout tick at once.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -23,24 +25,6 @@
 static bool rollout_running(const struct rollout *r)
 {
 	return r && r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
-}
-
-static void fail_rollout(struct daemon *d, struct rollout *r, const struct hs_event *e)
-{
-	struct ctl_args a = { .service = e->service, .who = "health-check" };
-	struct ctl_result res = {};
-	char why[SLUICE_CTL_MAX_REASON + 1];
-
-	snprintf(why, sizeof(why), "every canary backend failed its health check (%u of %u down)",
-		 e->in_table, e->in_table);
-	a.reason = why;
-	ro_command(d, SLUICE_CTL_ABORT, &a, &res);
-	if (res.code)
-		dlog(d, LOG_ERR_, "%s: cannot roll the rollout back after its canary pool failed: %s",
-		     e->service, res.error);
-	else
-		dlog(d, LOG_ERR_, "%s: rollout rolled back: %s", e->service, why);
-	json_decref(res.data);
 }
 
 static void on_event(void *arg, const struct hs_event *e)
@@ -67,8 +51,8 @@ static void on_event(void *arg, const struct hs_event *e)
 		   e->ev == HC_EV_UP ? "health_up" :
 		   e->ev == HC_EV_FLAPPING ? "health_flapping" : "health_stable",
 		   "health-check", text);
-	if (running && e->variant == SLUICE_CANARY && e->ev == HC_EV_DOWN && e->all_down)
-		fail_rollout(d, r, e);
+	if (running && e->variant == SLUICE_CANARY && e->ev <= HC_EV_UP)
+		r->next_ms = 0;	/* judged on the loop's next tick */
 }
 
 static void reload(struct daemon *d)

@@ -39,6 +39,12 @@ struct rollout {
 	char plan_name[256];
 	struct eng_state st;
 	__u32 svc_id;				/* hint for the view */
+	/* pool health (obs->nactive, ndown) as of configuration gen
+	 * health_gen: health marks publish a new gen, so the records are
+	 * read again only when it moves */
+	bool health_valid;
+	__u32 health_gen;
+	__u16 nactive[SLUICE_VARIANTS], ndown[SLUICE_VARIANTS];
 	__u64 interval_ms, next_ms;
 	__u64 persisted_ms;			/* last write of st */
 	bool dirty;				/* st differs from the store */
