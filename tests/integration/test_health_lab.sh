@@ -6,7 +6,7 @@
 # sluiced's backend health checks against real backends (scripts/lab.sh,
 # nat mode under XDP, tcp checks every 200 ms, fall 3, rise 2):
 #   - a baseline backend's server is killed: it leaves the pool (health
-#     down in the maps), new connections stop reaching it, live
+#     down in the maps, up 0 in /metrics), new connections stop reaching it, live
 #     connections to the other backend are untouched; restarted, it rejoins
 #   - every baseline server killed: the pool keeps its backends, the log
 #     says so loudly, the daemon keeps running
@@ -109,7 +109,7 @@ hlog() { grep -c "$1" "$RL_LOG" 2>/dev/null; }
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 config "" ""
 check "sluice apply of the configuration with health checks" lab_sluice apply -f "$CFG"
-check "sluiced starts with --config" rl_start --config "$CFG"
+check "sluiced starts with --config and /metrics" rl_start --config "$CFG" --metrics 127.0.0.1:9469
 sleep 2
 gen0=$(svc | json 'j["services"][0]["gen"]')
 sleep 1.5
@@ -136,6 +136,20 @@ check "live connections to b2: all kept their backend, no error" \
 echo "  live connections: $(json '[(c["backend"], c["errors"]) for c in j["conns"]]' <"$RL_DIR/hold.json")"
 check "the log says why (connection refused, fall 3)" grep -q "10.101.0.11 port 8080 is down: 3 tcp check failures in a row (fall 3), last: connection refused" "$RL_LOG"
 check "the audit log has the transition" grep -q '"health_down"' "$RL_AUDIT"
+# metric SERIES-PREFIX: its value in sluiced's /metrics (a snapshot a second)
+metric() { ip netns exec "$(lab_ns lb)" curl -s http://127.0.0.1:9469/metrics | grep -F "$1" | awk '{print $NF}'; }
+b1m='{service="web",variant="baseline",address="10.101.0.11",port="8080",check="tcp"}'
+sleep 1.2
+check "/metrics: b1 up 0" [ "$(metric "sluice_backend_up$b1m")" = 0 ]
+check "/metrics: b2 up 1" [ "$(metric 'sluice_backend_up{service="web",variant="baseline",address="10.101.0.12"')" = 1 ]
+check "/metrics: b1 has a transition and failed checks" \
+	[ "$(metric "sluice_backend_health_transitions_total$b1m")" -ge 1 ] &&
+	[ "$(metric "sluice_backend_health_check_failures_total$b1m")" -ge 3 ]
+check "/metrics: the last check's duration is there" [ -n "$(metric "sluice_backend_health_check_duration_seconds$b1m")" ]
+if command -v promtool >/dev/null; then
+	ip netns exec "$(lab_ns lb)" curl -s http://127.0.0.1:9469/metrics >"$RL_DIR/metrics.txt"
+	check "/metrics passes promtool check metrics" promtool check metrics <"$RL_DIR/metrics.txt"
+fi
 check "b1's server restarts" server_start b1
 check "b1 rejoins within 5 s (rise 2)" wait_down 10.101.0.11 False 5
 out=$(spread 100)

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include "sluiced.h"
 #include "hsync.h"
+#include "metrics.h"
 
 #define SLUICED_HEALTH_RELOAD_MS 5000
 
@@ -145,7 +146,7 @@ json_t *health_json(struct daemon *d, const char *service)
 		hc_status_at(hc, i, &st);
 		sluice_format_addr(&t->be_addr, t->be_family, a, sizeof(a));
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+			"{s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"service", t->service, "pool", pool[t->variant & 1],
 			"address", a, "port", (int)t->be_port,
 			"check", hc_type_name(t->check.type),
@@ -154,7 +155,38 @@ json_t *health_json(struct daemon *d, const char *service)
 			"fail_run", (int)st.fail_run,
 			"checks", (json_int_t)st.checks, "failures", (json_int_t)st.failures,
 			"transitions", (json_int_t)st.transitions, "late", (json_int_t)st.late,
-			"last_ms", (json_int_t)st.last_ms));
+			"last_ms", (json_int_t)st.last_ms, "last_us", (json_int_t)st.last_us));
 	}
 	return arr;
+}
+
+void health_metrics(struct daemon *d, struct metrics_snapshot *m)
+{
+	const struct hc *hc;
+	unsigned int i;
+
+	if (!d->hs)
+		return;
+	hc = hs_checker(d->hs);
+	for (i = 0; i < hc_count(hc); i++) {
+		const struct hc_target *t = hc_target_at(hc, i);
+		struct metrics_backend *b = metrics_snapshot_add_backend(m);
+		struct hc_status st;
+
+		if (!b)
+			return;
+		hc_status_at(hc, i, &st);
+		snprintf(b->service, sizeof(b->service), "%s", t->service);
+		b->variant = t->variant;
+		sluice_format_addr(&t->be_addr, t->be_family, b->address, sizeof(b->address));
+		b->port = t->be_port;
+		b->check = hc_type_name(t->check.type);
+		b->down = st.down;
+		b->flapping = st.flapping;
+		b->checks = st.checks;
+		b->failures = st.failures;
+		b->transitions = st.transitions;
+		b->has_last = st.checks > 0;
+		b->last_s = st.last_us / 1e6;
+	}
 }

@@ -235,5 +235,6 @@ void gs_metrics(struct daemon *d, __u64 now)
 				metrics_hist_from_lat((const uint64_t *)d->obs.health[k].lat, &ms->hist[k]);
 		rollout_metrics(d, ms);
 	}
+	health_metrics(d, m);
 	metrics_srv_publish(d->ms, m);
 }

@@ -174,6 +174,8 @@ void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
 void health_dispatch(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
+struct metrics_snapshot;
+void health_metrics(struct daemon *d, struct metrics_snapshot *m);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
