@@ -19,15 +19,8 @@
 # configuration every 5 s.
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v nft >/dev/null || skip "needs nft (nftables) to drop a backend's SYNs"
-LAB_TAG=hc$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup hc nft
 CFG=$RL_DIR/sluice.yaml
 
 # config CHECK_B1 CHECK_B2: the lab's service with health checks; the
