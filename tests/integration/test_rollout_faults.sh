@@ -60,37 +60,36 @@ rolled_back_by() {
 		[ "$(echo "$out" | json 'j["counts"].get("b1",0)+j["counts"].get("b2",0)')" = 50 ]
 }
 
+# start_with FAULT GATE-LINES: a fresh service whose canary has FAULT
+# under load, and a rollout of the plan with that gate
+start_with() {
+	rl rollout abort web >/dev/null 2>&1
+	fresh
+	rl_canary_fault "$1"
+	plan "$RL_DIR/$1.yaml" "$2"
+	rl_load_start 100 40
+	sleep 2		# the baseline's p95 exists before the step (latency's base)
+	rl rollout start web -f "$RL_DIR/$1.yaml" >/dev/null
+	check "$1: rollout start: progressing" [ "$(rl_field web 'r["phase"]')" = progressing ]
+}
+
 echo "== a silent canary (drops every SYN) is rolled back by its error gate"
-fresh
-rl_canary_fault silent
-plan "$RL_DIR/silent.yaml" "  - name: errors
+start_with silent "  - name: errors
     metric: error_ratio
     max_increase: 50%
     confidence: 99.99%
     min_samples: 5"
-rl_load_start 100 40
-sleep 1
-rl rollout start web -f "$RL_DIR/silent.yaml" >/dev/null
-check "silent: rollout start: progressing" [ "$(rl_field web 'r["phase"]')" = progressing ]
 rolled_back_by errors silent
 check "silent: the canary's bad events are handshake timeouts" \
 	[ "$(lab_health web canary hs_timeout)" -ge 5 ] && [ "$(lab_health web canary handshakes)" = 0 ]
 
 echo "== a slow canary (answers after the SYN retransmission) is rolled back by its latency gate"
-rl rollout abort web >/dev/null 2>&1
-fresh
-rl_canary_fault slow
-plan "$RL_DIR/slow.yaml" "  - name: handshake
+start_with slow "  - name: handshake
     metric: latency_p95
     max_increase: 100%
     max_increase_abs: 50ms
     confidence: 99.99%
     min_samples: 5"
-# the baseline's p95 exists before the step (the gate's base)
-rl_load_start 100 40
-sleep 2
-rl rollout start web -f "$RL_DIR/slow.yaml" >/dev/null
-check "slow: rollout start: progressing" [ "$(rl_field web 'r["phase"]')" = progressing ]
 rolled_back_by handshake slow
 check "slow: canary handshakes completed, late (p50 $(lab_health web canary p50_ms) ms >= 900)" \
 	python3 -c "import sys; sys.exit(not 900 <= float(sys.argv[1]) <= 3000)" "$(lab_health web canary p50_ms)"
