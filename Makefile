@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory demo seqsim hcbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory demo seqsim hcbench revertbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -162,6 +162,10 @@ demo: all
 # health checks: flows moved by one removal, death to removal, checker CPU
 hcbench: all
 	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json
+
+# time from a failing canary to the revert in the maps at ~1,000 new flows/s
+revertbench: all
+	tests/bench/rollout_revert.sh
 
 clean:
 	rm -rf $(B)
