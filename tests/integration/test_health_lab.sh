@@ -138,6 +138,15 @@ check "/metrics: b2 up 1" [ "$(metric 'sluice_backend_up{service="web",variant="
 check "/metrics: b1 has a transition and failed checks" \
 	[ "$(metric "sluice_backend_health_transitions_total$b1m")" -ge 1 ] &&
 	[ "$(metric "sluice_backend_health_check_failures_total$b1m")" -ge 3 ]
+rl backend show web >"$RL_DIR/bshow.txt"
+sed -n '1,4p' "$RL_DIR/bshow.txt" | sed 's/^/  /'
+check "backend show: the pool line counts b1 down" grep -q "baseline (blue): 2 backends, 1 down by health check" "$RL_DIR/bshow.txt"
+b1_check() { grep -A1 "10.101.0.11 port 8080" "$RL_DIR/bshow.txt" | grep -q "check tcp: .* transitions, last: connection refused"; }
+check "backend show: b1's check from sluiced (failures, transitions, last result)" b1_check
+check "backend show -j: b1's check says down" \
+	[ "$(rl -j backend show web | json '[b["check"]["down"] for b in j["baseline"] if b["address"]=="10.101.0.11"][0]')" = True ]
+check "backend show without sluiced's socket: health from the maps, no check, no error" \
+	[ "$(SLUICE_SOCKET=$RL_DIR/none.sock lab_sluice -j backend show web | json '[("check" in b, b["health"]) for b in j["baseline"] if b["address"]=="10.101.0.11"][0]')" = "(False, 'down')" ]
 check "/metrics: the last check's duration is there" [ -n "$(metric "sluice_backend_health_check_duration_seconds$b1m")" ]
 if command -v promtool >/dev/null; then
 	ip netns exec "$(lab_ns lb)" curl -s http://127.0.0.1:9469/metrics >"$RL_DIR/metrics.txt"
