@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory floodbench demo seqsim hcbench statusbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -174,6 +174,9 @@ hcbench: all
 # the status page's cost to the loop: 4096 services, 16 rollouts
 statusbench: all
 	$(B)/bench/status_bench | tee $(B)/bench/status_bench.json
+# time from a failing canary to the revert in the maps at ~1,000 new flows/s
+revertbench: all
+	tests/bench/rollout_revert.sh
 
 clean:
 	rm -rf $(B)

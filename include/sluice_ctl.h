@@ -58,6 +58,7 @@
  *   retry      service*, who, reason
  *   freeze     reason*, who                 {"changed", "freeze"}
  *   unfreeze   who                          {"changed", "freeze"}
+ *   health     service                      {"backends": [HEALTH...]}
  * ROLLOUT: {"service", "rollout_id", "attempt", "phase", "step", "steps",
  *   "weight": [bp per ring], "status" (what it waits for and since when),
  *   "since_ms", "hold_left_ms", "hold_ms" (the step's whole hold),
@@ -66,6 +67,10 @@
  *   "outcome", "canary", "baseline", "threshold", "stat", "stat_limit",
  *   "samples_c", "samples_b", "bad_c", "bad_b", "min_samples", "reason"}]}
  * FREEZE: {"frozen", "reason", "who", "since_ms"}
+ * HEALTH: one health-checked backend: {"service", "pool", "address",
+ *   "port", "check", "down", "flapping", "last" (the latest result),
+ *   "ok_run", "fail_run", "checks", "failures", "transitions", "late",
+ *   "last_ms", "last_us" (the latest probe's duration)}
  * EVENT: the audit record (sluiced's JSON lines): {"service",
  *   "rollout_id", "attempt", "type", "step", "at_ms", "who", "text",
  *   "gate"...}
@@ -81,7 +86,8 @@
 	X(ABORT, "abort")	\
 	X(RETRY, "retry")	\
 	X(FREEZE, "freeze")	\
-	X(UNFREEZE, "unfreeze")
+	X(UNFREEZE, "unfreeze")	\
+	X(HEALTH, "health")
 
 #define SLUICE_CTL_CMD_ENUM(id, name) SLUICE_CTL_##id,
 enum sluice_ctl_cmd { SLUICE_CTL_CMDS(SLUICE_CTL_CMD_ENUM) SLUICE_CTL_NCMDS };

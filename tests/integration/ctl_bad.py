@@ -36,6 +36,7 @@ CASES = [  # (what, raw line bytes, expected code)
     ("plan with a step without hold", b'{"v":1,"cmd":"start","service":"web","plan":"steps:\\n  - weight: 5%\\ngates:\\n  - metric: error_ratio\\n"}', 22),
     ("start of an unknown service", b'{"v":1,"cmd":"start","service":"nosuch","plan":"steps:\\n  - weight: 5%\\n    hold: 1s\\ngates:\\n  - metric: error_ratio\\n"}', 20),
     ("abort of a service without rollout", b'{"v":1,"cmd":"abort","service":"ghost"}', 21),
+    ("health with a field it does not take", b'{"v":1,"cmd":"health","who":"x"}', 13),
 ]
 
 

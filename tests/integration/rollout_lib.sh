@@ -1,12 +1,31 @@
 #!/usr/bin/env bash
-# Helpers of the sluiced integration tests (sourced after lib.sh and
-# scripts/lab.sh): a daemon per test with its own socket, database and
-# audit log under a temporary directory, the CLI against it, a paced
-# load generator, map snapshots.
-SLUICED=${SLUICED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/sluiced}
+# Helpers of the sluiced integration tests (sourced from the tree's root;
+# brings lib.sh and scripts/lab.sh along): a daemon per test with its own
+# socket, database and audit log under a temporary directory, the CLI
+# against it, a paced load generator, map snapshots, canary faults.
+RL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$RL_ROOT/tests/integration/lib.sh"
+source "$RL_ROOT/scripts/lab.sh"
+SLUICED=${SLUICED:-$RL_ROOT/build/sluiced}
 RL_DIR=
 RL_PID=
 RL_LOAD=
+
+# rl_setup TAG [TOOL...]: the start every daemon lab test shares: root,
+# build/sluiced and the tools it needs (else skip), a lab tag unique to the
+# test ($$), the daemon's directory, rl_cleanup on every exit (a test with
+# more to clean sets its own trap afterwards and calls rl_cleanup from it)
+rl_setup() {
+	local t
+	need_root
+	[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+	for t in "${@:2}"; do
+		command -v "$t" >/dev/null || skip "needs $t (scripts/deps.sh)"
+	done
+	LAB_TAG=$1$$
+	rl_init
+	trap rl_cleanup EXIT
+}
 
 rl_init() {	# a fresh directory for the daemon's files
 	RL_DIR=$(mktemp -d "/tmp/sluiced-test.$$.XXXX")
@@ -81,15 +100,28 @@ rl_snapshot() {	# SERVICE
 	}
 }
 
-# The canary's backends refuse every new connection with a RST.
-rl_canary_refuse() {
+# rl_canary_fault KIND: the canary's backends (b3, b4), on the service
+# port: refuse (every SYN answered with a RST), silent (every SYN
+# dropped), slow (each connection's first SYN dropped: it is answered only
+# after the client's retransmission, ~1 s late)
+rl_canary_fault() {
 	local b
 	for b in b3 b4; do
 		lab_in "$b" nft add table inet rltest
 		lab_in "$b" nft add chain inet rltest in '{ type filter hook input priority 0; }'
-		lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn reject with tcp reset
+		case $1 in
+		refuse) lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn reject with tcp reset ;;
+		silent) lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn drop ;;
+		slow)
+			lab_in "$b" nft add set inet rltest seen4 '{ type ipv4_addr . inet_service; flags dynamic; timeout 30s; }'
+			lab_in "$b" nft add set inet rltest seen6 '{ type ipv6_addr . inet_service; flags dynamic; timeout 30s; }'
+			lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn ip saddr . tcp sport != @seen4 update @seen4 '{ ip saddr . tcp sport }' drop
+			lab_in "$b" nft add rule inet rltest in tcp dport "$LAB_PORT" tcp flags syn ip6 saddr . tcp sport != @seen6 update @seen6 '{ ip6 saddr . tcp sport }' drop
+			;;
+		esac
 	done
 }
+rl_canary_refuse() { rl_canary_fault refuse; }
 rl_canary_heal() {
 	local b
 	for b in b3 b4; do lab_in "$b" nft delete table inet rltest 2>/dev/null; done

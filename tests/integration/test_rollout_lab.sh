@@ -19,15 +19,8 @@
 # Holds are 2 s; time bounds are generous (x5).
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v nft >/dev/null || skip "needs nft (nftables) for a refusing canary"
-LAB_TAG=ro$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup ro nft
 
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }

@@ -10,15 +10,9 @@
 # daemon is down and still shows the map's weights. Bounds are generous.
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v tmux >/dev/null || skip "needs tmux"
-LAB_TAG=tp$$
+rl_setup tp tmux
 TM="tmux -L sluicetop$$"
-rl_init
 cleanup() { $TM kill-server 2>/dev/null; rl_cleanup; }
 trap cleanup EXIT
 

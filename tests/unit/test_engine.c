@@ -585,6 +585,113 @@ static void test_state_json(void)
 	sluice_plan_free(p);
 }
 
+static unsigned int health_events(const struct run *r, const char *text)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->out.nevents; i++)
+		n += r->out.events[i].type == ENG_EV_HEALTH &&
+		     strstr(r->out.events[i].text, text) != NULL;
+	return n;
+}
+
+static void test_canary_health(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml), *pp;
+	static struct run r;
+	unsigned int i, seen = 0;
+	char *yaml;
+
+	subtest("backend health: a canary backend down holds the step, the whole canary pool down rolls back, the baseline's do not count");
+	run_init(&r, 16, 1000, 0.002, 0.002);
+	r.sim.obs.nactive[0] = r.sim.obs.nactive[1] = 2;
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	/* a baseline backend down for the whole first step: not held against
+	 * the canary, the step advances at the end of its hold */
+	r.sim.obs.ndown[SLUICE_BASELINE] = 1;
+	for (i = 0; i < 301 + 5; i++) {
+		tick(&r, p);
+		seen += r.out.nevents && r.out.events[0].type == ENG_EV_HEALTH;
+	}
+	ASSERT_EQ(r.st.step, 1, "baseline backend down: step 2 reached on time");
+	ASSERT_EQ(seen, 0, "no health event for the baseline");
+	r.sim.obs.ndown[SLUICE_BASELINE] = 0;
+	/* one canary backend down: evidence against the canary, recorded once;
+	 * the hold ends but the step does not advance */
+	r.sim.obs.ndown[SLUICE_CANARY] = 1;
+	tick(&r, p);
+	ASSERT_EQ(health_events(&r, "canary backends down (1 of 2): evidence against the canary"), 1,
+		  "event: canary backends down (1 of 2)");
+	for (i = 0, seen = 0; i < 600; i++) {
+		tick(&r, p);
+		seen += r.out.nevents && r.out.events[0].type == ENG_EV_HEALTH;
+	}
+	ASSERT_EQ(seen, 0, "the event is not repeated while nothing changes");
+	ASSERT_EQ(r.st.step, 1, "canary backend down: still at step 2 after twice its hold");
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "still progressing (not failed: its other backend serves)");
+	ASSERT_TRUE(strstr(r.st.status, "waiting for canary backends down (1 of 2)") != NULL,
+		    "status says it waits for the canary backend");
+	fprintf(stderr, "  status: %s\n", r.st.status);
+	/* back up: the step advances */
+	r.sim.obs.ndown[SLUICE_CANARY] = 0;
+	tick(&r, p);
+	ASSERT_EQ(health_events(&r, "(0 of 2): all back up"), 1, "event: all back up");
+	for (i = 0; i < 5 && r.st.step == 1; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.step, 2, "advances once the canary backend is back");
+	/* every baseline backend down: still not the canary's fault */
+	r.sim.obs.ndown[SLUICE_BASELINE] = 2;
+	for (i = 0; i < 10; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "baseline pool down: the rollout goes on");
+	r.sim.obs.ndown[SLUICE_BASELINE] = 0;
+	/* the whole canary pool down: rolled back, with the reason */
+	r.sim.obs.ndown[SLUICE_CANARY] = 2;
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "canary pool down: rolled back on the same tick");
+	ASSERT_TRUE(!r.st.by_operator, "by the engine");
+	ASSERT_EQ(r.sim.reverts, 1, "through the kill switch");
+	ASSERT_TRUE(strstr(r.st.end_reason, "canary backends down (2 of 2)") != NULL,
+		    "end reason: canary backends down (2 of 2)");
+	ASSERT_TRUE(strstr(r.st.status, "canary backends down (2 of 2)") != NULL,
+		    "status: canary backends down (2 of 2)");
+	for (i = 0, seen = 0; i < r.out.nevents; i++)
+		seen += r.out.events[i].type == ENG_EV_ROLLBACK &&
+			strstr(r.out.events[i].text, "canary backends down (2 of 2)");
+	ASSERT_EQ(seen, 1, "the rollback event says why");
+	fprintf(stderr, "  %s\n", r.st.status);
+	/* a retry with the canary pool still down is refused, nothing changes */
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_RETRY, false), -EINVAL, "retry with every canary backend down refused");
+	ASSERT_TRUE(strstr(r.out.error, "every canary backend is down") != NULL, "says why");
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "still rolled back");
+
+	/* on_failure: pause pauses instead, once */
+	yaml = malloc(sizeof(ramp_yaml) + 32);
+	sprintf(yaml, "%son_failure: pause\n", ramp_yaml);
+	pp = plan_of(yaml);
+	run_init(&r, 17, 1000, 0.002, 0.002);
+	r.sim.obs.nactive[0] = r.sim.obs.nactive[1] = 2;
+	ASSERT_OK(cmd(&r, pp, ENG_CMD_START, false), "start (on_failure: pause)");
+	tick(&r, pp);
+	r.sim.obs.ndown[SLUICE_CANARY] = 2;
+	tick(&r, pp);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_GATE_FAILED,
+		    "on_failure: pause: paused as a failed gate");
+	ASSERT_TRUE(strstr(r.st.status, "canary backends down (2 of 2)") != NULL, "status says why");
+	for (i = 0, seen = 0; i < 60; i++) {
+		unsigned int k;
+
+		tick(&r, pp);
+		for (k = 0; k < r.out.nevents; k++)
+			seen += r.out.events[k].type != ENG_EV_GATE;
+	}
+	ASSERT_EQ(seen, 0, "paused once, no pause or health event repeated");
+	ASSERT_EQ(r.sim.reverts, 0, "no revert");
+	free(yaml);
+	sluice_plan_free(pp);
+	sluice_plan_free(p);
+}
+
 int main(void)
 {
 	test_healthy_ramp();
@@ -599,5 +706,6 @@ int main(void)
 	test_pause_steps_and_cutover();
 	test_ring_at_full();
 	test_state_json();
+	test_canary_health();
 	return t_done();
 }

@@ -46,6 +46,27 @@ static struct metrics_snapshot *sample(void)
 	s->ro.nburn = 1;
 	snprintf(s->ro.burn[0].window, 16, "5m");
 	s->ro.burn[0].burn = 4.5;
+	{
+		struct metrics_backend *b = metrics_snapshot_add_backend(m);
+
+		snprintf(b->service, sizeof(b->service), "web");
+		b->variant = SLUICE_CANARY;
+		snprintf(b->address, sizeof(b->address), "10.101.0.13");
+		b->port = 8080;
+		b->check = "tcp";
+		b->down = true;
+		b->checks = 40;
+		b->failures = 3;
+		b->transitions = 1;
+		b->has_last = true;
+		b->last_s = 0.2;
+		b = metrics_snapshot_add_backend(m);
+		snprintf(b->service, sizeof(b->service), "web");
+		snprintf(b->address, sizeof(b->address), "fd00::11");
+		b->port = 80;
+		b->check = "http";
+		b->flapping = true;
+	}
 	s = metrics_snapshot_add(m, "db\\x");	/* a name that needs escaping */
 	s->frozen = true;
 	m->frozen = true;
@@ -102,6 +123,21 @@ static void test_text(void)
 		{ "sluice_frozen 1\n", "global freeze" },
 		{ "# TYPE sluice_handshake_duration_seconds histogram\n", "histogram type line" },
 		{ "# TYPE sluice_new_flows_total counter\n", "counter type line" },
+		{ "sluice_backend_up{service=\"web\",variant=\"canary\",address=\"10.101.0.13\",port=\"8080\",check=\"tcp\"} 0\n",
+		  "a backend down: up 0" },
+		{ "sluice_backend_up{service=\"web\",variant=\"baseline\",address=\"fd00::11\",port=\"80\",check=\"http\"} 1\n",
+		  "a backend up, IPv6" },
+		{ "sluice_backend_flapping{service=\"web\",variant=\"baseline\",address=\"fd00::11\",port=\"80\",check=\"http\"} 1\n",
+		  "flapping" },
+		{ "sluice_backend_health_transitions_total{service=\"web\",variant=\"canary\",address=\"10.101.0.13\",port=\"8080\",check=\"tcp\"} 1\n",
+		  "transitions counter" },
+		{ "sluice_backend_health_checks_total{service=\"web\",variant=\"canary\",address=\"10.101.0.13\",port=\"8080\",check=\"tcp\"} 40\n",
+		  "checks counter" },
+		{ "sluice_backend_health_check_failures_total{service=\"web\",variant=\"canary\",address=\"10.101.0.13\",port=\"8080\",check=\"tcp\"} 3\n",
+		  "failures counter" },
+		{ "sluice_backend_health_check_duration_seconds{service=\"web\",variant=\"canary\",address=\"10.101.0.13\",port=\"8080\",check=\"tcp\"} 0.20000000000000001\n",
+		  "last check duration in seconds" },
+		{ "# TYPE sluice_backend_health_transitions_total counter\n", "transitions type" },
 	};
 	unsigned int i;
 
@@ -112,6 +148,8 @@ static void test_text(void)
 			fprintf(stderr, "    missing: %s", want[i].line);
 	}
 	ASSERT_TRUE(!strstr(t, "ring=\"\""), "unconfigured rings are left out");
+	ASSERT_TRUE(!strstr(t, "sluice_backend_health_check_duration_seconds{service=\"web\",variant=\"baseline\""),
+		    "no duration before a first check");
 	ASSERT_TRUE(!strstr(t, "sluice_handshake_duration_seconds_count{service=\"db"),
 		    "no histogram for a service that does not time handshakes");
 	free(t);

@@ -102,7 +102,8 @@ extern const int n_service_cmds, n_backend_cmds, n_pool_cmds, n_ring_cmds,
 /* Service printing shared by show commands and export. */
 void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 		   bool pools);
+/* check: the backend's entry of sluiced's health checks, or NULL */
 void print_backend(const struct sluice_service_spec *sp,
-		   const struct sluice_backend_spec *b);
+		   const struct sluice_backend_spec *b, const json_t *check);
 
 #endif

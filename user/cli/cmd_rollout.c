@@ -175,12 +175,13 @@ static void print_rollout(const json_t *r)
 	json_array_foreach(json_object_get(r, "health"), i, g) {
 		bool down = json_is_true(json_object_get(g, "down"));
 
-		pr_text("  health %s %s port %lld (%s): %s%s, %lld checks, %lld failed, last: %s\n",
+		pr_text("  health %s %s port %lld (%s): %s%s, %lld checks, %lld failed, %lld transitions, last: %s in %.1f ms\n",
 			jstr(g, "pool"), jstr(g, "address"), (long long)jnum(g, "port"),
 			jstr(g, "check"), down ? "DOWN" : "up",
 			json_is_true(json_object_get(g, "flapping")) ? " (flapping)" : "",
 			(long long)jnum(g, "checks"), (long long)jnum(g, "failures"),
-			jstr(g, "last"));
+			(long long)jnum(g, "transitions"), jstr(g, "last"),
+			jnum(g, "last_us") / 1000.0);
 	}
 }
 

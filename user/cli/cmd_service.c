@@ -8,11 +8,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "cli.h"
+#include "ctl_client.h"
 
 /* ---- printing ---------------------------------------------------------- */
 
 void print_backend(const struct sluice_service_spec *sp,
-		   const struct sluice_backend_spec *b)
+		   const struct sluice_backend_spec *b, const json_t *check)
 {
 	char a[INET6_ADDRSTRLEN], mac[24];
 
@@ -31,8 +32,55 @@ void print_backend(const struct sluice_service_spec *sp,
 		pr_str(PR_ANY, "mac", " mac %s", mac);
 	if (b->dev[0])
 		pr_str(PR_ANY, "dev", " dev %s", b->dev);
+	if (check) {
+		pr_text("\n\t\t  check %s%s: %lld checks, %lld failed, %lld transitions, last: %s in %.1f ms",
+			jstr(check, "check"),
+			json_is_true(json_object_get(check, "flapping")) ? " (flapping)" : "",
+			(long long)jnum(check, "checks"), (long long)jnum(check, "failures"),
+			(long long)jnum(check, "transitions"), jstr(check, "last"),
+			jnum(check, "last_us") / 1000.0);
+		pr_json("check", json_incref((json_t *)check));
+	}
 	pr_text("\n");
 	pr_obj_close();
+}
+
+/* sluiced's health checks of a service ({"backends": [...]} of its
+ * `health` command) while it runs; NULL without it: backend show needs no
+ * daemon, and says nothing about one that is not there */
+static json_t *daemon_health(const char *service)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "health", "service", service);
+	json_t *rep = NULL, *arr = NULL;
+	struct sluice_ctl *c;
+	char err[256];
+
+	c = sluice_ctl_connect(rollout_socket(), err, sizeof(err));
+	if (c && !sluice_ctl_call(c, req, &rep, err, sizeof(err)) &&
+	    sluice_ctl_code(rep) == SLUICE_CTL_OK && json_is_array(json_object_get(rep, "backends")))
+		arr = json_incref(json_object_get(rep, "backends"));
+	json_decref(rep);
+	json_decref(req);
+	if (c)
+		sluice_ctl_close(c);
+	return arr;
+}
+
+/* The entry of backend b of pool v in daemon_health's list. */
+static const json_t *check_of(const json_t *hl, const struct sluice_service_spec *sp,
+			      unsigned int v, const struct sluice_backend_spec *b)
+{
+	char a[INET6_ADDRSTRLEN];
+	const json_t *e;
+	size_t i;
+
+	sluice_format_addr(&b->addr, b->family, a, sizeof(a));
+	json_array_foreach(hl, i, e)
+		if (!strcmp(jstr(e, "pool"), v ? "canary" : "baseline") &&
+		    !strcmp(jstr(e, "address"), a) &&
+		    jnum(e, "port") == (b->port ? b->port : sp->port))
+			return e;
+	return NULL;
 }
 
 static void print_weights(struct sluice *s, const struct sluice_service_spec *sp)
@@ -117,7 +165,7 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 			sp->pool[v].all_down);
 		pr_arr_open(variant_str(v));
 		for (i = 0; i < sp->pool[v].n; i++)
-			print_backend(sp, &sp->pool[v].be[i]);
+			print_backend(sp, &sp->pool[v].be[i], NULL);
 		pr_arr_close();
 	}
 	pr_obj_close();
@@ -683,6 +731,7 @@ out:
 static int show_pools(int argc, char **argv, const char *usage)
 {
 	struct sluice_service_spec *sp;
+	json_t *hl;
 	struct sluice *s;
 	int only = -1;
 	unsigned int v, i;
@@ -698,17 +747,28 @@ static int show_pools(int argc, char **argv, const char *usage)
 	s = open_service(argv[0], false, &sp);
 	if (!s)
 		return EXIT_ERR;
+	hl = daemon_health(sp->name);
 	pr_str(PR_ANY, "service", "%s:\n", sp->name);
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		unsigned int down = 0;
+
 		if (only >= 0 && (int)v != only)
 			continue;
-		pr_text("\t%s (%s): %u backend%s\n", variant_str(v), v ? "green" : "blue",
+		for (i = 0; i < sp->pool[v].n; i++)
+			down += !sp->pool[v].be[i].draining && sp->pool[v].be[i].down;
+		pr_text("\t%s (%s): %u backend%s", variant_str(v), v ? "green" : "blue",
 			sp->pool[v].n, sp->pool[v].n == 1 ? "" : "s");
+		if (down)
+			pr_text(", %u down by health check%s", down, sp->pool[v].all_down ?
+				" (every active backend: all kept in the table)" : "");
+		pr_text("\n");
 		pr_arr_open(variant_str(v));
 		for (i = 0; i < sp->pool[v].n; i++)
-			print_backend(sp, &sp->pool[v].be[i]);
+			print_backend(sp, &sp->pool[v].be[i],
+				      hl ? check_of(hl, sp, v, &sp->pool[v].be[i]) : NULL);
 		pr_arr_close();
 	}
+	json_decref(hl);
 	sluice_spec_free(sp);
 	sluice_close(s);
 	return EXIT_OK;

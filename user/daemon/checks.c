@@ -6,41 +6,26 @@
  * (re-read every SLUICED_HEALTH_RELOAD_MS, so new services and backends
  * are picked up; a file that stops parsing keeps the last good checks).
  *
- * Which side failed matters: a canary backend going down is evidence
- * against the canary (recorded as such in the rollout's trail), and the
- * whole canary pool down fails the rollout (rolled back through the kill
- * switch, as an abort by "health-check" with the numbers); a baseline
- * backend going down is not held against the canary.
+ * Which side failed matters, and the engine judges it (engine.h): the
+ * marks are in the maps, the rollout's observation counts the backends
+ * down per pool, a canary backend down holds its step and the whole
+ * canary pool down fails the rollout ("canary backends down (N of M)",
+ * on_failure: rolled back through the kill switch by default); a
+ * baseline backend going down is not held against the canary. Here a
+ * canary transition only makes the rollout tick at once.
  */
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include "sluiced.h"
 #include "hsync.h"
+#include "metrics.h"
 
 #define SLUICED_HEALTH_RELOAD_MS 5000
 
 static bool rollout_running(const struct rollout *r)
 {
 	return r && r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
-}
-
-static void fail_rollout(struct daemon *d, struct rollout *r, const struct hs_event *e)
-{
-	struct ctl_args a = { .service = e->service, .who = "health-check" };
-	struct ctl_result res = {};
-	char why[SLUICE_CTL_MAX_REASON + 1];
-
-	snprintf(why, sizeof(why), "every canary backend failed its health check (%u of %u down)",
-		 e->in_table, e->in_table);
-	a.reason = why;
-	ro_command(d, SLUICE_CTL_ABORT, &a, &res);
-	if (res.code)
-		dlog(d, LOG_ERR_, "%s: cannot roll the rollout back after its canary pool failed: %s",
-		     e->service, res.error);
-	else
-		dlog(d, LOG_ERR_, "%s: rollout rolled back: %s", e->service, why);
-	json_decref(res.data);
 }
 
 static void on_event(void *arg, const struct hs_event *e)
@@ -67,8 +52,8 @@ static void on_event(void *arg, const struct hs_event *e)
 		   e->ev == HC_EV_UP ? "health_up" :
 		   e->ev == HC_EV_FLAPPING ? "health_flapping" : "health_stable",
 		   "health-check", text);
-	if (running && e->variant == SLUICE_CANARY && e->ev == HC_EV_DOWN && e->all_down)
-		fail_rollout(d, r, e);
+	if (running && e->variant == SLUICE_CANARY && e->ev <= HC_EV_UP)
+		r->next_ms = 0;	/* judged on the loop's next tick */
 }
 
 static void reload(struct daemon *d)
@@ -161,7 +146,7 @@ json_t *health_json(struct daemon *d, const char *service)
 		hc_status_at(hc, i, &st);
 		sluice_format_addr(&t->be_addr, t->be_family, a, sizeof(a));
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+			"{s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"service", t->service, "pool", pool[t->variant & 1],
 			"address", a, "port", (int)t->be_port,
 			"check", hc_type_name(t->check.type),
@@ -170,7 +155,38 @@ json_t *health_json(struct daemon *d, const char *service)
 			"fail_run", (int)st.fail_run,
 			"checks", (json_int_t)st.checks, "failures", (json_int_t)st.failures,
 			"transitions", (json_int_t)st.transitions, "late", (json_int_t)st.late,
-			"last_ms", (json_int_t)st.last_ms));
+			"last_ms", (json_int_t)st.last_ms, "last_us", (json_int_t)st.last_us));
 	}
 	return arr;
+}
+
+void health_metrics(struct daemon *d, struct metrics_snapshot *m)
+{
+	const struct hc *hc;
+	unsigned int i;
+
+	if (!d->hs)
+		return;
+	hc = hs_checker(d->hs);
+	for (i = 0; i < hc_count(hc); i++) {
+		const struct hc_target *t = hc_target_at(hc, i);
+		struct metrics_backend *b = metrics_snapshot_add_backend(m);
+		struct hc_status st;
+
+		if (!b)
+			return;
+		hc_status_at(hc, i, &st);
+		snprintf(b->service, sizeof(b->service), "%s", t->service);
+		b->variant = t->variant;
+		sluice_format_addr(&t->be_addr, t->be_family, b->address, sizeof(b->address));
+		b->port = t->be_port;
+		b->check = hc_type_name(t->check.type);
+		b->down = st.down;
+		b->flapping = st.flapping;
+		b->checks = st.checks;
+		b->failures = st.failures;
+		b->transitions = st.transitions;
+		b->has_last = st.checks > 0;
+		b->last_s = st.last_us / 1e6;
+	}
 }

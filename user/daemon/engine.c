@@ -41,9 +41,9 @@ const char *eng_event_type_name(enum eng_event_type t)
 {
 	static const char *const n[] = { "start", "step", "gate", "pause", "resume",
 					 "freeze", "unfreeze", "promote", "rollback",
-					 "abort", "retry", "operator", "error" };
+					 "abort", "retry", "operator", "error", "health" };
 
-	return (unsigned int)t < 13 ? n[t] : "?";
+	return (unsigned int)t < 14 ? n[t] : "?";
 }
 
 const char *eng_action_kind_name(enum eng_action_kind k)
@@ -221,6 +221,11 @@ static void gate_wait_text(const struct sluice_plan *plan, const struct eng_stat
 {
 	unsigned int i;
 
+	if (st->canary_down) {
+		snprintf(buf, len, "canary backends down (%u of %u) to come back",
+			 st->canary_down, st->canary_active);
+		return;
+	}
 	snprintf(buf, len, "the gates");
 	for (i = 0; i < plan->ngates && i < st->ngates; i++) {
 		const struct gate_state *gs = &st->gates[i];
@@ -452,6 +457,11 @@ static int can_start(const struct eng_obs *obs, char *msg, size_t len)
 		snprintf(msg, len, "the canary pool has no active backend");
 		return -EINVAL;
 	}
+	if (obs->nactive[SLUICE_CANARY] && obs->ndown[SLUICE_CANARY] >= obs->nactive[SLUICE_CANARY]) {
+		snprintf(msg, len, "every canary backend is down by health check (%u of %u)",
+			 obs->ndown[SLUICE_CANARY], obs->nactive[SLUICE_CANARY]);
+		return -EINVAL;
+	}
 	if (obs->lkg != SLUICE_BASELINE) {
 		snprintf(msg, len, "the last-known-good is the canary: a rollback would send flows to it");
 		return -EINVAL;
@@ -486,6 +496,7 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->promote_pending = st->promote_full = false;
 	st->pending_retry = false;
 	st->lat_valid = st->base_before_valid = false;
+	st->canary_down = st->canary_active = 0;
 	st->end_reason[0] = 0;
 	event(out, st, retry ? ENG_EV_RETRY : ENG_EV_START, who, now_ms,
 	      "%s: attempt %u, %u steps, %u gates", retry ? "retry" : "start", st->attempt,
@@ -588,7 +599,17 @@ static void accrue(const struct sluice_plan *plan, struct eng_state *st, bool fr
 		st->held_ms += d;
 }
 
-/* A gate's failure count passed its limit: on_failure. */
+/* The canary failed (msg says how): on_failure. */
+static void failed(const struct sluice_plan *plan, struct eng_state *st, const char *msg,
+		   __u64 now_ms, struct eng_out *out)
+{
+	if (plan->on_failure == SLUICE_ON_FAILURE_ROLLBACK)
+		rollback(st, ENG_ROLLED_BACK, ENGINE_WHO, false, msg, now_ms, out);
+	else if (st->phase != ENG_PAUSED || st->pause_reason != ENG_PAUSE_GATE_FAILED)
+		pause_for(st, ENG_PAUSE_GATE_FAILED, ENGINE_WHO, msg, now_ms, out);
+}
+
+/* A gate's failure count passed its limit. */
 static void gate_failed(const struct sluice_plan *plan, struct eng_state *st,
 			unsigned int i, const char *why, __u64 now_ms, struct eng_out *out)
 {
@@ -596,10 +617,38 @@ static void gate_failed(const struct sluice_plan *plan, struct eng_state *st,
 
 	snprintf(msg, sizeof(msg), "gate '%s' failed in step %d: %s", plan->gates[i].name,
 		 st->step + 1, why);
-	if (plan->on_failure == SLUICE_ON_FAILURE_ROLLBACK)
-		rollback(st, ENG_ROLLED_BACK, ENGINE_WHO, false, msg, now_ms, out);
-	else if (st->phase != ENG_PAUSED || st->pause_reason != ENG_PAUSE_GATE_FAILED)
-		pause_for(st, ENG_PAUSE_GATE_FAILED, ENGINE_WHO, msg, now_ms, out);
+	failed(plan, st, msg, now_ms, out);
+}
+
+/*
+ * Backend health of the pools: a canary backend down is evidence against
+ * the canary (the step waits for it, maybe_advance), the whole canary
+ * pool down fails it; the baseline's are not held against the canary.
+ */
+static void judge_health(const struct sluice_plan *plan, struct eng_state *st,
+			 const struct eng_obs *obs, __u64 now_ms, struct eng_out *out)
+{
+	unsigned int nd = obs->ndown[SLUICE_CANARY], na = obs->nactive[SLUICE_CANARY];
+	char msg[ENG_STATUS_LEN];
+
+	if (nd > na)
+		nd = na;
+	if (nd != st->canary_down || na != st->canary_active) {
+		if (nd != st->canary_down)
+			event(out, st, ENG_EV_HEALTH, ENGINE_WHO, now_ms,
+			      nd ? "canary backends down (%u of %u): evidence against the canary%s" :
+				   "canary backends down (%u of %u): all back up",
+			      nd, na, nd < na ? "; the step waits until they are back" : "");
+		st->canary_down = nd;
+		st->canary_active = na;
+		out->changed = true;
+	}
+	if (!na || nd < na)
+		return;
+	snprintf(msg, sizeof(msg), "canary backends down (%u of %u) in step %d", nd, na,
+		 st->step + 1);
+	if (st->phase != ENG_PAUSED || st->pause_reason != ENG_PAUSE_GATE_FAILED)
+		failed(plan, st, msg, now_ms, out);
 }
 
 static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
@@ -662,6 +711,8 @@ static void maybe_advance(const struct sluice_plan *plan, struct eng_state *st,
 		st->waiting_since_ms = now_ms;
 		out->changed = true;
 	}
+	if (st->canary_down)
+		return;		/* judge_health: evidence against the canary */
 	for (i = 0; i < plan->ngates; i++) {
 		const struct gate_state *gs = &st->gates[i];
 		const struct sluice_plan_gate *g = &plan->gates[i];
@@ -755,6 +806,7 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 	}
 	if (!reconcile(st, obs, now_ms, out)) {
 		accrue(plan, st, frozen, now_ms);
+		judge_health(plan, st, obs, now_ms, out);
 		evaluate_gates(plan, st, obs, now_ms, out);
 		if (!frozen && active(st->phase))
 			maybe_advance(plan, st, obs, now_ms, out);

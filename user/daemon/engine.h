@@ -25,6 +25,13 @@
  *   ABORTED      terminal: `abort` command; `retry` starts again
  * A global or per-service freeze is not a phase: it stops advancing in
  * PROGRESSING and starting in PENDING, and is shown in the status.
+ *
+ * Backend health (obs->ndown, obs->nactive) weighs on the canary only: a
+ * canary backend down holds the step (it does not advance until the
+ * backend is back, an ENG_EV_HEALTH event records each change), every
+ * canary backend down fails the rollout like a failed gate (on_failure,
+ * "canary backends down (N of M)"); baseline backends down are not held
+ * against the canary.
  */
 #ifndef SLUICED_ENGINE_H
 #define SLUICED_ENGINE_H
@@ -120,6 +127,7 @@ enum eng_event_type {
 	ENG_EV_RETRY,
 	ENG_EV_OPERATOR,	/* an operator change on the maps seen */
 	ENG_EV_ERROR,		/* the engine could not do something */
+	ENG_EV_HEALTH,		/* the canary's backends down changed */
 };
 
 struct eng_event {
@@ -180,6 +188,8 @@ struct eng_state {
 						 * pause: wait for min_samples
 						 * for the rest of this step */
 	__u64 waiting_since_ms;			/* hold done, gates not yet passed */
+	__u16 canary_down, canary_active;	/* the canary pool's health at
+						 * the last tick (ENG_EV_HEALTH) */
 	/* latency histograms at this step's start, per variant, and the
 	 * baseline's over the previous step (the latency gates' base) */
 	bool lat_valid, base_before_valid;

@@ -238,6 +238,7 @@ void gs_metrics(struct daemon *d, __u64 now)
 				metrics_hist_from_lat((const uint64_t *)d->obs.health[k].lat, &ms->hist[k]);
 		rollout_metrics(d, ms);
 	}
+	health_metrics(d, m);
 	status_track(d, m, now);
 	if (metrics_srv_status_wanted(d->ms, now))
 		m->status = status_doc_due(d, m, now);

@@ -49,6 +49,7 @@ struct item {
 	struct curl_slist *hdr;		/* http: the Host header */
 	bool http_stopped;		/* we stopped the body on purpose */
 	__u64 start_ms, deadline_ms;
+	__u64 start_us;			/* the probe's duration, finer */
 	__u64 flaps[16];		/* times of recent transitions (ring) */
 	unsigned int nflaps;
 };
@@ -70,6 +71,14 @@ static __u64 now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static __u64 now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 const char *hc_type_name(__u8 type)
@@ -165,6 +174,7 @@ static void finish(struct hc *hc, struct item *it, bool ok, const char *reason)
 	st->failures += !ok;
 	st->last_ok = ok;
 	st->last_ms = now - it->start_ms;
+	st->last_us = now_us() - it->start_us;
 	st->last_check_ms = now;
 	snprintf(st->last_reason, sizeof(st->last_reason), "%s", ok ? "ok" : reason);
 	if (ok) {
@@ -526,6 +536,7 @@ static void start(struct hc *hc, struct item *it, __u64 now)
 	const struct sluice_cfg_check *c = &it->t.check;
 
 	it->start_ms = now;
+	it->start_us = now_us();
 	it->deadline_ms = now + c->timeout_ms;
 	it->fd = -1;
 	hc->inflight++;

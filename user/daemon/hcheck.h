@@ -80,6 +80,7 @@ struct hc_status {
 	char last_reason[HC_REASON_LEN];	/* "ok", "connection refused",
 					 * "timeout after 500 ms", "HTTP 500" */
 	__u32 last_ms;			/* the latest probe's duration */
+	__u32 last_us;			/* the same in microseconds */
 	unsigned int ok_run, fail_run;	/* consecutive results */
 	__u64 checks, failures;		/* probes completed, of which failed */
 	__u64 transitions;

@@ -40,7 +40,26 @@ void metrics_snapshot_free(struct metrics_snapshot *m)
 		return;
 	free(m->svc);
 	free(m->status);
+	free(m->be);
 	free(m);
+}
+
+struct metrics_backend *metrics_snapshot_add_backend(struct metrics_snapshot *m)
+{
+	struct metrics_backend *b;
+
+	if (m->nbe == m->be_cap) {
+		unsigned int cap = m->be_cap ? m->be_cap * 2 : 64;
+
+		b = realloc(m->be, cap * sizeof(*b));
+		if (!b)
+			return NULL;
+		m->be = b;
+		m->be_cap = cap;
+	}
+	b = &m->be[m->nbe++];
+	memset(b, 0, sizeof(*b));
+	return b;
 }
 
 struct metrics_service *metrics_snapshot_add(struct metrics_snapshot *m,
@@ -317,11 +336,70 @@ static void render_rollouts(const struct metrics_snapshot *m, FILE *f)
 		}
 }
 
+/* Health checks: one series per checked backend and family. */
+enum { BE_UP, BE_FLAPPING, BE_TRANSITIONS, BE_CHECKS, BE_FAILURES, BE_LAST };
+
+static void render_health(const struct metrics_snapshot *m, FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "sluice_backend_up", "gauge",
+		  "1 while the backend's health check says up, 0 down (out of its pool's table)." },
+		{ "sluice_backend_flapping", "gauge",
+		  "1 while the backend's health is flapping (many transitions in a short window)." },
+		{ "sluice_backend_health_transitions_total", "counter",
+		  "Health transitions (down or up, after fall/rise) since the check began." },
+		{ "sluice_backend_health_checks_total", "counter", "Health probes completed." },
+		{ "sluice_backend_health_check_failures_total", "counter", "Health probes that failed." },
+		{ "sluice_backend_health_check_duration_seconds", "gauge",
+		  "Duration of the latest health probe." },
+	};
+	char extra[192];
+	unsigned int k, i;
+
+	for (k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		family(f, fam[k].name, fam[k].type, fam[k].help);
+		for (i = 0; i < m->nbe; i++) {
+			const struct metrics_backend *b = &m->be[i];
+
+			if (k == BE_LAST && !b->has_last)
+				continue;
+			snprintf(extra, sizeof(extra),
+				 "variant=\"%s\",address=\"%s\",port=\"%u\",check=\"%s\"",
+				 variant_names[b->variant & 1], b->address, b->port,
+				 b->check ? b->check : "");
+			series(f, fam[k].name, b->service, extra);
+			switch (k) {
+			case BE_UP:
+				fprintf(f, "%d\n", !b->down);
+				break;
+			case BE_FLAPPING:
+				fprintf(f, "%d\n", b->flapping);
+				break;
+			case BE_TRANSITIONS:
+				fprintf(f, "%llu\n", (unsigned long long)b->transitions);
+				break;
+			case BE_CHECKS:
+				fprintf(f, "%llu\n", (unsigned long long)b->checks);
+				break;
+			case BE_FAILURES:
+				fprintf(f, "%llu\n", (unsigned long long)b->failures);
+				break;
+			default:
+				num(f, b->last_s);
+				fputc('\n', f);
+			}
+		}
+	}
+}
+
 int metrics_render(const struct metrics_snapshot *m, FILE *f)
 {
 	render_flows(m, f);
 	render_hist(m, f);
 	render_events(m, f);
 	render_rollouts(m, f);
+	render_health(m, f);
 	return ferror(f) ? -EIO : 0;
 }

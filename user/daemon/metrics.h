@@ -3,14 +3,15 @@
  * sluiced's /metrics: a snapshot of what the daemon knows (datapath
  * counters per service, variant and ring; handshake latency; datapath
  * events; each rollout's state, step, weights, last gate verdicts and
- * values, burn rates, budget left) rendered in the Prometheus text
+ * values, burn rates, budget left; each health-checked backend's state,
+ * transitions, checks and last check duration) rendered in the Prometheus text
  * exposition format (version 0.0.4). The loop builds a snapshot each tick
  * and hands it over (metrics_srv_publish); the HTTP thread renders it on a
  * scrape, so a scrape never holds up the loop.
  *
  * Names: `sluice_` prefix, `_total` counters, base units (bytes, seconds,
  * ratios 0..1). Labels: service, variant (baseline|canary), ring (ring
- * name; "default" for ring 0).
+ * name; "default" for ring 0); backends add address and port.
  */
 #ifndef SLUICED_METRICS_H
 #define SLUICED_METRICS_H
@@ -76,6 +77,19 @@ struct metrics_service {
 	struct metrics_rollout ro;
 };
 
+/* One health-checked backend (checks.c). */
+struct metrics_backend {
+	char service[METRICS_NAME];
+	uint8_t variant;
+	char address[48];		/* as sluice backend show prints it */
+	uint16_t port;
+	const char *check;		/* "tcp", "http", "command" */
+	bool down, flapping;
+	uint64_t checks, failures, transitions;
+	bool has_last;
+	double last_s;			/* the latest probe's duration */
+};
+
 struct metrics_snapshot {
 	int refs;			/* metrics_srv's business */
 	bool frozen;			/* the global freeze */
@@ -85,6 +99,8 @@ struct metrics_snapshot {
 	struct metrics_service *svc;
 	char *status;			/* the status page's JSON (malloc'd,
 					 * freed with the snapshot); NULL */
+	unsigned int nbe, be_cap;
+	struct metrics_backend *be;
 };
 
 extern const char *const metrics_rollout_states[];	/* NULL-terminated */
@@ -94,6 +110,8 @@ void metrics_snapshot_free(struct metrics_snapshot *m);
 /* Append a zeroed service record (NULL when full). */
 struct metrics_service *metrics_snapshot_add(struct metrics_snapshot *m,
 					     const char *name);
+/* Append a zeroed backend record (grows; NULL out of memory). */
+struct metrics_backend *metrics_snapshot_add_backend(struct metrics_snapshot *m);
 /* The datapath's log-linear histogram as exposition buckets. */
 void metrics_hist_from_lat(const uint64_t *lat, struct metrics_hist *h);
 

@@ -67,6 +67,12 @@ struct eng_obs {
 	__u16 weight[SLUICE_MAX_RINGS];	/* live canary share per ring, bp */
 	bool ring_in_use[SLUICE_MAX_RINGS];	/* ring 0 always */
 	__u16 nbackends[SLUICE_VARIANTS];	/* active backends per pool */
+	/* health per pool, from the live records: active (not draining)
+	 * backends and how many of them the health checks marked down. A
+	 * dead canary backend is evidence against the canary; a dead
+	 * baseline backend is not (eng_tick) */
+	__u16 nactive[SLUICE_VARIANTS];
+	__u16 ndown[SLUICE_VARIANTS];
 	/* cumulative counters as the maps hold them (never reset by the
 	 * shell; the engine differences them and rebases a counter that went
 	 * backwards, e.g. after the maps were recreated) */

@@ -897,6 +897,9 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 	case SLUICE_CTL_UNFREEZE:
 		cmd_freeze(d, cmd == SLUICE_CTL_FREEZE, a, res);
 		return;
+	case SLUICE_CTL_HEALTH:
+		res->data = json_pack("{s:o}", "backends", health_json(d, a->service));
+		return;
 	}
 	if (!d->s && ro_open_instance(d)) {
 		result(res, SLUICE_CTL_E_NO_INSTANCE,

@@ -8,6 +8,36 @@
 #include <string.h>
 #include "sluiced.h"
 
+/* Active and down backends per pool, read from the records once per
+ * configuration generation. */
+static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
+{
+	struct sluice_service_spec *sp;
+	unsigned int i;
+	int v, err;
+
+	if (r->health_valid && r->health_gen == gen)
+		return 0;
+	sp = sluice_spec_new();
+	if (!sp)
+		return -ENOMEM;
+	err = sluice_service_get(d->s, r->service, sp);
+	if (!err) {
+		for (v = 0; v < SLUICE_VARIANTS; v++) {
+			r->nactive[v] = r->ndown[v] = 0;
+			for (i = 0; i < sp->pool[v].n; i++) {
+				r->nactive[v] += !sp->pool[v].be[i].draining;
+				r->ndown[v] += !sp->pool[v].be[i].draining && sp->pool[v].be[i].down;
+			}
+		}
+		/* a publish between the view and this read: read again next time */
+		r->health_gen = sp->gen;
+		r->health_valid = sp->gen == gen;
+	}
+	sluice_spec_free(sp);
+	return err;
+}
+
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 {
 	struct sluice_service_view v = { .id = r->svc_id };
@@ -24,6 +54,8 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	sluice_rings_in_use(d->s, &rings);
 	err = sluice_counters_get(d->s, v.id, v.mode == SLUICE_MODE_NAT, rings,
 				  obs->fs, obs->health);
+	if (!err)
+		err = pool_health(d, r, v.gen);
 	if (err)
 		return err;
 	obs->exists = true;
@@ -37,6 +69,8 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	for (i = 0; i < SLUICE_MAX_RINGS; i++)
 		obs->ring_in_use[i] = rings & (1u << i);
 	memcpy(obs->nbackends, v.nbackends, sizeof(obs->nbackends));
+	memcpy(obs->nactive, r->nactive, sizeof(obs->nactive));
+	memcpy(obs->ndown, r->ndown, sizeof(obs->ndown));
 	return 0;
 }
 

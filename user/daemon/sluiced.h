@@ -39,6 +39,12 @@ struct rollout {
 	char plan_name[256];
 	struct eng_state st;
 	__u32 svc_id;				/* hint for the view */
+	/* pool health (obs->nactive, ndown) as of configuration gen
+	 * health_gen: health marks publish a new gen, so the records are
+	 * read again only when it moves */
+	bool health_valid;
+	__u32 health_gen;
+	__u16 nactive[SLUICE_VARIANTS], ndown[SLUICE_VARIANTS];
 	__u64 interval_ms, next_ms;
 	__u64 persisted_ms;			/* last write of st */
 	bool dirty;				/* st differs from the store */
@@ -185,6 +191,8 @@ void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
 void health_dispatch(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
+struct metrics_snapshot;
+void health_metrics(struct daemon *d, struct metrics_snapshot *m);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);

@@ -172,6 +172,8 @@ char *eng_state_to_json(const struct eng_state *st)
 	put_b(o, "pending_retry", st->pending_retry);
 	put_b(o, "extend_step", st->extend_step);
 	put_u(o, "waiting_since_ms", st->waiting_since_ms);
+	put_u(o, "canary_down", st->canary_down);
+	put_u(o, "canary_active", st->canary_active);
 	put_b(o, "lat_valid", st->lat_valid);
 	put_b(o, "base_before_valid", st->base_before_valid);
 	put_ua(o, "lat_step0", st->lat_step[0], SLUICE_LAT_BUCKETS);
@@ -516,6 +518,12 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	st->pending_retry = get_b(&r, o, "pending_retry", "");
 	st->extend_step = get_b(&r, o, "extend_step", "");
 	st->waiting_since_ms = get_u(&r, o, "waiting_since_ms", "", UINT64_MAX >> 1);
+	/* added after version 1's first release: absent is 0 (judged again
+	 * on the next tick) */
+	if (json_object_get(o, "canary_down")) {
+		st->canary_down = get_u(&r, o, "canary_down", "", UINT16_MAX);
+		st->canary_active = get_u(&r, o, "canary_active", "", UINT16_MAX);
+	}
 	st->lat_valid = get_b(&r, o, "lat_valid", "");
 	st->base_before_valid = get_b(&r, o, "base_before_valid", "");
 	get_ua(&r, o, "lat_step0", "", st->lat_step[0], SLUICE_LAT_BUCKETS);
