@@ -26,7 +26,7 @@ trap lab_down EXIT
 # and a busy guest exchanges far less often: longer holds, fewer exchanges.
 N=2000 TOL=2 HOLD=50 HOLD_S=5 MSGS=20 RESET_S=3
 if [ "${SLUICE_IN_VM:-0}" = 1 ]; then
-	N=400 TOL=5 HOLD=50 HOLD_S=30 MSGS=5 RESET_S=20
+	N=200 TOL=5 HOLD=50 HOLD_S=20 MSGS=5 RESET_S=12
 fi
 
 spread() {	# FAMILY N [tcpnames options]

@@ -16,15 +16,8 @@
 #   - more than 20 bad socket requests, each its own code and message
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v nft >/dev/null || skip "needs nft (nftables) for a refusing canary"
-LAB_TAG=rc$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup rc nft
 
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }

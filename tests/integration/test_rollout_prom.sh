@@ -15,15 +15,9 @@
 # Bounds are generous; nothing depends on speed.
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v prometheus >/dev/null || skip "needs prometheus (scripts/deps.sh)"
-LAB_TAG=pr$$
+rl_setup pr prometheus
 PROM_PID= EXP_PID=
-rl_init
 cleanup() {
 	[ -n "$PROM_PID" ] && kill -9 "$PROM_PID" 2>/dev/null
 	[ -n "$EXP_PID" ] && kill -9 "$EXP_PID" 2>/dev/null

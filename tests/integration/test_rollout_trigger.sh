@@ -13,14 +13,8 @@
 # Waits are bounded (the daemon looks once a second; bounds are x5).
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-LAB_TAG=tr$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup tr
 
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }

@@ -14,16 +14,8 @@
 # The page as served holds none of this: it came through the fetch.
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-command -v chromium >/dev/null || skip "needs chromium (Debian's chromium package: scripts/deps.sh)"
-command -v curl >/dev/null || skip "needs curl"
-LAB_TAG=sp$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup sp chromium curl
 URL=http://127.0.0.1:9469
 CFG=$RL_DIR/sluice.yaml
 # the markup of the plan's name: a file name holds no '/'

@@ -7,14 +7,8 @@
 # not before; a bad duration is refused. Real sluiced in the lab.
 set -u
 cd "$(dirname "$0")/../.."
-source tests/integration/lib.sh
-source scripts/lab.sh
 source tests/integration/rollout_lib.sh
-need_root
-[ -x "$SLUICED" ] || skip "build/sluiced is not built"
-LAB_TAG=wf$$
-rl_init
-trap rl_cleanup EXIT
+rl_setup wf
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }
 check "sluiced starts" rl_start
