@@ -7,7 +7,8 @@ pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
       libyaml-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev pkg-config iproute2
       ethtool nftables
       iptables python3 procps python3-matplotlib libcap2-bin util-linux
-      libmicrohttpd-dev prometheus libncurses-dev tmux wrk curl librsvg2-bin)
+      libmicrohttpd-dev prometheus libncurses-dev tmux wrk curl librsvg2-bin
+      etcd-server etcd-client)
 [ "${SLUICE_VMTEST_DEPS:-1}" = 1 ] &&
 	pkgs+=(qemu-system-x86 busybox-static cpio kmod)
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "sluiced.h"
+#include "fleet.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -103,6 +104,18 @@ static int resolve(struct daemon *d, struct sluice_plan *plan, __u8 mode,
 		   char *err, size_t errlen)
 {
 	return sluice_plan_resolve(plan, mode, ring_lookup, d->s, err, errlen);
+}
+
+int ro_resolve_service(struct daemon *d, struct sluice_plan *plan,
+		       const char *service, char *err, size_t errlen)
+{
+	struct sluice_service_view v = { 0 };
+
+	if (!d->s || sluice_service_view(d->s, service, &v)) {
+		snprintf(err, errlen, "no service '%s' on this node", service);
+		return -ENOENT;
+	}
+	return resolve(d, plan, v.mode, err, errlen);
 }
 
 /* ---- persistence ------------------------------------------------------- */
@@ -866,8 +879,18 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		}
 		res->data = json_pack("{s:o, s:o}", "rollouts", arr, "freeze",
 				      ro_freeze_json(d));
+		if (fleet_on(d))
+			json_object_set_new(res->data, "fleet", fleet_status_json(d));
 		return;
 	}
+	case SLUICE_CTL_FLEET:
+		if (fleet_command(d, a->action, a->service, a->plan, a->reason,
+				  res->error, sizeof(res->error))) {
+			res->code = fleet_on(d) ? SLUICE_CTL_E_STATE : SLUICE_CTL_E_NO_ROLLOUT;
+			return;
+		}
+		res->data = json_pack("{s:b}", "sent", 1);
+		return;
 	case SLUICE_CTL_HISTORY: {
 		struct hist_ctx h = { json_array() };
 
