@@ -631,7 +631,9 @@ static json_t *state_new(const char *phase, int step, __u64 now, const char *why
 }
 
 /* The error-ratio gates of the plan on the fleet's counts in this step:
- * 1 pass, 0 not yet (too few samples), -1 fail (why filled). */
+ * 1 pass, 0 not yet (too few samples, extend), -1 fail, -2 pause
+ * (inconclusive; why filled for both). Other gate kinds are not judged in
+ * fleet mode (fleet_command refuses plans with them). */
 static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
 		 char *why, size_t len)
 {
@@ -655,8 +657,14 @@ static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
 
 		if (gt->metric != SLUICE_METRIC_ERROR_RATIO)
 			continue;
-		if (n[1] < gt->min_samples)
-			return 0;
+		if (n[1] < gt->min_samples) {
+			if (gt->on_inconclusive == SLUICE_INCONCLUSIVE_EXTEND)
+				return 0;
+			snprintf(why, len, "gate %s inconclusive on the fleet's sums: %llu canary flows of %llu needed",
+				 gt->name, (unsigned long long)n[1],
+				 (unsigned long long)gt->min_samples);
+			return gt->on_inconclusive == SLUICE_INCONCLUSIVE_FAIL ? -1 : -2;
+		}
 		if ((gt->has_max && rc > gt->max) ||
 		    (gt->compare_baseline && rc > rb * (1 + gt->max_increase) +
 		     (gt->has_max_increase_abs ? gt->max_increase_abs : 0))) {
@@ -731,7 +739,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 	if (p->steps[i].kind == SLUICE_STEP_PAUSE && !p->steps[i].hold_ms)
 		goto out;	/* waits for a promote */
 	verdict = judge(p, s->rollout, s->name, why, sizeof(why));
-	if (verdict < 0 && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
+	if (verdict == -1 && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
 		st = state_new("rolled_back", i, now, why);
 		write_state(d, s, st, -1, true);
 	} else if (verdict < 0) {
@@ -890,6 +898,14 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 				snprintf(err, errlen, "fleet start: a plan is needed (-f FILE)");
 			return -EINVAL;
 		}
+		for (unsigned int g = 0; g < p->ngates; g++)
+			if (p->gates[g].metric != SLUICE_METRIC_ERROR_RATIO) {
+				snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio gates only (on the fleet's sums)",
+					 service, p->gates[g].pos.line, p->gates[g].pos.col,
+					 p->gates[g].name);
+				sluice_plan_free(p);
+				return -EINVAL;
+			}
 		sluice_plan_free(p);
 		key(k, sizeof(k), service, "plan");
 		key(k2, sizeof(k2), service, "rollout");

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# sluice-test: host-only (three sluiced in real time against a real etcd:
+# leases of seconds, holds of seconds; under qemu TCG they would judge the
+# emulator's speed. The datapath they drive is tested in the guest by the
+# lab tests.)
+# Fleet mode: three LB nodes (namespaces, XDP, DSR) behind an ECMP router,
+# real TCP clients and backends, each node's sluiced watching a real etcd
+# (Debian's etcd-server, in its own namespace and data dir):
+#   - a weight written to etcd reaches every node's maps
+#   - the same flows pick the same backends through any node; connections
+#     that ECMP moves to another node mid-connection keep their backend
+#   - one rollout driven through etcd (sluice rollout start --fleet): every
+#     live node's maps show each step in order; the leader's sluiced is
+#     killed mid-hold: another node leads within the lease TTL, keeps the
+#     remaining hold, no step is written twice or skipped; the killed node
+#     converges when it returns
+#   - a node cut from etcd holds its state, never advances, says so in
+#     status, can still be reverted locally, converges when it returns
+#   - the kill switch through etcd reverts every node; --clear lifts it
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+source tests/integration/fleet_lib.sh
+need_root
+[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	skip "needs etcd and etcdctl (Debian etcd-server, etcd-client: scripts/deps.sh)"
+FL_TAG=ft$$
+trap fl_down EXIT
+
+fl_up || { fail "fleet lab up"; t_done; exit; }
+for n in $(fl_nodes); do
+	check "sluiced $n starts in fleet mode" fl_start "$n"
+done
+has_leader() { [ -n "$(fl_leader)" ]; }
+check "a leader is elected" fl_wait 5 has_leader
+
+# ---- a weight through etcd ---------------------------------------------------
+etcdctl_ put "$FL_PFX/weights" 2500 >/dev/null
+check "weight 25% written to etcd is in every node's maps" fl_wait 5 fl_all_weight 2500
+
+# ---- same decision on every node ---------------------------------------------
+spread() { fl_cl python3 "$FL_TCP" spread 10.200.0.10 8080 120 --sport 31000 --par 8; }
+all=$(spread)
+same=1
+for i in $(seq 1 "$FL_N"); do
+	fl_ecmp "$i"
+	one=$(spread)
+	[ "$(echo "$one" | json 'sorted(j["counts"].items())')" = \
+	  "$(echo "$all" | json 'sorted(j["counts"].items())')" ] || { same=0; echo "  n$i: $one, all: $all"; }
+done
+fl_ecmp $(seq 1 "$FL_N")
+check "120 fixed flows reach the same backends through n1, n2, n3 alone and through ECMP" [ "$same" = 1 ]
+check "those flows spanned both pools" \
+	[ "$(echo "$all" | json 'len(j["counts"])')" -ge 3 ]
+
+fl_cl python3 "$FL_TCP" hold 10.200.0.10 8080 30 4 >"$FL_DIR/hold.json" &
+hold=$!
+sleep 1.5
+fl_ecmp 1 2	# n3's flows (and some of the others) move to another node
+wait "$hold"
+fl_ecmp $(seq 1 "$FL_N")
+hold_checks ecmp "an ECMP next hop removed mid-connection" "$(tail -1 "$FL_DIR/hold.json")"
+
+# ---- a fleet rollout, the leader killed mid-hold -----------------------------
+cat >"$FL_DIR/plan.yaml" <<'PLAN'
+steps:
+  - weight: 10%
+    hold: 3s
+  - weight: 50%
+    hold: 6s
+  - weight: 100%
+    hold: 2s
+gates:
+  - metric: error_ratio
+    max: 50%
+    min_samples: 5
+    on_inconclusive: extend
+PLAN
+etcdctl_ put "$FL_PFX/weights" 0 >/dev/null
+check "weight 0 everywhere before the rollout" fl_wait 5 fl_all_weight 0
+etcdctl_ del "$FL_PFX/weights" >/dev/null
+phase() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["phase"]' 2>/dev/null; }
+step() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j.get("step")' 2>/dev/null; }
+is() { [ "$($1)" = "$2" ]; }	# is FUNCTION VALUE, evaluated each time
+leader_not() { local l; l=$(fl_leader); [ -n "$l" ] && [ "$l" != "$1" ]; }
+etcd_state() { [ "$(fl_field "$1" 'f["etcd"]')" = "$2" ]; }
+# every node's weights, 10 times a second, one file per node
+sampler() {
+	while :; do
+		for n in $(fl_nodes); do
+			fl_weight "$n" >>"$FL_DIR/w.$n" 2>/dev/null
+		done
+		sleep 0.05
+	done
+}
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 40 22 --timeout 2 >"$FL_DIR/load.json" 2>/dev/null &
+load=$!
+sampler &
+samp=$!
+check "sluice rollout start --fleet is written to etcd" \
+	fl_ctl n2 rollout start web --fleet -f "$FL_DIR/plan.yaml"
+check "the leader starts the fleet rollout" fl_wait 5 is step 0
+check "the rollout reaches step 2 (50%)" fl_wait 20 is step 1
+sleep 1
+old=$(fl_leader)
+fl_kill9 "$old"
+check "another node leads within the lease TTL (+1 s) after $old's sluiced is killed" \
+	fl_wait $((FL_TTL + 2)) leader_not "$old"
+check "the rollout is promoted under the new leader" fl_wait 25 is phase promoted
+kill "$samp" 2>/dev/null
+wait "$samp" "$load" 2>/dev/null
+# the rollout key's history: one write per transition, none twice
+timeout 2 ip netns exec "$(fl_ns hub)" etcdctl --endpoints "$FL_URL" watch --rev 1 \
+	"$FL_PFX/rollout" 2>/dev/null | grep '^{' >"$FL_DIR/hist" || true
+check "the rollout key was written once per transition: start, 3 steps, promoted ($(tr '\n' ' ' <"$FL_DIR/hist"))" \
+	[ "$(json 'len(j)' < <(python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))' <"$FL_DIR/hist"))" = 5 ]
+check "steps 0, 1, 2 each written once, in order" \
+	[ "$(python3 -c 'import json,sys; print([json.loads(l).get("step") for l in sys.stdin if json.loads(l)["phase"]=="progressing"])' <"$FL_DIR/hist")" = "[0, 1, 2]" ]
+# the step held when the leader died kept its remaining hold: the next
+# step began about 6 s after it, not 6 s after the new leader took over
+gap=$(python3 -c '
+import json,sys
+s={}
+for l in sys.stdin:
+    r=json.loads(l)
+    if r["phase"]=="progressing": s[r["step"]]=r["step_started_ms"]
+print(s[2]-s[1])' <"$FL_DIR/hist")
+check "the 6 s hold of step 2 was kept across the failover (next step after ${gap} ms)" \
+	[ "$gap" -ge 6000 ] && [ "$gap" -lt $((6000 + 1000 * FL_TTL + 1500)) ]
+check "weights were written once per step (weights key version 3)" \
+	[ "$(etcdctl_ get -w json "$FL_PFX/weights" | json 'j["kvs"][0]["version"]')" = 3 ]
+for n in $(fl_nodes); do
+	seq_=$(uniq "$FL_DIR/w.$n" | tr '\n' ' ')
+	if [ "$n" = "$old" ]; then
+		check "$n (killed at 50%) showed 10% then 50% and nothing else: $seq_" \
+			[ "$(uniq "$FL_DIR/w.$n" | grep -v '^0$' | tr '\n' ' ')" = "1000 5000 " ]
+	else
+		check "$n's maps showed every step in order: $seq_" \
+			[ "$(uniq "$FL_DIR/w.$n" | grep -v '^0$' | tr '\n' ' ')" = "1000 5000 10000 " ]
+	fi
+done
+check "the gates were judged on traffic: the load had no errors" \
+	[ "$(json 'j["errors"]' <"$FL_DIR/load.json")" = 0 ]
+check "$old's sluiced restarts" fl_start "$old"
+check "$old converges to 100% when it returns" fl_wait 5 fl_all_weight 10000 "$old"
+
+# ---- a node cut off from etcd ------------------------------------------------
+cut=$(for n in $(fl_nodes); do [ "$n" != "$(fl_leader)" ] && echo "$n"; done | tail -1)
+ci=${cut#n}
+ip -n "$(fl_ns hub)" link set "h$ci" down
+check "$cut, cut from etcd, says so in status" \
+	fl_wait 5 etcd_state "$cut" unreachable
+fl_ctl "$cut" rollout status | grep -q "cut off from etcd" && ok "status text says cut off" ||
+	fail "status text says cut off"
+etcdctl_ put "$FL_PFX/weights" 4000 >/dev/null
+others=$(fl_nodes | grep -v "^$cut$")
+check "the other nodes apply 40%" fl_wait 5 fl_all_weight 4000 $others
+check "$cut holds its last state (100%)" [ "$(fl_weight "$cut")" = 10000 ]
+check "$cut does not lead while cut off" [ "$(fl_field "$cut" 'f["leader_here"]')" = False ]
+fl_sluice "$cut" revert web >/dev/null
+check "$cut can still be reverted locally" [ "$(fl_revert "$cut")" = revert ]
+fl_sluice "$cut" resume web >/dev/null
+ip -n "$(fl_ns hub)" link set "h$ci" up
+check "$cut converges to etcd's 40% when it returns" fl_wait 10 fl_all_weight 4000 "$cut"
+check "$cut says etcd ok again" fl_wait 5 etcd_state "$cut" ok
+
+# ---- the kill switch through etcd --------------------------------------------
+check "sluice rollout revert web --fleet" fl_ctl n1 rollout revert web --fleet
+check "every node's maps are reverted" fl_wait 5 fl_all_revert revert
+check "sluice rollout revert web --fleet --clear" fl_ctl n1 rollout revert web --fleet --clear
+check "every node's kill switch is lifted" fl_wait 5 fl_all_revert off
+out=$(fl_ctl n1 rollout revert web 2>&1)
+check "rollout revert without --fleet is refused with a usage message" \
+	grep -q -- "--fleet" <<<"$out"
+
+t_done
