@@ -54,12 +54,16 @@ check "120 fixed flows reach the same backends through n1, n2, n3 alone and thro
 check "those flows spanned both pools" \
 	[ "$(echo "$all" | json 'len(j["counts"])')" -ge 3 ]
 
+misses() { echo $(( $(for n in n1 n2; do fl_sluice "$n" -j stats | json 'j["events"]["conn_miss"]'; done | paste -sd+) )); }
 fl_cl python3 "$FL_TCP" hold 10.200.0.10 8080 30 4 >"$FL_DIR/hold.json" &
 hold=$!
 sleep 1.5
+m0=$(misses)
 fl_ecmp 1 2	# n3's flows (and some of the others) move to another node
 wait "$hold"
+m1=$(misses)
 fl_ecmp $(seq 1 "$FL_N")
+check "connections did move: n1 and n2 met $((m1 - m0)) flows they had no entry for" [ "$m1" -gt "$m0" ]
 hold_checks ecmp "an ECMP next hop removed mid-connection" "$(tail -1 "$FL_DIR/hold.json")"
 
 # ---- a fleet rollout, the leader killed mid-hold -----------------------------
