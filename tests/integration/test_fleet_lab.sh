@@ -17,6 +17,8 @@
 #   - a node cut from etcd holds its state, never advances, says so in
 #     status, can still be reverted locally, converges when it returns
 #   - the kill switch through etcd reverts every node; --clear lifts it
+#   - a canary whose backends never answer fails the error-ratio gate on
+#     the fleet's summed counters: rolled back on every node
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.sh
@@ -25,6 +27,7 @@ need_root
 [ -x "$SLUICED" ] || skip "build/sluiced is not built"
 command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
 	skip "needs etcd and etcdctl (Debian etcd-server, etcd-client: scripts/deps.sh)"
+command -v nft >/dev/null || skip "needs nft (nftables) for a failing canary"
 FL_TAG=ft$$
 trap fl_down EXIT
 
@@ -174,6 +177,42 @@ check "sluice rollout revert web --fleet" fl_ctl n1 rollout revert web --fleet
 check "every node's maps are reverted" fl_wait 5 fl_all_revert revert
 check "sluice rollout revert web --fleet --clear" fl_ctl n1 rollout revert web --fleet --clear
 check "every node's kill switch is lifted" fl_wait 5 fl_all_revert off
+# ---- a failing canary: judged on the fleet's sums, rolled back everywhere ----
+cat >"$FL_DIR/bad.yaml" <<'PLAN'
+steps:
+  - weight: 30%
+    hold: 5s
+  - weight: 100%
+    hold: 3s
+gates:
+  - metric: error_ratio
+    max: 5%
+    min_samples: 5
+    on_inconclusive: extend
+PLAN
+for i in 3 4; do	# the canary backends never answer a handshake
+	ip netns exec "$(fl_ns b$i)" nft -f - <<'NFT'
+table inet fltest {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport 8080 drop
+	}
+}
+NFT
+done
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 30 10 --timeout 2 >/dev/null 2>&1 &
+load=$!
+check "a second fleet rollout starts" fl_ctl n3 rollout start web --fleet -f "$FL_DIR/bad.yaml"
+check "the canary failing on every node rolls the fleet rollout back" fl_wait 20 is phase rolled_back
+check "the rollback names the fleet's sums: $(etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["reason"]' 2>/dev/null)" \
+	grep -q "fleet's sums" <<<"$(etcdctl_ get --print-value-only "$FL_PFX/rollout")"
+check "every node's maps are reverted by the rollback" fl_wait 5 fl_all_revert revert
+check "rolled back at the failing first step" is step 0
+check "the failing step was never passed (weights stay at 30%: $(for n in $(fl_nodes); do fl_weight $n; done | tr "\n" " "))" fl_all_weight 3000
+wait "$load"
+
+out=$(fl_ctl n1 rollout start web -f "$FL_DIR/plan.yaml" 2>&1)
+check "a local rollout of a fleet service is refused, naming --fleet" grep -q -- "--fleet" <<<"$out"
 out=$(fl_ctl n1 rollout revert web 2>&1)
 check "rollout revert without --fleet is refused with a usage message" \
 	grep -q -- "--fleet" <<<"$out"

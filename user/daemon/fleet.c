@@ -90,6 +90,17 @@ void fleet_dispatch(struct daemon *d)
 		httpc_dispatch(F->hc);
 }
 
+static struct fsvc *svc_get(const char *name, bool create);
+
+bool fleet_has_service(const struct daemon *d, const char *service)
+{
+	struct fsvc *s;
+
+	(void)d;
+	s = F ? svc_get(service, false) : NULL;
+	return s && (s->has_weights || s->kill >= 0 || s->plan_text || s->rollout);
+}
+
 static bool am_leader(void)
 {
 	return F->ok && F->leader_lease == F->lease && !strcmp(F->leader, F->node);

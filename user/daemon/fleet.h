@@ -45,6 +45,8 @@ int fleet_fd(struct daemon *d);		/* -1: off */
 void fleet_dispatch(struct daemon *d);
 void fleet_tick(struct daemon *d, __u64 now);
 bool fleet_on(const struct daemon *d);
+/* Does etcd hold desired state for service (weights, kill switch, plan)? */
+bool fleet_has_service(const struct daemon *d, const char *service);
 json_t *fleet_status_json(struct daemon *d);
 /* A fleet command from the control socket: writes to etcd (asynchronous:
  * the reply says it was sent). action: start (plan text), abort, revert,

@@ -920,6 +920,15 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		       d->o.pin_dir);
 		return;
 	}
+	/* one writer per service: the fleet's leader owns a service etcd
+	 * holds; a local rollout would fight the weights every node watches */
+	if ((cmd == SLUICE_CTL_START || cmd == SLUICE_CTL_RETRY) && a->service &&
+	    fleet_has_service(d, a->service)) {
+		result(res, SLUICE_CTL_E_STATE,
+		       "service '%s' is driven by the fleet (etcd); use 'sluice rollout start %s --fleet -f PLAN'",
+		       a->service, a->service);
+		return;
+	}
 	if (cmd == SLUICE_CTL_START) {
 		cmd_start(d, a, res);
 		return;
