@@ -238,6 +238,11 @@ static void on_watch_line(const char *line, size_t len, void *arg)
 	evs = json_object_get(res, "events");
 	if (!val || !res)
 		goto out;
+	if (json_is_true(json_object_get(res, "canceled"))) {
+		/* compacted past our revision, or refused: start over */
+		c->batch(-1, c->arg);
+		goto out;
+	}
 	json_array_foreach(evs, i, ev) {
 		json_t *kv = json_object_get(ev, "kv");
 		const char *type = json_string_value(json_object_get(ev, "type"));

@@ -26,7 +26,9 @@ typedef void (*etcd_cb)(json_t *reply, const char *err, void *arg);
  * entry (mod_revision, create_revision, lease: etcd_int). */
 typedef void (*etcd_event_cb)(const char *key, const char *value, json_t *kv,
 			      void *arg);
-/* End of one watch answer (a batch of events at revision rev). */
+/* End of one watch answer (a batch of events at revision rev); rev -1:
+ * etcd cancelled the watch (the caller resyncs; not from inside this
+ * callback, which runs inside the transfer). */
 typedef void (*etcd_batch_cb)(int64_t rev, void *arg);
 
 void etcd_init(struct etcd *e, struct httpc *hc, const char *url);

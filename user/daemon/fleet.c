@@ -55,6 +55,7 @@ struct fleet {
 	char why[512];
 	int64_t lease, gen;		/* gen: bumped per reconnect */
 	int64_t watch_id;
+	bool resync;			/* etcd cancelled the watch */
 	int64_t applied_rev;
 	__u64 next_keepalive_ms, next_report_ms;
 	bool keepalive_busy, report_busy;
@@ -343,6 +344,10 @@ static void on_watch_batch(int64_t rev, void *arg)
 
 	if (!F || a->gen != F->gen)
 		return;
+	if (rev < 0) {
+		F->resync = true;	/* fleet_tick starts over */
+		return;
+	}
 	if (rev > F->applied_rev)
 		F->applied_rev = rev;
 	apply(a->d);
@@ -799,6 +804,12 @@ void fleet_tick(struct daemon *d, __u64 now)
 	}
 	if (F->stage != F_WATCH)
 		return;
+	if (F->resync) {
+		F->resync = false;
+		cut_off(d, "etcd cancelled the watch (compacted?)");
+		F->next_try_ms = 0;
+		return;
+	}
 	apply(d);	/* what failed before (no instance yet) */
 	if (!F->keepalive_busy && now >= F->next_keepalive_ms) {
 		a = cbarg(d);
