@@ -134,7 +134,7 @@ static void print_freeze(const json_t *f)
 static void print_fleet(const json_t *f)
 {
 	const json_t *n, *s, *ro;
-	const char *name;
+	const char *name, *svc;
 
 	if (!f)
 		return;
@@ -147,14 +147,18 @@ static void print_fleet(const json_t *f)
 		pr_text("  cut off from etcd: holding the last applied state, not advancing\n");
 	json_object_foreach((json_t *)json_object_get(f, "services"), name, s) {
 		ro = json_object_get(s, "rollout");
-		pr_text("  %s: weight %lld bp, kill switch %s, rollout %s step %lld\n", name,
-			(long long)jnum(s, "weight"), jstr(s, "killswitch"),
-			ro ? jstr(ro, "phase") : "none", ro ? (long long)jnum(ro, "step") : -1LL);
+		pr_text("  %s: weight %lld bp, kill switch %s", name,
+			(long long)jnum(s, "weight"), jstr(s, "killswitch"));
+		if (json_is_object(ro))
+			pr_text(", rollout %s at step %lld%s", jstr(ro, "phase"),
+				(long long)jnum(ro, "step") + 1,
+				json_object_get(ro, "frozen_at_ms") ? " (frozen)" : "");
+		pr_text("\n");
 	}
 	json_object_foreach((json_t *)json_object_get(f, "nodes"), name, n) {
 		pr_text("  node %s: revision %lld", name, (long long)jnum(n, "revision"));
-		json_object_foreach((json_t *)json_object_get(n, "services"), name, s)
-			pr_text(", %s %lld bp%s", name, (long long)jnum(s, "weight"),
+		json_object_foreach((json_t *)json_object_get(n, "services"), svc, s)
+			pr_text(", %s %lld bp%s", svc, (long long)jnum(s, "weight"),
 				json_is_true(json_object_get(s, "kill")) ? " reverted" : "");
 		pr_text("\n");
 	}

@@ -301,7 +301,11 @@ static void cut_off(struct daemon *d, const char *why)
 	F->ok = false;
 	F->leader_since_ms = 0;
 	F->stage = F_LEASE;
+	/* what is in flight belongs to the old generation: its answers are
+	 * ignored, so nothing may wait for them */
 	F->gen++;
+	F->busy = F->keepalive_busy = F->report_busy = false;
+	F->electing = F->leader_busy = false;
 	if (F->watch_id > 0)
 		httpc_cancel(F->hc, F->watch_id);
 	F->watch_id = 0;
@@ -714,6 +718,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 	struct sluice_plan *p;
 	char err[512], why[512];
 	json_t *st = NULL;
+	json_int_t frozen_at;
 	int i, verdict;
 
 	if (!phase || !strcmp(phase, "promoted") || !strcmp(phase, "rolled_back") ||
@@ -742,7 +747,26 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		write_state(d, s, st, step_weight(p, 0), false);
 		goto out;
 	}
-	if (strcmp(phase, "progressing") || F->global_freeze || s->frozen)
+	if (strcmp(phase, "progressing"))
+		goto out;
+	/* a freeze stops the hold: its start goes into etcd, and the end
+	 * moves the step's start by the frozen time (a new leader sees
+	 * both), so holds resume where they were */
+	frozen_at = json_integer_value(json_object_get(s->rollout, "frozen_at_ms"));
+	if ((F->global_freeze || s->frozen) != !!frozen_at) {
+		st = json_deep_copy(s->rollout);
+		if (frozen_at) {
+			json_object_set_new(st, "step_started_ms", json_integer(
+				json_integer_value(json_object_get(st, "step_started_ms")) +
+				(now - frozen_at)));
+			json_object_del(st, "frozen_at_ms");
+		} else {
+			json_object_set_new(st, "frozen_at_ms", json_integer(now));
+		}
+		write_state(d, s, st, -1, false);
+		goto out;
+	}
+	if (frozen_at)
 		goto out;
 	i = json_integer_value(json_object_get(s->rollout, "step"));
 	if (i < 0 || i >= (int)p->nsteps)
