@@ -604,12 +604,12 @@ static void on_step(json_t *reply, const char *err, void *arg)
 }
 
 /*
- * Write the rollout's next state (and the weights or the kill switch it
- * implies) if, and only if, this node still leads under the same leader
+ * Write the rollout's next state (and the weights, weight >= 0, or the
+ * kill switch, kill >= 0, it implies) if, and only if, this node still leads under the same leader
  * key and the rollout key is the one it judged.
  */
 static void write_state(struct daemon *d, struct fsvc *s, json_t *state,
-			int weight, bool kill)
+			int weight, int kill)
 {
 	char kl[512], kr[512], kw[512], kk[512], num[16], *text;
 	json_t *txn, *ops;
@@ -626,8 +626,9 @@ static void write_state(struct daemon *d, struct fsvc *s, json_t *state,
 		snprintf(num, sizeof(num), "%d", weight);
 		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kw, num, 0)));
 	}
-	if (kill)
-		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kk, "on", 0)));
+	if (kill >= 0)	/* 1: revert every node; 0: lift it (a new start) */
+		json_array_append_new(ops, json_pack("{s:o}", "request_put",
+						     etcd_req_put(kk, kill ? "on" : "off", 0)));
 	txn = json_pack("{s:[o,o], s:o}", "compare",
 			etcd_cmp(kl, "CREATE", F->leader_create_rev),
 			etcd_cmp(kr, "MOD", s->rollout_rev), "success", ops);
@@ -726,7 +727,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		return;
 	if (!strcmp(phase, "abort")) {
 		st = state_new("aborted", -1, now, "aborted by the operator");
-		write_state(d, s, st, -1, true);
+		write_state(d, s, st, -1, 1);
 		json_decref(st);
 		return;
 	}
@@ -737,14 +738,14 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 	}
 	if (!p) {
 		st = state_new("error", -1, now, s->plan_text ? err : "no plan in etcd");
-		write_state(d, s, st, -1, false);
+		write_state(d, s, st, -1, -1);
 		json_decref(st);
 		return;
 	}
 	if (!strcmp(phase, "start")) {
 		st = state_new("progressing", 0, now, "started");
 		with_base(st, s->name);
-		write_state(d, s, st, step_weight(p, 0), false);
+		write_state(d, s, st, step_weight(p, 0), s->kill == 1 ? 0 : -1);
 		goto out;
 	}
 	if (strcmp(phase, "progressing"))
@@ -763,7 +764,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		} else {
 			json_object_set_new(st, "frozen_at_ms", json_integer(now));
 		}
-		write_state(d, s, st, -1, false);
+		write_state(d, s, st, -1, -1);
 		goto out;
 	}
 	if (frozen_at)
@@ -781,17 +782,17 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 	verdict = judge(p, s->rollout, s->name, why, sizeof(why));
 	if (verdict == -1 && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
 		st = state_new("rolled_back", i, now, why);
-		write_state(d, s, st, -1, true);
+		write_state(d, s, st, -1, 1);
 	} else if (verdict < 0) {
 		st = state_new("paused", i, now, why);
-		write_state(d, s, st, -1, false);
+		write_state(d, s, st, -1, -1);
 	} else if (verdict > 0 && i + 1 == (int)p->nsteps) {
 		st = state_new("promoted", i, now, "every step passed");
-		write_state(d, s, st, -1, false);
+		write_state(d, s, st, -1, -1);
 	} else if (verdict > 0) {
 		st = state_new("progressing", i + 1, now, "previous step passed");
 		with_base(st, s->name);
-		write_state(d, s, st, step_weight(p, i + 1), false);
+		write_state(d, s, st, step_weight(p, i + 1), -1);
 	}
 out:
 	json_decref(st);
