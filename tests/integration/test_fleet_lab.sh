@@ -43,6 +43,12 @@ check "a leader is elected" fl_wait 5 has_leader
 # ---- a weight through etcd ---------------------------------------------------
 etcdctl_ put "$FL_PFX/weights" 2500 >/dev/null
 check "weight 25% written to etcd is in every node's maps" fl_wait 5 fl_all_weight 2500
+etcdctl_ put "$FL_PFX/weights" 25% >/dev/null
+etcdctl_ put "$FL_PFX/weights" 20000 >/dev/null
+sleep 0.5
+check "weights that are not basis points change no map" fl_all_weight 2500
+check "and say so in status, naming the key" \
+	grep -q "services/web/weights: '20000' is not a weight" <<<"$(fl_ctl n1 -j rollout status)"
 
 # ---- same decision on every node ---------------------------------------------
 spread() { fl_cl python3 "$FL_TCP" spread 10.200.0.10 8080 120 --sport 31000 --par 8; }
@@ -60,7 +66,7 @@ check "those flows spanned both pools" \
 	[ "$(echo "$all" | json 'len(j["counts"])')" -ge 3 ]
 
 misses() { echo $(( $(for n in n1 n2; do fl_sluice "$n" -j stats | json 'j["events"]["conn_miss"]'; done | paste -sd+) )); }
-fl_cl python3 "$FL_TCP" hold 10.200.0.10 8080 30 4 >"$FL_DIR/hold.json" &
+fl_cl python3 "$FL_TCP" hold 10.200.0.10 8080 30 3 >"$FL_DIR/hold.json" &
 hold=$!
 sleep 1.5
 m0=$(misses)
