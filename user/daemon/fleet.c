@@ -568,21 +568,16 @@ static void elect(struct daemon *d)
 		free(a);
 }
 
-/* Fleet sums of the counters of svc over every reporting node. */
-static void fleet_sums(const char *svc, __u64 nf[2], __u64 bad[2])
+/* One node's counters of svc from its report: new flows, bad events per
+ * variant. */
+static void node_counts(json_t *rep, const char *svc, __u64 n[2], __u64 x[2])
 {
-	const char *node;
-	json_t *rep;
+	json_t *s = json_object_get(json_object_get(rep, "services"), svc);
 	int v;
 
-	nf[0] = nf[1] = bad[0] = bad[1] = 0;
-	json_object_foreach(F->nodes, node, rep) {
-		json_t *s = json_object_get(json_object_get(rep, "services"), svc);
-
-		for (v = 0; v < 2; v++) {
-			nf[v] += json_integer_value(json_array_get(json_object_get(s, "new_flows"), v));
-			bad[v] += json_integer_value(json_array_get(json_object_get(s, "bad"), v));
-		}
+	for (v = 0; v < 2; v++) {
+		n[v] = json_integer_value(json_array_get(json_object_get(s, "new_flows"), v));
+		x[v] = json_integer_value(json_array_get(json_object_get(s, "bad"), v));
 	}
 }
 
@@ -658,19 +653,27 @@ static json_t *state_new(const char *phase, int step, __u64 now, const char *why
 static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
 		 char *why, size_t len)
 {
-	__u64 nf[2], bad[2], n[2], x[2];
-	json_t *base = json_object_get(st, "base");
+	json_t *base = json_object_get(st, "base"), *rep;
+	__u64 n[2] = { 0 }, x[2] = { 0 }, cn[2], cx[2], bn[2], bx[2];
+	const char *node;
 	unsigned int g;
 	int v;
 
-	fleet_sums(svc, nf, bad);
-	for (v = 0; v < 2; v++) {
-		__u64 bn = json_integer_value(json_array_get(json_object_get(base, "new_flows"), v));
-		__u64 bx = json_integer_value(json_array_get(json_object_get(base, "bad"), v));
+	/* per node, what it counted since the step began: a node that left
+	 * (or was cut off) takes neither its samples nor its bad events
+	 * along, and one that joined during the step waits for the next */
+	json_object_foreach(F->nodes, node, rep) {
+		json_t *b = json_object_get(base, node);
 
-		/* a node that left takes its counts along: never below 0 */
-		n[v] = nf[v] > bn ? nf[v] - bn : 0;
-		x[v] = bad[v] > bx ? bad[v] - bx : 0;
+		if (!b)
+			continue;
+		node_counts(rep, svc, cn, cx);
+		for (v = 0; v < 2; v++) {
+			bn[v] = json_integer_value(json_array_get(json_object_get(b, "n"), v));
+			bx[v] = json_integer_value(json_array_get(json_object_get(b, "x"), v));
+			n[v] += cn[v] > bn[v] ? cn[v] - bn[v] : 0;
+			x[v] += cx[v] > bx[v] ? cx[v] - bx[v] : 0;
+		}
 	}
 	for (g = 0; g < p->ngates; g++) {
 		const struct sluice_plan_gate *gt = &p->gates[g];
@@ -698,14 +701,20 @@ static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
 	return 1;
 }
 
+/* The step's base: every reporting node's counters now. */
 static void with_base(json_t *st, const char *svc)
 {
-	__u64 nf[2], bad[2];
+	json_t *base = json_object(), *rep;
+	const char *node;
+	__u64 n[2], x[2];
 
-	fleet_sums(svc, nf, bad);
-	json_object_set_new(st, "base", json_pack("{s:[I,I], s:[I,I]}", "new_flows",
-			    (json_int_t)nf[0], (json_int_t)nf[1], "bad",
-			    (json_int_t)bad[0], (json_int_t)bad[1]));
+	json_object_foreach(F->nodes, node, rep) {
+		node_counts(rep, svc, n, x);
+		json_object_set_new(base, node, json_pack("{s:[I,I], s:[I,I]}",
+				    "n", (json_int_t)n[0], (json_int_t)n[1],
+				    "x", (json_int_t)x[0], (json_int_t)x[1]));
+	}
+	json_object_set_new(st, "base", base);
 }
 
 static int step_weight(const struct sluice_plan *p, int i)
