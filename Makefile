@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory bench-fleet floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -152,6 +152,10 @@ bench-memory: all
 # cost and forwarding rate during the flood, recovery of conn_new after it
 floodbench: all
 	tests/bench/flood.sh
+
+# fleet mode: etcd -> maps latency, kill switch, failover, requests
+bench-fleet: all
+	tests/bench/fleet.sh
 
 # the sequential gate's simulation (issue 11's false-rollback and detection
 # numbers): make seqsim [SEQSIM_RUNS=2000]

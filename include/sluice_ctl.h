@@ -59,6 +59,13 @@
  *   freeze     reason*, who                 {"changed", "freeze"}
  *   unfreeze   who                          {"changed", "freeze"}
  *   health     service                      {"backends": [HEALTH...]}
+ *   fleet      action*, service, plan,      {"sent": true} (sluiced --etcd):
+ *              reason, who                  start (plan), abort, revert,
+ *                                           resume, freeze, unfreeze,
+ *                                           written to etcd for the fleet
+ * status adds "fleet": {"node", "leader", "leader_here", "etcd" ("ok" |
+ *   "unreachable"), "why", "revision", "nodes": {NODE: report},
+ *   "services": {SVC: desired and applied}} in fleet mode
  * ROLLOUT: {"service", "rollout_id", "attempt", "phase", "step", "steps",
  *   "weight": [bp per ring], "status" (what it waits for and since when),
  *   "since_ms", "hold_left_ms", "hold_ms" (the step's whole hold),
@@ -88,6 +95,7 @@
 	X(FREEZE, "freeze")	\
 	X(UNFREEZE, "unfreeze")	\
 	X(HEALTH, "health")
+	X(FLEET, "fleet")
 
 #define SLUICE_CTL_CMD_ENUM(id, name) SLUICE_CTL_##id,
 enum sluice_ctl_cmd { SLUICE_CTL_CMDS(SLUICE_CTL_CMD_ENUM) SLUICE_CTL_NCMDS };

@@ -130,6 +130,40 @@ static void print_freeze(const json_t *f)
 		jstr(f, "reason"), jstr(f, "who"), t);
 }
 
+/* Fleet mode: this node, the leader, and every node's last report. */
+static void print_fleet(const json_t *f)
+{
+	const json_t *n, *s, *ro;
+	const char *name, *svc;
+
+	if (!f)
+		return;
+	pr_text("fleet: node %s, leader %s%s, etcd %s%s%s, revision %lld\n",
+		jstr(f, "node"), *jstr(f, "leader") ? jstr(f, "leader") : "(none)",
+		json_is_true(json_object_get(f, "leader_here")) ? " (this node)" : "",
+		jstr(f, "etcd"), *jstr(f, "why") ? ": " : "", jstr(f, "why"),
+		(long long)jnum(f, "revision"));
+	if (strcmp(jstr(f, "etcd"), "ok"))
+		pr_text("  cut off from etcd: holding the last applied state, not advancing\n");
+	json_object_foreach((json_t *)json_object_get(f, "services"), name, s) {
+		ro = json_object_get(s, "rollout");
+		pr_text("  %s: weight %lld bp, kill switch %s", name,
+			(long long)jnum(s, "weight"), jstr(s, "killswitch"));
+		if (json_is_object(ro))
+			pr_text(", rollout %s at step %lld%s", jstr(ro, "phase"),
+				(long long)jnum(ro, "step") + 1,
+				json_object_get(ro, "frozen_at_ms") ? " (frozen)" : "");
+		pr_text("\n");
+	}
+	json_object_foreach((json_t *)json_object_get(f, "nodes"), name, n) {
+		pr_text("  node %s: revision %lld", name, (long long)jnum(n, "revision"));
+		json_object_foreach((json_t *)json_object_get(n, "services"), svc, s)
+			pr_text(", %s %lld bp%s", svc, (long long)jnum(s, "weight"),
+				json_is_true(json_object_get(s, "kill")) ? " reverted" : "");
+		pr_text("\n");
+	}
+}
+
 static void print_rollout(const json_t *r)
 {
 	const json_t *w = json_object_get(r, "weight"), *g;
@@ -199,6 +233,9 @@ static void emit(json_t *reply)
 	}
 }
 
+/* --fleet: the command goes to etcd through sluiced, for every node */
+static bool fleet_flag;
+
 static int simple(const char *cmd, const char *service, json_t *extra)
 {
 	json_t *req = rollout_request(cmd, service), *rep, *r;
@@ -207,11 +244,29 @@ static int simple(const char *cmd, const char *service, json_t *extra)
 	if (extra)
 		json_object_update(req, extra);
 	json_decref(extra);
+	if (fleet_flag) {
+		static const char *const ok[] = { "start", "abort", "freeze", "unfreeze",
+						  "revert", "resume" };
+		unsigned int i;
+
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && strcmp(ok[i], cmd); i++)
+			;
+		if (i == sizeof(ok) / sizeof(ok[0])) {
+			json_decref(req);
+			return usage_err("rollout %s has no --fleet form (start, abort, revert, resume, freeze, unfreeze)",
+					 cmd);
+		}
+		json_object_set_new(req, "action", json_string(cmd));
+		json_object_set_new(req, "cmd", json_string("fleet"));
+		json_object_del(req, "plan_name");
+	}
 	rc = rollout_call(req, &rep);
 	if (rc)
 		return rc;
 	emit(rep);
-	if (!out_json) {
+	if (!out_json && fleet_flag) {
+		pr_text("written to etcd: every node of the fleet applies it\n");
+	} else if (!out_json) {
 		r = json_object_get(rep, "rollout");
 		if (!json_is_true(json_object_get(rep, "changed")))
 			pr_text("nothing to do (already so)\n");
@@ -400,6 +455,7 @@ static int do_status_(int argc, char **argv)
 	emit(rep);
 	if (!out_json) {
 		print_freeze(json_object_get(rep, "freeze"));
+		print_fleet(json_object_get(rep, "fleet"));
 		json_array_foreach(json_object_get(rep, "rollouts"), i, r)
 			print_rollout(r);
 		if (!json_array_size(json_object_get(rep, "rollouts")))
@@ -470,7 +526,12 @@ static int do_promote(int argc, char **argv)
 }
 
 static int do_pause(int argc, char **argv) { return one_service("pause", argc, argv); }
-static int do_resume_(int argc, char **argv) { return one_service("resume", argc, argv); }
+static int do_resume_(int argc, char **argv)
+{
+	if (fleet_flag)
+		return usage_err("rollout resume has no --fleet form (the fleet kill switch: rollout revert SERVICE --fleet --clear)");
+	return one_service("resume", argc, argv);
+}
 static int do_abort(int argc, char **argv) { return one_service("abort", argc, argv); }
 static int do_retry(int argc, char **argv) { return one_service("retry", argc, argv); }
 
@@ -487,6 +548,18 @@ static int do_freeze(int argc, char **argv)
 		return usage_err("usage: %s rollout freeze --reason TEXT", cli.prog);
 	}
 	return simple("freeze", NULL, extra);
+}
+
+/* the kill switch of every node: only through the fleet (a node's own is
+ * `sluice revert`, which needs no daemon) */
+static int do_fleet_revert(int argc, char **argv)
+{
+	bool clear = argc == 2 && !strcmp(argv[1], "--clear");
+
+	if (!fleet_flag || !(argc == 1 || clear) || argv[0][0] == '-')
+		return usage_err("usage: %s rollout revert SERVICE --fleet [--clear] (one node: %s revert SERVICE)",
+				 cli.prog, cli.prog);
+	return simple(clear ? "resume" : "revert", argv[0], NULL);
 }
 
 static int do_unfreeze(int argc, char **argv)
@@ -520,6 +593,10 @@ const struct cmd rollout_cmds[] = {
 	  "Global incident freeze: no step advances, no rollout starts; gates still\n"
 	  "      judge and a failure still rolls back." },
 	{ "unfreeze", do_unfreeze, "rollout unfreeze", "Lift the freeze; holds resume where they were." },
+	{ "revert", do_fleet_revert, "rollout revert SERVICE --fleet [--clear]",
+	  "Fleet kill switch through etcd: every node reverts SERVICE to\n"
+	  "      last-known-good; --clear lifts it. start, abort, freeze and unfreeze\n"
+	  "      also take --fleet: written to etcd, the fleet's leader acts." },
 };
 const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 
@@ -529,6 +606,14 @@ int do_rollout(int argc, char **argv)
 
 	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
 	rc = rollout_strip_socket(&argc, argv);
+	fleet_flag = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--fleet")) {
+			fleet_flag = true;
+			memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(argv[0]));
+			argc--;
+			i--;
+		}
 
 	if (rc)
 		return rc;

@@ -33,6 +33,7 @@ static const struct field f_reason = { "reason", F_STR, SLUICE_CTL_MAX_REASON };
 static const struct field f_plan = { "plan", F_STR, SLUICE_CTL_MAX_PLAN };
 static const struct field f_plan_name = { "plan_name", F_STR, SLUICE_CTL_MAX_NAME };
 static const struct field f_full = { "full", F_BOOL, 0 };
+static const struct field f_action = { "action", F_STR, 16 };
 static const struct field f_limit = { "limit", F_UINT, SLUICE_CTL_HISTORY_MAX };
 
 struct cmd_spec {
@@ -54,6 +55,8 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 	[SLUICE_CTL_FREEZE] = { { &f_reason, &f_who }, { "reason" } },
 	[SLUICE_CTL_UNFREEZE] = { { &f_who, &f_reason } },
 	[SLUICE_CTL_HEALTH] = { { &f_service } },
+	[SLUICE_CTL_FLEET] = { { &f_action, &f_service, &f_plan, &f_reason, &f_who },
+			       { "action" } },
 };
 
 struct client {
@@ -140,6 +143,7 @@ static int check_field(const struct field *f, json_t *v, const char *cmd,
 		else if (!strcmp(f->name, "plan_name")) a->plan_name = s;
 		else if (!strcmp(f->name, "reason")) a->reason = s;
 		else if (!strcmp(f->name, "who")) a->who = s;
+		else if (!strcmp(f->name, "action")) a->action = s;
 		return 0;
 	case F_BOOL:
 		if (!json_is_boolean(v))
@@ -200,7 +204,7 @@ static int parse_request(const char *line, size_t len, int *cmd, json_t **root,
 			break;
 	if (i == SLUICE_CTL_NCMDS)
 		return bad(res, SLUICE_CTL_E_COMMAND,
-			   "unknown command '%.40s' (ping, status, history, start, pause, resume, promote, abort, retry, freeze, unfreeze)",
+			   "unknown command '%.40s' (ping, status, history, start, pause, resume, promote, abort, retry, freeze, unfreeze, fleet)",
 			   name);
 	*cmd = i;
 	sp = &specs[i];

@@ -27,6 +27,7 @@ struct req {
 	struct curl_slist *hdr;
 	struct timespec t0;
 	httpc_cb cb;
+	httpc_line_cb line_cb;	/* a stream: complete lines go here */
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -120,6 +121,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	memcpy(r->buf + r->len, p, len);
 	r->len += len;
 	r->buf[r->len] = 0;
+	if (r->line_cb) {
+		/* a stream: hand over each complete line, keep the rest */
+		char *start = r->buf, *nl;
+
+		while ((nl = memchr(start, '\n', r->len - (start - r->buf)))) {
+			*nl = 0;
+			if (nl > start)
+				r->line_cb(start, nl - start, r->arg);
+			start = nl + 1;
+		}
+		r->len -= start - r->buf;
+		memmove(r->buf, start, r->len + 1);
+	}
 	return len;
 }
 
@@ -210,9 +224,9 @@ unsigned int httpc_pending(const struct httpc *c)
 	return c->pending;
 }
 
-int64_t httpc_start(struct httpc *c, const char *url, const char *body,
-		    const char *content_type, unsigned int timeout_ms,
-		    httpc_cb cb, void *arg)
+static int64_t start(struct httpc *c, const char *url, const char *body,
+		     const char *content_type, unsigned int timeout_ms,
+		     httpc_cb cb, httpc_line_cb line_cb, void *arg)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	char ct[128];
@@ -221,6 +235,7 @@ int64_t httpc_start(struct httpc *c, const char *url, const char *body,
 		return -ENOMEM;
 	r->c = c;
 	r->cb = cb;
+	r->line_cb = line_cb;
 	r->arg = arg;
 	r->e = curl_easy_init();
 	if (!r->e) {
@@ -234,7 +249,8 @@ int64_t httpc_start(struct httpc *c, const char *url, const char *body,
 	curl_easy_setopt(r->e, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(r->e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	/* a stream runs until cancelled: only its connection is timed */
+	curl_easy_setopt(r->e, CURLOPT_TIMEOUT_MS, line_cb ? 0L : (long)timeout_ms);
 	curl_easy_setopt(r->e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(r->e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced");
@@ -256,6 +272,20 @@ int64_t httpc_start(struct httpc *c, const char *url, const char *body,
 		return -ENOMEM;
 	}
 	return r->id;
+}
+
+int64_t httpc_start(struct httpc *c, const char *url, const char *body,
+		    const char *content_type, unsigned int timeout_ms,
+		    httpc_cb cb, void *arg)
+{
+	return start(c, url, body, content_type, timeout_ms, cb, NULL, arg);
+}
+
+int64_t httpc_stream(struct httpc *c, const char *url, const char *body,
+		     unsigned int connect_timeout_ms, httpc_line_cb line_cb,
+		     httpc_cb cb, void *arg)
+{
+	return start(c, url, body, NULL, connect_timeout_ms, cb, line_cb, arg);
 }
 
 void httpc_cancel(struct httpc *c, int64_t id)

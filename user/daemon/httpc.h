@@ -47,6 +47,16 @@ unsigned int httpc_pending(const struct httpc *c);
 int64_t httpc_start(struct httpc *c, const char *url, const char *body,
 		    const char *content_type, unsigned int timeout_ms,
 		    httpc_cb cb, void *arg);
+/*
+ * A streaming POST (etcd's watch): each complete '\n'-terminated line of
+ * the answer goes to line_cb as it arrives (NUL-terminated, without the
+ * newline); cb runs once when the stream ends, fails or is cancelled (its
+ * body is the unfinished rest). No overall timeout, only the connect one.
+ */
+typedef void (*httpc_line_cb)(const char *line, size_t len, void *arg);
+int64_t httpc_stream(struct httpc *c, const char *url, const char *body,
+		     unsigned int connect_timeout_ms, httpc_line_cb line_cb,
+		     httpc_cb cb, void *arg);
 /* Cancel a request (its callback sees -ECANCELED). Unknown id: no-op. */
 void httpc_cancel(struct httpc *c, int64_t id);
 

@@ -13,12 +13,14 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "sluiced.h"
+#include "fleet.h"
 
 #define EV_LISTEN	(SLUICE_CTL_MAX_CLIENTS + 1)
 #define EV_TIMER	(SLUICE_CTL_MAX_CLIENTS + 2)
 #define EV_SIGNAL	(SLUICE_CTL_MAX_CLIENTS + 3)
 #define EV_HEALTH	(SLUICE_CTL_MAX_CLIENTS + 4)	/* health checks */
 #define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 5)	/* httpc, cmdrun */
+#define EV_FLEET	(SLUICE_CTL_MAX_CLIENTS + 6)	/* etcd */
 
 static int add(int epfd, int fd, unsigned int tag)
 {
@@ -59,6 +61,10 @@ int loop_run(struct daemon *d, int listen_fd)
 		err = -errno;
 		goto out;
 	}
+	if (fleet_fd(d) >= 0 && add(epfd, fleet_fd(d), EV_FLEET)) {
+		err = -errno;
+		goto out;
+	}
 	while (!d->stop) {
 		n = epoll_wait(epfd, evs, 16, -1);
 		if (n < 0 && errno == EINTR)
@@ -79,11 +85,14 @@ int loop_run(struct daemon *d, int listen_fd)
 
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
+				fleet_tick(d, now);
 				ro_tick(d, now);
 				trigger_tick(d, now);
 				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
+			} else if (tag == EV_FLEET) {
+				fleet_dispatch(d);
 			} else if (tag == EV_GATES) {
 				gs_dispatch(d);
 			} else if (tag == EV_SIGNAL) {

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include "sluiced.h"
 #include "metrics.h"
+#include "fleet.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -44,6 +45,11 @@ static void usage(FILE *f)
 		"  -n, --notify-command C  run C (sh -c) on pause, inconclusive, rollback,\n"
 		"                          abort, promotion and freeze (event JSON on stdin)\n"
 		"  -u, --notify-url URL    POST the event JSON to URL\n"
+		"  -E, --etcd URL          fleet mode: desired state from etcd at URL\n"
+		"                          (http://host:port, its v3 JSON gateway)\n"
+		"  -C, --cluster NAME      fleet keys under /sluice/NAME (default \"default\")\n"
+		"  -N, --node NAME         this node in the fleet (default: host name)\n"
+		"  -T, --lease-ttl S       fleet lease TTL in seconds (default 3)\n"
 		"  -v, --verbose           every gate evaluation and command in the log\n"
 		"  -V, --version           -h, --help\n",
 		SLUICE_CTL_SOCKET, SLUICE_CTL_SOCKET_ENV, SLUICED_DB_DEFAULT,
@@ -69,12 +75,17 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "notify-command", required_argument, NULL, 'n' },
 		{ "notify-url", required_argument, NULL, 'u' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "cluster", required_argument, NULL, 'C' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "lease-ttl", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static struct daemon d;
+	struct fleet_opts fo = { 0 };
 	char err[1024], dir[PATH_MAX];
 	int c, fd, rc;
 
@@ -86,7 +97,7 @@ int main(int argc, char **argv)
 	if (!d.o.pin_dir || !*d.o.pin_dir)
 		d.o.pin_dir = SLUICE_PIN_DIR_DEFAULT;
 	d.o.keep_days = SLUICED_KEEP_DAYS;
-	while ((c = getopt_long(argc, argv, "s:g:D:d:a:c:k:P:m:n:u:vVh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:g:D:d:a:c:k:P:m:n:u:E:C:N:T:vVh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 's': d.o.socket_path = optarg; break;
 		case 'g': d.o.socket_group = optarg; break;
@@ -98,6 +109,20 @@ int main(int argc, char **argv)
 		case 'm': d.o.metrics_addr = optarg; break;
 		case 'n': d.o.notify_command = optarg; break;
 		case 'u': d.o.notify_url = optarg; break;
+		case 'E': fo.etcd_url = optarg; break;
+		case 'C': fo.cluster = optarg; break;
+		case 'N': fo.node = optarg; break;
+		case 'T': {
+			char *end;
+			unsigned long t = strtoul(optarg, &end, 10);
+
+			if (*end || t < 2 || t > 600) {
+				fprintf(stderr, "sluiced: error: --lease-ttl: '%s' is not 2..600 seconds\n", optarg);
+				return 2;
+			}
+			fo.ttl_s = t;
+			break;
+		}
 		case 'k': {
 			char *end;
 			unsigned long k = strtoul(optarg, &end, 10);
@@ -152,6 +177,12 @@ int main(int argc, char **argv)
 		store_close(d.db);
 		return 1;
 	}
+	if (fleet_start(&d, &fo, err, sizeof(err))) {
+		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
+		gs_stop(&d);
+		store_close(d.db);
+		return 1;
+	}
 	fd = ctl_listen(&d, err, sizeof(err));
 	if (fd < 0) {
 		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
@@ -163,6 +194,7 @@ int main(int argc, char **argv)
 	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
 	rc = loop_run(&d, fd);
 	ctl_cleanup(&d);
+	fleet_stop(&d);
 	gs_stop(&d);
 	ro_free_all(&d);
 	store_close(d.db);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "sluiced.h"
+#include "fleet.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -103,6 +104,18 @@ static int resolve(struct daemon *d, struct sluice_plan *plan, __u8 mode,
 		   char *err, size_t errlen)
 {
 	return sluice_plan_resolve(plan, mode, ring_lookup, d->s, err, errlen);
+}
+
+int ro_resolve_service(struct daemon *d, struct sluice_plan *plan,
+		       const char *service, char *err, size_t errlen)
+{
+	struct sluice_service_view v = { 0 };
+
+	if (!d->s || sluice_service_view(d->s, service, &v)) {
+		snprintf(err, errlen, "no service '%s' on this node", service);
+		return -ENOENT;
+	}
+	return resolve(d, plan, v.mode, err, errlen);
 }
 
 /* ---- persistence ------------------------------------------------------- */
@@ -874,8 +887,18 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		}
 		res->data = json_pack("{s:o, s:o}", "rollouts", arr, "freeze",
 				      ro_freeze_json(d));
+		if (fleet_on(d))
+			json_object_set_new(res->data, "fleet", fleet_status_json(d));
 		return;
 	}
+	case SLUICE_CTL_FLEET:
+		if (fleet_command(d, a->action, a->service, a->plan, a->reason,
+				  res->error, sizeof(res->error))) {
+			res->code = fleet_on(d) ? SLUICE_CTL_E_STATE : SLUICE_CTL_E_NO_ROLLOUT;
+			return;
+		}
+		res->data = json_pack("{s:b}", "sent", 1);
+		return;
 	case SLUICE_CTL_HISTORY: {
 		json_t *h = ro_history_json(d, a->service,
 					    a->limit ? a->limit : SLUICE_CTL_HISTORY_DEFAULT);
@@ -905,6 +928,15 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		result(res, SLUICE_CTL_E_NO_INSTANCE,
 		       "no sluice instance at %s yet (attach a device or add a service first)",
 		       d->o.pin_dir);
+		return;
+	}
+	/* one writer per service: the fleet's leader owns a service etcd
+	 * holds; a local rollout would fight the weights every node watches */
+	if ((cmd == SLUICE_CTL_START || cmd == SLUICE_CTL_RETRY) && a->service &&
+	    fleet_has_service(d, a->service)) {
+		result(res, SLUICE_CTL_E_STATE,
+		       "service '%s' is driven by the fleet (etcd); use 'sluice rollout start %s --fleet -f PLAN'",
+		       a->service, a->service);
 		return;
 	}
 	if (cmd == SLUICE_CTL_START) {

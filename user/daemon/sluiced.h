@@ -131,6 +131,9 @@ int ro_open_instance(struct daemon *d);
 void ro_tick(struct daemon *d, __u64 now);
 struct rollout *ro_find(struct daemon *d, const char *service);
 void ro_free_all(struct daemon *d);
+/* resolve plan's rings against the live service */
+int ro_resolve_service(struct daemon *d, struct sluice_plan *plan,
+		       const char *service, char *err, size_t errlen);
 
 /* A command's result: code (SLUICE_CTL_*), message on error, data. */
 struct ctl_result {
@@ -143,6 +146,7 @@ struct ctl_args {
 	const char *plan, *plan_name;
 	const char *reason;
 	const char *who;
+	const char *action;	/* fleet */
 	bool full;
 	unsigned int limit;
 };

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# sluice-test: host-only (three sluiced in real time against a real etcd:
+# leases of seconds, holds of seconds; under qemu TCG they would judge the
+# emulator's speed. The datapath they drive is tested in the guest by the
+# lab tests.)
+# Fleet mode: three LB nodes (namespaces, XDP, DSR) behind an ECMP router,
+# real TCP clients and backends, each node's sluiced watching a real etcd
+# (Debian's etcd-server, in its own namespace and data dir):
+#   - a weight written to etcd reaches every node's maps
+#   - the same flows pick the same backends through any node; connections
+#     that ECMP moves to another node mid-connection keep their backend
+#   - one rollout driven through etcd (sluice rollout start --fleet): every
+#     live node's maps show each step in order; the leader's sluiced is
+#     killed mid-hold: another node leads within the lease TTL, keeps the
+#     remaining hold, no step is written twice or skipped; the killed node
+#     converges when it returns
+#   - a node cut from etcd holds its state, never advances, says so in
+#     status, can still be reverted locally, converges when it returns
+#   - the kill switch through etcd reverts every node; --clear lifts it
+#   - freeze --fleet stops the hold (it resumes where it was on unfreeze);
+#     abort --fleet reverts every node
+#   - a canary whose backends never answer fails the error-ratio gate on
+#     the fleet's summed counters: rolled back on every node
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+source tests/integration/fleet_lib.sh
+need_root
+[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	skip "needs etcd and etcdctl (Debian etcd-server, etcd-client: scripts/deps.sh)"
+command -v nft >/dev/null || skip "needs nft (nftables) for a failing canary"
+FL_TAG=ft$$
+trap fl_down EXIT
+
+fl_up || { fail "fleet lab up"; t_done; exit; }
+for n in $(fl_nodes); do
+	check "sluiced $n starts in fleet mode" fl_start "$n"
+done
+has_leader() { [ -n "$(fl_leader)" ]; }
+check "a leader is elected" fl_wait 5 has_leader
+
+# ---- a weight through etcd ---------------------------------------------------
+etcdctl_ put "$FL_PFX/weights" 2500 >/dev/null
+check "weight 25% written to etcd is in every node's maps" fl_wait 5 fl_all_weight 2500
+etcdctl_ put "$FL_PFX/weights" 25% >/dev/null
+etcdctl_ put "$FL_PFX/weights" 20000 >/dev/null
+sleep 0.5
+check "weights that are not basis points change no map" fl_all_weight 2500
+check "and say so in status, naming the key" \
+	grep -q "services/web/weights: '20000' is not a weight" <<<"$(fl_ctl n1 -j rollout status)"
+
+# ---- same decision on every node ---------------------------------------------
+spread() { fl_cl python3 "$FL_TCP" spread 10.200.0.10 8080 120 --sport 31000 --par 8; }
+all=$(spread)
+same=1
+for i in $(seq 1 "$FL_N"); do
+	fl_ecmp "$i"
+	one=$(spread)
+	[ "$(echo "$one" | json 'sorted(j["counts"].items())')" = \
+	  "$(echo "$all" | json 'sorted(j["counts"].items())')" ] || { same=0; echo "  n$i: $one, all: $all"; }
+done
+fl_ecmp $(seq 1 "$FL_N")
+check "120 fixed flows reach the same backends through n1, n2, n3 alone and through ECMP" [ "$same" = 1 ]
+check "those flows spanned both pools" \
+	[ "$(echo "$all" | json 'len(j["counts"])')" -ge 3 ]
+
+misses() { echo $(( $(for n in n1 n2; do fl_sluice "$n" -j stats | json 'j["events"]["conn_miss"]'; done | paste -sd+) )); }
+fl_cl python3 "$FL_TCP" hold 10.200.0.10 8080 30 3 >"$FL_DIR/hold.json" &
+hold=$!
+sleep 1.5
+m0=$(misses)
+fl_ecmp 1 2	# n3's flows (and some of the others) move to another node
+wait "$hold"
+m1=$(misses)
+fl_ecmp $(seq 1 "$FL_N")
+check "connections did move: n1 and n2 met $((m1 - m0)) flows they had no entry for" [ "$m1" -gt "$m0" ]
+hold_checks ecmp "an ECMP next hop removed mid-connection" "$(tail -1 "$FL_DIR/hold.json")"
+
+# ---- a fleet rollout, the leader killed mid-hold -----------------------------
+cat >"$FL_DIR/plan.yaml" <<'PLAN'
+steps:
+  - weight: 10%
+    hold: 3s
+  - weight: 50%
+    hold: 5s
+  - weight: 100%
+    hold: 2s
+gates:
+  - metric: error_ratio
+    max: 50%
+    min_samples: 5
+    on_inconclusive: extend
+PLAN
+etcdctl_ put "$FL_PFX/weights" 0 >/dev/null
+check "weight 0 everywhere before the rollout" fl_wait 5 fl_all_weight 0
+etcdctl_ del "$FL_PFX/weights" >/dev/null
+phase() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["phase"]' 2>/dev/null; }
+step() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j.get("step")' 2>/dev/null; }
+is() { [ "$($1)" = "$2" ]; }	# is FUNCTION VALUE, evaluated each time
+leader_not() { local l; l=$(fl_leader); [ -n "$l" ] && [ "$l" != "$1" ]; }
+etcd_state() { [ "$(fl_field "$1" 'f["etcd"]')" = "$2" ]; }
+# every node's weights, 10 times a second, one file per node
+sampler() {
+	while :; do
+		for n in $(fl_nodes); do
+			fl_weight "$n" >>"$FL_DIR/w.$n" 2>/dev/null
+		done
+		sleep 0.05
+	done
+}
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 40 22 --timeout 2 >"$FL_DIR/load.json" 2>/dev/null &
+load=$!
+sampler &
+samp=$!
+check "sluice rollout start --fleet is written to etcd" \
+	fl_ctl n2 rollout start web --fleet -f "$FL_DIR/plan.yaml"
+check "the leader starts the fleet rollout" fl_wait 5 is step 0
+check "the rollout reaches step 2 (50%)" fl_wait 20 is step 1
+sleep 1
+old=$(fl_leader)
+fl_kill9 "$old"
+check "another node leads within the lease TTL (+1 s) after $old's sluiced is killed" \
+	fl_wait $((FL_TTL + 2)) leader_not "$old"
+check "the rollout is promoted under the new leader" fl_wait 25 is phase promoted
+kill "$samp" 2>/dev/null
+wait "$samp" "$load" 2>/dev/null
+# the rollout key's history: one write per transition, none twice
+timeout 2 ip netns exec "$(fl_ns hub)" etcdctl --endpoints "$FL_URL" watch --rev 1 \
+	"$FL_PFX/rollout" 2>/dev/null | grep '^{' >"$FL_DIR/hist" || true
+check "the rollout key was written once per transition: start, 3 steps, promoted ($(tr '\n' ' ' <"$FL_DIR/hist"))" \
+	[ "$(json 'len(j)' < <(python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))' <"$FL_DIR/hist"))" = 5 ]
+check "steps 0, 1, 2 each written once, in order" \
+	[ "$(python3 -c 'import json,sys; print([json.loads(l).get("step") for l in sys.stdin if json.loads(l)["phase"]=="progressing"])' <"$FL_DIR/hist")" = "[0, 1, 2]" ]
+# the step held when the leader died kept its remaining hold: the next
+# step began 5 s after it (the new leader acts at the hold's end), not 5 s
+# after the new leader took over (1 s + the failover + 5 s)
+gap=$(python3 -c '
+import json,sys
+s={}
+for l in sys.stdin:
+    r=json.loads(l)
+    if r["phase"]=="progressing": s[r["step"]]=r["step_started_ms"]
+print(s[2]-s[1])' <"$FL_DIR/hist")
+check "the 5 s hold of step 2 was kept across the failover (next step after ${gap} ms)" \
+	[ "$gap" -ge 5000 ] && [ "$gap" -lt 6500 ]
+check "weights were written once per step (weights key version 3)" \
+	[ "$(etcdctl_ get -w json "$FL_PFX/weights" | json 'j["kvs"][0]["version"]')" = 3 ]
+for n in $(fl_nodes); do
+	seq_=$(uniq "$FL_DIR/w.$n" | tr '\n' ' ')
+	if [ "$n" = "$old" ]; then
+		check "$n (killed at 50%) showed 10% then 50% and nothing else: $seq_" \
+			[ "$(uniq "$FL_DIR/w.$n" | grep -v '^0$' | tr '\n' ' ')" = "1000 5000 " ]
+	else
+		check "$n's maps showed every step in order: $seq_" \
+			[ "$(uniq "$FL_DIR/w.$n" | grep -v '^0$' | tr '\n' ' ')" = "1000 5000 10000 " ]
+	fi
+done
+check "the gates were judged on traffic: the load had no errors" \
+	[ "$(json 'j["errors"]' <"$FL_DIR/load.json")" = 0 ]
+check "$old's sluiced restarts" fl_start "$old"
+check "$old converges to 100% when it returns" fl_wait 5 fl_all_weight 10000 "$old"
+
+every_report() { [ "$(fl_ctl n2 rollout status | grep -c '^  node n[0-9]: revision')" = "$FL_N" ]; }
+check "rollout status on one node shows every node's report" fl_wait 3 every_report || fl_ctl n2 rollout status
+
+# ---- a node cut off from etcd ------------------------------------------------
+cut=$(for n in $(fl_nodes); do [ "$n" != "$(fl_leader)" ] && echo "$n"; done | tail -1)
+ci=${cut#n}
+ip -n "$(fl_ns hub)" link set "h$ci" down
+check "$cut, cut from etcd, says so in status" \
+	fl_wait 5 etcd_state "$cut" unreachable
+fl_ctl "$cut" rollout status | grep -q "cut off from etcd" && ok "status text says cut off" ||
+	fail "status text says cut off"
+etcdctl_ put "$FL_PFX/weights" 4000 >/dev/null
+others=$(fl_nodes | grep -v "^$cut$")
+check "the other nodes apply 40%" fl_wait 5 fl_all_weight 4000 $others
+check "$cut holds its last state (100%)" [ "$(fl_weight "$cut")" = 10000 ]
+check "$cut does not lead while cut off" [ "$(fl_field "$cut" 'f["leader_here"]')" = False ]
+fl_sluice "$cut" revert web >/dev/null
+check "$cut can still be reverted locally" [ "$(fl_revert "$cut")" = revert ]
+fl_sluice "$cut" resume web >/dev/null
+ip -n "$(fl_ns hub)" link set "h$ci" up
+check "$cut converges to etcd's 40% when it returns" fl_wait 10 fl_all_weight 4000 "$cut"
+check "$cut says etcd ok again" fl_wait 5 etcd_state "$cut" ok
+
+# ---- the kill switch through etcd --------------------------------------------
+check "sluice rollout revert web --fleet" fl_ctl n1 rollout revert web --fleet
+check "every node's maps are reverted" fl_wait 5 fl_all_revert revert
+check "sluice rollout revert web --fleet --clear" fl_ctl n1 rollout revert web --fleet --clear
+check "every node's kill switch is lifted" fl_wait 5 fl_all_revert off
+# ---- freeze and abort through etcd ------------------------------------------
+cat >"$FL_DIR/frz.yaml" <<'PLAN'
+steps:
+  - weight: 20%
+    hold: 3s
+  - weight: 60%
+    hold: 30s
+gates:
+  - metric: error_ratio
+    max: 50%
+    min_samples: 3
+    on_inconclusive: extend
+PLAN
+frozen_at() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json '"frozen_at_ms" in j' 2>/dev/null; }
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 30 14 --timeout 2 >/dev/null 2>&1 &
+load=$!
+fl_ctl n1 rollout start web --fleet -f "$FL_DIR/frz.yaml" >/dev/null
+check "a third fleet rollout is at its first step" fl_wait 5 is step 0
+check "rollout freeze --fleet" fl_ctl n3 rollout freeze --reason "INC-1" --fleet
+check "the leader records the freeze in the rollout's state" fl_wait 3 is frozen_at True
+sleep 3.5	# longer than the whole hold
+check "frozen: the first step is still held after its hold's length" is step 0
+check "rollout unfreeze --fleet" fl_ctl n3 rollout unfreeze --fleet
+check "the freeze's end is recorded" fl_wait 3 is frozen_at False
+check "the hold resumes where it was: not over at once" is step 0
+check "then the rollout advances" fl_wait 6 is step 1
+check "every node at 60%" fl_wait 3 fl_all_weight 6000
+check "rollout abort web --fleet" fl_ctl n2 rollout abort web --fleet
+check "the leader aborts the fleet rollout" fl_wait 5 is phase aborted
+check "the abort reverts every node" fl_wait 5 fl_all_revert revert
+wait "$load"
+
+# ---- a failing canary: judged on the fleet's sums, rolled back everywhere ----
+cat >"$FL_DIR/bad.yaml" <<'PLAN'
+steps:
+  - weight: 30%
+    hold: 5s
+  - weight: 100%
+    hold: 3s
+gates:
+  - metric: error_ratio
+    max: 5%
+    min_samples: 5
+    on_inconclusive: extend
+PLAN
+for i in 3 4; do	# the canary backends never answer a handshake
+	ip netns exec "$(fl_ns b$i)" nft -f - <<'NFT'
+table inet fltest {
+	chain in {
+		type filter hook input priority 0;
+		tcp dport 8080 drop
+	}
+}
+NFT
+done
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 30 10 --timeout 2 >/dev/null 2>&1 &
+load=$!
+check "another fleet rollout starts after the abort" fl_ctl n3 rollout start web --fleet -f "$FL_DIR/bad.yaml"
+check "its start lifts the abort's kill switch on every node" fl_wait 5 fl_all_revert off
+check "the canary failing on every node rolls the fleet rollout back" fl_wait 20 is phase rolled_back
+check "the rollback names the fleet's sums: $(etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["reason"]' 2>/dev/null)" \
+	grep -q "fleet's sums" <<<"$(etcdctl_ get --print-value-only "$FL_PFX/rollout")"
+check "every node's maps are reverted by the rollback" fl_wait 5 fl_all_revert revert
+check "rolled back at the failing first step" is step 0
+check "the failing step was never passed (weights stay at 30%: $(for n in $(fl_nodes); do fl_weight $n; done | tr "\n" " "))" fl_all_weight 3000
+wait "$load"
+
+out=$(fl_ctl n1 rollout start web -f "$FL_DIR/plan.yaml" 2>&1)
+check "a local rollout of a fleet service is refused, naming --fleet" grep -q -- "--fleet" <<<"$out"
+out=$(fl_ctl n1 rollout revert web 2>&1)
+check "rollout revert without --fleet is refused with a usage message" \
+	grep -q -- "--fleet" <<<"$out"
+
+t_done

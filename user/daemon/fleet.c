@@ -1,0 +1,1038 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Fleet mode: etcd's desired state -> this node's maps, this node's report
+ * -> etcd, and, on the elected leader, the fleet rollouts (fleet.h).
+ *
+ * Connection life: grant a lease, read the whole prefix (range), apply it,
+ * watch from the next revision. A keepalive every TTL/3 proves etcd is
+ * there; when a request fails the node marks itself cut off, drops
+ * leadership at once (the lease may outlive it: the leader's writes are
+ * fenced on the leader key's create revision), cancels the watch and
+ * starts over from the lease once a second. Nothing is changed on the
+ * maps while cut off.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "sluiced.h"
+#include "fleet.h"
+#include "etcd.h"
+#include "httpc.h"
+
+#define FLEET_MAX_SVC	64
+#define FLEET_TIMEOUT_MS 1000
+#define FLEET_REPORT_MS	1000
+
+struct fsvc {
+	char name[SLUICE_NAME_LEN];
+	/* desired (etcd) */
+	bool has_weights, dirty_w;
+	__u16 weight[SLUICE_MAX_RINGS];
+	int64_t weights_rev;
+	int kill;			/* -1 no key, 0 off, 1 on */
+	bool dirty_k;
+	int64_t kill_rev;
+	char *plan_text;
+	json_t *rollout;		/* the rollout key, parsed */
+	int64_t rollout_rev;		/* its mod revision; 0 none */
+	bool frozen;
+	/* applied here */
+	int64_t applied_w_rev, applied_k_rev;
+	__u64 applied_w_ms, applied_k_ms;
+	char error[256];
+};
+
+struct fleet {
+	struct etcd e;
+	struct httpc *hc;
+	char prefix[256], node[64];
+	unsigned int ttl_s;
+	/* connection */
+	enum { F_LEASE, F_SYNC, F_WATCH } stage;
+	bool busy;			/* a lease/range request in flight */
+	bool ok;
+	__u64 down_since_ms, next_try_ms;
+	char why[512];
+	int64_t lease, gen;		/* gen: bumped per reconnect */
+	int64_t watch_id;
+	bool resync;			/* etcd cancelled the watch */
+	int64_t applied_rev;
+	__u64 next_keepalive_ms, next_report_ms;
+	bool keepalive_busy, report_busy;
+	/* leadership */
+	char leader[64];
+	int64_t leader_lease, leader_create_rev;
+	bool electing, leader_busy;
+	__u64 leader_since_ms;
+	bool global_freeze;
+	json_t *nodes;			/* node -> its last report */
+	unsigned int nsvc;
+	struct fsvc svc[FLEET_MAX_SVC];
+};
+
+static struct fleet *F;	/* one per daemon */
+
+bool fleet_on(const struct daemon *d)
+{
+	(void)d;
+	return F != NULL;
+}
+
+int fleet_fd(struct daemon *d)
+{
+	(void)d;
+	return F ? httpc_fd(F->hc) : -1;
+}
+
+void fleet_dispatch(struct daemon *d)
+{
+	(void)d;
+	if (F)
+		httpc_dispatch(F->hc);
+}
+
+static struct fsvc *svc_get(const char *name, bool create);
+
+bool fleet_has_service(const struct daemon *d, const char *service)
+{
+	struct fsvc *s;
+
+	(void)d;
+	s = F ? svc_get(service, false) : NULL;
+	return s && (s->has_weights || s->kill >= 0 || s->plan_text || s->rollout);
+}
+
+static bool am_leader(void)
+{
+	return F->ok && F->leader_lease == F->lease && !strcmp(F->leader, F->node);
+}
+
+static void key(char *buf, size_t len, const char *svc, const char *leaf)
+{
+	if (svc)
+		snprintf(buf, len, "%s/services/%s/%s", F->prefix, svc, leaf);
+	else
+		snprintf(buf, len, "%s/%s", F->prefix, leaf);
+}
+
+static struct fsvc *svc_get(const char *name, bool create)
+{
+	unsigned int i;
+
+	for (i = 0; i < F->nsvc; i++)
+		if (!strcmp(F->svc[i].name, name))
+			return &F->svc[i];
+	if (!create || F->nsvc == FLEET_MAX_SVC || strlen(name) >= SLUICE_NAME_LEN)
+		return NULL;
+	memset(&F->svc[F->nsvc], 0, sizeof(F->svc[0]));
+	snprintf(F->svc[F->nsvc].name, SLUICE_NAME_LEN, "%s", name);
+	F->svc[F->nsvc].kill = -1;
+	return &F->svc[F->nsvc++];
+}
+
+/* "2500" or "[2500, 0, ...]": bp per ring; -1 when it is neither. */
+static int parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS])
+{
+	json_t *j = json_loads(v, JSON_DECODE_ANY, NULL), *x;
+	size_t i;
+	int r;
+
+	if (json_is_integer(j) && json_integer_value(j) >= 0 &&
+	    json_integer_value(j) <= 10000) {
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			w[r] = json_integer_value(j);
+		json_decref(j);
+		return 0;
+	}
+	if (!json_is_array(j) || !json_array_size(j) ||
+	    json_array_size(j) > SLUICE_MAX_RINGS)
+		goto bad;
+	memset(w, 0, sizeof(w[0]) * SLUICE_MAX_RINGS);
+	json_array_foreach(j, i, x) {
+		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+		    json_integer_value(x) > 10000)
+			goto bad;
+		w[i] = json_integer_value(x);
+	}
+	json_decref(j);
+	return 0;
+bad:
+	json_decref(j);
+	return -1;
+}
+
+/* ---- etcd's state -> memory ------------------------------------------- */
+
+static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
+{
+	struct daemon *d = arg;
+	size_t pl = strlen(F->prefix);
+	const char *rest, *slash;
+	char name[SLUICE_NAME_LEN + 1];
+	int64_t rev = etcd_int(kv, "mod_revision");
+	struct fsvc *s;
+
+	if (rev > F->applied_rev)
+		F->applied_rev = rev;
+	if (strncmp(k, F->prefix, pl) || k[pl] != '/')
+		return;
+	rest = k + pl + 1;
+	if (!strcmp(rest, "leader")) {
+		snprintf(F->leader, sizeof(F->leader), "%s", v ? v : "");
+		F->leader_lease = v ? etcd_int(kv, "lease") : 0;
+		F->leader_create_rev = v ? etcd_int(kv, "create_revision") : 0;
+		if (am_leader() && !F->leader_since_ms) {
+			F->leader_since_ms = now_ms();
+			dlog(d, LOG_INFO_, "fleet: this node (%s) leads the fleet", F->node);
+		} else if (!am_leader()) {
+			F->leader_since_ms = 0;
+		}
+		return;
+	}
+	if (!strcmp(rest, "freeze")) {
+		F->global_freeze = v != NULL;
+		return;
+	}
+	if (!strncmp(rest, "nodes/", 6)) {
+		json_t *j = v ? json_loads(v, 0, NULL) : NULL;
+
+		if (j)
+			json_object_set_new(F->nodes, rest + 6, j);
+		else
+			json_object_del(F->nodes, rest + 6);
+		return;
+	}
+	if (strncmp(rest, "services/", 9))
+		return;
+	rest += 9;
+	slash = strchr(rest, '/');
+	if (!slash || (size_t)(slash - rest) >= sizeof(name) - 1)
+		return;
+	memcpy(name, rest, slash - rest);
+	name[slash - rest] = 0;
+	s = svc_get(name, true);
+	if (!s)
+		return;
+	slash++;
+	if (!strcmp(slash, "weights")) {
+		if (!v) {
+			s->has_weights = false;
+		} else if (parse_weights(v, s->weight)) {
+			snprintf(s->error, sizeof(s->error),
+				 "%s: '%.40s' is not a weight in bp (0..10000, or one per ring)", k, v);
+			dlog(d, LOG_ERR_, "fleet: %s; the maps keep their weights", s->error);
+		} else {
+			s->has_weights = s->dirty_w = true;
+			s->weights_rev = rev;
+			s->error[0] = 0;
+		}
+	} else if (!strcmp(slash, "killswitch")) {
+		s->kill = v && !strcmp(v, "on") ? 1 : v ? 0 : -1;
+		s->dirty_k = s->kill >= 0;
+		s->kill_rev = rev;
+	} else if (!strcmp(slash, "plan")) {
+		free(s->plan_text);
+		s->plan_text = v ? strdup(v) : NULL;
+	} else if (!strcmp(slash, "rollout")) {
+		json_decref(s->rollout);
+		s->rollout = v ? json_loads(v, 0, NULL) : NULL;
+		s->rollout_rev = v ? rev : 0;
+	} else if (!strcmp(slash, "freeze")) {
+		s->frozen = v != NULL;
+	}
+}
+
+/* ---- memory -> this node's maps --------------------------------------- */
+
+static void apply(struct daemon *d)
+{
+	unsigned int i;
+	int err;
+
+	if (!F->ok || ro_open_instance(d))
+		return;
+	for (i = 0; i < F->nsvc; i++) {
+		struct fsvc *s = &F->svc[i];
+
+		if (s->dirty_w) {
+			err = sluice_set_weights(d->s, s->name, s->weight,
+						 (1u << SLUICE_MAX_RINGS) - 1);
+			if (err < 0) {
+				snprintf(s->error, sizeof(s->error), "cannot set the weights: %s",
+					 sluice_errmsg(d->s));
+			} else {
+				s->dirty_w = false;
+				s->applied_w_rev = s->weights_rev;
+				s->applied_w_ms = now_ms();
+				dlog(d, LOG_INFO_, "fleet: %s: weight %u bp (revision %lld)",
+				     s->name, s->weight[0], (long long)s->weights_rev);
+			}
+		}
+		if (s->dirty_k) {
+			err = s->kill ? sluice_revert(d->s, s->name, false)
+				      : sluice_resume(d->s, s->name);
+			if (err < 0) {
+				snprintf(s->error, sizeof(s->error), "cannot %s the kill switch: %s",
+					 s->kill ? "set" : "clear", sluice_errmsg(d->s));
+			} else {
+				s->dirty_k = false;
+				s->applied_k_rev = s->kill_rev;
+				s->applied_k_ms = now_ms();
+				if (err > 0)
+					dlog(d, LOG_INFO_, "fleet: %s: kill switch %s (revision %lld)",
+					     s->name, s->kill ? "on" : "off", (long long)s->kill_rev);
+			}
+		}
+	}
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+static void start_watch(struct daemon *d);
+
+static void cut_off(struct daemon *d, const char *why)
+{
+	if (F->ok) {
+		F->down_since_ms = now_ms();
+		dlog(d, LOG_WARN_, "fleet: etcd unreachable (%s): keeping revision %lld, not advancing",
+		     why, (long long)F->applied_rev);
+	}
+	snprintf(F->why, sizeof(F->why), "%s", why);
+	F->ok = false;
+	F->leader_since_ms = 0;
+	F->stage = F_LEASE;
+	/* what is in flight belongs to the old generation: its answers are
+	 * ignored, so nothing may wait for them */
+	F->gen++;
+	F->busy = F->keepalive_busy = F->report_busy = false;
+	F->electing = F->leader_busy = false;
+	if (F->watch_id > 0)
+		httpc_cancel(F->hc, F->watch_id);
+	F->watch_id = 0;
+	F->next_try_ms = now_ms() + 1000;
+}
+
+/* callbacks carry the generation they were started in */
+struct cbarg {
+	struct daemon *d;
+	int64_t gen;
+	char svc[SLUICE_NAME_LEN];
+	int64_t step;
+};
+
+static struct cbarg *cbarg(struct daemon *d)
+{
+	struct cbarg *a = calloc(1, sizeof(*a));
+
+	if (a) {
+		a->d = d;
+		a->gen = F->gen;
+	}
+	return a;
+}
+
+/* Did the callback's generation end (a reconnect since)? Frees it then. */
+static bool stale(struct cbarg *a)
+{
+	if (F && a->gen == F->gen)
+		return false;
+	free(a);
+	return true;
+}
+
+/* The watch's event callbacks share its argument with its end: they only
+ * look at the generation. */
+static void on_watch_batch(int64_t rev, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (!F || a->gen != F->gen)
+		return;
+	if (rev < 0) {
+		F->resync = true;	/* fleet_tick starts over */
+		return;
+	}
+	if (rev > F->applied_rev)
+		F->applied_rev = rev;
+	apply(a->d);
+}
+
+static void on_kv_watch(const char *k, const char *v, json_t *kv, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (F && a->gen == F->gen)
+		on_kv(k, v, kv, a->d);
+}
+
+static void on_watch_done(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	(void)reply;
+	if (stale(a))
+		return;
+	cut_off(a->d, err);
+	free(a);
+}
+
+static void start_watch(struct daemon *d)
+{
+	struct cbarg *a = cbarg(d);
+
+	F->watch_id = a ? etcd_watch(&F->e, F->prefix, F->applied_rev + 1, on_kv_watch,
+				     on_watch_batch, on_watch_done, a) : -ENOMEM;
+	if (F->watch_id < 0) {
+		free(a);
+		cut_off(d, "cannot start the watch");
+	}
+}
+
+static void on_range(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+	struct daemon *d = a->d;
+	unsigned int i;
+
+	if (stale(a))
+		return;
+	F->busy = false;
+	if (!reply) {
+		cut_off(d, err);
+		free(a);
+		return;
+	}
+	/* a resync: keys absent from the answer are gone */
+	for (i = 0; i < F->nsvc; i++) {
+		struct fsvc *s = &F->svc[i];
+
+		json_decref(s->rollout);
+		s->rollout = NULL;
+		s->rollout_rev = 0;
+		s->frozen = false;
+	}
+	F->leader[0] = 0;
+	F->leader_lease = F->leader_create_rev = 0;
+	F->global_freeze = false;
+	json_object_clear(F->nodes);
+	etcd_range_each(reply, on_kv, d);
+	F->applied_rev = etcd_int(json_object_get(reply, "header"), "revision");
+	if (!F->ok)
+		dlog(d, LOG_INFO_, "fleet: etcd reachable: at revision %lld", (long long)F->applied_rev);
+	F->ok = true;
+	F->why[0] = 0;
+	F->stage = F_WATCH;
+	/* level-triggered after a gap: everything etcd holds, once */
+	for (i = 0; i < F->nsvc; i++) {
+		F->svc[i].dirty_w = F->svc[i].has_weights;
+		F->svc[i].dirty_k = F->svc[i].kill >= 0;
+	}
+	apply(d);
+	start_watch(d);
+	free(a);
+}
+
+static void on_lease(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+	struct daemon *d = a->d;
+
+	if (stale(a))
+		return;
+	F->busy = false;
+	if (!reply || !etcd_int(reply, "ID")) {
+		cut_off(d, reply ? "etcd granted no lease" : err);
+		free(a);
+		return;
+	}
+	F->lease = etcd_int(reply, "ID");
+	F->stage = F_SYNC;
+	F->next_keepalive_ms = now_ms() + F->ttl_s * 1000 / 3;
+	a->gen = F->gen;
+	F->busy = etcd_call(&F->e, "/v3/kv/range", etcd_req_range_prefix(F->prefix),
+			    FLEET_TIMEOUT_MS, on_range, a) > 0;
+	if (!F->busy) {
+		free(a);
+		cut_off(d, "cannot read the prefix");
+	}
+}
+
+static void on_keepalive(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (stale(a))
+		return;
+	F->keepalive_busy = false;
+	if (!reply) {
+		cut_off(a->d, err);
+	} else if (etcd_int(json_object_get(reply, "result"), "TTL") <= 0) {
+		/* the lease expired (a long cut): a new one, a new report */
+		dlog(a->d, LOG_WARN_, "fleet: lease %lld expired; taking a new one",
+		     (long long)F->lease);
+		cut_off(a->d, "lease expired");
+		F->next_try_ms = 0;
+	}
+	free(a);
+}
+
+static void on_done(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (stale(a))
+		return;
+	F->report_busy = false;
+	if (!reply)
+		cut_off(a->d, err);
+	free(a);
+}
+
+/* This node's report: what it applied and its counters per service. */
+static void report(struct daemon *d)
+{
+	static struct rollout tmp;
+	json_t *j = json_object(), *svcs = json_object();
+	char k[512], *text;
+	struct cbarg *a;
+	unsigned int i;
+
+	for (i = 0; i < F->nsvc; i++) {
+		struct fsvc *s = &F->svc[i];
+		__u64 nf[2] = { 0 }, bad[2] = { 0 };
+
+		snprintf(tmp.service, sizeof(tmp.service), "%s", s->name);
+		tmp.svc_id = 0;
+		if (!sample_fill(d, &tmp, &d->obs))
+			sample_totals(&d->obs, nf, bad);
+		json_object_set_new(svcs, s->name, json_pack(
+			"{s:i, s:b, s:I, s:I, s:[I,I], s:[I,I]}",
+			"weight", d->obs.exists ? d->obs.weight[0] : -1,
+			"kill", d->obs.exists && d->obs.kill,
+			"weights_rev", (json_int_t)s->applied_w_rev,
+			"kill_rev", (json_int_t)s->applied_k_rev,
+			"new_flows", (json_int_t)nf[0], (json_int_t)nf[1],
+			"bad", (json_int_t)bad[0], (json_int_t)bad[1]));
+	}
+	json_object_set_new(j, "revision", json_integer(F->applied_rev));
+	json_object_set_new(j, "at_ms", json_integer(now_ms()));
+	json_object_set_new(j, "requests", json_integer(F->e.requests));
+	json_object_set_new(j, "services", svcs);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	snprintf(k, sizeof(k), "%s/nodes/%s", F->prefix, F->node);
+	a = cbarg(d);
+	if (text && a) {
+		F->report_busy = etcd_call(&F->e, "/v3/kv/put", etcd_req_put(k, text, F->lease),
+					   FLEET_TIMEOUT_MS, on_done, a) > 0;
+		if (!F->report_busy)
+			free(a);
+	} else {
+		free(a);
+	}
+	free(text);
+}
+
+/* ---- leadership ------------------------------------------------------- */
+
+static void on_elect(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (stale(a))
+		return;
+	F->electing = false;
+	if (!reply)
+		cut_off(a->d, err);
+	/* won or lost, the watch tells who leads */
+	free(a);
+}
+
+static void elect(struct daemon *d)
+{
+	char k[512];
+	json_t *txn;
+	struct cbarg *a;
+
+	key(k, sizeof(k), NULL, "leader");
+	txn = json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "CREATE", 0),
+			"success", "request_put", etcd_req_put(k, F->node, F->lease));
+	a = cbarg(d);
+	if (!a || !txn) {
+		json_decref(txn);
+		free(a);
+		return;
+	}
+	F->electing = etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_elect, a) > 0;
+	if (!F->electing)
+		free(a);
+}
+
+/* One node's counters of svc from its report: new flows, bad events per
+ * variant. */
+static void node_counts(json_t *rep, const char *svc, __u64 n[2], __u64 x[2])
+{
+	json_t *s = json_object_get(json_object_get(rep, "services"), svc);
+	int v;
+
+	for (v = 0; v < 2; v++) {
+		n[v] = json_integer_value(json_array_get(json_object_get(s, "new_flows"), v));
+		x[v] = json_integer_value(json_array_get(json_object_get(s, "bad"), v));
+	}
+}
+
+static void on_step(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (stale(a))
+		return;
+	F->leader_busy = false;
+	if (!reply)
+		cut_off(a->d, err);
+	else if (json_is_true(json_object_get(reply, "succeeded")))
+		dlog(a->d, LOG_INFO_, "fleet: %s: step %lld written", a->svc, (long long)a->step);
+	else
+		dlog(a->d, LOG_INFO_, "fleet: %s: step %lld not written (the rollout or the leadership moved)",
+		     a->svc, (long long)a->step);
+	free(a);
+}
+
+/*
+ * Write the rollout's next state (and the weights, weight >= 0, or the
+ * kill switch, kill >= 0, it implies) if, and only if, this node still leads under the same leader
+ * key and the rollout key is the one it judged.
+ */
+static void write_state(struct daemon *d, struct fsvc *s, json_t *state,
+			int weight, int kill)
+{
+	char kl[512], kr[512], kw[512], kk[512], num[16], *text;
+	json_t *txn, *ops;
+	struct cbarg *a = cbarg(d);
+
+	key(kl, sizeof(kl), NULL, "leader");
+	key(kr, sizeof(kr), s->name, "rollout");
+	key(kw, sizeof(kw), s->name, "weights");
+	key(kk, sizeof(kk), s->name, "killswitch");
+	text = json_dumps(state, JSON_COMPACT);
+	ops = json_array();
+	json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kr, text, 0)));
+	if (weight >= 0) {
+		snprintf(num, sizeof(num), "%d", weight);
+		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kw, num, 0)));
+	}
+	if (kill >= 0)	/* 1: revert every node; 0: lift it (a new start) */
+		json_array_append_new(ops, json_pack("{s:o}", "request_put",
+						     etcd_req_put(kk, kill ? "on" : "off", 0)));
+	txn = json_pack("{s:[o,o], s:o}", "compare",
+			etcd_cmp(kl, "CREATE", F->leader_create_rev),
+			etcd_cmp(kr, "MOD", s->rollout_rev), "success", ops);
+	free(text);
+	if (!a || !txn) {
+		json_decref(txn);
+		free(a);
+		return;
+	}
+	snprintf(a->svc, sizeof(a->svc), "%s", s->name);
+	a->step = json_integer_value(json_object_get(state, "step"));
+	F->leader_busy = etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_step, a) > 0;
+	if (!F->leader_busy)
+		free(a);
+}
+
+static json_t *state_new(const char *phase, int step, __u64 now, const char *why)
+{
+	return json_pack("{s:s, s:i, s:I, s:s, s:s}", "phase", phase, "step", step,
+			 "step_started_ms", (json_int_t)now, "reason", why, "by", F->node);
+}
+
+/* The error-ratio gates of the plan on the fleet's counts in this step:
+ * 1 pass, 0 not yet (too few samples, extend), -1 fail, -2 pause
+ * (inconclusive; why filled for both). Other gate kinds are not judged in
+ * fleet mode (fleet_command refuses plans with them). */
+static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
+		 char *why, size_t len)
+{
+	json_t *base = json_object_get(st, "base"), *rep;
+	__u64 n[2] = { 0 }, x[2] = { 0 }, cn[2], cx[2], bn[2], bx[2];
+	const char *node;
+	unsigned int g;
+	int v;
+
+	/* per node, what it counted since the step began: a node that left
+	 * (or was cut off) takes neither its samples nor its bad events
+	 * along, and one that joined during the step waits for the next */
+	json_object_foreach(F->nodes, node, rep) {
+		json_t *b = json_object_get(base, node);
+
+		if (!b)
+			continue;
+		node_counts(rep, svc, cn, cx);
+		for (v = 0; v < 2; v++) {
+			bn[v] = json_integer_value(json_array_get(json_object_get(b, "n"), v));
+			bx[v] = json_integer_value(json_array_get(json_object_get(b, "x"), v));
+			n[v] += cn[v] > bn[v] ? cn[v] - bn[v] : 0;
+			x[v] += cx[v] > bx[v] ? cx[v] - bx[v] : 0;
+		}
+	}
+	for (g = 0; g < p->ngates; g++) {
+		const struct sluice_plan_gate *gt = &p->gates[g];
+		double rc = n[1] ? (double)x[1] / n[1] : 0, rb = n[0] ? (double)x[0] / n[0] : 0;
+
+		if (gt->metric != SLUICE_METRIC_ERROR_RATIO)
+			continue;
+		if (n[1] < gt->min_samples) {
+			if (gt->on_inconclusive == SLUICE_INCONCLUSIVE_EXTEND)
+				return 0;
+			snprintf(why, len, "gate %s inconclusive on the fleet's sums: %llu canary flows of %llu needed",
+				 gt->name, (unsigned long long)n[1],
+				 (unsigned long long)gt->min_samples);
+			return gt->on_inconclusive == SLUICE_INCONCLUSIVE_FAIL ? -1 : -2;
+		}
+		if ((gt->has_max && rc > gt->max) ||
+		    (gt->compare_baseline && rc > rb * (1 + gt->max_increase) +
+		     (gt->has_max_increase_abs ? gt->max_increase_abs : 0))) {
+			snprintf(why, len, "gate %s failed on the fleet's sums: canary %llu/%llu bad, baseline %llu/%llu",
+				 gt->name, (unsigned long long)x[1], (unsigned long long)n[1],
+				 (unsigned long long)x[0], (unsigned long long)n[0]);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* The step's base: every reporting node's counters now. */
+static void with_base(json_t *st, const char *svc)
+{
+	json_t *base = json_object(), *rep;
+	const char *node;
+	__u64 n[2], x[2];
+
+	json_object_foreach(F->nodes, node, rep) {
+		node_counts(rep, svc, n, x);
+		json_object_set_new(base, node, json_pack("{s:[I,I], s:[I,I]}",
+				    "n", (json_int_t)n[0], (json_int_t)n[1],
+				    "x", (json_int_t)x[0], (json_int_t)x[1]));
+	}
+	json_object_set_new(st, "base", base);
+}
+
+static int step_weight(const struct sluice_plan *p, int i)
+{
+	return p->steps[i].kind == SLUICE_STEP_CUTOVER ? 10000 : p->steps[i].weight[0];
+}
+
+static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
+{
+	const char *phase = json_string_value(json_object_get(s->rollout, "phase"));
+	struct sluice_plan *p;
+	char err[512], why[512];
+	json_t *st = NULL;
+	json_int_t frozen_at;
+	int i, verdict;
+
+	if (!phase || !strcmp(phase, "promoted") || !strcmp(phase, "rolled_back") ||
+	    !strcmp(phase, "aborted") || !strcmp(phase, "error"))
+		return;
+	if (!strcmp(phase, "abort")) {
+		st = state_new("aborted", -1, now, "aborted by the operator");
+		write_state(d, s, st, -1, 1);
+		json_decref(st);
+		return;
+	}
+	p = s->plan_text ? sluice_plan_parse_string(s->plan_text, s->name, err, sizeof(err)) : NULL;
+	if (p && d->s && ro_resolve_service(d, p, s->name, err, sizeof(err))) {
+		sluice_plan_free(p);
+		p = NULL;
+	}
+	if (!p) {
+		st = state_new("error", -1, now, s->plan_text ? err : "no plan in etcd");
+		write_state(d, s, st, -1, -1);
+		json_decref(st);
+		return;
+	}
+	if (!strcmp(phase, "start")) {
+		st = state_new("progressing", 0, now, "started");
+		with_base(st, s->name);
+		write_state(d, s, st, step_weight(p, 0), s->kill == 1 ? 0 : -1);
+		goto out;
+	}
+	if (strcmp(phase, "progressing"))
+		goto out;
+	/* a freeze stops the hold: its start goes into etcd, and the end
+	 * moves the step's start by the frozen time (a new leader sees
+	 * both), so holds resume where they were */
+	frozen_at = json_integer_value(json_object_get(s->rollout, "frozen_at_ms"));
+	if ((F->global_freeze || s->frozen) != !!frozen_at) {
+		st = json_deep_copy(s->rollout);
+		if (frozen_at) {
+			json_object_set_new(st, "step_started_ms", json_integer(
+				json_integer_value(json_object_get(st, "step_started_ms")) +
+				(now - frozen_at)));
+			json_object_del(st, "frozen_at_ms");
+		} else {
+			json_object_set_new(st, "frozen_at_ms", json_integer(now));
+		}
+		write_state(d, s, st, -1, -1);
+		goto out;
+	}
+	if (frozen_at)
+		goto out;
+	i = json_integer_value(json_object_get(s->rollout, "step"));
+	if (i < 0 || i >= (int)p->nsteps)
+		goto out;
+	/* the hold counts from the step's start as written in etcd: a new
+	 * leader keeps what is left of it */
+	if (now < (__u64)json_integer_value(json_object_get(s->rollout, "step_started_ms")) +
+		  p->steps[i].hold_ms)
+		goto out;
+	if (p->steps[i].kind == SLUICE_STEP_PAUSE && !p->steps[i].hold_ms)
+		goto out;	/* waits for a promote */
+	verdict = judge(p, s->rollout, s->name, why, sizeof(why));
+	if (verdict == -1 && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
+		st = state_new("rolled_back", i, now, why);
+		write_state(d, s, st, -1, 1);
+	} else if (verdict < 0) {
+		st = state_new("paused", i, now, why);
+		write_state(d, s, st, -1, -1);
+	} else if (verdict > 0 && i + 1 == (int)p->nsteps) {
+		st = state_new("promoted", i, now, "every step passed");
+		write_state(d, s, st, -1, -1);
+	} else if (verdict > 0) {
+		st = state_new("progressing", i + 1, now, "previous step passed");
+		with_base(st, s->name);
+		write_state(d, s, st, step_weight(p, i + 1), -1);
+	}
+out:
+	json_decref(st);
+	sluice_plan_free(p);
+}
+
+static void lead(struct daemon *d, __u64 now)
+{
+	unsigned int i;
+
+	for (i = 0; i < F->nsvc && !F->leader_busy; i++)
+		if (F->svc[i].rollout)
+			lead_one(d, &F->svc[i], now);
+}
+
+/* ---- the tick --------------------------------------------------------- */
+
+void fleet_tick(struct daemon *d, __u64 now)
+{
+	struct cbarg *a;
+
+	if (!F)
+		return;
+	if (F->stage == F_LEASE && !F->busy && now >= F->next_try_ms) {
+		a = cbarg(d);
+		F->busy = a && etcd_call(&F->e, "/v3/lease/grant",
+					 json_pack("{s:i}", "TTL", F->ttl_s),
+					 FLEET_TIMEOUT_MS, on_lease, a) > 0;
+		if (!F->busy) {
+			free(a);
+			F->next_try_ms = now + 1000;
+		}
+		return;
+	}
+	if (F->stage != F_WATCH)
+		return;
+	if (F->resync) {
+		F->resync = false;
+		cut_off(d, "etcd cancelled the watch (compacted?)");
+		F->next_try_ms = 0;
+		return;
+	}
+	apply(d);	/* what failed before (no instance yet) */
+	if (!F->keepalive_busy && now >= F->next_keepalive_ms) {
+		a = cbarg(d);
+		F->next_keepalive_ms = now + F->ttl_s * 1000 / 3;
+		F->keepalive_busy = a && etcd_call(&F->e, "/v3/lease/keepalive",
+						   json_pack("{s:I}", "ID", (json_int_t)F->lease),
+						   FLEET_TIMEOUT_MS, on_keepalive, a) > 0;
+		if (!F->keepalive_busy)
+			free(a);
+	}
+	if (F->stage != F_WATCH)
+		return;
+	if (!F->report_busy && now >= F->next_report_ms) {
+		F->next_report_ms = now + FLEET_REPORT_MS;
+		report(d);
+	}
+	if (!F->leader[0] && !F->electing)
+		elect(d);
+	if (am_leader() && !F->leader_busy)
+		lead(d, now);
+}
+
+/* ---- status and commands ---------------------------------------------- */
+
+json_t *fleet_status_json(struct daemon *d)
+{
+	json_t *j, *svcs;
+	unsigned int i;
+
+	(void)d;
+	if (!F)
+		return NULL;
+	svcs = json_object();
+	for (i = 0; i < F->nsvc; i++) {
+		struct fsvc *s = &F->svc[i];
+
+		json_object_set_new(svcs, s->name, json_pack(
+			"{s:i, s:s, s:I, s:I, s:I, s:I, s:O?, s:s}",
+			"weight", s->has_weights ? s->weight[0] : -1,
+			"killswitch", s->kill < 0 ? "none" : s->kill ? "on" : "off",
+			"weights_rev", (json_int_t)s->applied_w_rev,
+			"applied_weights_ms", (json_int_t)s->applied_w_ms,
+			"kill_rev", (json_int_t)s->applied_k_rev,
+			"applied_kill_ms", (json_int_t)s->applied_k_ms,
+			"rollout", s->rollout, "error", s->error));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:O, s:o}",
+		      "node", F->node, "prefix", F->prefix,
+		      "etcd", F->ok ? "ok" : "unreachable", "why", F->why,
+		      "leader_here", am_leader(), "revision", (json_int_t)F->applied_rev,
+		      "down_since_ms", (json_int_t)(F->ok ? 0 : F->down_since_ms),
+		      "requests", (json_int_t)F->e.requests, "nodes", F->nodes,
+		      "services", svcs);
+	json_object_set_new(j, "leader", json_string(F->leader));
+	json_object_set_new(j, "frozen", json_boolean(F->global_freeze));
+	return j;
+}
+
+static void on_cmd(json_t *reply, const char *err, void *arg)
+{
+	struct cbarg *a = arg;
+
+	if (!reply)
+		dlog(a->d, LOG_ERR_, "fleet: command for %s not written: %s", a->svc, err);
+	free(a);
+}
+
+int fleet_command(struct daemon *d, const char *action, const char *service,
+		  const char *plan, const char *reason, char *err, size_t errlen)
+{
+	char k[512], k2[512];
+	json_t *txn = NULL;
+	struct cbarg *a;
+
+	if (!F) {
+		snprintf(err, errlen, "fleet mode is off (sluiced without --etcd)");
+		return -ENOENT;
+	}
+	if (!F->ok) {
+		snprintf(err, errlen, "etcd unreachable (%s): nothing written", F->why);
+		return -EHOSTUNREACH;
+	}
+	if (!strcmp(action, "freeze") || !strcmp(action, "unfreeze")) {
+		key(k, sizeof(k), service, "freeze");
+		if (!service)
+			key(k, sizeof(k), NULL, "freeze");
+		txn = !strcmp(action, "freeze")
+			? json_pack("{s:[{s:o}]}", "success", "request_put",
+				    etcd_req_put(k, reason && *reason ? reason : "frozen", 0))
+			: json_pack("{s:[{s:{s:o}}]}", "success", "request_delete_range",
+				    "key", etcd_b64(k));
+	} else if (!service) {
+		snprintf(err, errlen, "fleet %s: which service?", action);
+		return -EINVAL;
+	} else if (!strcmp(action, "revert") || !strcmp(action, "resume")) {
+		key(k, sizeof(k), service, "killswitch");
+		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
+				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
+	} else if (!strcmp(action, "abort")) {
+		key(k, sizeof(k), service, "rollout");
+		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
+				etcd_req_put(k, "{\"phase\":\"abort\"}", 0));
+	} else if (!strcmp(action, "start")) {
+		struct sluice_plan *p = plan ? sluice_plan_parse_string(plan, service, err, errlen) : NULL;
+
+		if (!p) {
+			if (!plan)
+				snprintf(err, errlen, "fleet start: a plan is needed (-f FILE)");
+			return -EINVAL;
+		}
+		for (unsigned int g = 0; g < p->ngates; g++)
+			if (p->gates[g].metric != SLUICE_METRIC_ERROR_RATIO) {
+				snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio gates only (on the fleet's sums)",
+					 service, p->gates[g].pos.line, p->gates[g].pos.col,
+					 p->gates[g].name);
+				sluice_plan_free(p);
+				return -EINVAL;
+			}
+		sluice_plan_free(p);
+		key(k, sizeof(k), service, "plan");
+		key(k2, sizeof(k2), service, "rollout");
+		txn = json_pack("{s:[{s:o},{s:o}]}", "success", "request_put",
+				etcd_req_put(k, plan, 0), "request_put",
+				etcd_req_put(k2, "{\"phase\":\"start\"}", 0));
+	} else {
+		snprintf(err, errlen, "fleet: unknown action '%s'", action);
+		return -EINVAL;
+	}
+	a = cbarg(d);
+	if (!a || !txn) {
+		json_decref(txn);
+		free(a);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(a->svc, sizeof(a->svc), "%s", service ? service : "fleet");
+	if (etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_cmd, a) < 0) {
+		free(a);
+		snprintf(err, errlen, "cannot reach etcd");
+		return -EIO;
+	}
+	return 0;
+}
+
+int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
+		size_t errlen)
+{
+	char host[64] = "";
+
+	(void)d;
+	if (!o->etcd_url)
+		return 0;
+	if (strncmp(o->etcd_url, "http://", 7)) {
+		snprintf(err, errlen, "--etcd: '%s' is not an http:// URL", o->etcd_url);
+		return -EINVAL;
+	}
+	F = calloc(1, sizeof(*F));
+	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object())) {
+		fleet_stop(d);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	etcd_init(&F->e, F->hc, o->etcd_url);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(F->node, sizeof(F->node), "%s", o->node ? o->node : host);
+	snprintf(F->prefix, sizeof(F->prefix), "/sluice/%s", o->cluster ? o->cluster : "default");
+	F->ttl_s = o->ttl_s ? o->ttl_s : 3;
+	F->stage = F_LEASE;
+	F->gen = 1;
+	snprintf(F->why, sizeof(F->why), "not connected yet");
+	F->down_since_ms = now_ms();
+	return 0;
+}
+
+void fleet_stop(struct daemon *d)
+{
+	unsigned int i;
+	struct fleet *f = F;
+
+	(void)d;
+	if (!f)
+		return;
+	F = NULL;	/* callbacks of the cancelled requests see stale */
+	if (f->hc)
+		httpc_free(f->hc);
+	for (i = 0; i < f->nsvc; i++) {
+		free(f->svc[i].plan_text);
+		json_decref(f->svc[i].rollout);
+	}
+	json_decref(f->nodes);
+	free(f);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Fleet mode (sluiced --etcd): etcd holds the desired state of every
+ * service of the fleet, under /sluice/CLUSTER/:
+ *
+ *   leader                       the elected node (under its lease)
+ *   nodes/NODE                   each node's report (under its lease):
+ *                                applied revision, weights, counters
+ *   freeze                       present: no rollout advances
+ *   services/SVC/weights         canary share, bp: one number (every
+ *                                ring) or an array per ring
+ *   services/SVC/killswitch      "on" (revert to last-known-good) | "off"
+ *   services/SVC/plan            the plan, YAML (a rollout: section)
+ *   services/SVC/rollout         the fleet rollout: {"phase", "step",
+ *                                "step_started_ms", "base", "reason"}
+ *                                {"phase": "start"} asks the leader to
+ *                                begin, {"phase": "abort"} to abort
+ *
+ * Every node watches the prefix and applies weights and kill switch to
+ * its maps as they change; a node cut off from etcd keeps what it applied
+ * last, never advances, and resynchronises when it is back. One node, the
+ * leader, advances rollouts: it judges the plan's error-ratio gates on the
+ * sum of every node's counters and writes the next step with a
+ * transaction fenced on its leadership and the rollout key's revision, so
+ * a step is never written twice nor skipped when leadership moves.
+ */
+#ifndef SLUICED_FLEET_H
+#define SLUICED_FLEET_H
+
+#include <jansson.h>
+
+struct daemon;
+
+struct fleet_opts {
+	const char *etcd_url;		/* NULL: fleet mode off */
+	const char *cluster;		/* default "default" */
+	const char *node;		/* default: the host name */
+	unsigned int ttl_s;		/* lease TTL (default 3 s) */
+};
+
+int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
+		size_t errlen);
+void fleet_stop(struct daemon *d);
+int fleet_fd(struct daemon *d);		/* -1: off */
+void fleet_dispatch(struct daemon *d);
+void fleet_tick(struct daemon *d, __u64 now);
+bool fleet_on(const struct daemon *d);
+/* Does etcd hold desired state for service (weights, kill switch, plan)? */
+bool fleet_has_service(const struct daemon *d, const char *service);
+json_t *fleet_status_json(struct daemon *d);
+/* A fleet command from the control socket: writes to etcd (asynchronous:
+ * the reply says it was sent). action: start (plan text), abort, revert,
+ * resume, freeze, unfreeze. Returns 0 or -errno with err set. */
+int fleet_command(struct daemon *d, const char *action, const char *service,
+		  const char *plan, const char *reason, char *err, size_t errlen);
+
+#endif
