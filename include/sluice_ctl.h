@@ -94,7 +94,7 @@
 	X(RETRY, "retry")	\
 	X(FREEZE, "freeze")	\
 	X(UNFREEZE, "unfreeze")	\
-	X(HEALTH, "health")
+	X(HEALTH, "health")	\
 	X(FLEET, "fleet")
 
 #define SLUICE_CTL_CMD_ENUM(id, name) SLUICE_CTL_##id,
