@@ -81,6 +81,7 @@ int loop_run(struct daemon *d, int listen_fd)
 					continue;
 				ro_tick(d, now);
 				trigger_tick(d, now);
+				budget_tick(d, now);
 				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
