@@ -89,7 +89,7 @@ bool budget_freeze_update(struct eng_freeze *f, const struct budget_left *l,
 
 	if (!l->known)
 		return false;
-	exhausted = l->remaining <= 0;
+	exhausted = l->remaining <= 1e-9;	/* exactly spent, up to rounding */
 	if (exhausted) {
 		/* the numbers move while frozen: keep the reason current */
 		snprintf(f->reason, sizeof(f->reason), "budget exhausted: %s", l->text);
