@@ -12,6 +12,9 @@
 #   - Prometheus stopped mid-rollout: the gate errors, then the rollout
 #     pauses (never a pass)
 #   - a query through Prometheus returns the datapath's counters
+#   - an exhausted error budget (the budget's Prometheus query) holds a
+#     running rollout and refuses `rollout start`, with the reason in the
+#     status and the audit trail; budget back lifts it
 # Bounds are generous; nothing depends on speed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -111,6 +114,46 @@ echo "== Prometheus scrapes sluiced's /metrics"
 v=$(prom_query 'sum(sluice_new_flows_total{service="web"})')
 check "a query through Prometheus returns the datapath's new flows ($v)" \
 	python3 -S -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) > 0 else 1)" "${v:-0}"
+
+echo "== an exhausted error budget freezes the service"
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.0001\n' >"$RL_DIR/exp/budget.prom"
+cat >"$RL_DIR/budget.yaml" <<'EOC'
+steps:
+  - weight: 10%
+    hold: 5m
+gates:
+  - name: http5xx
+    metric: prometheus
+    query: 'max(app_5xx_ratio{version="{{variant}}"})'
+    max_increase: 50%
+    min_samples: 2
+budget:
+  slo: 99.9%
+  window: 30d
+  check_interval: 1s
+  error_ratio_query: 'max(app_error_ratio_30d{service="{{service}}"})'
+EOC
+lab_sluice service del web >/dev/null 2>&1
+lab_service web 4 >/dev/null
+for _ in $(seq 50); do [ "$(prom_query 'max(app_error_ratio_30d)')" = 0.0001 ] && break; sleep 0.2; done
+rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+check "a rollout with budget left runs" rl_wait 10 'r["phase"] == "progressing" and r["budget"]["remaining"] > 0.8' web
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.002\n' >"$RL_DIR/exp/.b" && mv "$RL_DIR/exp/.b" "$RL_DIR/exp/budget.prom"
+check "budget exhausted: the running rollout holds, frozen" \
+	rl_wait 20 'r["status"].startswith("frozen: budget exhausted") and r["phase"] == "progressing"' web
+held=$(rl_field web 'r["hold_left_ms"]'); sleep 2
+check "no hold accrues while frozen" [ "$(rl_field web 'r["hold_left_ms"]')" = "$held" ]
+grep -q '"type":"freeze".*budget exhausted' "$RL_AUDIT" && ok "the audit trail has the freeze with its reason" || fail "audit: budget freeze"
+rl rollout abort web >/dev/null
+out=$(rl rollout start web -f "$RL_DIR/budget.yaml" 2>&1); rc=$?
+check "rollout start refused while exhausted (exit $rc)" [ "$rc" -ne 0 ]
+case $out in *"budget exhausted"*) ok "the refusal says why";; *) fail "refusal reason: $out";; esac
+check "the status shows the freeze" rl_wait 2 'r["budget"]["frozen"] and r["phase"] == "aborted"' web
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.0001\n' >"$RL_DIR/exp/.b" && mv "$RL_DIR/exp/.b" "$RL_DIR/exp/budget.prom"
+check "budget back: the freeze lifts by itself" rl_wait 20 'not r["budget"]["frozen"]' web
+check "and a start is accepted" rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+rl rollout abort web >/dev/null
+rm -f "$RL_DIR/exp/budget.prom"
 
 echo "== Prometheus stopped mid-rollout: errors, then a pause"
 # promotion emptied the canary pool: a fresh service (pools as new)

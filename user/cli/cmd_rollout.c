@@ -153,6 +153,17 @@ static void print_rollout(const json_t *r)
 		pr_text("  ended: %s\n", jstr(r, "end_reason"));
 	if (*jstr(r, "error"))
 		pr_text("  problem: %s\n", jstr(r, "error"));
+	/* the plan's error budget (sluiced's budget: check) */
+	g = json_object_get(r, "budget");
+	if (json_is_object(g)) {
+		fmt_time(jnum(g, "since_ms"), t, sizeof(t));
+		if (json_is_true(json_object_get(g, "frozen")))
+			pr_text("  FROZEN since %s: %s: no rollout of it starts\n", t, jstr(g, "reason"));
+		else if (*jstr(g, "text"))
+			pr_text("  budget: %s\n", jstr(g, "text"));
+		if (*jstr(g, "error"))
+			pr_text("  budget check failed: %s\n", jstr(g, "error"));
+	}
 	json_array_foreach(json_object_get(r, "gates"), i, g) {
 		double c = jreal(g, "canary", &ok), b, st, lim;
 
