@@ -15,6 +15,8 @@
 #   - an exhausted error budget (the budget's Prometheus query) holds a
 #     running rollout and refuses `rollout start`, with the reason in the
 #     status and the audit trail; budget back lifts it
+#   - a failing pre-step hook pauses before the step's weight is written;
+#     resume runs it again and the step begins
 # Bounds are generous; nothing depends on speed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -154,6 +156,33 @@ check "budget back: the freeze lifts by itself" rl_wait 20 'not r["budget"]["fro
 check "and a start is accepted" rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
 rl rollout abort web >/dev/null
 rm -f "$RL_DIR/exp/budget.prom"
+
+echo "== the pre-step hook"
+cat >"$RL_DIR/hook.yaml" <<EOC
+steps:
+  - weight: 10%
+    hold: 5m
+gates:
+  - name: http5xx
+    metric: prometheus
+    query: 'max(app_5xx_ratio{version="{{variant}}"})'
+    max_increase: 50%
+    min_samples: 2
+pre_step_hook: 'echo "\$SLUICE_SERVICE \$SLUICE_STEP \$SLUICE_WEIGHT" >> $RL_DIR/hook.log; test -e $RL_DIR/hook.ok'
+pre_step_timeout: 5s
+EOC
+lab_sluice service del web >/dev/null 2>&1
+lab_service web 4 >/dev/null
+rl rollout start web -f "$RL_DIR/hook.yaml" >/dev/null
+check "a failing hook pauses the rollout" rl_wait 10 'r["phase"] == "paused" and r["pause_reason"] == "pre-step hook"' web
+check "before the step's weight is written" [ "$(rl_field web 'r["weight"][0]')" = 0 ]
+grep -q 'pre-step hook: exit status 1' "$RL_AUDIT" && ok "the audit trail has the hook's exit status" || fail "audit: hook"
+check "the hook saw the service, step and weight" grep -q '^web 0 10.00$' "$RL_DIR/hook.log"
+touch "$RL_DIR/hook.ok"
+rl rollout resume web >/dev/null
+check "resume runs it again; the step begins" rl_wait 10 'r["phase"] == "progressing" and r["weight"][0] == 1000' web
+check "the hook ran twice" [ "$(wc -l <"$RL_DIR/hook.log")" = 2 ] || cat "$RL_DIR/hook.log"
+rl rollout abort web >/dev/null
 
 echo "== Prometheus stopped mid-rollout: errors, then a pause"
 # promotion emptied the canary pool: a fresh service (pools as new)
