@@ -2,7 +2,10 @@
 /*
  * The /metrics endpoint: libmicrohttpd with its own polling thread. The
  * loop publishes snapshots; a scrape takes a reference to the current one
- * under a mutex held for a pointer copy, and renders it on the HTTP thread.
+ * under a mutex held for a pointer copy, and renders it on the HTTP thread
+ * the first time: the text is kept with the snapshot, so further scrapes
+ * of it (several Prometheus servers, a retry) only send it. The response
+ * holds the reference until libmicrohttpd has sent the text.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +56,47 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code,
 	return ret;
 }
 
+struct held {
+	struct metrics_srv *s;
+	struct metrics_snapshot *m;
+};
+
+static void release(void *cls)
+{
+	struct held *h = cls;
+
+	unref(h->s, h->m);
+	free(h);
+}
+
+/* The snapshot's text, rendered once (outside the lock: the loop's
+ * publish never waits for a render). */
+static int snapshot_text(struct metrics_srv *s, struct metrics_snapshot *m)
+{
+	char *text;
+	size_t len;
+	bool have;
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	have = m->text != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (have)
+		return 0;
+	err = metrics_render_text(m, &text, &len);
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	if (!m->text) {
+		m->text = text;
+		m->text_len = len;
+		text = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(text);
+	return 0;
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version,
 			      const char *upload, size_t *upload_len, void **state)
@@ -60,12 +104,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	static char not_found[] = "not found: try /metrics\n";
 	static char not_allowed[] = "only GET and HEAD\n";
 	static char index_page[] = "sluiced: /metrics (Prometheus text format)\n";
+	static char starting[] = "# sluiced is starting: no snapshot yet\n";
+	static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
 	struct metrics_srv *s = cls;
-	struct metrics_snapshot *m;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-	int err;
+	struct MHD_Response *r;
+	struct held *h;
+	enum MHD_Result ret;
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", not_allowed,
@@ -76,29 +120,33 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", not_found,
 			     strlen(not_found), false);
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return MHD_NO;
+	h->s = s;
 	pthread_mutex_lock(&s->lock);
-	m = s->cur;
-	if (m)
-		m->refs++;
+	h->m = s->cur;
+	if (h->m)
+		h->m->refs++;
 	pthread_mutex_unlock(&s->lock);
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		unref(s, m);
+	if (!h->m) {
+		free(h);
+		return reply(c, MHD_HTTP_OK, type, starting, strlen(starting), false);
+	}
+	if (snapshot_text(s, h->m)) {
+		release(h);
 		return MHD_NO;
 	}
-	if (m) {
-		err = metrics_render(m, f);
-	} else {
-		fputs("# sluiced is starting: no snapshot yet\n", f);
-		err = 0;
-	}
-	unref(s, m);
-	if (fclose(f) || err) {
-		free(buf);
+	r = MHD_create_response_from_buffer_with_free_callback_cls(h->m->text_len, h->m->text,
+								   release, h);
+	if (!r) {
+		release(h);
 		return MHD_NO;
 	}
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf,
-		     len, true);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 /* "host:port" or "[v6]:port" */
