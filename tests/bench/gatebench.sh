@@ -70,7 +70,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b)
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$SLOW" "$SLOW_S" &
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$SLOW" "$SLOW_S" 2>/dev/null &
 PIDS+=($!)
 ready=
 for _ in $(seq 150); do
