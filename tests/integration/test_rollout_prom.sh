@@ -14,7 +14,8 @@
 #   - a query through Prometheus returns the datapath's counters
 #   - an exhausted error budget (the budget's Prometheus query) holds a
 #     running rollout and refuses `rollout start`, with the reason in the
-#     status and the audit trail; budget back lifts it
+#     status and the audit trail; budget back lifts it; the same from
+#     sluiced's own per-minute samples (rows this test writes)
 #   - a failing pre-step hook pauses before the step's weight is written;
 #     resume runs it again and the step begins
 # Bounds are generous; nothing depends on speed.
@@ -153,9 +154,34 @@ case $out in *"budget exhausted"*) ok "the refusal says why";; *) fail "refusal 
 check "the status shows the freeze" rl_wait 2 'r["budget"]["frozen"] and r["phase"] == "aborted"' web
 printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.0001\n' >"$RL_DIR/exp/.b" && mv "$RL_DIR/exp/.b" "$RL_DIR/exp/budget.prom"
 check "budget back: the freeze lifts by itself" rl_wait 20 'not r["budget"]["frozen"]' web
-check "and a start is accepted" rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+check "and a start is accepted" [ $? -eq 0 ]
 rl rollout abort web >/dev/null
 rm -f "$RL_DIR/exp/budget.prom"
+
+# the datapath source: ten minutes of samples in sluiced's store, 1 % bad
+samples() {	# BAD_PER_MINUTE: rows for the last 10 minutes (cumulative)
+	python3 -S - "$RL_DB" "$1" <<'EOP'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10)
+now = int(time.time()) // 60 * 60000
+with db:
+    for k in range(10):
+        m = now - (10 - k) * 60000
+        db.execute("INSERT OR REPLACE INTO samples VALUES ('web', ?, 0, 1000, ?, ?, ?, ?)",
+                   (m, 10**12 + k * 50000, 10**12 + k * 50000, 10**9 + k * int(sys.argv[2]), 10**9))
+EOP
+}
+sed -e '/error_ratio_query/d' -e 's/^  check_interval: 1s/  check_interval: 1s\n  min_events: 10/' "$RL_DIR/budget.yaml" >"$RL_DIR/budget_dp.yaml"
+samples 1000
+out=$(rl rollout start web -f "$RL_DIR/budget_dp.yaml" 2>&1); rc=$?
+check "samples 1 % bad: start refused at once (exit $rc)" [ "$rc" -ne 0 ]
+case $out in *"budget exhausted"*"9000 bad of 900000 flows"*) ok "with the samples' numbers";; *) fail "refusal: $out";; esac
+samples 0
+check "good samples: the freeze lifts" rl_wait 20 'not r["budget"]["frozen"]' web
+rl rollout start web -f "$RL_DIR/budget_dp.yaml" >/dev/null
+check "and a start is accepted" [ $? -eq 0 ]
+rl rollout abort web >/dev/null
 
 echo "== the pre-step hook"
 cat >"$RL_DIR/hook.yaml" <<EOC

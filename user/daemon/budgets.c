@@ -59,7 +59,7 @@ static struct bsvc *find(const char *service, bool create)
 	return b;
 }
 
-static void note(struct bsvc *b, bool changed, __u64 now)
+static void note(struct bsvc *b, bool changed)
 {
 	struct daemon *d = b->d;
 	struct rollout *r = ro_find(d, b->service);
@@ -73,14 +73,13 @@ static void note(struct bsvc *b, bool changed, __u64 now)
 	audit_note(d, b->service, r ? r->st.rollout_id : 0,
 		   b->f.frozen ? "freeze" : "unfreeze", BUDGET_WHO, text);
 	gs_notify_service_freeze(d, b->service, b->f.frozen, &b->f);
-	(void)now;
 }
 
 static void apply(struct bsvc *b, const struct budget_left *l, __u64 now)
 {
 	b->last = *l;
 	b->error[0] = 0;
-	note(b, budget_freeze_update(&b->f, l, now), now);
+	note(b, budget_freeze_update(&b->f, l, now));
 }
 
 static void on_prom(const struct prom_result *res, void *arg)
@@ -176,8 +175,8 @@ void budget_tick(struct daemon *d, __u64 now)
 {
 	unsigned int i;
 
-	if (!d->s)
-		return;
+	/* the checks need only the store or the HTTP client: right after a
+	 * restart they run before the rollouts' first tick */
 	for (i = 0; i < d->nro; i++) {
 		struct rollout *r = d->ro[i];
 		struct bsvc *b = adopt(d, r->service, r->plan);
@@ -187,7 +186,7 @@ void budget_tick(struct daemon *d, __u64 now)
 			continue;
 		/* a running rollout's tick takes the samples; keep the history
 		 * going between rollouts */
-		if (!running && !b->cfg.error_ratio_query[0] &&
+		if (!running && d->s && !b->cfg.error_ratio_query[0] &&
 		    r->sample_minute != now / 60000 && !sample_fill(d, r, &d->obs))
 			ro_take_sample(d, r, now);
 		if (now >= b->next_ms)

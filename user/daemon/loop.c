@@ -79,9 +79,9 @@ int loop_run(struct daemon *d, int listen_fd)
 
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
+				budget_tick(d, now);	/* the freezes first */
 				ro_tick(d, now);
 				trigger_tick(d, now);
-				budget_tick(d, now);
 				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);
 				ctl_expire(d, epfd, now);
