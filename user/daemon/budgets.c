@@ -123,17 +123,33 @@ static void check_prom(struct daemon *d, struct bsvc *b)
 	b->busy = b->qid > 0;
 }
 
-static void check_samples(struct daemon *d, struct bsvc *b, __u64 now)
+static int samples_left(struct daemon *d, struct bsvc *b, __u64 now, struct budget_left *l)
 {
 	__u64 w = budget_window_ms(&b->cfg), bad, total, span;
-	struct budget_left l;
 
 	if (store_sample_window(d->db, b->service, now > w ? now - w : 0, &bad, &total, &span)) {
 		snprintf(b->error, sizeof(b->error), "%.159s", store_errmsg(d->db));
-		return;
+		return -EIO;
 	}
-	budget_from_counts(&b->cfg, bad, total, span, &l);
-	apply(b, &l, now);
+	budget_from_counts(&b->cfg, bad, total, span, l);
+	return 0;
+}
+
+static void check_samples(struct daemon *d, struct bsvc *b, __u64 now)
+{
+	struct budget_left l;
+
+	if (!samples_left(d, b, now, &l))
+		apply(b, &l, now);
+}
+
+/* The verdict into b->f without a note (a budget nobody tracks yet). */
+static void check_samples_only(struct daemon *d, struct bsvc *b, __u64 now)
+{
+	struct budget_left l;
+
+	if (!samples_left(d, b, now, &l))
+		budget_freeze_update(&b->f, &l, now);
 }
 
 static void check(struct daemon *d, struct bsvc *b, __u64 now)
@@ -200,15 +216,36 @@ void budget_tick(struct daemon *d, __u64 now)
 	}
 }
 
-void budget_start_check(struct daemon *d, const char *service,
-			const struct sluice_plan *plan, __u64 now)
+static bool same_source(const struct sluice_plan_budget *a, const struct sluice_plan_budget *b)
 {
-	struct bsvc *b = adopt(d, service, plan);
+	return budget_slo(a) == budget_slo(b) && budget_window_ms(a) == budget_window_ms(b) &&
+	       !strcmp(a->error_ratio_query, b->error_ratio_query) && !strcmp(a->url, b->url);
+}
 
-	/* the samples answer at once; a query's answer freezes the rollout
-	 * it started (until then the last known state stands) */
-	if (b && (!b->cfg.error_ratio_query[0] || now >= b->next_ms))
-		check(d, b, now);
+void budget_start_check(struct daemon *d, const char *service,
+			const struct sluice_plan *plan, __u64 now, struct eng_freeze *out)
+{
+	struct bsvc *b = find(service, false), tmp = { .d = d };
+
+	memset(out, 0, sizeof(*out));
+	if (!wanted(plan))
+		return;
+	if (b && same_source(&b->cfg, &plan->budget)) {
+		/* the samples answer at once; a query's last answer stands
+		 * (the next one freezes the rollout it finds running) */
+		if (!b->cfg.error_ratio_query[0])
+			check(d, b, now);
+		*out = b->f;
+		return;
+	}
+	if (plan->budget.error_ratio_query[0])
+		return;		/* not asked yet: the first answer decides */
+	/* another budget than the one tracked (the plan is not the
+	 * service's yet): judged for this start only */
+	tmp.cfg = plan->budget;
+	snprintf(tmp.service, sizeof(tmp.service), "%s", service);
+	check_samples_only(d, &tmp, now);
+	*out = tmp.f;
 }
 
 void budget_env(struct daemon *d, const char *service, struct eng_freeze *out)

@@ -694,7 +694,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	n->sample_minute = now_ms() / 60000;
 	eng_state_init(&n->st, a->service);
 	/* outside the transaction: a refused start keeps the freeze's note */
-	budget_start_check(d, a->service, n->plan, now_ms());
+	budget_start_check(d, a->service, n->plan, now_ms(), &d->env.service);
 	sample_fill(d, n, &d->obs);
 	if (store_begin(d->db)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
@@ -702,7 +702,6 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	}
 	fill_cmd(&cmd, ENG_CMD_START, a);
 	cmd.rollout_id = next_rollout_id(d);
-	budget_env(d, a->service, &d->env.service);
 	memset(&d->out, 0, sizeof(d->out));
 	e = eng_command(n->plan, &n->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
 	if (e) {

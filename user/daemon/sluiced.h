@@ -176,9 +176,10 @@ json_t *health_json(struct daemon *d, const char *service);
 
 /* budgets.c: the error-budget freeze of services whose plan has budget: */
 void budget_tick(struct daemon *d, __u64 now);
-/* before a start: the samples' budget now (a query's: the last known) */
+/* before a start of plan: the service's freeze for it (samples: checked
+ * now; a query: its last answer, none yet: not frozen) */
 void budget_start_check(struct daemon *d, const char *service,
-			const struct sluice_plan *plan, __u64 now);
+			const struct sluice_plan *plan, __u64 now, struct eng_freeze *out);
 /* the service's freeze for eng_env.service (cleared when not frozen) */
 void budget_env(struct daemon *d, const char *service, struct eng_freeze *out);
 json_t *budget_json(struct daemon *d, const char *service);
