@@ -21,11 +21,14 @@ const char *rollout_socket(void)
 	return socket_path;
 }
 
-/* Take "--socket PATH" out of argv wherever it is. */
+/* Take "--socket PATH" out of argv wherever it is. Each call names its
+ * own (report and top too: the fuzzer calls main again, and an old argv
+ * is freed by then). */
 int rollout_strip_socket(int *argc, char **argv)
 {
 	int i, j;
 
+	socket_path = NULL;
 	for (i = 0; i < *argc; i++) {
 		if (strcmp(argv[i], "--socket"))
 			continue;
@@ -537,7 +540,6 @@ int do_rollout(int argc, char **argv)
 {
 	int rc;
 
-	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
 	rc = rollout_strip_socket(&argc, argv);
 
 	if (rc)
