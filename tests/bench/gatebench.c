@@ -183,6 +183,7 @@ static int jitter(const char *url, unsigned int secs)
 	unsigned int cap = secs * 20 + 16, nlate = 0, ngap = 0, nev[2] = { 0 }, errs = 0, i;
 	double *late = calloc(cap, sizeof(double)), *gap = calloc(cap, sizeof(double));
 	double next, last_dp = 0, end;
+	__u64 last_seq = 0, measurements = 0;
 	static struct eng_state st;
 	static struct eng_out out;
 	static struct eng_env env;
@@ -224,6 +225,10 @@ static int jitter(const char *url, unsigned int secs)
 			sim_traffic(&sim, 1000);
 			ctx.step = st.phase == ENG_PROGRESSING ? st.step : -1;
 			extgate_tick(xg, p, &ctx, &sim.obs, wall(), sim.obs.ext);
+			if (sim.obs.ext[1].seq != last_seq) {
+				last_seq = sim.obs.ext[1].seq;
+				measurements++;
+			}
 			eng_tick(p, &st, &sim.obs, &env, wall(), &out);
 			sim_apply(&sim, &out);
 			for (i = 0; i < out.nevents; i++) {
@@ -246,8 +251,8 @@ static int jitter(const char *url, unsigned int secs)
 	stats("tick_late_ms", late, nlate, false);
 	stats("datapath_gate_interval_ms", gap, ngap, false);
 	printf("\"datapath_evaluations\": %u, \"prometheus_evaluations\": %u, "
-	       "\"prometheus_errors\": %u, \"phase\": \"%s\"}\n", nev[0], nev[1], errs,
-	       eng_phase_name(st.phase));
+	       "\"prometheus_measurements\": %llu, \"prometheus_errors\": %u, \"phase\": \"%s\"}\n",
+	       nev[0], nev[1], (unsigned long long)measurements, errs, eng_phase_name(st.phase));
 	fflush(stdout);
 	extgate_free(xg);
 	cmdrun_free(cr);
