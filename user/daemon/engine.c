@@ -832,6 +832,10 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 	if (reconcile(st, obs, now_ms, out)) {
 		st->last_tick_ms = now_ms;
 	} else if (st->hook_pending) {
+		/* the previous step's weights still serve: its gates still
+		 * judge them (a failure rolls back while the hook runs) */
+		if (st->step > 0)
+			evaluate_gates(plan, st, obs, now_ms, out);
 		hook_wait(plan, st, obs, frozen, now_ms, out);
 	} else {
 		accrue(plan, st, frozen, now_ms);

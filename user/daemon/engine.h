@@ -195,8 +195,9 @@ struct eng_state {
 	char end_reason[ENG_STATUS_LEN];	/* terminal: why, with numbers */
 	/*
 	 * The plan's pre_step_hook: a weight or cutover step is entered with
-	 * hook_pending set and its weights not yet written (no hold, no gate
-	 * evaluation); the shell runs the hook for hook_seq and hands the
+	 * hook_pending set and its weights not yet written (no hold; the
+	 * previous step's gates go on judging the previous weights); the
+	 * shell runs the hook for hook_seq and hands the
 	 * outcome in obs->hook; success applies the step, a failure pauses
 	 * (ENG_PAUSE_HOOK). A new hook_seq per run: resume runs it again.
 	 */
