@@ -171,6 +171,11 @@ fuzz-packets: $(B)/tests/test_fuzz
 demo: all
 	scripts/demo.sh
 
+# external gates: Prometheus gate latency, tick jitter with a slow
+# Prometheus, /metrics with 1,000 services (tests/bench/gatebench.sh)
+gatebench: $(B)/bench/gatebench $(B)/bench/metrics_bench
+	SLUICE_BUILD=$(B) tests/bench/gatebench.sh | tee $(B)/bench/gatebench.json
+
 # health checks: flows moved by one removal, death to removal, checker CPU
 hcbench: all
 	$(B)/bench/hcbench | tee $(B)/bench/hcbench.json

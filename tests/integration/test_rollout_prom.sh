@@ -12,6 +12,13 @@
 #   - Prometheus stopped mid-rollout: the gate errors, then the rollout
 #     pauses (never a pass)
 #   - a query through Prometheus returns the datapath's counters
+#   - an exhausted error budget (the budget's Prometheus query) holds a
+#     running rollout and refuses `rollout start`, with the reason in the
+#     status and the audit trail; budget back lifts it; from sluiced's
+#     own per-minute samples (rows this test writes) a start is refused
+#     with their numbers, or accepted
+#   - a failing pre-step hook pauses before the step's weight is written;
+#     resume runs it again and the step begins
 # Bounds are generous; nothing depends on speed.
 set -u
 cd "$(dirname "$0")/../.."
@@ -105,6 +112,100 @@ echo "== Prometheus scrapes sluiced's /metrics"
 v=$(prom_query 'sum(sluice_new_flows_total{service="web"})')
 check "a query through Prometheus returns the datapath's new flows ($v)" \
 	python3 -S -c "import sys; sys.exit(0 if float(sys.argv[1] or 0) > 0 else 1)" "${v:-0}"
+
+echo "== an exhausted error budget freezes the service"
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.0001\n' >"$RL_DIR/exp/budget.prom"
+cat >"$RL_DIR/budget.yaml" <<'EOC'
+steps:
+  - weight: 10%
+    hold: 5m
+gates:
+  - name: http5xx
+    metric: prometheus
+    query: 'max(app_5xx_ratio{version="{{variant}}"})'
+    max_increase: 50%
+    min_samples: 2
+budget:
+  slo: 99.9%
+  window: 30d
+  check_interval: 1s
+  error_ratio_query: 'max(app_error_ratio_30d{service="{{service}}"})'
+EOC
+lab_sluice service del web >/dev/null 2>&1
+lab_service web 4 >/dev/null
+for _ in $(seq 50); do [ "$(prom_query 'max(app_error_ratio_30d)')" = 0.0001 ] && break; sleep 0.2; done
+rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+check "a rollout with budget left runs" rl_wait 10 'r["phase"] == "progressing" and r["budget"]["remaining"] > 0.8' web
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.002\n' >"$RL_DIR/exp/.b" && mv "$RL_DIR/exp/.b" "$RL_DIR/exp/budget.prom"
+check "budget exhausted: the running rollout holds, frozen" \
+	rl_wait 20 'r["status"].startswith("frozen: budget exhausted") and r["phase"] == "progressing"' web
+held=$(rl_field web 'r["hold_left_ms"]'); sleep 2
+check "no hold accrues while frozen" [ "$(rl_field web 'r["hold_left_ms"]')" = "$held" ]
+grep -q '"type":"freeze".*budget exhausted' "$RL_AUDIT" && ok "the audit trail has the freeze with its reason" || fail "audit: budget freeze"
+rl rollout abort web >/dev/null
+out=$(rl rollout start web -f "$RL_DIR/budget.yaml" 2>&1); rc=$?
+check "rollout start refused while exhausted (exit $rc)" [ "$rc" -ne 0 ]
+case $out in *"budget exhausted"*) ok "the refusal says why";; *) fail "refusal reason: $out";; esac
+check "the status shows the freeze" rl_wait 2 'r["budget"]["frozen"] and r["phase"] == "aborted"' web
+printf '# TYPE app_error_ratio_30d gauge\napp_error_ratio_30d{service="web"} 0.0001\n' >"$RL_DIR/exp/.b" && mv "$RL_DIR/exp/.b" "$RL_DIR/exp/budget.prom"
+check "budget back: the freeze lifts by itself" rl_wait 20 'not r["budget"]["frozen"]' web
+rl rollout start web -f "$RL_DIR/budget.yaml" >/dev/null
+check "and a start is accepted" [ $? -eq 0 ]
+rl rollout abort web >/dev/null
+rm -f "$RL_DIR/exp/budget.prom"
+
+# the datapath source: ten minutes of samples in sluiced's store, 1 % bad
+samples() {	# BAD_PER_MINUTE: rows for the last 10 minutes (cumulative)
+	python3 -S - "$RL_DB" "$1" <<'EOP'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10)
+now = int(time.time()) // 60 * 60000
+with db:
+    # sluiced's own rows of these minutes would join the series: ours only
+    db.execute("DELETE FROM samples WHERE service = 'web' AND minute_ms < ?", (now,))
+    for k in range(10):
+        m = now - (10 - k) * 60000
+        db.execute("INSERT OR REPLACE INTO samples VALUES ('web', ?, 0, 1000, ?, ?, ?, ?)",
+                   (m, 10**12 + k * 50000, 10**12 + k * 50000, 10**9 + k * int(sys.argv[2]), 10**9))
+EOP
+}
+sed -e '/error_ratio_query/d' -e 's/^  check_interval: 1s/  check_interval: 1s\n  min_events: 10/' "$RL_DIR/budget.yaml" >"$RL_DIR/budget_dp.yaml"
+samples 1000
+out=$(rl rollout start web -f "$RL_DIR/budget_dp.yaml" 2>&1); rc=$?
+check "samples 1 % bad: start refused at once (exit $rc)" [ "$rc" -ne 0 ]
+case $out in *"budget exhausted"*"9000 bad of 900"*" flows"*) ok "with the samples' numbers";; *) fail "refusal: $out";; esac
+samples 0
+rl rollout start web -f "$RL_DIR/budget_dp.yaml" >/dev/null
+check "good samples: a start is accepted" [ $? -eq 0 ]
+check "and its status shows the budget left" rl_wait 10 'r["budget"]["remaining"] > 0.9 and not r["budget"]["frozen"]' web
+rl rollout abort web >/dev/null
+
+echo "== the pre-step hook"
+cat >"$RL_DIR/hook.yaml" <<EOC
+steps:
+  - weight: 10%
+    hold: 5m
+gates:
+  - name: http5xx
+    metric: prometheus
+    query: 'max(app_5xx_ratio{version="{{variant}}"})'
+    max_increase: 50%
+    min_samples: 2
+pre_step_hook: 'echo "\$SLUICE_SERVICE \$SLUICE_STEP \$SLUICE_WEIGHT" >> $RL_DIR/hook.log; test -e $RL_DIR/hook.ok'
+pre_step_timeout: 5s
+EOC
+lab_sluice service del web >/dev/null 2>&1
+lab_service web 4 >/dev/null
+rl rollout start web -f "$RL_DIR/hook.yaml" >/dev/null
+check "a failing hook pauses the rollout" rl_wait 10 'r["phase"] == "paused" and r["pause_reason"] == "pre-step hook"' web
+check "before the step's weight is written" [ "$(rl_field web 'r["weight"][0]')" = 0 ]
+grep -q 'pre-step hook: exit status 1' "$RL_AUDIT" && ok "the audit trail has the hook's exit status" || fail "audit: hook"
+check "the hook saw the service, step and weight" grep -q '^web 0 10.00$' "$RL_DIR/hook.log"
+touch "$RL_DIR/hook.ok"
+rl rollout resume web >/dev/null
+check "resume runs it again; the step begins" rl_wait 10 'r["phase"] == "progressing" and r["weight"][0] == 1000' web
+check "the hook ran twice" [ "$(wc -l <"$RL_DIR/hook.log")" = 2 ] || cat "$RL_DIR/hook.log"
+rl rollout abort web >/dev/null
 
 echo "== Prometheus stopped mid-rollout: errors, then a pause"
 # promotion emptied the canary pool: a fresh service (pools as new)

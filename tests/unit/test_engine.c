@@ -689,6 +689,203 @@ static void test_canary_health(void)
 	ASSERT_EQ(r.sim.reverts, 0, "no revert");
 	free(yaml);
 	sluice_plan_free(pp);
+}
+
+static void budget_freeze(struct run *r, bool on)
+{
+	r->env.service.frozen = on;
+	snprintf(r->env.service.reason, sizeof(r->env.service.reason),
+		 "budget exhausted: -20.0%% budget left");
+	snprintf(r->env.service.who, sizeof(r->env.service.who), "error budget");
+	r->env.service.since_ms = r->now;
+}
+
+static unsigned int count_events(const struct eng_out *o, enum eng_event_type t)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < o->nevents; i++)
+		n += o->events[i].type == t;
+	return n;
+}
+
+static void test_budget_freeze(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i, freezes = 0, unfreezes = 0;
+	__u64 held;
+
+	subtest("an exhausted error budget refuses start and retry, holds a running rollout, lifts by itself");
+	run_init(&r, 11, 1000, 0.002, 0.002);
+	budget_freeze(&r, true);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_START, false), -EAGAIN, "start refused while exhausted");
+	ASSERT_TRUE(strstr(r.out.error, "budget exhausted") != NULL, "the refusal names the budget");
+	ASSERT_EQ(r.st.phase, ENG_NONE, "nothing started");
+	ASSERT_EQ(r.out.nactions, 0, "no map change");
+	budget_freeze(&r, false);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start once the budget is back");
+	for (i = 0; i < 30; i++)
+		tick(&r, p);
+	held = r.st.held_ms;
+	budget_freeze(&r, true);
+	for (i = 0; i < 1800; i++) {
+		tick(&r, p);
+		freezes += count_events(&r.out, ENG_EV_FREEZE);
+	}
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "still on its step (held, not ended)");
+	ASSERT_EQ(r.st.step, 0, "no step advanced in 30 min exhausted");
+	ASSERT_EQ(r.st.held_ms, held, "no hold accrued");
+	ASSERT_EQ(freezes, 1, "one freeze event, not one per tick");
+	ASSERT_TRUE(strstr(r.st.status, "frozen: budget exhausted") != NULL, "status names the budget");
+	budget_freeze(&r, false);
+	for (i = 0; i < 10; i++) {
+		tick(&r, p);
+		unfreezes += count_events(&r.out, ENG_EV_UNFREEZE);
+	}
+	ASSERT_EQ(unfreezes, 1, "one unfreeze event");
+	ASSERT_TRUE(r.st.held_ms > held, "hold accrues again");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted after the budget came back");
+	/* retry of a rolled-back rollout is refused the same way */
+	run_init(&r, 12, 1000, 0.002, 0.5);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "bad canary rolled back");
+	budget_freeze(&r, true);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_RETRY, false), -EAGAIN, "retry refused while exhausted");
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "still rolled back");
+	sluice_plan_free(p);
+}
+
+static const char hook_yaml[] =
+	"steps:\n"
+	"  - weight: 1%\n    hold: 1m\n"
+	"  - weight: 50%\n    hold: 1m\n"
+	"gates:\n"
+	"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+	"    min_samples: 20\n"
+	"pre_step_hook: /bin/true\n"
+	"pre_step_timeout: 5s\n";
+
+static void hook_result(struct run *r, enum eng_ext_status s, const char *why)
+{
+	r->sim.obs.hook.seq = r->st.hook_seq;
+	r->sim.obs.hook.status = s;
+	snprintf(r->sim.obs.hook.reason, sizeof(r->sim.obs.hook.reason), "%s", why);
+}
+
+/* Until the end, every hook run passing. */
+static void run_hooks_passing(struct run *r, const struct sluice_plan *p, unsigned int max_s)
+{
+	unsigned int i;
+
+	for (i = 0; i < max_s && !eng_terminal(r->st.phase); i++) {
+		if (r->st.hook_pending)
+			hook_result(r, ENG_EXT_OK, "exit status 0");
+		tick(r, p);
+	}
+}
+
+static void test_pre_step_hook(void)
+{
+	struct sluice_plan *p = plan_of(hook_yaml);
+	static struct run r;
+	unsigned int i;
+	bool seen;
+	__u64 seq;
+
+	subtest("the pre-step hook runs before each step's weights; a failure pauses, resume runs it again");
+	run_init(&r, 13, 1000, 0.002, 0.002);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	ASSERT_TRUE(r.st.hook_pending && r.st.step == 0, "step 1 waits for its hook");
+	ASSERT_EQ(r.sim.obs.weight[0], 0, "no weight before the hook");
+	ASSERT_TRUE(strstr(r.st.status, "pre-step hook") != NULL, "status says so");
+	for (i = 0; i < 120; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.sim.obs.weight[0], 0, "a hook still running holds the weights (2 min)");
+	ASSERT_EQ(r.st.held_ms, 0, "no hold accrued while it runs");
+	ASSERT_EQ(r.gate_events, 0, "no gate evaluated while it runs");
+	/* an outcome of an older run is ignored */
+	r.sim.obs.hook.seq = r.st.hook_seq - 1;
+	r.sim.obs.hook.status = ENG_EXT_OK;
+	tick(&r, p);
+	ASSERT_TRUE(r.st.hook_pending, "a stale outcome is ignored");
+	hook_result(&r, ENG_EXT_OK, "exit status 0");
+	tick(&r, p);
+	memset(&r.sim.obs.hook, 0, sizeof(r.sim.obs.hook));
+	ASSERT_TRUE(!r.st.hook_pending, "the hook passed");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1's weight written after the hook");
+	for (i = 0; i < 200 && r.st.step == 0; i++)
+		tick(&r, p);
+	ASSERT_TRUE(r.st.step == 1 && r.st.hook_pending, "step 2 waits for its hook");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1's weight stays meanwhile");
+	seq = r.st.hook_seq;
+	hook_result(&r, ENG_EXT_ERROR, "timed out after 5000 ms (killed)");
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "a failed hook pauses");
+	ASSERT_EQ(r.st.pause_reason, ENG_PAUSE_HOOK, "pause reason: the hook");
+	for (i = 0, seen = false; i < r.out.nevents; i++)
+		seen |= r.out.events[i].type == ENG_EV_PAUSE &&
+			strstr(r.out.events[i].text, "timed out") != NULL;
+	ASSERT_TRUE(seen, "the pause event carries the reason");
+	ASSERT_TRUE(strstr(r.st.status, "timed out") != NULL, "status carries the reason");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "weights untouched by the failure");
+	for (i = 0; i < 30; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "stays paused");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	ASSERT_TRUE(r.st.hook_pending && r.st.hook_seq == seq + 1, "resume asks for a new run");
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "the old failure does not pause again");
+	/* the state survives a restart with the hook pending */
+	{
+		char *js = eng_state_to_json(&r.st), err[256];
+		struct eng_state back;
+
+		ASSERT_TRUE(js && !eng_state_from_json(js, &back, err, sizeof(err)) &&
+			    back.hook_pending && back.hook_seq == r.st.hook_seq,
+			    "hook fields round-trip through JSON");
+		free(js);
+	}
+	hook_result(&r, ENG_EXT_OK, "exit status 0");
+	tick(&r, p);
+	memset(&r.sim.obs.hook, 0, sizeof(r.sim.obs.hook));
+	ASSERT_EQ(r.sim.obs.weight[0], 5000, "step 2's weight after the second run passed");
+	run_until_end(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	/* a canary going bad while step 2's hook runs: step 1's gates roll back */
+	run_init(&r, 15, 1000, 0.002, 0.002);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	for (i = 0; i < 300 && !(r.st.step == 1 && r.st.hook_pending); i++) {
+		if (r.st.hook_pending)
+			hook_result(&r, ENG_EXT_OK, "exit status 0");
+		tick(&r, p);
+	}
+	ASSERT_TRUE(r.st.step == 1 && r.st.hook_pending, "step 2's hook running");
+	r.sim.rate[SLUICE_CANARY] = 0.5;
+	for (i = 0; i < 600 && !eng_terminal(r.st.phase); i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back while the hook hangs");
+	/* a retry after a rollback: the revert stands until step 1's hook */
+	run_init(&r, 14, 1000, 0.002, 0.5);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start a bad canary");
+	run_hooks_passing(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.sim.obs.kill & SLUICE_KILL_REVERT, "kill switch on");
+	r.sim.rate[SLUICE_CANARY] = 0.002;
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RETRY, false), "retry");
+	for (i = 0; i < 20; i++)
+		tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PROGRESSING && r.st.hook_pending,
+		    "waiting for the hook, not taken for the operator's revert");
+	ASSERT_TRUE(r.sim.obs.kill & SLUICE_KILL_REVERT, "the revert stands while the hook runs");
+	hook_result(&r, ENG_EXT_OK, "exit status 0");
+	tick(&r, p);
+	tick(&r, p);
+	ASSERT_TRUE(!(r.sim.obs.kill & SLUICE_KILL_REVERT), "kill cleared once step 1 applied");
+	run_hooks_passing(&r, p, 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "the retry promoted");
 	sluice_plan_free(p);
 }
 
@@ -707,5 +904,7 @@ int main(void)
 	test_ring_at_full();
 	test_state_json();
 	test_canary_health();
+	test_budget_freeze();
+	test_pre_step_hook();
 	return t_done();
 }

@@ -21,11 +21,14 @@ const char *rollout_socket(void)
 	return socket_path;
 }
 
-/* Take "--socket PATH" out of argv wherever it is. */
+/* Take "--socket PATH" out of argv wherever it is. Each call names its
+ * own (report and top too: the fuzzer calls main again, and an old argv
+ * is freed by then). */
 int rollout_strip_socket(int *argc, char **argv)
 {
 	int i, j;
 
+	socket_path = NULL;
 	for (i = 0; i < *argc; i++) {
 		if (strcmp(argv[i], "--socket"))
 			continue;
@@ -187,6 +190,17 @@ static void print_rollout(const json_t *r)
 		pr_text("  ended: %s\n", jstr(r, "end_reason"));
 	if (*jstr(r, "error"))
 		pr_text("  problem: %s\n", jstr(r, "error"));
+	/* the plan's error budget (sluiced's budget: check) */
+	g = json_object_get(r, "budget");
+	if (json_is_object(g)) {
+		fmt_time(jnum(g, "since_ms"), t, sizeof(t));
+		if (json_is_true(json_object_get(g, "frozen")))
+			pr_text("  FROZEN since %s: %s: no rollout of it starts\n", t, jstr(g, "reason"));
+		else if (*jstr(g, "text"))
+			pr_text("  budget: %s\n", jstr(g, "text"));
+		if (*jstr(g, "error"))
+			pr_text("  budget check failed: %s\n", jstr(g, "error"));
+	}
 	json_array_foreach(json_object_get(r, "gates"), i, g) {
 		double c = jreal(g, "canary", &ok), b, st, lim;
 
@@ -604,7 +618,6 @@ int do_rollout(int argc, char **argv)
 {
 	int rc;
 
-	socket_path = NULL;	/* each call names its own (the fuzzer calls main again) */
 	rc = rollout_strip_socket(&argc, argv);
 	fleet_flag = false;
 	for (int i = 1; i < argc; i++)

@@ -32,18 +32,19 @@ const char *eng_pause_reason_name(enum eng_pause_reason r)
 	static const char *const n[] = { "none", "command", "pause step",
 					 "gate inconclusive", "gate errors",
 					 "gate failed", "operator weight",
-					 "precondition" };
+					 "precondition", "pre-step hook" };
 
-	return (unsigned int)r < 8 ? n[r] : "?";
+	return (unsigned int)r < 9 ? n[r] : "?";
 }
 
 const char *eng_event_type_name(enum eng_event_type t)
 {
 	static const char *const n[] = { "start", "step", "gate", "pause", "resume",
 					 "freeze", "unfreeze", "promote", "rollback",
-					 "abort", "retry", "operator", "error", "health" };
+					 "abort", "retry", "operator", "error", "health",
+					 "hook" };
 
-	return (unsigned int)t < 14 ? n[t] : "?";
+	return (unsigned int)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
 const char *eng_action_kind_name(enum eng_action_kind k)
@@ -300,6 +301,15 @@ static void update_status(const struct sluice_plan *plan, struct eng_state *st,
 		snprintf(st->status, sizeof(st->status), "progressing; since %s", t);
 		return;
 	}
+	if (st->hook_pending) {
+		fmt_time(t2, sizeof(t2), st->hook_since_ms);
+		fmt_weights(w, sizeof(w), step->weight);
+		snprintf(st->status, sizeof(st->status),
+			 "step %d/%u (%s): waiting for the pre-step hook since %s%s%s", st->step + 1,
+			 plan->nsteps, w, t2, frozen_env(env) ? "; frozen: " : "",
+			 frozen_env(env) ? freeze_of(env)->reason : "");
+		return;
+	}
 	fmt_weights(w, sizeof(w), st->want_weight);
 	fmt_dur(held, sizeof(held), st->held_ms < step->hold_ms ? st->held_ms : step->hold_ms);
 	fmt_dur(hold, sizeof(hold), step->hold_ms);
@@ -341,25 +351,22 @@ static void gate_ctx_of(const struct eng_state *st, const struct eng_obs *obs,
 	ctx->base_lat_before = st->base_before_valid ? st->base_lat_before : NULL;
 }
 
-static void begin_step(const struct sluice_plan *plan, struct eng_state *st,
-		       const struct eng_obs *obs, int idx, const char *who,
-		       __u64 now_ms, struct eng_out *out)
+/* The step's weights, gate bases and hold start: now (after its hook). */
+static void apply_step(const struct sluice_plan *plan, struct eng_state *st,
+		       const struct eng_obs *obs, const char *who, __u64 now_ms,
+		       struct eng_out *out)
 {
+	int idx = st->step;
 	const struct sluice_plan_step *step = &plan->steps[idx];
 	struct gate_ctx ctx;
 	char w[96], h[24];
 	unsigned int i, b;
 	int v;
 
-	st->step = idx;
 	st->step_started_ms = now_ms;
 	st->held_ms = 0;
-	st->waiting_since_ms = 0;
-	st->promote_pending = false;
-	st->extend_step = false;
-	st->pause_reason = ENG_PAUSE_NONE;
-	st->pause_who[0] = 0;
-	st->end_reason[0] = 0;
+	st->last_tick_ms = now_ms;
+	st->hook_pending = false;
 	/* latency bases: the baseline over the step that ends, the
 	 * histograms where this one starts */
 	if (st->lat_valid) {
@@ -402,6 +409,35 @@ static void begin_step(const struct sluice_plan *plan, struct eng_state *st,
 	}
 }
 
+static void begin_step(const struct sluice_plan *plan, struct eng_state *st,
+		       const struct eng_obs *obs, int idx, const char *who,
+		       __u64 now_ms, struct eng_out *out)
+{
+	st->step = idx;
+	st->waiting_since_ms = 0;
+	st->promote_pending = false;
+	st->extend_step = false;
+	st->pause_reason = ENG_PAUSE_NONE;
+	st->pause_who[0] = 0;
+	st->end_reason[0] = 0;
+	st->hook_pending = false;
+	if (plan->pre_step_hook[0] && plan->steps[idx].kind != SLUICE_STEP_PAUSE) {
+		/* the weights wait for the hook (hook_wait) */
+		st->hook_pending = true;
+		st->hook_seq++;
+		st->hook_since_ms = now_ms;
+		st->step_started_ms = now_ms;
+		st->held_ms = 0;
+		set_phase(st, ENG_PROGRESSING, now_ms);
+		event(out, st, ENG_EV_HOOK, who, now_ms,
+		      "step %d/%u: running the pre-step hook before its weights (timeout %llus)",
+		      idx + 1, plan->nsteps,
+		      (unsigned long long)(plan->pre_step_timeout_ms + 999) / 1000);
+		return;
+	}
+	apply_step(plan, st, obs, who, now_ms, out);
+}
+
 static void promote(const struct sluice_plan *plan, struct eng_state *st,
 		    const struct eng_obs *obs, const char *who, const char *why,
 		    __u64 now_ms, struct eng_out *out)
@@ -409,6 +445,7 @@ static void promote(const struct sluice_plan *plan, struct eng_state *st,
 	struct eng_action *a = action(out, ENG_ACT_PROMOTE);
 
 	st->promote_gen = obs->gen;
+	st->hook_pending = false;
 	if (a)
 		a->gen = obs->gen;
 	set_phase(st, ENG_PROMOTED, now_ms);
@@ -429,6 +466,7 @@ static void rollback(struct eng_state *st, enum eng_phase phase, const char *who
 	st->by_operator = by_operator;
 	st->promote_pending = st->promote_full = false;
 	st->resume_kill_pending = false;
+	st->hook_pending = false;
 	snprintf(st->end_reason, sizeof(st->end_reason), "%s", why);
 	set_phase(st, phase, now_ms);
 	event(out, st, phase == ENG_ABORTED ? ENG_EV_ABORT : ENG_EV_ROLLBACK, who, now_ms,
@@ -473,6 +511,18 @@ static int can_start(const struct eng_obs *obs, char *msg, size_t len)
 	return 0;
 }
 
+/* The service's own kill word, left by a rollback: cleared after the
+ * first step's weights are written. */
+static void resume_kill(struct eng_state *st, const struct eng_obs *obs,
+			struct eng_out *out)
+{
+	st->want_revert = false;
+	st->resume_kill_pending = (obs->kill & SLUICE_KILL_REVERT) &&
+				  !(obs->kill_global & SLUICE_KILL_REVERT);
+	if (st->resume_kill_pending)
+		action(out, ENG_ACT_RESUME_KILL);
+}
+
 /* Step 0 of a new attempt (start or retry). */
 static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 			 const struct eng_obs *obs, bool retry, const char *who,
@@ -502,12 +552,11 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	      "%s: attempt %u, %u steps, %u gates", retry ? "retry" : "start", st->attempt,
 	      plan->nsteps, plan->ngates);
 	begin_step(plan, st, obs, 0, who, now_ms, out);
-	/* the service's own kill word, left by a rollback: cleared after the
-	 * first step's weights are written */
-	st->resume_kill_pending = (obs->kill & SLUICE_KILL_REVERT) &&
-				  !(obs->kill_global & SLUICE_KILL_REVERT);
-	if (st->resume_kill_pending)
-		action(out, ENG_ACT_RESUME_KILL);
+	if (st->hook_pending)
+		/* the revert stands until step 1's hook passed */
+		st->want_revert = obs->kill & SLUICE_KILL_REVERT;
+	else
+		resume_kill(st, obs, out);
 	return 0;
 }
 
@@ -747,6 +796,34 @@ static void maybe_advance(const struct sluice_plan *plan, struct eng_state *st,
 	advance(plan, st, obs, ENGINE_WHO, "every gate passed", now_ms, out);
 }
 
+/* A step waiting for its pre-step hook: apply it once the hook passed
+ * (not while frozen: no step begins then), pause when it failed. */
+static void hook_wait(const struct sluice_plan *plan, struct eng_state *st,
+		      const struct eng_obs *obs, bool frozen, __u64 now_ms,
+		      struct eng_out *out)
+{
+	const struct eng_hook *h = &obs->hook;
+	char why[ENG_STATUS_LEN];
+
+	st->last_tick_ms = now_ms;
+	if (st->phase != ENG_PROGRESSING || h->seq != st->hook_seq ||
+	    h->status == ENG_EXT_NONE)
+		return;
+	if (h->status == ENG_EXT_ERROR) {
+		snprintf(why, sizeof(why), "step %d/%u's pre-step hook: %s", st->step + 1,
+			 plan->nsteps, h->reason);
+		pause_for(st, ENG_PAUSE_HOOK, ENGINE_WHO, why, now_ms, out);
+		return;
+	}
+	if (frozen)
+		return;
+	event(out, st, ENG_EV_HOOK, NULL, now_ms, "step %d/%u: the pre-step hook passed (%s)",
+	      st->step + 1, plan->nsteps, h->reason);
+	apply_step(plan, st, obs, ENGINE_WHO, now_ms, out);
+	if (st->step == 0)
+		resume_kill(st, obs, out);
+}
+
 static void reset_out(struct eng_out *out)
 {
 	out->changed = false;
@@ -804,14 +881,20 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 		update_status(plan, st, env, now_ms);
 		return 0;
 	}
-	if (!reconcile(st, obs, now_ms, out)) {
+	if (reconcile(st, obs, now_ms, out)) {
+		st->last_tick_ms = now_ms;
+	} else if (st->hook_pending) {
+		/* the previous step's weights still serve: its gates still
+		 * judge them (a failure rolls back while the hook runs) */
+		if (st->step > 0)
+			evaluate_gates(plan, st, obs, now_ms, out);
+		hook_wait(plan, st, obs, frozen, now_ms, out);
+	} else {
 		accrue(plan, st, frozen, now_ms);
 		judge_health(plan, st, obs, now_ms, out);
 		evaluate_gates(plan, st, obs, now_ms, out);
 		if (!frozen && active(st->phase))
 			maybe_advance(plan, st, obs, now_ms, out);
-	} else {
-		st->last_tick_ms = now_ms;
 	}
 	update_status(plan, st, env, now_ms);
 	return 0;
@@ -845,6 +928,9 @@ static int cmd_start(const struct sluice_plan *plan, struct eng_state *st,
 	err = can_start(obs, msg, sizeof(msg));
 	if (err)
 		return cmd_err(out, -err, "cannot start a rollout of '%s': %s", st->service, msg);
+	if (env && env->service.frozen)
+		return cmd_err(out, EAGAIN, "cannot start a rollout of '%s': frozen: %s",
+			       st->service, env->service.reason);
 	st->rollout_id = cmd->rollout_id ? cmd->rollout_id : st->rollout_id + 1;
 	st->attempt = 0;
 	st->created_ms = now_ms;
@@ -882,6 +968,9 @@ static int cmd_retry(const struct sluice_plan *plan, struct eng_state *st,
 	err = can_start(obs, msg, sizeof(msg));
 	if (err)
 		return cmd_err(out, -err, "cannot retry the rollout of '%s': %s", st->service, msg);
+	if (env && env->service.frozen)
+		return cmd_err(out, EAGAIN, "cannot retry the rollout of '%s': frozen: %s",
+			       st->service, env->service.reason);
 	if (frozen_env(env)) {
 		set_phase(st, ENG_PENDING, now_ms);
 		st->pending_retry = true;
@@ -932,6 +1021,10 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 	set_phase(st, ENG_PROGRESSING, now_ms);
 	if (r == ENG_PAUSE_INCONCLUSIVE)
 		st->extend_step = true;
+	if (st->hook_pending) {		/* run the hook again */
+		st->hook_seq++;
+		st->hook_since_ms = now_ms;
+	}
 	st->pause_reason = ENG_PAUSE_NONE;
 	st->pause_who[0] = 0;
 	st->end_reason[0] = 0;
@@ -939,7 +1032,7 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 	st->last_tick_ms = now_ms;
 	event(out, st, ENG_EV_RESUME, cmd->who, now_ms, "resumed (was paused: %s)",
 	      eng_pause_reason_name(r));
-	if (r == ENG_PAUSE_OPERATOR_WEIGHT) {
+	if (r == ENG_PAUSE_OPERATOR_WEIGHT && !st->hook_pending) {
 		/* back to the step's weights */
 		const struct sluice_plan_step *step = &plan->steps[st->step];
 

@@ -65,6 +65,8 @@ enum eng_pause_reason {
 	ENG_PAUSE_OPERATOR_WEIGHT,	/* weights changed on the maps */
 	ENG_PAUSE_PRECONDITION,	/* cannot proceed (no canary backends,
 				 * last-known-good is the canary, ...) */
+	ENG_PAUSE_HOOK,		/* the pre-step hook failed or timed out;
+				 * `resume` runs it again */
 };
 
 enum eng_cmd_kind {
@@ -128,6 +130,7 @@ enum eng_event_type {
 	ENG_EV_OPERATOR,	/* an operator change on the maps seen */
 	ENG_EV_ERROR,		/* the engine could not do something */
 	ENG_EV_HEALTH,		/* the canary's backends down changed */
+	ENG_EV_HOOK,		/* the pre-step hook is asked for, or ended */
 };
 
 struct eng_event {
@@ -200,6 +203,17 @@ struct eng_state {
 	/* what it waits for and since when, always set */
 	char status[ENG_STATUS_LEN];
 	char end_reason[ENG_STATUS_LEN];	/* terminal: why, with numbers */
+	/*
+	 * The plan's pre_step_hook: a weight or cutover step is entered with
+	 * hook_pending set and its weights not yet written (no hold; the
+	 * previous step's gates go on judging the previous weights); the
+	 * shell runs the hook for hook_seq and hands the
+	 * outcome in obs->hook; success applies the step, a failure pauses
+	 * (ENG_PAUSE_HOOK). A new hook_seq per run: resume runs it again.
+	 */
+	bool hook_pending;
+	__u64 hook_seq;
+	__u64 hook_since_ms;
 };
 
 /* A fresh state (phase NONE) for service name. */

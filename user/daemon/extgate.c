@@ -8,6 +8,7 @@
 #include "extgate.h"
 #include "prom.h"
 #include "cmdgate.h"
+#include "gate.h"
 
 #define BUCKETS		1024
 #define DEFAULT_TIMEOUT	5000
@@ -483,8 +484,8 @@ void extgate_tick(struct extgate *x, const struct sluice_plan *plan,
 			s->next_due_ms = now_ms;
 		}
 		due = ctx->step >= 0 && now_ms >= s->next_due_ms;
-		if (due)
-			s->next_due_ms = now_ms + iv;
+		if (due)	/* ticks run late: the same slack as gate_due */
+			s->next_due_ms = now_ms + iv - gate_due_slack(iv);
 		if (g->metric == SLUICE_METRIC_EXT_BURN_RATE)
 			burn_tick(s, plan, g, obs, now_ms, due);
 		else if (due && !s->busy)

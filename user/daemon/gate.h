@@ -103,6 +103,11 @@ void gate_step_begin(const struct sluice_plan_gate *g, struct gate_state *gs,
 
 /* Is an evaluation due at now_ms (interval elapsed since the last one; an
  * external gate: a new ext seq)? */
+/* Early enough to count as on time for an interval (gate_due). */
+static inline __u64 gate_due_slack(__u64 interval_ms)
+{
+	return interval_ms / 10 < 100 ? interval_ms / 10 : 100;
+}
 bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
 	      const struct eng_obs *obs, __u64 now_ms);
 

@@ -27,7 +27,8 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 	}
 	d->xg = extgate_new(d->hc, d->cr, d->o.prom_url);
 	d->nt = notify_new(&nc, d->cr, d->hc);
-	if (!d->xg || !d->nt) {
+	d->ps = prestep_new(d->cr);
+	if (!d->xg || !d->nt || !d->ps) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -49,6 +50,8 @@ void gs_stop(struct daemon *d)
 {
 	metrics_srv_stop(d->ms);
 	status_doc_free(d);
+	budget_free(d);
+	prestep_free(d->ps);
 	extgate_free(d->xg);
 	notify_free(d->nt);
 	cmdrun_free(d->cr);
@@ -74,7 +77,8 @@ void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 
 	struct extgate_ctx ctx = {
 		.service = r->service, .rollout_id = r->st.rollout_id,
 		.attempt = r->st.attempt, .rings = rings,
-		.step = r->st.phase == ENG_PROGRESSING ? r->st.step : -1,
+		/* a step waiting for its pre-step hook has not begun */
+		.step = r->st.phase == ENG_PROGRESSING && !r->st.hook_pending ? r->st.step : -1,
 	};
 	size_t n = 0;
 	int i;
@@ -134,6 +138,17 @@ void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f)
 	struct notify_event ne = {
 		.kind = on ? NOTIFY_FREEZE : NOTIFY_UNFREEZE, .step = -1,
 		.at_ms = now_ms(), .who = f->who, .text = f->reason,
+	};
+
+	notify_send(d->nt, &ne);
+}
+
+void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
+			      const struct eng_freeze *f)
+{
+	struct notify_event ne = {
+		.kind = on ? NOTIFY_FREEZE : NOTIFY_UNFREEZE, .service = service,
+		.step = -1, .at_ms = now_ms(), .who = f->who, .text = f->reason,
 	};
 
 	notify_send(d->nt, &ne);
@@ -230,6 +245,7 @@ void gs_metrics(struct daemon *d, __u64 now)
 		ms->mode = v.mode;
 		memcpy(ms->weight, v.weight, sizeof(ms->weight));
 		ms->has_hist = v.mode == SLUICE_MODE_NAT;
+		ms->has_budget = budget_remaining(d, name, &ms->budget_remaining, &ms->frozen);
 		/* d->obs is the tick's scratch; the tick is over */
 		if (sluice_counters_get(d->s, v.id, ms->has_hist, rings, ms->fs, d->obs.health))
 			continue;

@@ -85,6 +85,7 @@ int loop_run(struct daemon *d, int listen_fd)
 
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;
+				budget_tick(d, now);	/* the freezes first */
 				fleet_tick(d, now);
 				ro_tick(d, now);
 				trigger_tick(d, now);

@@ -2,6 +2,7 @@
 /* /metrics: snapshots and their Prometheus text exposition. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void metrics_snapshot_free(struct metrics_snapshot *m)
 {
 	if (!m)
 		return;
+	free(m->text);
 	free(m->svc);
 	free(m->status);
 	free(m->be);
@@ -96,47 +98,178 @@ void metrics_hist_from_lat(const uint64_t *lat, struct metrics_hist *h)
 
 /* ---- text format ------------------------------------------------------- */
 
-static void label_value(FILE *f, const char *v)
+/*
+ * The text is built in one growing buffer with plain copies (a scrape of
+ * 1,000 services is ~85,000 lines: stdio calls per character and a
+ * printf per line cost most of the time), with each service's
+ * `{service="..."` label escaped once per render.
+ */
+struct mb {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static bool mb_room(struct mb *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->len + n <= b->cap)
+		return true;
+	if (b->oom)
+		return false;
+	cap = b->cap ? b->cap : 1 << 16;
+	while (cap < b->len + n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void mb_put(struct mb *b, const char *s, size_t n)
+{
+	if (!mb_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void mb_puts(struct mb *b, const char *s)
+{
+	mb_put(b, s, strlen(s));
+}
+
+static void mb_putc(struct mb *b, char c)
+{
+	if (mb_room(b, 1))
+		b->p[b->len++] = c;
+}
+
+static void mb_u64(struct mb *b, uint64_t v)
+{
+	char t[24];
+	int i = sizeof(t);
+
+	do {
+		t[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	mb_put(b, t + i, sizeof(t) - i);
+}
+
+static void mb_printf(struct mb *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void mb_printf(struct mb *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !mb_room(b, n + 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+/* A label value, escaped (\\, \", \n) into out. */
+static void label_value(struct mb *b, const char *v)
 {
 	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fputc('\\', f), fputc(*v, f);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
+		if (*v == '\\' || *v == '"') {
+			mb_putc(b, '\\');
+			mb_putc(b, *v);
+		} else if (*v == '\n') {
+			mb_put(b, "\\n", 2);
+		} else {
+			mb_putc(b, *v);
+		}
 	}
 }
 
-static void num(FILE *f, double d)
+static void num(struct mb *b, double d)
 {
 	if (isnan(d))
-		fputs("NaN", f);
+		mb_puts(b, "NaN");
 	else if (isinf(d))
-		fputs(d > 0 ? "+Inf" : "-Inf", f);
-	else if (d == (double)(int64_t)d && fabs(d) < 1e15)
-		fprintf(f, "%lld", (long long)d);
-	else
-		fprintf(f, "%.17g", d);
+		mb_puts(b, d > 0 ? "+Inf" : "-Inf");
+	else if (d == (double)(int64_t)d && fabs(d) < 1e15) {
+		if (d < 0)
+			mb_putc(b, '-');
+		mb_u64(b, (uint64_t)(d < 0 ? -(int64_t)d : (int64_t)d));
+	} else
+		mb_printf(b, "%.17g", d);
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+static void family(struct mb *b, const char *name, const char *type, const char *help)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{service="..."[,extra]} */
-static void series(FILE *f, const char *name, const char *svc, const char *extra)
+/* Each service's `{service="..."` (escaped), built once per render. */
+struct labels {
+	char *text;
+	size_t *off, *len;
+};
+
+static int labels_build(const struct metrics_snapshot *m, struct labels *l)
 {
-	fputs(name, f);
-	fputs("{service=\"", f);
-	label_value(f, svc);
-	fputc('"', f);
-	if (extra && *extra) {
-		fputc(',', f);
-		fputs(extra, f);
+	struct mb b = { 0 };
+	unsigned int i;
+
+	l->off = calloc(m->nsvc + 1, sizeof(*l->off));
+	l->len = calloc(m->nsvc + 1, sizeof(*l->len));
+	for (i = 0; i < m->nsvc && l->off && l->len; i++) {
+		l->off[i] = b.len;
+		mb_puts(&b, "{service=\"");
+		label_value(&b, m->svc[i].name);
+		mb_putc(&b, '"');
+		l->len[i] = b.len - l->off[i];
 	}
-	fputs("} ", f);
+	l->text = b.p;
+	if (!l->off || !l->len || b.oom) {
+		free(l->off);
+		free(l->len);
+		free(b.p);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void labels_free(struct labels *l)
+{
+	free(l->off);
+	free(l->len);
+	free(l->text);
+}
+
+struct out {
+	struct mb b;
+	struct labels l;
+	const struct metrics_snapshot *m;
+};
+
+/* name{service="..."[,extra]} and the space before the value */
+static void series(struct out *o, const char *name, unsigned int svc, const char *extra)
+{
+	struct mb *b = &o->b;
+
+	mb_puts(b, name);
+	mb_put(b, o->l.text ? o->l.text + o->l.off[svc] : "{", o->l.text ? o->l.len[svc] : 1);
+	if (extra && *extra) {
+		mb_putc(b, ',');
+		mb_puts(b, extra);
+	}
+	mb_put(b, "} ", 2);
 }
 
 static const struct {
@@ -162,13 +295,18 @@ static const struct {
 	  offsetof(struct sluice_flow_stats, reset_moves) },
 };
 
-static void render_flows(const struct metrics_snapshot *m, FILE *f)
+static void render_flows(struct out *o)
 {
-	char extra[160];
+	const struct metrics_snapshot *m = o->m;
+	char extra[SLUICE_VARIANTS][SLUICE_MAX_RINGS][160];
 	unsigned int k, i, v, r;
 
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			snprintf(extra[v][r], sizeof(extra[v][r]), "variant=\"%s\",ring=\"%s\"",
+				 variant_names[v], m->ring[r]);
 	for (k = 0; k < sizeof(flow_counters) / sizeof(flow_counters[0]); k++) {
-		family(f, flow_counters[k].name, "counter", flow_counters[k].help);
+		family(&o->b, flow_counters[k].name, "counter", flow_counters[k].help);
 		for (i = 0; i < m->nsvc; i++)
 			for (v = 0; v < SLUICE_VARIANTS; v++)
 				for (r = 0; r < SLUICE_MAX_RINGS; r++) {
@@ -176,62 +314,60 @@ static void render_flows(const struct metrics_snapshot *m, FILE *f)
 
 					if (!m->ring[r][0])
 						continue;
-					snprintf(extra, sizeof(extra),
-						 "variant=\"%s\",ring=\"%s\"",
-						 variant_names[v], m->ring[r]);
-					series(f, flow_counters[k].name, m->svc[i].name, extra);
-					fprintf(f, "%llu\n", (unsigned long long)
-						*(const uint64_t *)(c + flow_counters[k].off));
+					series(o, flow_counters[k].name, i, extra[v][r]);
+					mb_u64(&o->b, *(const uint64_t *)(c + flow_counters[k].off));
+					mb_putc(&o->b, '\n');
 				}
 	}
 }
 
-static void render_hist(const struct metrics_snapshot *m, FILE *f)
+static void render_hist(struct out *o)
 {
-	const char *n = "sluice_handshake_duration_seconds";
-	char extra[96];
+	const struct metrics_snapshot *m = o->m;
+	char le[SLUICE_VARIANTS][METRICS_LE_N + 1][64], var[SLUICE_VARIANTS][32];
 	unsigned int i, v, j;
 
-	family(f, n, "histogram", "SYN to SYN-ACK latency through the node (nat mode).");
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		for (j = 0; j < METRICS_LE_N; j++)
+			snprintf(le[v][j], sizeof(le[v][j]), "variant=\"%s\",le=\"%.6g\"",
+				 variant_names[v],
+				 (double)(1ull << (METRICS_LE_MIN_EXP + j)) / 1e6);
+		snprintf(le[v][METRICS_LE_N], sizeof(le[v][0]), "variant=\"%s\",le=\"+Inf\"",
+			 variant_names[v]);
+		snprintf(var[v], sizeof(var[v]), "variant=\"%s\"", variant_names[v]);
+	}
+	family(&o->b, "sluice_handshake_duration_seconds", "histogram",
+	       "SYN to SYN-ACK latency through the node (nat mode).");
 	for (i = 0; i < m->nsvc; i++) {
 		if (!m->svc[i].has_hist)
 			continue;
 		for (v = 0; v < SLUICE_VARIANTS; v++) {
 			const struct metrics_hist *h = &m->svc[i].hist[v];
 
-			for (j = 0; j < METRICS_LE_N; j++) {
-				snprintf(extra, sizeof(extra), "variant=\"%s\",le=\"%.6g\"",
-					 variant_names[v],
-					 (double)(1ull << (METRICS_LE_MIN_EXP + j)) / 1e6);
-				series(f, "sluice_handshake_duration_seconds_bucket",
-				       m->svc[i].name, extra);
-				fprintf(f, "%llu\n", (unsigned long long)h->le[j]);
+			for (j = 0; j <= METRICS_LE_N; j++) {
+				series(o, "sluice_handshake_duration_seconds_bucket", i, le[v][j]);
+				mb_u64(&o->b, j < METRICS_LE_N ? h->le[j] : h->count);
+				mb_putc(&o->b, '\n');
 			}
-			snprintf(extra, sizeof(extra), "variant=\"%s\",le=\"+Inf\"",
-				 variant_names[v]);
-			series(f, "sluice_handshake_duration_seconds_bucket",
-			       m->svc[i].name, extra);
-			fprintf(f, "%llu\n", (unsigned long long)h->count);
-			snprintf(extra, sizeof(extra), "variant=\"%s\"", variant_names[v]);
-			series(f, "sluice_handshake_duration_seconds_sum", m->svc[i].name, extra);
-			num(f, h->sum_s);
-			fputc('\n', f);
-			series(f, "sluice_handshake_duration_seconds_count", m->svc[i].name,
-			       extra);
-			fprintf(f, "%llu\n", (unsigned long long)h->count);
+			series(o, "sluice_handshake_duration_seconds_sum", i, var[v]);
+			num(&o->b, h->sum_s);
+			mb_putc(&o->b, '\n');
+			series(o, "sluice_handshake_duration_seconds_count", i, var[v]);
+			mb_u64(&o->b, h->count);
+			mb_putc(&o->b, '\n');
 		}
 	}
 }
 
-static void render_events(const struct metrics_snapshot *m, FILE *f)
+static void render_events(struct out *o)
 {
 	int ev;
 
-	family(f, "sluice_datapath_events_total", "counter",
+	family(&o->b, "sluice_datapath_events_total", "counter",
 	       "Datapath decisions and anomalies by event (see sluice stats).");
 	for (ev = 0; ev < SLUICE_EV_MAX; ev++)
-		fprintf(f, "sluice_datapath_events_total{event=\"%s\"} %llu\n",
-			sluice_event_name(ev), (unsigned long long)m->events[ev]);
+		mb_printf(&o->b, "sluice_datapath_events_total{event=\"%s\"} %llu\n",
+			  sluice_event_name(ev), (unsigned long long)o->m->events[ev]);
 }
 
 static void gate_label(char *buf, size_t len, const char *gate, const char *more)
@@ -248,28 +384,35 @@ static void gate_label(char *buf, size_t len, const char *gate, const char *more
 	snprintf(buf + o, len - o, "\"%s%s", more ? "," : "", more ? more : "");
 }
 
-static void render_rollouts(const struct metrics_snapshot *m, FILE *f)
+static void line_end(struct out *o, double v)
 {
+	num(&o->b, v);
+	mb_putc(&o->b, '\n');
+}
+
+static void render_rollouts(struct out *o)
+{
+	const struct metrics_snapshot *m = o->m;
+	struct mb *b = &o->b;
 	char extra[256], more[64];
 	unsigned int i, g, r, k, v;
 
-	family(f, "sluice_frozen", "gauge", "1 while the global incident freeze holds.");
-	fprintf(f, "sluice_frozen %d\n", m->frozen ? 1 : 0);
-	family(f, "sluice_service_frozen", "gauge",
+	family(b, "sluice_frozen", "gauge", "1 while the global incident freeze holds.");
+	mb_printf(b, "sluice_frozen %d\n", m->frozen ? 1 : 0);
+	family(b, "sluice_service_frozen", "gauge",
 	       "1 while the service is frozen (its error budget is exhausted).");
 	for (i = 0; i < m->nsvc; i++) {
-		series(f, "sluice_service_frozen", m->svc[i].name, NULL);
-		fprintf(f, "%d\n", m->svc[i].frozen ? 1 : 0);
+		series(o, "sluice_service_frozen", i, NULL);
+		line_end(o, m->svc[i].frozen ? 1 : 0);
 	}
-	family(f, "sluice_error_budget_remaining_ratio", "gauge",
+	family(b, "sluice_error_budget_remaining_ratio", "gauge",
 	       "Error budget left over the SLO window (1 untouched, <= 0 exhausted).");
 	for (i = 0; i < m->nsvc; i++)
 		if (m->svc[i].has_budget) {
-			series(f, "sluice_error_budget_remaining_ratio", m->svc[i].name, NULL);
-			num(f, m->svc[i].budget_remaining);
-			fputc('\n', f);
+			series(o, "sluice_error_budget_remaining_ratio", i, NULL);
+			line_end(o, m->svc[i].budget_remaining);
 		}
-	family(f, "sluice_rollout_state", "gauge", "1 for the rollout's current state.");
+	family(b, "sluice_rollout_state", "gauge", "1 for the rollout's current state.");
 	for (i = 0; i < m->nsvc; i++) {
 		const struct metrics_rollout *ro = &m->svc[i].ro;
 
@@ -277,29 +420,27 @@ static void render_rollouts(const struct metrics_snapshot *m, FILE *f)
 			continue;
 		for (k = 0; metrics_rollout_states[k]; k++) {
 			snprintf(extra, sizeof(extra), "state=\"%s\"", metrics_rollout_states[k]);
-			series(f, "sluice_rollout_state", m->svc[i].name, extra);
-			fprintf(f, "%d\n", ro->state && !strcmp(ro->state,
-						       metrics_rollout_states[k]));
+			series(o, "sluice_rollout_state", i, extra);
+			line_end(o, ro->state && !strcmp(ro->state, metrics_rollout_states[k]));
 		}
 	}
-	family(f, "sluice_rollout_step", "gauge", "Current step of the plan (0-based).");
+	family(b, "sluice_rollout_step", "gauge", "Current step of the plan (0-based).");
 	for (i = 0; i < m->nsvc; i++)
 		if (m->svc[i].ro.present) {
-			series(f, "sluice_rollout_step", m->svc[i].name, NULL);
-			fprintf(f, "%d\n", m->svc[i].ro.step);
+			series(o, "sluice_rollout_step", i, NULL);
+			line_end(o, m->svc[i].ro.step);
 		}
-	family(f, "sluice_rollout_canary_weight_ratio", "gauge",
+	family(b, "sluice_rollout_canary_weight_ratio", "gauge",
 	       "Share of new flows sent to the canary, per ring (0..1).");
 	for (i = 0; i < m->nsvc; i++)
 		for (r = 0; m->svc[i].ro.present && r < SLUICE_MAX_RINGS; r++) {
 			if (!m->ring[r][0])
 				continue;
 			snprintf(extra, sizeof(extra), "ring=\"%s\"", m->ring[r]);
-			series(f, "sluice_rollout_canary_weight_ratio", m->svc[i].name, extra);
-			num(f, m->svc[i].ro.weight[r] / 10000.0);
-			fputc('\n', f);
+			series(o, "sluice_rollout_canary_weight_ratio", i, extra);
+			line_end(o, m->svc[i].ro.weight[r] / 10000.0);
 		}
-	family(f, "sluice_gate_verdict", "gauge", "1 for each gate's last verdict.");
+	family(b, "sluice_gate_verdict", "gauge", "1 for each gate's last verdict.");
 	for (i = 0; i < m->nsvc; i++)
 		for (g = 0; m->svc[i].ro.present && g < m->svc[i].ro.ngates; g++)
 			for (k = 0; k < MV_N; k++) {
@@ -307,10 +448,10 @@ static void render_rollouts(const struct metrics_snapshot *m, FILE *f)
 
 				snprintf(more, sizeof(more), "verdict=\"%s\"", verdict_names[k]);
 				gate_label(extra, sizeof(extra), gt->name, more);
-				series(f, "sluice_gate_verdict", m->svc[i].name, extra);
-				fprintf(f, "%d\n", gt->verdict == k);
+				series(o, "sluice_gate_verdict", i, extra);
+				line_end(o, gt->verdict == k);
 			}
-	family(f, "sluice_gate_value", "gauge", "Each gate's last measured value per variant.");
+	family(b, "sluice_gate_value", "gauge", "Each gate's last measured value per variant.");
 	for (i = 0; i < m->nsvc; i++)
 		for (g = 0; m->svc[i].ro.present && g < m->svc[i].ro.ngates; g++)
 			for (v = 0; v < SLUICE_VARIANTS; v++) {
@@ -320,27 +461,42 @@ static void render_rollouts(const struct metrics_snapshot *m, FILE *f)
 					continue;
 				snprintf(more, sizeof(more), "variant=\"%s\"", variant_names[v]);
 				gate_label(extra, sizeof(extra), gt->name, more);
-				series(f, "sluice_gate_value", m->svc[i].name, extra);
-				num(f, gt->value[v]);
-				fputc('\n', f);
+				series(o, "sluice_gate_value", i, extra);
+				line_end(o, gt->value[v]);
 			}
-	family(f, "sluice_error_budget_burn_rate", "gauge",
+	family(b, "sluice_error_budget_burn_rate", "gauge",
 	       "The canary's error-budget burn rate per window (1 = on budget).");
 	for (i = 0; i < m->nsvc; i++)
 		for (k = 0; m->svc[i].ro.present && k < m->svc[i].ro.nburn; k++) {
 			snprintf(extra, sizeof(extra), "window=\"%s\"",
 				 m->svc[i].ro.burn[k].window);
-			series(f, "sluice_error_budget_burn_rate", m->svc[i].name, extra);
-			num(f, m->svc[i].ro.burn[k].burn);
-			fputc('\n', f);
+			series(o, "sluice_error_budget_burn_rate", i, extra);
+			line_end(o, m->svc[i].ro.burn[k].burn);
 		}
 }
 
 /* Health checks: one series per checked backend and family. */
 enum { BE_UP, BE_FLAPPING, BE_TRANSITIONS, BE_CHECKS, BE_FAILURES, BE_LAST };
 
-static void render_health(const struct metrics_snapshot *m, FILE *f)
+/* name{service="...",extra} for a series keyed by a service name */
+static void series_named(struct mb *b, const char *name, const char *svc, const char *extra)
 {
+	mb_puts(b, name);
+	mb_puts(b, "{service=\"");
+	label_value(b, svc);
+	mb_putc(b, '"');
+	if (extra && *extra) {
+		mb_putc(b, ',');
+		mb_puts(b, extra);
+	}
+	mb_put(b, "} ", 2);
+}
+
+static void render_health(struct out *o)
+{
+	const struct metrics_snapshot *m = o->m;
+	struct mb *f = &o->b;
+
 	static const struct {
 		const char *name, *type, *help;
 	} fam[] = {
@@ -369,37 +525,72 @@ static void render_health(const struct metrics_snapshot *m, FILE *f)
 				 "variant=\"%s\",address=\"%s\",port=\"%u\",check=\"%s\"",
 				 variant_names[b->variant & 1], b->address, b->port,
 				 b->check ? b->check : "");
-			series(f, fam[k].name, b->service, extra);
+			series_named(f, fam[k].name, b->service, extra);
 			switch (k) {
 			case BE_UP:
-				fprintf(f, "%d\n", !b->down);
+				mb_printf(f, "%d\n", !b->down);
 				break;
 			case BE_FLAPPING:
-				fprintf(f, "%d\n", b->flapping);
+				mb_printf(f, "%d\n", b->flapping);
 				break;
 			case BE_TRANSITIONS:
-				fprintf(f, "%llu\n", (unsigned long long)b->transitions);
+				mb_u64(f, b->transitions);
+				mb_putc(f, '\n');
 				break;
 			case BE_CHECKS:
-				fprintf(f, "%llu\n", (unsigned long long)b->checks);
+				mb_u64(f, b->checks);
+				mb_putc(f, '\n');
 				break;
 			case BE_FAILURES:
-				fprintf(f, "%llu\n", (unsigned long long)b->failures);
+				mb_u64(f, b->failures);
+				mb_putc(f, '\n');
 				break;
 			default:
 				num(f, b->last_s);
-				fputc('\n', f);
+				mb_putc(f, '\n');
 			}
 		}
 	}
 }
 
+int metrics_render_text(const struct metrics_snapshot *m, char **text, size_t *len)
+{
+	/* the last text's size: one allocation instead of a chain of
+	 * reallocs (a hint only, racing renders just guess worse) */
+	static size_t hint;
+	struct out o = { .m = m };
+
+	*text = NULL;
+	*len = 0;
+	if (labels_build(m, &o.l))
+		return -ENOMEM;
+	mb_room(&o.b, hint + hint / 8);
+	render_flows(&o);
+	render_hist(&o);
+	render_events(&o);
+	render_rollouts(&o);
+	render_health(&o);
+	labels_free(&o.l);
+	if (o.b.oom) {
+		free(o.b.p);
+		return -ENOMEM;
+	}
+	hint = o.b.len;
+	*text = o.b.p;
+	*len = o.b.len;
+	return 0;
+}
+
 int metrics_render(const struct metrics_snapshot *m, FILE *f)
 {
-	render_flows(m, f);
-	render_hist(m, f);
-	render_events(m, f);
-	render_rollouts(m, f);
-	render_health(m, f);
-	return ferror(f) ? -EIO : 0;
+	char *text;
+	size_t len;
+	int err = metrics_render_text(m, &text, &len);
+
+	if (err)
+		return err;
+	if (len && fwrite(text, 1, len, f) != len)
+		err = -EIO;
+	free(text);
+	return err ? err : ferror(f) ? -EIO : 0;
 }

@@ -91,7 +91,9 @@ struct metrics_backend {
 };
 
 struct metrics_snapshot {
-	int refs;			/* metrics_srv's business */
+	int refs;			/* metrics_srv's business, */
+	char *text;			/* and so is the text rendered once */
+	size_t text_len;
 	bool frozen;			/* the global freeze */
 	char ring[SLUICE_MAX_RINGS][32];	/* names; "" = not configured */
 	uint64_t events[SLUICE_EV_MAX];
@@ -117,6 +119,8 @@ void metrics_hist_from_lat(const uint64_t *lat, struct metrics_hist *h);
 
 /* Render into f; returns 0 or -errno. */
 int metrics_render(const struct metrics_snapshot *m, FILE *f);
+/* Render into a malloc'd buffer (*text, *len); 0 or -ENOMEM. */
+int metrics_render_text(const struct metrics_snapshot *m, char **text, size_t *len);
 
 /* ---- the HTTP endpoint (libmicrohttpd, its own thread) ---------------- */
 struct metrics_srv;

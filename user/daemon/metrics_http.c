@@ -3,8 +3,11 @@
  * sluiced's HTTP listener: /metrics and the status page (/, its script
  * and styles, /api/status), libmicrohttpd with its own polling thread. The
  * loop publishes snapshots; a request takes a reference to the current one
- * under a mutex held for a pointer copy, and renders it (or copies its
- * status document) on the HTTP thread.
+ * under a mutex held for a pointer copy. /metrics renders the snapshot's
+ * text on the HTTP thread the first time and keeps it with the snapshot,
+ * so further scrapes of it (several Prometheus servers, a retry) only send
+ * it; the response holds the reference until libmicrohttpd has sent it.
+ * /api/status copies the document the loop built.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -135,32 +138,80 @@ static enum MHD_Result status_json(struct metrics_srv *s, struct MHD_Connection 
 	return ret;
 }
 
-static enum MHD_Result metrics_text(struct metrics_srv *s, struct MHD_Connection *c)
+struct held {
+	struct metrics_srv *s;
+	struct metrics_snapshot *m;
+};
+
+static void release(void *cls)
 {
-	struct metrics_snapshot *m = current(s);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct held *h = cls;
+
+	unref(h->s, h->m);
+	free(h);
+}
+
+/* The snapshot's text, rendered once (outside the lock: the loop's
+ * publish never waits for a render). */
+static int snapshot_text(struct metrics_srv *s, struct metrics_snapshot *m)
+{
+	char *text;
+	size_t len;
+	bool have;
 	int err;
 
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		unref(s, m);
+	pthread_mutex_lock(&s->lock);
+	have = m->text != NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (have)
+		return 0;
+	err = metrics_render_text(m, &text, &len);
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	if (!m->text) {
+		m->text = text;
+		m->text_len = len;
+		text = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(text);
+	return 0;
+}
+
+static enum MHD_Result metrics_text(struct metrics_srv *s, struct MHD_Connection *c)
+{
+	static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
+	static const char starting[] = "# sluiced is starting: no snapshot yet\n";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	struct held *h;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return MHD_NO;
+	h->s = s;
+	h->m = current(s);
+	if (!h->m) {
+		free(h);
+		return reply(c, MHD_HTTP_OK, type, starting, strlen(starting), R_STATIC, false);
+	}
+	if (snapshot_text(s, h->m)) {
+		release(h);
 		return MHD_NO;
 	}
-	if (m) {
-		err = metrics_render(m, f);
-	} else {
-		fputs("# sluiced is starting: no snapshot yet\n", f);
-		err = 0;
-	}
-	unref(s, m);
-	if (fclose(f) || err) {
-		free(buf);
+	r = MHD_create_response_from_buffer_with_free_callback_cls(h->m->text_len, h->m->text,
+								   release, h);
+	if (!r) {
+		release(h);
 		return MHD_NO;
 	}
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf,
-		     len, R_OWNED, false);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,

@@ -80,9 +80,16 @@ struct eng_obs {
 	struct sluice_health health[SLUICE_VARIANTS];	/* latency histograms */
 	/* external gates' results, indexed like plan->gates */
 	struct eng_ext ext[SLUICE_PLAN_MAX_GATES];
+	/* the pre-step hook's outcome for run seq (eng_state.hook_seq):
+	 * ENG_EXT_NONE while it runs, OK (exit 0) or ERROR with the reason */
+	struct eng_hook {
+		__u64 seq;
+		enum eng_ext_status status;
+		char reason[ENG_REASON_LEN];
+	} hook;
 };
 
-/* A freeze: global (incident) or per service (the budget issue). */
+/* A freeze: global (incident) or per service (error budget exhausted). */
 struct eng_freeze {
 	bool frozen;
 	char reason[ENG_REASON_LEN];

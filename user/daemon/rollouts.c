@@ -343,7 +343,7 @@ static bool significant(const struct eng_out *out)
 	return false;
 }
 
-static void take_sample(struct daemon *d, struct rollout *r, __u64 now)
+void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now)
 {
 	struct store_sample smp = { .rollout_id = r->st.rollout_id };
 	__u64 minute = now / 60000;
@@ -394,6 +394,8 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	gs_measure(d, r, &d->obs, now);
+	prestep_tick(d->ps, r, &d->obs);
+	budget_env(d, r->service, &d->env.service);
 	memset(&d->out, 0, sizeof(d->out));
 	e = eng_tick(r->plan, &r->st, &d->obs, &d->env, now, &d->out);
 	if (e) {
@@ -411,7 +413,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		persist(d, r, now);
 	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
 	r->npending = d->out.nactions;
-	take_sample(d, r, now);
+	ro_take_sample(d, r, now);
 }
 
 static void act_pending(struct daemon *d, struct rollout *r)
@@ -537,6 +539,7 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 	}
 	json_object_set_new(o, "gates", gates);
 	json_object_set_new(o, "health", health_json(d, r->service));
+	json_object_set_new(o, "budget", budget_json(d, r->service));
 	return o;
 }
 
@@ -560,6 +563,7 @@ static int errno_code(int e, int kind)
 	case -EBUSY: return kind == ENG_CMD_START ? SLUICE_CTL_E_ACTIVE
 						  : SLUICE_CTL_E_FROZEN;
 	case -EALREADY: return SLUICE_CTL_E_ALREADY;
+	case -EAGAIN: return SLUICE_CTL_E_FROZEN;	/* the service's budget */
 	case -ENOENT: return SLUICE_CTL_E_NO_ROLLOUT;
 	case -EINVAL: return SLUICE_CTL_E_STATE;
 	}
@@ -702,6 +706,8 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	n->svc_id = v.id;
 	n->sample_minute = now_ms() / 60000;
 	eng_state_init(&n->st, a->service);
+	/* outside the transaction: a refused start keeps the freeze's note */
+	budget_start_check(d, a->service, n->plan, now_ms(), &d->env.service);
 	sample_fill(d, n, &d->obs);
 	if (store_begin(d->db)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
@@ -777,6 +783,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 		return;
 	}
 	fill_cmd(&cmd, kind, a);
+	budget_env(d, r->service, &d->env.service);
 	memset(&d->out, 0, sizeof(d->out));
 	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
 	if (e) {

@@ -98,6 +98,7 @@ struct daemon {
 	unsigned int nsrates;
 	char *status_last;		/* the last document built */
 	__u64 status_next_ms;		/* when it may be rebuilt */
+	struct prestep *ps;		/* pre-step hooks (prestep.c) */
 	/* backend health checks (checks.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -161,6 +162,8 @@ json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limi
 /* sample.c */
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
 void sample_sweep(struct daemon *d);
+/* rollouts.c: the per-minute sample of r's service (d->obs filled) */
+void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now);
 /* bad events and new flows per variant, the mode's default signals */
 void sample_totals(const struct eng_obs *obs, __u64 new_flows[2], __u64 bad[2]);
 
@@ -177,6 +180,8 @@ void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 
 /* after eng_tick: notifications of its transitions */
 void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
+void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
+			      const struct eng_freeze *f);
 /* once a second: a new /metrics snapshot and status page document */
 void gs_metrics(struct daemon *d, __u64 now);
 /* status_doc.c: the status page's JSON. status_track with every snapshot
@@ -197,6 +202,27 @@ void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
 void health_metrics(struct daemon *d, struct metrics_snapshot *m);
+
+/* budgets.c: the error-budget freeze of services whose plan has budget: */
+void budget_tick(struct daemon *d, __u64 now);
+/* before a start of plan: the service's freeze for it (samples: checked
+ * now; a query: its last answer, none yet: not frozen) */
+void budget_start_check(struct daemon *d, const char *service,
+			const struct sluice_plan *plan, __u64 now, struct eng_freeze *out);
+/* the service's freeze for eng_env.service (cleared when not frozen) */
+void budget_env(struct daemon *d, const char *service, struct eng_freeze *out);
+json_t *budget_json(struct daemon *d, const char *service);
+bool budget_remaining(struct daemon *d, const char *service, double *remaining,
+		      bool *frozen);
+void budget_free(struct daemon *d);
+
+/* prestep.c: the plan's pre_step_hook, run for the engine */
+struct prestep;
+struct prestep *prestep_new(struct cmdrun *cr);
+void prestep_free(struct prestep *p);
+/* before eng_tick: start the hook the state asks for, its outcome into
+ * obs->hook */
+void prestep_tick(struct prestep *p, const struct rollout *r, struct eng_obs *obs);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);

@@ -184,6 +184,9 @@ char *eng_state_to_json(const struct eng_state *st)
 	json_object_set_new(o, "gates", gates);
 	put_s(o, "status", st->status);
 	put_s(o, "end_reason", st->end_reason);
+	put_b(o, "hook_pending", st->hook_pending);
+	put_u(o, "hook_seq", st->hook_seq);
+	put_u(o, "hook_since_ms", st->hook_since_ms);
 	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(o);
 	return s;
@@ -500,7 +503,7 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	st->held_ms = get_u(&r, o, "held_ms", "", UINT64_MAX >> 1);
 	st->last_tick_ms = get_u(&r, o, "last_tick_ms", "", UINT64_MAX >> 1);
 	st->phase_since_ms = get_u(&r, o, "phase_since_ms", "", UINT64_MAX >> 1);
-	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_PRECONDITION);
+	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_HOOK);
 	get_s(&r, o, "pause_who", "", st->pause_who, sizeof(st->pause_who));
 	st->frozen = get_b(&r, o, "frozen", "");
 	st->frozen_since_ms = get_u(&r, o, "frozen_since_ms", "", UINT64_MAX >> 1);
@@ -541,6 +544,13 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	}
 	get_s(&r, o, "status", "", st->status, sizeof(st->status));
 	get_s(&r, o, "end_reason", "", st->end_reason, sizeof(st->end_reason));
+	/* the pre-step hook's fields came later: a state written before
+	 * them has no hook running */
+	if (json_object_get(o, "hook_pending")) {
+		st->hook_pending = get_b(&r, o, "hook_pending", "");
+		st->hook_seq = get_u(&r, o, "hook_seq", "", UINT64_MAX >> 1);
+		st->hook_since_ms = get_u(&r, o, "hook_since_ms", "", UINT64_MAX >> 1);
+	}
 	json_decref(o);
 	if (!r.bad)
 		memcpy(out, st, sizeof(*st));

@@ -10,7 +10,7 @@
 
 enum {
 	Q_META_GET, Q_META_SET, Q_RO_PUT, Q_RO_LOAD, Q_EV_ADD, Q_HIST,
-	Q_SAMPLE, Q_PRUNE_EV, Q_PRUNE_SAMPLE, NQ,
+	Q_SAMPLE, Q_PRUNE_EV, Q_PRUNE_SAMPLE, Q_WINDOW, NQ,
 };
 
 static const char *const queries[NQ] = {
@@ -29,6 +29,16 @@ static const char *const queries[NQ] = {
 		     "new_c, new_b, bad_c, bad_b) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_PRUNE_EV] = "DELETE FROM events WHERE at_ms < ?1",
 	[Q_PRUNE_SAMPLE] = "DELETE FROM samples WHERE minute_ms < ?1",
+	/* the counters are cumulative: sum the minute-to-minute increases;
+	 * a sum that went down (maps recreated) counts from 0 again */
+	[Q_WINDOW] = "SELECT COALESCE(SUM(CASE WHEN b >= pb AND t >= pt THEN b - pb ELSE b END), 0),"
+		     " COALESCE(SUM(CASE WHEN t >= pt THEN t - pt ELSE t END), 0),"
+		     " COALESCE(MAX(minute_ms) - MIN(pm), 0) FROM"
+		     " (SELECT minute_ms, bad_c + bad_b AS b, new_c + new_b AS t,"
+		     " LAG(bad_c + bad_b) OVER w AS pb, LAG(new_c + new_b) OVER w AS pt,"
+		     " LAG(minute_ms) OVER w AS pm"
+		     " FROM samples WHERE service = ?1 AND minute_ms >= ?2"
+		     " WINDOW w AS (ORDER BY minute_ms)) WHERE pb IS NOT NULL",
 };
 
 static const char schema[] =
@@ -356,4 +366,26 @@ int store_prune(struct store *st, __u64 before_ms)
 		return err;
 	sqlite3_bind_int64(st->q[Q_PRUNE_SAMPLE], 1, (sqlite3_int64)before_ms);
 	return run(st, st->q[Q_PRUNE_SAMPLE], "cannot prune samples");
+}
+
+int store_sample_window(struct store *st, const char *service, __u64 since_ms,
+			__u64 *bad, __u64 *total, __u64 *span_ms)
+{
+	sqlite3_stmt *q = st->q[Q_WINDOW];
+	int rc, ret = 0;
+
+	*bad = *total = *span_ms = 0;
+	sqlite3_bind_text(q, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)since_ms);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*bad = (__u64)sqlite3_column_int64(q, 0);
+		*total = (__u64)sqlite3_column_int64(q, 1);
+		*span_ms = (__u64)sqlite3_column_int64(q, 2);
+	} else {
+		ret = fail(st, "cannot read the samples");
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return ret;
 }

@@ -63,6 +63,11 @@ int store_history(struct store *st, const char *service, unsigned int limit,
 
 int store_sample_put(struct store *st, const char *service,
 		     const struct store_sample *smp);
+/* Bad events and new flows of service (both variants) from since_ms on,
+ * from the increases between its per-minute samples, and the time they
+ * span (0 with fewer than two samples). */
+int store_sample_window(struct store *st, const char *service, __u64 since_ms,
+			__u64 *bad, __u64 *total, __u64 *span_ms);
 /* Drop events and samples older than before_ms. */
 int store_prune(struct store *st, __u64 before_ms);
 

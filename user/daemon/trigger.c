@@ -12,7 +12,8 @@
  *   - an empty pool (a promotion empties it) is seen, never a trigger
  *   - a change while the service's rollout is active is logged and
  *     ignored (seen: it does not start anything when that rollout ends)
- *   - a start while frozen is the engine's: queued until the unfreeze
+ *   - a start while frozen is the engine's: queued until the unfreeze; one
+ *     while the service's error budget is exhausted is refused (logged)
  * The last seen fingerprint is kept in the store (meta "trigger:SERVICE").
  */
 #include <stdlib.h>
