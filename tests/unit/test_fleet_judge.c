@@ -5,7 +5,8 @@
  * canary is not rolled back however often it is looked at (a plain ratio
  * comparison at every evaluation is, often), a 3x worse one is, too few
  * samples are inconclusive, a leader taking over mid-step never passes on
- * less evidence, and a node leaving mid-step takes no bad event along.
+ * less evidence, a node leaving mid-step takes no bad event along, and
+ * the new-flow ratio gate catches a fleet that does not split as set.
  * Fixed seeds: the same numbers every run.
  * sluice-test: host-only
  */
@@ -21,6 +22,8 @@ struct fleet_sim {
 	struct sluice_flow_stats fs[NODES][SLUICE_VARIANTS][SLUICE_MAX_RINGS];
 	bool gone[NODES];
 	double flows_per_node_s, rate[SLUICE_VARIANTS];
+	double split_mul;	/* a datapath that splits off this times the
+				 * weight (0: as configured) */
 };
 
 static const char *node_name(int i)
@@ -30,6 +33,16 @@ static const char *node_name(int i)
 	return n[i];
 }
 
+/* Three nodes of 300 new flows/s each, bad events per flow per variant. */
+static void fsim_init(struct fleet_sim *s, __u64 seed, double rate_c, double rate_b)
+{
+	memset(s, 0, sizeof(*s));
+	s->rng.rng = seed;
+	s->flows_per_node_s = 300;
+	s->rate[SLUICE_CANARY] = rate_c;
+	s->rate[SLUICE_BASELINE] = rate_b;
+}
+
 /* One simulated second on every node at canary share w (bp). */
 static void sim_second(struct fleet_sim *s, unsigned int w)
 {
@@ -37,7 +50,8 @@ static void sim_second(struct fleet_sim *s, unsigned int w)
 
 	for (i = 0; i < NODES; i++)
 		for (v = 0; v < SLUICE_VARIANTS; v++) {
-			double share = v == SLUICE_CANARY ? w / 10000.0 : 1 - w / 10000.0;
+			double wc = w / 10000.0 * (s->split_mul ? s->split_mul : 1);
+			double share = v == SLUICE_CANARY ? wc : 1 - wc;
 			__u64 f = sim_poisson(&s->rng, s->flows_per_node_s * share);
 			__u64 x = sim_poisson(&s->rng, f * s->rate[v]);
 
@@ -187,10 +201,7 @@ static void test_equal_canary(void)
 	if (!p)
 		return;
 	for (seed = 1; seed <= 20; seed++) {
-		memset(&s, 0, sizeof(s));
-		s.rng.rng = 0x9e3779b97f4a7c15ull * seed;
-		s.flows_per_node_s = 300;
-		s.rate[SLUICE_CANARY] = s.rate[SLUICE_BASELINE] = 0.01;
+		fsim_init(&s, 0x9e3779b97f4a7c15ull * seed, 0.01, 0.01);
 		rollout(p, &s, w, 2, 300, 700, &r);
 		ASSERT_TRUE(r.evals >= 600, "hundreds of evaluations per rollout");
 		rolled += r.v == FJ_FAIL;
@@ -217,11 +228,7 @@ static void test_worse_canary(void)
 	if (!p)
 		return;
 	for (seed = 1; seed <= 5; seed++) {
-		memset(&s, 0, sizeof(s));
-		s.rng.rng = 0x51ed27ull * seed + 7;
-		s.flows_per_node_s = 300;
-		s.rate[SLUICE_CANARY] = 0.03;
-		s.rate[SLUICE_BASELINE] = 0.01;
+		fsim_init(&s, 0x51ed27ull * seed + 7, 0.03, 0.01);
 		rollout(p, &s, w, 2, 300, 700, &r);
 		failed += r.v == FJ_FAIL && r.step == 0;
 		if (seed == 1)
@@ -253,10 +260,7 @@ static void test_too_few(void)
 		p = plan_of(yaml);
 		if (!p)
 			return;
-		memset(&s, 0, sizeof(s));
-		s.rng.rng = 42;
-		s.flows_per_node_s = 300;
-		s.rate[SLUICE_CANARY] = s.rate[SLUICE_BASELINE] = 0.01;
+		fsim_init(&s, 42, 0.01, 0.01);
 		rollout(p, &s, w, 1, 10, 30, &r);
 		ASSERT_EQ(r.v, want[i], mode[i]);
 		if (want[i] != FJ_WAIT)
@@ -284,10 +288,7 @@ static void test_takeover(void)
 	subtest("a new leader mid-step restarts the step's counting, keeps the evidence");
 	if (!p)
 		return;
-	memset(&s, 0, sizeof(s));
-	s.rng.rng = 7;
-	s.flows_per_node_s = 300;
-	s.rate[SLUICE_CANARY] = s.rate[SLUICE_BASELINE] = 0.01;
+	fsim_init(&s, 7, 0.01, 0.01);
 	/* step 1 judged by leader a, then its evidence into step 2's state */
 	base = base_of(&s);
 	obs_now(&s, base, 1000, &obs);
@@ -357,16 +358,11 @@ static void test_node_leaves(void)
 	subtest("a node leaving mid-step takes no bad event along");
 	if (!p)
 		return;
-	memset(&s, 0, sizeof(s));
-	s.rng.rng = 99;
-	s.flows_per_node_s = 300;
-	s.rate[SLUICE_BASELINE] = 0.001;
-	s.rate[SLUICE_CANARY] = 0.001;
+	fsim_init(&s, 99, 0.001, 0.001);
 	base = base_of(&s);
 	obs_now(&s, base, 5000, &obs);
 	fleet_gates_begin(p, &fg, 1, NULL, &obs, now);
 	for (t = 0; t < 5; t++) {
-		s.rate[SLUICE_CANARY] = 0.001;
 		sim_second(&s, 5000);
 		/* n3's canary is bad */
 		s.fs[2][SLUICE_CANARY][0].client_rst += 30;
@@ -393,6 +389,29 @@ static void test_node_leaves(void)
 	sluice_plan_free(p);
 }
 
+static void test_new_flow_ratio(void)
+{
+	static const unsigned int w[] = { 1000, 5000 };
+	struct sluice_plan *p = plan_of(
+		"steps:\n  - weight: 10%\n    hold: 60s\n  - weight: 50%\n    hold: 60s\n"
+		"gates:\n  - metric: new_flow_ratio\n    min_samples: 100\n");
+	struct fleet_sim s;
+	struct run r;
+
+	subtest("new_flow_ratio on the fleet's sums");
+	if (!p)
+		return;
+	fsim_init(&s, 1234, 0, 0);
+	rollout(p, &s, w, 2, 60, 200, &r);
+	ASSERT_EQ(r.v, FJ_PASS, "a fleet splitting as configured is promoted");
+	fsim_init(&s, 1234, 0, 0);
+	s.split_mul = 1.5;
+	rollout(p, &s, w, 2, 60, 200, &r);
+	ASSERT_EQ(r.v, FJ_FAIL, "a fleet splitting off 15 % at a weight of 10 % fails");
+	ASSERT_EQ(r.step, 0, "in the first step");
+	sluice_plan_free(p);
+}
+
 int main(void)
 {
 	test_equal_canary();
@@ -400,5 +419,6 @@ int main(void)
 	test_too_few();
 	test_takeover();
 	test_node_leaves();
+	test_new_flow_ratio();
 	return t_done();
 }

@@ -872,6 +872,10 @@ json_t *fleet_status_json(struct daemon *d)
 			"kill_rev", (json_int_t)s->applied_k_rev,
 			"applied_kill_ms", (json_int_t)s->applied_k_ms,
 			"rollout", s->rollout, "error", s->error));
+		/* the leader: its latest judgement of the step's gates */
+		if (am_leader() && s->fg && s->fg->step_id)
+			json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
+					    fleet_gates_status(s->fg));
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:O, s:o}",
 		      "node", F->node, "prefix", F->prefix,

@@ -68,11 +68,12 @@ json_t *fleet_fs_json(const struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_
 	json_t *a = json_array();
 	int v, r, i, nr = 1;
 
-	/* rings up to the last one with traffic: reports stay small */
+	/* rings up to the last one with counts: reports stay small */
 	for (v = 0; v < SLUICE_VARIANTS; v++)
 		for (r = 1; r < SLUICE_MAX_RINGS; r++)
-			if (fs[v][r].new_flows && r + 1 > nr)
-				nr = r + 1;
+			for (i = 0; i < FS_FIELDS; i++)
+				if (*field((struct sluice_flow_stats *)&fs[v][r], i) && r + 1 > nr)
+					nr = r + 1;
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
 		json_t *rings = json_array();
 
@@ -140,6 +141,7 @@ int fleet_gates_begin(const struct sluice_plan *p, struct fleet_gates *fg,
 
 	memset(fg, 0, sizeof(*fg));
 	fg->step_id = step_id;
+	fg->ngates = p->ngates;
 	for (g = 0; g < p->ngates; g++) {
 		struct gate_state *gs = &fg->gs[g];
 		json_t *e = json_array_get(saved, g), *l = json_object_get(e, "l");
@@ -167,6 +169,23 @@ int fleet_gates_begin(const struct sluice_plan *p, struct fleet_gates *fg,
 		gs->last_eval_ms = now_ms;
 	}
 	return 0;
+}
+
+json_t *fleet_gates_status(const struct fleet_gates *fg)
+{
+	json_t *a = json_array();
+	unsigned int g;
+
+	for (g = 0; g < fg->ngates; g++) {
+		const struct gate_eval *e = &fg->gs[g].last;
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:I}",
+			"outcome", gate_outcome_name(e->outcome), "reason", e->reason,
+			"log_m", fg->gs[g].seq.log_m, "limit", seq_threshold(&fg->gs[g].seq),
+			"samples_c", (json_int_t)e->samples_c, "bad_c", (json_int_t)e->bad_c,
+			"samples_b", (json_int_t)e->samples_b, "bad_b", (json_int_t)e->bad_b));
+	}
+	return a;
 }
 
 json_t *fleet_gates_save(const struct sluice_plan *p, const struct fleet_gates *fg)

@@ -29,6 +29,7 @@
 /* The leader's gate state of one fleet rollout step. */
 struct fleet_gates {
 	long long step_id;		/* the step it judges; 0: none */
+	unsigned int ngates;
 	struct gate_state gs[SLUICE_PLAN_MAX_GATES];
 };
 
@@ -68,6 +69,9 @@ void fleet_obs_sum(json_t *nodes, json_t *base, const char *svc,
 int fleet_gates_begin(const struct sluice_plan *p, struct fleet_gates *fg,
 		      long long step_id, json_t *saved, const struct eng_obs *obs,
 		      __u64 now_ms);
+
+/* The latest evaluation of each gate, for status. */
+json_t *fleet_gates_status(const struct fleet_gates *fg);
 
 /* The tests' evidence to carry into the next step's JSON. */
 json_t *fleet_gates_save(const struct sluice_plan *p, const struct fleet_gates *fg);
