@@ -169,6 +169,9 @@ check "$old converges to 100% when it returns" fl_wait 5 fl_all_weight 10000 "$o
 
 every_report() { [ "$(fl_ctl n2 rollout status | grep -c '^  node n[0-9]: revision')" = "$FL_N" ]; }
 check "rollout status on one node shows every node's report" fl_wait 3 every_report || fl_ctl n2 rollout status
+out=$(fl_ctl "$(fl_leader)" rollout status)
+check "the leader's status shows its last judgement of the gate: $(grep "fleet's sums" <<<"$out")" \
+	grep -q "gate 1 on the fleet's sums: pass: canary error ratio" <<<"$out"
 
 # ---- a node cut off from etcd ------------------------------------------------
 cut=$(for n in $(fl_nodes); do [ "$n" != "$(fl_leader)" ] && echo "$n"; done | tail -1)
