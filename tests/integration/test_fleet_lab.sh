@@ -89,6 +89,7 @@ steps:
 gates:
   - metric: error_ratio
     max: 50%
+    max_increase: 50%
     min_samples: 5
     on_inconclusive: extend
 PLAN
@@ -144,6 +145,11 @@ for l in sys.stdin:
 print(s[2]-s[1])' <"$FL_DIR/hist")
 check "the 5 s hold of step 2 was kept across the failover (next step after ${gap} ms)" \
 	[ "$gap" -ge 5000 ] && [ "$gap" -lt 6500 ]
+# the sequential test's evidence goes into etcd with each step it carries into
+check "steps 2 and 3 carry the gate's sequential-test evidence in etcd" \
+	[ "$(python3 -c '
+import json,sys
+print([len(r.get("gates", [])) for r in map(json.loads, sys.stdin) if r["phase"]=="progressing"])' <"$FL_DIR/hist")" = "[0, 1, 1]" ]
 check "weights were written once per step (weights key version 3)" \
 	[ "$(etcdctl_ get -w json "$FL_PFX/weights" | json 'j["kvs"][0]["version"]')" = 3 ]
 for n in $(fl_nodes); do
@@ -163,6 +169,9 @@ check "$old converges to 100% when it returns" fl_wait 5 fl_all_weight 10000 "$o
 
 every_report() { [ "$(fl_ctl n2 rollout status | grep -c '^  node n[0-9]: revision')" = "$FL_N" ]; }
 check "rollout status on one node shows every node's report" fl_wait 3 every_report || fl_ctl n2 rollout status
+out=$(fl_ctl "$(fl_leader)" rollout status)
+check "the leader's status shows its last judgement of the gate: $(grep "fleet's sums" <<<"$out")" \
+	grep -q "gate 1 on the fleet's sums: pass: canary error ratio" <<<"$out"
 
 # ---- a node cut off from etcd ------------------------------------------------
 cut=$(for n in $(fl_nodes); do [ "$n" != "$(fl_leader)" ] && echo "$n"; done | tail -1)
@@ -231,6 +240,7 @@ steps:
 gates:
   - metric: error_ratio
     max: 5%
+    max_increase: 20%
     min_samples: 5
     on_inconclusive: extend
 PLAN
@@ -256,6 +266,11 @@ check "rolled back at the failing first step" is step 0
 check "the failing step was never passed (weights stay at 30%: $(for n in $(fl_nodes); do fl_weight $n; done | tr "\n" " "))" fl_all_weight 3000
 wait "$load"
 
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - metric: latency_p99\n    max_increase: 20%%\n' >"$FL_DIR/lat.yaml"
+out=$(fl_ctl n1 rollout start web --fleet -f "$FL_DIR/lat.yaml" 2>&1)
+check "a fleet plan with a latency gate is refused, naming the gate: $out" \
+	grep -q "gate latency_p99: fleet rollouts judge error_ratio and new_flow_ratio" <<<"$out"
+check "the refused plan changed nothing in etcd" is phase rolled_back
 out=$(fl_ctl n1 rollout start web -f "$FL_DIR/plan.yaml" 2>&1)
 check "a local rollout of a fleet service is refused, naming --fleet" grep -q -- "--fleet" <<<"$out"
 out=$(fl_ctl n1 rollout revert web 2>&1)

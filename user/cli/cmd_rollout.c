@@ -136,8 +136,9 @@ static void print_freeze(const json_t *f)
 /* Fleet mode: this node, the leader, and every node's last report. */
 static void print_fleet(const json_t *f)
 {
-	const json_t *n, *s, *ro;
+	const json_t *n, *s, *ro, *g;
 	const char *name, *svc;
+	size_t i;
 
 	if (!f)
 		return;
@@ -157,6 +158,12 @@ static void print_fleet(const json_t *f)
 				(long long)jnum(ro, "step") + 1,
 				json_object_get(ro, "frozen_at_ms") ? " (frozen)" : "");
 		pr_text("\n");
+		if (json_is_object(ro) && *jstr(ro, "reason"))
+			pr_text("    %s\n", jstr(ro, "reason"));
+		/* on the leader: its latest judgement of each gate */
+		json_array_foreach(json_object_get(s, "gates_judged"), i, g)
+			pr_text("    gate %zu on the fleet's sums: %s: %s\n", i + 1,
+				jstr(g, "outcome"), jstr(g, "reason"));
 	}
 	json_object_foreach((json_t *)json_object_get(f, "nodes"), name, n) {
 		pr_text("  node %s: revision %lld", name, (long long)jnum(n, "revision"));

@@ -17,6 +17,7 @@
 #include "sluiced.h"
 #include "fleet.h"
 #include "etcd.h"
+#include "fleet_judge.h"
 #include "httpc.h"
 
 #define FLEET_MAX_SVC	64
@@ -40,6 +41,9 @@ struct fsvc {
 	int64_t applied_w_rev, applied_k_rev;
 	__u64 applied_w_ms, applied_k_ms;
 	char error[256];
+	/* the leader's gate state of the current step (allocated on first
+	 * use; rebuilt from etcd's state when the step changes) */
+	struct fleet_gates *fg;
 };
 
 struct fleet {
@@ -505,14 +509,18 @@ static void report(struct daemon *d)
 		tmp.svc_id = 0;
 		if (!sample_fill(d, &tmp, &d->obs))
 			sample_totals(&d->obs, nf, bad);
+		/* fs: the counters per variant and ring the fleet's gates
+		 * judge (fleet_judge.h); new_flows, bad: totals for status */
 		json_object_set_new(svcs, s->name, json_pack(
-			"{s:i, s:b, s:I, s:I, s:[I,I], s:[I,I]}",
+			"{s:i, s:b, s:I, s:I, s:[I,I], s:[I,I], s:i, s:o}",
 			"weight", d->obs.exists ? d->obs.weight[0] : -1,
 			"kill", d->obs.exists && d->obs.kill,
 			"weights_rev", (json_int_t)s->applied_w_rev,
 			"kill_rev", (json_int_t)s->applied_k_rev,
 			"new_flows", (json_int_t)nf[0], (json_int_t)nf[1],
-			"bad", (json_int_t)bad[0], (json_int_t)bad[1]));
+			"bad", (json_int_t)bad[0], (json_int_t)bad[1],
+			"mode", d->obs.exists ? d->obs.mode : 0,
+			"fs", fleet_fs_json(d->obs.fs)));
 	}
 	json_object_set_new(j, "revision", json_integer(F->applied_rev));
 	json_object_set_new(j, "at_ms", json_integer(now_ms()));
@@ -566,19 +574,6 @@ static void elect(struct daemon *d)
 	F->electing = etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_elect, a) > 0;
 	if (!F->electing)
 		free(a);
-}
-
-/* One node's counters of svc from its report: new flows, bad events per
- * variant. */
-static void node_counts(json_t *rep, const char *svc, __u64 n[2], __u64 x[2])
-{
-	json_t *s = json_object_get(json_object_get(rep, "services"), svc);
-	int v;
-
-	for (v = 0; v < 2; v++) {
-		n[v] = json_integer_value(json_array_get(json_object_get(s, "new_flows"), v));
-		x[v] = json_integer_value(json_array_get(json_object_get(s, "bad"), v));
-	}
 }
 
 static void on_step(json_t *reply, const char *err, void *arg)
@@ -646,75 +641,66 @@ static json_t *state_new(const char *phase, int step, __u64 now, const char *why
 			 "step_started_ms", (json_int_t)now, "reason", why, "by", F->node);
 }
 
-/* The error-ratio gates of the plan on the fleet's counts in this step:
- * 1 pass, 0 not yet (too few samples, extend), -1 fail, -2 pause
- * (inconclusive; why filled for both). Other gate kinds are not judged in
- * fleet mode (fleet_command refuses plans with them). */
-static int judge(const struct sluice_plan *p, json_t *st, const char *svc,
-		 char *why, size_t len)
-{
-	json_t *base = json_object_get(st, "base"), *rep;
-	__u64 n[2] = { 0 }, x[2] = { 0 }, cn[2], cx[2], bn[2], bx[2];
-	const char *node;
-	unsigned int g;
-	int v;
-
-	/* per node, what it counted since the step began: a node that left
-	 * (or was cut off) takes neither its samples nor its bad events
-	 * along, and one that joined during the step waits for the next */
-	json_object_foreach(F->nodes, node, rep) {
-		json_t *b = json_object_get(base, node);
-
-		if (!b)
-			continue;
-		node_counts(rep, svc, cn, cx);
-		for (v = 0; v < 2; v++) {
-			bn[v] = json_integer_value(json_array_get(json_object_get(b, "n"), v));
-			bx[v] = json_integer_value(json_array_get(json_object_get(b, "x"), v));
-			n[v] += cn[v] > bn[v] ? cn[v] - bn[v] : 0;
-			x[v] += cx[v] > bx[v] ? cx[v] - bx[v] : 0;
-		}
-	}
-	for (g = 0; g < p->ngates; g++) {
-		const struct sluice_plan_gate *gt = &p->gates[g];
-		double rc = n[1] ? (double)x[1] / n[1] : 0, rb = n[0] ? (double)x[0] / n[0] : 0;
-
-		if (gt->metric != SLUICE_METRIC_ERROR_RATIO)
-			continue;
-		if (n[1] < gt->min_samples) {
-			if (gt->on_inconclusive == SLUICE_INCONCLUSIVE_EXTEND)
-				return 0;
-			snprintf(why, len, "gate %s inconclusive on the fleet's sums: %llu canary flows of %llu needed",
-				 gt->name, (unsigned long long)n[1],
-				 (unsigned long long)gt->min_samples);
-			return gt->on_inconclusive == SLUICE_INCONCLUSIVE_FAIL ? -1 : -2;
-		}
-		if ((gt->has_max && rc > gt->max) ||
-		    (gt->compare_baseline && rc > rb * (1 + gt->max_increase) +
-		     (gt->has_max_increase_abs ? gt->max_increase_abs : 0))) {
-			snprintf(why, len, "gate %s failed on the fleet's sums: canary %llu/%llu bad, baseline %llu/%llu",
-				 gt->name, (unsigned long long)x[1], (unsigned long long)n[1],
-				 (unsigned long long)x[0], (unsigned long long)n[0]);
-			return -1;
-		}
-	}
-	return 1;
-}
-
-/* The step's base: every reporting node's counters now. */
+/* The step's base: every reporting node's counters now (fleet_judge.h). */
 static void with_base(json_t *st, const char *svc)
 {
+	struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
 	json_t *base = json_object(), *rep;
 	const char *node;
-	__u64 n[2], x[2];
 
-	json_object_foreach(F->nodes, node, rep) {
-		node_counts(rep, svc, n, x);
-		json_object_set_new(base, node, json_pack("{s:[I,I], s:[I,I]}",
-				    "n", (json_int_t)n[0], (json_int_t)n[1],
-				    "x", (json_int_t)x[0], (json_int_t)x[1]));
-	}
+	json_object_foreach(F->nodes, node, rep)
+		if (fleet_node_fs(rep, svc, fs))
+			json_object_set_new(base, node, json_pack("{s:o}", "fs", fleet_fs_json(fs)));
 	json_object_set_new(st, "base", base);
+}
+
+/* A new step's state: its base, its id, and the gates' evidence so far
+ * (written with the step in one fenced transaction: a new leader carries
+ * the tests on from there). */
+static json_t *step_state(struct fsvc *s, const struct sluice_plan *p, int step,
+			  __u64 now, const char *why)
+{
+	json_t *st = state_new("progressing", step, now, why);
+
+	with_base(st, s->name);
+	json_object_set_new(st, "step_id", json_integer(now));
+	if (s->fg && step > 0)
+		json_object_set_new(st, "gates", fleet_gates_save(p, s->fg));
+	return st;
+}
+
+/* The gates' verdict on the fleet's sums of this step at now. */
+static enum fleet_verdict judge(struct fsvc *s, const struct sluice_plan *p, int step,
+				__u64 now, bool hold_done, char *why, size_t len)
+{
+	json_t *ro = s->rollout;
+	long long id = json_integer_value(json_object_get(ro, "step_id"));
+	struct eng_obs *obs = malloc(sizeof(*obs));
+	__u16 w[SLUICE_MAX_RINGS];
+	enum fleet_verdict v = FJ_WAIT;
+	int r;
+
+	if (!id)	/* a state of an older leader */
+		id = json_integer_value(json_object_get(ro, "step_started_ms"));
+	if (!s->fg)
+		s->fg = calloc(1, sizeof(*s->fg));
+	if (!obs || !s->fg)
+		goto out;
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		w[r] = s->has_weights ? s->weight[r] : 0;
+	fleet_obs_sum(F->nodes, json_object_get(ro, "base"), s->name, w, obs);
+	/* a new step, or a step this leader took over: the tests carry on
+	 * from the step's start, the step's counting starts now */
+	if (s->fg->step_id != id &&
+	    fleet_gates_begin(p, s->fg, id, json_object_get(ro, "gates"), obs, now)) {
+		snprintf(why, len, "bad gate in the plan");
+		v = FJ_PAUSE;
+		goto out;
+	}
+	v = fleet_judge(p, s->fg, step, obs, now, hold_done, why, len);
+out:
+	free(obs);
+	return v;
 }
 
 static int step_weight(const struct sluice_plan *p, int i)
@@ -728,8 +714,9 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 	struct sluice_plan *p;
 	char err[512], why[512];
 	json_t *st = NULL;
+	enum fleet_verdict verdict;
 	json_int_t frozen_at;
-	int i, verdict;
+	int i;
 
 	if (!phase || !strcmp(phase, "promoted") || !strcmp(phase, "rolled_back") ||
 	    !strcmp(phase, "aborted") || !strcmp(phase, "error"))
@@ -752,8 +739,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		return;
 	}
 	if (!strcmp(phase, "start")) {
-		st = state_new("progressing", 0, now, "started");
-		with_base(st, s->name);
+		st = step_state(s, p, 0, now, "started");
 		write_state(d, s, st, step_weight(p, 0), s->kill == 1 ? 0 : -1);
 		goto out;
 	}
@@ -776,31 +762,28 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		write_state(d, s, st, -1, -1);
 		goto out;
 	}
-	if (frozen_at)
-		goto out;
 	i = json_integer_value(json_object_get(s->rollout, "step"));
 	if (i < 0 || i >= (int)p->nsteps)
 		goto out;
-	/* the hold counts from the step's start as written in etcd: a new
-	 * leader keeps what is left of it */
-	if (now < (__u64)json_integer_value(json_object_get(s->rollout, "step_started_ms")) +
-		  p->steps[i].hold_ms)
-		goto out;
 	if (p->steps[i].kind == SLUICE_STEP_PAUSE && !p->steps[i].hold_ms)
 		goto out;	/* waits for a promote */
-	verdict = judge(p, s->rollout, s->name, why, sizeof(why));
-	if (verdict == -1 && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
+	/* the gates are evaluated every interval, frozen or not (a failure
+	 * still rolls back); the hold counts from the step's start as
+	 * written in etcd: a new leader keeps what is left of it */
+	verdict = judge(s, p, i, now, !frozen_at &&
+			now >= (__u64)json_integer_value(json_object_get(s->rollout, "step_started_ms")) +
+			       p->steps[i].hold_ms, why, sizeof(why));
+	if (verdict == FJ_FAIL && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
 		st = state_new("rolled_back", i, now, why);
 		write_state(d, s, st, -1, 1);
-	} else if (verdict < 0) {
+	} else if (verdict == FJ_FAIL || verdict == FJ_PAUSE) {
 		st = state_new("paused", i, now, why);
 		write_state(d, s, st, -1, -1);
-	} else if (verdict > 0 && i + 1 == (int)p->nsteps) {
+	} else if (verdict == FJ_PASS && i + 1 == (int)p->nsteps) {
 		st = state_new("promoted", i, now, "every step passed");
 		write_state(d, s, st, -1, -1);
-	} else if (verdict > 0) {
-		st = state_new("progressing", i + 1, now, "previous step passed");
-		with_base(st, s->name);
+	} else if (verdict == FJ_PASS) {
+		st = step_state(s, p, i + 1, now, "previous step passed");
 		write_state(d, s, st, step_weight(p, i + 1), -1);
 	}
 out:
@@ -889,6 +872,10 @@ json_t *fleet_status_json(struct daemon *d)
 			"kill_rev", (json_int_t)s->applied_k_rev,
 			"applied_kill_ms", (json_int_t)s->applied_k_ms,
 			"rollout", s->rollout, "error", s->error));
+		/* the leader: its latest judgement of the step's gates */
+		if (am_leader() && s->fg && s->fg->step_id)
+			json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
+					    fleet_gates_status(s->fg));
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:O, s:o}",
 		      "node", F->node, "prefix", F->prefix,
@@ -955,8 +942,8 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 			return -EINVAL;
 		}
 		for (unsigned int g = 0; g < p->ngates; g++)
-			if (p->gates[g].metric != SLUICE_METRIC_ERROR_RATIO) {
-				snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio gates only (on the fleet's sums)",
+			if (!fleet_gate_supported(&p->gates[g])) {
+				snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio and new_flow_ratio gates only (on the fleet's sums; nodes do not report latency histograms or external metrics)",
 					 service, p->gates[g].pos.line, p->gates[g].pos.col,
 					 p->gates[g].name);
 				sluice_plan_free(p);
@@ -1031,6 +1018,7 @@ void fleet_stop(struct daemon *d)
 		httpc_free(f->hc);
 	for (i = 0; i < f->nsvc; i++) {
 		free(f->svc[i].plan_text);
+		free(f->svc[i].fg);
 		json_decref(f->svc[i].rollout);
 	}
 	json_decref(f->nodes);

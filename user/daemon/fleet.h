@@ -12,15 +12,17 @@
  *   services/SVC/killswitch      "on" (revert to last-known-good) | "off"
  *   services/SVC/plan            the plan, YAML (a rollout: section)
  *   services/SVC/rollout         the fleet rollout: {"phase", "step",
- *                                "step_started_ms", "base", "reason"}
+ *                                "step_started_ms", "step_id", "base",
+ *                                "gates", "reason"} (fleet_judge.h)
  *                                {"phase": "start"} asks the leader to
  *                                begin, {"phase": "abort"} to abort
  *
  * Every node watches the prefix and applies weights and kill switch to
  * its maps as they change; a node cut off from etcd keeps what it applied
  * last, never advances, and resynchronises when it is back. One node, the
- * leader, advances rollouts: it judges the plan's error-ratio gates on the
- * sum of every node's counters and writes the next step with a
+ * leader, advances rollouts: it judges the plan's gates with gate.c's
+ * sequential tests on the sum of every node's counters (fleet_judge.h)
+ * and writes the next step with a
  * transaction fenced on its leadership and the rollout key's revision, so
  * a step is never written twice nor skipped when leadership moves.
  */
