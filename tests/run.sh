@@ -44,7 +44,10 @@ for t in "${tests[@]}"; do
 	0)  pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
 	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$out")" ;;
 	*)  fail=$((fail + 1)); failed+=("$name")
-	    echo "FAIL $name (rc=$rc, ${secs}s)"; sed 's/^/    | /' "$out" | tail -n 60 ;;
+	    echo "FAIL $name (rc=$rc, ${secs}s)"
+	    # the failed checks first: the tail may not reach back to them
+	    grep -E '^ *(FAIL|not ok)' "$out" | head -n 20 | sed 's/^/    ! /'
+	    sed 's/^/    | /' "$out" | tail -n 60 ;;
 	esac
 	[ "${SLUICE_TEST_VERBOSE:-0}" = 1 ] && sed 's/^/    . /' "$out"
 	rm -f "$out"

@@ -101,16 +101,21 @@ check "the rollout reaches step 2 (25 %)" rl_wait 20 'r["phase"]=="progressing" 
 check "the gate has evaluated" rl_wait 15 'r["gates"][0]["outcome"] in ("pass","inconclusive")' web
 
 echo "== /api/status and the page as served"
-# sluiced builds the document only once it is asked for: 503 until then
+# sluiced builds the document only once it is asked for: 503 until then;
+# and it is rebuilt with the once-a-second snapshot, so it may still show
+# the moment step 2 began (its gate not evaluated yet): wait for the gate
 api_status() {
 	local t
-	for t in $(seq 30); do
-		in_lb curl -sf "$URL/api/status" >"$1" && return 0
+	for t in $(seq 50); do
+		in_lb curl -sf "$URL/api/status" >"$1" &&
+			[ "$(json '[s["rollout"]["gates"][0]["outcome"] for s in j["services"] if s["name"]=="web" and s["rollout"]][0] in ("pass","inconclusive")' <"$1" 2>/dev/null)" = True ] &&
+			return 0
 		sleep 0.2
 	done
 	return 1
 }
-check "/api/status answers within a few seconds of the first request" api_status "$RL_DIR/status.json"
+check "/api/status answers within a few seconds of the first request, the gate evaluated" \
+	api_status "$RL_DIR/status.json"
 check "/api/status: web progressing at step 2, 2500 bp in the default ring" \
 	[ "$(json '[(s["rollout"]["phase"], s["rollout"]["step"], s["weights"][0]["weight"]) for s in j["services"] if s["name"]=="web"][0]' \
 	     <"$RL_DIR/status.json")" = "('progressing', 1, 2500)" ]
@@ -131,6 +136,7 @@ check "DOM: the default ring at 25.00 % in the maps and wanted" \
 check "DOM: the weight's sparkline (a step line)" sparkline_ok
 check "DOM: the gate's verdict with canary and baseline values" \
 	has "$RL_DIR/dom1.html" '<td>errors</td><td>error_ratio</td><td class="verdict (pass|inconclusive)">(pass|inconclusive)</td><td class="n">[0-9.e+-]+</td><td class="n">[0-9.e+-]+</td>'
+grep -o '<td>errors</td>.\{0,240\}' "$RL_DIR/dom1.html" | head -n 1 | sed 's/^/    row: /'
 check "DOM: per-variant traffic rows" \
 	has "$RL_DIR/dom1.html" '<td>baseline</td><td class="n">[0-9.]+</td>' '<td>canary</td><td class="n">[0-9.]+</td>'
 check "DOM: health: b2 (failing its check) down, b1 up" \
