@@ -289,11 +289,13 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 		if (!s->applied_c_rev)
 			return;
 		r = sluice_service_del(d->s, s->name);
-		if (r < 0 && r != -ENOENT)
+		if (r < 0 && r != -ENOENT) {
 			snprintf(s->error, sizeof(s->error), "%.400s deleted, cannot delete the service: %.300s",
 				 k, sluice_errmsg(d->s));
-		else
+		} else {
+			s->error[0] = 0;
 			dlog(d, LOG_INFO_, "fleet: %s: config deleted from etcd: service deleted", s->name);
+		}
 		s->applied_c_rev = 0;
 		return;
 	}
