@@ -88,6 +88,8 @@ sed 's/mode: dsr/mode: sideways/' "$FL_DIR/cfg1.yaml" | etcdctl_ put "/sluice/$F
 api_err() { fl_ctl "$1" -j rollout status | json 'j["fleet"]["services"]["api"]["error"]' | grep -q "services/api/config:.*sideways"; }
 check "a bad config written to etcd is named in every node's status" fl_wait 5 api_err n3
 check "and changes no map" fl_all_pool api baseline "10.101.0.11 10.101.0.12 10.101.0.13"
+check "rollout status says it was not applied" \
+	grep -q "not applied: /sluice/$FL_CLUSTER/services/api/config:5:" <<<"$(fl_ctl n2 rollout status)"
 etcdctl_ del "/sluice/$FL_CLUSTER/services/api/config" >/dev/null
 all_no_api() { for n in $(fl_nodes); do no_service "$n" api || return 1; done; }
 check "deleting the config key deletes api on every node" fl_wait 5 all_no_api

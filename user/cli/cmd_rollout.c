@@ -160,6 +160,10 @@ static void print_fleet(const json_t *f)
 		pr_text("\n");
 		if (json_is_object(ro) && *jstr(ro, "reason"))
 			pr_text("    %s\n", jstr(ro, "reason"));
+		if (jnum(s, "config_rev"))
+			pr_text("    config: revision %lld applied\n", (long long)jnum(s, "config_rev"));
+		if (*jstr(s, "error"))
+			pr_text("    not applied: %s\n", jstr(s, "error"));
 		/* on the leader: its latest judgement of each gate */
 		json_array_foreach(json_object_get(s, "gates_judged"), i, g)
 			pr_text("    gate %zu on the fleet's sums: %s: %s\n", i + 1,

@@ -1033,6 +1033,8 @@ json_t *fleet_status_json(struct daemon *d)
 			"kill_rev", (json_int_t)s->applied_k_rev,
 			"applied_kill_ms", (json_int_t)s->applied_k_ms,
 			"rollout", s->rollout, "error", s->error));
+		json_object_set_new(json_object_get(svcs, s->name), "config_rev",
+				    json_integer(s->applied_c_rev));
 		/* the leader: its latest judgement of the step's gates */
 		if (am_leader() && s->fg && s->fg->step_id)
 			json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
