@@ -60,9 +60,12 @@
  *   unfreeze   who                          {"changed", "freeze"}
  *   health     service                      {"backends": [HEALTH...]}
  *   fleet      action*, service, plan,      {"sent": true} (sluiced --etcd):
- *              reason, who                  start (plan), abort, revert,
- *                                           resume, freeze, unfreeze,
- *                                           written to etcd for the fleet
+ *              reason, who                  start (plan), pause, resume,
+ *                                           abort, revert, clear (the kill
+ *                                           switch), freeze, unfreeze,
+ *                                           config (plan: a config file,
+ *                                           reason: its name), written
+ *                                           to etcd for the fleet
  * status adds "fleet": {"node", "leader", "leader_here", "etcd" ("ok" |
  *   "unreachable"), "why", "revision", "nodes": {NODE: report},
  *   "services": {SVC: desired and applied}} in fleet mode

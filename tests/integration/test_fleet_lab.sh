@@ -6,6 +6,10 @@
 # Fleet mode: three LB nodes (namespaces, XDP, DSR) behind an ECMP router,
 # real TCP clients and backends, each node's sluiced watching a real etcd
 # (Debian's etcd-server, in its own namespace and data dir):
+#   - a service's configuration written to etcd (sluice apply -f --fleet)
+#     reaches every node's maps, a backend added too; a bad file is refused
+#     (file:line, nothing written); a bad config key changes no map and is
+#     named in status; deleting the key deletes the service everywhere
 #   - a weight written to etcd reaches every node's maps
 #   - the same flows pick the same backends through any node; connections
 #     that ECMP moves to another node mid-connection keep their backend
@@ -13,11 +17,13 @@
 #     live node's maps show each step in order; the leader's sluiced is
 #     killed mid-hold: another node leads within the lease TTL, keeps the
 #     remaining hold, no step is written twice or skipped; the killed node
-#     converges when it returns
+#     converges when it returns; the end promotes on every node (the
+#     canary pool becomes the baseline, weights 0), as the local engine does
 #   - a node cut from etcd holds its state, never advances, says so in
 #     status, can still be reverted locally, converges when it returns
 #   - the kill switch through etcd reverts every node; --clear lifts it
 #   - freeze --fleet stops the hold (it resumes where it was on unfreeze);
+#     pause --fleet and resume --fleet: the hold goes on where it stopped;
 #     abort --fleet reverts every node
 #   - a canary whose backends never answer fails the error-ratio gate on
 #     the fleet's summed counters: rolled back on every node
@@ -39,6 +45,54 @@ for n in $(fl_nodes); do
 done
 has_leader() { [ -n "$(fl_leader)" ]; }
 check "a leader is elected" fl_wait 5 has_leader
+
+# ---- a service's configuration through etcd ----------------------------------
+# fl_pool NODE SERVICE POOL: the pool's backend addresses in the node's maps
+fl_pool() { fl_sluice "$1" -j service show "$2" 2>/dev/null |
+	json "' '.join(sorted(b['address'] for b in j['services'][0]['$3']))" 2>/dev/null; }
+fl_all_pool() {	# fl_all_pool SERVICE POOL "ADDRESSES"
+	local n
+	for n in $(fl_nodes); do
+		[ "$(fl_pool "$n" "$1" "$2")" = "$3" ] || return 1
+	done
+}
+no_service() { ! fl_sluice "$1" service show "$2" >/dev/null 2>&1; }
+be() { echo "      - {address: 10.101.0.1$1, mac: '$(ip netns exec "$(fl_ns b$1)" cat /sys/class/net/eth0/address)', dev: lb1}"; }
+# web as fl_up made it, and api (port PORT) on backends B...
+cfg() {
+	local port=$1 i
+	shift
+	printf 'services:\n  - name: web\n    vip: 10.200.0.10\n    port: 8080\n    mode: dsr\n    affinity: connection\n    seed: 7\n    baseline:\n'
+	be 1; be 2
+	echo "    canary:"
+	be 3; be 4
+	[ "$port" ] || return 0
+	printf '  - name: api\n    vip: 10.200.0.11\n    port: %s\n    mode: dsr\n    seed: 7\n    baseline:\n' "$port"
+	for i in "$@"; do be "$i"; done
+}
+crev() { etcdctl_ get -w json "/sluice/$FL_CLUSTER/services/api/config" | json 'j["kvs"][0]["mod_revision"]'; }
+cfg 8081 1 2 >"$FL_DIR/cfg1.yaml"
+check "sluice apply -f --fleet writes web and api to etcd" fl_ctl n1 apply -f "$FL_DIR/cfg1.yaml" --fleet
+check "api appears on all 3 nodes with its backends" fl_wait 5 fl_all_pool api baseline "10.101.0.11 10.101.0.12"
+check "web's pools are unchanged" fl_all_pool web canary "10.101.0.13 10.101.0.14"
+cfg 8081 1 2 3 >"$FL_DIR/cfg2.yaml"
+fl_ctl n2 apply -f "$FL_DIR/cfg2.yaml" --fleet >/dev/null
+check "a backend added through etcd reaches every node" \
+	fl_wait 5 fl_all_pool api baseline "10.101.0.11 10.101.0.12 10.101.0.13"
+r0=$(crev)
+cfg 99999 1 >"$FL_DIR/bad.cfg.yaml"
+out=$(fl_ctl n1 apply -f "$FL_DIR/bad.cfg.yaml" --fleet 2>&1)
+check "a bad file is refused naming file:line: $out" grep -q "bad.cfg.yaml:16:" <<<"$out"
+check "and nothing is written to etcd" [ "$(crev)" = "$r0" ]
+sed 's/mode: dsr/mode: sideways/' "$FL_DIR/cfg1.yaml" | etcdctl_ put "/sluice/$FL_CLUSTER/services/api/config" >/dev/null
+api_err() { fl_ctl "$1" -j rollout status | json 'j["fleet"]["services"]["api"]["error"]' | grep -q "services/api/config:.*sideways"; }
+check "a bad config written to etcd is named in every node's status" fl_wait 5 api_err n3
+check "and changes no map" fl_all_pool api baseline "10.101.0.11 10.101.0.12 10.101.0.13"
+check "rollout status says it was not applied" \
+	grep -q "not applied: /sluice/$FL_CLUSTER/services/api/config:5:" <<<"$(fl_ctl n2 rollout status)"
+etcdctl_ del "/sluice/$FL_CLUSTER/services/api/config" >/dev/null
+all_no_api() { for n in $(fl_nodes); do no_service "$n" api || return 1; done; }
+check "deleting the config key deletes api on every node" fl_wait 5 all_no_api
 
 # ---- a weight through etcd ---------------------------------------------------
 etcdctl_ put "$FL_PFX/weights" 2500 >/dev/null
@@ -124,6 +178,11 @@ fl_kill9 "$old"
 check "another node leads within the lease TTL (+1 s) after $old's sluiced is killed" \
 	fl_wait $((FL_TTL + 2)) leader_not "$old"
 check "the rollout is promoted under the new leader" fl_wait 25 is phase promoted
+live=$(fl_nodes | grep -v "^$old$")
+promoted() { local n; for n in "$@"; do
+	[ "$(fl_pool "$n" web baseline)" = "10.101.0.13 10.101.0.14" ] &&
+	[ -z "$(fl_pool "$n" web canary)" ] && [ "$(fl_weight "$n")" = 0 ] || return 1; done; }
+check "every live node promoted: the canary pool is the baseline, weight 0" fl_wait 3 promoted $live
 kill "$samp" 2>/dev/null
 wait "$samp" "$load" 2>/dev/null
 # the rollout key's history: one write per transition, none twice
@@ -150,8 +209,8 @@ check "steps 2 and 3 carry the gate's sequential-test evidence in etcd" \
 	[ "$(python3 -c '
 import json,sys
 print([len(r.get("gates", [])) for r in map(json.loads, sys.stdin) if r["phase"]=="progressing"])' <"$FL_DIR/hist")" = "[0, 1, 1]" ]
-check "weights were written once per step (weights key version 3)" \
-	[ "$(etcdctl_ get -w json "$FL_PFX/weights" | json 'j["kvs"][0]["version"]')" = 3 ]
+check "weights were written once per step and once (0) at the promotion (weights key version 4)" \
+	[ "$(etcdctl_ get -w json "$FL_PFX/weights" | json 'j["kvs"][0]["version"]')" = 4 ]
 for n in $(fl_nodes); do
 	seq_=$(uniq "$FL_DIR/w.$n" | tr '\n' ' ')
 	if [ "$n" = "$old" ]; then
@@ -165,7 +224,11 @@ done
 check "the gates were judged on traffic: the load had no errors" \
 	[ "$(json 'j["errors"]' <"$FL_DIR/load.json")" = 0 ]
 check "$old's sluiced restarts" fl_start "$old"
-check "$old converges to 100% when it returns" fl_wait 5 fl_all_weight 10000 "$old"
+check "$old converges to the promotion when it returns" fl_wait 5 promoted "$old"
+fl_ctl n3 apply -f "$FL_DIR/cfg1.yaml" --fleet >/dev/null
+check "the lab's pools, written again through etcd, are back on every node" \
+	fl_wait 5 fl_all_pool web canary "10.101.0.13 10.101.0.14"
+check "with api again" fl_all_pool api baseline "10.101.0.11 10.101.0.12"
 
 every_report() { [ "$(fl_ctl n2 rollout status | grep -c '^  node n[0-9]: revision')" = "$FL_N" ]; }
 check "rollout status on one node shows every node's report" fl_wait 3 every_report || fl_ctl n2 rollout status
@@ -184,7 +247,7 @@ fl_ctl "$cut" rollout status | grep -q "cut off from etcd" && ok "status text sa
 etcdctl_ put "$FL_PFX/weights" 4000 >/dev/null
 others=$(fl_nodes | grep -v "^$cut$")
 check "the other nodes apply 40%" fl_wait 5 fl_all_weight 4000 $others
-check "$cut holds its last state (100%)" [ "$(fl_weight "$cut")" = 10000 ]
+check "$cut holds its last state (0 after the promotion)" [ "$(fl_weight "$cut")" = 0 ]
 check "$cut does not lead while cut off" [ "$(fl_field "$cut" 'f["leader_here"]')" = False ]
 fl_sluice "$cut" revert web >/dev/null
 check "$cut can still be reverted locally" [ "$(fl_revert "$cut")" = revert ]
@@ -225,6 +288,24 @@ check "the freeze's end is recorded" fl_wait 3 is frozen_at False
 check "the hold resumes where it was: not over at once" is step 0
 check "then the rollout advances" fl_wait 6 is step 1
 check "every node at 60%" fl_wait 3 fl_all_weight 6000
+started() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["step_started_ms"]'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+sleep 2	# into the 30 s hold: a hold started afresh at the resume would show it
+s0=$(started)
+p=$(ms)
+check "rollout pause web --fleet" fl_ctl n1 rollout pause web --fleet
+check "the fleet rollout is paused" fl_wait 3 is phase paused
+sleep 1.5
+check "paused: still at the second step, 60% everywhere" is step 1
+refused() { ! "$@" 2>/dev/null; }
+check "rollout pause --fleet of a paused rollout is refused" refused fl_ctl n2 rollout pause web --fleet
+q=$(ms)
+check "rollout resume web --fleet" fl_ctl n2 rollout resume web --fleet
+check "the fleet rollout progresses again" fl_wait 3 is phase progressing
+shift_=$(( $(started) - s0 )) paused=$((q - p))
+check "the hold goes on where it stopped: its start moved by the paused time (${shift_} ms for ${paused} ms)" \
+	[ "$shift_" -gt $((paused - 700)) -a "$shift_" -lt $((paused + 700)) ]
+check "still at the second step" is step 1
 check "rollout abort web --fleet" fl_ctl n2 rollout abort web --fleet
 check "the leader aborts the fleet rollout" fl_wait 5 is phase aborted
 check "the abort reverts every node" fl_wait 5 fl_all_revert revert

@@ -7,8 +7,51 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "cli.h"
+#include "sluice_ctl.h"
 
 static const char *const op_name[] = { "unchanged", "added", "updated", "deleted" };
+
+/*
+ * apply -f FILE --fleet: FILE, validated here first, goes to etcd through
+ * this node's sluiced (which validates it against its maps too): each of
+ * its services' config key, in one transaction; every node applies it.
+ */
+static int apply_fleet(const char *file, const struct sluice_config *c)
+{
+	json_t *req, *rep;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	f = strcmp(file, "-") ? fopen(file, "r") : NULL;
+	if (f) {
+		text = calloc(1, SLUICE_CTL_MAX_PLAN + 1);
+		len = text ? fread(text, 1, SLUICE_CTL_MAX_PLAN + 1, f) : 0;
+		fclose(f);
+	}
+	if (!text || !len || len > SLUICE_CTL_MAX_PLAN) {
+		free(text);
+		pr_error("%s: %s", file, !strcmp(file, "-") ? "--fleet needs a file, not stdin"
+				      : len > SLUICE_CTL_MAX_PLAN ? "too large for --fleet"
+				      : "cannot read it");
+		return EXIT_ERR;
+	}
+	req = rollout_request("fleet", NULL);
+	json_object_set_new(req, "action", json_string("config"));
+	json_object_set_new(req, "plan", json_string(text));
+	json_object_set_new(req, "reason", json_string(file));
+	free(text);
+	rc = rollout_call(req, &rep);
+	if (rc)
+		return rc;
+	json_decref(rep);
+	pr_str(PR_ANY, "file", "%s:", file);
+	pr_uint(PR_ANY, "services", " %llu service", c->nservices);
+	pr_text("%s written to etcd: every node of the fleet applies it\n",
+		c->nservices == 1 ? "" : "s");
+	return EXIT_OK;
+}
 
 int do_apply(int argc, char **argv)
 {
@@ -16,6 +59,7 @@ int do_apply(int argc, char **argv)
 	struct sluice_apply_result res = {};
 	struct sluice_config *c;
 	const char *file = NULL;
+	bool fleet = false;
 	struct sluice *s;
 	char err[1024];
 	unsigned int i;
@@ -30,8 +74,10 @@ int do_apply(int argc, char **argv)
 			o.dry_run = true;
 		} else if (!strcmp(argv[i2], "--keep") || !strcmp(argv[i2], "-k")) {
 			o.keep = true;
+		} else if (!strcmp(argv[i2], "--fleet")) {
+			fleet = true;
 		} else {
-			return usage_err("usage: %s apply -f FILE [--dry-run] [--keep]", cli.prog);
+			return usage_err("usage: %s apply -f FILE [--dry-run] [--keep] [--fleet]", cli.prog);
 		}
 	}
 	if (!file)
@@ -40,6 +86,16 @@ int do_apply(int argc, char **argv)
 	if (!c) {
 		pr_error("%s", err);
 		return EXIT_ERR;
+	}
+	if (fleet && o.dry_run) {
+		sluice_config_free(c);
+		pr_text("%s: valid (dry run: nothing written to etcd)\n", file);
+		return EXIT_OK;
+	}
+	if (fleet) {
+		r = apply_fleet(file, c);
+		sluice_config_free(c);
+		return r;
 	}
 	s = cli_open(!o.dry_run);
 	if (!s) {

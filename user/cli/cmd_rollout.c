@@ -160,6 +160,10 @@ static void print_fleet(const json_t *f)
 		pr_text("\n");
 		if (json_is_object(ro) && *jstr(ro, "reason"))
 			pr_text("    %s\n", jstr(ro, "reason"));
+		if (jnum(s, "config_rev"))
+			pr_text("    config: revision %lld applied\n", (long long)jnum(s, "config_rev"));
+		if (*jstr(s, "error"))
+			pr_text("    not applied: %s\n", jstr(s, "error"));
 		/* on the leader: its latest judgement of each gate */
 		json_array_foreach(json_object_get(s, "gates_judged"), i, g)
 			pr_text("    gate %zu on the fleet's sums: %s: %s\n", i + 1,
@@ -267,14 +271,14 @@ static int simple(const char *cmd, const char *service, json_t *extra)
 	json_decref(extra);
 	if (fleet_flag) {
 		static const char *const ok[] = { "start", "abort", "freeze", "unfreeze",
-						  "revert", "resume" };
+						  "revert", "clear", "pause", "resume" };
 		unsigned int i;
 
 		for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && strcmp(ok[i], cmd); i++)
 			;
 		if (i == sizeof(ok) / sizeof(ok[0])) {
 			json_decref(req);
-			return usage_err("rollout %s has no --fleet form (start, abort, revert, resume, freeze, unfreeze)",
+			return usage_err("rollout %s has no --fleet form (start, pause, resume, abort, revert, freeze, unfreeze)",
 					 cmd);
 		}
 		json_object_set_new(req, "action", json_string(cmd));
@@ -547,12 +551,7 @@ static int do_promote(int argc, char **argv)
 }
 
 static int do_pause(int argc, char **argv) { return one_service("pause", argc, argv); }
-static int do_resume_(int argc, char **argv)
-{
-	if (fleet_flag)
-		return usage_err("rollout resume has no --fleet form (the fleet kill switch: rollout revert SERVICE --fleet --clear)");
-	return one_service("resume", argc, argv);
-}
+static int do_resume_(int argc, char **argv) { return one_service("resume", argc, argv); }
 static int do_abort(int argc, char **argv) { return one_service("abort", argc, argv); }
 static int do_retry(int argc, char **argv) { return one_service("retry", argc, argv); }
 
@@ -580,7 +579,7 @@ static int do_fleet_revert(int argc, char **argv)
 	if (!fleet_flag || !(argc == 1 || clear) || argv[0][0] == '-')
 		return usage_err("usage: %s rollout revert SERVICE --fleet [--clear] (one node: %s revert SERVICE)",
 				 cli.prog, cli.prog);
-	return simple(clear ? "resume" : "revert", argv[0], NULL);
+	return simple(clear ? "clear" : "revert", argv[0], NULL);
 }
 
 static int do_unfreeze(int argc, char **argv)
@@ -616,8 +615,8 @@ const struct cmd rollout_cmds[] = {
 	{ "unfreeze", do_unfreeze, "rollout unfreeze", "Lift the freeze; holds resume where they were." },
 	{ "revert", do_fleet_revert, "rollout revert SERVICE --fleet [--clear]",
 	  "Fleet kill switch through etcd: every node reverts SERVICE to\n"
-	  "      last-known-good; --clear lifts it. start, abort, freeze and unfreeze\n"
-	  "      also take --fleet: written to etcd, the fleet's leader acts." },
+	  "      last-known-good; --clear lifts it. start, pause, resume, abort, freeze\n"
+	  "      and unfreeze also take --fleet: written to etcd, the fleet's leader acts." },
 };
 const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 

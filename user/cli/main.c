@@ -75,11 +75,13 @@ static const struct cmd objects[] = {
 	  "Counters per service, variant and ring, and global events. -w watches\n"
 	  "with rates every SECONDS, -c stops after COUNT samples, -a shows rows\n"
 	  "that are all zero too." },
-	{ "apply", do_apply, "apply -f FILE [--dry-run] [--keep]",
+	{ "apply", do_apply, "apply -f FILE [--dry-run] [--keep] [--fleet]",
 	  "Make the configuration in FILE (YAML, see sluice(8)) the live one. All of\n"
 	  "it is validated first; on any error nothing changes. Services and rings\n"
 	  "absent from FILE are deleted unless --keep. Unchanged services are not\n"
-	  "republished. Each service is swapped atomically, one after the other." },
+	  "republished. Each service is swapped atomically, one after the other.\n"
+	  "      --fleet: write each service of FILE to etcd (through sluiced); every\n"
+	  "      node of the fleet applies it (others of its services are kept)." },
 	{ "rollout", do_rollout,
 	  "rollout [--socket PATH] { start | status | history | promote | pause | resume | abort | retry | freeze | unfreeze } ...",
 	  "Rollouts run by sluiced (over its control socket; $SLUICE_SOCKET or\n"

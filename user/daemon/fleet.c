@@ -34,13 +34,18 @@ struct fsvc {
 	bool dirty_k;
 	int64_t kill_rev;
 	char *plan_text;
+	char *config_text;		/* the config key (YAML), NULL none */
+	int64_t config_rev;
+	bool dirty_c;
 	json_t *rollout;		/* the rollout key, parsed */
 	int64_t rollout_rev;		/* its mod revision; 0 none */
 	bool frozen;
 	/* applied here */
 	int64_t applied_w_rev, applied_k_rev;
+	int64_t applied_c_rev;		/* config applied by this daemon */
+	int64_t promoted_rev;		/* the promoted rollout acted on */
 	__u64 applied_w_ms, applied_k_ms;
-	char error[256];
+	char error[768];
 	/* the leader's gate state of the current step (allocated on first
 	 * use; rebuilt from etcd's state when the step changes) */
 	struct fleet_gates *fg;
@@ -103,7 +108,8 @@ bool fleet_has_service(const struct daemon *d, const char *service)
 
 	(void)d;
 	s = F ? svc_get(service, false) : NULL;
-	return s && (s->has_weights || s->kill >= 0 || s->plan_text || s->rollout);
+	return s && (s->has_weights || s->kill >= 0 || s->plan_text || s->rollout ||
+		     s->config_text);
 }
 
 static bool am_leader(void)
@@ -234,6 +240,11 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		s->kill = v && !strcmp(v, "on") ? 1 : v ? 0 : -1;
 		s->dirty_k = s->kill >= 0;
 		s->kill_rev = rev;
+	} else if (!strcmp(slash, "config")) {
+		free(s->config_text);
+		s->config_text = v ? strdup(v) : NULL;
+		s->config_rev = rev;
+		s->dirty_c = true;
 	} else if (!strcmp(slash, "plan")) {
 		free(s->plan_text);
 		s->plan_text = v ? strdup(v) : NULL;
@@ -248,6 +259,121 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 
 /* ---- memory -> this node's maps --------------------------------------- */
 
+static const char *phase_of(const json_t *ro)
+{
+	const char *p = json_string_value(json_object_get(ro, "phase"));
+
+	return p ? p : "";
+}
+
+/*
+ * The service's config key through the library's apply path: the file is
+ * validated whole, then the service (and the file's rings) put in one
+ * swap; other services of this node are kept. A bad file changes no map
+ * and is named in status. A deleted key deletes the service, if this
+ * daemon applied its config.
+ */
+static void apply_config(struct daemon *d, struct fsvc *s)
+{
+	struct sluice_apply_opts o = { .keep = true };
+	struct sluice_apply_result res = {};
+	struct sluice_service_spec *spec;
+	struct sluice_config *c, sub;
+	char k[512], err[512];
+	unsigned int i;
+	int r;
+
+	s->dirty_c = false;
+	key(k, sizeof(k), s->name, "config");
+	if (!s->config_text) {
+		if (!s->applied_c_rev)
+			return;
+		r = sluice_service_del(d->s, s->name);
+		if (r < 0 && r != -ENOENT) {
+			snprintf(s->error, sizeof(s->error), "%.400s deleted, cannot delete the service: %.300s",
+				 k, sluice_errmsg(d->s));
+		} else {
+			s->error[0] = 0;
+			dlog(d, LOG_INFO_, "fleet: %s: config deleted from etcd: service deleted", s->name);
+		}
+		s->applied_c_rev = 0;
+		return;
+	}
+	/* a sluiced (re)started after a fleet promotion finds a config older
+	 * than it: the promoted maps are newer, keep them */
+	spec = malloc(sizeof(*spec));
+	if (!s->applied_c_rev && !strcmp(phase_of(s->rollout), "promoted") &&
+	    s->rollout_rev > s->config_rev && spec && !sluice_service_get(d->s, s->name, spec)) {
+		free(spec);
+		s->applied_c_rev = s->config_rev;
+		dlog(d, LOG_INFO_, "fleet: %s: config (revision %lld) is older than the promotion: maps kept",
+		     s->name, (long long)s->config_rev);
+		return;
+	}
+	free(spec);
+	c = sluice_config_parse_string(s->config_text, k, err, sizeof(err));
+	if (!c) {
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		goto bad;
+	}
+	for (i = 0; i < c->nservices && strcmp(c->services[i].name, s->name); i++)
+		;
+	if (i == c->nservices) {
+		snprintf(s->error, sizeof(s->error), "%.400s: the file has no service '%s'", k, s->name);
+		sluice_config_free(c);
+		goto bad;
+	}
+	sub = *c;
+	sub.nservices = 1;
+	sub.services = &c->services[i];
+	r = sluice_config_apply(d->s, &sub, &o, &res);
+	if (r < 0)
+		snprintf(s->error, sizeof(s->error), "%s", sluice_errmsg(d->s));
+	sluice_apply_result_free(&res);
+	sluice_config_free(c);
+	if (r < 0)
+		goto bad;
+	s->error[0] = 0;
+	s->applied_c_rev = s->config_rev;
+	dlog(d, LOG_INFO_, "fleet: %s: config revision %lld applied (%d change%s)", s->name,
+	     (long long)s->config_rev, r, r == 1 ? "" : "s");
+	/* the fleet's weights and kill switch stay over the file's */
+	s->dirty_w = s->has_weights;
+	s->dirty_k = s->kill >= 0;
+	return;
+bad:
+	dlog(d, LOG_ERR_, "fleet: %s: config revision %lld not applied, the maps are unchanged: %s",
+	     s->name, (long long)s->config_rev, s->error);
+}
+
+/* The rollout promoted: the same as the local engine's end (the canary
+ * pool becomes the baseline, weights 0), once per promotion, and only
+ * where the canary still carries traffic (a node that promoted already,
+ * or a restart after it, has weight 0 there). */
+static void apply_promotion(struct daemon *d, struct fsvc *s)
+{
+	struct sluice_service_spec *spec;
+	bool live = false;
+	int r, i;
+
+	if (strcmp(phase_of(s->rollout), "promoted") || s->promoted_rev == s->rollout_rev)
+		return;
+	s->promoted_rev = s->rollout_rev;
+	spec = malloc(sizeof(*spec));
+	if (spec && !sluice_service_get(d->s, s->name, spec))
+		for (i = 0; i < SLUICE_MAX_RINGS; i++)
+			live |= spec->weight[i] > 0;
+	free(spec);
+	if (!live)
+		return;
+	r = sluice_promote(d->s, s->name, 0);
+	if (r < 0)
+		snprintf(s->error, sizeof(s->error), "cannot promote: %s", sluice_errmsg(d->s));
+	else
+		dlog(d, LOG_INFO_, "fleet: %s: promoted (revision %lld): the canary pool is the baseline",
+		     s->name, (long long)s->rollout_rev);
+}
+
 static void apply(struct daemon *d)
 {
 	unsigned int i;
@@ -258,6 +384,9 @@ static void apply(struct daemon *d)
 	for (i = 0; i < F->nsvc; i++) {
 		struct fsvc *s = &F->svc[i];
 
+		if (s->dirty_c)
+			apply_config(d, s);
+		apply_promotion(d, s);
 		if (s->dirty_w) {
 			err = sluice_set_weights(d->s, s->name, s->weight,
 						 (1u << SLUICE_MAX_RINGS) - 1);
@@ -641,6 +770,17 @@ static json_t *state_new(const char *phase, int step, __u64 now, const char *why
 			 "step_started_ms", (json_int_t)now, "reason", why, "by", F->node);
 }
 
+/* Paused: the state as it is, its hold stopped at now (resume_state). */
+static json_t *paused_state(const json_t *ro, __u64 now, const char *why)
+{
+	json_t *st = json_deep_copy(ro);
+
+	json_object_set_new(st, "phase", json_string("paused"));
+	json_object_set_new(st, "paused_at_ms", json_integer(now));
+	json_object_set_new(st, "reason", json_string(why));
+	return st;
+}
+
 /* The step's base: every reporting node's counters now (fleet_judge.h). */
 static void with_base(json_t *st, const char *svc)
 {
@@ -666,6 +806,26 @@ static json_t *step_state(struct fsvc *s, const struct sluice_plan *p, int step,
 	json_object_set_new(st, "step_id", json_integer(now));
 	if (s->fg && step > 0)
 		json_object_set_new(st, "gates", fleet_gates_save(p, s->fg));
+	return st;
+}
+
+/* Progressing again: the step's start moves by the paused time (the
+ * hold goes on where it stopped); the gates count afresh from now, with
+ * a new base (the evidence that paused it is not carried over). */
+static json_t *resume_state(struct fsvc *s, __u64 now, const char *why)
+{
+	json_t *st = json_deep_copy(s->rollout);
+	json_int_t at = json_integer_value(json_object_get(st, "paused_at_ms"));
+
+	if (at && (__u64)at <= now)
+		json_object_set_new(st, "step_started_ms", json_integer(
+			json_integer_value(json_object_get(st, "step_started_ms")) + (now - at)));
+	json_object_del(st, "paused_at_ms");
+	json_object_del(st, "gates");
+	json_object_set_new(st, "phase", json_string("progressing"));
+	json_object_set_new(st, "reason", json_string(why));
+	json_object_set_new(st, "step_id", json_integer(now));
+	with_base(st, s->name);
 	return st;
 }
 
@@ -777,11 +937,12 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		st = state_new("rolled_back", i, now, why);
 		write_state(d, s, st, -1, 1);
 	} else if (verdict == FJ_FAIL || verdict == FJ_PAUSE) {
-		st = state_new("paused", i, now, why);
+		st = paused_state(s->rollout, now, why);
 		write_state(d, s, st, -1, -1);
 	} else if (verdict == FJ_PASS && i + 1 == (int)p->nsteps) {
+		/* every node promotes (apply_promotion): weights 0 with it */
 		st = state_new("promoted", i, now, "every step passed");
-		write_state(d, s, st, -1, -1);
+		write_state(d, s, st, 0, -1);
 	} else if (verdict == FJ_PASS) {
 		st = step_state(s, p, i + 1, now, "previous step passed");
 		write_state(d, s, st, step_weight(p, i + 1), -1);
@@ -872,6 +1033,8 @@ json_t *fleet_status_json(struct daemon *d)
 			"kill_rev", (json_int_t)s->applied_k_rev,
 			"applied_kill_ms", (json_int_t)s->applied_k_ms,
 			"rollout", s->rollout, "error", s->error));
+		json_object_set_new(json_object_get(svcs, s->name), "config_rev",
+				    json_integer(s->applied_c_rev));
 		/* the leader: its latest judgement of the step's gates */
 		if (am_leader() && s->fg && s->fg->step_id)
 			json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
@@ -895,7 +1058,81 @@ static void on_cmd(json_t *reply, const char *err, void *arg)
 
 	if (!reply)
 		dlog(a->d, LOG_ERR_, "fleet: command for %s not written: %s", a->svc, err);
+	else if (json_is_false(json_object_get(reply, "succeeded")))
+		dlog(a->d, LOG_WARN_, "fleet: command for %s not written: the rollout moved meanwhile",
+		     a->svc);
 	free(a);
+}
+
+/* pause, resume: the rollout's state as this node sees it, changed and
+ * written only if etcd still holds that state (any node may write it;
+ * the leader's steps are fenced the same way). */
+static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *reason,
+				char *err, size_t errlen)
+{
+	bool pause = !strcmp(action, "pause");
+	const char *want = pause ? "progressing" : "paused";
+	char k[512], *text;
+	json_t *st, *txn;
+	__u64 now = now_ms();
+
+	if (!s || strcmp(phase_of(s->rollout), want)) {
+		snprintf(err, errlen, "fleet %s: the fleet rollout of '%s' is %s, not %s", action,
+			 s ? s->name : "?", s && s->rollout ? phase_of(s->rollout) : "absent", want);
+		return NULL;
+	}
+	st = pause ? paused_state(s->rollout, now, reason && *reason ? reason : "paused by the operator")
+		   : resume_state(s, now, "resumed by the operator");
+	text = json_dumps(st, JSON_COMPACT);
+	json_decref(st);
+	key(k, sizeof(k), s->name, "rollout");
+	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
+			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
+	free(text);
+	return txn;
+}
+
+/*
+ * config: text is a whole configuration file (YAML or JSON, the schema of
+ * `sluice apply -f`), name its file name. It is validated whole (parsed,
+ * and planned against this node's maps as a dry run); then each of its
+ * services' config key gets the file, in one transaction. Each node
+ * applies the service the key names from it.
+ */
+static json_t *config_txn(struct daemon *d, const char *text, const char *name,
+			  char *err, size_t errlen)
+{
+	struct sluice_apply_opts o = { .keep = true, .dry_run = true };
+	struct sluice_apply_result res = {};
+	struct sluice_config *c;
+	char k[512];
+	json_t *ops;
+	unsigned int i;
+	int r = 0;
+
+	c = sluice_config_parse_string(text, name && *name ? name : "config", err, errlen);
+	if (!c)
+		return NULL;
+	if (!c->nservices) {
+		snprintf(err, errlen, "%s: no services: nothing to write", c->source);
+		sluice_config_free(c);
+		return NULL;
+	}
+	if (!ro_open_instance(d))
+		r = sluice_config_apply(d->s, c, &o, &res);
+	sluice_apply_result_free(&res);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", sluice_errmsg(d->s));
+		sluice_config_free(c);
+		return NULL;
+	}
+	ops = json_array();
+	for (i = 0; i < c->nservices; i++) {
+		key(k, sizeof(k), c->services[i].name, "config");
+		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(k, text, 0)));
+	}
+	sluice_config_free(c);
+	return json_pack("{s:o}", "success", ops);
 }
 
 int fleet_command(struct daemon *d, const char *action, const char *service,
@@ -922,10 +1159,22 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 				    etcd_req_put(k, reason && *reason ? reason : "frozen", 0))
 			: json_pack("{s:[{s:{s:o}}]}", "success", "request_delete_range",
 				    "key", etcd_b64(k));
+	} else if (!strcmp(action, "config")) {
+		/* plan: the file's text; reason: its name, for messages */
+		txn = plan ? config_txn(d, plan, reason, err, errlen) : NULL;
+		if (!txn) {
+			if (!plan)
+				snprintf(err, errlen, "fleet config: a file is needed (-f FILE)");
+			return -EINVAL;
+		}
 	} else if (!service) {
 		snprintf(err, errlen, "fleet %s: which service?", action);
 		return -EINVAL;
-	} else if (!strcmp(action, "revert") || !strcmp(action, "resume")) {
+	} else if (!strcmp(action, "pause") || !strcmp(action, "resume")) {
+		txn = pause_resume_txn(svc_get(service, false), action, reason, err, errlen);
+		if (!txn)
+			return -EINVAL;
+	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
 		key(k, sizeof(k), service, "killswitch");
 		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
 				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
@@ -1018,6 +1267,7 @@ void fleet_stop(struct daemon *d)
 		httpc_free(f->hc);
 	for (i = 0; i < f->nsvc; i++) {
 		free(f->svc[i].plan_text);
+		free(f->svc[i].config_text);
 		free(f->svc[i].fg);
 		json_decref(f->svc[i].rollout);
 	}

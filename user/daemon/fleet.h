@@ -7,6 +7,11 @@
  *   nodes/NODE                   each node's report (under its lease):
  *                                applied revision, weights, counters
  *   freeze                       present: no rollout advances
+ *   services/SVC/config          the service's configuration: a file of
+ *                                the `sluice apply` schema; the node
+ *                                applies service SVC (and the file's
+ *                                rings) from it; deleted: the service
+ *                                is deleted
  *   services/SVC/weights         canary share, bp: one number (every
  *                                ring) or an array per ring
  *   services/SVC/killswitch      "on" (revert to last-known-good) | "off"
@@ -15,7 +20,10 @@
  *                                "step_started_ms", "step_id", "base",
  *                                "gates", "reason"} (fleet_judge.h)
  *                                {"phase": "start"} asks the leader to
- *                                begin, {"phase": "abort"} to abort
+ *                                begin, {"phase": "abort"} to abort;
+ *                                "paused" carries "paused_at_ms" (the
+ *                                resume moves the step's start by it);
+ *                                "promoted": every node promotes
  *
  * Every node watches the prefix and applies weights and kill switch to
  * its maps as they change; a node cut off from etcd keeps what it applied
@@ -51,8 +59,10 @@ bool fleet_on(const struct daemon *d);
 bool fleet_has_service(const struct daemon *d, const char *service);
 json_t *fleet_status_json(struct daemon *d);
 /* A fleet command from the control socket: writes to etcd (asynchronous:
- * the reply says it was sent). action: start (plan text), abort, revert,
- * resume, freeze, unfreeze. Returns 0 or -errno with err set. */
+ * the reply says it was sent). action: start (plan text), pause, resume
+ * (of the rollout), abort, revert, clear (the kill switch), freeze,
+ * unfreeze, config (plan: a config file's text, reason: its name).
+ * Returns 0 or -errno with err set. */
 int fleet_command(struct daemon *d, const char *action, const char *service,
 		  const char *plan, const char *reason, char *err, size_t errlen);
 
