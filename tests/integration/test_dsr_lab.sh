@@ -2,8 +2,8 @@
 # L2 DSR with real TCP: client ns -> LB ns (sluice) -> baseline and canary
 # backend namespaces holding the VIP on loopback. Shares, stickiness of live
 # connections through a ramp, and the kill switch, under native XDP and TC.
-# SLUICE_IN_VM=1 (qemu TCG): XDP only; the guest runs dsr over TC in
-# test_reuse_lab (shares, revert, cutover) and the host runs both here.
+# SLUICE_IN_VM=1 (qemu TCG): TC only; the guest runs dsr over XDP with
+# live traffic in test_upgrade_lab, and the host runs both here.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.sh
@@ -78,6 +78,6 @@ run_mode() {
 		[ "$(echo "$out" | share_canary)" = 100.0 ]
 }
 
-run_mode xdp
-[ "${SLUICE_IN_VM:-0}" = 1 ] || run_mode tc
+[ "${SLUICE_IN_VM:-0}" = 1 ] || run_mode xdp
+run_mode tc
 t_done

@@ -161,7 +161,7 @@ fails "limit: conn-new 1023 (fresh instance)" "1024" \
 fails "limit: nat 1023 (fresh instance)" "1024" \
 	nsenter --net=/run/netns/"$NS" "$S" -d "$PIN-x" attach veth1 xdpgeneric nat 1023
 check "  ... and made no instance" test ! -e "$PIN-x/layout"
-sed -e 's/hold: 1m/hold: 31d/' <(gen steps 1) >"$TMP/l.yaml"
+gen steps 1 | sed -e 's/hold: 1m/hold: 31d/' >"$TMP/l.yaml"	# a pipe: no /dev/fd in the vmtest guest
 fails "limit: a hold of 31 days" "hold" sl apply -f "$TMP/l.yaml" --keep
 $PY - <<'PY' >"$TMP/l.yaml"
 print("""services:
