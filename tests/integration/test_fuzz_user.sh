@@ -2,7 +2,7 @@
 # sluice-test: host-only
 # Every libFuzzer target (build/fuzz/fuzz_*: the YAML configuration parser
 # and validator, the CLI argument parser, ...) for a short bounded time from
-# its committed seed corpus (FUZZ_TEST_SECONDS each, default 10). Fails on
+# its committed seed corpus (FUZZ_TEST_SECONDS each, default 6). Fails on
 # any crash, leak, timeout or sanitizer report. `make fuzz-user` runs longer.
 set -u
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,7 @@ cd "$(mktemp -d /tmp/sl-fuzz-XXXXXX)" || exit 1
 trap 'rm -rf "$PWD"' EXIT
 for f in "${bins[@]}"; do
 	name=$(basename "$f")
-	check "$name: ${FUZZ_TEST_SECONDS:-10}s from its seeds, no crash, leak or sanitizer report" \
-		"$OLDPWD/tests/fuzz/run.sh" "${FUZZ_TEST_SECONDS:-10}" "$OLDPWD/$f"
+	check "$name: ${FUZZ_TEST_SECONDS:-6}s from its seeds, no crash, leak or sanitizer report" \
+		"$OLDPWD/tests/fuzz/run.sh" "${FUZZ_TEST_SECONDS:-6}" "$OLDPWD/$f"
 done
 t_done

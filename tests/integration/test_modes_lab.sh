@@ -181,7 +181,9 @@ run() {
 	check_ramp "$tag"
 	check_revert "$tag"
 	check_health "$tag" "$fwd" 4
-	[ "$attach" = xdp ] && check_health "$tag" "$fwd" 6
+	# IPv6 health signals over XDP; not in the guest, whose IPv6 paths
+	# the shares above cover (the host runs them)
+	[ "$attach" = xdp ] && [ "${SLUICE_IN_VM:-0}" != 1 ] && check_health "$tag" "$fwd" 6
 	check "$tag: nothing dropped for want of a redirect target" \
 		[ "$(lab_sluice -j stats | json 'j["events"].get("drop_redirect_fail",0)')" = 0 ]
 }

@@ -21,6 +21,8 @@ TMP=$(mktemp -d /tmp/sl-upg-XXXXXX)
 trap 'lab_down; rm -rf "$TMP"' EXIT
 
 UPORT=9090 RATE=1000 SECS=6 HOLD=20 UPGRADES=5
+# under qemu TCG (vmtest) each upgrade takes seconds: fewer in a shorter run
+[ "${SLUICE_IN_VM:-0}" = 1 ] && SECS=5 UPGRADES=3
 
 udp_service() {	# the lab's backends for a UDP service on UPORT
 	local i pool extra=()
