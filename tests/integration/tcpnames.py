@@ -123,9 +123,11 @@ def spread(host, port, n, sport=0, par=1, timeout=5.0, rst=False,
 
 
 def hold(host, port, k, seconds):
-    conns = []
+    # TCPNAMES_TIMEOUT: how long one exchange may stall (a link that a
+    # flood keeps full loses segments: TCP's retransmission backoff)
+    conns, tmo = [], float(os.environ.get("TCPNAMES_TIMEOUT", "5"))
     for i in range(k):
-        s = socket.create_connection((host, port), timeout=5)
+        s = socket.create_connection((host, port), timeout=tmo)
         f = s.makefile("rb")
         conns.append({"sock": s, "file": f, "first": ask(s, f, b"hello"),
                       "changed": False, "errors": 0, "msgs": 1})
