@@ -48,6 +48,7 @@ static void *writer_atomic(void *arg)
 static __u32 *tab_a[2], *tab_b[2];
 static struct sluice_svc_cfg c_a, c_b;
 static __u32 svc_id;
+static bool in_vm;
 
 static void *writer_two_step(void *arg)
 {
@@ -61,9 +62,9 @@ static void *writer_two_step(void *arg)
 		/* step 1: new weight, old tables; step 2: the tables */
 		sluice_cfg_publish(t_sl, svc_id, &mid, (const __u32 **)from_t);
 		/* a real two-step writer has a gap (a second syscall, a
-		 * scheduling point): 200 us, or an expedited grace period
-		 * under qemu may close the window before the reader looks */
-		usleep(200);
+		 * scheduling point): 200 us; under qemu TCG (vmtest), whose
+		 * vCPUs interleave coarsely, 5 ms */
+		usleep(in_vm ? 5000 : 200);
 		sluice_cfg_publish(t_sl, svc_id, to, (const __u32 **)to_t);
 		flips++;
 	}
@@ -106,6 +107,7 @@ int main(void)
 	long torn, packets;
 	int prog, i;
 
+	in_vm = getenv("SLUICE_IN_VM") && !strcmp(getenv("SLUICE_IN_VM"), "1");
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
 	if (!ASSERT_TRUE(prog >= 0, "XDP program loads"))
 		return t_done();
