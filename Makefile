@@ -53,7 +53,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test vmtest bench bench-memory bench-fleet floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all clean test vmtest bench bench-memory bench-fleet floodtest floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
 all: $(BPF_OBJ) $(SKELS) $(B)/libsluice.a $(if $(CLI_SRC),$(B)/sluice) \
      $(B)/libsluiced.a $(if $(DMN_MAIN),$(B)/sluiced) $(UNIT_BIN) $(BENCH_BIN) \
      $(FUZZ_BIN)
@@ -147,6 +147,10 @@ bench: all
 
 bench-memory: all
 	tests/bench/memory.sh
+
+# the flood lab test (not in the default suite: see its header)
+floodtest: all
+	SLUICE_FLOOD_LAB=1 SLUICE_TEST_FILTER='^test_flood_lab' tests/run.sh
 
 # a spoofed flood against established flows: table fill, evictions, hit
 # cost and forwarding rate during the flood, recovery of conn_new after it
