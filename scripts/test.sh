@@ -12,6 +12,7 @@ log=$(mktemp)
 tests/run.sh | tee "$log"
 host_rc=${PIPESTATUS[0]}
 read -r pass fail < <(awk '/^[0-9]+ passed, [0-9]+ failed/ {print $1, $3}' "$log" | tail -n 1)
+failed=$(sed -n 's/^failed://p' "$log" | tail -n 1)
 rm -f "$log"
 pass=${pass:-0} fail=${fail:-1}
 
@@ -20,8 +21,10 @@ for k in ${SLUICE_VMTEST_KERNELS-6.1}; do
 	if vmtest/run.sh "$k"; then
 		pass=$((pass + 1)); echo "PASS vmtest-$k"
 	else
-		fail=$((fail + 1)); echo "FAIL vmtest-$k"
+		fail=$((fail + 1)); echo "FAIL vmtest-$k"; failed="$failed vmtest-$k"
 	fi
 done
+# again at the end, where a log cut in the middle still shows it
+[ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$host_rc" -eq 0 ]
