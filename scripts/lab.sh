@@ -53,7 +53,12 @@ lab_up() {
 		lab_in "$n" ip link set lo up
 	done
 	ip link add lb0 netns "$(lab_ns lb)" type veth peer name eth0 netns "$(lab_ns cl)"
-	ip link add lb1 netns "$(lab_ns lb)" type veth peer name swlb netns "$(lab_ns sw)"
+	# LAB_LB1_QUEUES=N: lb1 and swlb with N queues each; a frame XDP
+	# redirects into lb1 lands in swlb's queue (CPU number mod N), so
+	# traffic handled on one CPU never fills another CPU's ring
+	local q=()
+	[ -n "${LAB_LB1_QUEUES:-}" ] && q=(numtxqueues "$LAB_LB1_QUEUES" numrxqueues "$LAB_LB1_QUEUES")
+	ip link add lb1 netns "$(lab_ns lb)" "${q[@]}" type veth peer name swlb netns "$(lab_ns sw)" "${q[@]}"
 	lab_in sw ip link add br0 type bridge
 	lab_in sw ip link set swlb master br0
 	for i in $(seq 1 $LAB_NBACKENDS); do
