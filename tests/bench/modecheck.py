@@ -16,7 +16,8 @@ Frames that are not IP, and the lb's own ICMPv6 (neighbour discovery, MLD
 reports behind a hop-by-hop header) are ignored. Prints a JSON summary (frames, bad, flows, why); exit 1 on a bad
 frame or when nothing arrived. Run it in DEV's namespace with the sink's
 program passing frames to the stack (an XDP_DROP sink hides them from
-packet sockets), then start the traffic.
+packet sockets), then start the traffic: once the file named by
+$MODECHECK_READY exists (created after the socket is bound), or after a wait.
 """
 import ipaddress
 import json
@@ -98,6 +99,8 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
     s.bind((dev, 0))
     s.settimeout(0.2)
+    if os.environ.get("MODECHECK_READY"):	# the socket sees frames from now on
+        open(os.environ["MODECHECK_READY"], "w").close()
     seen, bad, flows, why = 0, 0, set(), []
     end = time.time() + timeout
     while seen < want and time.time() < end:

@@ -28,7 +28,7 @@ BENCH_CANARY_PCT=20
 . tests/bench/cases.sh
 TAG=ss$$
 SL=build/bench/slconf
-trap '_sluice_case_down; $SL -p /sys/fs/bpf/slb-$TAG-x destroy >/dev/null 2>&1; topo_down $TAG' EXIT
+trap 'rm -f /tmp/slb-$TAG.*; _sluice_case_down; $SL -p /sys/fs/bpf/slb-$TAG-x destroy >/dev/null 2>&1; topo_down $TAG' EXIT
 
 jget() {	# JSON KEY.PATH
 	python3 -c 'import json,sys
@@ -90,13 +90,19 @@ content() {	# MODE
 		else
 			ff= vip=$VIP4 b1=$S14 b2=$S24 tun=$TUN4
 		fi
-		nsx "$NS_S1" python3 tests/bench/modecheck.py sink0 200 5 $mode $b1 $vip $tun \
-			>"/tmp/slb-$TAG.c1" &
+		rm -f "/tmp/slb-$TAG.r1" "/tmp/slb-$TAG.r2"
+		nsx "$NS_S1" env MODECHECK_READY="/tmp/slb-$TAG.r1" python3 tests/bench/modecheck.py \
+			sink0 200 10 $mode $b1 $vip $tun >"/tmp/slb-$TAG.c1" &
 		p1=$!
-		nsx "$NS_S2" python3 tests/bench/modecheck.py sink0 50 5 $mode $b2 $vip $tun \
-			>"/tmp/slb-$TAG.c2" &
+		nsx "$NS_S2" env MODECHECK_READY="/tmp/slb-$TAG.r2" python3 tests/bench/modecheck.py \
+			sink0 50 10 $mode $b2 $vip $tun >"/tmp/slb-$TAG.c2" &
 		p2=$!
-		sleep 0.5
+		# the generator starts once both sockets are bound (a fixed wait
+		# lost every frame when python started slowly on a loaded machine)
+		for _ in $(seq 100); do
+			[ -e "/tmp/slb-$TAG.r1" ] && [ -e "/tmp/slb-$TAG.r2" ] && break
+			sleep 0.1
+		done
 		topo_gen $ff -n 2000 -f 200 -b 16 >/dev/null || fail "gen for modecheck"
 		wait $p1; r1=$?
 		wait $p2; r2=$?
@@ -104,7 +110,7 @@ content() {	# MODE
 		[ $r2 = 0 ] || fail "$mode IPv$fam sink 2: $(cat "/tmp/slb-$TAG.c2")"
 		ok "$mode IPv$fam frames valid: sink1 $(cat "/tmp/slb-$TAG.c1"), sink2 $(cat "/tmp/slb-$TAG.c2")"
 	done
-	rm -f "/tmp/slb-$TAG.c1" "/tmp/slb-$TAG.c2"
+	rm -f "/tmp/slb-$TAG".[cr][12]
 	_sluice_case_down
 	topo_down $TAG
 }
