@@ -820,6 +820,11 @@ static void test_pre_step_hook(void)
 		tick(&r, p);
 	ASSERT_TRUE(r.st.step == 1 && r.st.hook_pending, "step 2 waits for its hook");
 	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1's weight stays meanwhile");
+	/* promote ends a hold; step 2 has none yet: it would skip the step
+	 * its hook guards */
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_PROMOTE, false), -EBUSY, "promote refused while step 2's hook runs");
+	ASSERT_TRUE(r.st.step == 1 && r.st.hook_pending && r.sim.obs.weight[0] == 100,
+		    "and nothing changed");
 	seq = r.st.hook_seq;
 	hook_result(&r, ENG_EXT_ERROR, "timed out after 5000 ms (killed)");
 	tick(&r, p);
@@ -834,6 +839,8 @@ static void test_pre_step_hook(void)
 	for (i = 0; i < 30; i++)
 		tick(&r, p);
 	ASSERT_EQ(r.st.phase, ENG_PAUSED, "stays paused");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_PROMOTE, false), -EBUSY, "promote refused after the hook failed");
+	ASSERT_TRUE(r.st.step == 1 && r.st.phase == ENG_PAUSED, "still step 2, paused");
 	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
 	ASSERT_TRUE(r.st.hook_pending && r.st.hook_seq == seq + 1, "resume asks for a new run");
 	tick(&r, p);

@@ -1096,6 +1096,12 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		} else if (frozen_env(env)) {
 			err = cmd_err(out, EBUSY, "frozen (%s by %s): unfreeze before promoting",
 				      freeze_of(env)->reason, freeze_of(env)->who);
+		} else if (st->hook_pending && !cmd->full) {
+			/* promote ends a hold: this step has none yet, and
+			 * advancing would skip the step its hook guards */
+			err = cmd_err(out, EBUSY,
+				      "step %d/%u of '%s' waits for its pre-step hook: promote once the hook has passed (or promote --full)",
+				      st->step + 1, plan->nsteps, st->service);
 		} else if (cmd->full) {
 			promote(plan, st, obs, cmd->who, "promote --full by the operator",
 				now_ms, out);
