@@ -147,6 +147,11 @@ static void print_fleet(const json_t *f)
 		json_is_true(json_object_get(f, "leader_here")) ? " (this node)" : "",
 		jstr(f, "etcd"), *jstr(f, "why") ? ": " : "", jstr(f, "why"),
 		(long long)jnum(f, "revision"));
+	if (jnum(f, "endpoints") > 1)
+		pr_text("  etcd endpoint %s (%lld of %lld; %lld switch%s to another)\n", jstr(f, "endpoint"),
+			(long long)jnum(f, "endpoint_index"), (long long)jnum(f, "endpoints"),
+			(long long)jnum(f, "endpoint_switches"),
+			jnum(f, "endpoint_switches") == 1 ? "" : "es");
 	if (strcmp(jstr(f, "etcd"), "ok"))
 		pr_text("  cut off from etcd: holding the last applied state, not advancing\n");
 	json_object_foreach((json_t *)json_object_get(f, "services"), name, s) {

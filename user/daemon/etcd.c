@@ -155,24 +155,62 @@ json_t *etcd_cmp(const char *key, const char *target, int64_t v)
 			 target, "result", "EQUAL", field, (json_int_t)v);
 }
 
-void etcd_init(struct etcd *e, struct httpc *hc, const char *url)
+int etcd_init(struct etcd *e, struct httpc *hc, const char *urls, char *err,
+	      size_t errlen)
 {
+	const char *p = urls, *end;
 	size_t n;
 
+	memset(e, 0, sizeof(*e));
 	e->hc = hc;
-	snprintf(e->url, sizeof(e->url), "%s", url);
-	n = strlen(e->url);
-	while (n && e->url[n - 1] == '/')
-		e->url[--n] = 0;
-	e->requests = 0;
+	for (;;) {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		while (n && p[n - 1] == '/')
+			n--;
+		if (e->n == ETCD_MAX_ENDPOINTS) {
+			snprintf(err, errlen, "--etcd: more than %d endpoints", ETCD_MAX_ENDPOINTS);
+			return -EINVAL;
+		}
+		if (n <= 7 || strncmp(p, "http://", 7) || n >= sizeof(e->url[0]) ||
+		    memchr(p + 7, '/', n - 7)) {
+			snprintf(err, errlen, "--etcd: endpoint %u ('%.*s') is not an http://HOST:PORT URL",
+				 e->n + 1, (int)(n > 200 ? 200 : n), p);
+			return -EINVAL;
+		}
+		memcpy(e->url[e->n], p, n);
+		e->url[e->n++][n] = 0;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+const char *etcd_endpoint(const struct etcd *e)
+{
+	return e->url[e->cur];
 }
 
 struct call {
+	struct etcd *e;
+	unsigned int ep;	/* the endpoint it went to */
 	etcd_cb cb;
 	etcd_event_cb ev;
 	etcd_batch_cb batch;
 	void *arg;
 };
+
+/* The endpoint failed this call: the next request tries the next one
+ * (unless another failure moved on already). */
+static void failed_over(struct call *c)
+{
+	struct etcd *e = c->e;
+
+	if (e->n > 1 && e->cur == c->ep) {
+		e->cur = (e->cur + 1) % e->n;
+		e->switches++;
+	}
+}
 
 static void on_reply(const struct httpc_reply *r, void *arg)
 {
@@ -181,14 +219,19 @@ static void on_reply(const struct httpc_reply *r, void *arg)
 	char why[512];
 
 	if (r->err) {
-		snprintf(why, sizeof(why), "%s", r->reason[0] ? r->reason : strerror(-r->err));
+		snprintf(why, sizeof(why), "%s: %s", c->e->url[c->ep],
+			 r->reason[0] ? r->reason : strerror(-r->err));
+		if (r->err != -ECANCELED)	/* not the endpoint's doing */
+			failed_over(c);
 		goto fail;
 	}
 	j = json_loadb(r->body, r->len, 0, NULL);
 	if (r->status != 200 || !json_is_object(j)) {
 		e = json_object_get(j, "error");
-		snprintf(why, sizeof(why), "etcd answered HTTP %ld%s%s", r->status,
+		snprintf(why, sizeof(why), "%s answered HTTP %ld%s%s", c->e->url[c->ep], r->status,
 			 json_is_string(e) ? ": " : "", json_is_string(e) ? json_string_value(e) : "");
+		if (r->status >= 500)	/* a member without quorum, restarting */
+			failed_over(c);
 		goto fail;
 	}
 	c->cb(j, "", c->arg);
@@ -214,9 +257,11 @@ int64_t etcd_call(struct etcd *e, const char *path, json_t *body,
 		free(text);
 		return -ENOMEM;
 	}
+	c->e = e;
+	c->ep = e->cur;
 	c->cb = cb;
 	c->arg = arg;
-	snprintf(url, sizeof(url), "%s%s", e->url, path);
+	snprintf(url, sizeof(url), "%s%s", e->url[e->cur], path);
 	id = httpc_start(e->hc, url, text, "application/json", timeout_ms, on_reply, c);
 	free(text);
 	if (id < 0)
@@ -264,8 +309,10 @@ static void on_watch_end(const struct httpc_reply *r, void *arg)
 	struct call *c = arg;
 	char why[512];
 
-	snprintf(why, sizeof(why), "watch ended: %s",
+	snprintf(why, sizeof(why), "watch on %s ended: %s", c->e->url[c->ep],
 		 r->err ? (r->reason[0] ? r->reason : strerror(-r->err)) : "closed by etcd");
+	if (r->err != -ECANCELED)
+		failed_over(c);
 	c->cb(NULL, why, c->arg);
 	free(c);
 }
@@ -287,11 +334,13 @@ int64_t etcd_watch(struct etcd *e, const char *prefix, int64_t start_rev,
 		free(text);
 		return -ENOMEM;
 	}
+	c->e = e;
+	c->ep = e->cur;
 	c->cb = done;
 	c->ev = ev;
 	c->batch = batch;
 	c->arg = arg;
-	snprintf(url, sizeof(url), "%s/v3/watch", e->url);
+	snprintf(url, sizeof(url), "%s/v3/watch", e->url[e->cur]);
 	id = httpc_stream(e->hc, url, text, 1000, on_watch_line, on_watch_end, c);
 	free(text);
 	if (id < 0)

@@ -13,10 +13,17 @@
 #include <jansson.h>
 #include "httpc.h"
 
+#define ETCD_MAX_ENDPOINTS 8
+
+/* The cluster's client URLs: every request goes to the current one; a
+ * transport failure or a 5xx answer moves the next request on to the
+ * next (leases, revisions and keys are the cluster's, not a member's). */
 struct etcd {
 	struct httpc *hc;
-	char url[256];		/* http://host:port, no trailing slash */
+	char url[ETCD_MAX_ENDPOINTS][256];	/* http://host:port, no trailing slash */
+	unsigned int n, cur;
 	uint64_t requests;	/* sent, for the status and the benchmark */
+	uint64_t switches;	/* moves to another endpoint */
 };
 
 /* reply: the parsed answer (borrowed: valid in the callback), NULL on an
@@ -31,7 +38,12 @@ typedef void (*etcd_event_cb)(const char *key, const char *value, json_t *kv,
  * callback, which runs inside the transfer). */
 typedef void (*etcd_batch_cb)(int64_t rev, void *arg);
 
-void etcd_init(struct etcd *e, struct httpc *hc, const char *url);
+/* urls: one client URL or several, comma-separated (http://host:port).
+ * Returns 0, or -EINVAL with the reason in err. */
+int etcd_init(struct etcd *e, struct httpc *hc, const char *urls, char *err,
+	      size_t errlen);
+/* The endpoint the next request goes to. */
+const char *etcd_endpoint(const struct etcd *e);
 /* POST body (taken over) to path; cb exactly once. Returns id > 0 or -errno. */
 int64_t etcd_call(struct etcd *e, const char *path, json_t *body,
 		  unsigned int timeout_ms, etcd_cb cb, void *arg);

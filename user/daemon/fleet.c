@@ -1049,6 +1049,10 @@ json_t *fleet_status_json(struct daemon *d)
 		      "services", svcs);
 	json_object_set_new(j, "leader", json_string(F->leader));
 	json_object_set_new(j, "frozen", json_boolean(F->global_freeze));
+	json_object_set_new(j, "endpoint", json_string(etcd_endpoint(&F->e)));
+	json_object_set_new(j, "endpoint_index", json_integer(F->e.cur + 1));
+	json_object_set_new(j, "endpoints", json_integer(F->e.n));
+	json_object_set_new(j, "endpoint_switches", json_integer((json_int_t)F->e.switches));
 	return j;
 }
 
@@ -1232,17 +1236,16 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	(void)d;
 	if (!o->etcd_url)
 		return 0;
-	if (strncmp(o->etcd_url, "http://", 7)) {
-		snprintf(err, errlen, "--etcd: '%s' is not an http:// URL", o->etcd_url);
-		return -EINVAL;
-	}
 	F = calloc(1, sizeof(*F));
 	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object())) {
 		fleet_stop(d);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	etcd_init(&F->e, F->hc, o->etcd_url);
+	if (etcd_init(&F->e, F->hc, o->etcd_url, err, errlen)) {
+		fleet_stop(d);
+		return -EINVAL;
+	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(F->node, sizeof(F->node), "%s", o->node ? o->node : host);
 	snprintf(F->prefix, sizeof(F->prefix), "/sluice/%s", o->cluster ? o->cluster : "default");
