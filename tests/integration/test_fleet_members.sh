@@ -134,4 +134,59 @@ put 3 2500
 check "the node converges: a weight written through member 3 reaches the maps within 15 s" \
 	wait_for 15 weight_is 2500
 check "etcd ok again" fleet_is "f['etcd']=='ok'"
+kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+
+echo "== TLS: an etcd member that asks for client certificates"
+# a CA, the member's certificate (for 127.0.0.1; clientAuth too: etcd
+# 3.4's JSON gateway presents it to etcd's own gRPC side) and the node's
+cert() {	# NAME USAGE [SAN]
+	openssl req -newkey rsa:2048 -nodes -keyout "$DIR/$1.key" -out "$DIR/$1.csr" \
+		-subj "/CN=$1" 2>/dev/null &&
+	printf 'extendedKeyUsage=%s\n%s' "$2" "${3:+subjectAltName=$3}" >"$DIR/$1.ext" &&
+	openssl x509 -req -in "$DIR/$1.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" \
+		-CAcreateserial -days 1 -extfile "$DIR/$1.ext" -out "$DIR/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/ca.key" -out "$DIR/ca.pem" \
+	-days 1 -subj "/CN=sluice test CA $TAG" 2>/dev/null &&
+	cert srv serverAuth,clientAuth IP:127.0.0.1 &&
+	cert n1 clientAuth || fail "certificates"
+TURL=https://127.0.0.1:24791
+ip netns exec "$NS" etcd --name t1 --data-dir "$DIR/t1" \
+	--listen-client-urls "$TURL" --advertise-client-urls "$TURL" \
+	--listen-peer-urls http://127.0.0.1:24801 --initial-advertise-peer-urls http://127.0.0.1:24801 \
+	--initial-cluster t1=http://127.0.0.1:24801 --cert-file "$DIR/srv.pem" --key-file "$DIR/srv.key" \
+	--trusted-ca-file "$DIR/ca.pem" --client-cert-auth >>"$DIR/t1.log" 2>&1 &
+EPID[t1]=$!
+tctl() { ip netns exec "$NS" env ETCDCTL_API=3 etcdctl --dial-timeout 2s --endpoints "$TURL" \
+	--cacert "$DIR/ca.pem" --cert "$DIR/n1.pem" --key "$DIR/n1.key" "$@"; }
+check "the TLS member is healthy (etcdctl with the client certificate)" wait_for 30 tctl endpoint health
+for bad in "--etcd-cert $DIR/n1.pem" "--etcd-key $DIR/n1.key" "--etcd-cacert $DIR/none.pem" \
+	   "--etcd-cert $DIR/n1.pem --etcd-key $DIR/none.key"; do
+	# shellcheck disable=SC2086
+	out=$(nsenter --net="/run/netns/$NS" timeout 5 "$SLUICED" --socket "$DIR/bad.sock" \
+		--db "$DIR/bad.db" --pin-dir "$PIN" --metrics off --etcd "$TURL" $bad 2>&1)
+	rc=$?
+	why=$(grep -e "--etcd-" <<<"$out")
+	check "${bad//$DIR\//}: refused ($rc): ${why:0:120}" [ "$rc" != 0 -a "$rc" != 124 -a -n "$why" ]
+done
+out=$(nsenter --net="/run/netns/$NS" timeout 5 "$SLUICED" --socket "$DIR/bad.sock" \
+	--db "$DIR/bad.db" --pin-dir "$PIN" --metrics off --etcd-cacert "$DIR/ca.pem" 2>&1)
+check "--etcd-cacert without --etcd: refused" [ $? != 0 ] && grep -q "need --etcd" <<<"$out"
+dstart() {	# ARGS: sluiced in fleet mode on the TLS member
+	nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
+		--pin-dir "$PIN" --metrics off --etcd "$TURL" --cluster ct --node n1 \
+		--lease-ttl 2 -v "$@" >>"$DIR/d.log" 2>&1 &
+	DPID=$!
+	wait_for 10 ctl rollout status
+}
+check "sluiced with the CA but no client certificate starts" dstart --etcd-cacert "$DIR/ca.pem"
+sleep 3
+check "and is cut off: etcd wants a client certificate ($(fleet "f['why']" | cut -c1-90))" \
+	fleet_is "f['etcd']!='ok' and f['why']!=''"
+kill "$DPID"; wait "$DPID" 2>/dev/null
+check "sluiced with the CA and the node's certificate starts" \
+	dstart --etcd-cacert "$DIR/ca.pem" --etcd-cert "$DIR/n1.pem" --etcd-key "$DIR/n1.key"
+check "it talks to etcd over TLS" wait_for 10 fleet_is "f['etcd']=='ok' and f['endpoint']=='$TURL'"
+tctl put /sluice/ct/services/web/weights 4200 >/dev/null
+check "a weight written over TLS reaches the maps" wait_for 5 weight_is 4200
 t_done

@@ -159,7 +159,7 @@ int etcd_init(struct etcd *e, struct httpc *hc, const char *urls, char *err,
 	      size_t errlen)
 {
 	const char *p = urls, *end;
-	size_t n;
+	size_t n, sch;
 
 	memset(e, 0, sizeof(*e));
 	e->hc = hc;
@@ -172,9 +172,9 @@ int etcd_init(struct etcd *e, struct httpc *hc, const char *urls, char *err,
 			snprintf(err, errlen, "--etcd: more than %d endpoints", ETCD_MAX_ENDPOINTS);
 			return -EINVAL;
 		}
-		if (n <= 7 || strncmp(p, "http://", 7) || n >= sizeof(e->url[0]) ||
-		    memchr(p + 7, '/', n - 7)) {
-			snprintf(err, errlen, "--etcd: endpoint %u ('%.*s') is not an http://HOST:PORT URL",
+		sch = !strncmp(p, "http://", 7) ? 7 : !strncmp(p, "https://", 8) ? 8 : 0;
+		if (!sch || n <= sch || n >= sizeof(e->url[0]) || memchr(p + sch, '/', n - sch)) {
+			snprintf(err, errlen, "--etcd: endpoint %u ('%.*s') is not an http(s)://HOST:PORT URL",
 				 e->n + 1, (int)(n > 200 ? 200 : n), p);
 			return -EINVAL;
 		}

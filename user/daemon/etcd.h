@@ -20,7 +20,7 @@
  * next (leases, revisions and keys are the cluster's, not a member's). */
 struct etcd {
 	struct httpc *hc;
-	char url[ETCD_MAX_ENDPOINTS][256];	/* http://host:port, no trailing slash */
+	char url[ETCD_MAX_ENDPOINTS][256];	/* http(s)://host:port, no trailing slash */
 	unsigned int n, cur;
 	uint64_t requests;	/* sent, for the status and the benchmark */
 	uint64_t switches;	/* moves to another endpoint */
@@ -38,7 +38,7 @@ typedef void (*etcd_event_cb)(const char *key, const char *value, json_t *kv,
  * callback, which runs inside the transfer). */
 typedef void (*etcd_batch_cb)(int64_t rev, void *arg);
 
-/* urls: one client URL or several, comma-separated (http://host:port).
+/* urls: one client URL or several, comma-separated (http(s)://host:port).
  * Returns 0, or -EINVAL with the reason in err. */
 int etcd_init(struct etcd *e, struct httpc *hc, const char *urls, char *err,
 	      size_t errlen);

@@ -1234,8 +1234,28 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	char host[64] = "";
 
 	(void)d;
-	if (!o->etcd_url)
+	if (!o->etcd_url) {
+		if (o->cacert || o->cert || o->key) {
+			snprintf(err, errlen, "--etcd-cacert, --etcd-cert and --etcd-key need --etcd");
+			return -EINVAL;
+		}
 		return 0;
+	}
+	if (!o->cert != !o->key) {
+		snprintf(err, errlen, "--etcd-cert and --etcd-key go together (a client certificate and its key)");
+		return -EINVAL;
+	}
+	{
+		const char *f[3] = { o->cacert, o->cert, o->key };
+		static const char *const opt[3] = { "--etcd-cacert", "--etcd-cert", "--etcd-key" };
+
+		for (int i = 0; i < 3; i++)
+			if (f[i] && access(f[i], R_OK)) {
+				snprintf(err, errlen, "%s: cannot read '%s': %s", opt[i], f[i],
+					 strerror(errno));
+				return -EINVAL;
+			}
+	}
 	F = calloc(1, sizeof(*F));
 	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object())) {
 		fleet_stop(d);
@@ -1245,6 +1265,11 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	if (etcd_init(&F->e, F->hc, o->etcd_url, err, errlen)) {
 		fleet_stop(d);
 		return -EINVAL;
+	}
+	if (httpc_tls(F->hc, o->cacert, o->cert, o->key)) {
+		fleet_stop(d);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(F->node, sizeof(F->node), "%s", o->node ? o->node : host);

@@ -46,6 +46,9 @@ struct fleet_opts {
 	const char *cluster;		/* default "default" */
 	const char *node;		/* default: the host name */
 	unsigned int ttl_s;		/* lease TTL (default 3 s) */
+	/* TLS to etcd (PEM files; NULL: none): the CAs to trust, and a
+	 * client certificate with its key for etcd's --client-cert-auth */
+	const char *cacert, *cert, *key;
 };
 
 int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,

@@ -38,6 +38,7 @@ struct httpc {
 	int64_t next_id;
 	unsigned int pending;
 	struct req *reqs;
+	char *tls[3];		/* CA, client certificate, its key (httpc_tls) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -211,7 +212,22 @@ void httpc_free(struct httpc *c)
 		close(c->tfd);
 	if (c->ep >= 0)
 		close(c->ep);
+	for (unsigned int i = 0; i < 3; i++)
+		free(c->tls[i]);
 	free(c);
+}
+
+int httpc_tls(struct httpc *c, const char *ca, const char *cert, const char *key)
+{
+	const char *in[3] = { ca, cert, key };
+
+	for (unsigned int i = 0; i < 3; i++) {
+		free(c->tls[i]);
+		c->tls[i] = in[i] ? strdup(in[i]) : NULL;
+		if (in[i] && !c->tls[i])
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 int httpc_fd(const struct httpc *c)
@@ -254,6 +270,12 @@ static int64_t start(struct httpc *c, const char *url, const char *body,
 	curl_easy_setopt(r->e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(r->e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced");
+	if (c->tls[0])
+		curl_easy_setopt(r->e, CURLOPT_CAINFO, c->tls[0]);
+	if (c->tls[1]) {
+		curl_easy_setopt(r->e, CURLOPT_SSLCERT, c->tls[1]);
+		curl_easy_setopt(r->e, CURLOPT_SSLKEY, c->tls[2]);
+	}
 	if (body) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s",
 			 content_type ? content_type : "application/json");

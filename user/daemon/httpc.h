@@ -57,6 +57,10 @@ typedef void (*httpc_line_cb)(const char *line, size_t len, void *arg);
 int64_t httpc_stream(struct httpc *c, const char *url, const char *body,
 		     unsigned int connect_timeout_ms, httpc_line_cb line_cb,
 		     httpc_cb cb, void *arg);
+/* TLS for every later request of this client: ca (PEM file of the CAs
+ * to trust instead of the system's), cert and key (PEM files of a client
+ * certificate); NULL for none. Returns 0 or -ENOMEM. */
+int httpc_tls(struct httpc *c, const char *ca, const char *cert, const char *key);
 /* Cancel a request (its callback sees -ECANCELED). Unknown id: no-op. */
 void httpc_cancel(struct httpc *c, int64_t id);
 

@@ -51,6 +51,9 @@ static void usage(FILE *f)
 		"  -C, --cluster NAME      fleet keys under /sluice/NAME (default \"default\")\n"
 		"  -N, --node NAME         this node in the fleet (default: host name)\n"
 		"  -T, --lease-ttl S       fleet lease TTL in seconds (default 3)\n"
+		"      --etcd-cacert FILE  https:// endpoints: trust these CAs (PEM)\n"
+		"      --etcd-cert FILE    and present this client certificate (PEM)\n"
+		"      --etcd-key FILE     with this key (PEM)\n"
 		"  -v, --verbose           every gate evaluation and command in the log\n"
 		"  -V, --version           -h, --help\n",
 		SLUICE_CTL_SOCKET, SLUICE_CTL_SOCKET_ENV, SLUICED_DB_DEFAULT,
@@ -80,6 +83,9 @@ int main(int argc, char **argv)
 		{ "cluster", required_argument, NULL, 'C' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "lease-ttl", required_argument, NULL, 'T' },
+		{ "etcd-cacert", required_argument, NULL, 1001 },
+		{ "etcd-cert", required_argument, NULL, 1002 },
+		{ "etcd-key", required_argument, NULL, 1003 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -113,6 +119,9 @@ int main(int argc, char **argv)
 		case 'E': fo.etcd_url = optarg; break;
 		case 'C': fo.cluster = optarg; break;
 		case 'N': fo.node = optarg; break;
+		case 1001: fo.cacert = optarg; break;
+		case 1002: fo.cert = optarg; break;
+		case 1003: fo.key = optarg; break;
 		case 'T': {
 			char *end;
 			unsigned long t = strtoul(optarg, &end, 10);
