@@ -97,6 +97,7 @@ for bad in "$(url 1)," "$(url 1),ftp://127.0.0.1:1" "http://127.0.0.1:1/v3" \
 	why=$(grep -e "--etcd: " <<<"$out")
 	check "--etcd '${bad:0:50}': refused ($rc): ${why:0:120}" \
 		[ "$rc" != 0 -a "$rc" != 124 -a -n "$why" ]
+	check "  and nothing was opened (no state file)" [ ! -e "$DIR/bad.db" ]
 done
 
 echo "== three endpoints"

@@ -1228,12 +1228,13 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 	return 0;
 }
 
-int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
-		size_t errlen)
+int fleet_opts_check(const struct fleet_opts *o, char *err, size_t errlen)
 {
-	char host[64] = "";
+	static const char *const opt[3] = { "--etcd-cacert", "--etcd-cert", "--etcd-key" };
+	const char *f[3] = { o->cacert, o->cert, o->key };
+	static struct etcd probe;
+	int i;
 
-	(void)d;
 	if (!o->etcd_url) {
 		if (o->cacert || o->cert || o->key) {
 			snprintf(err, errlen, "--etcd-cacert, --etcd-cert and --etcd-key need --etcd");
@@ -1241,21 +1242,28 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 		}
 		return 0;
 	}
+	if (etcd_init(&probe, NULL, o->etcd_url, err, errlen))
+		return -EINVAL;
 	if (!o->cert != !o->key) {
 		snprintf(err, errlen, "--etcd-cert and --etcd-key go together (a client certificate and its key)");
 		return -EINVAL;
 	}
-	{
-		const char *f[3] = { o->cacert, o->cert, o->key };
-		static const char *const opt[3] = { "--etcd-cacert", "--etcd-cert", "--etcd-key" };
+	for (i = 0; i < 3; i++)
+		if (f[i] && access(f[i], R_OK)) {
+			snprintf(err, errlen, "%s: cannot read '%s': %s", opt[i], f[i], strerror(errno));
+			return -EINVAL;
+		}
+	return 0;
+}
 
-		for (int i = 0; i < 3; i++)
-			if (f[i] && access(f[i], R_OK)) {
-				snprintf(err, errlen, "%s: cannot read '%s': %s", opt[i], f[i],
-					 strerror(errno));
-				return -EINVAL;
-			}
-	}
+int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
+		size_t errlen)
+{
+	char host[64] = "";
+	int r = fleet_opts_check(o, err, errlen);
+
+	if (r || !o->etcd_url)
+		return r;
 	F = calloc(1, sizeof(*F));
 	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object())) {
 		fleet_stop(d);

@@ -51,6 +51,9 @@ struct fleet_opts {
 	const char *cacert, *cert, *key;
 };
 
+/* The options alone (endpoints, TLS files): 0, or -EINVAL with the reason;
+ * before anything is opened. fleet_start checks them again. */
+int fleet_opts_check(const struct fleet_opts *o, char *err, size_t errlen);
 int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 		size_t errlen);
 void fleet_stop(struct daemon *d);

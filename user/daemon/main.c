@@ -169,6 +169,10 @@ int main(int argc, char **argv)
 		}
 		sluice_config_free(cfg);
 	}
+	if (fleet_opts_check(&fo, err, sizeof(err))) {
+		dlog(&d, LOG_ERR_, "%s; refusing to start (nothing opened)", err);
+		return 2;
+	}
 	snprintf(dir, sizeof(dir), "%s", d.o.db_path);
 	mkdir(dirname(dir), 0700);	/* /var/lib/sluice; an existing one stays */
 	rc = store_open(d.o.db_path, &d.db, err, sizeof(err));
