@@ -25,6 +25,12 @@
 #   - freeze --fleet stops the hold (it resumes where it was on unfreeze);
 #     pause --fleet and resume --fleet: the hold goes on where it stopped;
 #     abort --fleet reverts every node
+#   - every node's canary share of new flows over its last report
+#     interval (rollout status) agrees with the weight (binomial bound)
+#   - a node with no service in its maps that joins after a promotion
+#     takes the promoted version as its baseline
+#   - promote --fleet ends the step at once, once; --full promotes; a
+#     promote without a running fleet rollout is refused, nothing written
 #   - a canary whose backends never answer fails the error-ratio gate on
 #     the fleet's summed counters: rolled back on every node
 set -u
