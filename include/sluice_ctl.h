@@ -60,7 +60,8 @@
  *   unfreeze   who                          {"changed", "freeze"}
  *   health     service                      {"backends": [HEALTH...]}
  *   fleet      action*, service, plan,      {"sent": true} (sluiced --etcd):
- *              reason, who                  start (plan), pause, resume,
+ *              reason, who, full            start (plan), pause, resume,
+ *                                           promote (full),
  *                                           abort, revert, clear (the kill
  *                                           switch), freeze, unfreeze,
  *                                           config (plan: a config file,

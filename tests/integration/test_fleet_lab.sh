@@ -25,6 +25,12 @@
 #   - freeze --fleet stops the hold (it resumes where it was on unfreeze);
 #     pause --fleet and resume --fleet: the hold goes on where it stopped;
 #     abort --fleet reverts every node
+#   - every node's canary share of new flows over its last report
+#     interval (rollout status) agrees with the weight (binomial bound)
+#   - a node with no service in its maps that joins after a promotion
+#     takes the promoted version as its baseline
+#   - promote --fleet ends the step at once, once; --full promotes; a
+#     promote without a running fleet rollout is refused, nothing written
 #   - a canary whose backends never answer fails the error-ratio gate on
 #     the fleet's summed counters: rolled back on every node
 set -u
@@ -103,6 +109,22 @@ sleep 0.5
 check "weights that are not basis points change no map" fl_all_weight 2500
 check "and say so in status, naming the key" \
 	grep -q "services/web/weights: '20000' is not a weight" <<<"$(fl_ctl n1 -j rollout status)"
+
+# ---- every node's split over its last report interval -------------------------
+fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 400 3.5 --timeout 2 >/dev/null 2>&1 &
+load=$!
+sleep 2.6	# both latest reports of every node within the load
+st=$(fl_ctl n1 -j rollout status)
+wait "$load"
+# each share within 5 standard deviations of 25 % (binomial: p = 0.25 over
+# n flows; about 6e-7 of a false failure per node), with n >= 60
+bad=$(json '[(n, s["web"]) for n, s in j["fleet"]["shares"].items()
+	if "web" not in s or s["web"]["flows"] < 60 or
+	abs(s["web"]["canary_share"] - 0.25) > 5 * (0.25 * 0.75 / s["web"]["flows"]) ** 0.5]' <<<"$st")
+check "every node's canary share of new flows agrees with 25 %: $(json '{n: (round(s["web"]["canary_share"], 3), s["web"]["flows"]) for n, s in j["fleet"]["shares"].items() if "web" in s}' <<<"$st") (off: $bad)" \
+	[ "$bad" = "[]" -a "$(json 'len(j["fleet"]["shares"])' <<<"$st")" = "$FL_N" ]
+check "rollout status text shows each node's share" \
+	grep -q "^    web: canary [0-9.]*% of [0-9]* new flows" <<<"$(fl_ctl n1 rollout status)"
 
 # ---- same decision on every node ---------------------------------------------
 spread() { fl_cl python3 "$FL_TCP" spread 10.200.0.10 8080 120 --sport 31000 --par 8; }
@@ -225,6 +247,11 @@ check "the gates were judged on traffic: the load had no errors" \
 	[ "$(json 'j["errors"]' <"$FL_DIR/load.json")" = 0 ]
 check "$old's sluiced restarts" fl_start "$old"
 check "$old converges to the promotion when it returns" fl_wait 5 promoted "$old"
+fresh=$(fl_nodes | grep -v "^$(fl_leader)$" | head -1)
+fl_kill9 "$fresh"
+fl_sluice "$fresh" service del web >/dev/null
+check "$fresh's sluiced restarts with no service in its maps" fl_start "$fresh"
+check "$fresh, fresh, takes the promoted version as its baseline from etcd" fl_wait 5 promoted "$fresh"
 fl_ctl n3 apply -f "$FL_DIR/cfg1.yaml" --fleet >/dev/null
 check "the lab's pools, written again through etcd, are back on every node" \
 	fl_wait 5 fl_all_pool web canary "10.101.0.13 10.101.0.14"
@@ -268,6 +295,8 @@ steps:
     hold: 3s
   - weight: 60%
     hold: 30s
+  - weight: 80%
+    hold: 30s
 gates:
   - metric: error_ratio
     max: 50%
@@ -306,10 +335,29 @@ shift_=$(( $(started) - s0 )) paused=$((q - p))
 check "the hold goes on where it stopped: its start moved by the paused time (${shift_} ms for ${paused} ms)" \
 	[ "$shift_" -gt $((paused - 700)) -a "$shift_" -lt $((paused + 700)) ]
 check "still at the second step" is step 1
+pending() { etcdctl_ get --print-value-only "$FL_PFX/rollout" | json '"promote" in j' 2>/dev/null; }
+check "rollout promote web --fleet" fl_ctl n3 rollout promote web --fleet
+check "the leader ends the 30 s hold at once: the third step" fl_wait 3 is step 2
+check "every node at 80%" fl_wait 3 fl_all_weight 8000
+check "the promote request was consumed with the step it caused" is pending False
+sleep 1
+check "and acted on once: still at the third step" is step 2
 check "rollout abort web --fleet" fl_ctl n2 rollout abort web --fleet
 check "the leader aborts the fleet rollout" fl_wait 5 is phase aborted
 check "the abort reverts every node" fl_wait 5 fl_all_revert revert
+rr() { etcdctl_ get -w json "$FL_PFX/rollout" | json 'j["kvs"][0]["mod_revision"]'; }
+r0=$(rr)
+out=$(fl_ctl n1 rollout promote web --fleet 2>&1)
+check "promote --fleet of an aborted rollout is refused: $out" grep -q "no running fleet rollout of 'web'" <<<"$out"
+check "and writes nothing" [ "$(rr)" = "$r0" ]
+fl_ctl n1 rollout start web --fleet -f "$FL_DIR/frz.yaml" >/dev/null
+check "a fleet rollout at its first step again" fl_wait 5 is step 0
+check "rollout promote web --fleet --full" fl_wait 2 fl_ctl n2 rollout promote web --fleet --full
+check "--full: the leader promotes at once" fl_wait 3 is phase promoted
+check "every node promoted" fl_wait 3 promoted $(fl_nodes)
 wait "$load"
+fl_ctl n3 apply -f "$FL_DIR/cfg1.yaml" --fleet >/dev/null
+check "the lab's pools are back through etcd" fl_wait 5 fl_all_pool web canary "10.101.0.13 10.101.0.14"
 
 # ---- a failing canary: judged on the fleet's sums, rolled back everywhere ----
 cat >"$FL_DIR/bad.yaml" <<'PLAN'
@@ -338,7 +386,7 @@ done
 fl_cl python3 "$FL_TCP" load 10.200.0.10 8080 30 10 --timeout 2 >/dev/null 2>&1 &
 load=$!
 check "another fleet rollout starts after the abort" fl_ctl n3 rollout start web --fleet -f "$FL_DIR/bad.yaml"
-check "its start lifts the abort's kill switch on every node" fl_wait 5 fl_all_revert off
+check "its start lifts the kill switch on every node" fl_wait 5 fl_all_revert off
 check "the canary failing on every node rolls the fleet rollout back" fl_wait 20 is phase rolled_back
 check "the rollback names the fleet's sums: $(etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["reason"]' 2>/dev/null)" \
 	grep -q "fleet's sums" <<<"$(etcdctl_ get --print-value-only "$FL_PFX/rollout")"

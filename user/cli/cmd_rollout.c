@@ -180,6 +180,12 @@ static void print_fleet(const json_t *f)
 			pr_text(", %s %lld bp%s", svc, (long long)jnum(s, "weight"),
 				json_is_true(json_object_get(s, "kill")) ? " reverted" : "");
 		pr_text("\n");
+		/* its split of new flows over its last report interval */
+		json_object_foreach(json_object_get(json_object_get(f, "shares"), name), svc, s)
+			pr_text("    %s: canary %.1f%% of %lld new flows (%lld) in %.1f s\n", svc,
+				100.0 * json_number_value(json_object_get(s, "canary_share")),
+				(long long)jnum(s, "flows"), (long long)jnum(s, "canary_flows"),
+				jnum(s, "interval_ms") / 1000.0);
 	}
 }
 
@@ -276,14 +282,14 @@ static int simple(const char *cmd, const char *service, json_t *extra)
 	json_decref(extra);
 	if (fleet_flag) {
 		static const char *const ok[] = { "start", "abort", "freeze", "unfreeze",
-						  "revert", "clear", "pause", "resume" };
+						  "revert", "clear", "pause", "resume", "promote" };
 		unsigned int i;
 
 		for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && strcmp(ok[i], cmd); i++)
 			;
 		if (i == sizeof(ok) / sizeof(ok[0])) {
 			json_decref(req);
-			return usage_err("rollout %s has no --fleet form (start, pause, resume, abort, revert, freeze, unfreeze)",
+			return usage_err("rollout %s has no --fleet form (start, pause, resume, promote, abort, revert, freeze, unfreeze)",
 					 cmd);
 		}
 		json_object_set_new(req, "action", json_string(cmd));
@@ -605,8 +611,9 @@ const struct cmd rollout_cmds[] = {
 	  "      at 100% longer than DURATION without promotion ($SLUICE_WARN_FULL, 1h)." },
 	{ "history", do_history, "rollout history SERVICE [-n COUNT]",
 	  "The audit trail: every transition and gate evaluation, oldest first." },
-	{ "promote", do_promote, "rollout promote SERVICE [--full]",
-	  "End the current hold or pause now; --full: straight to promotion." },
+	{ "promote", do_promote, "rollout promote SERVICE [--full] [--fleet]",
+	  "End the current hold or pause now; --full: straight to promotion.\n"
+	  "      --fleet: the fleet's leader does it once, for every node." },
 	{ "pause", do_pause, "rollout pause SERVICE [--reason TEXT]",
 	  "Stop advancing (weights stay; gates still judge)." },
 	{ "resume", do_resume_, "rollout resume SERVICE", "Continue a paused rollout." },
@@ -620,8 +627,8 @@ const struct cmd rollout_cmds[] = {
 	{ "unfreeze", do_unfreeze, "rollout unfreeze", "Lift the freeze; holds resume where they were." },
 	{ "revert", do_fleet_revert, "rollout revert SERVICE --fleet [--clear]",
 	  "Fleet kill switch through etcd: every node reverts SERVICE to\n"
-	  "      last-known-good; --clear lifts it. start, pause, resume, abort, freeze\n"
-	  "      and unfreeze also take --fleet: written to etcd, the fleet's leader acts." },
+	  "      last-known-good; --clear lifts it. start, pause, resume, promote, abort,\n"
+	  "      freeze and unfreeze also take --fleet: written to etcd, the fleet's leader acts." },
 };
 const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);
 

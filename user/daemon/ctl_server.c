@@ -55,7 +55,7 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 	[SLUICE_CTL_FREEZE] = { { &f_reason, &f_who }, { "reason" } },
 	[SLUICE_CTL_UNFREEZE] = { { &f_who, &f_reason } },
 	[SLUICE_CTL_HEALTH] = { { &f_service } },
-	[SLUICE_CTL_FLEET] = { { &f_action, &f_service, &f_plan, &f_reason, &f_who },
+	[SLUICE_CTL_FLEET] = { { &f_action, &f_service, &f_plan, &f_reason, &f_who, &f_full },
 			       { "action" } },
 };
 

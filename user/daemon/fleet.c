@@ -75,6 +75,7 @@ struct fleet {
 	__u64 leader_since_ms;
 	bool global_freeze;
 	json_t *nodes;			/* node -> its last report */
+	json_t *prev;			/* node -> the report before it */
 	unsigned int nsvc;
 	struct fsvc svc[FLEET_MAX_SVC];
 };
@@ -206,6 +207,14 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	if (!strncmp(rest, "nodes/", 6)) {
 		json_t *j = v ? json_loads(v, 0, NULL) : NULL;
 
+		json_t *old = json_object_get(F->nodes, rest + 6);
+
+		/* the one before, for the shares over the last interval
+		 * (a resync reads the same report again: not an interval) */
+		if (j && old && etcd_int(j, "at_ms") != etcd_int(old, "at_ms"))
+			json_object_set(F->prev, rest + 6, old);
+		if (!j)
+			json_object_del(F->prev, rest + 6);
 		if (j)
 			json_object_set_new(F->nodes, rest + 6, j);
 		else
@@ -266,6 +275,17 @@ static const char *phase_of(const json_t *ro)
 	return p ? p : "";
 }
 
+/* Did the fleet promote the config key's revision? The promoted state
+ * names it (an older leader's state: any config older than it). */
+static bool config_promoted(const struct fsvc *s)
+{
+	const json_t *cr = json_object_get(s->rollout, "config_rev");
+
+	if (strcmp(phase_of(s->rollout), "promoted"))
+		return false;
+	return cr ? json_integer_value(cr) == s->config_rev : s->rollout_rev > s->config_rev;
+}
+
 /*
  * The service's config key through the library's apply path: the file is
  * validated whole, then the service (and the file's rings) put in one
@@ -280,6 +300,7 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 	struct sluice_service_spec *spec;
 	struct sluice_config *c, sub;
 	char k[512], err[512];
+	bool promoted, had;
 	unsigned int i;
 	int r;
 
@@ -300,17 +321,18 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 		return;
 	}
 	/* a sluiced (re)started after a fleet promotion finds a config older
-	 * than it: the promoted maps are newer, keep them */
+	 * than it: the promoted maps are newer, keep them; a node without
+	 * the service applies the config and then the promotion */
+	promoted = config_promoted(s);
 	spec = malloc(sizeof(*spec));
-	if (!s->applied_c_rev && !strcmp(phase_of(s->rollout), "promoted") &&
-	    s->rollout_rev > s->config_rev && spec && !sluice_service_get(d->s, s->name, spec)) {
-		free(spec);
+	had = spec && !sluice_service_get(d->s, s->name, spec);
+	free(spec);
+	if (!s->applied_c_rev && promoted && had) {
 		s->applied_c_rev = s->config_rev;
 		dlog(d, LOG_INFO_, "fleet: %s: config (revision %lld) is older than the promotion: maps kept",
 		     s->name, (long long)s->config_rev);
 		return;
 	}
-	free(spec);
 	c = sluice_config_parse_string(s->config_text, k, err, sizeof(err));
 	if (!c) {
 		snprintf(s->error, sizeof(s->error), "%s", err);
@@ -337,6 +359,16 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 	s->applied_c_rev = s->config_rev;
 	dlog(d, LOG_INFO_, "fleet: %s: config revision %lld applied (%d change%s)", s->name,
 	     (long long)s->config_rev, r, r == 1 ? "" : "s");
+	if (promoted && !had) {
+		s->promoted_rev = s->rollout_rev;
+		r = sluice_promote(d->s, s->name, 0);
+		if (r < 0)
+			snprintf(s->error, sizeof(s->error), "config revision %lld applied, cannot promote it: %.500s",
+				 (long long)s->config_rev, sluice_errmsg(d->s));
+		else
+			dlog(d, LOG_INFO_, "fleet: %s: a fresh node: config revision %lld promoted as the fleet did (rollout revision %lld)",
+			     s->name, (long long)s->config_rev, (long long)s->rollout_rev);
+	}
 	/* the fleet's weights and kill switch stay over the file's */
 	s->dirty_w = s->has_weights;
 	s->dirty_k = s->kill >= 0;
@@ -868,6 +900,59 @@ static int step_weight(const struct sluice_plan *p, int i)
 	return p->steps[i].kind == SLUICE_STEP_CUTOVER ? 10000 : p->steps[i].weight[0];
 }
 
+/* Promoted: the state names the config revision it promoted, so that a
+ * node applying that revision afresh (no service in its maps) promotes
+ * it too (apply_config): etcd alone says what the maps hold. */
+static json_t *promoted_state(struct fsvc *s, int step, __u64 now, const char *why)
+{
+	json_t *st = state_new("promoted", step, now, why);
+
+	if (s->config_text)
+		json_object_set_new(st, "config_rev", json_integer(s->config_rev));
+	return st;
+}
+
+/*
+ * An operator's promote (fleet_command wrote "promote" into the rollout
+ * key): the current step ends now, its gates not waited for, as the local
+ * engine's promote; "full": straight to the promotion. The new state has
+ * no "promote" and is written fenced on the leader key and the rollout
+ * key's revision: the request is consumed in the same transaction as the
+ * step it causes, so a later leader never acts on it again. Frozen, it
+ * waits (the hold and the gates still run). Returns whether it acted.
+ */
+static bool promote_req(struct daemon *d, struct fsvc *s, const struct sluice_plan *p,
+			const char *phase, __u64 now)
+{
+	const char *how = json_string_value(json_object_get(s->rollout, "promote"));
+	long long id = json_integer_value(json_object_get(s->rollout, "step_id"));
+	int i = json_integer_value(json_object_get(s->rollout, "step"));
+	char why[128];
+	json_t *st;
+
+	if (!how || (strcmp(phase, "progressing") && strcmp(phase, "paused")) ||
+	    F->global_freeze || s->frozen || i < 0 || i >= (int)p->nsteps)
+		return false;
+	if (!strcmp(how, "full") || i + 1 == (int)p->nsteps) {
+		snprintf(why, sizeof(why), "promoted by the operator at step %d%s", i + 1,
+			 !strcmp(how, "full") ? " (--full)" : "");
+		st = promoted_state(s, i, now, why);
+		write_state(d, s, st, 0, -1);
+	} else {
+		/* the gates' evidence goes on only if it is this step's */
+		if (s->fg && s->fg->step_id != id) {
+			free(s->fg);
+			s->fg = NULL;
+		}
+		snprintf(why, sizeof(why), "promoted by the operator: step %d ended early, its gates not waited for",
+			 i + 1);
+		st = step_state(s, p, i + 1, now, why);
+		write_state(d, s, st, step_weight(p, i + 1), -1);
+	}
+	json_decref(st);
+	return true;
+}
+
 static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 {
 	const char *phase = json_string_value(json_object_get(s->rollout, "phase"));
@@ -903,6 +988,8 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		write_state(d, s, st, step_weight(p, 0), s->kill == 1 ? 0 : -1);
 		goto out;
 	}
+	if (promote_req(d, s, p, phase, now))
+		goto out;
 	if (strcmp(phase, "progressing"))
 		goto out;
 	/* a freeze stops the hold: its start goes into etcd, and the end
@@ -941,7 +1028,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		write_state(d, s, st, -1, -1);
 	} else if (verdict == FJ_PASS && i + 1 == (int)p->nsteps) {
 		/* every node promotes (apply_promotion): weights 0 with it */
-		st = state_new("promoted", i, now, "every step passed");
+		st = promoted_state(s, i, now, "every step passed");
 		write_state(d, s, st, 0, -1);
 	} else if (verdict == FJ_PASS) {
 		st = step_state(s, p, i + 1, now, "previous step passed");
@@ -1012,6 +1099,44 @@ void fleet_tick(struct daemon *d, __u64 now)
 
 /* ---- status and commands ---------------------------------------------- */
 
+/*
+ * Each node's split of new flows over its last report interval: per
+ * service the flows it saw (both variants) and the canary's share of
+ * them, from the delta of its two latest reports. A node with one report
+ * or counters that went back (its service recreated) has none.
+ */
+static json_t *shares_json(void)
+{
+	json_t *out = json_object(), *rep, *svcs, *s, *ps;
+	const char *node, *svc;
+
+	json_object_foreach(F->nodes, node, rep) {
+		json_t *prev = json_object_get(F->prev, node), *per = json_object();
+		json_int_t dt = etcd_int(rep, "at_ms") - etcd_int(prev, "at_ms");
+
+		svcs = json_object_get(rep, "services");
+		json_object_foreach(svcs, svc, s) {
+			const json_t *a = json_object_get(s, "new_flows");
+			const json_t *b;
+			json_int_t db, dc;
+
+			ps = json_object_get(json_object_get(prev, "services"), svc);
+			b = json_object_get(ps, "new_flows");
+			if (!prev || dt <= 0 || json_array_size(a) != 2 || json_array_size(b) != 2)
+				continue;
+			db = json_integer_value(json_array_get(a, 0)) - json_integer_value(json_array_get(b, 0));
+			dc = json_integer_value(json_array_get(a, 1)) - json_integer_value(json_array_get(b, 1));
+			if (db < 0 || dc < 0)
+				continue;
+			json_object_set_new(per, svc, json_pack("{s:I, s:I, s:I, s:f}",
+				"flows", db + dc, "canary_flows", dc, "interval_ms", dt,
+				"canary_share", db + dc ? (double)dc / (double)(db + dc) : 0.0));
+		}
+		json_object_set_new(out, node, per);
+	}
+	return out;
+}
+
 json_t *fleet_status_json(struct daemon *d)
 {
 	json_t *j, *svcs;
@@ -1053,6 +1178,7 @@ json_t *fleet_status_json(struct daemon *d)
 	json_object_set_new(j, "endpoint_index", json_integer(F->e.cur + 1));
 	json_object_set_new(j, "endpoints", json_integer(F->e.n));
 	json_object_set_new(j, "endpoint_switches", json_integer((json_int_t)F->e.switches));
+	json_object_set_new(j, "shares", shares_json());
 	return j;
 }
 
@@ -1087,6 +1213,38 @@ static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *
 	}
 	st = pause ? paused_state(s->rollout, now, reason && *reason ? reason : "paused by the operator")
 		   : resume_state(s, now, "resumed by the operator");
+	text = json_dumps(st, JSON_COMPACT);
+	json_decref(st);
+	key(k, sizeof(k), s->name, "rollout");
+	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
+			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
+	free(text);
+	return txn;
+}
+
+/* promote [--full]: a request in the rollout key, written only if etcd
+ * still holds the state this node sees; the leader acts on it once
+ * (promote_req). Refused, nothing written, without a running rollout or
+ * under a freeze (as the local engine's promote). */
+static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char *err,
+			   size_t errlen)
+{
+	const char *ph = s && s->rollout ? phase_of(s->rollout) : "absent";
+	char k[512], *text;
+	json_t *st, *txn;
+
+	if (strcmp(ph, "progressing") && strcmp(ph, "paused")) {
+		snprintf(err, errlen, "fleet promote: no running fleet rollout of '%s' to promote (%s%s)",
+			 service, ph, !strcmp(ph, "start") ? ": the leader has not started it yet" : "");
+		return NULL;
+	}
+	if (F->global_freeze || s->frozen) {
+		snprintf(err, errlen, "fleet promote: '%s' is frozen (%s): unfreeze --fleet before promoting",
+			 service, F->global_freeze ? "global freeze" : "service freeze");
+		return NULL;
+	}
+	st = json_deep_copy(s->rollout);
+	json_object_set_new(st, "promote", json_string(full ? "full" : "step"));
 	text = json_dumps(st, JSON_COMPACT);
 	json_decref(st);
 	key(k, sizeof(k), s->name, "rollout");
@@ -1140,7 +1298,7 @@ static json_t *config_txn(struct daemon *d, const char *text, const char *name,
 }
 
 int fleet_command(struct daemon *d, const char *action, const char *service,
-		  const char *plan, const char *reason, char *err, size_t errlen)
+		  const char *plan, const char *reason, bool full, char *err, size_t errlen)
 {
 	char k[512], k2[512];
 	json_t *txn = NULL;
@@ -1178,6 +1336,13 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		txn = pause_resume_txn(svc_get(service, false), action, reason, err, errlen);
 		if (!txn)
 			return -EINVAL;
+	} else if (!strcmp(action, "promote")) {
+		txn = promote_txn(svc_get(service, false), service, full, err, errlen);
+		if (!txn)
+			return -EINVAL;
+	} else if (full) {
+		snprintf(err, errlen, "fleet %s: --full is for promote only", action);
+		return -EINVAL;
 	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
 		key(k, sizeof(k), service, "killswitch");
 		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
@@ -1265,7 +1430,8 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	if (r || !o->etcd_url)
 		return r;
 	F = calloc(1, sizeof(*F));
-	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object())) {
+	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object()) ||
+	    !(F->prev = json_object())) {
 		fleet_stop(d);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -1308,5 +1474,6 @@ void fleet_stop(struct daemon *d)
 		json_decref(f->svc[i].rollout);
 	}
 	json_decref(f->nodes);
+	json_decref(f->prev);
 	free(f);
 }

@@ -66,10 +66,11 @@ bool fleet_has_service(const struct daemon *d, const char *service);
 json_t *fleet_status_json(struct daemon *d);
 /* A fleet command from the control socket: writes to etcd (asynchronous:
  * the reply says it was sent). action: start (plan text), pause, resume
- * (of the rollout), abort, revert, clear (the kill switch), freeze,
- * unfreeze, config (plan: a config file's text, reason: its name).
+ * (of the rollout), promote (full: to the promotion at once), abort,
+ * revert, clear (the kill switch), freeze, unfreeze, config (plan: a
+ * config file's text, reason: its name).
  * Returns 0 or -errno with err set. */
 int fleet_command(struct daemon *d, const char *action, const char *service,
-		  const char *plan, const char *reason, char *err, size_t errlen);
+		  const char *plan, const char *reason, bool full, char *err, size_t errlen);
 
 #endif
