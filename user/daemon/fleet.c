@@ -1197,13 +1197,27 @@ static void on_cmd(json_t *reply, const char *err, void *arg)
 /* pause, resume: the rollout's state as this node sees it, changed and
  * written only if etcd still holds that state (any node may write it;
  * the leader's steps are fenced the same way). */
+/* A txn putting st (taken over) as the rollout key, only if etcd still
+ * holds the revision of it this node sees. */
+static json_t *rollout_cas_txn(const struct fsvc *s, json_t *st)
+{
+	char k[512], *text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	json_t *txn;
+
+	json_decref(st);
+	key(k, sizeof(k), s->name, "rollout");
+	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
+			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
+	free(text);
+	return txn;
+}
+
 static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *reason,
 				char *err, size_t errlen)
 {
 	bool pause = !strcmp(action, "pause");
 	const char *want = pause ? "progressing" : "paused";
-	char k[512], *text;
-	json_t *st, *txn;
+	json_t *st;
 	__u64 now = now_ms();
 
 	if (!s || strcmp(phase_of(s->rollout), want)) {
@@ -1213,13 +1227,7 @@ static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *
 	}
 	st = pause ? paused_state(s->rollout, now, reason && *reason ? reason : "paused by the operator")
 		   : resume_state(s, now, "resumed by the operator");
-	text = json_dumps(st, JSON_COMPACT);
-	json_decref(st);
-	key(k, sizeof(k), s->name, "rollout");
-	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
-			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
-	free(text);
-	return txn;
+	return rollout_cas_txn(s, st);
 }
 
 /* promote [--full]: a request in the rollout key, written only if etcd
@@ -1230,8 +1238,7 @@ static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char 
 			   size_t errlen)
 {
 	const char *ph = s && s->rollout ? phase_of(s->rollout) : "absent";
-	char k[512], *text;
-	json_t *st, *txn;
+	json_t *st;
 
 	if (strcmp(ph, "progressing") && strcmp(ph, "paused")) {
 		snprintf(err, errlen, "fleet promote: no running fleet rollout of '%s' to promote (%s%s)",
@@ -1245,13 +1252,7 @@ static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char 
 	}
 	st = json_deep_copy(s->rollout);
 	json_object_set_new(st, "promote", json_string(full ? "full" : "step"));
-	text = json_dumps(st, JSON_COMPACT);
-	json_decref(st);
-	key(k, sizeof(k), s->name, "rollout");
-	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
-			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
-	free(text);
-	return txn;
+	return rollout_cas_txn(s, st);
 }
 
 /*
