@@ -2,9 +2,17 @@
 /*
  * sluiced's event loop: one epoll over the control socket and its
  * clients, a timerfd (every SLUICED_TICK_MS: due rollouts tick) and a
- * signalfd (SIGTERM/SIGINT stop, SIGHUP reopens the audit log), and the
- * health checker's epoll set (checks.c: every probe in flight). Single
- * threaded: a command and a tick never interleave.
+ * signalfd (SIGTERM/SIGINT stop, SIGHUP reloads: the audit log is
+ * reopened, the --config file checked again), and the health checker's
+ * epoll set (checks.c: every probe in flight). Single threaded: a command
+ * and a tick never interleave.
+ *
+ * A signalfd sees a signal only if it is blocked in every thread: the
+ * mask is set by loop_signals_block, first thing in main, before any
+ * library starts a thread (libmicrohttpd's, libcurl's resolver) that
+ * would inherit an unblocked mask and take the default action, which
+ * for SIGHUP ends the process (chronyd blocks them the same way before
+ * its scheduler starts).
  */
 #include <signal.h>
 #include <string.h>
@@ -21,6 +29,29 @@
 #define EV_HEALTH	(SLUICE_CTL_MAX_CLIENTS + 4)	/* health checks */
 #define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 5)	/* httpc, cmdrun */
 #define EV_FLEET	(SLUICE_CTL_MAX_CLIENTS + 6)	/* etcd */
+
+static void stop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+}
+
+void loop_signals_block(void)
+{
+	sigset_t mask;
+	int s;
+
+	/* an ignored signal is discarded, never pending: a shell starting
+	 * the daemon in the background ignores SIGINT, say */
+	stop_signals(&mask);
+	for (s = 1; s < NSIG; s++)
+		if (sigismember(&mask, s))
+			signal(s, SIG_DFL);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 static int add(int epfd, int fd, unsigned int tag)
 {
@@ -39,12 +70,7 @@ int loop_run(struct daemon *d, int listen_fd)
 	int epfd, tfd, sfd, n, i, err = 0, gfd[2];
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stop_signals(&mask);	/* blocked since loop_signals_block */
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -101,8 +127,7 @@ int loop_run(struct daemon *d, int listen_fd)
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						dlog(d, LOG_INFO_, "SIGHUP: reopening the audit log");
-						audit_reopen(d);
+						daemon_reload(d);
 					} else {
 						dlog(d, LOG_INFO_, "signal %u: stopping (the datapath keeps forwarding)",
 						     si.ssi_signo);

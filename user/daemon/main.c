@@ -60,6 +60,28 @@ static void usage(FILE *f)
 		SLUICE_PIN_DIR_DEFAULT, SLUICED_KEEP_DAYS);
 }
 
+/* SIGHUP (the unit's ExecReload, a logrotate hook): reopen the audit log,
+ * check the --config file again (a bad one is reported and the running
+ * state kept, as BIRD's `configure` does) and re-read the health checks
+ * at the next tick. Rollouts are untouched: what was decided stays. */
+void daemon_reload(struct daemon *d)
+{
+	char err[1024];
+
+	dlog(d, LOG_INFO_, "SIGHUP: reloading (audit log reopened%s)",
+	     d->o.config_path ? ", configuration checked" : "");
+	audit_reopen(d);
+	if (d->o.config_path) {
+		struct sluice_config *cfg = sluice_config_parse(d->o.config_path, err,
+								sizeof(err));
+
+		if (!cfg)
+			dlog(d, LOG_ERR_, "SIGHUP: %s; the running configuration is kept", err);
+		sluice_config_free(cfg);
+	}
+	d->health_reload_ms = 0;	/* health checks re-read now */
+}
+
 static int libbpf_quiet(enum libbpf_print_level l, const char *fmt, va_list ap)
 {
 	return l == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
@@ -96,6 +118,7 @@ int main(int argc, char **argv)
 	char err[1024], dir[PATH_MAX];
 	int c, fd, rc;
 
+	loop_signals_block();	/* before any thread: see loop.c */
 	d.o.socket_path = getenv(SLUICE_CTL_SOCKET_ENV);
 	if (!d.o.socket_path || !*d.o.socket_path)
 		d.o.socket_path = SLUICE_CTL_SOCKET;

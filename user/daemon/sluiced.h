@@ -115,8 +115,11 @@ void dlog(struct daemon *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 __u64 now_ms(void);
 
-/* loop.c */
+/* loop.c: loop_signals_block first in main, before any thread exists */
+void loop_signals_block(void);
 int loop_run(struct daemon *d, int listen_fd);
+/* main.c: SIGHUP */
+void daemon_reload(struct daemon *d);
 
 /* ctl_server.c */
 int ctl_listen(struct daemon *d, char *err, size_t errlen);
