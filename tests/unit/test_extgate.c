@@ -56,7 +56,7 @@ static const char *plan_yaml =
 	"  time_base: 10s\n"
 	"  min_events: 50\n";
 
-static __u64 now_ms(void)
+static __u64 test_wall_ms(void)
 {
 	struct timespec t;
 
@@ -102,7 +102,7 @@ static int run(struct loop *l, unsigned int mask, int max_ms)
 		l->seq0[i] = l->ext[i].seq;
 	for (t = 0; t < max_ms; t += 200) {
 		advance(l);
-		extgate_tick(l->x, l->plan, &ctx, &l->obs, now_ms(), l->ext);
+		extgate_tick(l->x, l->plan, &ctx, &l->obs, test_wall_ms(), l->ext);
 		for (left = 0, i = 0; i < l->plan->ngates; i++)
 			if ((mask & (1u << i)) && l->ext[i].seq == l->seq0[i])
 				left++;

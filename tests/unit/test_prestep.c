@@ -13,14 +13,6 @@
 #include "sluiced.h"
 #include "cmdrun.h"
 
-static __u64 mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000ull + t.tv_nsec / 1000000;
-}
-
 /* Tick until the hook's outcome is there (or max_ms). */
 static void wait_hook(struct prestep *ps, struct cmdrun *cr, struct rollout *r,
 		      struct eng_obs *obs, unsigned int max_ms)

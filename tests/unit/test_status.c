@@ -378,11 +378,11 @@ static void test_http(void)
 	if (!ASSERT_TRUE(s, err))
 		return;
 	port = metrics_srv_port(s);
-	ASSERT_TRUE(!metrics_srv_status_wanted(s, now_ms()), "nobody asked: not wanted");
+	ASSERT_TRUE(!metrics_srv_status_wanted(s, steady_ms()), "nobody asked: not wanted");
 	get(port, "GET", "/api/status", &g);
 	ASSERT_EQ(g.code, 503, "before a snapshot: 503");
-	ASSERT_TRUE(metrics_srv_status_wanted(s, now_ms()), "asked: wanted");
-	ASSERT_TRUE(!metrics_srv_status_wanted(s, now_ms() + METRICS_STATUS_IDLE_MS + 1000),
+	ASSERT_TRUE(metrics_srv_status_wanted(s, steady_ms()), "asked: wanted");
+	ASSERT_TRUE(!metrics_srv_status_wanted(s, steady_ms() + METRICS_STATUS_IDLE_MS + 1000),
 		    "not asked for a while: not wanted");
 	ASSERT_TRUE(has_header(&g, "Content-Type: application/json"), "  as JSON");
 	ASSERT_TRUE(strstr(g.body, "\"error\""), "  saying why");

@@ -79,7 +79,7 @@ int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
 {
 	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "service", service,
 			      "rollout_id", (json_int_t)rollout_id, "type", type,
-			      "at_ms", (json_int_t)now_ms(), "who", who, "text", text);
+			      "at_ms", (json_int_t)steady_ms(), "who", who, "text", text);
 	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int err = 0;
 
@@ -87,7 +87,7 @@ int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
 	if (!json)
 		return -ENOMEM;
 	if (d->db)
-		err = store_event_add(d->db, service, rollout_id, now_ms(), type, json);
+		err = store_event_add(d->db, service, rollout_id, steady_ms(), type, json);
 	audit_line(d, json);
 	free(json);
 	return err;

@@ -98,7 +98,7 @@ static void on_prom(const struct prom_result *res, void *arg)
 		return;
 	}
 	budget_from_ratio(&b->cfg, res->value, &l);
-	apply(b, &l, now_ms());
+	apply(b, &l, steady_ms());
 }
 
 static void check_prom(struct daemon *d, struct bsvc *b)
@@ -176,7 +176,7 @@ static struct bsvc *adopt(struct daemon *d, const char *service,
 			struct budget_left l = { .known = true, .remaining = 1 };
 
 			snprintf(l.text, sizeof(l.text), "the plan has no budget");
-			apply(b, &l, now_ms());
+			apply(b, &l, steady_ms());
 		}
 		return NULL;
 	}

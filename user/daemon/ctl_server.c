@@ -337,7 +337,7 @@ int ctl_accept(struct daemon *d, int epfd)
 		return -ENOMEM;
 	}
 	c->fd = fd;
-	c->last_ms = now_ms();
+	c->last_ms = steady_ms();
 	c->uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0) {
 		c->uid = cr.uid;
@@ -376,7 +376,7 @@ void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
 		return;
 	}
 	c->len += r;
-	c->last_ms = now_ms();
+	c->last_ms = steady_ms();
 	while (!c->closing && (nl = memchr(c->buf, '\n', c->len))) {
 		size_t n = nl - c->buf;
 

@@ -220,8 +220,9 @@ struct eng_state {
 void eng_state_init(struct eng_state *st, const char *service);
 
 /*
- * One tick. obs is this tick's observation of the service; now_ms wall
- * clock (CLOCK_REALTIME ms). Fills out (actions, events, changed).
+ * One tick. obs is this tick's observation of the service; now_ms the
+ * daemon's steady clock (clock.h: epoch ms that never step; a value below
+ * the last tick's, after a restart, accrues nothing). Fills out (actions, events, changed).
  * Returns 0, or -EINVAL for an inconsistent input (a state that does not
  * fit the plan: out->error says why; nothing changed).
  */

@@ -193,7 +193,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		F->leader_lease = v ? etcd_int(kv, "lease") : 0;
 		F->leader_create_rev = v ? etcd_int(kv, "create_revision") : 0;
 		if (am_leader() && !F->leader_since_ms) {
-			F->leader_since_ms = now_ms();
+			F->leader_since_ms = steady_ms();
 			dlog(d, LOG_INFO_, "fleet: this node (%s) leads the fleet", F->node);
 		} else if (!am_leader()) {
 			F->leader_since_ms = 0;
@@ -428,7 +428,7 @@ static void apply(struct daemon *d)
 			} else {
 				s->dirty_w = false;
 				s->applied_w_rev = s->weights_rev;
-				s->applied_w_ms = now_ms();
+				s->applied_w_ms = steady_ms();
 				dlog(d, LOG_INFO_, "fleet: %s: weight %u bp (revision %lld)",
 				     s->name, s->weight[0], (long long)s->weights_rev);
 			}
@@ -442,7 +442,7 @@ static void apply(struct daemon *d)
 			} else {
 				s->dirty_k = false;
 				s->applied_k_rev = s->kill_rev;
-				s->applied_k_ms = now_ms();
+				s->applied_k_ms = steady_ms();
 				if (err > 0)
 					dlog(d, LOG_INFO_, "fleet: %s: kill switch %s (revision %lld)",
 					     s->name, s->kill ? "on" : "off", (long long)s->kill_rev);
@@ -458,7 +458,7 @@ static void start_watch(struct daemon *d);
 static void cut_off(struct daemon *d, const char *why)
 {
 	if (F->ok) {
-		F->down_since_ms = now_ms();
+		F->down_since_ms = steady_ms();
 		dlog(d, LOG_WARN_, "fleet: etcd unreachable (%s): keeping revision %lld, not advancing",
 		     why, (long long)F->applied_rev);
 	}
@@ -474,7 +474,7 @@ static void cut_off(struct daemon *d, const char *why)
 	if (F->watch_id > 0)
 		httpc_cancel(F->hc, F->watch_id);
 	F->watch_id = 0;
-	F->next_try_ms = now_ms() + 1000;
+	F->next_try_ms = steady_ms() + 1000;
 }
 
 /* callbacks carry the generation they were started in */
@@ -612,7 +612,7 @@ static void on_lease(json_t *reply, const char *err, void *arg)
 	}
 	F->lease = etcd_int(reply, "ID");
 	F->stage = F_SYNC;
-	F->next_keepalive_ms = now_ms() + F->ttl_s * 1000 / 3;
+	F->next_keepalive_ms = steady_ms() + F->ttl_s * 1000 / 3;
 	a->gen = F->gen;
 	F->busy = etcd_call(&F->e, "/v3/kv/range", etcd_req_range_prefix(F->prefix),
 			    FLEET_TIMEOUT_MS, on_range, a) > 0;
@@ -684,7 +684,7 @@ static void report(struct daemon *d)
 			"fs", fleet_fs_json(d->obs.fs)));
 	}
 	json_object_set_new(j, "revision", json_integer(F->applied_rev));
-	json_object_set_new(j, "at_ms", json_integer(now_ms()));
+	json_object_set_new(j, "at_ms", json_integer(steady_ms()));
 	json_object_set_new(j, "requests", json_integer(F->e.requests));
 	json_object_set_new(j, "services", svcs);
 	text = json_dumps(j, JSON_COMPACT);
@@ -1218,7 +1218,7 @@ static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *
 	bool pause = !strcmp(action, "pause");
 	const char *want = pause ? "progressing" : "paused";
 	json_t *st;
-	__u64 now = now_ms();
+	__u64 now = steady_ms();
 
 	if (!s || strcmp(phase_of(s->rollout), want)) {
 		snprintf(err, errlen, "fleet %s: the fleet rollout of '%s' is %s, not %s", action,
@@ -1453,7 +1453,7 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	F->stage = F_LEASE;
 	F->gen = 1;
 	snprintf(F->why, sizeof(F->why), "not connected yet");
-	F->down_since_ms = now_ms();
+	F->down_since_ms = steady_ms();
 	return 0;
 }
 

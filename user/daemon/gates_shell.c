@@ -137,7 +137,7 @@ void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f)
 {
 	struct notify_event ne = {
 		.kind = on ? NOTIFY_FREEZE : NOTIFY_UNFREEZE, .step = -1,
-		.at_ms = now_ms(), .who = f->who, .text = f->reason,
+		.at_ms = steady_ms(), .who = f->who, .text = f->reason,
 	};
 
 	notify_send(d->nt, &ne);
@@ -148,7 +148,7 @@ void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
 {
 	struct notify_event ne = {
 		.kind = on ? NOTIFY_FREEZE : NOTIFY_UNFREEZE, .service = service,
-		.step = -1, .at_ms = now_ms(), .who = f->who, .text = f->reason,
+		.step = -1, .at_ms = steady_ms(), .who = f->who, .text = f->reason,
 	};
 
 	notify_send(d->nt, &ne);

@@ -25,6 +25,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
+#include "clock.h"
 #include "hcheck.h"
 
 extern char **environ;
@@ -64,14 +65,6 @@ struct hc {
 	struct hc_opts o;
 	__u64 armed_ms;			/* timerfd's expiry (0: disarmed) */
 };
-
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static __u64 now_us(void)
 {
@@ -161,7 +154,7 @@ static void finish(struct hc *hc, struct item *it, bool ok, const char *reason)
 {
 	struct hc_status *st = &it->st;
 	const struct sluice_cfg_check *c = &it->t.check;
-	__u64 now = now_ms();
+	__u64 now = mono_ms();
 	bool flip = false;
 
 	if (it->kind != PR_NONE && hc->inflight)
@@ -416,7 +409,7 @@ static int curl_timer_cb(CURLM *m, long timeout_ms, void *arg)
 {
 	struct hc *hc = arg;
 
-	hc->curl_due_ms = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+	hc->curl_due_ms = timeout_ms < 0 ? 0 : mono_ms() + timeout_ms;
 	return 0;
 }
 
@@ -640,7 +633,7 @@ int hc_set_targets(struct hc *hc, const struct hc_target *t, unsigned int n)
 	bool *kept = calloc(hc->n ? hc->n : 1, sizeof(*kept));
 	bool *fresh = calloc(n ? n : 1, sizeof(*fresh));
 	struct item **due = calloc(n ? n : 1, sizeof(*due));
-	__u64 now = now_ms();
+	__u64 now = mono_ms();
 	unsigned int i, j;
 
 	if (!nit || !kept || !fresh || !due)
@@ -721,7 +714,7 @@ static __u64 next_due(const struct hc *hc)
 
 int hc_timeout_ms(const struct hc *hc)
 {
-	__u64 at = next_due(hc), now = now_ms();
+	__u64 at = next_due(hc), now = mono_ms();
 
 	if (!at)
 		return -1;
@@ -770,7 +763,7 @@ int hc_dispatch(struct hc *hc)
 	}
 	if (k < 0 && errno != EINTR)
 		return -errno;
-	now = now_ms();
+	now = mono_ms();
 	if (hc->curl_due_ms && hc->curl_due_ms <= now) {
 		hc->curl_due_ms = 0;
 		curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);

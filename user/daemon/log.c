@@ -3,7 +3,6 @@
  * line carries its syslog priority as a "<N>" prefix, which journald reads. */
 #include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 #include "sluiced.h"
 
 void dlog(struct daemon *d, int level, const char *fmt, ...)
@@ -24,12 +23,4 @@ void dlog(struct daemon *d, int level, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-__u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -107,7 +107,7 @@ int loop_run(struct daemon *d, int listen_fd)
 				ctl_accept(d, epfd);
 			} else if (tag == EV_TIMER) {
 				__u64 exp;
-				__u64 now = now_ms();
+				__u64 now = steady_ms();
 
 				if (read(tfd, &exp, sizeof(exp)) < 0)
 					continue;

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+#include "clock.h"
 #include "metrics.h"
 
 struct metrics_srv {
@@ -25,16 +26,8 @@ struct metrics_srv {
 	pthread_mutex_t lock;
 	struct metrics_snapshot *cur;
 	unsigned short port;
-	uint64_t status_asked_ms;	/* last /api/status (realtime), under lock */
+	uint64_t status_asked_ms;	/* last /api/status (steady_ms), under lock */
 };
-
-static uint64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms)
 {
@@ -125,7 +118,7 @@ static enum MHD_Result status_json(struct metrics_srv *s, struct MHD_Connection 
 	enum MHD_Result ret;
 
 	pthread_mutex_lock(&s->lock);
-	s->status_asked_ms = realtime_ms();
+	s->status_asked_ms = steady_ms();
 	pthread_mutex_unlock(&s->lock);
 	m = current(s);
 	if (!m || !m->status)

@@ -255,10 +255,10 @@ static int load_one(void *ctx, const struct store_rollout *row)
 	r->plan_text = strdup(row->plan);
 	snprintf(r->plan_name, sizeof(r->plan_name), "%s", row->plan_name);
 	r->interval_ms = plan_interval(r->plan);
-	r->next_ms = first_tick(r, now_ms());
+	r->next_ms = first_tick(r, steady_ms());
 	r->svc_id = SLUICE_MAX_SERVICES;
-	r->persisted_ms = now_ms();
-	r->sample_minute = now_ms() / 60000;
+	r->persisted_ms = steady_ms();
+	r->sample_minute = steady_ms() / 60000;
 	e = ro_add(d, r);
 	if (e)
 		goto bad;
@@ -304,7 +304,7 @@ int ro_open_instance(struct daemon *d)
 	static bool said;
 	struct sluice_open_opts o = { .pin_dir = d->o.pin_dir };
 	char path[PATH_MAX + 16];
-	__u64 now = now_ms();
+	__u64 now = steady_ms();
 
 	if (d->s)
 		return 0;
@@ -635,7 +635,7 @@ static void fill_cmd(struct eng_cmd *cmd, int kind, const struct ctl_args *a)
 static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 			  struct ctl_result *res)
 {
-	__u64 now = now_ms();
+	__u64 now = steady_ms();
 
 	audit_events(d, r, &d->out);
 	gs_notify_events(d, r, &d->out);
@@ -704,10 +704,10 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	text = NULL;
 	n->interval_ms = plan_interval(n->plan);
 	n->svc_id = v.id;
-	n->sample_minute = now_ms() / 60000;
+	n->sample_minute = steady_ms() / 60000;
 	eng_state_init(&n->st, a->service);
 	/* outside the transaction: a refused start keeps the freeze's note */
-	budget_start_check(d, a->service, n->plan, now_ms(), &d->env.service);
+	budget_start_check(d, a->service, n->plan, steady_ms(), &d->env.service);
 	sample_fill(d, n, &d->obs);
 	if (store_begin(d->db)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
@@ -716,13 +716,13 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	fill_cmd(&cmd, ENG_CMD_START, a);
 	cmd.rollout_id = next_rollout_id(d);
 	memset(&d->out, 0, sizeof(d->out));
-	e = eng_command(n->plan, &n->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
+	e = eng_command(n->plan, &n->st, &cmd, &d->obs, &d->env, steady_ms(), &d->out);
 	if (e) {
 		store_rollback(d->db);
 		result(res, errno_code(e, ENG_CMD_START), "%s", d->out.error);
 		goto out;
 	}
-	n->next_ms = now_ms() + n->interval_ms;
+	n->next_ms = steady_ms() + n->interval_ms;
 	if (commit_and_act(d, n, true, res))
 		goto out;
 	/* the new rollout replaces a finished one of the service */
@@ -785,7 +785,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 	fill_cmd(&cmd, kind, a);
 	budget_env(d, r->service, &d->env.service);
 	memset(&d->out, 0, sizeof(d->out));
-	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, now_ms(), &d->out);
+	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, steady_ms(), &d->out);
 	if (e) {
 		store_rollback(d->db);
 		result(res, errno_code(e, kind), "%s", d->out.error);
@@ -812,7 +812,7 @@ static void cmd_freeze(struct daemon *d, bool on, const struct ctl_args *a,
 		f->frozen = true;
 		snprintf(f->reason, sizeof(f->reason), "%s", a->reason);
 		snprintf(f->who, sizeof(f->who), "%s", a->who ? a->who : "?");
-		f->since_ms = now_ms();
+		f->since_ms = steady_ms();
 		snprintf(text, sizeof(text), "global freeze by %s: %s", f->who, f->reason);
 	} else {
 		snprintf(text, sizeof(text), "global freeze lifted by %s (was: %s, by %s)",

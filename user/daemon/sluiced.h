@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "engine.h"
 #include "store.h"
+#include "clock.h"
 #include "sluice_ctl.h"
 
 #define SLUICED_DB_DEFAULT	"/var/lib/sluice/sluiced.db"
@@ -113,7 +114,6 @@ struct daemon {
 enum { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
 void dlog(struct daemon *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-__u64 now_ms(void);
 
 /* loop.c: loop_signals_block first in main, before any thread exists */
 void loop_signals_block(void);
