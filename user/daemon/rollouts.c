@@ -10,6 +10,7 @@
  * cumulative counters) or finds it durable and the action repeatable.
  * Start-up reads the store and the maps and writes nothing to the maps.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,65 @@ int ro_open_instance(struct daemon *d)
 	return 0;
 }
 
+/* ---- test hook --------------------------------------------------------- */
+
+/*
+ * TEST HOOK, not for production: SLUICED_FAILPOINT=WHERE[:WHAT] kills the
+ * daemon (SIGKILL, as kill -9 would) at WHERE, "before-commit" or
+ * "after-commit" (committed, nothing carried out yet), of the first
+ * transaction whose decisions carry WHAT: an action (weights, revert,
+ * resume-kill, cutover, promote) or a notification (notify); without
+ * WHAT, of the first that carries any of them. Used by
+ * tests/integration/test_rollout_outbox.sh to crash in the window between
+ * a decision and its actions.
+ */
+#define FP_NOTIFY	(1u << 8)
+static unsigned int fp_kinds;	/* of the open transaction */
+
+static unsigned int out_kinds(const struct eng_out *out)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < out->nactions; i++)
+		k |= 1u << out->actions[i].kind;
+	for (i = 0; i < out->nevents; i++)
+		switch (out->events[i].type) {
+		case ENG_EV_PAUSE: case ENG_EV_ROLLBACK: case ENG_EV_ABORT:
+		case ENG_EV_PROMOTE:
+			k |= FP_NOTIFY;
+			break;
+		default:
+			break;
+		}
+	return k;
+}
+
+static void failpoint(const char *where)
+{
+	static const char *const what[] = {
+		[ENG_ACT_SET_WEIGHTS] = "weights", [ENG_ACT_REVERT] = "revert",
+		[ENG_ACT_RESUME_KILL] = "resume-kill", [ENG_ACT_CUTOVER] = "cutover",
+		[ENG_ACT_PROMOTE] = "promote", [8] = "notify",
+	};
+	const char *fp = getenv("SLUICED_FAILPOINT"), *colon;
+	size_t n = strlen(where);
+	unsigned int i, want = ~0u;
+
+	if (!fp || strncmp(fp, where, n) || (fp[n] && fp[n] != ':') || !fp_kinds)
+		return;
+	colon = fp[n] ? fp + n + 1 : NULL;
+	if (colon) {
+		want = 0;
+		for (i = 0; i < sizeof(what) / sizeof(what[0]); i++)
+			if (what[i] && !strcmp(colon, what[i]))
+				want = 1u << i;
+	}
+	if (fp_kinds & want) {
+		fprintf(stderr, "sluiced: failpoint %s: killed\n", fp);
+		raise(SIGKILL);
+	}
+}
+
 /* ---- the tick ---------------------------------------------------------- */
 
 static bool significant(const struct eng_out *out)
@@ -405,6 +465,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	r->error[0] = '\0';
+	fp_kinds |= out_kinds(&d->out);
 	audit_events(d, r, &d->out);
 	gs_notify_events(d, r, &d->out);
 	if (d->out.changed)
@@ -444,9 +505,11 @@ void ro_tick(struct daemon *d, __u64 now)
 		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
 		return;
 	}
+	fp_kinds = 0;
 	for (i = 0; i < d->nro; i++)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
+	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
 		 * it; the restart resumes from the last committed state */
@@ -455,6 +518,7 @@ void ro_tick(struct daemon *d, __u64 now)
 		store_rollback(d->db);
 		exit(1);
 	}
+	failpoint("after-commit");
 	for (i = 0; i < d->nro; i++)
 		act_pending(d, d->ro[i]);
 prune:
@@ -637,6 +701,7 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 {
 	__u64 now = now_ms();
 
+	fp_kinds = out_kinds(&d->out);
 	audit_events(d, r, &d->out);
 	gs_notify_events(d, r, &d->out);
 	if (changed && persist(d, r, now)) {
@@ -644,11 +709,13 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 		return -EIO;
 	}
+	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		store_rollback(d->db);
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 		return -EIO;
 	}
+	failpoint("after-commit");
 	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
 	r->npending = d->out.nactions;
 	act_pending(d, r);
