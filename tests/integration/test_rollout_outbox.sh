@@ -211,7 +211,7 @@ check "the second sluiced exits non-zero at once" refused "$rc"
 check "its message names the holder's pid" grep -q "pid $RL_PID" "$RL_DIR/second.log"
 check "it created no control socket" [ ! -e "$RL_DIR/other.sock" ]
 check "the maps are unchanged" [ "$snap" = "$(rl_snapshot web)" ]
-check "the first one still answers" rl rollout status
+check "the first one still answers" rl rollout status web >/dev/null
 rl_stop
 check "the database is intact" [ "$sum" = "$(sqlite3 "$RL_DB" 'SELECT count(*) FROM events' 2>/dev/null || echo "?")" ]
 

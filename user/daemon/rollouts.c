@@ -4,11 +4,13 @@
  * (observe -> eng_tick -> persist state and events -> act), operator
  * commands, and loading everything back at start-up.
  *
- * Order matters for crash safety: actions are performed only after the
- * transaction holding the state that decided them has committed, so a
- * crash either loses the decision (it is taken again from the same
- * cumulative counters) or finds it durable and the action repeatable.
- * Start-up reads the store and the maps and writes nothing to the maps.
+ * Order matters for crash safety: the actions and notifications a
+ * decision causes are recorded as intents (outbox.c) in the transaction
+ * holding the state that decided them, and carried out only after it has
+ * committed, so a crash either loses the decision (it is taken again from
+ * the same cumulative counters) or finds it durable with its intents.
+ * Start-up reads the store and the maps and writes to the maps only what
+ * the outbox holds: decided, committed, not yet carried out.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -327,6 +329,7 @@ int ro_open_instance(struct daemon *d)
 		return -errno;
 	}
 	dlog(d, LOG_INFO_, "sluice instance at %s", d->o.pin_dir);
+	outbox_replay(d);	/* before any tick or command acts */
 	return 0;
 }
 
@@ -467,23 +470,12 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	r->error[0] = '\0';
 	fp_kinds |= out_kinds(&d->out);
 	audit_events(d, r, &d->out);
-	gs_notify_events(d, r, &d->out);
 	if (d->out.changed)
 		r->dirty = true;
 	if (r->dirty && (significant(&d->out) || now - r->persisted_ms >= SLUICED_PERSIST_MS))
 		persist(d, r, now);
-	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
-	r->npending = d->out.nactions;
+	outbox_record(d, r, &d->out);
 	ro_take_sample(d, r, now);
-}
-
-static void act_pending(struct daemon *d, struct rollout *r)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->npending; i++)
-		actuate(d, r, &r->pending[i]);
-	r->npending = 0;
 }
 
 void ro_tick(struct daemon *d, __u64 now)
@@ -519,8 +511,7 @@ void ro_tick(struct daemon *d, __u64 now)
 		exit(1);
 	}
 	failpoint("after-commit");
-	for (i = 0; i < d->nro; i++)
-		act_pending(d, d->ro[i]);
+	outbox_flush(d);
 prune:
 	if (now - d->last_prune_ms >= 3600 * 1000) {
 		d->last_prune_ms = now;
@@ -695,7 +686,8 @@ static void fill_cmd(struct eng_cmd *cmd, int kind, const struct ctl_args *a)
 	snprintf(cmd->reason, sizeof(cmd->reason), "%s", a->reason ? a->reason : "");
 }
 
-/* Persist, commit, then act: the same order as a tick. */
+/* Persist with the intents, commit, then carry them out: the same order
+ * as a tick. */
 static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 			  struct ctl_result *res)
 {
@@ -703,23 +695,19 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 
 	fp_kinds = out_kinds(&d->out);
 	audit_events(d, r, &d->out);
-	gs_notify_events(d, r, &d->out);
-	if (changed && persist(d, r, now)) {
-		store_rollback(d->db);
-		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
-		return -EIO;
-	}
+	if ((changed && persist(d, r, now)) || outbox_record(d, r, &d->out))
+		goto bad;
 	failpoint("before-commit");
-	if (store_commit(d->db)) {
-		store_rollback(d->db);
-		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
-		return -EIO;
-	}
+	if (store_commit(d->db))
+		goto bad;
 	failpoint("after-commit");
-	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
-	r->npending = d->out.nactions;
-	act_pending(d, r);
+	outbox_flush(d);
 	return 0;
+bad:
+	store_rollback(d->db);
+	outbox_discard();
+	result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+	return -EIO;
 }
 
 static void cmd_start(struct daemon *d, const struct ctl_args *a,
