@@ -60,6 +60,8 @@ static void test_window(void)
 	unlink(err);
 	snprintf(err, sizeof(err), "%s-shm", db);
 	unlink(err);
+	snprintf(err, sizeof(err), "%s.lock", db);
+	unlink(err);
 }
 
 static void test_freeze(void)

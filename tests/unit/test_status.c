@@ -278,6 +278,8 @@ out:
 	unlink(err);
 	snprintf(err, sizeof(err), "%s-shm", dbpath);
 	unlink(err);
+	snprintf(err, sizeof(err), "%s.lock", dbpath);
+	unlink(err);
 }
 
 struct got {

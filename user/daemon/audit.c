@@ -5,7 +5,9 @@
  * (--audit-log FILE, or "-" for stderr) for log shippers, and, for
  * transitions, as a human line to the log.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include "sluiced.h"
 
 static void audit_line(struct daemon *d, const char *json)
@@ -95,6 +97,8 @@ int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
 
 void audit_reopen(struct daemon *d)
 {
+	int fd;
+
 	if (!d->o.audit_path)
 		return;
 	if (!strcmp(d->o.audit_path, "-")) {
@@ -103,7 +107,11 @@ void audit_reopen(struct daemon *d)
 	}
 	if (d->audit && d->audit != stderr)
 		fclose(d->audit);
-	d->audit = fopen(d->o.audit_path, "ae");
+	/* 0600 whatever the umask: the trail names who did what */
+	fd = open(d->o.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	d->audit = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!d->audit && fd >= 0)
+		close(fd);
 	if (!d->audit)
 		dlog(d, LOG_ERR_, "cannot open the audit log %s: %s", d->o.audit_path,
 		     strerror(errno));

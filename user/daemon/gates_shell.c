@@ -100,39 +100,6 @@ void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 
 	extgate_tick(d->xg, r->plan, &ctx, obs, now, obs->ext);
 }
 
-void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out)
-{
-	unsigned int i;
-
-	for (i = 0; i < out->nevents; i++) {
-		const struct eng_event *e = &out->events[i];
-		struct notify_event ne = {
-			.service = r->service, .rollout_id = e->rollout_id,
-			.attempt = e->attempt, .step = e->step, .at_ms = e->at_ms,
-			.who = e->who, .text = e->text,
-		};
-
-		switch (e->type) {
-		case ENG_EV_PAUSE:
-			ne.kind = r->st.pause_reason == ENG_PAUSE_INCONCLUSIVE ?
-				  NOTIFY_INCONCLUSIVE : NOTIFY_PAUSE;
-			break;
-		case ENG_EV_ROLLBACK:
-			ne.kind = NOTIFY_ROLLBACK;
-			break;
-		case ENG_EV_ABORT:
-			ne.kind = NOTIFY_ABORT;
-			break;
-		case ENG_EV_PROMOTE:
-			ne.kind = NOTIFY_PROMOTE;
-			break;
-		default:
-			continue;
-		}
-		notify_send(d->nt, &ne);
-	}
-}
-
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f)
 {
 	struct notify_event ne = {

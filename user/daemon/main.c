@@ -201,6 +201,10 @@ int main(int argc, char **argv)
 	rc = store_open(d.o.db_path, &d.db, err, sizeof(err));
 	if (!rc)
 		rc = ro_load(&d, err, sizeof(err));
+	if (rc == -EBUSY) {	/* another daemon's: leave everything to it */
+		dlog(&d, LOG_ERR_, "%s; refusing to start (nothing touched)", err);
+		return 1;
+	}
 	if (rc) {
 		dlog(&d, LOG_ERR_, "%s; refusing to start (the datapath is untouched; move the file aside to start afresh)",
 		     err);
@@ -234,6 +238,7 @@ int main(int argc, char **argv)
 	fleet_stop(&d);
 	gs_stop(&d);
 	ro_free_all(&d);
+	outbox_free();
 	store_close(d.db);
 	sluice_close(d.s);
 	if (d.audit && d.audit != stderr)

@@ -4,12 +4,15 @@
  * (observe -> eng_tick -> persist state and events -> act), operator
  * commands, and loading everything back at start-up.
  *
- * Order matters for crash safety: actions are performed only after the
- * transaction holding the state that decided them has committed, so a
- * crash either loses the decision (it is taken again from the same
- * cumulative counters) or finds it durable and the action repeatable.
- * Start-up reads the store and the maps and writes nothing to the maps.
+ * Order matters for crash safety: the actions and notifications a
+ * decision causes are recorded as intents (outbox.c) in the transaction
+ * holding the state that decided them, and carried out only after it has
+ * committed, so a crash either loses the decision (it is taken again from
+ * the same cumulative counters) or finds it durable with its intents.
+ * Start-up reads the store and the maps and writes to the maps only what
+ * the outbox holds: decided, committed, not yet carried out.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,7 +329,67 @@ int ro_open_instance(struct daemon *d)
 		return -errno;
 	}
 	dlog(d, LOG_INFO_, "sluice instance at %s", d->o.pin_dir);
+	outbox_replay(d);	/* before any tick or command acts */
 	return 0;
+}
+
+/* ---- test hook --------------------------------------------------------- */
+
+/*
+ * TEST HOOK, not for production: SLUICED_FAILPOINT=WHERE[:WHAT] kills the
+ * daemon (SIGKILL, as kill -9 would) at WHERE, "before-commit" or
+ * "after-commit" (committed, nothing carried out yet), of the first
+ * transaction whose decisions carry WHAT: an action (weights, revert,
+ * resume-kill, cutover, promote) or a notification (notify); without
+ * WHAT, of the first that carries any of them. Used by
+ * tests/integration/test_rollout_outbox.sh to crash in the window between
+ * a decision and its actions.
+ */
+#define FP_NOTIFY	(1u << 8)
+static unsigned int fp_kinds;	/* of the open transaction */
+
+static unsigned int out_kinds(const struct eng_out *out)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < out->nactions; i++)
+		k |= 1u << out->actions[i].kind;
+	for (i = 0; i < out->nevents; i++)
+		switch (out->events[i].type) {
+		case ENG_EV_PAUSE: case ENG_EV_ROLLBACK: case ENG_EV_ABORT:
+		case ENG_EV_PROMOTE:
+			k |= FP_NOTIFY;
+			break;
+		default:
+			break;
+		}
+	return k;
+}
+
+static void failpoint(const char *where)
+{
+	static const char *const what[] = {
+		[ENG_ACT_SET_WEIGHTS] = "weights", [ENG_ACT_REVERT] = "revert",
+		[ENG_ACT_RESUME_KILL] = "resume-kill", [ENG_ACT_CUTOVER] = "cutover",
+		[ENG_ACT_PROMOTE] = "promote", [8] = "notify",
+	};
+	const char *fp = getenv("SLUICED_FAILPOINT"), *colon;
+	size_t n = strlen(where);
+	unsigned int i, want = ~0u;
+
+	if (!fp || strncmp(fp, where, n) || (fp[n] && fp[n] != ':') || !fp_kinds)
+		return;
+	colon = fp[n] ? fp + n + 1 : NULL;
+	if (colon) {
+		want = 0;
+		for (i = 0; i < sizeof(what) / sizeof(what[0]); i++)
+			if (what[i] && !strcmp(colon, what[i]))
+				want = 1u << i;
+	}
+	if (fp_kinds & want) {
+		fprintf(stderr, "sluiced: failpoint %s: killed\n", fp);
+		raise(SIGKILL);
+	}
 }
 
 /* ---- the tick ---------------------------------------------------------- */
@@ -405,24 +468,14 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	r->error[0] = '\0';
+	fp_kinds |= out_kinds(&d->out);
 	audit_events(d, r, &d->out);
-	gs_notify_events(d, r, &d->out);
 	if (d->out.changed)
 		r->dirty = true;
 	if (r->dirty && (significant(&d->out) || now - r->persisted_ms >= SLUICED_PERSIST_MS))
 		persist(d, r, now);
-	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
-	r->npending = d->out.nactions;
+	outbox_record(d, r, &d->out);
 	ro_take_sample(d, r, now);
-}
-
-static void act_pending(struct daemon *d, struct rollout *r)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->npending; i++)
-		actuate(d, r, &r->pending[i]);
-	r->npending = 0;
 }
 
 void ro_tick(struct daemon *d, __u64 now)
@@ -444,9 +497,11 @@ void ro_tick(struct daemon *d, __u64 now)
 		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
 		return;
 	}
+	fp_kinds = 0;
 	for (i = 0; i < d->nro; i++)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
+	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
 		 * it; the restart resumes from the last committed state */
@@ -455,8 +510,8 @@ void ro_tick(struct daemon *d, __u64 now)
 		store_rollback(d->db);
 		exit(1);
 	}
-	for (i = 0; i < d->nro; i++)
-		act_pending(d, d->ro[i]);
+	failpoint("after-commit");
+	outbox_flush(d);
 prune:
 	if (now - d->last_prune_ms >= 3600 * 1000) {
 		d->last_prune_ms = now;
@@ -631,28 +686,28 @@ static void fill_cmd(struct eng_cmd *cmd, int kind, const struct ctl_args *a)
 	snprintf(cmd->reason, sizeof(cmd->reason), "%s", a->reason ? a->reason : "");
 }
 
-/* Persist, commit, then act: the same order as a tick. */
+/* Persist with the intents, commit, then carry them out: the same order
+ * as a tick. */
 static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 			  struct ctl_result *res)
 {
 	__u64 now = steady_ms();
 
+	fp_kinds = out_kinds(&d->out);
 	audit_events(d, r, &d->out);
-	gs_notify_events(d, r, &d->out);
-	if (changed && persist(d, r, now)) {
-		store_rollback(d->db);
-		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
-		return -EIO;
-	}
-	if (store_commit(d->db)) {
-		store_rollback(d->db);
-		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
-		return -EIO;
-	}
-	memcpy(r->pending, d->out.actions, sizeof(r->pending[0]) * d->out.nactions);
-	r->npending = d->out.nactions;
-	act_pending(d, r);
+	if ((changed && persist(d, r, now)) || outbox_record(d, r, &d->out))
+		goto bad;
+	failpoint("before-commit");
+	if (store_commit(d->db))
+		goto bad;
+	failpoint("after-commit");
+	outbox_flush(d);
 	return 0;
+bad:
+	store_rollback(d->db);
+	outbox_discard();
+	result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+	return -EIO;
 }
 
 static void cmd_start(struct daemon *d, const struct ctl_args *a,

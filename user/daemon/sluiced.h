@@ -4,8 +4,9 @@
  * files. main.c (options, start-up), loop.c (epoll + timerfd + signalfd),
  * ctl_server.c (the control socket), rollouts.c (the table of rollouts:
  * tick, commands, persistence), sample.c (maps -> struct eng_obs),
- * actuate.c (engine actions -> libsluice), store.c (SQLite), audit.c
- * (events to the store, JSON lines and the log).
+ * actuate.c (engine actions -> libsluice), outbox.c (actions and
+ * notifications as durable intents), store.c (SQLite), audit.c (events to
+ * the store, JSON lines and the log).
  */
 #ifndef SLUICED_H
 #define SLUICED_H
@@ -50,8 +51,6 @@ struct rollout {
 	__u64 persisted_ms;			/* last write of st */
 	bool dirty;				/* st differs from the store */
 	__u64 sample_minute;			/* last per-minute sample */
-	unsigned int npending;			/* actions after the commit */
-	struct eng_action pending[ENG_MAX_ACTIONS];
 	char error[1024];			/* why it cannot tick now */
 	/* the last recorded evaluation per gate: one that repeats it
 	 * exactly (same step, verdict and counts: no new traffic) is not
@@ -173,6 +172,16 @@ void sample_totals(const struct eng_obs *obs, __u64 new_flows[2], __u64 bad[2]);
 /* actuate.c */
 int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a);
 
+/* outbox.c: in the decision's transaction, record what out asks for
+ * (actions, notifications); after its commit, carry them out (flush) or,
+ * rolled back, forget them (discard); at start, with the instance open,
+ * carry out what a crash left (replay). */
+int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out);
+void outbox_flush(struct daemon *d);
+void outbox_discard(void);
+void outbox_replay(struct daemon *d);
+void outbox_free(void);
+
 /* gates_shell.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
 void gs_stop(struct daemon *d);
@@ -180,8 +189,6 @@ int gs_fds(struct daemon *d, int fds[2]);
 void gs_dispatch(struct daemon *d);
 /* before eng_tick: measurements due, results into obs->ext[] */
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now);
-/* after eng_tick: notifications of its transitions */
-void gs_notify_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
 void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
 			      const struct eng_freeze *f);

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sluiced's state in SQLite (see store.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "store.h"
 
 enum {
 	Q_META_GET, Q_META_SET, Q_RO_PUT, Q_RO_LOAD, Q_EV_ADD, Q_HIST,
-	Q_SAMPLE, Q_PRUNE_EV, Q_PRUNE_SAMPLE, Q_WINDOW, NQ,
+	Q_SAMPLE, Q_PRUNE_EV, Q_PRUNE_SAMPLE, Q_WINDOW, Q_OB_ADD, Q_OB_DONE,
+	Q_OB_LOAD, NQ,
 };
 
 static const char *const queries[NQ] = {
@@ -39,7 +44,15 @@ static const char *const queries[NQ] = {
 		     " LAG(minute_ms) OVER w AS pm"
 		     " FROM samples WHERE service = ?1 AND minute_ms >= ?2"
 		     " WINDOW w AS (ORDER BY minute_ms)) WHERE pb IS NOT NULL",
+	[Q_OB_ADD] = "INSERT INTO outbox(service, rollout_id, at_ms, intent) VALUES (?1, ?2, ?3, ?4)",
+	[Q_OB_DONE] = "DELETE FROM outbox WHERE seq = ?1",
+	[Q_OB_LOAD] = "SELECT seq, service, rollout_id, intent FROM outbox ORDER BY seq",
 };
+
+/* Schema 2: the outbox, intents decided and not yet carried out. */
+#define OUTBOX_TABLE \
+	"CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT NOT NULL," \
+	" rollout_id INTEGER NOT NULL, at_ms INTEGER NOT NULL, intent TEXT NOT NULL);"
 
 static const char schema[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -55,10 +68,17 @@ static const char schema[] =
 	" rollout_id INTEGER NOT NULL, weight INTEGER NOT NULL, new_c INTEGER NOT NULL,"
 	" new_b INTEGER NOT NULL, bad_c INTEGER NOT NULL, bad_b INTEGER NOT NULL,"
 	" PRIMARY KEY(service, minute_ms));"
-	"INSERT INTO meta(key, value) VALUES ('schema', '1');";
+	OUTBOX_TABLE
+	"INSERT INTO meta(key, value) VALUES ('schema', '2');";
+
+/* From schema 1 (sluiced before the outbox): add it, nothing else moves. */
+static const char migrate_1_2[] =
+	OUTBOX_TABLE
+	"UPDATE meta SET value = '2' WHERE key = 'schema';";
 
 struct store {
 	sqlite3 *db;
+	int lock_fd;
 	sqlite3_stmt *q[NQ];
 	char path[256];
 	char err[1024];
@@ -111,6 +131,19 @@ static char *query_text(struct store *st, const char *sql, int *rc)
 	return v;
 }
 
+static int exec_txn(struct store *st, const char *sql, const char *what)
+{
+	int err = exec(st, "BEGIN IMMEDIATE", what);
+
+	if (!err)
+		err = exec(st, sql, what);
+	if (!err)
+		err = exec(st, "COMMIT", what);
+	if (err)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return err;
+}
+
 static int check_and_create(struct store *st)
 {
 	char *v;
@@ -133,11 +166,7 @@ static int check_and_create(struct store *st)
 		return fail(st, "cannot read the schema");
 	if (v && !strcmp(v, "0")) {
 		free(v);
-		err = exec(st, "BEGIN IMMEDIATE", "cannot create the schema");
-		if (!err)
-			err = exec(st, schema, "cannot create the schema");
-		if (!err)
-			err = exec(st, "COMMIT", "cannot create the schema");
+		err = exec_txn(st, schema, "cannot create the schema");
 		if (err)
 			return err;
 	} else {
@@ -150,7 +179,13 @@ static int check_and_create(struct store *st)
 				 st->path);
 			return -EPROTO;
 		}
-		if (strcmp(v, "1")) {
+		if (!strcmp(v, "1")) {
+			err = exec_txn(st, migrate_1_2, "cannot add the outbox (schema 1 to 2)");
+			if (err) {
+				free(v);
+				return err;
+			}
+		} else if (strcmp(v, "2")) {
 			snprintf(st->err, sizeof(st->err),
 				 "%s: state schema version '%s' is unknown to this sluiced (it knows %d); refusing to touch it",
 				 st->path, v, STORE_SCHEMA);
@@ -166,6 +201,79 @@ static int check_and_create(struct store *st)
 	return 0;
 }
 
+/*
+ * One daemon per database for its lifetime (as chronyd's pidfile and
+ * Prometheus' TSDB lock): an flock on PATH.lock holding the pid. The lock
+ * goes with the process, also on kill -9; the file stays.
+ */
+static int take_lock(struct store *st)
+{
+	char lp[sizeof(st->path) + 8], pid[32] = "";
+	ssize_t n;
+
+	snprintf(lp, sizeof(lp), "%s.lock", st->path);
+	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0) {
+		snprintf(st->err, sizeof(st->err), "%s: cannot open the lock file: %s",
+			 lp, strerror(errno));
+		return -errno;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = pread(st->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			snprintf(st->err, sizeof(st->err),
+				 "%s: in use by another sluiced (pid %s holds %s)",
+				 st->path, pid[0] ? pid : "?", lp);
+		else
+			snprintf(st->err, sizeof(st->err), "%s: cannot lock: %s", lp,
+				 strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(st->lock_fd, 0) < 0 || pwrite(st->lock_fd, pid, n, 0) != n) {
+		snprintf(st->err, sizeof(st->err), "%s: cannot write the pid: %s", lp,
+			 strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A new database only where none exists, and then 0600 (SQLite gives its
+ * WAL and SHM files the database's mode); an empty one is a damaged one. */
+static int check_file(struct store *st)
+{
+	char wal[sizeof(st->path) + 8];
+	struct stat sb, wb;
+	int fd;
+
+	if (stat(st->path, &sb) == 0) {
+		snprintf(wal, sizeof(wal), "%s-wal", st->path);
+		if (sb.st_size == 0 && (stat(wal, &wb) < 0 || wb.st_size == 0)) {
+			snprintf(st->err, sizeof(st->err),
+				 "%s: the state database is empty (0 bytes): truncated? a new one is made only where none exists",
+				 st->path);
+			return -EUCLEAN;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(st->err, sizeof(st->err), "%s: %s", st->path, strerror(errno));
+		return -errno;
+	}
+	fd = open(st->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(st->err, sizeof(st->err), "%s: cannot create the state database: %s",
+			 st->path, strerror(errno));
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
@@ -176,7 +284,13 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	st->lock_fd = -1;
 	snprintf(st->path, sizeof(st->path), "%s", path);
+	e = take_lock(st);
+	if (!e)
+		e = check_file(st);
+	if (e)
+		goto bad;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		e = fail(st, "cannot open the state database");
@@ -207,6 +321,8 @@ void store_close(struct store *st)
 	for (i = 0; i < NQ; i++)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);	/* the lock goes with it */
 	free(st);
 }
 
@@ -387,5 +503,50 @@ int store_sample_window(struct store *st, const char *service, __u64 since_ms,
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
+	return ret;
+}
+
+int store_outbox_add(struct store *st, const char *service, __u64 rollout_id,
+		     __u64 at_ms, const char *intent, __s64 *seq)
+{
+	sqlite3_stmt *q = st->q[Q_OB_ADD];
+	int err;
+
+	sqlite3_bind_text(q, 1, service, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)rollout_id);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)at_ms);
+	sqlite3_bind_text(q, 4, intent, -1, SQLITE_STATIC);
+	err = run(st, q, "cannot record an intent in the outbox");
+	if (!err)
+		*seq = sqlite3_last_insert_rowid(st->db);
+	return err;
+}
+
+int store_outbox_done(struct store *st, __s64 seq)
+{
+	sqlite3_bind_int64(st->q[Q_OB_DONE], 1, seq);
+	return run(st, st->q[Q_OB_DONE], "cannot mark an intent done");
+}
+
+int store_outbox_load(struct store *st,
+		      int (*cb)(void *ctx, __s64 seq, const char *service,
+				__u64 rollout_id, const char *intent),
+		      void *ctx)
+{
+	sqlite3_stmt *q = st->q[Q_OB_LOAD];
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *svc = (const char *)sqlite3_column_text(q, 1);
+		const char *in = (const char *)sqlite3_column_text(q, 3);
+
+		ret = cb(ctx, sqlite3_column_int64(q, 0), svc ? svc : "",
+			 (__u64)sqlite3_column_int64(q, 2), in ? in : "");
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = fail(st, "cannot read the outbox");
+	sqlite3_reset(q);
 	return ret;
 }

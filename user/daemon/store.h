@@ -7,6 +7,10 @@
  *             (eng_state JSON); written on every transition
  *   events    the audit trail: every transition and gate evaluation
  *   samples   per-minute counters of each rollout's service
+ *   outbox    intents (actions on the maps, notifications) recorded in the
+ *             transaction of the decision that causes them, deleted once
+ *             carried out (outbox.c); schema 2, added to a schema 1 file
+ * One daemon per file: PATH.lock is held (flock) with the daemon's pid.
  * Opening checks the schema version and the file's integrity and refuses
  * (with the reason) anything it does not understand.
  */
@@ -16,7 +20,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#define STORE_SCHEMA	1
+#define STORE_SCHEMA	2
 
 struct store;
 
@@ -35,8 +39,9 @@ struct store_sample {
 	__u64 new_c, new_b, bad_c, bad_b;	/* cumulative */
 };
 
-/* Open or create. -errno with a sentence in err (corrupt, unknown schema,
- * cannot open). */
+/* Open or create (0600; only where no file exists: an empty one is
+ * refused). -errno with a sentence in err (corrupt, unknown schema, cannot
+ * open; -EBUSY: another daemon holds it). */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(const struct store *st);
@@ -68,6 +73,15 @@ int store_sample_put(struct store *st, const char *service,
  * span (0 with fewer than two samples). */
 int store_sample_window(struct store *st, const char *service, __u64 since_ms,
 			__u64 *bad, __u64 *total, __u64 *span_ms);
+/* The outbox: add an intent (JSON), delete one carried out, and each
+ * left, oldest first (a nonzero return of cb stops and is returned). */
+int store_outbox_add(struct store *st, const char *service, __u64 rollout_id,
+		     __u64 at_ms, const char *intent, __s64 *seq);
+int store_outbox_done(struct store *st, __s64 seq);
+int store_outbox_load(struct store *st,
+		      int (*cb)(void *ctx, __s64 seq, const char *service,
+				__u64 rollout_id, const char *intent),
+		      void *ctx);
 /* Drop events and samples older than before_ms. */
 int store_prune(struct store *st, __u64 before_ms);
 
