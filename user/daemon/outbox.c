@@ -403,7 +403,7 @@ static int record(struct daemon *d, struct rollout *r, char *text)
 
 	if (!text)
 		return -ENOMEM;
-	err = store_outbox_add(d->db, r->service, r->st.rollout_id, now_ms(), text, &seq);
+	err = store_outbox_add(d->db, r->service, r->st.rollout_id, steady_ms(), text, &seq);
 	if (!err)
 		err = push(&staged, seq, r->service, r->st.rollout_id, text);
 	free(text);
