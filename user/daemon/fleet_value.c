@@ -72,9 +72,29 @@ json_t *fleet_parse_object(const char *v, const char *key, char *err, size_t err
 	return NULL;
 }
 
+/* JSON strings are UTF-8: an etcd key (or a value quoted in an error)
+ * that is not has its other bytes shown as '?' (found by fuzz_fleet) */
+static const char *utf8_of(const char *key, char *buf, size_t len)
+{
+	json_t *t = json_string(key);
+	size_t i;
+
+	json_decref(t);
+	if (t)
+		return key;
+	for (i = 0; key[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)key[i] < 0x80 ? key[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
 bool fleet_bad_known(json_t *bad, json_t *prev, const char *key, int64_t rev)
 {
-	json_t *e = json_object_get(bad, key);
+	char buf[1024];
+	json_t *e;
+
+	key = utf8_of(key, buf, sizeof(buf));
+	e = json_object_get(bad, key);
 
 	if (!e && prev && (e = json_object_get(prev, key)))
 		json_object_set(bad, key, e);	/* still refused after the resync */
@@ -84,8 +104,13 @@ bool fleet_bad_known(json_t *bad, json_t *prev, const char *key, int64_t rev)
 bool fleet_bad_set(json_t *bad, json_t *prev, const char *key, int64_t rev,
 		   const char *err)
 {
-	json_t *e = json_object_get(bad, key);
+	char buf[1024], ebuf[1024];
+	json_t *e;
 	bool news;
+
+	key = utf8_of(key, buf, sizeof(buf));
+	err = utf8_of(err, ebuf, sizeof(ebuf));
+	e = json_object_get(bad, key);
 
 	if (!e && prev)
 		e = json_object_get(prev, key);
