@@ -197,10 +197,24 @@ clean:
 # libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
 FUZZ_SECS ?= 60
 FUZZ_CC   ?= clang
-$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/lib/query_tmpl.c user/daemon/prom.h user/daemon/httpc.h
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/lib/query_tmpl.c user/lib/input_limits.c user/daemon/prom.h user/daemon/httpc.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib -Iuser/daemon \
-		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl
+		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl -lyaml
+# the daemon's own parsers, each with the few files it needs (no daemon)
+FUZZ_DMN = $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib \
+	-Iuser/daemon -I$(B) -D_GNU_SOURCE $(filter %.c,$^) -o $@
+$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/ctl_server.c $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_DMN) -ljansson
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c user/daemon/state_json.c user/daemon/engine.c \
+		user/daemon/gate.c user/daemon/seqtest.c $(B)/fuzz/libsluice.a $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
+$(B)/fuzz/fuzz_fleet: tests/fuzz/fuzz_fleet.c user/daemon/fleet_value.c user/daemon/etcd.c \
+		user/daemon/httpc.c user/lib/input_limits.c $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_DMN) -ljansson -lcurl -lyaml
 .PHONY: fuzz-prom
 fuzz-prom: $(B)/fuzz/fuzz_prom
 	@mkdir -p $(B)/fuzz/corpus-prom

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # sluice-test: host-only
 # Every libFuzzer target (build/fuzz/fuzz_*: the YAML configuration parser
-# and validator, the CLI argument parser, ...) for a short bounded time from
+# and validator, the plan parser, the CLI argument parser, Prometheus
+# answers, the control socket's requests, the engine's state document, the
+# fleet's etcd values) for a short bounded time from
 # its committed seed corpus (FUZZ_TEST_SECONDS each, default 6). Fails on
 # any crash, leak, timeout or sanitizer report. `make fuzz-user` runs longer.
 set -u

@@ -165,7 +165,7 @@ static int check_field(const struct field *f, json_t *v, const char *cmd,
 }
 
 /* Parse and validate one request line; -1 with res filled when bad. */
-static int parse_request(const char *line, size_t len, int *cmd, json_t **root,
+int ctl_parse_request(const char *line, size_t len, int *cmd, json_t **root,
 			 struct ctl_args *a, struct ctl_result *res)
 {
 	const struct cmd_spec *sp;
@@ -275,7 +275,7 @@ static void handle_line(struct daemon *d, struct client *c, const char *line,
 	json_t *root = NULL;
 	int cmd = -1;
 
-	if (parse_request(line, len, &cmd, &root, &a, &res) == 0) {
+	if (ctl_parse_request(line, len, &cmd, &root, &a, &res) == 0) {
 		/* who acted: the peer's user; root may name the person it
 		 * acts for (sudo's SUDO_USER, sent by the CLI) */
 		if (a.who && c->uid == 0 && strcmp(a.who, c->who))

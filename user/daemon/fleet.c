@@ -18,6 +18,7 @@
 #include "fleet.h"
 #include "etcd.h"
 #include "fleet_judge.h"
+#include "fleet_value.h"
 #include "httpc.h"
 
 #define FLEET_MAX_SVC	64
@@ -34,6 +35,7 @@ struct fsvc {
 	bool dirty_k;
 	int64_t kill_rev;
 	char *plan_text;
+	int64_t plan_rev;
 	char *config_text;		/* the config key (YAML), NULL none */
 	int64_t config_rev;
 	bool dirty_c;
@@ -76,6 +78,7 @@ struct fleet {
 	bool global_freeze;
 	json_t *nodes;			/* node -> its last report */
 	json_t *prev;			/* node -> the report before it */
+	json_t *bad, *bad_prev;		/* keys that did not parse (fleet_value.h) */
 	unsigned int nsvc;
 	struct fsvc svc[FLEET_MAX_SVC];
 };
@@ -133,7 +136,7 @@ static struct fsvc *svc_get(const char *name, bool create)
 	for (i = 0; i < F->nsvc; i++)
 		if (!strcmp(F->svc[i].name, name))
 			return &F->svc[i];
-	if (!create || F->nsvc == FLEET_MAX_SVC || strlen(name) >= SLUICE_NAME_LEN)
+	if (!create || F->nsvc == FLEET_MAX_SVC || !*name || strlen(name) >= SLUICE_NAME_LEN)
 		return NULL;
 	memset(&F->svc[F->nsvc], 0, sizeof(F->svc[0]));
 	snprintf(F->svc[F->nsvc].name, SLUICE_NAME_LEN, "%s", name);
@@ -141,35 +144,37 @@ static struct fsvc *svc_get(const char *name, bool create)
 	return &F->svc[F->nsvc++];
 }
 
-/* "2500" or "[2500, 0, ...]": bp per ring; -1 when it is neither. */
-static int parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS])
+/* An entry none of whose keys is left, nothing to undo: its slot is free. */
+static bool svc_unused(const struct fsvc *s)
 {
-	json_t *j = json_loads(v, JSON_DECODE_ANY, NULL), *x;
-	size_t i;
-	int r;
+	return !s->has_weights && s->kill < 0 && !s->plan_text && !s->config_text &&
+	       !s->rollout && !s->frozen && !s->applied_c_rev && !s->dirty_c;
+}
 
-	if (json_is_integer(j) && json_integer_value(j) >= 0 &&
-	    json_integer_value(j) <= 10000) {
-		for (r = 0; r < SLUICE_MAX_RINGS; r++)
-			w[r] = json_integer_value(j);
-		json_decref(j);
-		return 0;
+static void svc_gc(void)
+{
+	unsigned int i = 0;
+
+	while (i < F->nsvc) {
+		struct fsvc *s = &F->svc[i];
+
+		if (!svc_unused(s)) {
+			i++;
+			continue;
+		}
+		free(s->plan_text);
+		free(s->config_text);
+		free(s->fg);
+		json_decref(s->rollout);
+		*s = F->svc[--F->nsvc];
 	}
-	if (!json_is_array(j) || !json_array_size(j) ||
-	    json_array_size(j) > SLUICE_MAX_RINGS)
-		goto bad;
-	memset(w, 0, sizeof(w[0]) * SLUICE_MAX_RINGS);
-	json_array_foreach(j, i, x) {
-		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-		    json_integer_value(x) > 10000)
-			goto bad;
-		w[i] = json_integer_value(x);
-	}
-	json_decref(j);
-	return 0;
-bad:
-	json_decref(j);
-	return -1;
+}
+
+/* A key whose value did not parse: in status, logged once per revision. */
+static void bad_key(struct daemon *d, const char *k, int64_t rev, const char *err)
+{
+	if (fleet_bad_set(F->bad, F->bad_prev, k, rev, err))
+		dlog(d, LOG_ERR_, "fleet: %s; skipped until the key changes", err);
 }
 
 /* ---- etcd's state -> memory ------------------------------------------- */
@@ -179,14 +184,19 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	struct daemon *d = arg;
 	size_t pl = strlen(F->prefix);
 	const char *rest, *slash;
-	char name[SLUICE_NAME_LEN + 1];
+	char name[SLUICE_NAME_LEN + 1], err[512];
 	int64_t rev = etcd_int(kv, "mod_revision");
 	struct fsvc *s;
+	int ks;
 
 	if (rev > F->applied_rev)
 		F->applied_rev = rev;
 	if (strncmp(k, F->prefix, pl) || k[pl] != '/')
 		return;
+	/* refused at this revision already: skipped, not parsed again */
+	if (v && fleet_bad_known(F->bad, F->bad_prev, k, rev))
+		return;
+	json_object_del(F->bad, k);
 	rest = k + pl + 1;
 	if (!strcmp(rest, "leader")) {
 		snprintf(F->leader, sizeof(F->leader), "%s", v ? v : "");
@@ -205,12 +215,15 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		return;
 	}
 	if (!strncmp(rest, "nodes/", 6)) {
-		json_t *j = v ? json_loads(v, 0, NULL) : NULL;
-
+		json_t *j = v ? fleet_parse_object(v, k, err, sizeof(err)) : NULL;
 		json_t *old = json_object_get(F->nodes, rest + 6);
 
 		/* the one before, for the shares over the last interval
 		 * (a resync reads the same report again: not an interval) */
+		if (v && !j) {
+			bad_key(d, k, rev, err);
+			return;
+		}
 		if (j && old && etcd_int(j, "at_ms") != etcd_int(old, "at_ms"))
 			json_object_set(F->prev, rest + 6, old);
 		if (!j)
@@ -225,28 +238,41 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		return;
 	rest += 9;
 	slash = strchr(rest, '/');
-	if (!slash || (size_t)(slash - rest) >= sizeof(name) - 1)
+	if (!slash)
 		return;
-	memcpy(name, rest, slash - rest);
-	name[slash - rest] = 0;
-	s = svc_get(name, true);
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest), rest);
+	s = svc_get(name, v != NULL);
+	if (!s && v) {
+		/* revision 0: looked at again when it comes back */
+		if (F->nsvc == FLEET_MAX_SVC)
+			snprintf(err, sizeof(err), "%.250s: more than %d services under %.150s/services: "
+				 "service '%s' ignored on this node", k, FLEET_MAX_SVC, F->prefix, name);
+		else
+			snprintf(err, sizeof(err), "%.250s: '%s' is not a service name (1-%d characters)",
+				 k, name, SLUICE_NAME_LEN - 1);
+		bad_key(d, k, 0, err);
+	}
 	if (!s)
 		return;
 	slash++;
 	if (!strcmp(slash, "weights")) {
 		if (!v) {
 			s->has_weights = false;
-		} else if (parse_weights(v, s->weight)) {
-			snprintf(s->error, sizeof(s->error),
-				 "%s: '%.40s' is not a weight in bp (0..10000, or one per ring)", k, v);
-			dlog(d, LOG_ERR_, "fleet: %s; the maps keep their weights", s->error);
+		} else if (fleet_parse_weights(v, s->weight, k, err, sizeof(err))) {
+			bad_key(d, k, rev, err);	/* the maps keep their weights */
 		} else {
 			s->has_weights = s->dirty_w = true;
 			s->weights_rev = rev;
 			s->error[0] = 0;
 		}
 	} else if (!strcmp(slash, "killswitch")) {
-		s->kill = v && !strcmp(v, "on") ? 1 : v ? 0 : -1;
+		/* only on and off: anything else keeps the maps as they are */
+		ks = v ? fleet_parse_killswitch(v, k, err, sizeof(err)) : -1;
+		if (v && ks < 0) {
+			bad_key(d, k, rev, err);
+			return;
+		}
+		s->kill = ks;
 		s->dirty_k = s->kill >= 0;
 		s->kill_rev = rev;
 	} else if (!strcmp(slash, "config")) {
@@ -257,10 +283,13 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	} else if (!strcmp(slash, "plan")) {
 		free(s->plan_text);
 		s->plan_text = v ? strdup(v) : NULL;
+		s->plan_rev = rev;
 	} else if (!strcmp(slash, "rollout")) {
 		json_decref(s->rollout);
-		s->rollout = v ? json_loads(v, 0, NULL) : NULL;
+		s->rollout = v ? fleet_parse_object(v, k, err, sizeof(err)) : NULL;
 		s->rollout_rev = v ? rev : 0;
+		if (v && !s->rollout)
+			bad_key(d, k, rev, err);
 	} else if (!strcmp(slash, "freeze")) {
 		s->frozen = v != NULL;
 	}
@@ -334,16 +363,16 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 		return;
 	}
 	c = sluice_config_parse_string(s->config_text, k, err, sizeof(err));
-	if (!c) {
-		snprintf(s->error, sizeof(s->error), "%s", err);
-		goto bad;
-	}
-	for (i = 0; i < c->nservices && strcmp(c->services[i].name, s->name); i++)
+	for (i = 0; c && i < c->nservices && strcmp(c->services[i].name, s->name); i++)
 		;
-	if (i == c->nservices) {
-		snprintf(s->error, sizeof(s->error), "%.400s: the file has no service '%s'", k, s->name);
+	if (c && i == c->nservices)
+		snprintf(err, sizeof(err), "%.400s: the file has no service '%s'", k, s->name);
+	if (!c || i == c->nservices) {
+		/* refused until the key changes (not at every resync) */
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		bad_key(d, k, s->config_rev, err);
 		sluice_config_free(c);
-		goto bad;
+		return;
 	}
 	sub = *c;
 	sub.nservices = 1;
@@ -411,6 +440,7 @@ static void apply(struct daemon *d)
 	unsigned int i;
 	int err;
 
+	svc_gc();
 	if (!F->ok || ro_open_instance(d))
 		return;
 	for (i = 0; i < F->nsvc; i++) {
@@ -580,7 +610,12 @@ static void on_range(json_t *reply, const char *err, void *arg)
 	F->leader_lease = F->leader_create_rev = 0;
 	F->global_freeze = false;
 	json_object_clear(F->nodes);
+	/* keys refused before and absent now drop out of the record */
+	F->bad_prev = F->bad;
+	F->bad = json_object();
 	etcd_range_each(reply, on_kv, d);
+	json_decref(F->bad_prev);
+	F->bad_prev = NULL;
 	F->applied_rev = etcd_int(json_object_get(reply, "header"), "revision");
 	if (!F->ok)
 		dlog(d, LOG_INFO_, "fleet: etcd reachable: at revision %lld", (long long)F->applied_rev);
@@ -957,8 +992,8 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 {
 	const char *phase = json_string_value(json_object_get(s->rollout, "phase"));
 	struct sluice_plan *p;
-	char err[512], why[512];
-	json_t *st = NULL;
+	char err[512], why[512], pk[512];
+	json_t *st = NULL, *bad;
 	enum fleet_verdict verdict;
 	json_int_t frozen_at;
 	int i;
@@ -972,7 +1007,12 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		json_decref(st);
 		return;
 	}
-	p = s->plan_text ? sluice_plan_parse_string(s->plan_text, s->name, err, sizeof(err)) : NULL;
+	key(pk, sizeof(pk), s->name, "plan");
+	bad = json_object_get(F->bad, pk);
+	snprintf(err, sizeof(err), "%s", json_string_value(json_object_get(bad, "error")) ?: "");
+	p = s->plan_text && !bad ? sluice_plan_parse_string(s->plan_text, pk, err, sizeof(err)) : NULL;
+	if (s->plan_text && !p && !bad)
+		bad_key(d, pk, s->plan_rev, err);
 	if (p && d->s && ro_resolve_service(d, p, s->name, err, sizeof(err))) {
 		sluice_plan_free(p);
 		p = NULL;
@@ -1179,6 +1219,8 @@ json_t *fleet_status_json(struct daemon *d)
 	json_object_set_new(j, "endpoints", json_integer(F->e.n));
 	json_object_set_new(j, "endpoint_switches", json_integer((json_int_t)F->e.switches));
 	json_object_set_new(j, "shares", shares_json());
+	json_object_set(j, "bad_keys", F->bad);
+	json_object_set_new(j, "services_max", json_integer(FLEET_MAX_SVC));
 	return j;
 }
 
@@ -1432,7 +1474,7 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 		return r;
 	F = calloc(1, sizeof(*F));
 	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object()) ||
-	    !(F->prev = json_object())) {
+	    !(F->prev = json_object()) || !(F->bad = json_object())) {
 		fleet_stop(d);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -1476,5 +1518,6 @@ void fleet_stop(struct daemon *d)
 	}
 	json_decref(f->nodes);
 	json_decref(f->prev);
+	json_decref(f->bad);
 	free(f);
 }

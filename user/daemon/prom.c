@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "prom.h"
+#include "input_limits.h"
 
 static int fail(struct prom_result *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -78,6 +79,12 @@ void prom_parse(long status, const char *body, size_t len,
 	r->value = 0;
 	r->nseries = 0;
 	r->reason[0] = 0;
+	/* bounded before jansson sees it (input_limits.h) */
+	if (sluice_json_limits(body, len, SLUICE_JSON_MAX_BYTES, "answer", r->reason,
+			       sizeof(r->reason))) {
+		r->err = -EBADMSG;
+		return;
+	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root || !json_is_object(root)) {
 		if (status != 200)

@@ -155,6 +155,10 @@ struct ctl_args {
 };
 void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		struct ctl_result *res);
+/* ctl_server.c: one request line validated (root: to decref, a points
+ * into it); 0, or -1 with res filled. No daemon needed (fuzz_ctl). */
+int ctl_parse_request(const char *line, size_t len, int *cmd, json_t **root,
+		      struct ctl_args *a, struct ctl_result *res);
 json_t *ro_status_json(struct daemon *d, struct rollout *r);
 json_t *ro_freeze_json(struct daemon *d);
 /* The newest `limit` audit events of service, oldest first (NULL: store

@@ -947,7 +947,7 @@ void sluice_config_free(struct sluice_config *c)
 	free(c);
 }
 
-static struct sluice_config *parse(yaml_parser_t *yp, const char *name,
+static struct sluice_config *parse(const char *text, size_t len, const char *name,
 				   char *err, size_t errlen)
 {
 	struct pctx p = { .file = name, .err = err, .errlen = errlen };
@@ -960,11 +960,7 @@ static struct sluice_config *parse(yaml_parser_t *yp, const char *name,
 		return NULL;
 	}
 	snprintf(p.c->source, sizeof(p.c->source), "%s", name);
-	if (!yaml_parser_load(yp, &p.doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
-			 yp->problem_mark.line + 1, yp->problem_mark.column + 1,
-			 yp->problem ? yp->problem : "unknown",
-			 yp->context ? " " : "", yp->context ? yp->context : "");
+	if (load_doc(&p, text, len, SLUICE_CONFIG_MAX_BYTES, "a configuration")) {
 		sluice_config_free(p.c);
 		return NULL;
 	}
@@ -985,8 +981,10 @@ static struct sluice_config *parse(yaml_parser_t *yp, const char *name,
 struct sluice_config *sluice_config_parse(const char *path, char *err,
 					  size_t errlen)
 {
-	struct sluice_config *c;
-	yaml_parser_t yp;
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	struct sluice_config *c = NULL;
+	char *text;
+	size_t len;
 	FILE *f;
 
 	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -994,15 +992,13 @@ struct sluice_config *sluice_config_parse(const char *path, char *err,
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (sluice_file_trusted(fileno(f), f == stdin ? "<stdin>" : path, err, errlen)) {
-		if (f != stdin)
-			fclose(f);
-		return NULL;
+	if (!sluice_file_trusted(fileno(f), name, err, errlen)) {
+		text = sluice_read_bounded(f, SLUICE_CONFIG_MAX_BYTES, "a configuration", name,
+					   &len, err, errlen);
+		if (text)
+			c = parse(text, len, name, err, errlen);
+		free(text);
 	}
-	yaml_parser_initialize(&yp);
-	yaml_parser_set_input_file(&yp, f);
-	c = parse(&yp, strcmp(path, "-") ? path : "<stdin>", err, errlen);
-	yaml_parser_delete(&yp);
 	if (f != stdin)
 		fclose(f);
 	return c;
@@ -1012,12 +1008,5 @@ struct sluice_config *sluice_config_parse_string(const char *text,
 						 const char *name, char *err,
 						 size_t errlen)
 {
-	struct sluice_config *c;
-	yaml_parser_t yp;
-
-	yaml_parser_initialize(&yp);
-	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
-	c = parse(&yp, name ? name : "<string>", err, errlen);
-	yaml_parser_delete(&yp);
-	return c;
+	return parse(text, strlen(text), name ? name : "<string>", err, errlen);
 }

@@ -920,7 +920,7 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 
 /* ---- entry points ------------------------------------------------------- */
 
-static struct sluice_plan *parse_doc(yaml_parser_t *yp, const char *name,
+static struct sluice_plan *parse_doc(const char *text, size_t len, const char *name,
 				     char *err, size_t errlen)
 {
 	struct pctx p = { .file = name, .err = err, .errlen = errlen };
@@ -933,11 +933,7 @@ static struct sluice_plan *parse_doc(yaml_parser_t *yp, const char *name,
 		snprintf(err, errlen, "%s: out of memory", name);
 		return NULL;
 	}
-	if (!yaml_parser_load(yp, &p.doc)) {
-		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
-			 yp->problem_mark.line + 1, yp->problem_mark.column + 1,
-			 yp->problem ? yp->problem : "unknown",
-			 yp->context ? " " : "", yp->context ? yp->context : "");
+	if (load_doc(&p, text, len, SLUICE_PLAN_MAX_BYTES, "a plan")) {
 		free(plan);
 		return NULL;
 	}
@@ -958,8 +954,10 @@ static struct sluice_plan *parse_doc(yaml_parser_t *yp, const char *name,
 
 struct sluice_plan *sluice_plan_parse(const char *path, char *err, size_t errlen)
 {
-	struct sluice_plan *plan;
-	yaml_parser_t yp;
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	struct sluice_plan *plan = NULL;
+	char *text;
+	size_t len;
 	FILE *f;
 
 	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -967,15 +965,13 @@ struct sluice_plan *sluice_plan_parse(const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (sluice_file_trusted(fileno(f), f == stdin ? "<stdin>" : path, err, errlen)) {
-		if (f != stdin)
-			fclose(f);
-		return NULL;
+	if (!sluice_file_trusted(fileno(f), name, err, errlen)) {
+		text = sluice_read_bounded(f, SLUICE_PLAN_MAX_BYTES, "a plan", name, &len,
+					   err, errlen);
+		if (text)
+			plan = parse_doc(text, len, name, err, errlen);
+		free(text);
 	}
-	yaml_parser_initialize(&yp);
-	yaml_parser_set_input_file(&yp, f);
-	plan = parse_doc(&yp, strcmp(path, "-") ? path : "<stdin>", err, errlen);
-	yaml_parser_delete(&yp);
 	if (f != stdin)
 		fclose(f);
 	return plan;
@@ -984,14 +980,7 @@ struct sluice_plan *sluice_plan_parse(const char *path, char *err, size_t errlen
 struct sluice_plan *sluice_plan_parse_string(const char *text, const char *name,
 					     char *err, size_t errlen)
 {
-	struct sluice_plan *plan;
-	yaml_parser_t yp;
-
-	yaml_parser_initialize(&yp);
-	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
-	plan = parse_doc(&yp, name ? name : "<string>", err, errlen);
-	yaml_parser_delete(&yp);
-	return plan;
+	return parse_doc(text, strlen(text), name ? name : "<string>", err, errlen);
 }
 
 void sluice_plan_free(struct sluice_plan *plan)

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <yaml.h>
 #include "internal.h"
+#include "input_limits.h"
 
 struct pctx {
 	const char *file;
@@ -162,6 +163,31 @@ static inline int get_weight(struct pctx *p, const yaml_node_t *n, const char *w
 			    what, sval(n));
 	*bp = v;
 	return 0;
+}
+
+/* Load text (len bytes) into p->doc after its size and depth bounds
+ * (input_limits.h): 0, or -EINVAL with "file:line:col: ..." in p->err. */
+static inline int load_doc(struct pctx *p, const char *text, size_t len, size_t max,
+			   const char *what)
+{
+	yaml_parser_t yp;
+	int loaded;
+
+	if (sluice_yaml_limits(text, len, max, what, p->file, p->err, p->errlen))
+		return -EINVAL;
+	if (!yaml_parser_initialize(&yp)) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->file);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	loaded = yaml_parser_load(&yp, &p->doc);
+	if (!loaded)
+		snprintf(p->err, p->errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", p->file,
+			 yp.problem_mark.line + 1, yp.problem_mark.column + 1,
+			 yp.problem ? yp.problem : "unknown",
+			 yp.context ? " " : "", yp.context ? yp.context : "");
+	yaml_parser_delete(&yp);
+	return loaded ? 0 : -EINVAL;
 }
 
 /* ---- mappings against key tables ---------------------------------------- */

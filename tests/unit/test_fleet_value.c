@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The fleet's etcd value parsers (fleet_value.h): the kill switch takes
+ * "on" and "off" only (ON, true, 1, yes, garbage used to lift it); weights
+ * that do not parse leave the remembered ones alone; the bad-key record is
+ * news once per revision and survives a resync.
+ * sluice-test: host-only
+ */
+#include "test.h"
+#include "fleet_value.h"
+
+#define K "/sluice/c/services/web/killswitch"
+
+int main(void)
+{
+	static const char *const bad[] = { "ON", "true", "1", "yes", "garbage", "", "on\n", " off" };
+	__u16 w[SLUICE_MAX_RINGS] = { 7, 7, 7, 7, 7, 7, 7, 7 };
+	json_t *rec, *prev, *j;
+	char err[512];
+	unsigned int i;
+
+	subtest("kill switch: on and off only");
+	ASSERT_EQ(fleet_parse_killswitch("on", K, err, sizeof(err)), 1, "on");
+	ASSERT_EQ(fleet_parse_killswitch("off", K, err, sizeof(err)), 0, "off");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ASSERT_EQ(fleet_parse_killswitch(bad[i], K, err, sizeof(err)), -EINVAL, bad[i]);
+		ASSERT_TRUE(strstr(err, K) && strstr(err, "on or off"), "the error names the key and the values");
+	}
+
+	subtest("weights");
+	ASSERT_OK(fleet_parse_weights("[2500, 100]", w, "k", err, sizeof(err)), "an array per ring");
+	ASSERT_TRUE(w[0] == 2500 && w[1] == 100 && w[2] == 0, "read");
+	ASSERT_EQ(fleet_parse_weights("[3000, -1]", w, "k", err, sizeof(err)), -EINVAL, "a bad ring refused");
+	ASSERT_TRUE(w[0] == 2500, "the weights before are kept");
+	ASSERT_EQ(fleet_parse_weights("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+				      w, "k", err, sizeof(err)), -EINVAL, "65 levels refused");
+	ASSERT_TRUE(strstr(err, "nested deeper than 64") != NULL, "naming the limit");
+
+	subtest("JSON documents");
+	j = fleet_parse_object("{\"phase\": \"start\"}", "k", err, sizeof(err));
+	ASSERT_TRUE(j != NULL, "an object");
+	json_decref(j);
+	ASSERT_TRUE(!fleet_parse_object("[1]", "k", err, sizeof(err)) && strstr(err, "object"), "not an object");
+	ASSERT_TRUE(!fleet_parse_object("{", "k", err, sizeof(err)) && strstr(err, "not JSON"), "not JSON");
+
+	subtest("the bad-key record");
+	rec = json_object();
+	ASSERT_TRUE(fleet_bad_set(rec, NULL, K, 9, "e"), "first time: news");
+	ASSERT_TRUE(!fleet_bad_set(rec, NULL, K, 9, "e"), "same revision: not news (logged once)");
+	ASSERT_TRUE(fleet_bad_known(rec, NULL, K, 9), "known at 9: skipped");
+	ASSERT_TRUE(!fleet_bad_known(rec, NULL, K, 10), "a new revision is parsed");
+	prev = rec;
+	rec = json_object();
+	ASSERT_TRUE(fleet_bad_known(rec, prev, K, 9), "a resync: still known");
+	ASSERT_TRUE(json_object_get(rec, K) != NULL, "and kept in the record");
+	ASSERT_TRUE(!fleet_bad_set(rec, prev, K, 9, "e"), "and not logged again");
+	ASSERT_TRUE(fleet_bad_set(rec, NULL, "/x/\xff\xfe", 0, "bad \xff"), "a key that is not UTF-8");
+	ASSERT_EQ(json_object_size(rec), 2, "is recorded too");
+	ASSERT_TRUE(!fleet_bad_known(rec, NULL, "/x/\xff\xfe", 0), "revision 0 is never known");
+	json_decref(rec);
+	json_decref(prev);
+	return t_done();
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Fleet key values (fleet_value.h): small pure functions, fuzzed alone. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "fleet_value.h"
+#include "input_limits.h"
+
+int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t errlen)
+{
+	if (!strcmp(v, "on"))
+		return 1;
+	if (!strcmp(v, "off"))
+		return 0;
+	snprintf(err, errlen, "%.300s: '%.40s' is not a kill switch value (on or off)", key, v);
+	return -EINVAL;
+}
+
+int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *key,
+			char *err, size_t errlen)
+{
+	__u16 out[SLUICE_MAX_RINGS] = { 0 };
+	json_t *j = NULL, *x;
+	size_t i;
+	int r;
+
+	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
+		return -EINVAL;
+	j = json_loads(v, JSON_DECODE_ANY, NULL);
+	if (json_is_integer(j) && json_integer_value(j) >= 0 &&
+	    json_integer_value(j) <= 10000) {
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			out[r] = json_integer_value(j);
+		goto good;
+	}
+	if (!json_is_array(j) || !json_array_size(j) ||
+	    json_array_size(j) > SLUICE_MAX_RINGS)
+		goto bad;
+	json_array_foreach(j, i, x) {
+		if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+		    json_integer_value(x) > 10000)
+			goto bad;
+		out[i] = json_integer_value(x);
+	}
+good:
+	memcpy(w, out, sizeof(out));
+	json_decref(j);
+	return 0;
+bad:
+	snprintf(err, errlen, "%.300s: '%.40s' is not a weight in bp (0..10000, or one per ring)",
+		 key, v);
+	json_decref(j);
+	return -EINVAL;
+}
+
+json_t *fleet_parse_object(const char *v, const char *key, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
+		return NULL;
+	j = json_loads(v, 0, &je);
+	if (!j)
+		snprintf(err, errlen, "%.300s: not JSON: %s (line %d, column %d)", key, je.text,
+			 je.line, je.column);
+	else if (!json_is_object(j))
+		snprintf(err, errlen, "%.300s: a JSON object expected", key);
+	if (j && json_is_object(j))
+		return j;
+	json_decref(j);
+	return NULL;
+}
+
+/* JSON strings are UTF-8: an etcd key (or a value quoted in an error)
+ * that is not has its other bytes shown as '?' (found by fuzz_fleet) */
+static const char *utf8_of(const char *key, char *buf, size_t len)
+{
+	json_t *t = json_string(key);
+	size_t i;
+
+	json_decref(t);
+	if (t)
+		return key;
+	for (i = 0; key[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)key[i] < 0x80 ? key[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
+bool fleet_bad_known(json_t *bad, json_t *prev, const char *key, int64_t rev)
+{
+	char buf[1024];
+	json_t *e;
+
+	key = utf8_of(key, buf, sizeof(buf));
+	e = json_object_get(bad, key);
+
+	if (!e && prev && (e = json_object_get(prev, key)))
+		json_object_set(bad, key, e);	/* still refused after the resync */
+	return e && rev && json_integer_value(json_object_get(e, "revision")) == rev;
+}
+
+bool fleet_bad_set(json_t *bad, json_t *prev, const char *key, int64_t rev,
+		   const char *err)
+{
+	char buf[1024], ebuf[1024];
+	json_t *e;
+	bool news;
+
+	key = utf8_of(key, buf, sizeof(buf));
+	err = utf8_of(err, ebuf, sizeof(ebuf));
+	e = json_object_get(bad, key);
+
+	if (!e && prev)
+		e = json_object_get(prev, key);
+	news = !e || json_integer_value(json_object_get(e, "revision")) != rev ||
+	       strcmp(json_string_value(json_object_get(e, "error")) ?: "", err);
+	json_object_set_new(bad, key, json_pack("{s:I, s:s}", "revision", (json_int_t)rev,
+						"error", err));
+	return news;
+}

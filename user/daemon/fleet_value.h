@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The values of the fleet's etcd keys (fleet.h), parsed without a daemon:
+ * the kill switch, the weights, the JSON documents (rollout state, node
+ * reports), and the record of keys that did not parse ("bad keys": named
+ * in status, logged once, not parsed again until their revision changes).
+ * Each parser says what is wrong with the value and names its key.
+ */
+#ifndef SLUICED_FLEET_VALUE_H
+#define SLUICED_FLEET_VALUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "sluice_abi.h"
+
+/* "on" -> 1, "off" -> 0 (the documented values, nothing else); -EINVAL
+ * with the reason in err. */
+int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t errlen);
+/* "2500" or "[2500, 0, ...]": bp per ring into w; -EINVAL (w untouched). */
+int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *key,
+			char *err, size_t errlen);
+/* A JSON object within the size and depth limits (input_limits.h): a new
+ * reference, or NULL with the reason. */
+json_t *fleet_parse_object(const char *v, const char *key, char *err, size_t errlen);
+
+/*
+ * bad: {key: {"revision": N, "error": "..."}}; prev: the record before a
+ * resync started (NULL outside one). fleet_bad_set records key as refused
+ * at rev and returns true when that is news (log it). fleet_bad_known: was
+ * key refused at rev already (then it stays recorded, and is skipped)?
+ * Revision 0 never matches: such a key is looked at again every time.
+ */
+bool fleet_bad_set(json_t *bad, json_t *prev, const char *key, int64_t rev,
+		   const char *err);
+bool fleet_bad_known(json_t *bad, json_t *prev, const char *key, int64_t rev);
+
+#endif
