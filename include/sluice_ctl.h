@@ -12,6 +12,14 @@
  * long is answered with SLUICE_CTL_E_TOO_LONG and the connection closed
  * (the rest of it cannot be framed).
  *
+ * The daemon never waits for a client: replies a client has not read yet
+ * wait in the daemon (after the socket's own buffer), and a client that
+ * keeps sending while more than SLUICE_CTL_MAX_BACKLOG bytes of its
+ * replies wait is closed. A connection over the limits (all
+ * SLUICE_CTL_MAX_CLIENTS in use, the last SLUICE_CTL_ROOT_SLOTS of them
+ * kept for root; SLUICE_CTL_MAX_PER_UID of one user other than root) is
+ * sent one SLUICE_CTL_E_BUSY reply naming the limit, then closed.
+ *
  * Request: {"v": 1, "cmd": NAME, ...fields}. Every field is checked: an
  * unknown field, a missing required one, a wrong type or a value out of
  * range is an error reply naming the field, and nothing changes.
@@ -37,6 +45,9 @@
 #define SLUICE_CTL_MAX_WHO	63		/* "who" characters */
 #define SLUICE_CTL_MAX_NAME	255		/* "plan_name" characters */
 #define SLUICE_CTL_MAX_CLIENTS	64		/* connections at once */
+#define SLUICE_CTL_ROOT_SLOTS	4		/* of those, only root's */
+#define SLUICE_CTL_MAX_PER_UID	8		/* of one user (not root) */
+#define SLUICE_CTL_MAX_BACKLOG	(1024 * 1024)	/* replies not yet read */
 #define SLUICE_CTL_IDLE_MS	30000		/* a silent client is closed */
 #define SLUICE_CTL_HISTORY_DEFAULT 200		/* "limit" of history */
 #define SLUICE_CTL_HISTORY_MAX	100000
