@@ -74,11 +74,13 @@ struct client {
 	__u64 last_ms;
 	bool closing;		/* close once out is sent */
 	bool gone;		/* close now: fell behind, or the peer left */
+	bool in_group;		/* of --socket-group: may steer rollouts */
 };
 
 static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
 static int listen_fd = -1;
 static int ctl_epfd = -1;	/* the loop's epoll (ctl_accept's) */
+static gid_t sock_gid = (gid_t)-1;	/* --socket-group */
 
 static bool name_ok(const char *s)
 {
@@ -326,6 +328,72 @@ static int reply(struct client *c, const struct ctl_result *res)
 	return err;
 }
 
+/*
+ * Roles (include/sluice_ctl.h): reading for anyone who can connect,
+ * steering for root and the socket's group, and what makes sluiced run a
+ * command or fetch a URL of the client's choosing only for root: the
+ * daemon runs those as root with every capability.
+ */
+enum role { ROLE_READ, ROLE_CONTROL, ROLE_ROOT };
+
+static enum role needed_role(int cmd, const struct ctl_args *a, char *what, size_t len)
+{
+	struct sluice_plan *p;
+	char err[256];
+	bool runs;
+
+	switch (cmd) {
+	case SLUICE_CTL_PING:
+	case SLUICE_CTL_STATUS:
+	case SLUICE_CTL_HISTORY:
+	case SLUICE_CTL_HEALTH:
+		return ROLE_READ;
+	case SLUICE_CTL_FLEET:
+		if (!strcmp(a->action, "config")) {
+			snprintf(what, len, "a fleet configuration (services, backends, their health-check commands, plans)");
+			return ROLE_ROOT;
+		}
+		break;
+	}
+	/* start's plan, here or for the fleet; a plan that does not parse
+	 * is the command's own error to report */
+	if (!a->plan || (cmd != SLUICE_CTL_START && strcmp(a->action ? a->action : "", "start")))
+		return ROLE_CONTROL;
+	p = sluice_plan_parse_string(a->plan, a->plan_name ? a->plan_name : "plan", err, sizeof(err));
+	runs = p && sluice_plan_runs_commands(p, what, len);
+	sluice_plan_free(p);
+	return runs ? ROLE_ROOT : ROLE_CONTROL;
+}
+
+static int check_role(const struct client *c, int cmd, const struct ctl_args *a,
+		      const char *group, struct ctl_result *res)
+{
+	char what[SLUICE_GATE_URL_LEN + 96];
+	const char *name = sluice_ctl_cmd_name(cmd);
+
+	if (c->uid == 0)
+		return 0;
+	switch (needed_role(cmd, a, what, sizeof(what))) {
+	case ROLE_READ:
+		return 0;
+	case ROLE_CONTROL:
+		if (c->in_group)
+			return 0;
+		if (group)
+			return bad(res, SLUICE_CTL_E_PERM,
+				   "'%s' needs the control role: root, or a member of group '%s' (--socket-group); %s may only read (ping, status, history, health)",
+				   name, group, c->who);
+		return bad(res, SLUICE_CTL_E_PERM,
+			   "'%s' needs root (sluiced has no --socket-group); %s may only read (ping, status, history, health)",
+			   name, c->who);
+	case ROLE_ROOT:
+		return bad(res, SLUICE_CTL_E_PERM,
+			   "'%s' needs root: %s, and sluiced acts as root; %s may start plans without commands or URLs of their own, or the --config file's plan (rollout start without -f)",
+			   name, what, c->in_group ? "the socket's group" : "root");
+	}
+	return 0;
+}
+
 static void handle_line(struct daemon *d, struct client *c, const char *line,
 			size_t len)
 {
@@ -335,7 +403,8 @@ static void handle_line(struct daemon *d, struct client *c, const char *line,
 	json_t *root = NULL;
 	int cmd = -1;
 
-	if (parse_request(line, len, &cmd, &root, &a, &res) == 0) {
+	if (parse_request(line, len, &cmd, &root, &a, &res) == 0 &&
+	    check_role(c, cmd, &a, d->o.socket_group, &res) == 0) {
 		/* who acted: the peer's user; root may name the person it
 		 * acts for (sudo's SUDO_USER, sent by the CLI) */
 		if (a.who && c->uid == 0 && strcmp(a.who, c->who))
@@ -408,6 +477,32 @@ static void peer_name(uid_t uid, char *who, size_t len)
 		snprintf(who, len, "uid %d", (int)uid);
 }
 
+/* Is the peer in --socket-group: its group, or one of its supplementary
+ * groups (as they were when it connected)? */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	gid_t some[64], *g = some;
+	socklen_t l = sizeof(some);
+	bool in = false;
+	size_t i;
+
+	if (sock_gid == (gid_t)-1)
+		return false;
+	if (gid == sock_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) < 0) {
+		if (errno != ERANGE || !(g = malloc(l)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) < 0)
+			l = 0;
+	}
+	for (i = 0; i < l / sizeof(gid_t); i++)
+		in |= g[i] == sock_gid;
+	if (g != some)
+		free(g);
+	return in;
+}
+
 int ctl_accept(struct daemon *d, int epfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -459,6 +554,7 @@ int ctl_accept(struct daemon *d, int epfd)
 	c->last_ms = now_ms();
 	c->uid = cr.uid;
 	c->pid = cr.pid;
+	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid);
 	peer_name(c->uid, c->who, sizeof(c->who));
 	ev.data.u32 = i + 1;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -596,6 +692,7 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 		return -errno;
 	}
 	listen_fd = fd;
+	sock_gid = gid;
 	return fd;
 }
 
