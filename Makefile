@@ -204,9 +204,10 @@ $(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc
 # the daemon's own parsers, each with the few files it needs (no daemon)
 FUZZ_DMN = $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib \
 	-Iuser/daemon -I$(B) -D_GNU_SOURCE $(filter %.c,$^) -o $@
-$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/ctl_server.c user/daemon/clock.c $(USER_HDRS)
+$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/ctl_server.c user/daemon/clock.c \
+		$(B)/fuzz/libsluice.a $(USER_HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_DMN) -ljansson
+	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
 $(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c user/daemon/state_json.c user/daemon/engine.c \
 		user/daemon/gate.c user/daemon/seqtest.c $(B)/fuzz/libsluice.a $(USER_HDRS)
 	@mkdir -p $(@D)

@@ -12,6 +12,23 @@
  * long is answered with SLUICE_CTL_E_TOO_LONG and the connection closed
  * (the rest of it cannot be framed).
  *
+ * The daemon never waits for a client: replies a client has not read yet
+ * wait in the daemon (after the socket's own buffer), and a client that
+ * keeps sending while more than SLUICE_CTL_MAX_BACKLOG bytes of its
+ * replies wait is closed. A connection over the limits (all
+ * SLUICE_CTL_MAX_CLIENTS in use, the last SLUICE_CTL_ROOT_SLOTS of them
+ * kept for root; SLUICE_CTL_MAX_PER_UID of one user other than root) is
+ * sent one SLUICE_CTL_E_BUSY reply naming the limit, then closed.
+ *
+ * Roles, from the peer's credentials (SO_PEERCRED, SO_PEERGROUPS): anyone
+ * who can connect may read (ping, status, history, health); root and the
+ * members of the socket's group (--socket-group) may steer rollouts (the
+ * other commands); only root may start a plan that runs a command or
+ * fetches a URL of its own (sluice_plan_runs_commands: sluiced would run
+ * it as root), here or for the fleet, or send the fleet a configuration.
+ * The --config file's plan (start without "plan") is root's own. A
+ * refusal is SLUICE_CTL_E_PERM naming the role needed.
+ *
  * Request: {"v": 1, "cmd": NAME, ...fields}. Every field is checked: an
  * unknown field, a missing required one, a wrong type or a value out of
  * range is an error reply naming the field, and nothing changes.
@@ -37,6 +54,9 @@
 #define SLUICE_CTL_MAX_WHO	63		/* "who" characters */
 #define SLUICE_CTL_MAX_NAME	255		/* "plan_name" characters */
 #define SLUICE_CTL_MAX_CLIENTS	64		/* connections at once */
+#define SLUICE_CTL_ROOT_SLOTS	4		/* of those, only root's */
+#define SLUICE_CTL_MAX_PER_UID	8		/* of one user (not root) */
+#define SLUICE_CTL_MAX_BACKLOG	(1024 * 1024)	/* replies not yet read */
 #define SLUICE_CTL_IDLE_MS	30000		/* a silent client is closed */
 #define SLUICE_CTL_HISTORY_DEFAULT 200		/* "limit" of history */
 #define SLUICE_CTL_HISTORY_MAX	100000
@@ -127,6 +147,7 @@ enum sluice_ctl_code {
 	SLUICE_CTL_E_INTERNAL = 30,	/* state store or datapath failure */
 	SLUICE_CTL_E_BUSY = 31,		/* too many clients */
 	SLUICE_CTL_E_NO_INSTANCE = 32,	/* no sluice instance (maps) yet */
+	SLUICE_CTL_E_PERM = 33,		/* the peer's role does not allow it */
 };
 
 static inline const char *sluice_ctl_code_name(int code)
@@ -148,6 +169,7 @@ static inline const char *sluice_ctl_code_name(int code)
 	case SLUICE_CTL_E_INTERNAL: return "internal";
 	case SLUICE_CTL_E_BUSY: return "busy";
 	case SLUICE_CTL_E_NO_INSTANCE: return "no-instance";
+	case SLUICE_CTL_E_PERM: return "permission";
 	}
 	return "unknown";
 }

@@ -271,8 +271,41 @@ static void test_durations(void)
 	ASSERT_EQ(sluice_parse_duration("31d", &ms), -ERANGE, "too long");
 }
 
+/* What makes sluiced run a command or fetch a URL of the plan's choosing
+ * (the control socket's root role). */
+static void test_runs_commands(void)
+{
+	static const struct { const char *extra, *what; } cases[] = {
+		{ "", NULL },
+		{ "  - {metric: prometheus, query: up, max: 1}\n", NULL },
+		{ "  - {name: smoke, metric: command, command: /bin/true}\n", "gate 'smoke' runs a command" },
+		{ "  - {name: p, metric: prometheus, query: up, max: 1, url: 'http://h:9090'}\n",
+		  "gate 'p' fetches its own url: http://h:9090" },
+		{ "pre_step_hook: /bin/true\n", "its pre_step_hook runs a command" },
+	};
+	char yaml[512], err[256], what[256];
+	struct sluice_plan *p;
+	unsigned int i;
+
+	subtest("plans that run commands or fetch URLs");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "steps:\n  - {weight: 5%%, hold: 1m}\ngates:\n"
+			 "  - {metric: error_ratio, max_increase: 20%%}\n%s", cases[i].extra);
+		p = sluice_plan_parse_string(yaml, "p.yaml", err, sizeof(err));
+		if (!ASSERT_TRUE(p, err))
+			continue;
+		what[0] = 0;
+		ASSERT_EQ(sluice_plan_runs_commands(p, what, sizeof(what)), cases[i].what != NULL,
+			  cases[i].what ? cases[i].what : "runs nothing");
+		if (cases[i].what)
+			ASSERT_TRUE(!strcmp(what, cases[i].what), what);
+		sluice_plan_free(p);
+	}
+}
+
 int main(void)
 {
+	test_runs_commands();
 	test_bad_plans();
 	test_good_plans();
 	test_config_rollout();

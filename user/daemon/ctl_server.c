@@ -66,12 +66,21 @@ struct client {
 	char who[SLUICE_CTL_MAX_WHO + 1];	/* from the peer's credentials */
 	char *buf;
 	size_t len;
+	/* replies not yet taken by the socket: out[off..outlen) */
+	char *out;
+	size_t off, outlen, outcap;
+	unsigned int slot;
+	__u32 events;		/* registered with epoll */
 	__u64 last_ms;
-	bool closing;
+	bool closing;		/* close once out is sent */
+	bool gone;		/* close now: fell behind, or the peer left */
+	bool in_group;		/* of --socket-group: may steer rollouts */
 };
 
 static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
 static int listen_fd = -1;
+static int ctl_epfd = -1;	/* the loop's epoll (ctl_accept's) */
+static gid_t sock_gid = (gid_t)-1;	/* --socket-group */
 
 static bool name_ok(const char *s)
 {
@@ -229,19 +238,72 @@ int ctl_parse_request(const char *line, size_t len, int *cmd, json_t **root,
 	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+static size_t pending(const struct client *c)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+	return c->outlen - c->off;
+}
+
+/* What epoll should wake the client for: its requests, unless it is
+ * being closed; its socket's room while replies wait. */
+static void set_events(struct client *c)
+{
+	__u32 want = (c->closing ? 0 : EPOLLIN) | (pending(c) ? EPOLLOUT : 0);
+	struct epoll_event ev = { .events = want, .data.u32 = c->slot + 1 };
+
+	if (want != c->events && epoll_ctl(ctl_epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = want;
+}
+
+/* Send what waits, without blocking; -1: the client is gone. */
+static int flush_out(struct client *c)
+{
+	while (pending(c)) {
+		ssize_t w = send(c->fd, c->out + c->off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
 		if (w <= 0)
 			return -1;
-		p += w;
-		n -= w;
+		c->off += w;
+		c->last_ms = steady_ms();
 	}
+	if (!pending(c))
+		c->off = c->outlen = 0;
 	return 0;
+}
+
+/* Queue bytes for the client and send what the socket takes now. A
+ * client that lets more than SLUICE_CTL_MAX_BACKLOG bytes of replies wait
+ * falls behind: -1, it is closed (never waited for: chrony's and BIRD's
+ * servers do not block on one client either). */
+static int queue_out(struct client *c, const char *p, size_t n)
+{
+	if (pending(c) > SLUICE_CTL_MAX_BACKLOG)
+		return -1;
+	if (c->outlen + n > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		char *b;
+
+		if (c->off) {	/* what was sent makes room first */
+			memmove(c->out, c->out + c->off, pending(c));
+			c->outlen -= c->off;
+			c->off = 0;
+		}
+		while (cap < c->outlen + n)
+			cap *= 2;
+		if (cap > c->outcap) {
+			b = realloc(c->out, cap);
+			if (!b)
+				return -1;
+			c->out = b;
+			c->outcap = cap;
+		}
+	}
+	memcpy(c->out + c->outlen, p, n);
+	c->outlen += n;
+	return flush_out(c);
 }
 
 static int reply(struct client *c, const struct ctl_result *res)
@@ -259,11 +321,77 @@ static int reply(struct client *c, const struct ctl_result *res)
 	json_decref(o);
 	if (!line)
 		return -1;
-	err = send_all(c->fd, line, strlen(line));
+	err = queue_out(c, line, strlen(line));
 	if (!err)
-		err = send_all(c->fd, "\n", 1);
+		err = queue_out(c, "\n", 1);
 	free(line);
 	return err;
+}
+
+/*
+ * Roles (include/sluice_ctl.h): reading for anyone who can connect,
+ * steering for root and the socket's group, and what makes sluiced run a
+ * command or fetch a URL of the client's choosing only for root: the
+ * daemon runs those as root with every capability.
+ */
+enum role { ROLE_READ, ROLE_CONTROL, ROLE_ROOT };
+
+static enum role needed_role(int cmd, const struct ctl_args *a, char *what, size_t len)
+{
+	struct sluice_plan *p;
+	char err[256];
+	bool runs;
+
+	switch (cmd) {
+	case SLUICE_CTL_PING:
+	case SLUICE_CTL_STATUS:
+	case SLUICE_CTL_HISTORY:
+	case SLUICE_CTL_HEALTH:
+		return ROLE_READ;
+	case SLUICE_CTL_FLEET:
+		if (!strcmp(a->action, "config")) {
+			snprintf(what, len, "a fleet configuration (services, backends, their health-check commands, plans)");
+			return ROLE_ROOT;
+		}
+		break;
+	}
+	/* start's plan, here or for the fleet; a plan that does not parse
+	 * is the command's own error to report */
+	if (!a->plan || (cmd != SLUICE_CTL_START && strcmp(a->action ? a->action : "", "start")))
+		return ROLE_CONTROL;
+	p = sluice_plan_parse_string(a->plan, a->plan_name ? a->plan_name : "plan", err, sizeof(err));
+	runs = p && sluice_plan_runs_commands(p, what, len);
+	sluice_plan_free(p);
+	return runs ? ROLE_ROOT : ROLE_CONTROL;
+}
+
+static int check_role(const struct client *c, int cmd, const struct ctl_args *a,
+		      const char *group, struct ctl_result *res)
+{
+	char what[SLUICE_GATE_URL_LEN + 96];
+	const char *name = sluice_ctl_cmd_name(cmd);
+
+	if (c->uid == 0)
+		return 0;
+	switch (needed_role(cmd, a, what, sizeof(what))) {
+	case ROLE_READ:
+		return 0;
+	case ROLE_CONTROL:
+		if (c->in_group)
+			return 0;
+		if (group)
+			return bad(res, SLUICE_CTL_E_PERM,
+				   "'%s' needs the control role: root, or a member of group '%s' (--socket-group); %s may only read (ping, status, history, health)",
+				   name, group, c->who);
+		return bad(res, SLUICE_CTL_E_PERM,
+			   "'%s' needs root (sluiced has no --socket-group); %s may only read (ping, status, history, health)",
+			   name, c->who);
+	case ROLE_ROOT:
+		return bad(res, SLUICE_CTL_E_PERM,
+			   "'%s' needs root: %s, and sluiced acts as root; %s may start plans without commands or URLs of their own, or the --config file's plan (rollout start without -f)",
+			   name, what, c->in_group ? "the socket's group" : "root");
+	}
+	return 0;
 }
 
 static void handle_line(struct daemon *d, struct client *c, const char *line,
@@ -275,7 +403,8 @@ static void handle_line(struct daemon *d, struct client *c, const char *line,
 	json_t *root = NULL;
 	int cmd = -1;
 
-	if (ctl_parse_request(line, len, &cmd, &root, &a, &res) == 0) {
+	if (ctl_parse_request(line, len, &cmd, &root, &a, &res) == 0 &&
+	    check_role(c, cmd, &a, d->o.socket_group, &res) == 0) {
 		/* who acted: the peer's user; root may name the person it
 		 * acts for (sudo's SUDO_USER, sent by the CLI) */
 		if (a.who && c->uid == 0 && strcmp(a.who, c->who))
@@ -289,47 +418,131 @@ static void handle_line(struct daemon *d, struct client *c, const char *line,
 	dlog(d, LOG_DEBUG_, "control: %s from %s: %s%s",
 	     cmd >= 0 ? sluice_ctl_cmd_name(cmd) : "?", c->who,
 	     sluice_ctl_code_name(res.code), res.code ? res.error : "");
-	if (reply(c, &res))
-		c->closing = true;
+	if (reply(c, &res)) {
+		dlog(d, LOG_INFO_, "control: closing the connection of %s (pid %d): %zu bytes of replies unread",
+		     c->who, (int)c->pid, pending(c));
+		c->gone = true;
+	}
 	json_decref(res.data);
 	json_decref(root);
 }
 
-static void client_close(struct daemon *d, int i, int epfd)
+static void client_free(struct client *c)
 {
-	struct client *c = clients[i];
-
-	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->buf);
+	free(c->out);
 	free(c);
+}
+
+static void client_close(struct daemon *d, int i, int epfd)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, clients[i]->fd, NULL);
+	client_free(clients[i]);
 	clients[i] = NULL;
+}
+
+/* Refuse a connection over a limit: the reason as one reply line (the
+ * socket's buffer is empty: it fits), then the end. */
+static void refuse(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(int fd, const char *fmt, ...)
+{
+	char msg[256], line[384];
+	va_list ap;
+	json_t *s;
+	char *q;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s = json_string(msg);
+	q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+	n = snprintf(line, sizeof(line), "{\"v\":%d,\"code\":%d,\"error\":%s}\n",
+		     SLUICE_CTL_VERSION, SLUICE_CTL_E_BUSY, q ? q : "\"busy\"");
+	free(q);
+	json_decref(s);
+	if (n > 0 && (size_t)n < sizeof(line))
+		send(fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void peer_name(uid_t uid, char *who, size_t len)
+{
+	struct passwd *pw = uid != (uid_t)-1 ? getpwuid(uid) : NULL;
+
+	if (pw)
+		snprintf(who, len, "%s", pw->pw_name);
+	else
+		snprintf(who, len, "uid %d", (int)uid);
+}
+
+/* Is the peer in --socket-group: its group, or one of its supplementary
+ * groups (as they were when it connected)? */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	gid_t some[64], *g = some;
+	socklen_t l = sizeof(some);
+	bool in = false;
+	size_t i;
+
+	if (sock_gid == (gid_t)-1)
+		return false;
+	if (gid == sock_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) < 0) {
+		if (errno != ERANGE || !(g = malloc(l)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &l) < 0)
+			l = 0;
+	}
+	for (i = 0; i < l / sizeof(gid_t); i++)
+		in |= g[i] == sock_gid;
+	if (g != some)
+		free(g);
+	return in;
 }
 
 int ctl_accept(struct daemon *d, int epfd)
 {
-	struct timeval tv = { .tv_sec = 2 };
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct ucred cr;
+	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crl = sizeof(cr);
-	struct passwd *pw;
+	char who[SLUICE_CTL_MAX_WHO + 1];
+	unsigned int used = 0, mine = 0;
 	struct client *c;
-	int fd, i;
+	int fd, i, free_slot = -1;
 
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	ctl_epfd = epfd;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
-		if (!clients[i])
-			break;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (i == SLUICE_CTL_MAX_CLIENTS) {
-		static const char busy[] = "{\"v\":1,\"code\":31,\"error\":\"too many control connections; try again\"}\n";
-
-		send_all(fd, busy, sizeof(busy) - 1);
-		close(fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0)
+		cr.uid = (uid_t)-1;
+	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++) {
+		if (!clients[i]) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		used++;
+		mine += clients[i]->uid == cr.uid;
+	}
+	/* root always finds a slot: the last ones are its own, and no
+	 * other user may take more than its share */
+	if (cr.uid != 0 && mine >= SLUICE_CTL_MAX_PER_UID) {
+		peer_name(cr.uid, who, sizeof(who));
+		refuse(fd, "too many control connections of %s: at most %d per user (root: no limit); close one and try again",
+		       who, SLUICE_CTL_MAX_PER_UID);
 		return 0;
 	}
+	if (free_slot < 0 ||
+	    (cr.uid != 0 && used >= SLUICE_CTL_MAX_CLIENTS - SLUICE_CTL_ROOT_SLOTS)) {
+		refuse(fd, "too many control connections (%u of %d, the last %d kept for root); try again",
+		       used, SLUICE_CTL_MAX_CLIENTS, SLUICE_CTL_ROOT_SLOTS);
+		return 0;
+	}
+	i = free_slot;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->buf = malloc(SLUICE_CTL_MAX_REQUEST))) {
 		free(c);
@@ -337,64 +550,67 @@ int ctl_accept(struct daemon *d, int epfd)
 		return -ENOMEM;
 	}
 	c->fd = fd;
+	c->slot = i;
 	c->last_ms = steady_ms();
-	c->uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0) {
-		c->uid = cr.uid;
-		c->pid = cr.pid;
-	}
-	pw = c->uid != (uid_t)-1 ? getpwuid(c->uid) : NULL;
-	if (pw)
-		snprintf(c->who, sizeof(c->who), "%s", pw->pw_name);
-	else
-		snprintf(c->who, sizeof(c->who), "uid %d", (int)c->uid);
+	c->uid = cr.uid;
+	c->pid = cr.pid;
+	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid);
+	peer_name(c->uid, c->who, sizeof(c->who));
 	ev.data.u32 = i + 1;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		free(c->buf);
-		free(c);
-		close(fd);
+		client_free(c);
 		return -errno;
 	}
+	c->events = EPOLLIN;
 	clients[i] = c;
 	return 0;
 }
 
+/* The client's socket is readable or writable (or both, or hung up). */
 void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
 {
 	struct client *c;
-	ssize_t r;
+	ssize_t r = 1;
 	char *nl;
 
 	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !clients[slot - 1])
 		return;
 	c = clients[slot - 1];
-	r = recv(c->fd, c->buf + c->len, SLUICE_CTL_MAX_REQUEST - c->len, MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (r <= 0) {
-		client_close(d, slot - 1, epfd);
-		return;
+	ctl_epfd = epfd;
+	if (flush_out(c))
+		c->gone = true;
+	if (!c->closing && !c->gone) {
+		r = recv(c->fd, c->buf + c->len, SLUICE_CTL_MAX_REQUEST - c->len, MSG_DONTWAIT);
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			c->gone = true;
+		else if (r == 0)
+			c->closing = true;	/* the replies still go out */
 	}
-	c->len += r;
-	c->last_ms = steady_ms();
-	while (!c->closing && (nl = memchr(c->buf, '\n', c->len))) {
+	if (r > 0) {
+		c->len += r;
+		c->last_ms = steady_ms();
+	}
+	while (r > 0 && !c->closing && !c->gone && (nl = memchr(c->buf, '\n', c->len))) {
 		size_t n = nl - c->buf;
 
 		handle_line(d, c, c->buf, n);
 		c->len -= n + 1;
 		memmove(c->buf, nl + 1, c->len);
 	}
-	if (!c->closing && c->len >= SLUICE_CTL_MAX_REQUEST) {
+	if (!c->closing && !c->gone && c->len >= SLUICE_CTL_MAX_REQUEST) {
 		struct ctl_result res = { .code = SLUICE_CTL_E_TOO_LONG };
 
 		snprintf(res.error, sizeof(res.error),
 			 "request line longer than %d bytes; closing the connection",
 			 SLUICE_CTL_MAX_REQUEST);
-		reply(c, &res);
+		if (reply(c, &res))
+			c->gone = true;
 		c->closing = true;
 	}
-	if (c->closing)
+	if (c->gone || (c->closing && !pending(c)))
 		client_close(d, slot - 1, epfd);
+	else
+		set_events(c);
 }
 
 void ctl_expire(struct daemon *d, int epfd, __u64 now)
@@ -476,6 +692,7 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 		return -errno;
 	}
 	listen_fd = fd;
+	sock_gid = gid;
 	return fd;
 }
 
@@ -485,9 +702,7 @@ void ctl_cleanup(struct daemon *d)
 
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
 		if (clients[i]) {
-			close(clients[i]->fd);
-			free(clients[i]->buf);
-			free(clients[i]);
+			client_free(clients[i]);
 			clients[i] = NULL;
 		}
 	if (listen_fd >= 0) {

@@ -18,6 +18,7 @@
 int gs_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct notify_cfg nc = { .command = d->o.notify_command, .url = d->o.notify_url };
+	unsigned int i;
 
 	d->hc = httpc_new();
 	d->cr = cmdrun_new();
@@ -43,6 +44,9 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 		if (!d->ms)
 			return -EADDRINUSE;
 	}
+	for (i = 0; d->ms && i < d->o.nmetrics_hosts; i++)
+		if (metrics_srv_allow_host(d->ms, d->o.metrics_hosts[i], err, errlen))
+			return -EINVAL;
 	return 0;
 }
 

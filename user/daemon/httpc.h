@@ -6,6 +6,8 @@
  * timer, and exposes that set as one file descriptor. The daemon's loop
  * adds it (EPOLLIN) to its own epoll and calls httpc_dispatch() when it is
  * readable; completion callbacks run from there, on the loop's thread.
+ * Requests go straight to the URL's host: the environment's http_proxy,
+ * HTTPS_PROXY and ALL_PROXY are ignored.
  */
 #ifndef SLUICED_HTTPC_H
 #define SLUICED_HTTPC_H

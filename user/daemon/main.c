@@ -42,6 +42,8 @@ static void usage(FILE *f)
 		"                          (default http://127.0.0.1:9090)\n"
 		"  -m, --metrics ADDR      serve /metrics and the status page (/) on ADDR\n"
 		"                          (default " METRICS_DEFAULT_ADDR "; \"off\": none)\n"
+		"      --metrics-host NAME answer requests for NAME too (Host:; up to 8;\n"
+		"                          always: ADDR, and localhost on loopback)\n"
 		"  -n, --notify-command C  run C (sh -c) on pause, inconclusive, rollback,\n"
 		"                          abort, promotion and freeze (event JSON on stdin)\n"
 		"  -u, --notify-url URL    POST the event JSON to URL\n"
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
 		{ "etcd-cacert", required_argument, NULL, 1001 },
 		{ "etcd-cert", required_argument, NULL, 1002 },
 		{ "etcd-key", required_argument, NULL, 1003 },
+		{ "metrics-host", required_argument, NULL, 1004 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -145,6 +148,15 @@ int main(int argc, char **argv)
 		case 1001: fo.cacert = optarg; break;
 		case 1002: fo.cert = optarg; break;
 		case 1003: fo.key = optarg; break;
+		case 1004:
+			if (!metrics_host_name_ok(optarg) || d.o.nmetrics_hosts == 8) {
+				fprintf(stderr, "sluiced: error: --metrics-host: '%s' %s\n", optarg,
+					d.o.nmetrics_hosts == 8 ? "is one name too many (at most 8)" :
+					"is not a host name (letters, digits, '-' and '.')");
+				return 2;
+			}
+			d.o.metrics_hosts[d.o.nmetrics_hosts++] = optarg;
+			break;
 		case 'T': {
 			char *end;
 			unsigned long t = strtoul(optarg, &end, 10);

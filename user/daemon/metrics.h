@@ -130,6 +130,12 @@ struct metrics_srv;
  * polling /api/status, the snapshot's status document. Returns NULL with
  * err set. */
 struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen);
+/* Answer requests whose Host is name too (--metrics-host; up to 8). The
+ * listener's address, and localhost on loopback, always are; any other
+ * Host gets 421. */
+#define METRICS_HOST_LEN 253
+bool metrics_host_name_ok(const char *name);
+int metrics_srv_allow_host(struct metrics_srv *s, const char *name, char *err, size_t errlen);
 unsigned short metrics_srv_port(const struct metrics_srv *s);
 /* Replace the snapshot served (takes ownership; NULL: serve none). */
 void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m);

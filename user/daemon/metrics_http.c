@@ -8,18 +8,47 @@
  * so further scrapes of it (several Prometheus servers, a retry) only send
  * it; the response holds the reference until libmicrohttpd has sent it.
  * /api/status copies the document the loop built.
+ *
+ * No client holds it: a request whose Host is not this listener's (a
+ * DNS-rebinding page in a browser on the node sends its own name) gets
+ * 421; one address holds at most METRICS_PER_IP connections and all of
+ * them METRICS_CONNECTIONS; a connection idle METRICS_IDLE_S is closed by
+ * libmicrohttpd, and one whose request is not answered within
+ * METRICS_DEADLINE_MS of its start (or of the previous request's end) is
+ * shut down by a watchdog thread here: libmicrohttpd 0.9.75 times out
+ * inactivity only, so a header byte a second would hold a slot for ever.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include "clock.h"
 #include "metrics.h"
+
+#define METRICS_CONNECTIONS	64u
+#define METRICS_PER_IP		16u
+#define METRICS_IDLE_S		10u
+#define METRICS_DEADLINE_MS	10000u
+#define METRICS_MAX_HOSTS	8
+
+/* A connection, for the deadline: a duplicate of its socket (so that a
+ * shutdown never hits a descriptor number reused meanwhile). */
+struct conn {
+	struct conn *next, **pprev;
+	int fd;
+	uint64_t deadline_ms;	/* monotonic */
+	bool cut;
+};
 
 struct metrics_srv {
 	struct MHD_Daemon *d;
@@ -27,6 +56,17 @@ struct metrics_srv {
 	struct metrics_snapshot *cur;
 	unsigned short port;
 	uint64_t status_asked_ms;	/* last /api/status (steady_ms), under lock */
+	/* Host: the listener's address, localhost on loopback, names */
+	int fam;
+	unsigned char addr[16];
+	bool wildcard, loopback;
+	char hosts[METRICS_MAX_HOSTS][METRICS_HOST_LEN + 1];
+	unsigned int nhosts;
+	/* the deadline's watchdog; conns under lock */
+	struct conn *conns;
+	pthread_t wd;
+	pthread_cond_t wake;
+	bool wd_on, stopping;
 };
 
 bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms)
@@ -207,13 +247,106 @@ static enum MHD_Result metrics_text(struct metrics_srv *s, struct MHD_Connection
 	return ret;
 }
 
+bool metrics_host_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (!n || n > METRICS_HOST_LEN || name[0] == '.' || name[0] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '.')
+			return false;
+	return true;
+}
+
+int metrics_srv_allow_host(struct metrics_srv *s, const char *name, char *err, size_t errlen)
+{
+	if (!metrics_host_name_ok(name)) {
+		snprintf(err, errlen, "--metrics-host: '%.80s' is not a host name (letters, digits, '-' and '.', at most %d)",
+			 name, METRICS_HOST_LEN);
+		return -EINVAL;
+	}
+	if (s->nhosts == METRICS_MAX_HOSTS) {
+		snprintf(err, errlen, "--metrics-host: more than %d names", METRICS_MAX_HOSTS);
+		return -E2BIG;
+	}
+	snprintf(s->hosts[s->nhosts++], sizeof(s->hosts[0]), "%s", name);
+	return 0;
+}
+
+/* Is Host (name or address, optional :port) this listener's? An address
+ * is when it is the one listened on (any address on a wildcard listener:
+ * a rebinding page cannot send one); a name when it is localhost on a
+ * loopback or wildcard listener, or given with --metrics-host. No Host
+ * (HTTP/1.0): no browser sends that. */
+static bool host_ok(const struct metrics_srv *s, const char *h)
+{
+	unsigned char a[16];
+	char name[METRICS_HOST_LEN + 1];
+	const char *end, *colon;
+	size_t n;
+	unsigned int i;
+
+	if (!h)
+		return true;
+	if (h[0] == '[') {
+		end = strchr(h, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		h++;
+	} else {
+		colon = strchr(h, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return false;
+		end = colon ? colon : h + strlen(h);
+	}
+	n = end - h;
+	if (!n || n >= sizeof(name))
+		return false;
+	memcpy(name, h, n);
+	name[n] = 0;
+	if (inet_pton(AF_INET, name, a) == 1)
+		return s->wildcard || (s->fam == AF_INET && !memcmp(a, s->addr, 4));
+	if (inet_pton(AF_INET6, name, a) == 1)
+		return s->wildcard || (s->fam == AF_INET6 && !memcmp(a, s->addr, 16));
+	if (!strcasecmp(name, "localhost"))
+		return s->loopback || s->wildcard;
+	for (i = 0; i < s->nhosts; i++)
+		if (!strcasecmp(name, s->hosts[i]))
+			return true;
+	return false;
+}
+
+static enum MHD_Result misdirected(const struct metrics_srv *s, struct MHD_Connection *c,
+				   const char *host)
+{
+	char *body, shown[72], a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	/* the name as sent, printable characters only */
+	for (i = 0; host[i] && i < sizeof(shown) - 1; i++)
+		shown[i] = isgraph((unsigned char)host[i]) ? host[i] : '?';
+	shown[i] = 0;
+	inet_ntop(s->fam, s->addr, a, sizeof(a));
+	if (asprintf(&body, "Host '%s' is not this listener's: ask for %s%s%s, or start sluiced with --metrics-host NAME\n",
+		     shown, s->wildcard ? "one of the node's addresses" : a,
+		     s->loopback || s->wildcard ? " or localhost" : "",
+		     s->nhosts ? " or a --metrics-host name" : "") < 0)
+		return MHD_NO;
+	return reply(c, MHD_HTTP_MISDIRECTED_REQUEST, "text/plain; charset=utf-8", body,
+		     strlen(body), R_OWNED, false);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version,
 			      const char *upload, size_t *upload_len, void **state)
 {
 	struct metrics_srv *s = cls;
 	const struct status_file *sf;
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 
+	if (!host_ok(s, host))
+		return misdirected(s, c, host);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (!strcmp(url, "/metrics"))
@@ -270,6 +403,123 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
 	return -EINVAL;
 }
 
+/* A connection starts (its deadline with it) or ends. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics_srv *s = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k = *ctx;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+		k->deadline_ms = mono_ms() + METRICS_DEADLINE_MS;
+		pthread_mutex_lock(&s->lock);
+		k->next = s->conns;
+		if (k->next)
+			k->next->pprev = &k->next;
+		k->pprev = &s->conns;
+		s->conns = k;
+		pthread_mutex_unlock(&s->lock);
+		*ctx = k;
+		return;
+	}
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->lock);
+	*k->pprev = k->next;
+	if (k->next)
+		k->next->pprev = k->pprev;
+	pthread_mutex_unlock(&s->lock);
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k);
+	*ctx = NULL;
+}
+
+/* A request was answered: the next one on the connection (keep-alive)
+ * has its own deadline. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct metrics_srv *s = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	k = ci ? ci->socket_context : NULL;
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->lock);
+	k->deadline_ms = mono_ms() + METRICS_DEADLINE_MS;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Every half second: shut down the connections past their deadline
+ * (libmicrohttpd then sees the end and closes them). */
+static void *watchdog(void *arg)
+{
+	struct metrics_srv *s = arg;
+	struct timespec ts;
+	struct conn *k;
+	uint64_t now;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		now = mono_ms();
+		for (k = s->conns; k; k = k->next)
+			if (!k->cut && k->fd >= 0 && now > k->deadline_ms) {
+				shutdown(k->fd, SHUT_RDWR);
+				k->cut = true;
+			}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 500000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int wd_start(struct metrics_srv *s)
+{
+	pthread_condattr_t ca;
+	int e;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	e = pthread_create(&s->wd, NULL, watchdog, s);
+	if (e) {
+		pthread_cond_destroy(&s->wake);
+		errno = e;
+		return -e;
+	}
+	s->wd_on = true;
+	return 0;
+}
+
+static void wd_stop(struct metrics_srv *s)
+{
+	if (!s->wd_on)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->wd, NULL);
+	pthread_cond_destroy(&s->wake);
+	s->wd_on = false;
+}
+
 struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen)
 {
 	struct metrics_srv *s = calloc(1, sizeof(*s));
@@ -290,16 +540,35 @@ struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen
 		free(s);
 		return NULL;
 	}
-	if (fam == AF_INET6)
+	s->fam = fam;
+	if (fam == AF_INET6) {
 		flags |= MHD_USE_IPv6;
+		memcpy(s->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		s->wildcard = IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)s->addr);
+		s->loopback = IN6_IS_ADDR_LOOPBACK((struct in6_addr *)s->addr);
+	} else {
+		memcpy(s->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		s->wildcard = s->addr[0] == 0 && s->addr[1] == 0 && s->addr[2] == 0 && s->addr[3] == 0;
+		s->loopback = s->addr[0] == 127;
+	}
 	pthread_mutex_init(&s->lock, NULL);
+	if (wd_start(s)) {
+		snprintf(err, errlen, "cannot start the /metrics watchdog: %s", strerror(errno));
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, answer, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, METRICS_IDLE_S,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s for /metrics (in use?)", addr);
+		wd_stop(s);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return NULL;
@@ -331,6 +600,7 @@ void metrics_srv_stop(struct metrics_srv *s)
 {
 	if (!s)
 		return;
+	wd_stop(s);
 	MHD_stop_daemon(s->d);
 	metrics_srv_publish(s, NULL);
 	pthread_mutex_destroy(&s->lock);

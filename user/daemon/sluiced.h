@@ -71,6 +71,8 @@ struct daemon_opts {
 	const char *config_path;	/* apply file: rollout: sections */
 	const char *prom_url;		/* default Prometheus of gates */
 	const char *metrics_addr;	/* /metrics listen address; "off" */
+	const char *metrics_hosts[8];	/* --metrics-host: Host names */
+	unsigned int nmetrics_hosts;
 	const char *notify_command, *notify_url;
 	unsigned int keep_days;
 	int verbose;

@@ -144,11 +144,13 @@ int sluice_ctl_call(struct sluice_ctl *c, json_t *req, json_t **reply,
 	if (!e)
 		e = send_all(c->fd, "\n", 1);
 	free(line);
-	if (e) {
+	/* a refused connection (too many) carries its reason as a reply
+	 * line before the daemon closes it: read that first */
+	nl = read_line(c);
+	if (e && nl < 0) {
 		snprintf(err, errlen, "cannot send to sluiced: %s", strerror(-e));
 		return e;
 	}
-	nl = read_line(c);
 	if (nl < 0) {
 		snprintf(err, errlen, "no reply from sluiced: %s",
 			 nl == -EAGAIN ? "timed out" : strerror(-nl));

@@ -26,6 +26,33 @@ const char *sluice_gate_metric_name(enum sluice_gate_metric m)
 	return (unsigned int)m < SLUICE_METRICS ? metric_names[m] : "?";
 }
 
+bool sluice_plan_runs_commands(const struct sluice_plan *p, char *what, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->ngates; i++) {
+		const struct sluice_plan_gate *g = &p->gates[i];
+
+		if (g->metric == SLUICE_METRIC_EXT_COMMAND) {
+			snprintf(what, len, "gate '%s' runs a command", g->name);
+			return true;
+		}
+		if (g->ext.url[0]) {
+			snprintf(what, len, "gate '%s' fetches its own url: %s", g->name, g->ext.url);
+			return true;
+		}
+	}
+	if (p->pre_step_hook[0]) {
+		snprintf(what, len, "its pre_step_hook runs a command");
+		return true;
+	}
+	if (p->budget.present && p->budget.url[0]) {
+		snprintf(what, len, "its budget fetches its own url: %s", p->budget.url);
+		return true;
+	}
+	return false;
+}
+
 const char *sluice_step_kind_name(enum sluice_step_kind k)
 {
 	static const char *const n[] = { "weight", "pause", "cutover" };

@@ -321,6 +321,14 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent);
  * -EINVAL (not a duration), -ERANGE (over 30 days). */
 int sluice_parse_duration(const char *s, __u64 *ms);
 
+/*
+ * Does the plan run a command or fetch a URL of its own: a command gate, a
+ * pre_step_hook, a gate's or the budget's url: (sluiced runs them as root;
+ * a prometheus gate without url: asks sluiced's own --prometheus)? true
+ * with what in what ("gate 'x' runs a command").
+ */
+bool sluice_plan_runs_commands(const struct sluice_plan *p, char *what, size_t len);
+
 const char *sluice_gate_metric_name(enum sluice_gate_metric m);
 const char *sluice_step_kind_name(enum sluice_step_kind k);
 
