@@ -405,6 +405,8 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	r->error[0] = '\0';
+	if (eng_terminal(r->st.phase))
+		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);
 	gs_notify_events(d, r, &d->out);
 	if (d->out.changed)
@@ -637,6 +639,8 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 {
 	__u64 now = now_ms();
 
+	if (eng_terminal(r->st.phase))
+		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);
 	gs_notify_events(d, r, &d->out);
 	if (changed && persist(d, r, now)) {
