@@ -31,7 +31,9 @@ struct args {
 	int err;		/* set by the child when it cannot exec */
 };
 
-/* In the child: system calls only (it shares the parent's memory). */
+/* In the child: system calls only (it shares the parent's memory);
+ * uninstrumented, like glibc's own spawn child. */
+__attribute__((no_sanitize_address))
 static int child_main(void *p)
 {
 	struct args *a = p;
