@@ -53,7 +53,7 @@ static int child_main(void *p)
 		src[i] = a->fd[i];
 		if (src[i] == CHILD_DEVNULL)
 			src[i] = open("/dev/null", i ? O_WRONLY : O_RDONLY);
-		else if (src[i] >= 0 && src[i] < 3)
+		if (src[i] >= 0 && src[i] < 3)
 			src[i] = fcntl(src[i], F_DUPFD, 3);
 		if (src[i] == -1)
 			goto fail;

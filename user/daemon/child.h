@@ -11,7 +11,8 @@
  * child started itself (`sh -c 'a; b'` runs a and b as its children)
  * outlives a kill -9 of sluiced; the normal paths kill the whole group,
  * and a service manager's stop (systemd kills the unit's control group)
- * covers the crash.
+ * covers the crash. The signal follows the thread that spawned the child:
+ * spawn from the loop's thread, which lives as long as sluiced.
  *
  * Stopped: SIGTERM to the group, CHILD_GRACE_MS for it to end, SIGKILL to
  * the group (whatever ignored SIGTERM, a straggler whose leader exited),

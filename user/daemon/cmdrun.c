@@ -252,6 +252,7 @@ void cmdrun_free(struct cmdrun *c)
 	unsigned int n = 0;
 	struct run *r;
 	pid_t *pids;
+	bool stopped;
 
 	if (!c)
 		return;
@@ -260,17 +261,18 @@ void cmdrun_free(struct cmdrun *c)
 	for (r = c->dying; r; r = r->next)
 		n++;
 	pids = calloc(n ? n : 1, sizeof(*pids));
+	stopped = pids;
 	n = 0;
 	for (r = c->dying; r && pids; r = r->next)
 		pids[n++] = r->pid;
-	if (pids)
+	if (stopped)
 		child_stop_all(pids, n);	/* a bounded wait: shutdown */
 	free(pids);
 	while (c->dying) {
 		r = c->dying;
-		if (!pids)
+		if (!stopped)	/* out of memory: no grace */
 			kill(-r->pid, SIGKILL);
-		waitpid(r->pid, NULL, pids ? WNOHANG : 0);
+		waitpid(r->pid, NULL, stopped ? WNOHANG : 0);
 		unlink_run(c, r);
 		free(r);
 	}
@@ -460,12 +462,9 @@ int cmdrun_dispatch(struct cmdrun *c)
 			if (!r)
 				continue;	/* finished earlier in this batch */
 			if ((t & 3) == W_OUT) {
-				drain(r);
-				if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
-					epoll_ctl(c->ep, EPOLL_CTL_DEL, r->outfd, NULL);
-					close(r->outfd);
-					r->outfd = -1;
-				}
+				drain(r);	/* none when dying: its pipe is closed */
+				if (evs[i].events & (EPOLLHUP | EPOLLERR))
+					close_fd(c, &r->outfd);
 				continue;
 			}
 			if (r->dying) {	/* the leader ended */
