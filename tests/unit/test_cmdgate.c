@@ -3,12 +3,20 @@
  * Command gates: real commands run through the asynchronous runner: pass,
  * fail, a hang killed at its timeout (with its children), garbage on
  * stdout, a crash, a missing program; the environment a gate sees; a slow
- * command never holds up a fast one.
+ * command never holds up a fast one. Stopping (issue 19): a cancel reports
+ * at once and does not wait; the group gets SIGTERM first (a command may
+ * clean up), SIGKILL when it ignores it, its children included, and the
+ * leader is reaped; cmdrun_free stops and reaps what runs; a command
+ * whose runner's process dies without stopping it (kill -9) is killed by
+ * the kernel (PR_SET_PDEATHSIG), its own children are not (the limit).
  * sluice-test: host-only
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "test.h"
 #include "cmdgate.h"
 
@@ -223,6 +231,168 @@ static void test_concurrent(struct cmdrun *c)
 	cmdrun_free(c);
 }
 
+/* gone: no such process, or a zombie (reaped by someone else's wait) */
+static bool pid_dead(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[2] == 'Z';
+}
+
+/* Read "PID [PID]" a command wrote to path (waiting up to 5 s, running c). */
+static int read_pids(struct cmdrun *c, const char *path, pid_t pid[2])
+{
+	struct got none = { 0 };
+	int n = 0;
+
+	for (int i = 0; i < 50 && n < 2; i++) {
+		FILE *f = fopen(path, "r");
+		int a = 0, b = 0;
+
+		if (f) {
+			n = fscanf(f, "%d %d", &a, &b);
+			fclose(f);
+			pid[0] = a;
+			pid[1] = b;
+			if (n == 2)
+				break;
+		}
+		if (c)
+			run_until(c, &none, 1, 100);
+		else
+			usleep(100 * 1000);
+	}
+	return n;
+}
+
+/* Run c until pid is gone (at most 10 s): reaped (our child: the runner
+ * waits for it) or dead (a grandchild: init reaps it). */
+static bool run_until_dead(struct cmdrun *c, pid_t pid, bool reaped)
+{
+	struct got none = { 0 };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	for (int i = 0; i < 100 && (reaped ? !access(path, F_OK) : !pid_dead(pid)); i++)
+		run_until(c, &none, 1, 100);
+	return reaped ? access(path, F_OK) < 0 : pid_dead(pid);
+}
+
+static void test_stop(void)
+{
+	char dir[] = "/tmp/sluice-cmdgate.XXXXXX", f1[64], f2[64], s1[512], s2[512];
+	char *graceful[] = { "/bin/sh", "-c", s1, NULL };
+	char *stubborn[] = { "/bin/sh", "-c", s2, NULL };
+	struct cmdrun *c = cmdrun_new();
+	struct got g[2];
+	pid_t p1[2] = { 0 }, p2[2] = { 0 };
+	int64_t id;
+
+	subtest("cancel: at once, SIGTERM first, SIGKILL when ignored, group and all, reaped");
+	if (!ASSERT_TRUE(c && mkdtemp(dir), "runner and a directory"))
+		return;
+	snprintf(f1, sizeof(f1), "%s/graceful", dir);
+	snprintf(f2, sizeof(f2), "%s/stubborn", dir);
+	/* records SIGTERM and ends; its child sleeps (a grandchild of ours) */
+	snprintf(s1, sizeof(s1), "trap 'echo term >> %s.term; exit 0' TERM; sleep 30 & "
+		 "echo $$ $! > %s.tmp; mv %s.tmp %s; wait", f1, f1, f1, f1);
+	/* ignores SIGTERM, and so does its child */
+	snprintf(s2, sizeof(s2), "trap '' TERM; sleep 30 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait",
+		 f2, f2, f2);
+	memset(g, 0, sizeof(g));
+	id = cmdrun_start(c, graceful, NULL, NULL, 60000, on_done, &g[0]);
+	ASSERT_TRUE(id > 0, "graceful started");
+	ASSERT_EQ(read_pids(c, f1, p1), 2, "graceful: its pid and its child's");
+	cmdrun_cancel(c, id);
+	ASSERT_TRUE(g[0].done && g[0].r.err == -ECANCELED, "cancel reports -ECANCELED at once");
+	ASSERT_EQ(cmdrun_pending(c), 0, "nothing pending after the cancel");
+	ASSERT_TRUE(run_until_dead(c, p1[0], true), "graceful: the shell ended and was reaped");
+	ASSERT_TRUE(run_until_dead(c, p1[1], false), "graceful: its child ended too");
+	{
+		char t[80], got[16] = "";
+		FILE *f;
+
+		snprintf(t, sizeof(t), "%s.term", f1);
+		f = fopen(t, "r");
+		if (f) {
+			if (!fgets(got, sizeof(got), f))
+				got[0] = 0;
+			fclose(f);
+		}
+		ASSERT_TRUE(!strcmp(got, "term\n"), "graceful: it saw SIGTERM (a chance to clean up)");
+	}
+	ASSERT_TRUE(waitpid(p1[0], NULL, WNOHANG) < 0 && errno == ECHILD,
+		    "graceful: no zombie left to reap");
+
+	id = cmdrun_start(c, stubborn, NULL, NULL, 60000, on_done, &g[1]);
+	ASSERT_TRUE(id > 0, "stubborn started");
+	ASSERT_EQ(read_pids(c, f2, p2), 2, "stubborn: its pid and its child's");
+	cmdrun_cancel(c, id);
+	ASSERT_TRUE(g[1].done && g[1].r.err == -ECANCELED, "cancel reports -ECANCELED at once");
+	ASSERT_TRUE(!pid_dead(p2[0]) && !pid_dead(p2[1]),
+		    "stubborn: the cancel did not wait for it (SIGKILL comes from the loop)");
+	ASSERT_TRUE(run_until_dead(c, p2[0], true), "stubborn: killed after the grace and reaped");
+	ASSERT_TRUE(run_until_dead(c, p2[1], false), "stubborn: its child killed too");
+	ASSERT_TRUE(waitpid(p2[0], NULL, WNOHANG) < 0 && errno == ECHILD,
+		    "stubborn: no zombie left to reap");
+
+	subtest("free stops and reaps what runs, a stubborn one included");
+	unlink(f2);
+	memset(g, 0, sizeof(g));
+	id = cmdrun_start(c, stubborn, NULL, NULL, 60000, on_done, &g[0]);
+	ASSERT_EQ(read_pids(c, f2, p2), 2, "stubborn again");
+	cmdrun_free(c);
+	ASSERT_TRUE(g[0].done && g[0].r.err == -ECANCELED, "free reports -ECANCELED");
+	ASSERT_TRUE(waitpid(p2[0], NULL, WNOHANG) < 0 && errno == ECHILD && pid_dead(p2[0]),
+		    "free: the shell is dead and reaped");
+	for (int i = 0; i < 50 && !pid_dead(p2[1]); i++)
+		usleep(100 * 1000);
+	ASSERT_TRUE(pid_dead(p2[1]), "free: its child is dead");
+
+	subtest("kill -9 of the runner's process: the kernel kills its children");
+	unlink(f2);
+	{
+		pid_t runner = fork();
+
+		if (runner == 0) {
+			struct cmdrun *r = cmdrun_new();
+
+			if (!r || cmdrun_start(r, stubborn, NULL, NULL, 60000, on_done, &g[0]) <= 0)
+				_exit(1);
+			read_pids(NULL, f2, p2);
+			pause();	/* until SIGKILL: nothing stops the command */
+			_exit(0);
+		}
+		ASSERT_EQ(read_pids(NULL, f2, p2), 2, "the runner's command runs");
+		kill(runner, SIGKILL);
+		waitpid(runner, NULL, 0);
+		for (int i = 0; i < 50 && !pid_dead(p2[0]); i++)
+			usleep(100 * 1000);
+		ASSERT_TRUE(pid_dead(p2[0]), "its direct child died with it (PR_SET_PDEATHSIG)");
+		printf("    the limit: its grandchild %s\n",
+		       pid_dead(p2[1]) ? "died too" : "outlives it (a service manager's job)");
+		if (p2[0] > 0)
+			kill(-p2[0], SIGKILL);	/* what is left of that group */
+	}
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd))
+			fprintf(stderr, "    cannot remove %s\n", dir);
+	}
+}
+
 int main(void)
 {
 	struct cmdrun *c = cmdrun_new();
@@ -234,5 +404,6 @@ int main(void)
 	test_hang(c);
 	test_env_and_stdin(c);
 	test_concurrent(c);	/* frees c */
+	test_stop();
 	return t_done();
 }

@@ -4,7 +4,8 @@
  * refusing, accepting then resetting, HTTP 200 and 500, a server that
  * never answers (timeouts), a listener whose queue is full (connect
  * timeout), commands (exit status, environment, a command killed at its
- * timeout); rise/fall damping, flapping, the start state, the in-flight
+ * timeout, commands in flight stopped by hc_free: SIGTERM to the group
+ * first, SIGKILL when ignored, reaped); rise/fall damping, flapping, the start state, the in-flight
  * bound, and targets kept across hc_set_targets. Bounds on time are
  * generous (seconds for checks of 100 ms): nothing depends on speed.
  * sluice-test: host-only
@@ -17,8 +18,35 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "test.h"
 #include "hcheck.h"
+
+static char g_pidfile[96];
+
+static bool pidfile_there(struct hc *hc)
+{
+	(void)hc;
+	return access(g_pidfile, F_OK) == 0;
+}
+
+/* gone: no such process, or a zombie (reaped by someone else's wait) */
+static bool pid_dead(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[2] == 'Z';
+}
 
 /* ---- a small server on loopback ------------------------------------------- */
 
@@ -402,6 +430,62 @@ int main(void)
 		ASSERT_EQ(hc_count(hc), 0, "none left");
 		ASSERT_EQ(hc_timeout_ms(hc), -1, "nothing to wait for");
 	}
+	subtest("hc_free stops commands in flight: SIGTERM first, the group, reaped");
+	{
+		struct hc_opts o3 = { 0 };
+		struct hc *h3 = hc_new(&o3, err, sizeof(err));
+		const char *how[2] = {
+			/* records SIGTERM and ends */
+			"trap 'echo term > %s.term; exit 0' TERM; sleep 30 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait",
+			/* ignores SIGTERM, and so does its child */
+			"trap '' TERM; sleep 30 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait",
+		};
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			char term[128], got[16] = "";
+			int a = 0, b = 0;
+			FILE *f;
+
+			snprintf(g_pidfile, sizeof(g_pidfile), "%s.pids%d", tmp, k);
+			snprintf(term, sizeof(term), "%s.term", g_pidfile);
+			t[0] = tgt(0, SLUICE_CHECK_COMMAND, 10 + k);
+			t[0].check.timeout_ms = 30000;
+			t[0].check.interval_ms = 100;	/* due at once; one probe at a time */
+			if (k == 0)
+				snprintf(t[0].check.command, sizeof(t[0].check.command), how[0],
+					 g_pidfile, g_pidfile, g_pidfile, g_pidfile);
+			else
+				snprintf(t[0].check.command, sizeof(t[0].check.command), how[1],
+					 g_pidfile, g_pidfile, g_pidfile);
+			if (k)
+				h3 = hc_new(&o3, err, sizeof(err));
+			ASSERT_OK(hc_set_targets(h3, t, 1), "a command that runs 30 s");
+			ASSERT_TRUE(run_until(h3, pidfile_there, 10000), "it runs");
+			f = fopen(g_pidfile, "r");
+			ASSERT_TRUE(f && fscanf(f, "%d %d", &a, &b) == 2, "its pid and its child's");
+			if (f)
+				fclose(f);
+			hc_free(h3);
+			ASSERT_TRUE(a > 0 && waitpid(a, NULL, WNOHANG) < 0 && errno == ECHILD,
+				    "the shell was reaped");
+			for (i = 0; i < 50 && b > 0 && !pid_dead(b); i++)
+				usleep(100000);
+			ASSERT_TRUE(b > 0 && pid_dead(b), "its child was stopped too");
+			if (k == 0) {
+				f = fopen(term, "r");
+				if (f) {
+					if (!fgets(got, sizeof(got), f))
+						got[0] = 0;
+					fclose(f);
+				}
+				ASSERT_TRUE(!strcmp(got, "term\n"), "it saw SIGTERM first");
+			}
+			unlink(g_pidfile);
+			unlink(term);
+		}
+	}
+
 	hc_free(hc);
 	srv_stop(&http);
 	srv_stop(&rst);

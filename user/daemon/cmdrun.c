@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Asynchronous commands with a timeout: posix_spawn, pidfds, an epoll set. */
+/*
+ * Asynchronous commands with a timeout: child_spawn, pidfds, an epoll set.
+ * A cancelled run reports -ECANCELED at once and goes on the dying list:
+ * its group has SIGTERM, then SIGKILL CHILD_GRACE_MS later (the timer),
+ * and its leader is reaped after that (its pidfd), never blocking the
+ * loop.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include "child.h"
 #include "cmdrun.h"
 
 extern char **environ;
@@ -24,8 +30,10 @@ struct run {
 	int64_t id;
 	pid_t pid;
 	int pidfd, outfd;
-	bool killed;
-	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	bool killed;		/* SIGKILL sent (timeout, or dying's grace over) */
+	bool dying;		/* cancelled: on c->dying, SIGTERM sent */
+	bool exited;		/* dying: the leader ended (pidfd closed) */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC; dying: when SIGKILL is due */
 	struct timespec t0;
 	char out[CMD_MAX_OUT + 1];
 	size_t len;
@@ -39,6 +47,7 @@ struct cmdrun {
 	int64_t next_id;
 	unsigned int pending;
 	struct run *runs;
+	struct run *dying;	/* cancelled, their groups being stopped */
 };
 
 static uint64_t mono_ns(void)
@@ -103,6 +112,9 @@ static void arm_timer(struct cmdrun *c)
 	for (r = c->runs; r; r = r->next)
 		if (!r->killed && (!min || r->deadline_ns < min))
 			min = r->deadline_ns;
+	for (r = c->dying; r; r = r->next)
+		if (!r->killed && (!min || r->deadline_ns < min))
+			min = r->deadline_ns;
 	if (min) {
 		its.it_value.tv_sec = min / 1000000000ull;
 		its.it_value.tv_nsec = min % 1000000000ull;
@@ -129,24 +141,31 @@ static void drain(struct run *r)
 	r->out[r->len] = 0;
 }
 
-static void unlink_run(struct cmdrun *c, struct run *r)
+static void close_fd(struct cmdrun *c, int *fd)
 {
-	struct run **pp;
+	if (*fd >= 0) {
+		epoll_ctl(c->ep, EPOLL_CTL_DEL, *fd, NULL);
+		close(*fd);
+		*fd = -1;
+	}
+}
 
-	for (pp = &c->runs; *pp; pp = &(*pp)->next)
+static void list_del(struct run **pp, struct run *r)
+{
+	for (; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
 			break;
 		}
-	c->pending--;
-	if (r->pidfd >= 0) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, r->pidfd, NULL);
-		close(r->pidfd);
-	}
-	if (r->outfd >= 0) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, r->outfd, NULL);
-		close(r->outfd);
-	}
+}
+
+static void unlink_run(struct cmdrun *c, struct run *r)
+{
+	list_del(r->dying ? &c->dying : &c->runs, r);
+	if (!r->dying)
+		c->pending--;
+	close_fd(c, &r->pidfd);
+	close_fd(c, &r->outfd);
 }
 
 /* The process ended: collect its status and report. */
@@ -189,25 +208,74 @@ static void kill_run(struct run *r)
 	r->killed = true;
 }
 
+/* A dying run is over: its group had SIGKILL and its leader ended. */
+static void bury(struct cmdrun *c, struct run *r)
+{
+	waitpid(r->pid, NULL, 0);
+	unlink_run(c, r);
+	free(r);
+}
+
+/* Report -ECANCELED now; stop the group in the background (the timer). */
 static void cancel(struct cmdrun *c, struct run *r)
 {
 	struct cmd_result res = { .err = -ECANCELED, .out = "",
 				  .reason = "cancelled" };
+	cmd_cb cb = r->cb;
 
-	kill_run(r);
-	waitpid(r->pid, NULL, 0);
-	unlink_run(c, r);
-	if (r->cb)
-		r->cb(&res, r->arg);
-	free(r);
+	list_del(&c->runs, r);
+	c->pending--;
+	close_fd(c, &r->outfd);	/* the pidfd stays: it says when the leader ends */
+	kill(-r->pid, SIGTERM);
+	r->dying = true;
+	r->killed = false;
+	r->cb = NULL;
+	r->deadline_ns = mono_ns() + CHILD_GRACE_MS * 1000000ull;
+	r->next = c->dying;
+	c->dying = r;
+	arm_timer(c);
+	if (cb)
+		cb(&res, r->arg);
+}
+
+/* A dying run's SIGKILL is due. */
+static void finish_dying(struct cmdrun *c, struct run *r)
+{
+	kill(-r->pid, SIGKILL);	/* the leader is not reaped: the id is ours */
+	r->killed = true;
+	if (r->exited)
+		bury(c, r);
 }
 
 void cmdrun_free(struct cmdrun *c)
 {
+	unsigned int n = 0;
+	struct run *r;
+	pid_t *pids;
+	bool stopped;
+
 	if (!c)
 		return;
 	while (c->runs)
 		cancel(c, c->runs);
+	for (r = c->dying; r; r = r->next)
+		n++;
+	pids = calloc(n ? n : 1, sizeof(*pids));
+	stopped = pids;
+	n = 0;
+	for (r = c->dying; r && pids; r = r->next)
+		pids[n++] = r->pid;
+	if (stopped)
+		child_stop_all(pids, n);	/* a bounded wait: shutdown */
+	free(pids);
+	while (c->dying) {
+		r = c->dying;
+		if (!stopped)	/* out of memory: no grace */
+			kill(-r->pid, SIGKILL);
+		waitpid(r->pid, NULL, stopped ? WNOHANG : 0);
+		unlink_run(c, r);
+		free(r);
+	}
 	if (c->tfd >= 0)
 		close(c->tfd);
 	if (c->ep >= 0)
@@ -258,10 +326,7 @@ static char **build_env(char *const env[])
 static int spawn(struct run *r, char *const argv[], char *const env[],
 		 const char *stdin_text, char *why, size_t whylen)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, err;
-	sigset_t none, def;
+	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, err, fd[3];
 	char **envp = NULL;
 
 	if (pipe2(out, O_CLOEXEC) < 0 || (stdin_text && pipe2(in, O_CLOEXEC) < 0)) {
@@ -285,28 +350,12 @@ static int spawn(struct run *r, char *const argv[], char *const env[],
 		err = -ENOMEM;
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (stdin_text)
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigfillset(&def);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
-	err = -posix_spawnp(&r->pid, argv[0], &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (err) {
-		snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(-err));
+	fd[0] = stdin_text ? in[0] : CHILD_DEVNULL;
+	fd[1] = out[1];
+	fd[2] = CHILD_INHERIT;	/* stderr: the daemon's log */
+	err = child_spawn(&r->pid, argv, envp, fd, why, whylen);
+	if (err)
 		goto out;
-	}
 	r->outfd = out[0];
 	out[0] = -1;
 	fcntl(r->outfd, F_SETFL, O_NONBLOCK);
@@ -373,6 +422,9 @@ static struct run *find(struct cmdrun *c, int64_t id)
 	for (r = c->runs; r; r = r->next)
 		if (r->id == id)
 			return r;
+	for (r = c->dying; r; r = r->next)
+		if (r->id == id)
+			return r;
 	return NULL;
 }
 
@@ -387,7 +439,7 @@ int cmdrun_dispatch(struct cmdrun *c)
 			return errno == EINTR ? n : -errno;
 		for (i = 0; i < k; i++) {
 			uint64_t t = evs[i].data.u64;
-			struct run *r;
+			struct run *r, *next;
 
 			if (t == W_TIMER) {
 				uint64_t ticks, now = mono_ns();
@@ -398,6 +450,11 @@ int cmdrun_dispatch(struct cmdrun *c)
 				for (r = c->runs; r; r = r->next)
 					if (!r->killed && r->deadline_ns <= now)
 						kill_run(r);
+				for (r = c->dying; r; r = next) {
+					next = r->next;
+					if (!r->killed && r->deadline_ns <= now)
+						finish_dying(c, r);
+				}
 				arm_timer(c);
 				continue;
 			}
@@ -405,12 +462,16 @@ int cmdrun_dispatch(struct cmdrun *c)
 			if (!r)
 				continue;	/* finished earlier in this batch */
 			if ((t & 3) == W_OUT) {
-				drain(r);
-				if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
-					epoll_ctl(c->ep, EPOLL_CTL_DEL, r->outfd, NULL);
-					close(r->outfd);
-					r->outfd = -1;
-				}
+				drain(r);	/* none when dying: its pipe is closed */
+				if (evs[i].events & (EPOLLHUP | EPOLLERR))
+					close_fd(c, &r->outfd);
+				continue;
+			}
+			if (r->dying) {	/* the leader ended */
+				if (r->killed)
+					bury(c, r);
+				else	/* kept unreaped until the group's SIGKILL */
+					r->exited = true, close_fd(c, &r->pidfd);
 				continue;
 			}
 			finish(c, r);

@@ -2,10 +2,13 @@
 /*
  * Run commands without blocking sluiced: command gates, the pre-step hook,
  * notification commands. Each command is spawned in its own process group
- * with a timeout (the group is killed with SIGKILL at it), stdin from a
- * given text (or /dev/null), stdout captured up to CMD_MAX_OUT bytes,
- * stderr inherited (the daemon's log). Like httpc, the runner owns an epoll
- * set (pidfds, stdout pipes, a timerfd) exposed as one fd for the loop.
+ * (child.h: with a death signal) with a timeout (the group is killed with
+ * SIGKILL at it), stdin from a given text (or /dev/null), stdout captured
+ * up to CMD_MAX_OUT bytes, stderr inherited (the daemon's log). A
+ * cancelled one is stopped in the background: SIGTERM to its group,
+ * SIGKILL CHILD_GRACE_MS later, then reaped. Like httpc, the runner owns
+ * an epoll set (pidfds, stdout pipes, a timerfd) exposed as one fd for
+ * the loop.
  */
 #ifndef SLUICED_CMDRUN_H
 #define SLUICED_CMDRUN_H
@@ -35,7 +38,8 @@ struct cmd_result {
 typedef void (*cmd_cb)(const struct cmd_result *r, void *arg);
 
 struct cmdrun *cmdrun_new(void);
-/* Kills what still runs (its callbacks see -ECANCELED), then frees. */
+/* Stops what still runs (its callbacks see -ECANCELED; SIGTERM, at most
+ * CHILD_GRACE_MS, SIGKILL: a bounded wait, for shutdown), then frees. */
 void cmdrun_free(struct cmdrun *c);
 int cmdrun_fd(const struct cmdrun *c);
 int cmdrun_dispatch(struct cmdrun *c);

@@ -62,6 +62,12 @@ void gs_stop(struct daemon *d)
 	httpc_free(d->hc);
 }
 
+void gs_cancel(struct daemon *d, const char *service)
+{
+	extgate_forget(d->xg, service);
+	prestep_forget(d->ps, service);
+}
+
 int gs_fds(struct daemon *d, int fds[2])
 {
 	fds[0] = httpc_fd(d->hc);

@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include <sys/wait.h>
 #include <curl/curl.h>
 #include "clock.h"
+#include "child.h"
 #include "hcheck.h"
 
 extern char **environ;
@@ -434,9 +434,7 @@ static void cmd_start(struct hc *hc, struct item *it)
 	static const int envmax = 256;
 	char *argv[] = { "/bin/sh", "-c", it->t.check.command, NULL };
 	char *env[envmax + 8], vars[1024], why[HC_REASON_LEN];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none;
+	static const int null3[3] = { CHILD_DEVNULL, CHILD_DEVNULL, CHILD_DEVNULL };
 	int i, n = 0, err, fd;
 	pid_t pid;
 
@@ -444,20 +442,10 @@ static void cmd_start(struct hc *hc, struct item *it)
 		if (strncmp(environ[i], "SLUICE_", 7))
 			env[n++] = environ[i];
 	cmd_env(env + n, vars, sizeof(vars), &it->t);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setpgroup(&at, 0);	/* its own group: killable whole */
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-	err = posix_spawn(&pid, argv[0], &fa, &at, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	/* its own group (killable whole), a death signal: child.h */
+	err = child_spawn(&pid, argv, env, null3, why, sizeof(why));
 	if (err) {
-		errno_reason(err, why, sizeof(why));
+		errno_reason(-err, why, sizeof(why));
 		finish(hc, it, false, why);
 		return;
 	}
@@ -586,12 +574,39 @@ struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen)
 	return hc;
 }
 
+/* Shutdown: the commands in flight get SIGTERM and a grace (child.h). */
+static void stop_commands(struct hc *hc)
+{
+	pid_t *pids = calloc(hc->n ? hc->n : 1, sizeof(*pids));
+	unsigned int i, n = 0;
+
+	if (!pids)
+		return;		/* cancel() kills them */
+	for (i = 0; i < hc->n; i++)
+		if (hc->it[i]->kind == PR_CMD)
+			pids[n++] = hc->it[i]->pid;
+	child_stop_all(pids, n);
+	for (i = 0; i < hc->n; i++) {
+		struct item *it = hc->it[i];
+
+		if (it->kind != PR_CMD)
+			continue;
+		epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+		close(it->fd);
+		it->kind = PR_NONE;
+		if (hc->inflight)
+			hc->inflight--;
+	}
+	free(pids);
+}
+
 void hc_free(struct hc *hc)
 {
 	unsigned int i;
 
 	if (!hc)
 		return;
+	stop_commands(hc);
 	for (i = 0; i < hc->n; i++) {
 		cancel(hc, hc->it[i]);
 		free(hc->it[i]);

@@ -30,7 +30,9 @@
  *            SLUICE_BACKEND_ADDRESS, SLUICE_BACKEND_PORT,
  *            SLUICE_CHECK_ADDRESS, SLUICE_CHECK_PORT in its environment;
  *            up on exit status 0 within the timeout. Past the timeout the
- *            group is killed (SIGKILL) and the check fails. The daemon
+ *            group is killed (SIGKILL) and the check fails; hc_free
+ *            stops those in flight (SIGTERM, SIGKILL a grace later) and
+ *            a dying daemon takes them along (child.h). The daemon
  *            must not ignore SIGCHLD (the checker reaps its own children).
  * A probe is due every interval (first ones spread over the interval);
  * at most max_inflight run at once, others wait (counted as `late`).

@@ -60,6 +60,20 @@ void prestep_free(struct prestep *p)
 	free(p);
 }
 
+void prestep_forget(struct prestep *p, const char *service)
+{
+	struct run **pp, *u;
+
+	for (pp = p ? &p->runs : NULL; pp && *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->service, service)) {
+			u = *pp;
+			*pp = u->next;
+			cancel(u);
+			free(u);
+			return;
+		}
+}
+
 static void on_done(const struct cmd_result *r, void *arg)
 {
 	struct run *u = arg;

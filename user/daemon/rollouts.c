@@ -469,6 +469,8 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	}
 	r->error[0] = '\0';
 	fp_kinds |= out_kinds(&d->out);
+	if (eng_terminal(r->st.phase))
+		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);
 	if (d->out.changed)
 		r->dirty = true;
@@ -694,6 +696,8 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 	__u64 now = steady_ms();
 
 	fp_kinds = out_kinds(&d->out);
+	if (eng_terminal(r->st.phase))
+		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);
 	if ((changed && persist(d, r, now)) || outbox_record(d, r, &d->out))
 		goto bad;

@@ -195,6 +195,9 @@ int gs_fds(struct daemon *d, int fds[2]);
 void gs_dispatch(struct daemon *d);
 /* before eng_tick: measurements due, results into obs->ext[] */
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now);
+/* the rollout of service ended or is replaced: stop its gates' commands
+ * and its pre-step hook (their process groups: SIGTERM, then SIGKILL) */
+void gs_cancel(struct daemon *d, const char *service);
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
 void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
 			      const struct eng_freeze *f);
@@ -239,6 +242,8 @@ void prestep_free(struct prestep *p);
 /* before eng_tick: start the hook the state asks for, its outcome into
  * obs->hook */
 void prestep_tick(struct prestep *p, const struct rollout *r, struct eng_obs *obs);
+/* the service's rollout ended: stop its hook, drop its state */
+void prestep_forget(struct prestep *p, const char *service);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
