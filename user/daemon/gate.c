@@ -333,7 +333,10 @@ static enum gate_outcome eval_external(const struct sluice_plan_gate *g,
 					 GATE_INCONCLUSIVE, now_ms);
 	}
 	if (g->compare_baseline) {
-		lim = e->baseline * (1 + g->max_increase) +
+		/* the margin is relative to the baseline's magnitude: the
+		 * limit lies above the baseline for values of either sign
+		 * (-1 with 20 %: -0.8, not -1.2) */
+		lim = e->baseline + fabs(e->baseline) * g->max_increase +
 		      (g->has_max_increase_abs ? g->max_increase_abs : 0);
 		ev->threshold = lim;
 		if (e->canary > lim) {
