@@ -245,6 +245,7 @@ _Static_assert(sizeof(struct sluice_conn_key) == 40, "conn_key size");
 
 #define SLUICE_CONN_SYN		(1u << 0)	/* first packet was a SYN */
 #define SLUICE_CONN_HS_COUNTED	(1u << 1)	/* counted as hs_timeout once */
+#define SLUICE_CONN_RETRANS_COUNTED (1u << 2)	/* counted as syn_retrans once */
 
 /*
  * Tuple reuse. A bare SYN (no ACK) on a tuple with an entry is a
@@ -282,7 +283,8 @@ _Static_assert(__builtin_offsetof(struct sluice_conn, syn_seq) == 24,
  * see (the VIP and service port) plus the flow's tags for health signals.
  */
 #define SLUICE_REV_ANSWERED	(1u << 0)	/* SYN-ACK seen, latency taken */
-#define SLUICE_REV_RST		(1u << 1)	/* the backend sent a RST */
+#define SLUICE_REV_RST		(1u << 1)	/* the backend sent a RST (counted
+						 * as backend_rst once a flow) */
 struct sluice_nat_rev {
 	union sluice_addr vip;
 	__be16 vport;
@@ -317,9 +319,11 @@ struct sluice_flow_stats {
 	__u64 bytes;
 	__u64 new_flows;
 	__u64 reset_moves;	/* live flows re-decided by revert --reset */
-	__u64 syn_retrans;	/* SYN repeated (same sequence number) */
+	__u64 syn_retrans;	/* flows whose SYN was repeated (same
+				 * sequence number): once a flow */
 	__u64 client_rst;
-	__u64 backend_rst;
+	__u64 backend_rst;	/* nat: flows the backend reset, once a
+				 * flow */
 	__u64 hs_timeout;
 };
 _Static_assert(sizeof(struct sluice_flow_stats) == 64, "flow_stats size");

@@ -216,6 +216,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 	struct ct_hit h;
 	__u32 kw, be_id, seq = 0, now = 0, old_be = 0;
 	int rc, is_new = 0, syn_retrans = 0, hs_to = 0, rev = 0, fresh = 0;
+	int retrans_bad = 0;	/* the flow's first retransmitted SYN */
 
 	out->action = FWD_PASS;
 	out->ifindex = 0;
@@ -240,10 +241,19 @@ static __always_inline int sluice_process(const struct hook *hk,
 		if (pk.icmp_err) {
 			/* an ICMP error follows its flow as it is */
 		} else if (pk.flow.proto == IPPROTO_TCP && is_bare_syn(&pk)) {
-			if (tcp_seq_of(hk, &pk, &seq) == 0 && syn_is_new(&h.e, seq))
+			if (tcp_seq_of(hk, &pk, &seq) == 0 && syn_is_new(&h.e, seq)) {
 				fresh = 1;
-			else
+			} else {
 				syn_retrans = 1;
+				/* a client retrying its SYN is one bad event
+				 * per flow, not one per retry: marked on the
+				 * unconfirmed entry (where a retried SYN
+				 * finds its flow; no new branch, the
+				 * verifier's budget is tight) */
+				retrans_bad = !(h.e.flags & SLUICE_CONN_RETRANS_COUNTED);
+				h.e.flags |= SLUICE_CONN_RETRANS_COUNTED;
+				bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+			}
 		} else if (pk.flow.proto == IPPROTO_UDP) {
 			/* any timeout is at least one tick: a flow seen in
 			 * this tick or the last cannot be idle, so the hot
@@ -337,7 +347,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 			event_inc(SLUICE_EV_PASS_TRUNCATED);
 			return 0;
 		}
-		count_flow(&pk, &h.e, is_new, syn_retrans, 0);
+		count_flow(&pk, &h.e, is_new, retrans_bad, 0);
 		if (pk.icmp_err)
 			event_inc(SLUICE_EV_ICMP_STEERED);
 		return 0;
@@ -357,7 +367,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 	}
 	if (rc != FR_SENT)
 		return 0;
-	count_flow(&pk, &h.e, is_new, syn_retrans, hs_to);
+	count_flow(&pk, &h.e, is_new, retrans_bad, hs_to);
 	if (pk.icmp_err)
 		event_inc(SLUICE_EV_ICMP_STEERED);
 	return 0;
@@ -399,14 +409,15 @@ static __always_inline int sluice_reply(const struct hook *hk,
 				lat_record(rv.svc_id, rv.variant, rv.ring,
 					   bpf_ktime_get_ns() - rv.syn_ns);
 		}
-		if (pk.tcp_flags & TCPF_RST) {
+		/* once a flow: a refused flow may draw several RSTs (one per
+		 * SYN, per segment in flight) but is one bad event */
+		if ((pk.tcp_flags & TCPF_RST) && !(rv.flags & SLUICE_REV_RST)) {
 			struct sluice_flow_stats *st;
 
 			st = flow_stats_get(rv.svc_id, rv.variant, rv.ring);
 			if (st)
 				st->backend_rst += 1;
-			if (!(rv.flags & SLUICE_REV_RST))
-				r->flags = rv.flags | SLUICE_REV_RST;
+			r->flags = rv.flags | SLUICE_REV_RST;
 		}
 	}
 	if (nat_rewrite(hk, &pk, 0, &rv.vip, rv.vport))

@@ -2,14 +2,16 @@
 /*
  * Simulation benchmark of the sequential gate (`make seqsim`): thousands
  * of synthetic rollouts with fixed seeds through gate.c's whole path, one
- * evaluation per second at ~1,000 new flows/s.
+ * evaluation per second at ~1,000 new flows/s, observed every 100 ms like
+ * sluiced does (an evaluation before the second when a burst of bad events
+ * already decides it; TICK=1000 as the third argument: once a second).
  *  1. false rollbacks of identical canaries over a 1/5/25/50 % ramp of
  *     300 s steps, against confidence 99 % and 95 % (margin 0: the null's
  *     boundary, the worst case; margin 20 %: a typical plan);
  *  2. detection of 2x and 5x canaries held at 1, 5, 25 and 50 %: time and
  *     canary flows to the rollback (median and p90), share caught in 1 h;
  *  3. a canary that fails every flow at 5 %.
- * Usage: seqsim [RUNS] [SEED]   (defaults 2000, 1)
+ * Usage: seqsim [RUNS] [SEED] [TICK_MS]   (defaults 2000, 1, 100)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
 	static const double mults[] = { 2, 5 };
 	unsigned int runs = argc > 1 ? strtoul(argv[1], NULL, 0) : 2000;
 	__u64 seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1, *tt, *ff;
+	unsigned int tick = argc > 3 ? strtoul(argv[3], NULL, 0) : 100;
 	unsigned int i, a, b, k;
 
 	tt = calloc(runs, sizeof(*tt));
@@ -47,7 +50,8 @@ int main(int argc, char **argv)
 	if (!runs || !tt || !ff)
 		return 1;
 	printf("# seqsim: %u runs per row, seed %llu, 1000 new flows/s, baseline error ratio 1%%,\n"
-	       "# one evaluation per second\n", runs, (unsigned long long)seed);
+	       "# one evaluation per second, observed every %u ms\n", runs,
+	       (unsigned long long)seed, tick);
 	printf("\n## false rollbacks, identical canary, ramp 1/5/25/50%% x 300 s (1200 s)\n");
 	printf("%-10s %-8s %-10s %-10s %s\n", "confidence", "margin", "rolled", "rate", "95% CI");
 	for (a = 0; a < 2; a++)
@@ -55,7 +59,8 @@ int main(int argc, char **argv)
 			struct sim_gate_cfg c = { .margin = margins[b], .confidence = confs[a],
 						  .flows_per_s = 1000, .base_rate = 0.01,
 						  .canary_rate = 0.01, .weights = ramp,
-						  .nweights = 4, .step_s = 300, .max_s = 1200 };
+						  .nweights = 4, .step_s = 300, .max_s = 1200,
+						  .tick_ms = tick };
 			unsigned int rej = 0;
 			double lo, hi;
 
@@ -75,14 +80,14 @@ int main(int argc, char **argv)
 			struct sim_gate_cfg c = { .margin = 0.2, .confidence = 0.99,
 						  .flows_per_s = 1000, .base_rate = 0.01,
 						  .canary_rate = 0.01 * mults[a], .weights = &ramp[b],
-						  .nweights = 1, .max_s = 3600 };
+						  .nweights = 1, .max_s = 3600, .tick_ms = tick };
 			unsigned int caught = 0, nr = runs / 4 ? runs / 4 : 1;
 
 			for (i = 0; i < nr; i++) {
 				__u64 f;
-				unsigned int t = sim_gate_run(&c, seed * 31 + a * 1000 + b * 100000 + i, &f);
+				__u64 t = sim_gate_run(&c, seed * 31 + a * 1000 + b * 100000 + i, &f);
 
-				tt[i] = t ? t : 3601;
+				tt[i] = t ? (t + 999) / 1000 : 3601;
 				ff[i] = t ? f : ~0ull;
 				caught += t > 0;
 			}
@@ -98,17 +103,18 @@ int main(int argc, char **argv)
 	{
 		struct sim_gate_cfg c = { .margin = 0.2, .confidence = 0.99, .flows_per_s = 1000,
 					  .base_rate = 0.01, .canary_rate = 1,
-					  .weights = &ramp[1], .nweights = 1, .max_s = 600 };
+					  .weights = &ramp[1], .nweights = 1, .max_s = 600,
+					  .tick_ms = tick };
 		unsigned int nr = runs / 4 ? runs / 4 : 1;
 
 		for (k = 0; k < nr; k++) {
-			unsigned int t = sim_gate_run(&c, seed * 17 + k, &ff[k]);
+			__u64 t = sim_gate_run(&c, seed * 17 + k, &ff[k]);
 
-			tt[k] = t ? t : 601;
+			tt[k] = t ? t : 601000;
 		}
 		qsort(tt, nr, sizeof(*tt), cmp_u);
 		qsort(ff, nr, sizeof(*ff), cmp_u);
-		printf("evaluations to rollback: median %llu, max %llu (1 s each); canary flows median %llu, max %llu\n",
+		printf("time to rollback: median %llu ms, max %llu ms; canary flows median %llu, max %llu\n",
 		       (unsigned long long)tt[nr / 2], (unsigned long long)tt[nr - 1],
 		       (unsigned long long)ff[nr / 2], (unsigned long long)ff[nr - 1]);
 	}

@@ -176,28 +176,34 @@ static inline void sim_apply(struct sim *s, const struct eng_out *out)
 }
 
 /*
- * One synthetic rollout judged by one error-ratio gate evaluated every
- * second (gate.c's whole path: counters, increments, strata, test).
- * weights[i] holds for step_s seconds each (the last one until max_s).
- * Returns the second the gate failed (1-based), 0 if it never did; the
- * canary's new flows until then in *canary_flows.
+ * One synthetic rollout judged by one error-ratio gate (interval 1 s)
+ * the way the engine drives it: every tick_ms (0: 1000) traffic, then an
+ * evaluation when the gate is due or a burst decides it (gate.c's whole
+ * path: counters, increments, strata, test). weights[i] holds for step_s
+ * seconds each (the last one until max_s); a step begins like the
+ * engine's: the gate's step begins on the old weights, which the shell
+ * then rewrites. Returns the time the gate failed in ms (> 0), 0 if it
+ * never did; the canary's new flows until then in *canary_flows.
  */
 struct sim_gate_cfg {
 	double margin, confidence;
 	double flows_per_s, base_rate, canary_rate;
 	const __u16 *weights;
 	unsigned int nweights, step_s, max_s;
+	unsigned int tick_ms;
 };
 
-static inline unsigned int sim_gate_run(const struct sim_gate_cfg *c, __u64 seed,
-					__u64 *canary_flows)
+static inline __u64 sim_gate_run(const struct sim_gate_cfg *c, __u64 seed,
+				 __u64 *canary_flows)
 {
+	unsigned int tick = c->tick_ms ? c->tick_ms : 1000, step = 0;
+	__u16 want[SLUICE_MAX_RINGS], prev[SLUICE_MAX_RINGS] = {};
 	struct sluice_plan_gate g = {};
 	struct gate_state gs;
 	struct gate_ctx ctx = {};
 	struct gate_eval ev;
 	struct sim s;
-	unsigned int t, step = 0;
+	__u64 t;
 	int r;
 
 	g.metric = SLUICE_METRIC_ERROR_RATIO;
@@ -209,19 +215,25 @@ static inline unsigned int sim_gate_run(const struct sim_gate_cfg *c, __u64 seed
 	sim_init(&s, seed, c->flows_per_s, c->base_rate, c->canary_rate);
 	gate_state_init(&g, &gs);
 	for (r = 0; r < SLUICE_MAX_RINGS; r++)
-		s.obs.weight[r] = c->weights[0];
+		want[r] = s.obs.weight[r] = c->weights[0];
+	s.obs.tick_ms = tick;
 	ctx.mode = s.obs.mode;
-	ctx.weight = s.obs.weight;
+	ctx.weight = want;
+	ctx.prev_weight = prev;
 	gate_step_begin(&g, &gs, &ctx, &s.obs);
-	for (t = 1; t <= c->max_s; t++) {
-		if (c->step_s && step + 1 < c->nweights && t > (step + 1) * c->step_s) {
+	for (t = tick; t <= c->max_s * 1000ull; t += tick) {
+		if (c->step_s && step + 1 < c->nweights && t > (step + 1) * c->step_s * 1000ull) {
 			step++;
-			for (r = 0; r < SLUICE_MAX_RINGS; r++)
-				s.obs.weight[r] = c->weights[step];
+			for (r = 0; r < SLUICE_MAX_RINGS; r++) {
+				prev[r] = s.obs.weight[r];
+				want[r] = c->weights[step];
+			}
 			gate_step_begin(&g, &gs, &ctx, &s.obs);
+			memcpy(s.obs.weight, want, sizeof(want));
 		}
-		sim_traffic(&s, 1000);
-		if (gate_evaluate(&g, &gs, &ctx, &s.obs, t * 1000ull, &ev) == GATE_FAIL) {
+		sim_traffic(&s, tick);
+		if ((gate_due(&g, &gs, &s.obs, t) || gate_burst(&g, &gs, &ctx, &s.obs, t)) &&
+		    gate_evaluate(&g, &gs, &ctx, &s.obs, t, &ev) == GATE_FAIL) {
 			*canary_flows = s.obs.fs[SLUICE_CANARY][0].new_flows;
 			return t;
 		}

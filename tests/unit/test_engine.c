@@ -101,17 +101,23 @@ static int cmd(struct run *r, const struct sluice_plan *p, enum eng_cmd_kind k, 
 	return err;
 }
 
-/* One second: traffic, then a tick, then the actions. */
-static void tick(struct run *r, const struct sluice_plan *p)
+/* dt_ms of traffic, then a tick, then the actions. */
+static void tick_ms(struct run *r, const struct sluice_plan *p, __u64 dt_ms)
 {
-	sim_traffic(&r->sim, 1000);
-	r->now += 1000;
+	sim_traffic(&r->sim, dt_ms);
+	r->now += dt_ms;
 	if (eng_tick(p, &r->st, &r->sim.obs, &r->env, r->now, &r->out)) {
 		fprintf(stderr, "  tick: %s\n", r->out.error);
 		exit(1);
 	}
 	sim_apply(&r->sim, &r->out);
 	note(r);
+}
+
+/* One second: traffic, then a tick, then the actions. */
+static void tick(struct run *r, const struct sluice_plan *p)
+{
+	tick_ms(r, p, 1000);
 }
 
 static void run_until_end(struct run *r, const struct sluice_plan *p, unsigned int max_s)
@@ -896,6 +902,105 @@ static void test_pre_step_hook(void)
 	sluice_plan_free(p);
 }
 
+static const char two_step_yaml[] =
+	"steps:\n"
+	"  - weight: 5%\n    hold: 30s\n"
+	"  - weight: 25%\n    hold: 5m\n"
+	"gates:\n"
+	"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+	"    min_samples: 50\n";
+
+static void test_first_interval_counts(void)
+{
+	struct sluice_plan *p = plan_of(two_step_yaml);
+	static struct run r;
+	const struct gate_eval *e = &r.st.gates[0].last;
+	unsigned int i;
+
+	subtest("a step's first interval counts: its samples and bad events are judged");
+	run_init(&r, 21, 1000, 0.05, 0.05);
+	cmd(&r, p, ENG_CMD_START, false);
+	tick(&r, p);
+	fprintf(stderr, "  step 1, first evaluation: %s\n", e->reason);
+	ASSERT_TRUE(e->samples_c > 0 && e->samples_b > 0, "step 1: the first interval's flows count");
+	ASSERT_TRUE(e->bad_c > 0 && e->bad_b > 0, "step 1: the first interval's bad events count");
+	for (i = 0; i < 120 && r.steps_seen < 2; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.steps_seen, 2, "step 2 began");
+	tick(&r, p);
+	fprintf(stderr, "  step 2, first evaluation: %s\n", e->reason);
+	ASSERT_TRUE(e->samples_c > 100 && e->samples_b > 100,
+		    "step 2: the first interval's flows count (25 % of ~1,000)");
+	ASSERT_TRUE(e->bad_c > 0 && e->bad_b > 0, "step 2: the first interval's bad events count");
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "an equal canary goes on");
+	sluice_plan_free(p);
+}
+
+static const char slow_gate_yaml[] =
+	"steps:\n"
+	"  - weight: 5%\n    hold: 1h\n"
+	"gates:\n"
+	"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+	"    confidence: 99%\n    interval: 10s\n    min_samples: 100\n";
+
+static void test_burst_evaluates_early(void)
+{
+	struct sluice_plan *p = plan_of(slow_gate_yaml);
+	static struct run r;
+	__u64 fault_ms = 0, last_eval = 0;
+	unsigned int i, j;
+
+	subtest("a burst of bad events is judged before the interval ends");
+	run_init(&r, 22, 1000, 0.01, 0.01);
+	r.sim.obs.tick_ms = 100;
+	cmd(&r, p, ENG_CMD_START, false);
+	/* 100 ms ticks like sluiced's; healthy for 35 s */
+	for (i = 0; i < 350; i++)
+		tick_ms(&r, p, 100);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "healthy: progressing");
+	ASSERT_EQ(r.gate_events, 4, "healthy: one evaluation per 10 s interval");
+	last_eval = r.st.gates[0].last_eval_ms;
+	/* the canary refuses every connection from now on */
+	r.sim.rate[SLUICE_CANARY] = 1;
+	fault_ms = r.now;
+	for (j = 0; j < 200 && !eng_terminal(r.st.phase); j++)
+		tick_ms(&r, p, 100);
+	fprintf(stderr, "  %s after %llu ms of refusals (interval 10 s, last evaluation %llu ms before the fault)\n",
+		eng_phase_name(r.st.phase), (unsigned long long)(r.now - fault_ms),
+		(unsigned long long)(fault_ms - last_eval));
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.now < last_eval + 10000 - gate_due_slack(10000),
+		    "before the interval's next evaluation was due");
+	ASSERT_TRUE(strstr(r.st.end_reason, "early") != NULL, "the reason says it was early");
+	fprintf(stderr, "  %s\n", r.st.end_reason);
+	sluice_plan_free(p);
+}
+
+static void test_equal_canary_fast_ticks(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int seed, i, promoted = 0, early = 0;
+
+	subtest("100 ms ticks: equal canaries are promoted, evaluated once per interval");
+	for (seed = 0; seed < 6; seed++) {
+		run_init(&r, 100 + seed, 1000, 0.01, 0.01);
+		r.sim.obs.tick_ms = 100;
+		cmd(&r, p, ENG_CMD_START, false);
+		for (i = 0; i < 40 * 600 && !eng_terminal(r.st.phase); i++)
+			tick_ms(&r, p, 100);
+		promoted += r.st.phase == ENG_PROMOTED;
+		/* one per second at most, plus one per step (its first) */
+		early += r.gate_events > (r.now - T0) / 1000 + 5;
+		if (r.st.phase != ENG_PROMOTED)
+			fprintf(stderr, "  seed %u: %s: %s\n", seed, eng_phase_name(r.st.phase),
+				r.st.end_reason);
+	}
+	ASSERT_EQ(promoted, 6, "every equal canary promoted");
+	ASSERT_EQ(early, 0, "no evaluation before its interval");
+	sluice_plan_free(p);
+}
+
 int main(void)
 {
 	test_healthy_ramp();
@@ -913,5 +1018,8 @@ int main(void)
 	test_canary_health();
 	test_budget_freeze();
 	test_pre_step_hook();
+	test_first_interval_counts();
+	test_burst_evaluates_early();
+	test_equal_canary_fast_ticks();
 	return t_done();
 }

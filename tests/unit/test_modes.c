@@ -349,6 +349,17 @@ static void test_nat(struct sluice *s, int prog, int rprog, int ifin, int family
 		ASSERT_EQ(h[0].hs_samples + h[1].hs_samples, 1, m);
 		snprintf(m, sizeof(m), "%s: one backend RST counted", t);
 		ASSERT_EQ(h[0].backend_rst + h[1].backend_rst, 1, m);
+		/* a refused flow can draw several RSTs (one per SYN, per
+		 * segment in flight): one bad event per flow, so the error
+		 * ratio of a refusing canary stays <= 1 */
+		run_ctx(rprog, rep, len, out, &olen, ifin);
+		run_ctx(rprog, rep, len, out, &olen, ifin);
+		sluice_health_get(s, id, h);
+		snprintf(m, sizeof(m), "%s: three backend RSTs of one flow count once (ratio %llu/%llu <= 1)",
+			 t, (unsigned long long)(h[0].backend_rst + h[1].backend_rst),
+			 (unsigned long long)(h[0].new_flows + h[1].new_flows));
+		ASSERT_TRUE(h[0].backend_rst + h[1].backend_rst == 1 &&
+			    h[0].new_flows + h[1].new_flows == 1, m);
 	}
 }
 

@@ -131,6 +131,13 @@ static void test_tcp(struct sluice *s, const char *svc, const char *vip,
 	stats_of(s, svc, h);
 	snprintf(m, sizeof(m), "%s: the new SYN replayed: canary, one canary retransmission", svc);
 	ASSERT_TRUE(v == 1 && h[1].syn_retrans == 1, m);
+	/* a client retrying its SYN: one bad event per flow */
+	send_f(&f, nat, NULL);
+	v = send_f(&f, nat, NULL);
+	stats_of(s, svc, h);
+	snprintf(m, sizeof(m), "%s: the SYN retried twice more: still one retransmission for the flow (%llu)",
+		 svc, (unsigned long long)h[1].syn_retrans);
+	ASSERT_TRUE(v == 1 && h[1].syn_retrans == 1 && h[1].new_flows == 1, m);
 
 	/* establish it, then a weight change must not move it */
 	f.tcp_flags = F_ACK;

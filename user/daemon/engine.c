@@ -346,6 +346,7 @@ static void gate_ctx_of(const struct eng_state *st, const struct eng_obs *obs,
 	ctx->index = i;
 	ctx->mode = obs->mode;
 	ctx->weight = st->want_weight;
+	ctx->prev_weight = st->prev_weight;
 	for (v = 0; v < SLUICE_VARIANTS; v++)
 		ctx->lat_step_start[v] = st->lat_valid ? st->lat_step[v] : NULL;
 	ctx->base_lat_before = st->base_before_valid ? st->base_lat_before : NULL;
@@ -713,9 +714,11 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 		struct eng_event *e;
 		enum gate_outcome o;
 
-		if (!gate_due(g, gs, obs, now_ms))
-			continue;
 		gate_ctx_of(st, obs, i, &ctx);
+		/* due each interval, or at once when a burst of bad events
+		 * already decides it (gate.h) */
+		if (!gate_due(g, gs, obs, now_ms) && !gate_burst(g, gs, &ctx, obs, now_ms))
+			continue;
 		o = gate_evaluate(g, gs, &ctx, obs, now_ms, &ev);
 		e = event(out, st, ENG_EV_GATE, ENGINE_WHO, now_ms, "gate '%s': %s: %s",
 			  g->name, gate_outcome_name(o), ev.reason);

@@ -53,6 +53,11 @@ int gate_state_init(const struct sluice_plan_gate *g, struct gate_state *gs)
 
 /* ---- reducing an observation to (n, x) ---------------------------------- */
 
+struct incr {
+	__u64 n[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+	__u64 x[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+};
+
 static __u64 lat_sum(const __u64 *lat)
 {
 	__u64 n = 0;
@@ -146,15 +151,47 @@ static void take_snapshot(const struct sluice_plan_gate *g, struct gate_state *g
 	gs->snap_valid = true;
 }
 
+static void difference(struct gate_state *gs, __u64 cn[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+		       __u64 cx[SLUICE_VARIANTS][SLUICE_MAX_RINGS], struct incr *d,
+		       bool *rebased);
+static void share_floor(const struct gate_ctx *ctx, bool partial, bool first,
+			double floor[SLUICE_MAX_RINGS]);
+static void feed_compare(struct gate_state *gs, const struct incr *d,
+			 const double floor[SLUICE_MAX_RINGS]);
+
+/* A comparison gate on datapath counters with its test running. */
+static bool compares(const struct sluice_plan_gate *g, const struct gate_state *gs)
+{
+	return gate_bursty(g) && gs->seq_on;
+}
+
 void gate_step_begin(const struct sluice_plan_gate *g, struct gate_state *gs,
 		     const struct gate_ctx *ctx, const struct eng_obs *obs)
 {
+	/* split at the weight change: what came since the previous
+	 * evaluation was routed under the weights in force until now
+	 * (obs->weight); it goes to the test, not to the new step. (A step
+	 * that ends before its first increment was counted leaves it out:
+	 * that one holds a third set of weights.) */
+	if (obs->exists && gs->snap_valid && !gs->first_incr && compares(g, gs)) {
+		__u64 cn[SLUICE_VARIANTS][SLUICE_MAX_RINGS], cx[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+		struct gate_ctx live = *ctx;
+		double floor[SLUICE_MAX_RINGS];
+		struct incr d;
+		bool rebased;
+
+		live.weight = obs->weight;
+		reduce(g, gs, obs, ctx->mode, cn, cx);
+		difference(gs, cn, cx, &d, &rebased);
+		share_floor(&live, true, false, floor);
+		feed_compare(gs, &d, floor);
+	}
 	memset(gs->step_n, 0, sizeof(gs->step_n));
 	memset(gs->step_x, 0, sizeof(gs->step_x));
 	gs->fails = 0;
 	gs->errors = 0;
 	gs->last.outcome = GATE_NONE;
-	gs->skip_next = true;
+	gs->first_incr = true;
 	if (!is_latency(g) && !is_external(g))
 		gs->seq_on = true;
 	if (is_latency(g)) {
@@ -172,6 +209,8 @@ void gate_step_begin(const struct sluice_plan_gate *g, struct gate_state *gs,
 bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
 	      const struct eng_obs *obs, __u64 now_ms)
 {
+	__u64 slack = gate_due_slack(g->interval_ms);
+
 	if (!gs->last_eval_ms)
 		return true;
 	if (now_ms < gs->last_eval_ms)		/* clock stepped back */
@@ -179,16 +218,21 @@ bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
 	/* the shell's ticks come up to one loop period late, so the tick an
 	 * interval after this evaluation may fall a hair short of it: a tenth
 	 * of the interval (at most 100 ms) counts as on time, or the gate
-	 * would skip to the tick after (measured: 1 evaluation in 4) */
-	return now_ms - gs->last_eval_ms + gate_due_slack(g->interval_ms) >= g->interval_ms;
+	 * would skip to the tick after (measured: 1 evaluation in 4). Ticks
+	 * finer than that (100 ms, gate_bursty): half a tick, or the tick
+	 * before the interval would count */
+	if (obs->tick_ms && obs->tick_ms / 2 < slack)
+		slack = obs->tick_ms / 2;
+	return now_ms - gs->last_eval_ms + slack >= g->interval_ms;
+}
+
+bool gate_bursty(const struct sluice_plan_gate *g)
+{
+	return g->compare_baseline && !is_external(g) &&
+	       g->metric != SLUICE_METRIC_NEW_FLOW_RATIO;
 }
 
 /* ---- the increment and the test ----------------------------------------- */
-
-struct incr {
-	__u64 n[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
-	__u64 x[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
-};
 
 /* cur - snap per (variant, ring); a pair that went backwards (maps
  * recreated) contributes nothing this time and is rebased. */
@@ -215,12 +259,39 @@ static void difference(struct gate_state *gs, __u64 cn[SLUICE_VARIANTS][SLUICE_M
 	gs->snap_valid = true;
 }
 
+/* A configured canary share that measures exposure (0 or 100 %: none). */
+static double wshare(const __u16 *w, int r)
+{
+	return w && w[r] > 0 && w[r] < SLUICE_BUCKETS ? w[r] / (double)SLUICE_BUCKETS : 0;
+}
+
 /*
- * Feed a comparison increment: rings with traffic on both sides are one
- * stratum each; canary-only rings pooled against baseline-only rings; with
- * no baseline-only ring but a canary-only one, all rings pool into one.
+ * Each ring's least exposure share for this increment, 0 for none
+ * (gate.h): the configured weights in force where the increment is
+ * partial (before the interval) or the step's first.
  */
-static void feed_compare(struct gate_state *gs, const struct incr *d)
+static void share_floor(const struct gate_ctx *ctx, bool partial, bool first,
+			double floor[SLUICE_MAX_RINGS])
+{
+	int r;
+
+	for (r = 0; r < SLUICE_MAX_RINGS; r++) {
+		double w = partial || first ? wshare(ctx->weight, r) : 0,
+		       p = first ? wshare(ctx->prev_weight, r) : 0;
+
+		floor[r] = w > p ? w : p;
+	}
+}
+
+/*
+ * Feed a comparison increment: a ring with a share floor and traffic is a
+ * stratum of its own, its share at least the floor; other rings with
+ * traffic on both sides are one stratum each; canary-only rings pooled
+ * against baseline-only rings; with no baseline-only ring but a
+ * canary-only one, all rings pool into one.
+ */
+static void feed_compare(struct gate_state *gs, const struct incr *d,
+			 const double floor[SLUICE_MAX_RINGS])
 {
 	__u64 cn = 0, cx = 0, bn = 0, bx = 0, an[2] = {}, ax[2] = {};
 	bool canary_only = false, base_only = false;
@@ -228,7 +299,14 @@ static void feed_compare(struct gate_state *gs, const struct incr *d)
 
 	for (r = 0; r < SLUICE_MAX_RINGS; r++) {
 		__u64 nc = d->n[SLUICE_CANARY][r], nb = d->n[SLUICE_BASELINE][r];
+		double rho;
 
+		if (floor[r] > 0 && nc + nb) {
+			rho = (double)nc / (double)(nc + nb);
+			seq_update(&gs->seq, d->x[SLUICE_CANARY][r], d->x[SLUICE_BASELINE][r],
+				   rho > floor[r] ? rho : floor[r]);
+			continue;
+		}
 		an[0] += nb;
 		an[1] += nc;
 		ax[0] += d->x[SLUICE_BASELINE][r];
@@ -252,7 +330,7 @@ static void feed_compare(struct gate_state *gs, const struct incr *d)
 	for (r = 0; r < SLUICE_MAX_RINGS; r++) {
 		__u64 nc = d->n[SLUICE_CANARY][r], nb = d->n[SLUICE_BASELINE][r];
 
-		if (nc && nb)
+		if (nc && nb && !floor[r])
 			seq_update(&gs->seq, d->x[SLUICE_CANARY][r],
 				   d->x[SLUICE_BASELINE][r],
 				   (double)nc / (double)(nc + nb));
@@ -333,7 +411,10 @@ static enum gate_outcome eval_external(const struct sluice_plan_gate *g,
 					 GATE_INCONCLUSIVE, now_ms);
 	}
 	if (g->compare_baseline) {
-		lim = e->baseline * (1 + g->max_increase) +
+		/* the margin is relative to the baseline's magnitude: the
+		 * limit lies above the baseline for values of either sign
+		 * (-1 with 20 %: -0.8, not -1.2) */
+		lim = e->baseline + fabs(e->baseline) * g->max_increase +
 		      (g->has_max_increase_abs ? g->max_increase_abs : 0);
 		ev->threshold = lim;
 		if (e->canary > lim) {
@@ -376,14 +457,14 @@ static double step_quantile_ms(const struct sluice_plan_gate *g, const struct ga
 	return q < 0 ? -1 : q / 1000;
 }
 
-enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
-				struct gate_state *gs,
-				const struct gate_ctx *ctx,
-				const struct eng_obs *obs, __u64 now_ms,
-				struct gate_eval *ev)
+/* gate_evaluate; partial: before the interval is due (gate_burst) */
+static enum gate_outcome evaluate(const struct sluice_plan_gate *g, struct gate_state *gs,
+				  const struct gate_ctx *ctx, const struct eng_obs *obs,
+				  __u64 now_ms, struct gate_eval *ev, bool partial)
 {
 	__u64 cn[SLUICE_VARIANTS][SLUICE_MAX_RINGS], cx[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
-	bool srm = g->metric == SLUICE_METRIC_NEW_FLOW_RATIO, rebased;
+	bool srm = g->metric == SLUICE_METRIC_NEW_FLOW_RATIO, rebased, first;
+	double floor[SLUICE_MAX_RINGS];
 	const char *unit = is_latency(g) ? "slow-handshake ratio" :
 			   srm ? "canary share of new flows" : "error ratio";
 	struct incr d;
@@ -410,10 +491,11 @@ enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
 	}
 	reduce(g, gs, obs, ctx->mode, cn, cx);
 	difference(gs, cn, cx, &d, &rebased);
-	if (gs->skip_next) {
-		gs->skip_next = false;
-		memset(&d, 0, sizeof(d));
-	}
+	first = gs->first_incr;
+	gs->first_incr = false;
+	if (first && (srm || !ctx->prev_weight))
+		memset(&d, 0, sizeof(d));	/* rebase only (gate.h) */
+	share_floor(ctx, partial, first, floor);
 	if (!(is_latency(g) && !gs->seq_on)) {
 		for (v = 0; v < SLUICE_VARIANTS; v++)
 			for (r = 0; r < SLUICE_MAX_RINGS; r++) {
@@ -423,7 +505,7 @@ enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
 		if (srm)
 			feed_ratio(gs, &d, ctx->weight);
 		else if (gs->seq_on && g->compare_baseline)
-			feed_compare(gs, &d);
+			feed_compare(gs, &d, floor);
 	}
 	ev->samples_c = gs->step_n[SLUICE_CANARY];
 	ev->samples_b = gs->step_n[SLUICE_BASELINE];
@@ -460,18 +542,21 @@ enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
 		if (g->compare_baseline && gs->seq.rejected &&
 		    (!g->has_max_increase_abs || is_latency(g) ||
 		     rc - rb > g->max_increase_abs)) {
-			char t[48] = "";
+			char t[48] = "", early[64] = "";
 
+			if (partial)
+				snprintf(early, sizeof(early), " (early, a burst: above %.2f)",
+					 ev->stat_limit + GATE_BURST_MARGIN);
 			if (is_latency(g))
 				snprintf(t, sizeof(t), " (slow: above %.0f us)",
 					 gs->lat_threshold_us);
 			snprintf(ev->reason, sizeof(ev->reason),
-				 "canary %s %.5f (%llu/%llu) vs baseline %.5f (%llu/%llu)%s: log M %.2f >= %.2f",
+				 "canary %s %.5f (%llu/%llu) vs baseline %.5f (%llu/%llu)%s: log M %.2f >= %.2f%s",
 				 unit, rc, (unsigned long long)ev->bad_c,
 				 (unsigned long long)ev->samples_c, rb,
 				 (unsigned long long)ev->bad_b,
 				 (unsigned long long)ev->samples_b, t, ev->stat,
-				 ev->stat_limit);
+				 ev->stat_limit, early);
 			return finish(g, gs, ev, GATE_FAIL, now_ms);
 		}
 		if (g->has_max && ev->samples_c >= g->min_samples) {
@@ -496,4 +581,41 @@ enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
 		 "canary %s %.5f vs baseline %.5f: no evidence beyond the margins (log M %.2f < %.2f)",
 		 unit, ev->canary, ev->baseline, ev->stat, ev->stat_limit);
 	return finish(g, gs, ev, GATE_PASS, now_ms);
+}
+
+enum gate_outcome gate_evaluate(const struct sluice_plan_gate *g,
+				struct gate_state *gs,
+				const struct gate_ctx *ctx,
+				const struct eng_obs *obs, __u64 now_ms,
+				struct gate_eval *ev)
+{
+	return evaluate(g, gs, ctx, obs, now_ms, ev,
+			gs->last_eval_ms && !gate_due(g, gs, obs, now_ms));
+}
+
+bool gate_burst(const struct sluice_plan_gate *g, const struct gate_state *gs,
+		const struct gate_ctx *ctx, const struct eng_obs *obs, __u64 now_ms)
+{
+	__u64 cn[SLUICE_VARIANTS][SLUICE_MAX_RINGS], cx[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+	struct gate_state t;
+	struct gate_eval ev;
+	bool news = false;
+	int r;
+
+	if (!compares(g, gs) || !obs->exists || !gs->last_eval_ms ||
+	    gate_due(g, gs, obs, now_ms))
+		return false;
+	if (gs->seq.rejected)		/* and not yet said (a step's split) */
+		return gs->last.outcome != GATE_FAIL;
+	if (!gs->snap_valid)
+		return false;
+	/* cheap first: no new canary bad event, no burst */
+	reduce(g, gs, obs, ctx->mode, cn, cx);
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		news |= cx[SLUICE_CANARY][r] > gs->snap_x[SLUICE_CANARY][r];
+	if (!news)
+		return false;
+	t = *gs;
+	return evaluate(g, &t, ctx, obs, now_ms, &ev, true) == GATE_FAIL &&
+	       t.seq.log_m >= seq_threshold(&t.seq) + GATE_BURST_MARGIN;
 }

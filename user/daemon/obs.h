@@ -60,6 +60,8 @@ struct eng_obs {
 	__u8 mode;			/* enum sluice_mode */
 	__u8 lkg;			/* last-known-good variant */
 	bool blue_green;		/* configured as blue/green */
+	__u32 tick_ms;			/* the shell observes every tick_ms
+					 * (0: unknown): gate_due's slack */
 	/* the service's kill word OR'ed with the global one (SLUICE_KILL_*),
 	 * and the global one alone (a retry can clear only the service's) */
 	__u32 kill;

@@ -74,14 +74,17 @@ static bool active(const struct rollout *r)
 	return r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
 }
 
-/* Tick at the smallest gate interval (at most 1 s: holds end on time). */
+/* Tick at the smallest gate interval (at most 1 s: holds end on time);
+ * every loop round with a gate that may evaluate early on a burst. */
 static __u64 plan_interval(const struct sluice_plan *p)
 {
 	__u64 iv = SLUICED_INTERVAL_MS;
 	unsigned int i;
 
 	for (i = 0; i < p->ngates; i++)
-		if (p->gates[i].interval_ms && p->gates[i].interval_ms < iv)
+		if (gate_bursty(&p->gates[i]))
+			iv = SLUICED_TICK_MS;
+		else if (p->gates[i].interval_ms && p->gates[i].interval_ms < iv)
 			iv = p->gates[i].interval_ms;
 	return iv < SLUICED_TICK_MS ? SLUICED_TICK_MS : iv;
 }

@@ -61,6 +61,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	obs->exists = true;
 	obs->svc_id = v.id;
 	obs->gen = v.gen;
+	obs->tick_ms = r->interval_ms;
 	obs->mode = v.mode;
 	obs->lkg = v.lkg;
 	obs->kill = v.kill | v.kill_all;

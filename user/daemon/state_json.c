@@ -126,7 +126,7 @@ static json_t *gate_json(const struct gate_state *g)
 	put_u(o, "fails", g->fails);
 	put_u(o, "errors", g->errors);
 	put_d(o, "lat_threshold_us", g->lat_threshold_us);
-	put_b(o, "skip_next", g->skip_next);
+	put_b(o, "skip_next", g->first_incr);	/* the key of older states */
 	json_object_set_new(o, "last", eval_json(&g->last));
 	return o;
 }
@@ -439,7 +439,7 @@ static void get_gate(struct rd *r, json_t *o, unsigned int i, struct gate_state 
 	g->fails = get_u(r, o, "fails", w, UINT32_MAX);
 	g->errors = get_u(r, o, "errors", w, UINT32_MAX);
 	g->lat_threshold_us = get_d(r, o, "lat_threshold_us", w);
-	g->skip_next = get_b(r, o, "skip_next", w);
+	g->first_incr = get_b(r, o, "skip_next", w);
 	get_eval(r, field(r, o, "last", JSON_OBJECT, w), w, &g->last);
 }
 
