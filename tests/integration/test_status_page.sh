@@ -103,18 +103,20 @@ check "the gate has evaluated" rl_wait 15 'r["gates"][0]["outcome"] in ("pass","
 echo "== /api/status and the page as served"
 # sluiced builds the document only once it is asked for: 503 until then;
 # and it is rebuilt with the once-a-second snapshot, so it may still show
-# the moment step 2 began (its gate not evaluated yet): wait for the gate
+# the moment step 2 began (its gate not evaluated yet), or a snapshot from
+# before step 2 (a gate now evaluates in a step's first interval): wait for
+# step 2 and its gate
 api_status() {
 	local t
 	for t in $(seq 50); do
 		in_lb curl -sf "$URL/api/status" >"$1" &&
-			[ "$(json '[s["rollout"]["gates"][0]["outcome"] for s in j["services"] if s["name"]=="web" and s["rollout"]][0] in ("pass","inconclusive")' <"$1" 2>/dev/null)" = True ] &&
+			[ "$(json '[s["rollout"]["step"] == 1 and s["rollout"]["gates"][0]["outcome"] in ("pass","inconclusive") for s in j["services"] if s["name"]=="web" and s["rollout"]][0]' <"$1" 2>/dev/null)" = True ] &&
 			return 0
 		sleep 0.2
 	done
 	return 1
 }
-check "/api/status answers within a few seconds of the first request, the gate evaluated" \
+check "/api/status answers within a few seconds of the first request, step 2 and its gate evaluated" \
 	api_status "$RL_DIR/status.json"
 check "/api/status: web progressing at step 2, 2500 bp in the default ring" \
 	[ "$(json '[(s["rollout"]["phase"], s["rollout"]["step"], s["weights"][0]["weight"]) for s in j["services"] if s["name"]=="web"][0]' \
