@@ -8,7 +8,16 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 B        := build
 
 CFLAGS   ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
-override CFLAGS += -Iinclude -Iuser/lib -Iuser/daemon -I$(B) -D_GNU_SOURCE
+# sluiced's rooms (user/daemon/ROOM): core (main, loop, rollout table,
+# sampling, actions, audit, control socket), engine (pure: plan steps,
+# gates, sequential test, state document), io (clocks, store, HTTP client,
+# command runner, Prometheus, etcd, notifications), health, web (/metrics,
+# status page), fleet, gates (external gates, pre-step hook)
+DMN_ROOMS := core engine io health web fleet gates
+# the engine is built with its own folder, the ABI and the library only on
+# its include path: it cannot include an I/O header
+ENGINE_CFLAGS := $(CFLAGS) -Iinclude -Iuser/lib -Iuser/daemon/engine -D_GNU_SOURCE
+override CFLAGS += -Iinclude -Iuser/lib $(addprefix -Iuser/daemon/,$(DMN_ROOMS)) -I$(B) -D_GNU_SOURCE
 LDLIBS   := -lbpf -lelf -lz -lyaml -ljansson -lpthread -lm
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Wno-unused-function
@@ -21,17 +30,17 @@ BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
 LIB_SRC  := $(wildcard user/lib/*.c)
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 # sluiced: the rollout engine and the daemon's parts in libsluiced.a, the
-# daemon's main (user/daemon/main.c) linked on top when it exists
-DMN_SRC  := $(filter-out user/daemon/main.c,$(wildcard user/daemon/*.c))
+# daemon's main (user/daemon/core/main.c) linked on top
+DMN_SRC  := $(filter-out user/daemon/core/main.c,$(wildcard user/daemon/*/*.c))
 DMN_OBJ  := $(patsubst %.c,$(B)/%.o,$(DMN_SRC))
-DMN_MAIN := $(wildcard user/daemon/main.c)
+DMN_MAIN := $(wildcard user/daemon/core/main.c)
 SLUICED_LDLIBS := -lsqlite3 -lcurl	# the daemon's own libraries (libcurl: HTTP checks)
 # libsluiced's HTTP parts: libcurl (Prometheus queries, notification POSTs)
 # and libmicrohttpd (/metrics); sluiced, tests and benches link them
 DMN_LDLIBS := -lcurl -lmicrohttpd
 CLI_SRC  := $(wildcard user/cli/*.c)
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
-USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h user/daemon/*.h include/*.h)
+USER_HDRS := $(wildcard user/lib/*.h user/cli/*.h user/daemon/*/*.h include/*.h)
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -69,8 +78,12 @@ $(B)/user/%.o: user/%.c $(USER_HDRS) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(B)/user/daemon/engine/%.o: user/daemon/engine/%.c $(USER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ENGINE_CFLAGS) -c $< -o $@
+
 # the status page's files are assembled into it (.incbin)
-$(B)/user/daemon/status_page.o: $(wildcard user/daemon/www/*)
+$(B)/user/daemon/web/status_page.o: $(wildcard user/daemon/web/www/*)
 
 $(B)/libsluice.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -79,7 +92,7 @@ $(B)/libsluiced.a: $(DMN_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/sluiced: $(B)/user/daemon/main.o $(B)/libsluiced.a $(B)/libsluice.a
+$(B)/sluiced: $(B)/user/daemon/core/main.o $(B)/libsluiced.a $(B)/libsluice.a
 	$(CC) $(CFLAGS) $< -o $@ $(B)/libsluiced.a $(B)/libsluice.a $(SLUICED_LDLIBS) $(DMN_LDLIBS) $(LDLIBS)
 
 $(B)/sluice: $(CLI_OBJ) $(B)/libsluice.a
@@ -197,23 +210,23 @@ clean:
 # libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
 FUZZ_SECS ?= 60
 FUZZ_CC   ?= clang
-$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/prom.c user/daemon/httpc.c user/lib/query_tmpl.c user/lib/input_limits.c user/daemon/prom.h user/daemon/httpc.h
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/io/prom.c user/daemon/io/httpc.c user/lib/query_tmpl.c user/lib/input_limits.c user/daemon/io/prom.h user/daemon/io/httpc.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib -Iuser/daemon \
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib $(addprefix -Iuser/daemon/,$(DMN_ROOMS)) \
 		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl -lyaml
 # the daemon's own parsers, each with the few files it needs (no daemon)
 FUZZ_DMN = $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib \
-	-Iuser/daemon -I$(B) -D_GNU_SOURCE $(filter %.c,$^) -o $@
-$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/ctl_server.c user/daemon/clock.c \
+	$(addprefix -Iuser/daemon/,$(DMN_ROOMS)) -I$(B) -D_GNU_SOURCE $(filter %.c,$^) -o $@
+$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/core/ctl_server.c user/daemon/io/clock.c \
 		$(B)/fuzz/libsluice.a $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
-$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c user/daemon/state_json.c user/daemon/engine.c \
-		user/daemon/gate.c user/daemon/seqtest.c $(B)/fuzz/libsluice.a $(USER_HDRS)
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c user/daemon/engine/state_json.c user/daemon/engine/engine.c \
+		user/daemon/engine/gate.c user/daemon/engine/seqtest.c $(B)/fuzz/libsluice.a $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
-$(B)/fuzz/fuzz_fleet: tests/fuzz/fuzz_fleet.c user/daemon/fleet_value.c user/daemon/etcd.c \
-		user/daemon/httpc.c user/lib/input_limits.c $(USER_HDRS)
+$(B)/fuzz/fuzz_fleet: tests/fuzz/fuzz_fleet.c user/daemon/fleet/fleet_value.c user/daemon/io/etcd.c \
+		user/daemon/io/httpc.c user/lib/input_limits.c $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) -ljansson -lcurl -lyaml
 .PHONY: fuzz-prom

@@ -24,7 +24,7 @@
 #include <sys/timerfd.h>
 #include "sim.h"
 #include "engine.h"
-#include "extgate.h"
+#include "external_gates.h"
 #include "prom.h"
 
 static double mono(void)

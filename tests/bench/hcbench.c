@@ -24,7 +24,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include "fixture.h"
-#include "hsync.h"
+#include "pool_sync.h"
 
 static __u64 mono_us(void)
 {

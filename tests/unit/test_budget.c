@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "store.h"
-#include "budget.h"
+#include "error_budget.h"
 
 #define MIN 60000ull
 #define T0 (1764600000000ull / MIN * MIN)

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "test.h"
-#include "cmdgate.h"
+#include "command_gate.h"
 
 struct got {
 	int done, order;

@@ -14,7 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include "test.h"
-#include "extgate.h"
+#include "external_gates.h"
 #include "promlab.h"
 
 static const char *plan_yaml =

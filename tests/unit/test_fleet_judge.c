@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The fleet leader's gate judge (user/daemon/fleet_judge.c) with a
+ * The fleet leader's gate judge (user/daemon/fleet/fleet_judge.c) with a
  * simulated clock and three simulated nodes' reports, no etcd: an equal
  * canary is not rolled back however often it is looked at (a plain ratio
  * comparison at every evaluation is, often), a 3x worse one is, too few

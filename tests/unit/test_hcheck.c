@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "test.h"
-#include "hcheck.h"
+#include "prober.h"
 
 static char g_pidfile[96];
 

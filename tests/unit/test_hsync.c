@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Health checks to the maps (user/daemon/hsync.c) against real listeners
+ * Health checks to the maps (user/daemon/health/pool_sync.c) against real listeners
  * on loopback and the real datapath (BPF_PROG_TEST_RUN): a backend whose
  * server dies leaves the table after fall failures and new flows stop
  * reaching it; it rejoins after rise successes; a pool whose every server
@@ -15,7 +15,7 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include "fixture.h"
-#include "hsync.h"
+#include "pool_sync.h"
 
 #define NB 4
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The anytime-valid mixture test (user/daemon/seqtest.c) and a short,
+ * The anytime-valid mixture test (user/daemon/engine/seqtest.c) and a short,
  * deterministic version of the simulation benchmark (tests/bench/seqsim.c):
  * identical canaries are rolled back at most at the configured rate, clearly
  * worse ones are caught. Fixed seeds: the same numbers every run.

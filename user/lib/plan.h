@@ -82,7 +82,7 @@ struct sluice_plan_step {
 enum sluice_gate_metric {
 	/*
 	 * Bad events per new flow, canary vs baseline, through the sequential
-	 * test (user/daemon/seqtest.h). Bad events per forwarding mode (the
+	 * test (user/daemon/engine/seqtest.h). Bad events per forwarding mode (the
 	 * datapath only sees what crosses the node):
 	 *   nat:      backend_rst + hs_timeout + client_rst (replies cross the
 	 *             node: refusals and unanswered handshakes are seen

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The status page's static files, user/daemon/www/, built into sluiced
+ * The status page's static files, user/daemon/web/www/, built into sluiced
  * (the assembler's .incbin, path from the top of the tree where make
  * runs): the page needs nothing from the network or the disk at run time.
  */
@@ -14,7 +14,7 @@
 		".global " #sym "_end\n"				\
 		".balign 16\n"						\
 		#sym ":\n"						\
-		".incbin \"user/daemon/www/" file "\"\n"		\
+		".incbin \"user/daemon/web/www/" file "\"\n"		\
 		#sym "_end:\n"						\
 		".byte 0\n"						\
 		".popsection\n");					\

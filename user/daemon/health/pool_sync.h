@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Health checks to the maps: runs the checker (hcheck.h) over the backends
+ * Health checks to the maps: runs the checker (prober.h) over the backends
  * of the configured services and turns its transitions into
  * sluice_backend_health_set calls, one publish per service per dispatch.
  * Every transition becomes an event for the daemon (log, audit trail,
@@ -15,7 +15,7 @@
 #ifndef SLUICED_HSYNC_H
 #define SLUICED_HSYNC_H
 
-#include "hcheck.h"
+#include "prober.h"
 
 struct hs_event {
 	char service[SLUICE_NAME_LEN];

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sluiced.h"
-#include "budget.h"
+#include "error_budget.h"
 #include "prom.h"
 #include "notify.h"
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "budget.h"
+#include "error_budget.h"
 
 /* reasons are cut at their buffer size on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

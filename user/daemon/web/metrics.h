@@ -77,7 +77,7 @@ struct metrics_service {
 	struct metrics_rollout ro;
 };
 
-/* One health-checked backend (checks.c). */
+/* One health-checked backend (health_shell.c). */
 struct metrics_backend {
 	char service[METRICS_NAME];
 	uint8_t variant;

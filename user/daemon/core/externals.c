@@ -11,7 +11,7 @@
 #include "sluiced.h"
 #include "httpc.h"
 #include "cmdrun.h"
-#include "extgate.h"
+#include "external_gates.h"
 #include "notify.h"
 #include "metrics.h"
 

@@ -4,7 +4,7 @@
  * clients, a timerfd (every SLUICED_TICK_MS: due rollouts tick) and a
  * signalfd (SIGTERM/SIGINT stop, SIGHUP reloads: the audit log is
  * reopened, the --config file checked again), and the health checker's
- * epoll set (checks.c: every probe in flight). Single threaded: a command
+ * epoll set (health_shell.c: every probe in flight). Single threaded: a command
  * and a tick never interleave.
  *
  * A signalfd sees a signal only if it is blocked in every thread: the

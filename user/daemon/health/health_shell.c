@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluiced's backend health checks: the checker (hsync.h) in the loop, its
+ * sluiced's backend health checks: the checker (pool_sync.h) in the loop, its
  * transitions in the log and the audit trail, and their weight in a
  * rollout. The checks come from the health_check sections of --config
  * (re-read every SLUICED_HEALTH_RELOAD_MS, so new services and backends
@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include "sluiced.h"
-#include "hsync.h"
+#include "pool_sync.h"
 #include "metrics.h"
 
 #define SLUICED_HEALTH_RELOAD_MS 5000

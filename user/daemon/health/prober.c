@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The health checker (hcheck.h): one epoll set holds a timerfd, every
+ * The health checker (prober.h): one epoll set holds a timerfd, every
  * in-flight TCP connect, every command's pidfd and libcurl's sockets (its
  * multi interface with socket and timer callbacks), so nothing here ever
  * blocks. Each item is a target plus its status, its schedule and at most
@@ -26,7 +26,7 @@
 #include <curl/curl.h>
 #include "clock.h"
 #include "child.h"
-#include "hcheck.h"
+#include "prober.h"
 
 extern char **environ;
 

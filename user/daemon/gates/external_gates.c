@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "extgate.h"
+#include "external_gates.h"
 #include "prom.h"
-#include "cmdgate.h"
+#include "command_gate.h"
 #include "gate.h"
 
 #define BUCKETS		1024

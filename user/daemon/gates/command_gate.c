@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
-#include "cmdgate.h"
+#include "command_gate.h"
 
 static void seterr(struct cmdgate_out *o, int err, const char *what)
 {

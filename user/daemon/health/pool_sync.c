@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Health checks to the maps (hsync.h). The checker's callback only queues;
+ * Health checks to the maps (pool_sync.h). The checker's callback only queues;
  * after each hc_dispatch the queue is applied per service with one
  * sluice_backend_health_set, then reported.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include "hsync.h"
+#include "pool_sync.h"
 
 struct hs {
 	struct sluice *s;

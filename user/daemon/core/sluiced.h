@@ -89,7 +89,7 @@ struct daemon {
 	bool stop;
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
-	/* external gates, notifications, /metrics (gates_shell.c) */
+	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
 	struct extgate *xg;
@@ -100,8 +100,8 @@ struct daemon {
 	unsigned int nsrates;
 	char *status_last;		/* the last document built */
 	__u64 status_next_ms;		/* when it may be rebuilt */
-	struct prestep *ps;		/* pre-step hooks (prestep.c) */
-	/* backend health checks (checks.c) */
+	struct prestep *ps;		/* pre-step hooks (prestep_hook.c) */
+	/* backend health checks (health_shell.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
 	unsigned int health_targets;
@@ -188,7 +188,7 @@ void outbox_discard(void);
 void outbox_replay(struct daemon *d);
 void outbox_free(void);
 
-/* gates_shell.c: external gates, notifications and /metrics in sluiced */
+/* externals.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
 void gs_stop(struct daemon *d);
 int gs_fds(struct daemon *d, int fds[2]);
@@ -213,7 +213,7 @@ char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
 char *status_doc_due(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
 void status_doc_idle(struct daemon *d);
 void status_doc_free(struct daemon *d);
-/* checks.c: backend health checks from --config's health_check sections */
+/* health_shell.c: backend health checks from --config's health_check sections */
 struct hs;
 void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
 void health_dispatch(struct daemon *d);
@@ -222,7 +222,7 @@ json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
 void health_metrics(struct daemon *d, struct metrics_snapshot *m);
 
-/* budgets.c: the error-budget freeze of services whose plan has budget: */
+/* budget_freeze.c: the error-budget freeze of services whose plan has budget: */
 void budget_tick(struct daemon *d, __u64 now);
 /* before a start of plan: the service's freeze for it (samples: checked
  * now; a query: its last answer, none yet: not frozen) */
@@ -235,7 +235,7 @@ bool budget_remaining(struct daemon *d, const char *service, double *remaining,
 		      bool *frozen);
 void budget_free(struct daemon *d);
 
-/* prestep.c: the plan's pre_step_hook, run for the engine */
+/* prestep_hook.c: the plan's pre_step_hook, run for the engine */
 struct prestep;
 struct prestep *prestep_new(struct cmdrun *cr);
 void prestep_free(struct prestep *p);
