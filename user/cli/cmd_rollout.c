@@ -294,7 +294,6 @@ static int simple(const char *cmd, const char *service, json_t *extra)
 		}
 		json_object_set_new(req, "action", json_string(cmd));
 		json_object_set_new(req, "cmd", json_string("fleet"));
-		json_object_del(req, "plan_name");
 	}
 	rc = rollout_call(req, &rep);
 	if (rc)

@@ -116,3 +116,16 @@ void audit_reopen(struct daemon *d)
 		dlog(d, LOG_ERR_, "cannot open the audit log %s: %s", d->o.audit_path,
 		     strerror(errno));
 }
+
+/* An event already encoded (the fleet leader's, from etcd): the store and
+ * the audit log, as audit_events records the node's own. */
+int audit_raw(struct daemon *d, const char *service, __u64 rollout_id, __u64 at_ms,
+	      const char *type, const char *json)
+{
+	int err = 0;
+
+	if (d->db)
+		err = store_event_add(d->db, service, rollout_id, at_ms, type, json);
+	audit_line(d, json);
+	return err;
+}

@@ -37,7 +37,7 @@ static const struct field f_action = { "action", F_STR, 16 };
 static const struct field f_limit = { "limit", F_UINT, SLUICE_CTL_HISTORY_MAX };
 
 struct cmd_spec {
-	const struct field *fields[6];
+	const struct field *fields[8];
 	const char *required[2];
 };
 
@@ -55,7 +55,7 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 	[SLUICE_CTL_FREEZE] = { { &f_reason, &f_who }, { "reason" } },
 	[SLUICE_CTL_UNFREEZE] = { { &f_who, &f_reason } },
 	[SLUICE_CTL_HEALTH] = { { &f_service } },
-	[SLUICE_CTL_FLEET] = { { &f_action, &f_service, &f_plan, &f_reason, &f_who, &f_full },
+	[SLUICE_CTL_FLEET] = { { &f_action, &f_service, &f_plan, &f_plan_name, &f_reason, &f_who, &f_full },
 			       { "action" } },
 };
 
@@ -220,10 +220,10 @@ int ctl_parse_request(const char *line, size_t len, int *cmd, json_t **root,
 	json_object_foreach(*root, key, val) {
 		if (!strcmp(key, "v") || !strcmp(key, "cmd"))
 			continue;
-		for (j = 0; j < 6 && sp->fields[j]; j++)
+		for (j = 0; j < 8 && sp->fields[j]; j++)
 			if (!strcmp(sp->fields[j]->name, key))
 				break;
-		if (j == 6 || !sp->fields[j])
+		if (j == 8 || !sp->fields[j])
 			return bad(res, SLUICE_CTL_E_FIELD, "unknown field '%.40s' for '%s'",
 				   key, name);
 		if (check_field(sp->fields[j], val, name, a, res))

@@ -961,7 +961,7 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		return;
 	}
 	case SLUICE_CTL_FLEET:
-		if (fleet_command(d, a->action, a->service, a->plan, a->reason, a->full,
+		if (fleet_command(d, a->action, a->service, a->plan, a->plan_name, a->reason, a->full,
 				  res->error, sizeof(res->error))) {
 			res->code = fleet_on(d) ? SLUICE_CTL_E_STATE : SLUICE_CTL_E_NO_ROLLOUT;
 			return;

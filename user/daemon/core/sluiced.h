@@ -253,6 +253,8 @@ void trigger_free(void);
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
 int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
 	       const char *type, const char *who, const char *text);
+int audit_raw(struct daemon *d, const char *service, __u64 rollout_id, __u64 at_ms,
+	      const char *type, const char *json);
 void audit_reopen(struct daemon *d);
 
 #endif /* SLUICED_H */

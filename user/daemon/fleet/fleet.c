@@ -14,76 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "sluiced.h"
+#include "fleet_int.h"
 #include "fleet.h"
-#include "etcd.h"
-#include "fleet_judge.h"
 #include "fleet_value.h"
-#include "httpc.h"
 
-#define FLEET_MAX_SVC	64
-#define FLEET_TIMEOUT_MS 1000
-#define FLEET_REPORT_MS	1000
-
-struct fsvc {
-	char name[SLUICE_NAME_LEN];
-	/* desired (etcd) */
-	bool has_weights, dirty_w;
-	__u16 weight[SLUICE_MAX_RINGS];
-	int64_t weights_rev;
-	int kill;			/* -1 no key, 0 off, 1 on */
-	bool dirty_k;
-	int64_t kill_rev;
-	char *plan_text;
-	int64_t plan_rev;
-	char *config_text;		/* the config key (YAML), NULL none */
-	int64_t config_rev;
-	bool dirty_c;
-	json_t *rollout;		/* the rollout key, parsed */
-	int64_t rollout_rev;		/* its mod revision; 0 none */
-	bool frozen;
-	/* applied here */
-	int64_t applied_w_rev, applied_k_rev;
-	int64_t applied_c_rev;		/* config applied by this daemon */
-	int64_t promoted_rev;		/* the promoted rollout acted on */
-	__u64 applied_w_ms, applied_k_ms;
-	char error[768];
-	/* the leader's gate state of the current step (allocated on first
-	 * use; rebuilt from etcd's state when the step changes) */
-	struct fleet_gates *fg;
-};
-
-struct fleet {
-	struct etcd e;
-	struct httpc *hc;
-	char prefix[256], node[64];
-	unsigned int ttl_s;
-	/* connection */
-	enum { F_LEASE, F_SYNC, F_WATCH } stage;
-	bool busy;			/* a lease/range request in flight */
-	bool ok;
-	__u64 down_since_ms, next_try_ms;
-	char why[512];
-	int64_t lease, gen;		/* gen: bumped per reconnect */
-	int64_t watch_id;
-	bool resync;			/* etcd cancelled the watch */
-	int64_t applied_rev;
-	__u64 next_keepalive_ms, next_report_ms;
-	bool keepalive_busy, report_busy;
-	/* leadership */
-	char leader[64];
-	int64_t leader_lease, leader_create_rev;
-	bool electing, leader_busy;
-	__u64 leader_since_ms;
-	bool global_freeze;
-	json_t *nodes;			/* node -> its last report */
-	json_t *prev;			/* node -> the report before it */
-	json_t *bad, *bad_prev;		/* keys that did not parse (fleet_value.h) */
-	unsigned int nsvc;
-	struct fsvc svc[FLEET_MAX_SVC];
-};
-
-static struct fleet *F;	/* one per daemon */
+struct fleet *F;	/* one per daemon */
 
 bool fleet_on(const struct daemon *d)
 {
@@ -116,12 +51,12 @@ bool fleet_has_service(const struct daemon *d, const char *service)
 		     s->config_text);
 }
 
-static bool am_leader(void)
+bool fleet_am_leader(void)
 {
 	return F->ok && F->leader_lease == F->lease && !strcmp(F->leader, F->node);
 }
 
-static void key(char *buf, size_t len, const char *svc, const char *leaf)
+void fleet_key(char *buf, size_t len, const char *svc, const char *leaf)
 {
 	if (svc)
 		snprintf(buf, len, "%s/services/%s/%s", F->prefix, svc, leaf);
@@ -164,14 +99,14 @@ static void svc_gc(void)
 		}
 		free(s->plan_text);
 		free(s->config_text);
-		free(s->fg);
+		fleet_lead_free(s);
 		json_decref(s->rollout);
 		*s = F->svc[--F->nsvc];
 	}
 }
 
 /* A key whose value did not parse: in status, logged once per revision. */
-static void bad_key(struct daemon *d, const char *k, int64_t rev, const char *err)
+void fleet_bad_key(struct daemon *d, const char *k, int64_t rev, const char *err)
 {
 	if (fleet_bad_set(F->bad, F->bad_prev, k, rev, err))
 		dlog(d, LOG_ERR_, "fleet: %s; skipped until the key changes", err);
@@ -202,10 +137,10 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		snprintf(F->leader, sizeof(F->leader), "%s", v ? v : "");
 		F->leader_lease = v ? etcd_int(kv, "lease") : 0;
 		F->leader_create_rev = v ? etcd_int(kv, "create_revision") : 0;
-		if (am_leader() && !F->leader_since_ms) {
+		if (fleet_am_leader() && !F->leader_since_ms) {
 			F->leader_since_ms = steady_ms();
 			dlog(d, LOG_INFO_, "fleet: this node (%s) leads the fleet", F->node);
-		} else if (!am_leader()) {
+		} else if (!fleet_am_leader()) {
 			F->leader_since_ms = 0;
 		}
 		return;
@@ -221,7 +156,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		/* the one before, for the shares over the last interval
 		 * (a resync reads the same report again: not an interval) */
 		if (v && !j) {
-			bad_key(d, k, rev, err);
+			fleet_bad_key(d, k, rev, err);
 			return;
 		}
 		if (j && old && etcd_int(j, "at_ms") != etcd_int(old, "at_ms"))
@@ -250,7 +185,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		else
 			snprintf(err, sizeof(err), "%.250s: '%s' is not a service name (1-%d characters)",
 				 k, name, SLUICE_NAME_LEN - 1);
-		bad_key(d, k, 0, err);
+		fleet_bad_key(d, k, 0, err);
 	}
 	if (!s)
 		return;
@@ -259,7 +194,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		if (!v) {
 			s->has_weights = false;
 		} else if (fleet_parse_weights(v, s->weight, k, err, sizeof(err))) {
-			bad_key(d, k, rev, err);	/* the maps keep their weights */
+			fleet_bad_key(d, k, rev, err);	/* the maps keep their weights */
 		} else {
 			s->has_weights = s->dirty_w = true;
 			s->weights_rev = rev;
@@ -269,7 +204,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		/* only on and off: anything else keeps the maps as they are */
 		ks = v ? fleet_parse_killswitch(v, k, err, sizeof(err)) : -1;
 		if (v && ks < 0) {
-			bad_key(d, k, rev, err);
+			fleet_bad_key(d, k, rev, err);
 			return;
 		}
 		s->kill = ks;
@@ -289,7 +224,8 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		s->rollout = v ? fleet_parse_object(v, k, err, sizeof(err)) : NULL;
 		s->rollout_rev = v ? rev : 0;
 		if (v && !s->rollout)
-			bad_key(d, k, rev, err);
+			fleet_bad_key(d, k, rev, err);
+		fleet_audit_rollout(d, s);
 	} else if (!strcmp(slash, "freeze")) {
 		s->frozen = v != NULL;
 	}
@@ -297,7 +233,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 
 /* ---- memory -> this node's maps --------------------------------------- */
 
-static const char *phase_of(const json_t *ro)
+const char *fleet_phase_of(const json_t *ro)
 {
 	const char *p = json_string_value(json_object_get(ro, "phase"));
 
@@ -310,7 +246,7 @@ static bool config_promoted(const struct fsvc *s)
 {
 	const json_t *cr = json_object_get(s->rollout, "config_rev");
 
-	if (strcmp(phase_of(s->rollout), "promoted"))
+	if (strcmp(fleet_phase_of(s->rollout), "promoted"))
 		return false;
 	return cr ? json_integer_value(cr) == s->config_rev : s->rollout_rev > s->config_rev;
 }
@@ -334,7 +270,7 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 	int r;
 
 	s->dirty_c = false;
-	key(k, sizeof(k), s->name, "config");
+	fleet_key(k, sizeof(k), s->name, "config");
 	if (!s->config_text) {
 		if (!s->applied_c_rev)
 			return;
@@ -370,7 +306,7 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 	if (!c || i == c->nservices) {
 		/* refused until the key changes (not at every resync) */
 		snprintf(s->error, sizeof(s->error), "%s", err);
-		bad_key(d, k, s->config_rev, err);
+		fleet_bad_key(d, k, s->config_rev, err);
 		sluice_config_free(c);
 		return;
 	}
@@ -417,7 +353,7 @@ static void apply_promotion(struct daemon *d, struct fsvc *s)
 	bool live = false;
 	int r, i;
 
-	if (strcmp(phase_of(s->rollout), "promoted") || s->promoted_rev == s->rollout_rev)
+	if (strcmp(fleet_phase_of(s->rollout), "promoted") || s->promoted_rev == s->rollout_rev)
 		return;
 	s->promoted_rev = s->rollout_rev;
 	spec = malloc(sizeof(*spec));
@@ -485,7 +421,7 @@ static void apply(struct daemon *d)
 
 static void start_watch(struct daemon *d);
 
-static void cut_off(struct daemon *d, const char *why)
+void fleet_cut_off(struct daemon *d, const char *why)
 {
 	if (F->ok) {
 		F->down_since_ms = steady_ms();
@@ -507,15 +443,7 @@ static void cut_off(struct daemon *d, const char *why)
 	F->next_try_ms = steady_ms() + 1000;
 }
 
-/* callbacks carry the generation they were started in */
-struct cbarg {
-	struct daemon *d;
-	int64_t gen;
-	char svc[SLUICE_NAME_LEN];
-	int64_t step;
-};
-
-static struct cbarg *cbarg(struct daemon *d)
+struct cbarg *fleet_cbarg(struct daemon *d)
 {
 	struct cbarg *a = calloc(1, sizeof(*a));
 
@@ -527,7 +455,7 @@ static struct cbarg *cbarg(struct daemon *d)
 }
 
 /* Did the callback's generation end (a reconnect since)? Frees it then. */
-static bool stale(struct cbarg *a)
+bool fleet_stale(struct cbarg *a)
 {
 	if (F && a->gen == F->gen)
 		return false;
@@ -565,21 +493,21 @@ static void on_watch_done(json_t *reply, const char *err, void *arg)
 	struct cbarg *a = arg;
 
 	(void)reply;
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
-	cut_off(a->d, err);
+	fleet_cut_off(a->d, err);
 	free(a);
 }
 
 static void start_watch(struct daemon *d)
 {
-	struct cbarg *a = cbarg(d);
+	struct cbarg *a = fleet_cbarg(d);
 
 	F->watch_id = a ? etcd_watch(&F->e, F->prefix, F->applied_rev + 1, on_kv_watch,
 				     on_watch_batch, on_watch_done, a) : -ENOMEM;
 	if (F->watch_id < 0) {
 		free(a);
-		cut_off(d, "cannot start the watch");
+		fleet_cut_off(d, "cannot start the watch");
 	}
 }
 
@@ -589,11 +517,11 @@ static void on_range(json_t *reply, const char *err, void *arg)
 	struct daemon *d = a->d;
 	unsigned int i;
 
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
 	F->busy = false;
 	if (!reply) {
-		cut_off(d, err);
+		fleet_cut_off(d, err);
 		free(a);
 		return;
 	}
@@ -637,11 +565,11 @@ static void on_lease(json_t *reply, const char *err, void *arg)
 	struct cbarg *a = arg;
 	struct daemon *d = a->d;
 
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
 	F->busy = false;
 	if (!reply || !etcd_int(reply, "ID")) {
-		cut_off(d, reply ? "etcd granted no lease" : err);
+		fleet_cut_off(d, reply ? "etcd granted no lease" : err);
 		free(a);
 		return;
 	}
@@ -653,7 +581,7 @@ static void on_lease(json_t *reply, const char *err, void *arg)
 			    FLEET_TIMEOUT_MS, on_range, a) > 0;
 	if (!F->busy) {
 		free(a);
-		cut_off(d, "cannot read the prefix");
+		fleet_cut_off(d, "cannot read the prefix");
 	}
 }
 
@@ -661,16 +589,16 @@ static void on_keepalive(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
 
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
 	F->keepalive_busy = false;
 	if (!reply) {
-		cut_off(a->d, err);
+		fleet_cut_off(a->d, err);
 	} else if (etcd_int(json_object_get(reply, "result"), "TTL") <= 0) {
 		/* the lease expired (a long cut): a new one, a new report */
 		dlog(a->d, LOG_WARN_, "fleet: lease %lld expired; taking a new one",
 		     (long long)F->lease);
-		cut_off(a->d, "lease expired");
+		fleet_cut_off(a->d, "lease expired");
 		F->next_try_ms = 0;
 	}
 	free(a);
@@ -680,11 +608,11 @@ static void on_done(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
 
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
 	F->report_busy = false;
 	if (!reply)
-		cut_off(a->d, err);
+		fleet_cut_off(a->d, err);
 	free(a);
 }
 
@@ -706,7 +634,7 @@ static void report(struct daemon *d)
 		if (!sample_fill(d, &tmp, &d->obs))
 			sample_totals(&d->obs, nf, bad);
 		/* fs: the counters per variant and ring the fleet's gates
-		 * judge (fleet_judge.h); new_flows, bad: totals for status */
+		 * judge (the leader sums them); new_flows, bad: totals for status */
 		json_object_set_new(svcs, s->name, json_pack(
 			"{s:i, s:b, s:I, s:I, s:[I,I], s:[I,I], s:i, s:o}",
 			"weight", d->obs.exists ? d->obs.weight[0] : -1,
@@ -725,7 +653,7 @@ static void report(struct daemon *d)
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	snprintf(k, sizeof(k), "%s/nodes/%s", F->prefix, F->node);
-	a = cbarg(d);
+	a = fleet_cbarg(d);
 	if (text && a) {
 		F->report_busy = etcd_call(&F->e, "/v3/kv/put", etcd_req_put(k, text, F->lease),
 					   FLEET_TIMEOUT_MS, on_done, a) > 0;
@@ -743,11 +671,11 @@ static void on_elect(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
 
-	if (stale(a))
+	if (fleet_stale(a))
 		return;
 	F->electing = false;
 	if (!reply)
-		cut_off(a->d, err);
+		fleet_cut_off(a->d, err);
 	/* won or lost, the watch tells who leads */
 	free(a);
 }
@@ -758,10 +686,10 @@ static void elect(struct daemon *d)
 	json_t *txn;
 	struct cbarg *a;
 
-	key(k, sizeof(k), NULL, "leader");
+	fleet_key(k, sizeof(k), NULL, "leader");
 	txn = json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "CREATE", 0),
 			"success", "request_put", etcd_req_put(k, F->node, F->lease));
-	a = cbarg(d);
+	a = fleet_cbarg(d);
 	if (!a || !txn) {
 		json_decref(txn);
 		free(a);
@@ -770,322 +698,6 @@ static void elect(struct daemon *d)
 	F->electing = etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_elect, a) > 0;
 	if (!F->electing)
 		free(a);
-}
-
-static void on_step(json_t *reply, const char *err, void *arg)
-{
-	struct cbarg *a = arg;
-
-	if (stale(a))
-		return;
-	F->leader_busy = false;
-	if (!reply)
-		cut_off(a->d, err);
-	else if (json_is_true(json_object_get(reply, "succeeded")))
-		dlog(a->d, LOG_INFO_, "fleet: %s: step %lld written", a->svc, (long long)a->step);
-	else
-		dlog(a->d, LOG_INFO_, "fleet: %s: step %lld not written (the rollout or the leadership moved)",
-		     a->svc, (long long)a->step);
-	free(a);
-}
-
-/*
- * Write the rollout's next state (and the weights, weight >= 0, or the
- * kill switch, kill >= 0, it implies) if, and only if, this node still leads under the same leader
- * key and the rollout key is the one it judged.
- */
-static void write_state(struct daemon *d, struct fsvc *s, json_t *state,
-			int weight, int kill)
-{
-	char kl[512], kr[512], kw[512], kk[512], num[16], *text;
-	json_t *txn, *ops;
-	struct cbarg *a = cbarg(d);
-
-	key(kl, sizeof(kl), NULL, "leader");
-	key(kr, sizeof(kr), s->name, "rollout");
-	key(kw, sizeof(kw), s->name, "weights");
-	key(kk, sizeof(kk), s->name, "killswitch");
-	text = json_dumps(state, JSON_COMPACT);
-	ops = json_array();
-	json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kr, text, 0)));
-	if (weight >= 0) {
-		snprintf(num, sizeof(num), "%d", weight);
-		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kw, num, 0)));
-	}
-	if (kill >= 0)	/* 1: revert every node; 0: lift it (a new start) */
-		json_array_append_new(ops, json_pack("{s:o}", "request_put",
-						     etcd_req_put(kk, kill ? "on" : "off", 0)));
-	txn = json_pack("{s:[o,o], s:o}", "compare",
-			etcd_cmp(kl, "CREATE", F->leader_create_rev),
-			etcd_cmp(kr, "MOD", s->rollout_rev), "success", ops);
-	free(text);
-	if (!a || !txn) {
-		json_decref(txn);
-		free(a);
-		return;
-	}
-	snprintf(a->svc, sizeof(a->svc), "%s", s->name);
-	a->step = json_integer_value(json_object_get(state, "step"));
-	F->leader_busy = etcd_call(&F->e, "/v3/kv/txn", txn, FLEET_TIMEOUT_MS, on_step, a) > 0;
-	if (!F->leader_busy)
-		free(a);
-}
-
-static json_t *state_new(const char *phase, int step, __u64 now, const char *why)
-{
-	return json_pack("{s:s, s:i, s:I, s:s, s:s}", "phase", phase, "step", step,
-			 "step_started_ms", (json_int_t)now, "reason", why, "by", F->node);
-}
-
-/* Paused: the state as it is, its hold stopped at now (resume_state). */
-static json_t *paused_state(const json_t *ro, __u64 now, const char *why)
-{
-	json_t *st = json_deep_copy(ro);
-
-	json_object_set_new(st, "phase", json_string("paused"));
-	json_object_set_new(st, "paused_at_ms", json_integer(now));
-	json_object_set_new(st, "reason", json_string(why));
-	return st;
-}
-
-/* The step's base: every reporting node's counters now (fleet_judge.h). */
-static void with_base(json_t *st, const char *svc)
-{
-	struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
-	json_t *base = json_object(), *rep;
-	const char *node;
-
-	json_object_foreach(F->nodes, node, rep)
-		if (fleet_node_fs(rep, svc, fs))
-			json_object_set_new(base, node, json_pack("{s:o}", "fs", fleet_fs_json(fs)));
-	json_object_set_new(st, "base", base);
-}
-
-/* A new step's state: its base, its id, and the gates' evidence so far
- * (written with the step in one fenced transaction: a new leader carries
- * the tests on from there). */
-static json_t *step_state(struct fsvc *s, const struct sluice_plan *p, int step,
-			  __u64 now, const char *why)
-{
-	json_t *st = state_new("progressing", step, now, why);
-
-	with_base(st, s->name);
-	json_object_set_new(st, "step_id", json_integer(now));
-	if (s->fg && step > 0)
-		json_object_set_new(st, "gates", fleet_gates_save(p, s->fg));
-	return st;
-}
-
-/* Progressing again: the step's start moves by the paused time (the
- * hold goes on where it stopped); the gates count afresh from now, with
- * a new base (the evidence that paused it is not carried over). */
-static json_t *resume_state(struct fsvc *s, __u64 now, const char *why)
-{
-	json_t *st = json_deep_copy(s->rollout);
-	json_int_t at = json_integer_value(json_object_get(st, "paused_at_ms"));
-
-	if (at && (__u64)at <= now)
-		json_object_set_new(st, "step_started_ms", json_integer(
-			json_integer_value(json_object_get(st, "step_started_ms")) + (now - at)));
-	json_object_del(st, "paused_at_ms");
-	json_object_del(st, "gates");
-	json_object_set_new(st, "phase", json_string("progressing"));
-	json_object_set_new(st, "reason", json_string(why));
-	json_object_set_new(st, "step_id", json_integer(now));
-	with_base(st, s->name);
-	return st;
-}
-
-/* The gates' verdict on the fleet's sums of this step at now. */
-static enum fleet_verdict judge(struct fsvc *s, const struct sluice_plan *p, int step,
-				__u64 now, bool hold_done, char *why, size_t len)
-{
-	json_t *ro = s->rollout;
-	long long id = json_integer_value(json_object_get(ro, "step_id"));
-	struct eng_obs *obs = malloc(sizeof(*obs));
-	__u16 w[SLUICE_MAX_RINGS];
-	enum fleet_verdict v = FJ_WAIT;
-	int r;
-
-	if (!id)	/* a state of an older leader */
-		id = json_integer_value(json_object_get(ro, "step_started_ms"));
-	if (!s->fg)
-		s->fg = calloc(1, sizeof(*s->fg));
-	if (!obs || !s->fg)
-		goto out;
-	for (r = 0; r < SLUICE_MAX_RINGS; r++)
-		w[r] = s->has_weights ? s->weight[r] : 0;
-	fleet_obs_sum(F->nodes, json_object_get(ro, "base"), s->name, w, obs);
-	/* a new step, or a step this leader took over: the tests carry on
-	 * from the step's start, the step's counting starts now */
-	if (s->fg->step_id != id &&
-	    fleet_gates_begin(p, s->fg, id, json_object_get(ro, "gates"), obs, now)) {
-		snprintf(why, len, "bad gate in the plan");
-		v = FJ_PAUSE;
-		goto out;
-	}
-	v = fleet_judge(p, s->fg, step, obs, now, hold_done, why, len);
-out:
-	free(obs);
-	return v;
-}
-
-static int step_weight(const struct sluice_plan *p, int i)
-{
-	return p->steps[i].kind == SLUICE_STEP_CUTOVER ? 10000 : p->steps[i].weight[0];
-}
-
-/* Promoted: the state names the config revision it promoted, so that a
- * node applying that revision afresh (no service in its maps) promotes
- * it too (apply_config): etcd alone says what the maps hold. */
-static json_t *promoted_state(struct fsvc *s, int step, __u64 now, const char *why)
-{
-	json_t *st = state_new("promoted", step, now, why);
-
-	if (s->config_text)
-		json_object_set_new(st, "config_rev", json_integer(s->config_rev));
-	return st;
-}
-
-/*
- * An operator's promote (fleet_command wrote "promote" into the rollout
- * key): the current step ends now, its gates not waited for, as the local
- * engine's promote; "full": straight to the promotion. The new state has
- * no "promote" and is written fenced on the leader key and the rollout
- * key's revision: the request is consumed in the same transaction as the
- * step it causes, so a later leader never acts on it again. Frozen, it
- * waits (the hold and the gates still run). Returns whether it acted.
- */
-static bool promote_req(struct daemon *d, struct fsvc *s, const struct sluice_plan *p,
-			const char *phase, __u64 now)
-{
-	const char *how = json_string_value(json_object_get(s->rollout, "promote"));
-	long long id = json_integer_value(json_object_get(s->rollout, "step_id"));
-	int i = json_integer_value(json_object_get(s->rollout, "step"));
-	char why[128];
-	json_t *st;
-
-	if (!how || (strcmp(phase, "progressing") && strcmp(phase, "paused")) ||
-	    F->global_freeze || s->frozen || i < 0 || i >= (int)p->nsteps)
-		return false;
-	if (!strcmp(how, "full") || i + 1 == (int)p->nsteps) {
-		snprintf(why, sizeof(why), "promoted by the operator at step %d%s", i + 1,
-			 !strcmp(how, "full") ? " (--full)" : "");
-		st = promoted_state(s, i, now, why);
-		write_state(d, s, st, 0, -1);
-	} else {
-		/* the gates' evidence goes on only if it is this step's */
-		if (s->fg && s->fg->step_id != id) {
-			free(s->fg);
-			s->fg = NULL;
-		}
-		snprintf(why, sizeof(why), "promoted by the operator: step %d ended early, its gates not waited for",
-			 i + 1);
-		st = step_state(s, p, i + 1, now, why);
-		write_state(d, s, st, step_weight(p, i + 1), -1);
-	}
-	json_decref(st);
-	return true;
-}
-
-static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
-{
-	const char *phase = json_string_value(json_object_get(s->rollout, "phase"));
-	struct sluice_plan *p;
-	char err[512], why[512], pk[512];
-	json_t *st = NULL, *bad;
-	enum fleet_verdict verdict;
-	json_int_t frozen_at;
-	int i;
-
-	if (!phase || !strcmp(phase, "promoted") || !strcmp(phase, "rolled_back") ||
-	    !strcmp(phase, "aborted") || !strcmp(phase, "error"))
-		return;
-	if (!strcmp(phase, "abort")) {
-		st = state_new("aborted", -1, now, "aborted by the operator");
-		write_state(d, s, st, -1, 1);
-		json_decref(st);
-		return;
-	}
-	key(pk, sizeof(pk), s->name, "plan");
-	bad = json_object_get(F->bad, pk);
-	snprintf(err, sizeof(err), "%s", json_string_value(json_object_get(bad, "error")) ?: "");
-	p = s->plan_text && !bad ? sluice_plan_parse_string(s->plan_text, pk, err, sizeof(err)) : NULL;
-	if (s->plan_text && !p && !bad)
-		bad_key(d, pk, s->plan_rev, err);
-	if (p && d->s && ro_resolve_service(d, p, s->name, err, sizeof(err))) {
-		sluice_plan_free(p);
-		p = NULL;
-	}
-	if (!p) {
-		st = state_new("error", -1, now, s->plan_text ? err : "no plan in etcd");
-		write_state(d, s, st, -1, -1);
-		json_decref(st);
-		return;
-	}
-	if (!strcmp(phase, "start")) {
-		st = step_state(s, p, 0, now, "started");
-		write_state(d, s, st, step_weight(p, 0), s->kill == 1 ? 0 : -1);
-		goto out;
-	}
-	if (promote_req(d, s, p, phase, now))
-		goto out;
-	if (strcmp(phase, "progressing"))
-		goto out;
-	/* a freeze stops the hold: its start goes into etcd, and the end
-	 * moves the step's start by the frozen time (a new leader sees
-	 * both), so holds resume where they were */
-	frozen_at = json_integer_value(json_object_get(s->rollout, "frozen_at_ms"));
-	if ((F->global_freeze || s->frozen) != !!frozen_at) {
-		st = json_deep_copy(s->rollout);
-		if (frozen_at) {
-			json_object_set_new(st, "step_started_ms", json_integer(
-				json_integer_value(json_object_get(st, "step_started_ms")) +
-				(now - frozen_at)));
-			json_object_del(st, "frozen_at_ms");
-		} else {
-			json_object_set_new(st, "frozen_at_ms", json_integer(now));
-		}
-		write_state(d, s, st, -1, -1);
-		goto out;
-	}
-	i = json_integer_value(json_object_get(s->rollout, "step"));
-	if (i < 0 || i >= (int)p->nsteps)
-		goto out;
-	if (p->steps[i].kind == SLUICE_STEP_PAUSE && !p->steps[i].hold_ms)
-		goto out;	/* waits for a promote */
-	/* the gates are evaluated every interval, frozen or not (a failure
-	 * still rolls back); the hold counts from the step's start as
-	 * written in etcd: a new leader keeps what is left of it */
-	verdict = judge(s, p, i, now, !frozen_at &&
-			now >= (__u64)json_integer_value(json_object_get(s->rollout, "step_started_ms")) +
-			       p->steps[i].hold_ms, why, sizeof(why));
-	if (verdict == FJ_FAIL && p->on_failure == SLUICE_ON_FAILURE_ROLLBACK) {
-		st = state_new("rolled_back", i, now, why);
-		write_state(d, s, st, -1, 1);
-	} else if (verdict == FJ_FAIL || verdict == FJ_PAUSE) {
-		st = paused_state(s->rollout, now, why);
-		write_state(d, s, st, -1, -1);
-	} else if (verdict == FJ_PASS && i + 1 == (int)p->nsteps) {
-		/* every node promotes (apply_promotion): weights 0 with it */
-		st = promoted_state(s, i, now, "every step passed");
-		write_state(d, s, st, 0, -1);
-	} else if (verdict == FJ_PASS) {
-		st = step_state(s, p, i + 1, now, "previous step passed");
-		write_state(d, s, st, step_weight(p, i + 1), -1);
-	}
-out:
-	json_decref(st);
-	sluice_plan_free(p);
-}
-
-static void lead(struct daemon *d, __u64 now)
-{
-	unsigned int i;
-
-	for (i = 0; i < F->nsvc && !F->leader_busy; i++)
-		if (F->svc[i].rollout)
-			lead_one(d, &F->svc[i], now);
 }
 
 /* ---- the tick --------------------------------------------------------- */
@@ -1097,7 +709,7 @@ void fleet_tick(struct daemon *d, __u64 now)
 	if (!F)
 		return;
 	if (F->stage == F_LEASE && !F->busy && now >= F->next_try_ms) {
-		a = cbarg(d);
+		a = fleet_cbarg(d);
 		F->busy = a && etcd_call(&F->e, "/v3/lease/grant",
 					 json_pack("{s:i}", "TTL", F->ttl_s),
 					 FLEET_TIMEOUT_MS, on_lease, a) > 0;
@@ -1111,13 +723,13 @@ void fleet_tick(struct daemon *d, __u64 now)
 		return;
 	if (F->resync) {
 		F->resync = false;
-		cut_off(d, "etcd cancelled the watch (compacted?)");
+		fleet_cut_off(d, "etcd cancelled the watch (compacted?)");
 		F->next_try_ms = 0;
 		return;
 	}
 	apply(d);	/* what failed before (no instance yet) */
 	if (!F->keepalive_busy && now >= F->next_keepalive_ms) {
-		a = cbarg(d);
+		a = fleet_cbarg(d);
 		F->next_keepalive_ms = now + F->ttl_s * 1000 / 3;
 		F->keepalive_busy = a && etcd_call(&F->e, "/v3/lease/keepalive",
 						   json_pack("{s:I}", "ID", (json_int_t)F->lease),
@@ -1133,8 +745,8 @@ void fleet_tick(struct daemon *d, __u64 now)
 	}
 	if (!F->leader[0] && !F->electing)
 		elect(d);
-	if (am_leader() && !F->leader_busy)
-		lead(d, now);
+	if (fleet_am_leader() && !F->leader_busy)
+		fleet_lead(d, now);
 }
 
 /* ---- status and commands ---------------------------------------------- */
@@ -1200,15 +812,14 @@ json_t *fleet_status_json(struct daemon *d)
 			"rollout", s->rollout, "error", s->error));
 		json_object_set_new(json_object_get(svcs, s->name), "config_rev",
 				    json_integer(s->applied_c_rev));
-		/* the leader: its latest judgement of the step's gates */
-		if (am_leader() && s->fg && s->fg->step_id)
-			json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
-					    fleet_gates_status(s->fg));
+		/* the leader: its engine's latest judgement of the gates */
+		json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
+				    fleet_lead_status(s));
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:O, s:o}",
 		      "node", F->node, "prefix", F->prefix,
 		      "etcd", F->ok ? "ok" : "unreachable", "why", F->why,
-		      "leader_here", am_leader(), "revision", (json_int_t)F->applied_rev,
+		      "leader_here", fleet_am_leader(), "revision", (json_int_t)F->applied_rev,
 		      "down_since_ms", (json_int_t)(F->ok ? 0 : F->down_since_ms),
 		      "requests", (json_int_t)F->e.requests, "nodes", F->nodes,
 		      "services", svcs);
@@ -1247,28 +858,32 @@ static json_t *rollout_cas_txn(const struct fsvc *s, json_t *st)
 	json_t *txn;
 
 	json_decref(st);
-	key(k, sizeof(k), s->name, "rollout");
+	fleet_key(k, sizeof(k), s->name, "rollout");
 	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
 			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
 	free(text);
 	return txn;
 }
 
-static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *reason,
-				char *err, size_t errlen)
+/* pause, resume, abort: a request in the rollout key, written only if etcd
+ * still holds the state this node sees; the leader's engine consumes it
+ * (leader.c) with the transition it causes. */
+static json_t *request_txn(struct fsvc *s, const char *action, const char *reason,
+			   char *err, size_t errlen)
 {
-	bool pause = !strcmp(action, "pause");
-	const char *want = pause ? "progressing" : "paused";
+	const char *want = !strcmp(action, "resume") ? "paused" :
+			   !strcmp(action, "pause") ? "progressing" : NULL;
+	const char *ph = s && s->rollout ? fleet_phase_of(s->rollout) : "absent";
 	json_t *st;
-	__u64 now = steady_ms();
 
-	if (!s || strcmp(phase_of(s->rollout), want)) {
+	if (want ? strcmp(ph, want) : strcmp(ph, "progressing") && strcmp(ph, "paused")) {
 		snprintf(err, errlen, "fleet %s: the fleet rollout of '%s' is %s, not %s", action,
-			 s ? s->name : "?", s && s->rollout ? phase_of(s->rollout) : "absent", want);
+			 s ? s->name : "?", ph, want ? want : "progressing or paused");
 		return NULL;
 	}
-	st = pause ? paused_state(s->rollout, now, reason && *reason ? reason : "paused by the operator")
-		   : resume_state(s, now, "resumed by the operator");
+	st = json_deep_copy(s->rollout);
+	json_object_set_new(st, "cmd", json_pack("{s:s, s:s, s:s}", "kind", action, "who",
+						 F->node, "reason", reason ? reason : ""));
 	return rollout_cas_txn(s, st);
 }
 
@@ -1279,7 +894,7 @@ static json_t *pause_resume_txn(struct fsvc *s, const char *action, const char *
 static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char *err,
 			   size_t errlen)
 {
-	const char *ph = s && s->rollout ? phase_of(s->rollout) : "absent";
+	const char *ph = s && s->rollout ? fleet_phase_of(s->rollout) : "absent";
 	json_t *st;
 
 	if (strcmp(ph, "progressing") && strcmp(ph, "paused")) {
@@ -1333,7 +948,7 @@ static json_t *config_txn(struct daemon *d, const char *text, const char *name,
 	}
 	ops = json_array();
 	for (i = 0; i < c->nservices; i++) {
-		key(k, sizeof(k), c->services[i].name, "config");
+		fleet_key(k, sizeof(k), c->services[i].name, "config");
 		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(k, text, 0)));
 	}
 	sluice_config_free(c);
@@ -1341,7 +956,8 @@ static json_t *config_txn(struct daemon *d, const char *text, const char *name,
 }
 
 int fleet_command(struct daemon *d, const char *action, const char *service,
-		  const char *plan, const char *reason, bool full, char *err, size_t errlen)
+		  const char *plan, const char *plan_name, const char *reason, bool full,
+		  char *err, size_t errlen)
 {
 	char k[512], k2[512];
 	json_t *txn = NULL;
@@ -1356,9 +972,9 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		return -EHOSTUNREACH;
 	}
 	if (!strcmp(action, "freeze") || !strcmp(action, "unfreeze")) {
-		key(k, sizeof(k), service, "freeze");
+		fleet_key(k, sizeof(k), service, "freeze");
 		if (!service)
-			key(k, sizeof(k), NULL, "freeze");
+			fleet_key(k, sizeof(k), NULL, "freeze");
 		txn = !strcmp(action, "freeze")
 			? json_pack("{s:[{s:o}]}", "success", "request_put",
 				    etcd_req_put(k, reason && *reason ? reason : "frozen", 0))
@@ -1376,7 +992,7 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		snprintf(err, errlen, "fleet %s: which service?", action);
 		return -EINVAL;
 	} else if (!strcmp(action, "pause") || !strcmp(action, "resume")) {
-		txn = pause_resume_txn(svc_get(service, false), action, reason, err, errlen);
+		txn = request_txn(svc_get(service, false), action, reason, err, errlen);
 		if (!txn)
 			return -EINVAL;
 	} else if (!strcmp(action, "promote")) {
@@ -1387,32 +1003,37 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		snprintf(err, errlen, "fleet %s: --full is for promote only", action);
 		return -EINVAL;
 	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
-		key(k, sizeof(k), service, "killswitch");
+		fleet_key(k, sizeof(k), service, "killswitch");
 		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
 				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
 	} else if (!strcmp(action, "abort")) {
-		key(k, sizeof(k), service, "rollout");
-		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
-				etcd_req_put(k, "{\"phase\":\"abort\"}", 0));
+		struct fsvc *s = svc_get(service, false);
+
+		fleet_key(k, sizeof(k), service, "rollout");
+		/* a running rollout of this schema: the engine aborts it; else
+		 * (about to start, an older leader's) the plain request */
+		txn = s && s->rollout && json_object_get(s->rollout, "schema")
+			? request_txn(s, action, reason, err, errlen)
+			: json_pack("{s:[{s:o}]}", "success", "request_put",
+				    etcd_req_put(k, "{\"phase\":\"abort\"}", 0));
+		if (!txn)
+			return -EINVAL;
 	} else if (!strcmp(action, "start")) {
-		struct sluice_plan *p = plan ? sluice_plan_parse_string(plan, service, err, errlen) : NULL;
+		const char *name = plan_name && *plan_name ? plan_name : service;
+		struct sluice_plan *p = plan ? sluice_plan_parse_string(plan, name, err, errlen) : NULL;
 
 		if (!p) {
 			if (!plan)
 				snprintf(err, errlen, "fleet start: a plan is needed (-f FILE)");
 			return -EINVAL;
 		}
-		for (unsigned int g = 0; g < p->ngates; g++)
-			if (!fleet_gate_supported(&p->gates[g])) {
-				snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio and new_flow_ratio gates only (on the fleet's sums; nodes do not report latency histograms or external metrics)",
-					 service, p->gates[g].pos.line, p->gates[g].pos.col,
-					 p->gates[g].name);
-				sluice_plan_free(p);
-				return -EINVAL;
-			}
+		if (fleet_plan_check(p, err, errlen)) {
+			sluice_plan_free(p);
+			return -EINVAL;
+		}
 		sluice_plan_free(p);
-		key(k, sizeof(k), service, "plan");
-		key(k2, sizeof(k2), service, "rollout");
+		fleet_key(k, sizeof(k), service, "plan");
+		fleet_key(k2, sizeof(k2), service, "rollout");
 		txn = json_pack("{s:[{s:o},{s:o}]}", "success", "request_put",
 				etcd_req_put(k, plan, 0), "request_put",
 				etcd_req_put(k2, "{\"phase\":\"start\"}", 0));
@@ -1420,7 +1041,7 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		snprintf(err, errlen, "fleet: unknown action '%s'", action);
 		return -EINVAL;
 	}
-	a = cbarg(d);
+	a = fleet_cbarg(d);
 	if (!a || !txn) {
 		json_decref(txn);
 		free(a);
@@ -1513,7 +1134,7 @@ void fleet_stop(struct daemon *d)
 	for (i = 0; i < f->nsvc; i++) {
 		free(f->svc[i].plan_text);
 		free(f->svc[i].config_text);
-		free(f->svc[i].fg);
+		fleet_lead_free(&f->svc[i]);
 		json_decref(f->svc[i].rollout);
 	}
 	json_decref(f->nodes);

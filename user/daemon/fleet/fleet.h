@@ -16,21 +16,20 @@
  *                                ring) or an array per ring
  *   services/SVC/killswitch      "on" (revert to last-known-good) | "off"
  *   services/SVC/plan            the plan, YAML (a rollout: section)
- *   services/SVC/rollout         the fleet rollout: {"phase", "step",
- *                                "step_started_ms", "step_id", "base",
- *                                "gates", "reason"} (fleet_judge.h)
+ *   services/SVC/rollout         the fleet rollout (schema 2, leader.c):
+ *                                {"schema", "phase", "step", "reason",
+ *                                "engine": the engine's state document,
+ *                                "acc": the fleet's counters, "events"};
  *                                {"phase": "start"} asks the leader to
- *                                begin, {"phase": "abort"} to abort;
- *                                "paused" carries "paused_at_ms" (the
- *                                resume moves the step's start by it);
+ *                                begin; "cmd" and "promote" are requests
+ *                                the leader's engine consumes;
  *                                "promoted": every node promotes
  *
  * Every node watches the prefix and applies weights and kill switch to
  * its maps as they change; a node cut off from etcd keeps what it applied
  * last, never advances, and resynchronises when it is back. One node, the
- * leader, advances rollouts: it judges the plan's gates with gate.c's
- * sequential tests on the sum of every node's counters (fleet_judge.h)
- * and writes the next step with a
+ * leader, advances rollouts: it runs the node's engine (eng_tick) on the
+ * sum of every node's counters (leader.c) and writes each transition with a
  * transaction fenced on its leadership and the rollout key's revision, so
  * a step is never written twice nor skipped when leadership moves.
  */
@@ -71,6 +70,7 @@ json_t *fleet_status_json(struct daemon *d);
  * config file's text, reason: its name).
  * Returns 0 or -errno with err set. */
 int fleet_command(struct daemon *d, const char *action, const char *service,
-		  const char *plan, const char *reason, bool full, char *err, size_t errlen);
+		  const char *plan, const char *plan_name, const char *reason, bool full,
+		  char *err, size_t errlen);
 
 #endif

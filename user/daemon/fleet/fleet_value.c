@@ -120,3 +120,106 @@ bool fleet_bad_set(json_t *bad, json_t *prev, const char *key, int64_t rev,
 						"error", err));
 	return news;
 }
+
+/* ---- a node report's counters (fleet_value.h) ---- */
+
+#define FS_FIELDS 5	/* new_flows, syn_retrans, client_rst, backend_rst, hs_timeout */
+
+static __u64 *field(struct sluice_flow_stats *f, int i)
+{
+	__u64 *const p[FS_FIELDS] = { &f->new_flows, &f->syn_retrans, &f->client_rst,
+				      &f->backend_rst, &f->hs_timeout };
+	return p[i];
+}
+
+/* "fs": [variant][ring][field]; false when it is not there. */
+static bool fs_parse(json_t *a, struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS])
+{
+	int v, r, i;
+
+	memset(fs, 0, sizeof(struct sluice_flow_stats) * SLUICE_VARIANTS * SLUICE_MAX_RINGS);
+	if (!json_is_array(a))
+		return false;
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		json_t *rings = json_array_get(a, v);
+
+		for (r = 0; r < SLUICE_MAX_RINGS && r < (int)json_array_size(rings); r++)
+			for (i = 0; i < FS_FIELDS; i++) {
+				json_int_t x = json_integer_value(
+					json_array_get(json_array_get(rings, r), i));
+
+				*field(&fs[v][r], i) = x > 0 ? (__u64)x : 0;
+			}
+	}
+	return true;
+}
+
+bool fleet_node_fs(json_t *report, const char *svc,
+		   struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS])
+{
+	json_t *s = json_object_get(json_object_get(report, "services"), svc);
+	int v;
+
+	if (fs_parse(json_object_get(s, "fs"), fs))
+		return true;
+	if (!json_is_object(s))
+		return false;
+	/* an older report: totals per variant only */
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		fs[v][0].new_flows = json_integer_value(json_array_get(json_object_get(s, "new_flows"), v));
+		fs[v][0].client_rst = json_integer_value(json_array_get(json_object_get(s, "bad"), v));
+	}
+	return true;
+}
+
+json_t *fleet_fs_json(const struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS])
+{
+	json_t *a = json_array();
+	int v, r, i, nr = 1;
+
+	/* rings up to the last one with counts: reports stay small */
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		for (r = 1; r < SLUICE_MAX_RINGS; r++)
+			for (i = 0; i < FS_FIELDS; i++)
+				if (*field((struct sluice_flow_stats *)&fs[v][r], i) && r + 1 > nr)
+					nr = r + 1;
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		json_t *rings = json_array();
+
+		for (r = 0; r < nr; r++) {
+			json_t *f = json_array();
+
+			for (i = 0; i < FS_FIELDS; i++)
+				json_array_append_new(f, json_integer(
+					*field((struct sluice_flow_stats *)&fs[v][r], i)));
+			json_array_append_new(rings, f);
+		}
+		json_array_append_new(a, rings);
+	}
+	return a;
+}
+
+void fleet_acc_add(struct sluice_flow_stats total[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+		   struct sluice_flow_stats last[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+		   const struct sluice_flow_stats now[SLUICE_VARIANTS][SLUICE_MAX_RINGS])
+{
+	int v, r, i;
+
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			for (i = 0; i < FS_FIELDS; i++) {
+				__u64 n = *field((struct sluice_flow_stats *)&now[v][r], i);
+				__u64 *l = field(&last[v][r], i);
+
+				/* below its last: the node's maps were recreated,
+				 * its count starts again from there */
+				if (n > *l)
+					*field(&total[v][r], i) += n - *l;
+				*l = n;
+			}
+}
+
+bool fleet_fs_parse(json_t *a, struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS])
+{
+	return fs_parse(a, fs);
+}

@@ -35,4 +35,25 @@ bool fleet_bad_set(json_t *bad, json_t *prev, const char *key, int64_t rev,
 		   const char *err);
 bool fleet_bad_known(json_t *bad, json_t *prev, const char *key, int64_t rev);
 
+/* One node's counters of svc from its report, [variant][ring]: "fs":
+ * [variant][ring] of [new_flows, syn_retrans, client_rst, backend_rst,
+ * hs_timeout] (older reports only "new_flows" and "bad" per variant: ring
+ * 0, bad counted as client resets). false: the report lacks svc. */
+bool fleet_node_fs(json_t *report, const char *svc,
+		   struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
+/* The "fs" array of a report, from counters, and back (false: not one). */
+json_t *fleet_fs_json(const struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
+bool fleet_fs_parse(json_t *a, struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
+/*
+ * The fleet's cumulative counters, as one node's maps would count them:
+ * total grows by each node's increase since last (the node's counters
+ * when last seen), last becomes now. A counter below its last (the node's
+ * maps recreated) adds nothing and counts on from there; a node seen for
+ * the first time (last zeroed by the caller to now) adds nothing. The
+ * engine then differences total like a node's own counters.
+ */
+void fleet_acc_add(struct sluice_flow_stats total[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+		   struct sluice_flow_stats last[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
+		   const struct sluice_flow_stats now[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
+
 #endif

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# sluice-test: host-only (one sluiced --etcd against a real etcd, Debian's
+# etcd-server, on the loopback of a namespace of its own; no traffic.)
+# The fleet leader runs the node's engine (issue 20):
+#   - the operator wins: `rollout revert --fleet` at 25 % ends the fleet
+#     rollout as rolled back by the operator, and the leader never raises
+#     the weight under the kill switch (it used to go to 50 % within 6 s)
+#   - a weight written by hand into etcd stops the rollout (the engine's
+#     operator weight: nothing written over it)
+#   - the fleet's transitions reach the node's audit trail (-a) and
+#     `rollout history`
+#   - a plan key the fleet cannot honour (budget:, pre_step_hook:, a
+#     Prometheus gate) is refused naming the plan file, and writes nothing
+#   - a rollout key of an older leader (no schema) is refused with a
+#     message, its weights kept
+#     limit and the key, and the node keeps its lease and its leadership
+set -u
+cd "$(dirname "$0")/../.."
+source tests/integration/lib.sh
+need_root
+SLUICE=$PWD/build/sluice SLUICED=$PWD/build/sluiced
+[ -x "$SLUICED" ] || skip "build/sluiced is not built"
+command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	skip "needs etcd and etcdctl (Debian etcd-server, etcd-client: scripts/deps.sh)"
+TAG=fe$$
+NS=sl-$TAG
+PIN=/sys/fs/bpf/sluice-$TAG
+DIR=$(mktemp -d /tmp/sluice-fengine.XXXXXX)
+URL=http://127.0.0.1:19447
+EPID= DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	[ -n "$EPID" ] && kill -9 "$EPID" 2>/dev/null
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	wait 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$NS-x" 2>/dev/null
+	rm -rf "$PIN" "$DIR"
+}
+trap cleanup EXIT
+
+PFX=/sluice/ci/services
+etcdctl_() { ip netns exec "$NS" env ETCDCTL_API=3 etcdctl --endpoints "$URL" "$@"; }
+sl() { nsenter --net="/run/netns/$NS" "$SLUICE" --pin-dir "$PIN" "$@"; }
+ctl() { SLUICE_SOCKET=$DIR/d.sock sl "$@"; }
+weight() { sl -j service show web | json 'j["services"][0]["weight"]["default"]'; }
+revert() { sl -j service show web | json 'j["services"][0]["revert"]'; }
+fleet() { ctl -j rollout status | json "(lambda f: $1)(j['fleet'])"; }
+wait_for() {	# SECONDS CMD...: until CMD succeeds
+	local end=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$end" ]; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+weight_is() { [ "$(weight)" = "$1" ]; }
+revert_is() { [ "$(revert)" = "$1" ]; }
+fleet_is() { [ "$(fleet "$1")" = True ]; }
+
+ip netns add "$NS" && ip netns add "$NS-x" || { fail "namespaces"; t_done; exit; }
+ip -n "$NS" link set lo up
+ip link add eth1 netns "$NS" type veth peer name eth0 netns "$NS-x"
+ip -n "$NS" link set eth1 up
+ip -n "$NS-x" link set eth0 up
+sl attach eth1 xdp >/dev/null &&
+sl service add web vip 10.200.0.10 port 8080 protocol tcp mode dsr >/dev/null &&
+sl backend add web 10.101.0.11 pool baseline mac 02:00:00:00:00:11 dev eth1 >/dev/null &&
+sl backend add web 10.101.0.13 pool canary mac 02:00:00:00:00:13 dev eth1 >/dev/null ||
+	{ fail "the instance and service web"; t_done; exit; }
+ip netns exec "$NS" etcd --name e1 --data-dir "$DIR/e1" \
+	--listen-client-urls "$URL" --advertise-client-urls "$URL" \
+	--listen-peer-urls http://127.0.0.1:19448 --initial-advertise-peer-urls http://127.0.0.1:19448 \
+	--initial-cluster e1=http://127.0.0.1:19448 >>"$DIR/e1.log" 2>&1 &
+EPID=$!
+check "etcd is healthy" wait_for 30 etcdctl_ endpoint health
+nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
+	--pin-dir "$PIN" --metrics off --etcd "$URL" --cluster ci --node n1 \
+	--lease-ttl 2 -a "$DIR/audit.log" -v >>"$DIR/d.log" 2>&1 &
+DPID=$!
+check "sluiced starts in fleet mode and leads" wait_for 10 fleet_is "f['etcd']=='ok' and f['leader_here']"
+
+ro() { etcdctl_ get --print-value-only "$PFX/web/rollout" | json "$1" 2>/dev/null; }
+phase_is() { [ "$(ro 'j["phase"]')" = "$1" ]; }
+wkey() { etcdctl_ get --print-value-only "$PFX/web/weights"; }
+wkey_is() { [ "$(wkey)" = "$1" ]; }
+cat >"$DIR/plan.yaml" <<'PLAN'
+steps:
+  - weight: 25%
+    hold: 2s
+  - weight: 50%
+    hold: 2s
+  - weight: 100%
+    hold: 2s
+gates:
+  - metric: error_ratio
+    max: 50%
+    min_samples: 5
+    on_inconclusive: extend
+PLAN
+
+echo "== the operator wins: revert --fleet at 25 %"
+check "rollout start --fleet" ctl rollout start web --fleet -f "$DIR/plan.yaml"
+check "the leader begins at 25 %" wait_for 5 eval 'phase_is progressing && wkey_is 2500'
+check "rollout revert web --fleet" ctl rollout revert web --fleet
+sleep 4	# two holds: the old leader went to 50 % here
+check "the fleet rollout is rolled back ($(ro 'j["phase"]'))" phase_is rolled_back
+check "by the operator: $(ro 'j["reason"]')" grep -q "operator" <<<"$(ro 'j["reason"]')"
+check "the weight was never raised under the kill switch (weights key: $(wkey))" wkey_is 2500
+check "the kill switch stays on" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = on ]
+check "the maps are reverted" wait_for 3 revert_is revert
+out=$(ctl rollout promote web --fleet 2>&1)
+check "promote --fleet after the revert is refused: $out" eval '! ctl rollout promote web --fleet 2>/dev/null'
+sleep 2
+check "and the weight stays at 25 % (weights key: $(wkey))" wkey_is 2500
+hist=$(ctl -j rollout history web)
+check "rollout history shows the fleet's start and rollback" \
+	json '[e["type"] for e in j["events"]] if isinstance(j, dict) else [e["type"] for e in j]' <<<"$hist" |
+	grep -q "start.*rollback"
+check "the audit log (-a) has them too" \
+	eval 'grep -q "\"type\":\"start\"" "$DIR/audit.log" && grep -q "\"type\":\"rollback\"" "$DIR/audit.log"'
+
+echo "== a weight written by hand"
+check "another rollout starts (the start lifts the kill switch)" ctl rollout start web --fleet -f "$DIR/plan.yaml"
+check "at 25 % again, kill switch off" wait_for 5 eval 'phase_is progressing && wkey_is 2500 && revert_is off'
+etcdctl_ put "$PFX/web/weights" 1000 >/dev/null
+sleep 4
+check "the rollout stopped ($(ro 'j["phase"]'): $(ro 'j["reason"]'))" eval '! phase_is progressing'
+check "the hand-written weight stands" wkey_is 1000
+ctl rollout abort web --fleet >/dev/null
+check "aborted" wait_for 5 phase_is aborted
+
+echo "== plan keys the fleet cannot honour"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%}\n' >"$DIR/budget.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\npre_step_hook: /bin/true\n' >"$DIR/hook.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {name: prom, metric: prometheus, query: "up", url: "http://127.0.0.1:19449", max: 1}\n' >"$DIR/prom.yaml"
+r0=$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')
+for f in budget hook prom; do
+	out=$(ctl rollout start web --fleet -f "$DIR/$f.yaml" 2>&1)
+	check "$f: refused, naming the plan file: $out" grep -q "$f.yaml" <<<"$out"
+done
+check "and nothing was written" [ "$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')" = "$r0" ]
+
+echo "== a rollout of an older leader (schema 1)"
+etcdctl_ put "$PFX/web/weights" 3000 >/dev/null
+etcdctl_ put "$PFX/web/rollout" '{"phase":"progressing","step":1,"step_started_ms":1,"reason":"old"}' >/dev/null
+check "refused clearly: $(ro 'j["reason"]')" wait_for 5 eval 'phase_is error && ro "j[\"reason\"]" | grep -q "older leader"'
+check "its weights kept" wkey_is 3000
+t_done
