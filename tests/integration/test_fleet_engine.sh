@@ -113,10 +113,8 @@ out=$(ctl rollout promote web --fleet 2>&1)
 check "promote --fleet after the revert is refused: $out" eval '! ctl rollout promote web --fleet 2>/dev/null'
 sleep 2
 check "and the weight stays at 25 % (weights key: $(wkey))" wkey_is 2500
-hist=$(ctl -j rollout history web)
-check "rollout history shows the fleet's start and rollback" \
-	json '[e["type"] for e in j["events"]] if isinstance(j, dict) else [e["type"] for e in j]' <<<"$hist" |
-	grep -q "start.*rollback"
+types() { ctl -j rollout history web | json '" ".join(e["type"] for e in (j["events"] if isinstance(j, dict) else j))'; }
+check "rollout history shows the fleet's start and rollback ($(types))" eval 'types | grep -q "start.*rollback"'
 check "the audit log (-a) has them too" \
 	eval 'grep -q "\"type\":\"start\"" "$DIR/audit.log" && grep -q "\"type\":\"rollback\"" "$DIR/audit.log"'
 

@@ -377,7 +377,10 @@ static json_t *doc_of(struct fsvc *s, struct fleet_lead *l, json_t *events, __u6
 	json_t *doc;
 
 	free(text);
-	if (eng_terminal(st->phase) || st->phase == ENG_PAUSED)
+	if (st->phase == ENG_PAUSED)
+		snprintf(why, sizeof(why), "paused (%s%s%s): %s", eng_pause_reason_name(st->pause_reason),
+			 st->pause_who[0] ? " by " : "", st->pause_who, st->end_reason);
+	else if (eng_terminal(st->phase))
 		snprintf(why, sizeof(why), "%s%s", st->end_reason,
 			 st->phase == ENG_ROLLED_BACK && !st->by_operator ? " (on the fleet's sums)" :
 			 st->by_operator ? " (by the operator)" : "");
@@ -468,8 +471,8 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		return;		/* its own write, not seen yet */
 	if (!json_object_get(s->rollout, "schema") && strcmp(phase, "start") &&
 	    strcmp(phase, "abort")) {
-		if (eng_terminal(l->ro.st.phase) || !strcmp(phase, "promoted") ||
-		    !strcmp(phase, "rolled_back") || !strcmp(phase, "aborted"))
+		if (!strcmp(phase, "promoted") || !strcmp(phase, "rolled_back") ||
+		    !strcmp(phase, "aborted"))
 			return;
 		snprintf(err, sizeof(err), "the rollout was started by an older leader (no schema; this leader writes schema %d) and is not taken over: the weights stay; abort it (sluice rollout abort --fleet) and start it again",
 			 FLEET_SCHEMA);
