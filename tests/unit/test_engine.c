@@ -8,6 +8,7 @@
 #include "plan.h"
 #include "engine.h"
 #include "sim.h"
+#include "sim_fleet.h"
 
 #define T0 1764600000000ull	/* 2025-12-01, any fixed wall clock */
 
@@ -1001,6 +1002,235 @@ static void test_equal_canary_fast_ticks(void)
 	sluice_plan_free(p);
 }
 
+/* ---- the fleet: the leader's engine on the nodes' summed reports ------- */
+
+static const char fleet_yaml[] =
+	"steps:\n"
+	"  - weight: 10%\n    hold: 30s\n"
+	"  - weight: 50%\n    hold: 30s\n"
+	"  - weight: 100%\n    hold: 30s\n"
+	"gates:\n"
+	"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+	"    min_samples: 200\n    on_inconclusive: extend\n";
+
+struct frun {
+	struct sim_fleet f;
+	struct eng_state st;
+	struct eng_env env;
+	struct eng_out out;
+	__u64 now;
+	/* what the leader wrote to etcd at its last transition: the state
+	 * document and the fleet's counters (leader.c) */
+	char *doc;
+	struct sluice_flow_stats total[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+	struct sluice_flow_stats last[SIM_FLEET_MAX][SLUICE_VARIANTS][SLUICE_MAX_RINGS];
+	bool seen[SIM_FLEET_MAX];
+	__u64 step_at[8];		/* when each step began */
+	bool monotone;			/* the leader's sums never went back */
+};
+
+static void frun_init(struct frun *r, unsigned int n, __u64 seed, double base, double canary)
+{
+	memset(r, 0, sizeof(*r));
+	sim_fleet_init(&r->f, n, seed, 200, base, canary);
+	eng_state_init(&r->st, "web");
+	r->now = T0;
+	r->monotone = true;
+}
+
+/* Persist like the leader: on transitions only (actions, or events other
+ * than gate evaluations). */
+static void frun_persist(struct frun *r)
+{
+	unsigned int i;
+	bool sig = r->out.nactions > 0;
+
+	for (i = 0; i < r->out.nevents; i++) {
+		sig |= r->out.events[i].type != ENG_EV_GATE;
+		if (r->out.events[i].type == ENG_EV_STEP && r->st.step >= 0 && r->st.step < 8)
+			r->step_at[r->st.step] = r->now;
+	}
+	if (!sig)
+		return;
+	free(r->doc);
+	r->doc = eng_state_to_json(&r->st);
+	memcpy(r->total, r->f.total, sizeof(r->total));
+	memcpy(r->last, r->f.last, sizeof(r->last));
+	memcpy(r->seen, r->f.seen, sizeof(r->seen));
+}
+
+static void frun_cmd(struct frun *r, const struct sluice_plan *p, enum eng_cmd_kind k)
+{
+	struct eng_cmd c = { .kind = k, .rollout_id = 9 };
+
+	memset(&r->out, 0, sizeof(r->out));
+	if (!ASSERT_EQ(eng_command(p, &r->st, &c, sim_fleet_observe(&r->f), &r->env, r->now,
+				   &r->out), 0, "fleet command"))
+		exit(1);
+	sim_fleet_apply(&r->f, &r->out);
+	frun_persist(r);
+}
+
+/* One second of the fleet; leader: the leader ticks (else traffic only). */
+static void frun_second(struct frun *r, const struct sluice_plan *p, bool leader)
+{
+	__u64 before = r->f.total[SLUICE_CANARY][0].new_flows + r->f.total[SLUICE_BASELINE][0].new_flows;
+	const struct eng_obs *o;
+
+	sim_fleet_traffic(&r->f, 1000);
+	r->now += 1000;
+	if (!leader)
+		return;
+	o = sim_fleet_observe(&r->f);
+	if (o->fs[SLUICE_CANARY][0].new_flows + o->fs[SLUICE_BASELINE][0].new_flows < before)
+		r->monotone = false;
+	memset(&r->out, 0, sizeof(r->out));
+	if (eng_tick(p, &r->st, o, &r->env, r->now, &r->out)) {
+		fprintf(stderr, "  tick: %s\n", r->out.error);
+		exit(1);
+	}
+	sim_fleet_apply(&r->f, &r->out);
+	frun_persist(r);
+}
+
+static void frun_until_end(struct frun *r, const struct sluice_plan *p, unsigned int max_s)
+{
+	unsigned int i;
+
+	for (i = 0; i < max_s && !eng_terminal(r->st.phase); i++)
+		frun_second(r, p, true);
+}
+
+/* Three nodes: an equal canary is promoted, a 3x worse one rolled back in
+ * its first step, judged on the fleet's sums. */
+static void test_fleet_judged_on_sums(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	unsigned int seed, promoted = 0, rolled = 0;
+	subtest("fleet: three nodes judged on the summed counters: equal promoted, 3x worse rolled back");
+
+	for (seed = 1; seed <= 5; seed++) {
+		frun_init(&r, 3, seed, 0.01, 0.01);
+		frun_cmd(&r, p, ENG_CMD_START);
+		frun_until_end(&r, p, 600);
+		promoted += r.st.phase == ENG_PROMOTED;
+		frun_init(&r, 3, seed, 0.01, 0.03);
+		frun_cmd(&r, p, ENG_CMD_START);
+		frun_until_end(&r, p, 600);
+		rolled += r.st.phase == ENG_ROLLED_BACK && r.st.step == 0 &&
+			  (r.f.kill & SLUICE_KILL_REVERT);
+	}
+	ASSERT_EQ(promoted, 5, "equal canaries on three nodes are promoted");
+	ASSERT_EQ(rolled, 5, "3x worse canaries are rolled back in their first step, the kill switch set");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
+/* The leader is lost 10 s into step 2's 30 s hold; for 4 s nobody leads;
+ * a new leader loads the last transition's document and counters: the
+ * hold is kept (step 3 begins 30 s after step 2 did, the failover
+ * counted), the step's evidence is kept (not dropped), and it promotes. */
+static void test_fleet_leader_loss(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	__u64 samples_before, step2_at;
+	char err[256];
+	int i;
+	subtest("fleet: leader lost mid-hold: the next leader keeps the hold and the evidence");
+
+	frun_init(&r, 3, 11, 0.01, 0.01);
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 600 && r.st.step < 1; i++)
+		frun_second(&r, p, true);
+	ASSERT_EQ(r.st.step, 1, "at step 2");
+	step2_at = r.step_at[1];
+	for (i = 0; i < 10; i++)
+		frun_second(&r, p, true);
+	samples_before = r.st.gates[0].last.samples_c;
+	ASSERT_TRUE(samples_before > 0, "step 2's gate has canary samples before the loss");
+	/* the leader dies: its memory is gone */
+	for (i = 0; i < 4; i++)
+		frun_second(&r, p, false);
+	ASSERT_EQ(eng_state_from_json(r.doc, &r.st, err, sizeof(err)), 0, "the new leader loads the document");
+	memcpy(r.f.total, r.total, sizeof(r.total));
+	memcpy(r.f.last, r.last, sizeof(r.last));
+	memcpy(r.f.seen, r.seen, sizeof(r.seen));
+	ASSERT_EQ(r.st.step, 1, "the document is at step 2");
+	frun_second(&r, p, true);
+	frun_second(&r, p, true);
+	ASSERT_TRUE(r.st.gates[0].last.samples_c > samples_before,
+		    "the new leader's evidence includes the step's samples before the loss");
+	frun_until_end(&r, p, 600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted under the new leader");
+	ASSERT_TRUE(r.step_at[2] >= step2_at + 30000 && r.step_at[2] <= step2_at + 32000,
+		    "step 3 began 30 s after step 2 (the hold kept across the failover)");
+	ASSERT_TRUE(r.monotone, "the leader's sums never went back");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
+/* A node leaves mid-step (no traffic, no reports): its counts so far stay
+ * in the sums, nothing goes back, an equal canary is still promoted; a
+ * node whose maps were recreated (counters from 0) adds nothing negative. */
+static void test_fleet_node_leaves(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	int i;
+	subtest("fleet: a node leaving mid-step, another one's maps recreated: the sums never go back");
+
+	frun_init(&r, 3, 21, 0.01, 0.01);
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 15; i++)
+		frun_second(&r, p, true);
+	r.f.gone[2] = true;
+	for (i = 0; i < 10; i++)
+		frun_second(&r, p, true);
+	memset(r.f.node[1].obs.fs, 0, sizeof(r.f.node[1].obs.fs));	/* n2's maps recreated */
+	frun_until_end(&r, p, 600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "an equal canary is promoted after a node left");
+	ASSERT_TRUE(r.monotone, "the sums never went back (a node leaving, maps recreated)");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
+/* A partition: n3 is cut off for 20 s (its reports do not arrive, it
+ * keeps the weights it had); back, its counts since are added once: the
+ * fleet's sums equal what the nodes counted, no more, no less. */
+static void test_fleet_partition(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	__u64 sum;
+	unsigned int n;
+	int i, v;
+	subtest("fleet: a partitioned node's counts are added once when it is back");
+
+	frun_init(&r, 3, 31, 0.01, 0.01);
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 5; i++)
+		frun_second(&r, p, true);
+	r.f.cut[2] = true;
+	for (i = 0; i < 20; i++)
+		frun_second(&r, p, true);
+	ASSERT_EQ(r.f.node[2].obs.weight[0], 1000, "the cut node keeps the weight it applied");
+	r.f.cut[2] = false;
+	frun_second(&r, p, true);
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		for (n = 0, sum = 0; n < 3; n++)
+			sum += r.f.node[n].obs.fs[v][0].new_flows;
+		ASSERT_EQ(r.f.total[v][0].new_flows, sum,
+			  v ? "canary: the sums hold every node's flows once" :
+			      "baseline: the sums hold every node's flows once");
+	}
+	frun_until_end(&r, p, 600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted after the partition healed");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
 int main(void)
 {
 	test_healthy_ramp();
@@ -1021,5 +1251,9 @@ int main(void)
 	test_first_interval_counts();
 	test_burst_evaluates_early();
 	test_equal_canary_fast_ticks();
+	test_fleet_judged_on_sums();
+	test_fleet_leader_loss();
+	test_fleet_node_leaves();
+	test_fleet_partition();
 	return t_done();
 }

@@ -373,7 +373,7 @@ static json_t *doc_of(struct fsvc *s, struct fleet_lead *l, json_t *events, __u6
 	const struct eng_state *st = &l->ro.st;
 	char *text = eng_state_to_json(st);
 	json_t *eng = text ? json_loads(text, 0, NULL) : NULL;
-	char why[ENG_STATUS_LEN + 64];
+	char why[ENG_STATUS_LEN + 192];
 	json_t *doc;
 
 	free(text);
