@@ -9,8 +9,10 @@
 #     operator weight: nothing written over it)
 #   - the fleet's transitions reach the node's audit trail (-a) and
 #     `rollout history`
-#   - a plan key the fleet cannot honour (budget:, pre_step_hook:, a
-#     Prometheus gate) is refused naming the plan file, and writes nothing
+#   - a plan key the fleet cannot honour (budget:, a latency gate) is
+#     refused naming the plan file, and writes nothing
+#   - a command gate and the pre-step hook run on the leader: the hook
+#     before the step's weights, the gate's failure rolls the fleet back
 #   - a rollout key of an older leader (no schema) is refused with a
 #     message, its weights kept
 #     limit and the key, and the node keeps its lease and its leadership
@@ -130,10 +132,10 @@ check "aborted" wait_for 5 phase_is aborted
 
 echo "== plan keys the fleet cannot honour"
 printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%}\n' >"$DIR/budget.yaml"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\npre_step_hook: /bin/true\n' >"$DIR/hook.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: latency_p99, max_increase: 20%%}\n' >"$DIR/latency.yaml"
 printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {name: prom, metric: prometheus, query: "up", url: "http://127.0.0.1:19449", max: 1}\n' >"$DIR/prom.yaml"
 r0=$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')
-for f in budget hook prom; do
+for f in budget latency; do
 	out=$(ctl rollout start web --fleet -f "$DIR/$f.yaml" 2>&1)
 	check "$f: refused, naming the plan file: $out" grep -q "$f.yaml" <<<"$out"
 done
@@ -144,4 +146,31 @@ etcdctl_ put "$PFX/web/weights" 3000 >/dev/null
 etcdctl_ put "$PFX/web/rollout" '{"phase":"progressing","step":1,"step_started_ms":1,"reason":"old"}' >/dev/null
 check "refused clearly: $(ro 'j["reason"]')" wait_for 5 eval 'phase_is error && ro "j[\"reason\"]" | grep -q "older leader"'
 check "its weights kept" wkey_is 3000
+
+echo "== a command gate and the pre-step hook, run by the leader"
+cat >"$DIR/ext.yaml" <<PLAN
+steps:
+  - weight: 20%
+    hold: 2s
+  - weight: 40%
+    hold: 2s
+gates:
+  - metric: error_ratio
+    max: 50%
+    min_samples: 5
+    on_inconclusive: extend
+  - name: smoke
+    metric: command
+    command: 'test ! -e $DIR/bad'
+    result: exit
+    interval: 1s
+pre_step_hook: 'echo "step \$SLUICE_STEP" >>$DIR/hook.log'
+PLAN
+check "a plan with a command gate and a pre-step hook starts" ctl rollout start web --fleet -f "$DIR/ext.yaml"
+check "the leader ran the hook, then wrote the step's weights" \
+	wait_for 10 eval 'grep -q "step 0" "$DIR/hook.log" 2>/dev/null && wkey_is 2000 && phase_is progressing'
+touch "$DIR/bad"
+check "the command gate fails on the leader: rolled back ($(ro 'j["phase"]'))" wait_for 15 phase_is rolled_back
+check "the reason names the gate: $(ro 'j["reason"]')" grep -q "smoke" <<<"$(ro 'j["reason"]')"
+check "the kill switch is on" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = on ]
 t_done

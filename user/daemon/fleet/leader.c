@@ -159,7 +159,7 @@ static struct sluice_plan *plan_get(struct daemon *d, struct fsvc *s, struct fle
  * switch as etcd holds them (what every node applies), and the counters
  * summed over the nodes.
  */
-static void observe(struct daemon *d, struct fsvc *s, struct fleet_lead *l)
+static void observe(struct daemon *d, struct fsvc *s, struct fleet_lead *l, __u64 now)
 {
 	struct eng_obs *o = &l->obs;
 
@@ -171,6 +171,12 @@ static void observe(struct daemon *d, struct fsvc *s, struct fleet_lead *l)
 		memcpy(o->weight, s->weight, sizeof(o->weight));
 	o->kill = (s->kill == 1 ? SLUICE_KILL_REVERT : 0) | o->kill_global;
 	o->tick_ms = 1000;
+	/* Prometheus and command gates, the pre-step hook: run here, by the
+	 * node's runners, as a node runs its own rollout's */
+	if (l->ro.plan) {
+		gs_measure(d, &l->ro, o, now);
+		prestep_tick(d->ps, &l->ro, o);
+	}
 }
 
 static void env_fill(struct fsvc *s, struct eng_env *env)
@@ -382,7 +388,8 @@ static json_t *doc_of(struct fsvc *s, struct fleet_lead *l, json_t *events, __u6
 			 st->pause_who[0] ? " by " : "", st->pause_who, st->end_reason);
 	else if (eng_terminal(st->phase))
 		snprintf(why, sizeof(why), "%s%s", st->end_reason,
-			 st->phase == ENG_ROLLED_BACK && !st->by_operator ? " (on the fleet's sums)" :
+			 st->phase == ENG_ROLLED_BACK && !st->by_operator ?
+			" (judged by the fleet leader; datapath gates on the fleet's sums)" :
 			 st->by_operator ? " (by the operator)" : "");
 	else
 		snprintf(why, sizeof(why), "%s", st->status);
@@ -526,7 +533,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 		goto tick;
 command:
 	dc.events = json_array();
-	observe(d, s, l);
+	observe(d, s, l, now);
 	env_fill(s, &env);
 	memset(&d->out, 0, sizeof(d->out));
 	if (cmd.kind != ENG_CMD_START && l->ro.plan &&
@@ -550,7 +557,7 @@ command:
 	goto run;
 tick:
 	dc.events = json_array();
-	observe(d, s, l);
+	observe(d, s, l, now);
 	env_fill(s, &env);
 run:
 	memset(&d->out, 0, sizeof(d->out));
@@ -560,6 +567,8 @@ run:
 		return;
 	}
 	take(&dc, s, &d->out);
+	if (eng_terminal(l->ro.st.phase))
+		gs_cancel(d, s->name);	/* its commands end with it */
 write:
 	if (!dc.write) {
 		json_decref(dc.events);
@@ -581,20 +590,17 @@ int fleet_plan_check(const struct sluice_plan *p, char *err, size_t errlen)
 		const struct sluice_plan_gate *gt = &p->gates[g];
 
 		if (gt->metric == SLUICE_METRIC_ERROR_RATIO ||
-		    gt->metric == SLUICE_METRIC_NEW_FLOW_RATIO)
+		    gt->metric == SLUICE_METRIC_NEW_FLOW_RATIO ||
+		    gt->metric == SLUICE_METRIC_EXT_PROMETHEUS ||
+		    gt->metric == SLUICE_METRIC_EXT_COMMAND)
 			continue;
-		snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio and new_flow_ratio gates only (on the fleet's sums; this leader does not run latency, Prometheus, command or burn-rate gates yet)",
+		snprintf(err, errlen, "%s:%u:%u: gate %s: fleet rollouts judge error_ratio and new_flow_ratio gates on the fleet's sums, and Prometheus and command gates on the leader; not latency gates (nodes do not report their histograms yet) nor burn-rate gates (no fleet error budget yet)",
 			 p->source, gt->pos.line, gt->pos.col, gt->name);
 		return -EINVAL;
 	}
 	if (p->budget.present) {
 		snprintf(err, errlen, "%s:%u:%u: budget: fleet rollouts do not keep an error budget yet; remove it (it would be ignored)",
 			 p->source, p->budget.pos.line, p->budget.pos.col);
-		return -EINVAL;
-	}
-	if (p->pre_step_hook[0]) {
-		snprintf(err, errlen, "%s: pre_step_hook: fleet rollouts do not run a pre-step hook yet; remove it (it would never run)",
-			 p->source);
 		return -EINVAL;
 	}
 	return 0;
