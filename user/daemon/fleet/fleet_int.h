@@ -82,6 +82,8 @@ struct fleet {
 extern struct fleet *F;	/* one per daemon */
 
 bool fleet_am_leader(void);
+/* The entry of service name; create: a new one if there is room. */
+struct fsvc *fleet_svc_get(const char *name, bool create);
 void fleet_key(char *buf, size_t len, const char *svc, const char *leaf);
 void fleet_bad_key(struct daemon *d, const char *k, int64_t rev, const char *err);
 void fleet_cut_off(struct daemon *d, const char *why);
