@@ -441,6 +441,21 @@ static bool doc_cmd(json_t *ro, struct eng_cmd *cmd)
 	return true;
 }
 
+/* The gate evaluations go into the leader's own trail (the transitions
+ * reach every node's through the rollout key: fleet_audit_rollout). */
+static void audit_gates(struct daemon *d, struct fleet_lead *l, const struct eng_out *out)
+{
+	static struct eng_out g;
+	unsigned int i;
+
+	g.nevents = 0;
+	for (i = 0; i < out->nevents; i++)
+		if (out->events[i].type == ENG_EV_GATE)
+			g.events[g.nevents++] = out->events[i];
+	if (g.nevents)
+		audit_events(d, &l->ro, &g);
+}
+
 /* Is doc the one this leader wrote last, with a node's request added? */
 static bool ours_with_request(const struct fleet_lead *l, json_t *doc)
 {
@@ -567,6 +582,7 @@ run:
 		return;
 	}
 	take(&dc, s, &d->out);
+	audit_gates(d, l, &d->out);
 	if (eng_terminal(l->ro.st.phase))
 		gs_cancel(d, s->name);	/* its commands end with it */
 write:
