@@ -21,6 +21,8 @@ done
 for t in ip ethtool nft python3; do
 	command -v $t >/dev/null || skip "$t not installed"
 done
+. tests/bench/live_frames.sh
+need_live_frames build/bench/gen
 
 . tests/bench/topo.sh
 . tests/bench/cases.sh

@@ -22,6 +22,8 @@ done
 for t in ip ethtool python3; do
 	command -v $t >/dev/null || skip "$t not installed"
 done
+. tests/bench/live_frames.sh
+need_live_frames build/bench/gen
 
 . tests/bench/topo.sh
 BENCH_CANARY_PCT=20

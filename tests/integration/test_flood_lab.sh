@@ -49,21 +49,8 @@ GEN=$PWD/build/bench/gen
 [ -x "$SLUICE" ] || skip "build/sluice is not built"
 [ -x "$GEN" ] || skip "build/bench/gen is not built"
 command -v nstat >/dev/null || skip "needs nstat (iproute2)"
-# Some kernels (hardened or sandboxed builds) refuse live-frame test runs
-# (BPF_F_TEST_XDP_LIVE_FRAMES: EPERM even to root): without the generator
-# there is no flood to test against. Asked once on loopback, in a namespace
-# of its own.
-gen_probe_ns=sl-genprobe-$$
-ip netns add "$gen_probe_ns" || skip "cannot create a namespace"
-gen_probe=$(ip netns exec "$gen_probe_ns" "$GEN" -i lo --dst-mac 02:00:00:00:00:01 -c 0 --count 1 2>&1)
-gen_probe_rc=$?
-ip netns del "$gen_probe_ns"
-if [ "$gen_probe_rc" != 0 ]; then
-	case $gen_probe in
-	*"not permitted"*) skip "this kernel refuses live-frame test runs (BPF_F_TEST_XDP_LIVE_FRAMES): ${gen_probe##*: }; the flood generator cannot run" ;;
-	*) echo "  the generator's probe failed: $gen_probe" ;;
-	esac
-fi
+source tests/bench/live_frames.sh
+need_live_frames "$GEN"
 LAB_TAG=fl$$
 TMP=$(mktemp -d /tmp/sl-flood-XXXXXX)
 GEN_PID=
