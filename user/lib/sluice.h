@@ -29,7 +29,11 @@ struct sluice_open_opts {
 	int verbose;		/* libbpf debug output on stderr */
 };
 
-struct sluice *sluice_open(const struct sluice_open_opts *opts);
+/* NULL on failure, with errno set and the reason in err (one line, no
+ * "Error: " prefix; err may be NULL). Nothing is printed; libbpf's own log
+ * goes to its print callback (stderr, more of it with opts->verbose). */
+struct sluice *sluice_open(const struct sluice_open_opts *opts, char *err,
+			   size_t errlen);
 void sluice_close(struct sluice *s);
 /* Detach nothing; remove every pin of the instance (tests, `sluice destroy`). */
 int sluice_destroy(const char *pin_dir);

@@ -309,8 +309,9 @@ int ro_open_instance(struct daemon *d)
 {
 	static bool said;
 	struct sluice_open_opts o = { .pin_dir = d->o.pin_dir };
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], why[512];
 	__u64 now = steady_ms();
+	int e;
 
 	if (d->s)
 		return 0;
@@ -325,11 +326,12 @@ int ro_open_instance(struct daemon *d)
 		said = true;
 		return -ENODEV;
 	}
-	d->s = sluice_open(&o);
+	d->s = sluice_open(&o, why, sizeof(why));
 	if (!d->s) {
+		e = -errno;
 		dlog(d, LOG_ERR_, "cannot open the sluice instance at %s: %s",
-		     d->o.pin_dir, strerror(errno));
-		return -errno;
+		     d->o.pin_dir, why);
+		return e;
 	}
 	dlog(d, LOG_INFO_, "sluice instance at %s", d->o.pin_dir);
 	outbox_replay(d);	/* before any tick or command acts */
