@@ -485,13 +485,13 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	ro_take_sample(d, r, now);
 }
 
-void ro_tick(struct daemon *d, __u64 now)
+int ro_tick(struct daemon *d, __u64 now)
 {
 	static __u64 last_sweep;
 	unsigned int i, due = 0;
 
 	if (ro_open_instance(d))
-		return;
+		return 0;
 	for (i = 0; i < d->nro; i++)
 		due += active(d->ro[i]) && d->ro[i]->next_ms <= now;
 	if (!due)
@@ -502,7 +502,7 @@ void ro_tick(struct daemon *d, __u64 now)
 	}
 	if (store_begin(d->db)) {
 		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
-		return;
+		return 0;
 	}
 	fp_kinds = 0;
 	for (i = 0; i < d->nro; i++)
@@ -511,11 +511,13 @@ void ro_tick(struct daemon *d, __u64 now)
 	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
-		 * it; the restart resumes from the last committed state */
-		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); exiting without acting, the datapath keeps forwarding",
+		 * it (its intents are dropped); the loop stops, and the
+		 * restart resumes from the last committed state */
+		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); stopping without acting on this round, the datapath keeps forwarding",
 		     store_errmsg(d->db));
 		store_rollback(d->db);
-		exit(1);
+		outbox_discard();
+		return -EIO;
 	}
 	failpoint("after-commit");
 	outbox_flush(d);
@@ -524,6 +526,7 @@ prune:
 		d->last_prune_ms = now;
 		store_prune(d->db, now - (__u64)d->o.keep_days * 86400000ull);
 	}
+	return 0;
 }
 
 /* ---- status ------------------------------------------------------------ */

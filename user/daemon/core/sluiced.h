@@ -133,7 +133,9 @@ void ctl_cleanup(struct daemon *d);
 /* rollouts.c: the engine's shell */
 int ro_load(struct daemon *d, char *err, size_t errlen);
 int ro_open_instance(struct daemon *d);
-void ro_tick(struct daemon *d, __u64 now);
+/* 0, or -EIO: the round could not be committed; nothing of it was acted
+ * on, and the loop must stop (exit status 1) */
+int ro_tick(struct daemon *d, __u64 now);
 struct rollout *ro_find(struct daemon *d, const char *service);
 void ro_free_all(struct daemon *d);
 /* resolve plan's rings against the live service */
