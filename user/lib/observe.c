@@ -133,7 +133,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	struct sluice_flow_stats *pc;
 	struct sluice_lat_hist *lh;
 	int v, r, c, k, err;
-	unsigned int b;
+	unsigned int b, hi;
 
 	if (svc_id >= SLUICE_MAX_SERVICES)
 		return sluice_seterr(s, EINVAL, "no service with id %u", svc_id);
@@ -147,7 +147,19 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			return sluice_seterr(s, ENOMEM, "out of memory");
 	}
 	pc = s->pcpu_buf;
-	err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
+	/* per-CPU values are the cost: read the rings up to the highest in
+	 * use, per variant (one ring: 2 entries of 16) */
+	for (hi = SLUICE_MAX_RINGS; hi > 1 && !(ring_mask & (1u << (hi - 1))); hi--)
+		;
+	memset(pc, 0, fsz * SVC_ENTRIES);
+	if (hi == SLUICE_MAX_RINGS) {
+		err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
+	} else {
+		err = array_range(s, s->flow_stats_fd, first, hi, fsz, pc);
+		if (!err)
+			err = array_range(s, s->flow_stats_fd, first + SLUICE_MAX_RINGS, hi,
+					  fsz, (char *)pc + SLUICE_MAX_RINGS * fsz);
+	}
 	if (err)
 		return sluice_seterr(s, -err, "cannot read counters: %s", strerror(-err));
 	memset(fs, 0, sizeof(struct sluice_flow_stats) * SVC_ENTRIES);
@@ -161,8 +173,13 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	if (!health)
 		return 0;
 	memset(sweep, 0, sizeof(sweep));
-	if (nat)
+	if (nat && hi == SLUICE_MAX_RINGS) {
 		array_range(s, s->hs_sweep_fd, first, SVC_ENTRIES, sizeof(__u64), sweep);
+	} else if (nat) {
+		array_range(s, s->hs_sweep_fd, first, hi, sizeof(__u64), sweep);
+		array_range(s, s->hs_sweep_fd, first + SLUICE_MAX_RINGS, hi, sizeof(__u64),
+			    sweep + SLUICE_MAX_RINGS);
+	}
 	memset(health, 0, sizeof(*health) * SLUICE_VARIANTS);
 	lh = s->pcpu_buf;
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
@@ -181,6 +198,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			h->hs_timeout += f->hs_timeout + sw;
 			h->hs_timeout_sweep += sw;
 			if (!nat || !(ring_mask & (1u << r)) ||
+			    (ring_mask & SLUICE_COUNTERS_NO_LAT) ||
 			    bpf_map_lookup_elem(s->lat_hist_fd, &idx, lh) < 0)
 				continue;	/* no handshake timed there yet */
 			for (c = 0; c < s->ncpus; c++)

@@ -505,9 +505,13 @@ int ro_tick(struct daemon *d, __u64 now)
 		return 0;
 	}
 	fp_kinds = 0;
+	d->round_rings = 1;
+	sluice_rings_in_use(d->s, &d->round_rings);	/* once per round */
+	d->in_round = true;
 	for (i = 0; i < d->nro; i++)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
+	d->in_round = false;
 	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of

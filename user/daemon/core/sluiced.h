@@ -89,6 +89,9 @@ struct daemon {
 	bool stop;
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
+	/* the rings in use, read once per tick round (sample_fill) */
+	bool in_round;
+	unsigned int round_rings;
 	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
