@@ -133,7 +133,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	struct sluice_flow_stats *pc;
 	struct sluice_lat_hist *lh;
 	int v, r, c, k, err;
-	unsigned int b, hi;
+	unsigned int b;
 
 	if (svc_id >= SLUICE_MAX_SERVICES)
 		return sluice_seterr(s, EINVAL, "no service with id %u", svc_id);
@@ -147,19 +147,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			return sluice_seterr(s, ENOMEM, "out of memory");
 	}
 	pc = s->pcpu_buf;
-	/* per-CPU values are the cost: read the rings up to the highest in
-	 * use, per variant (one ring: 2 entries of 16) */
-	for (hi = SLUICE_MAX_RINGS; hi > 1 && !(ring_mask & (1u << (hi - 1))); hi--)
-		;
-	memset(pc, 0, fsz * SVC_ENTRIES);
-	if (hi == SLUICE_MAX_RINGS) {
-		err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
-	} else {
-		err = array_range(s, s->flow_stats_fd, first, hi, fsz, pc);
-		if (!err)
-			err = array_range(s, s->flow_stats_fd, first + SLUICE_MAX_RINGS, hi,
-					  fsz, (char *)pc + SLUICE_MAX_RINGS * fsz);
-	}
+	err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
 	if (err)
 		return sluice_seterr(s, -err, "cannot read counters: %s", strerror(-err));
 	memset(fs, 0, sizeof(struct sluice_flow_stats) * SVC_ENTRIES);
@@ -173,13 +161,8 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	if (!health)
 		return 0;
 	memset(sweep, 0, sizeof(sweep));
-	if (nat && hi == SLUICE_MAX_RINGS) {
+	if (nat)
 		array_range(s, s->hs_sweep_fd, first, SVC_ENTRIES, sizeof(__u64), sweep);
-	} else if (nat) {
-		array_range(s, s->hs_sweep_fd, first, hi, sizeof(__u64), sweep);
-		array_range(s, s->hs_sweep_fd, first + SLUICE_MAX_RINGS, hi, sizeof(__u64),
-			    sweep + SLUICE_MAX_RINGS);
-	}
 	memset(health, 0, sizeof(*health) * SLUICE_VARIANTS);
 	lh = s->pcpu_buf;
 	for (v = 0; v < SLUICE_VARIANTS; v++) {

@@ -298,9 +298,8 @@ void sluice_lat_bucket_range(unsigned int i, double *lo, double *hi);
 int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns);
 
 /*
- * Counters of one service with few syscalls: flow_stats of the rings up to
- * the highest in ring_mask (ring 0 always; rings above it read as zero),
- * with batch lookups; the sweep's handshake timeouts and the latency
+ * Counters of one service with few syscalls: flow_stats with one batch
+ * lookup; the sweep's handshake timeouts (one batch) and the latency
  * histograms of the rings in ring_mask only when nat is true (NAT mode:
  * nothing else has them), the histograms not at all with
  * SLUICE_COUNTERS_NO_LAT in ring_mask. health may be NULL.
