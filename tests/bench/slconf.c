@@ -118,11 +118,11 @@ static struct sluice *open_instance(bool create)
 		.pin_dir = o.pin, .create = create, .verbose = o.verbose,
 		.conn_entries = o.conn, .conn_new_entries = o.conn_new,
 	};
-	struct sluice *s = sluice_open(&oo);
+	char why[512];
+	struct sluice *s = sluice_open(&oo, why, sizeof(why));
 
 	if (!s)
-		fprintf(stderr, "Error: cannot open the sluice instance at %s: %s\n",
-			o.pin, strerror(errno));
+		fprintf(stderr, "Error: %s\n", why);
 	return s;
 }
 

@@ -84,6 +84,7 @@ static inline struct sluice *t_instance(const char *tag, __u32 conn_entries)
 {
 	struct sluice_open_opts o = { .create = true, .conn_entries = conn_entries,
 				      .verbose = getenv("SLUICE_TEST_VERBOSE") ? 1 : 0 };
+	char why[512];
 
 	if (geteuid() != 0)
 		t_skip("needs root (BPF maps and programs)");
@@ -91,9 +92,9 @@ static inline struct sluice *t_instance(const char *tag, __u32 conn_entries)
 		 tag, getpid());
 	o.pin_dir = t_pin_dir;
 	atexit(t_cleanup);
-	t_sl = sluice_open(&o);
+	t_sl = sluice_open(&o, why, sizeof(why));
 	if (!t_sl) {
-		fprintf(stderr, "cannot open a sluice instance: %s\n", strerror(errno));
+		fprintf(stderr, "cannot open a sluice instance: %s\n", why);
 		exit(1);
 	}
 	return t_sl;

@@ -93,6 +93,20 @@ static int count_lines(const char *base, char lines[][1024], int max)
 	return n;
 }
 
+struct logged {
+	int n, level;
+	char text[512];
+};
+
+static void log_line(void *ctx, int level, const char *msg)
+{
+	struct logged *l = ctx;
+
+	l->n++;
+	l->level = level;
+	snprintf(l->text, sizeof(l->text), "%s", msg);
+}
+
 int main(void)
 {
 	struct MHD_Daemon *d;
@@ -100,6 +114,7 @@ int main(void)
 	struct httpc *hc = httpc_new();
 	struct notify *n;
 	struct notify_stats st;
+	struct logged logged = { 0 };
 	char out[64], cmd[512], url[96], err[160], lines[8][1024];
 	uint32_t mask;
 	json_t *j;
@@ -188,13 +203,17 @@ int main(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/fail",
 		 MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
 	n = notify_new(&(struct notify_cfg){ .command = "exit 3", .url = url,
-					     .kinds = 1u << NOTIFY_ROLLBACK }, cr, hc);
+					     .kinds = 1u << NOTIFY_ROLLBACK,
+					     .log = log_line, .log_ctx = &logged }, cr, hc);
 	promote.kind = NOTIFY_PROMOTE;
 	ASSERT_EQ(notify_send(n, &promote), 0, "promote filtered out");
 	ASSERT_EQ(notify_send(n, &rb), 1, "rollback sent");
 	pump(cr, hc, n, 2);
 	notify_get_stats(n, &st);
 	ASSERT_EQ(st.failed, 2, "exit 3 and HTTP 500 counted as failed");
+	ASSERT_EQ(logged.n, 2, "both failures went to the daemon's logger, not stderr");
+	ASSERT_EQ(logged.level, 3, "logged as errors");
+	ASSERT_TRUE(strstr(logged.text, "notification"), logged.text);
 	notify_free(n);
 
 	strcat(out, ".all");

@@ -28,7 +28,7 @@ int main(void)
 	snprintf(pin2, sizeof(pin2), "/sys/fs/bpf/sluice-test-xdptc2-%d", getpid());
 	atexit(cleanup2);
 	o.pin_dir = pin2;
-	b = sluice_open(&o);
+	b = sluice_open(&o, NULL, 0);
 	if (!ASSERT_TRUE(b != NULL, "second instance"))
 		return t_done();
 	sp->weight[0] = sp6->weight[0] = 3000;

@@ -203,10 +203,8 @@ int lib_fail(struct sluice *s, int err)
 	return EXIT_ERR;
 }
 
-/*
- * sluice_open() reports failures on stderr itself. Capture that, so the one
- * error line is ours (and JSON under -j); replay the libbpf log under -v.
- */
+/* The one error line is ours (and JSON under -j): sluice_open() says
+ * what went wrong in a buffer and prints nothing. */
 struct sluice *cli_open(bool create)
 {
 	struct sluice_open_opts o = { .pin_dir = cli.pin_dir, .create = create,
@@ -214,10 +212,8 @@ struct sluice *cli_open(bool create)
 				      .conn_entries = cli.conn_entries,
 				      .conn_new_entries = cli.conn_new_entries,
 				      .nat_entries = cli.nat_entries };
-	char path[PATH_MAX + 16], buf[4096], last[1024] = "";
+	char path[PATH_MAX + 16], why[512];
 	struct sluice *s;
-	int saved, tmp, e;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/svc_index", cli.pin_dir);
 	if (!create && access(path, F_OK) < 0 && errno == ENOENT) {
@@ -225,40 +221,15 @@ struct sluice *cli_open(bool create)
 			 cli.pin_dir);
 		return NULL;
 	}
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	f = tmpfile();
-	if (saved < 0 || !f) {
-		s = sluice_open(&o);
-		goto done;
-	}
-	tmp = fileno(f);
-	dup2(tmp, STDERR_FILENO);
-	s = sluice_open(&o);
-	e = errno;
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	rewind(f);
-	while (fgets(buf, sizeof(buf), f)) {
-		if (!strncmp(buf, "Error: ", 7)) {
-			snprintf(last, sizeof(last), "%.1000s", buf + 7);
-			last[strcspn(last, "\n")] = '\0';
-		} else if (cli.verbose || !s) {
-			fputs(buf, stderr);
-		}
-	}
-	fclose(f);
-	errno = e;
-done:
-	if (!s && strstr(last, "needs root")) {
-		pr_error("%s", last);
+	s = sluice_open(&o, why, sizeof(why));
+	if (!s && strstr(why, "needs root")) {
+		pr_error("%s", why);
 	} else if (!s && (errno == EPERM || errno == EACCES)) {
 		pr_error("cannot open the sluice instance at %s (%s): %s", cli.pin_dir,
-			 last[0] ? last : strerror(errno), sluice_privilege_hint());
+			 why[0] ? why : strerror(errno), sluice_privilege_hint());
 	} else if (!s) {
-		if (last[0])
-			pr_error("%s", last);
+		if (why[0])
+			pr_error("%s", why);
 		else
 			pr_error("cannot open the sluice instance at %s: %s",
 				 cli.pin_dir, strerror(errno));

@@ -238,7 +238,8 @@ static int open_pins(struct sluice *s)
 	return 0;
 }
 
-struct sluice *sluice_open(const struct sluice_open_opts *opts)
+struct sluice *sluice_open(const struct sluice_open_opts *opts, char *errbuf,
+			   size_t errlen)
 {
 	struct sluice_open_opts none = {};
 	struct sluice *s;
@@ -247,9 +248,15 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 
 	if (!opts)
 		opts = &none;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
+	}
 	for (i = 0; i < N_MAPS; i++)
 		*map_fd_slot(s, i) = -1;
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s",
@@ -280,13 +287,11 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 	}
 	if (err) {
 		if (err == -ENOENT)
-			fprintf(stderr, "Error: no sluice instance at %s (attach a device first)\n",
-				s->pin_dir);
-		else if (s->err[0])
-			fprintf(stderr, "Error: %s\n", s->err);
-		else
-			fprintf(stderr, "Error: cannot open the maps in %s: %s\n",
-				s->pin_dir, strerror(-err));
+			sluice_seterr(s, err, "no sluice instance at %s (attach a device first)",
+				      s->pin_dir);
+		else if (!s->err[0])
+			sluice_seterr(s, err, "cannot open the maps in %s: %s",
+				      s->pin_dir, strerror(-err));
 		goto fail;
 	}
 	be_len = (size_t)SLUICE_MAX_BACKENDS * sizeof(struct sluice_backend);
@@ -313,6 +318,11 @@ struct sluice *sluice_open(const struct sluice_open_opts *opts)
 	}
 	return s;
 fail:
+	if (!s->err[0])
+		sluice_seterr(s, err, "cannot map the maps in %s: %s", s->pin_dir,
+			      strerror(-err));
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", s->err);
 	sluice_close(s);
 	errno = -err;
 	return NULL;

@@ -181,6 +181,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			h->hs_timeout += f->hs_timeout + sw;
 			h->hs_timeout_sweep += sw;
 			if (!nat || !(ring_mask & (1u << r)) ||
+			    (ring_mask & SLUICE_COUNTERS_NO_LAT) ||
 			    bpf_map_lookup_elem(s->lat_hist_fd, &idx, lh) < 0)
 				continue;	/* no handshake timed there yet */
 			for (c = 0; c < s->ncpus; c++)

@@ -29,7 +29,11 @@ struct sluice_open_opts {
 	int verbose;		/* libbpf debug output on stderr */
 };
 
-struct sluice *sluice_open(const struct sluice_open_opts *opts);
+/* NULL on failure, with errno set and the reason in err (one line, no
+ * "Error: " prefix; err may be NULL). Nothing is printed; libbpf's own log
+ * goes to its print callback (stderr, more of it with opts->verbose). */
+struct sluice *sluice_open(const struct sluice_open_opts *opts, char *err,
+			   size_t errlen);
 void sluice_close(struct sluice *s);
 /* Detach nothing; remove every pin of the instance (tests, `sluice destroy`). */
 int sluice_destroy(const char *pin_dir);
@@ -297,8 +301,10 @@ int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns);
  * Counters of one service with few syscalls: flow_stats with one batch
  * lookup; the sweep's handshake timeouts (one batch) and the latency
  * histograms of the rings in ring_mask only when nat is true (NAT mode:
- * nothing else has them). health may be NULL.
+ * nothing else has them), the histograms not at all with
+ * SLUICE_COUNTERS_NO_LAT in ring_mask. health may be NULL.
  */
+#define SLUICE_COUNTERS_NO_LAT	(1u << 31)
 int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			unsigned int ring_mask,
 			struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS],

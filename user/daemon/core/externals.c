@@ -15,9 +15,15 @@
 #include "notify.h"
 #include "metrics.h"
 
+static void notify_log(void *ctx, int level, const char *msg)
+{
+	dlog(ctx, level, "%s", msg);
+}
+
 int gs_start(struct daemon *d, char *err, size_t errlen)
 {
-	struct notify_cfg nc = { .command = d->o.notify_command, .url = d->o.notify_url };
+	struct notify_cfg nc = { .command = d->o.notify_command, .url = d->o.notify_url,
+				 .log = notify_log, .log_ctx = d };
 	unsigned int i;
 
 	d->hc = httpc_new();
@@ -93,6 +99,12 @@ void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 
 	size_t n = 0;
 	int i;
 
+	/* most plans gate on the datapath alone: nothing to schedule, and
+	 * no per-service slots (185 KiB each) to keep */
+	if (!extgate_plan_uses(r->plan)) {
+		extgate_forget(d->xg, r->service);
+		return;
+	}
 	if (eng_terminal(r->st.phase) || r->st.phase == ENG_NONE) {
 		extgate_forget(d->xg, r->service);
 		return;

@@ -113,7 +113,10 @@ int loop_run(struct daemon *d, int listen_fd)
 					continue;
 				budget_tick(d, now);	/* the freezes first */
 				fleet_tick(d, now);
-				ro_tick(d, now);
+				if (ro_tick(d, now)) {
+					err = -EIO;	/* uncommitted: act on nothing more */
+					goto out;
+				}
 				trigger_tick(d, now);
 				gs_metrics(d, now);
 				health_tick(d, epfd, EV_HEALTH, now);

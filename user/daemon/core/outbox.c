@@ -413,9 +413,13 @@ static int record(struct daemon *d, struct rollout *r, char *text)
 int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out)
 {
 	struct ob_maps m = { 0 };
-	bool known = maps_read(d, r->service, &m) == 0;
 	unsigned int i;
 	int err = 0, k;
+	bool known;
+
+	if (!out->nactions && !out->nevents)
+		return 0;	/* most ticks: nothing to record */
+	known = out->nactions && maps_read(d, r->service, &m) == 0;
 
 	for (i = 0; i < out->nactions && !err; i++) {
 		err = record(d, r, action_text(&out->actions[i], known ? &m : NULL));

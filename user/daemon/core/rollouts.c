@@ -309,8 +309,9 @@ int ro_open_instance(struct daemon *d)
 {
 	static bool said;
 	struct sluice_open_opts o = { .pin_dir = d->o.pin_dir };
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], why[512];
 	__u64 now = steady_ms();
+	int e;
 
 	if (d->s)
 		return 0;
@@ -325,11 +326,12 @@ int ro_open_instance(struct daemon *d)
 		said = true;
 		return -ENODEV;
 	}
-	d->s = sluice_open(&o);
+	d->s = sluice_open(&o, why, sizeof(why));
 	if (!d->s) {
+		e = -errno;
 		dlog(d, LOG_ERR_, "cannot open the sluice instance at %s: %s",
-		     d->o.pin_dir, strerror(errno));
-		return -errno;
+		     d->o.pin_dir, why);
+		return e;
 	}
 	dlog(d, LOG_INFO_, "sluice instance at %s", d->o.pin_dir);
 	outbox_replay(d);	/* before any tick or command acts */
@@ -483,13 +485,13 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	ro_take_sample(d, r, now);
 }
 
-void ro_tick(struct daemon *d, __u64 now)
+int ro_tick(struct daemon *d, __u64 now)
 {
 	static __u64 last_sweep;
 	unsigned int i, due = 0;
 
 	if (ro_open_instance(d))
-		return;
+		return 0;
 	for (i = 0; i < d->nro; i++)
 		due += active(d->ro[i]) && d->ro[i]->next_ms <= now;
 	if (!due)
@@ -500,20 +502,26 @@ void ro_tick(struct daemon *d, __u64 now)
 	}
 	if (store_begin(d->db)) {
 		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
-		return;
+		return 0;
 	}
 	fp_kinds = 0;
+	d->round_rings = 1;
+	sluice_rings_in_use(d->s, &d->round_rings);	/* once per round */
+	d->in_round = true;
 	for (i = 0; i < d->nro; i++)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
+	d->in_round = false;
 	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
-		 * it; the restart resumes from the last committed state */
-		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); exiting without acting, the datapath keeps forwarding",
+		 * it (its intents are dropped); the loop stops, and the
+		 * restart resumes from the last committed state */
+		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); stopping without acting on this round, the datapath keeps forwarding",
 		     store_errmsg(d->db));
 		store_rollback(d->db);
-		exit(1);
+		outbox_discard();
+		return -EIO;
 	}
 	failpoint("after-commit");
 	outbox_flush(d);
@@ -522,6 +530,7 @@ prune:
 		d->last_prune_ms = now;
 		store_prune(d->db, now - (__u64)d->o.keep_days * 86400000ull);
 	}
+	return 0;
 }
 
 /* ---- status ------------------------------------------------------------ */

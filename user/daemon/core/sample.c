@@ -38,6 +38,19 @@ static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 	return err;
 }
 
+/* Handshake-latency histograms are per-CPU arrays of many buckets, the
+ * dearest read of a sample: only plans with a latency gate need them. */
+static bool plan_needs_latency(const struct sluice_plan *p)
+{
+	unsigned int i;
+
+	for (i = 0; p && i < p->ngates; i++)
+		if (p->gates[i].metric == SLUICE_METRIC_LATENCY_P95 ||
+		    p->gates[i].metric == SLUICE_METRIC_LATENCY_P99)
+			return true;
+	return false;
+}
+
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 {
 	struct sluice_service_view v = { .id = r->svc_id };
@@ -51,8 +64,13 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	if (err)
 		return err;	/* exists stays false: gates error, never pass */
 	r->svc_id = v.id;
-	sluice_rings_in_use(d->s, &rings);
-	err = sluice_counters_get(d->s, v.id, v.mode == SLUICE_MODE_NAT, rings,
+	if (d->in_round)
+		rings = d->round_rings;
+	else
+		sluice_rings_in_use(d->s, &rings);
+	err = sluice_counters_get(d->s, v.id, v.mode == SLUICE_MODE_NAT,
+				  rings | (plan_needs_latency(r->plan) ? 0 :
+					   SLUICE_COUNTERS_NO_LAT),
 				  obs->fs, obs->health);
 	if (!err)
 		err = pool_health(d, r, v.gen);

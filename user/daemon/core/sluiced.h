@@ -89,6 +89,9 @@ struct daemon {
 	bool stop;
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
+	/* the rings in use, read once per tick round (sample_fill) */
+	bool in_round;
+	unsigned int round_rings;
 	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
@@ -133,7 +136,9 @@ void ctl_cleanup(struct daemon *d);
 /* rollouts.c: the engine's shell */
 int ro_load(struct daemon *d, char *err, size_t errlen);
 int ro_open_instance(struct daemon *d);
-void ro_tick(struct daemon *d, __u64 now);
+/* 0, or -EIO: the round could not be committed; nothing of it was acted
+ * on, and the loop must stop (exit status 1) */
+int ro_tick(struct daemon *d, __u64 now);
 struct rollout *ro_find(struct daemon *d, const char *service);
 void ro_free_all(struct daemon *d);
 /* resolve plan's rings against the live service */

@@ -438,6 +438,16 @@ static bool external(enum sluice_gate_metric m)
 	       m == SLUICE_METRIC_EXT_BURN_RATE;
 }
 
+bool extgate_plan_uses(const struct sluice_plan *plan)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->ngates; i++)
+		if (external(plan->gates[i].metric))
+			return true;
+	return false;
+}
+
 void extgate_tick(struct extgate *x, const struct sluice_plan *plan,
 		  const struct extgate_ctx *ctx, const struct eng_obs *obs,
 		  __u64 now_ms, struct eng_ext ext[SLUICE_PLAN_MAX_GATES])

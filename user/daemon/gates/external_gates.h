@@ -32,6 +32,9 @@ struct extgate *extgate_new(struct httpc *hc, struct cmdrun *cr,
 			    const char *prom_url);
 void extgate_free(struct extgate *x);
 
+/* Does the plan have a gate measured here (Prometheus, command, burn
+ * rate)? Plans without one need no slots. */
+bool extgate_plan_uses(const struct sluice_plan *plan);
 void extgate_tick(struct extgate *x, const struct sluice_plan *plan,
 		  const struct extgate_ctx *ctx, const struct eng_obs *obs,
 		  __u64 now_ms, struct eng_ext ext[SLUICE_PLAN_MAX_GATES]);

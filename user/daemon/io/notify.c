@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Notifications on the exceptions: a command and/or a JSON POST, once each. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ struct notify {
 	uint32_t kinds;
 	struct cmdrun *cr;
 	struct httpc *hc;
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
 	uint64_t recent[RECENT];
 	unsigned int nrecent, head;
 	struct notify_stats st;
@@ -68,6 +71,8 @@ struct notify *notify_new(const struct notify_cfg *cfg, struct cmdrun *cr,
 	n->kinds = cfg->kinds ? cfg->kinds : (1u << NOTIFY_KINDS) - 1;
 	n->cr = cr;
 	n->hc = hc;
+	n->log = cfg->log;
+	n->log_ctx = cfg->log_ctx;
 	return n;
 }
 
@@ -158,6 +163,22 @@ struct delivery {
 	char what[96];
 };
 
+/* A failed delivery is the daemon's business to log (an error). */
+static void __attribute__((format(printf, 2, 3)))
+nlog(const struct notify *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n->log)
+		n->log(n->log_ctx, 3, msg);
+	else
+		fprintf(stderr, "sluiced: %s\n", msg);
+}
+
 static void on_cmd(const struct cmd_result *r, void *arg)
 {
 	struct delivery *d = arg;
@@ -170,7 +191,7 @@ static void on_cmd(const struct cmd_result *r, void *arg)
 		d->n->st.delivered++;
 	} else {
 		d->n->st.failed++;
-		fprintf(stderr, "sluiced: notification command for %s failed: %s\n",
+		nlog(d->n, "notification command for %s failed: %s",
 			d->what, r->err ? r->reason : r->exited ? "non-zero exit" : "killed");
 	}
 	free(d);
@@ -189,10 +210,10 @@ static void on_post(const struct httpc_reply *r, void *arg)
 	} else {
 		d->n->st.failed++;
 		if (r->err)
-			fprintf(stderr, "sluiced: notification POST for %s failed: %s\n",
+			nlog(d->n, "notification POST for %s failed: %s",
 				d->what, r->reason);
 		else
-			fprintf(stderr, "sluiced: notification POST for %s: HTTP %ld\n",
+			nlog(d->n, "notification POST for %s: HTTP %ld",
 				d->what, r->status);
 	}
 	free(d);
@@ -243,7 +264,7 @@ int notify_send(struct notify *n, const struct notify_event *ev)
 		id = cmdrun_start(n->cr, argv, env, json, n->timeout_ms, on_cmd, d);
 		if (id < 0) {
 			n->st.failed++;
-			fprintf(stderr, "sluiced: notification command for %s: %s\n",
+			nlog(d->n, "notification command for %s: %s",
 				d->what, strerror((int)-id));
 			free(d);
 		}
@@ -254,6 +275,8 @@ int notify_send(struct notify *n, const struct notify_event *ev)
 				 on_post, d);
 		if (id < 0) {
 			n->st.failed++;
+			nlog(n, "notification POST for %s: %s", d->what,
+			     strerror((int)-id));
 			free(d);
 		}
 	}

@@ -35,6 +35,10 @@ struct notify_cfg {
 	const char *url;		/* POST target; NULL: none */
 	unsigned int timeout_ms;	/* per delivery; 0: 10 s */
 	uint32_t kinds;			/* 1 << notify_kind; 0: all */
+	/* the daemon's logger (level: syslog priority, 3 error); NULL:
+	 * lines on stderr */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
 };
 
 struct notify_event {
