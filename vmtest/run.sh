@@ -190,6 +190,7 @@ run_kernel() {
 	accel=$(pick_accel); cpu=max; [ "$accel" = kvm ] && cpu=host
 	rundir=$(mktemp -d "$cache/run.$$.XXXX")
 	pidfile=$rundir/qemu.pid log=$rundir/console.log
+	: >"$log"   # tail must find it before qemu's redirection makes it
 	printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
 	say "$k: booting $(cat "$d/kver") ($accel), running: $VMTEST_CMD"
 	t0=$(date +%s.%N)
