@@ -192,6 +192,9 @@ run_kernel() {
 	pidfile=$rundir/qemu.pid log=$rundir/console.log
 	: >"$log"   # tail must find it before qemu's redirection makes it
 	printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
+	# tests/run.sh starts no test past this (the guest's clock is the
+	# host's): it reports, naming what ran out, before the timeout kills it
+	local deadline=$(($(date +%s) + VMTEST_TIMEOUT - 60))
 	say "$k: booting $(cat "$d/kver") ($accel), running: $VMTEST_CMD"
 	t0=$(date +%s.%N)
 	# rcupdate.rcu_expedited=1: every map-in-map swap waits for an RCU grace
@@ -207,7 +210,7 @@ run_kernel() {
 		-machine pc -accel "$accel" -cpu "$cpu" \
 		-smp "$VMTEST_SMP" -m "$VMTEST_MEM" \
 		-kernel "$d/vmlinux" -initrd "$d/initramfs.gz" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=$rundir sluice_work=$repo sluice_cache=$cache sluice_mods=$d/modroot rcupdate.rcu_expedited=1 ${VMTEST_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 sluice_run=$rundir sluice_work=$repo sluice_cache=$cache sluice_mods=$d/modroot sluice_deadline=$deadline rcupdate.rcu_expedited=1 ${VMTEST_APPEND:-}" \
 		-chardev stdio,id=con,signal=off -serial chardev:con \
 		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
