@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 
 	if ((e = getenv("SLUICE_FUZZ_COUNT")))
 		count = strtoull(e, NULL, 0);
-	else if (getenv("SLUICE_IN_VM") && !strcmp(getenv("SLUICE_IN_VM"), "1"))
+	else if (t_in_vm())
 		count = 3000;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--count") && i + 1 < argc)

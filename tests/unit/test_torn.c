@@ -127,7 +127,7 @@ int main(void)
 	long torn, packets, seen[2] = { 0, 0 };
 	int prog, i;
 
-	in_vm = getenv("SLUICE_IN_VM") && !strcmp(getenv("SLUICE_IN_VM"), "1");
+	in_vm = t_in_vm();
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
 	if (!ASSERT_TRUE(prog >= 0, "XDP program loads"))
 		return t_done();
