@@ -60,6 +60,7 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 };
 
 struct client {
+	struct daemon *d;
 	int fd;
 	uid_t uid;
 	pid_t pid;
@@ -79,7 +80,6 @@ struct client {
 
 static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
 static int listen_fd = -1;
-static int ctl_epfd = -1;	/* the loop's epoll (ctl_accept's) */
 static gid_t sock_gid = (gid_t)-1;	/* --socket-group */
 
 static bool name_ok(const char *s)
@@ -243,14 +243,21 @@ static size_t pending(const struct client *c)
 	return c->outlen - c->off;
 }
 
+static void client_event(void *arg, int fd, uint32_t events)
+{
+	struct client *c = arg;
+
+	ctl_readable(c->d, c->slot + 1);
+}
+
 /* What epoll should wake the client for: its requests, unless it is
  * being closed; its socket's room while replies wait. */
 static void set_events(struct client *c)
 {
 	__u32 want = (c->closing ? 0 : EPOLLIN) | (pending(c) ? EPOLLOUT : 0);
-	struct epoll_event ev = { .events = want, .data.u32 = c->slot + 1 };
 
-	if (want != c->events && epoll_ctl(ctl_epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	if (want != c->events &&
+	    sched_fd_set(c->d->sched, c->fd, want, client_event, c) == 0)
 		c->events = want;
 }
 
@@ -435,9 +442,9 @@ static void client_free(struct client *c)
 	free(c);
 }
 
-static void client_close(struct daemon *d, int i, int epfd)
+static void client_close(struct daemon *d, int i)
 {
-	epoll_ctl(epfd, EPOLL_CTL_DEL, clients[i]->fd, NULL);
+	sched_fd_del(d->sched, clients[i]->fd);
 	client_free(clients[i]);
 	clients[i] = NULL;
 }
@@ -503,17 +510,15 @@ static bool peer_in_group(int fd, gid_t gid)
 	return in;
 }
 
-int ctl_accept(struct daemon *d, int epfd)
+int ctl_accept(struct daemon *d)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crl = sizeof(cr);
 	char who[SLUICE_CTL_MAX_WHO + 1];
 	unsigned int used = 0, mine = 0;
 	struct client *c;
-	int fd, i, free_slot = -1;
+	int fd, i, rc, free_slot = -1;
 
-	ctl_epfd = epfd;
 	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
@@ -549,6 +554,7 @@ int ctl_accept(struct daemon *d, int epfd)
 		close(fd);
 		return -ENOMEM;
 	}
+	c->d = d;
 	c->fd = fd;
 	c->slot = i;
 	c->last_ms = steady_ms();
@@ -556,10 +562,10 @@ int ctl_accept(struct daemon *d, int epfd)
 	c->pid = cr.pid;
 	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid);
 	peer_name(c->uid, c->who, sizeof(c->who));
-	ev.data.u32 = i + 1;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	rc = sched_fd_set(d->sched, fd, EPOLLIN, client_event, c);
+	if (rc) {
 		client_free(c);
-		return -errno;
+		return rc;
 	}
 	c->events = EPOLLIN;
 	clients[i] = c;
@@ -567,7 +573,7 @@ int ctl_accept(struct daemon *d, int epfd)
 }
 
 /* The client's socket is readable or writable (or both, or hung up). */
-void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
+void ctl_readable(struct daemon *d, unsigned int slot)
 {
 	struct client *c;
 	ssize_t r = 1;
@@ -576,7 +582,6 @@ void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
 	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !clients[slot - 1])
 		return;
 	c = clients[slot - 1];
-	ctl_epfd = epfd;
 	if (flush_out(c))
 		c->gone = true;
 	if (!c->closing && !c->gone) {
@@ -608,18 +613,23 @@ void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
 		c->closing = true;
 	}
 	if (c->gone || (c->closing && !pending(c)))
-		client_close(d, slot - 1, epfd);
+		client_close(d, slot - 1);
 	else
 		set_events(c);
 }
 
-void ctl_expire(struct daemon *d, int epfd, __u64 now)
+void ctl_expire(struct daemon *d, __u64 now)
 {
 	int i;
 
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
 		if (clients[i] && now - clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
-			client_close(d, i, epfd);
+			client_close(d, i);
+}
+
+static void on_listen(void *arg, int fd, uint32_t events)
+{
+	ctl_accept(arg);
 }
 
 /* Is a daemon answering on path? */
@@ -691,6 +701,12 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 		unlink(path);
 		return -errno;
 	}
+	if (sched_fd_set(d->sched, fd, EPOLLIN, on_listen, d) < 0) {
+		snprintf(err, errlen, "cannot poll %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -errno;
+	}
 	listen_fd = fd;
 	sock_gid = gid;
 	return fd;
@@ -702,10 +718,12 @@ void ctl_cleanup(struct daemon *d)
 
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
 		if (clients[i]) {
+			sched_fd_del(d->sched, clients[i]->fd);
 			client_free(clients[i]);
 			clients[i] = NULL;
 		}
 	if (listen_fd >= 0) {
+		sched_fd_del(d->sched, listen_fd);
 		close(listen_fd);
 		unlink(d->o.socket_path);
 		listen_fd = -1;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluiced's external gates, notifications and /metrics: the runners
- * (httpc, cmdrun) in the loop's epoll, measurements handed to the engine
+ * (httpc, cmdrun) on the loop's scheduler, measurements handed to the engine
  * through obs->ext[], notifications of the engine's transitions, and a
  * /metrics snapshot (with the status page's document) built once a second
  * from the maps and the rollouts.
@@ -20,8 +20,8 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 	struct notify_cfg nc = { .command = d->o.notify_command, .url = d->o.notify_url };
 	unsigned int i;
 
-	d->hc = httpc_new();
-	d->cr = cmdrun_new();
+	d->hc = httpc_new_on(d->sched);
+	d->cr = cmdrun_new_on(d->sched);
 	if (!d->hc || !d->cr) {
 		snprintf(err, errlen, "cannot set up the HTTP client and command runner");
 		return -ENOMEM;
@@ -66,19 +66,6 @@ void gs_cancel(struct daemon *d, const char *service)
 {
 	extgate_forget(d->xg, service);
 	prestep_forget(d->ps, service);
-}
-
-int gs_fds(struct daemon *d, int fds[2])
-{
-	fds[0] = httpc_fd(d->hc);
-	fds[1] = cmdrun_fd(d->cr);
-	return 2;
-}
-
-void gs_dispatch(struct daemon *d)
-{
-	httpc_dispatch(d->hc);
-	cmdrun_dispatch(d->cr);
 }
 
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now)

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "store.h"
 #include "clock.h"
+#include "scheduler.h"
 #include "sluice_ctl.h"
 
 #define SLUICED_DB_DEFAULT	"/var/lib/sluice/sluiced.db"
@@ -80,6 +81,7 @@ struct daemon_opts {
 
 struct daemon {
 	struct daemon_opts o;
+	struct sched *sched;		/* the one event loop (scheduler.h) */
 	struct sluice *s;		/* NULL until the instance exists */
 	struct store *db;
 	struct rollout **ro;
@@ -124,10 +126,11 @@ void daemon_reload(struct daemon *d);
 
 /* ctl_server.c */
 int ctl_listen(struct daemon *d, char *err, size_t errlen);
-int ctl_accept(struct daemon *d, int epfd);
-/* slot: the epoll data of a client (1..SLUICE_CTL_MAX_CLIENTS) */
-void ctl_readable(struct daemon *d, int epfd, unsigned int slot);
-void ctl_expire(struct daemon *d, int epfd, __u64 now);
+/* ctl_listen registers the socket and its clients on d->sched */
+int ctl_accept(struct daemon *d);
+/* slot: a client (1..SLUICE_CTL_MAX_CLIENTS) */
+void ctl_readable(struct daemon *d, unsigned int slot);
+void ctl_expire(struct daemon *d, __u64 now);
 void ctl_cleanup(struct daemon *d);
 
 /* rollouts.c: the engine's shell */
@@ -191,8 +194,6 @@ void outbox_free(void);
 /* externals.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
 void gs_stop(struct daemon *d);
-int gs_fds(struct daemon *d, int fds[2]);
-void gs_dispatch(struct daemon *d);
 /* before eng_tick: measurements due, results into obs->ext[] */
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now);
 /* the rollout of service ended or is replaced: stop its gates' commands
@@ -215,7 +216,7 @@ void status_doc_idle(struct daemon *d);
 void status_doc_free(struct daemon *d);
 /* health_shell.c: backend health checks from --config's health_check sections */
 struct hs;
-void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
+void health_tick(struct daemon *d, __u64 now);
 void health_dispatch(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);

@@ -82,7 +82,14 @@ static void reload(struct daemon *d)
 	sluice_config_free(cfg);
 }
 
-void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now)
+static void on_ready(void *arg, int fd, uint32_t events)
+{
+	struct daemon *d = arg;
+
+	hs_dispatch(d->hs);
+}
+
+void health_tick(struct daemon *d, __u64 now)
 {
 	struct hc_opts o = {};
 	char err[256];
@@ -90,14 +97,12 @@ void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now)
 	if (!d->s || !d->o.config_path)
 		return;
 	if (!d->hs) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-
 		d->hs = hs_new(d->s, &o, on_event, d, err, sizeof(err));
 		if (!d->hs) {
 			dlog(d, LOG_ERR_, "health checks: %s", err);
 			return;
 		}
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, hs_fd(d->hs), &ev) < 0) {
+		if (sched_fd_set(d->sched, hs_fd(d->hs), EPOLLIN, on_ready, d) < 0) {
 			dlog(d, LOG_ERR_, "health checks: cannot poll: %s", strerror(errno));
 			hs_free(d->hs);
 			d->hs = NULL;
@@ -122,6 +127,8 @@ void health_dispatch(struct daemon *d)
 
 void health_free(struct daemon *d)
 {
+	if (d->hs)
+		sched_fd_del(d->sched, hs_fd(d->hs));
 	hs_free(d->hs);
 	d->hs = NULL;
 }
