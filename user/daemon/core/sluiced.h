@@ -217,7 +217,6 @@ void status_doc_free(struct daemon *d);
 /* health_shell.c: backend health checks from --config's health_check sections */
 struct hs;
 void health_tick(struct daemon *d, __u64 now);
-void health_dispatch(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;

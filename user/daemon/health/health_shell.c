@@ -82,16 +82,9 @@ static void reload(struct daemon *d)
 	sluice_config_free(cfg);
 }
 
-static void on_ready(void *arg, int fd, uint32_t events)
-{
-	struct daemon *d = arg;
-
-	hs_dispatch(d->hs);
-}
-
 void health_tick(struct daemon *d, __u64 now)
 {
-	struct hc_opts o = {};
+	struct hc_opts o = { .sched = d->sched };
 	char err[256];
 
 	if (!d->s || !d->o.config_path)
@@ -102,33 +95,16 @@ void health_tick(struct daemon *d, __u64 now)
 			dlog(d, LOG_ERR_, "health checks: %s", err);
 			return;
 		}
-		if (sched_fd_set(d->sched, hs_fd(d->hs), EPOLLIN, on_ready, d) < 0) {
-			dlog(d, LOG_ERR_, "health checks: cannot poll: %s", strerror(errno));
-			hs_free(d->hs);
-			d->hs = NULL;
-			return;
-		}
 		d->health_reload_ms = 0;
 	}
 	if (now - d->health_reload_ms >= SLUICED_HEALTH_RELOAD_MS) {
 		d->health_reload_ms = now;
 		reload(d);
 	}
-	/* the checker's own timer wakes the loop; this is a safety net */
-	if (hs_timeout_ms(d->hs) == 0)
-		hs_dispatch(d->hs);
-}
-
-void health_dispatch(struct daemon *d)
-{
-	if (d->hs)
-		hs_dispatch(d->hs);
 }
 
 void health_free(struct daemon *d)
 {
-	if (d->hs)
-		sched_fd_del(d->sched, hs_fd(d->hs));
 	hs_free(d->hs);
 	d->hs = NULL;
 }
