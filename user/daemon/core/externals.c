@@ -35,12 +35,12 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if (!d->o.metrics_addr) {
 		/* the default address may be taken (another sluiced): warn */
-		d->ms = metrics_srv_start(METRICS_DEFAULT_ADDR, err, errlen);
+		d->ms = metrics_srv_start_on(d->sched, METRICS_DEFAULT_ADDR, err, errlen);
 		if (!d->ms)
 			dlog(d, LOG_WARN_, "%s; running without /metrics (--metrics ADDR)", err);
 		err[0] = 0;
 	} else if (strcmp(d->o.metrics_addr, "off")) {
-		d->ms = metrics_srv_start(d->o.metrics_addr, err, errlen);
+		d->ms = metrics_srv_start_on(d->sched, d->o.metrics_addr, err, errlen);
 		if (!d->ms)
 			return -EADDRINUSE;
 	}
