@@ -78,9 +78,12 @@ struct client {
 	bool in_group;		/* of --socket-group: may steer rollouts */
 };
 
-static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
-static int listen_fd = -1;
-static gid_t sock_gid = (gid_t)-1;	/* --socket-group */
+/* the module's state (d->ctl, from ctl_listen) */
+struct ctl {
+	struct client *clients[SLUICE_CTL_MAX_CLIENTS];
+	int listen_fd;
+	gid_t sock_gid;		/* --socket-group */
+};
 
 static bool name_ok(const char *s)
 {
@@ -444,9 +447,11 @@ static void client_free(struct client *c)
 
 static void client_close(struct daemon *d, int i)
 {
-	sched_fd_del(d->sched, clients[i]->fd);
-	client_free(clients[i]);
-	clients[i] = NULL;
+	struct ctl *C = d->ctl;
+
+	sched_fd_del(d->sched, C->clients[i]->fd);
+	client_free(C->clients[i]);
+	C->clients[i] = NULL;
 }
 
 /* Refuse a connection over a limit: the reason as one reply line (the
@@ -486,7 +491,7 @@ static void peer_name(uid_t uid, char *who, size_t len)
 
 /* Is the peer in --socket-group: its group, or one of its supplementary
  * groups (as they were when it connected)? */
-static bool peer_in_group(int fd, gid_t gid)
+static bool peer_in_group(int fd, gid_t gid, gid_t sock_gid)
 {
 	gid_t some[64], *g = some;
 	socklen_t l = sizeof(some);
@@ -512,6 +517,7 @@ static bool peer_in_group(int fd, gid_t gid)
 
 int ctl_accept(struct daemon *d)
 {
+	struct ctl *C = d->ctl;
 	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crl = sizeof(cr);
 	char who[SLUICE_CTL_MAX_WHO + 1];
@@ -519,19 +525,19 @@ int ctl_accept(struct daemon *d)
 	struct client *c;
 	int fd, i, rc, free_slot = -1;
 
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	fd = accept4(C->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0)
 		cr.uid = (uid_t)-1;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++) {
-		if (!clients[i]) {
+		if (!C->clients[i]) {
 			if (free_slot < 0)
 				free_slot = i;
 			continue;
 		}
 		used++;
-		mine += clients[i]->uid == cr.uid;
+		mine += C->clients[i]->uid == cr.uid;
 	}
 	/* root always finds a slot: the last ones are its own, and no
 	 * other user may take more than its share */
@@ -560,7 +566,7 @@ int ctl_accept(struct daemon *d)
 	c->last_ms = steady_ms();
 	c->uid = cr.uid;
 	c->pid = cr.pid;
-	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid);
+	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid, C->sock_gid);
 	peer_name(c->uid, c->who, sizeof(c->who));
 	rc = sched_fd_set(d->sched, fd, EPOLLIN, client_event, c);
 	if (rc) {
@@ -568,20 +574,21 @@ int ctl_accept(struct daemon *d)
 		return rc;
 	}
 	c->events = EPOLLIN;
-	clients[i] = c;
+	C->clients[i] = c;
 	return 0;
 }
 
 /* The client's socket is readable or writable (or both, or hung up). */
 void ctl_readable(struct daemon *d, unsigned int slot)
 {
+	struct ctl *C = d->ctl;
 	struct client *c;
 	ssize_t r = 1;
 	char *nl;
 
-	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !clients[slot - 1])
+	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !C->clients[slot - 1])
 		return;
-	c = clients[slot - 1];
+	c = C->clients[slot - 1];
 	if (flush_out(c))
 		c->gone = true;
 	if (!c->closing && !c->gone) {
@@ -620,10 +627,13 @@ void ctl_readable(struct daemon *d, unsigned int slot)
 
 void ctl_expire(struct daemon *d, __u64 now)
 {
+	struct ctl *C = d->ctl;
 	int i;
 
+	if (!C)
+		return;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
-		if (clients[i] && now - clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
+		if (C->clients[i] && now - C->clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
 			client_close(d, i);
 }
 
@@ -652,7 +662,8 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 	char dir[sizeof(sa.sun_path)], *slash;
 	mode_t mode = 0600, old;
 	gid_t gid = (gid_t)-1;
-	int fd;
+	struct ctl *C;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path '%s' is too long", path);
@@ -701,31 +712,40 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 		unlink(path);
 		return -errno;
 	}
-	if (sched_fd_set(d->sched, fd, EPOLLIN, on_listen, d) < 0) {
-		snprintf(err, errlen, "cannot poll %s: %s", path, strerror(errno));
+	C = calloc(1, sizeof(*C));
+	rc = C ? sched_fd_set(d->sched, fd, EPOLLIN, on_listen, d) : -ENOMEM;
+	if (rc) {
+		snprintf(err, errlen, "cannot poll %s: %s", path, strerror(-rc));
+		free(C);
 		close(fd);
 		unlink(path);
-		return -errno;
+		return rc;
 	}
-	listen_fd = fd;
-	sock_gid = gid;
+	C->listen_fd = fd;
+	C->sock_gid = gid;
+	d->ctl = C;
 	return fd;
 }
 
 void ctl_cleanup(struct daemon *d)
 {
+	struct ctl *C = d->ctl;
 	int i;
 
+	if (!C)
+		return;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
-		if (clients[i]) {
-			sched_fd_del(d->sched, clients[i]->fd);
-			client_free(clients[i]);
-			clients[i] = NULL;
+		if (C->clients[i]) {
+			sched_fd_del(d->sched, C->clients[i]->fd);
+			client_free(C->clients[i]);
+			C->clients[i] = NULL;
 		}
-	if (listen_fd >= 0) {
-		sched_fd_del(d->sched, listen_fd);
-		close(listen_fd);
+	if (C->listen_fd >= 0) {
+		sched_fd_del(d->sched, C->listen_fd);
+		close(C->listen_fd);
 		unlink(d->o.socket_path);
-		listen_fd = -1;
+		C->listen_fd = -1;
 	}
+	free(C);
+	d->ctl = NULL;
 }

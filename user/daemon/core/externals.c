@@ -54,7 +54,6 @@ void gs_stop(struct daemon *d)
 {
 	metrics_srv_stop(d->ms);
 	status_doc_free(d);
-	budget_free(d);
 	prestep_free(d->ps);
 	extgate_free(d->xg);
 	notify_free(d->nt);

@@ -22,7 +22,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include "sluiced.h"
-#include "fleet.h"
 
 static void stop_signals(sigset_t *mask)
 {
@@ -52,13 +51,7 @@ static void on_tick(void *arg)
 	struct daemon *d = arg;
 	__u64 now = steady_ms();
 
-	budget_tick(d, now);	/* the freezes first */
-	fleet_tick(d, now);
-	ro_tick(d, now);
-	trigger_tick(d, now);
-	gs_metrics(d, now);
-	health_tick(d, now);
-	ctl_expire(d, now);
+	modules_tick(d, now);	/* modules.c: the freezes first */
 }
 
 static void on_signal(void *arg, int fd, uint32_t events)
@@ -114,8 +107,6 @@ int loop_run(struct daemon *d, int listen_fd)
 	}
 	sched_timer_stop(d->sched, &tick);
 out:
-	health_free(d);
-	trigger_free();
 	if (sfd >= 0) {
 		sched_fd_del(d->sched, sfd);
 		close(sfd);

@@ -253,9 +253,7 @@ int main(int argc, char **argv)
 	dlog(&d, LOG_INFO_, "sluiced %s: control socket %s, state %s, instance %s",
 	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
 	rc = loop_run(&d, fd);
-	ctl_cleanup(&d);
-	fleet_stop(&d);
-	gs_stop(&d);
+	modules_stop(&d);	/* modules.c: the reverse of their start */
 	ro_free_all(&d);
 	outbox_free();
 	store_close(d.db);

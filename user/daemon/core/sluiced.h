@@ -103,6 +103,9 @@ struct daemon {
 	char *status_last;		/* the last document built */
 	__u64 status_next_ms;		/* when it may be rebuilt */
 	struct prestep *ps;		/* pre-step hooks (prestep_hook.c) */
+	struct trigger *trig;		/* trigger.c's state */
+	struct ctl *ctl;		/* ctl_server.c's state */
+	struct bsvc *budgets;		/* budget_freeze.c's state */
 	/* backend health checks (health_shell.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -117,6 +120,16 @@ struct daemon {
 enum { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
 void dlog(struct daemon *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* modules.c: the daemon's modules, in the order they start and tick
+ * (BIRD's struct protocol); they stop in the reverse order */
+struct module {
+	const char *name;
+	void (*stop)(struct daemon *d);
+	void (*tick)(struct daemon *d, __u64 now);	/* SLUICED_TICK_MS */
+};
+void modules_tick(struct daemon *d, __u64 now);
+void modules_stop(struct daemon *d);
 
 /* loop.c: loop_signals_block first in main, before any thread exists */
 void loop_signals_block(void);
@@ -247,7 +260,7 @@ void prestep_forget(struct prestep *p, const char *service);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
-void trigger_free(void);
+void trigger_free(struct daemon *d);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);
