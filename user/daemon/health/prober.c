@@ -62,6 +62,7 @@ struct hc {
 	unsigned int n, inflight;
 	struct hc_opts o;
 	__u64 armed_ms;			/* the timer's expiry (0: disarmed) */
+	bool stepped;			/* step() ran in this hc_dispatch */
 };
 
 static __u64 now_us(void)
@@ -135,7 +136,10 @@ static void arm(struct hc *hc, __u64 at_ms)
 /* A probe made progress: the step runs after this batch of events. */
 static void kick(struct hc *hc)
 {
-	arm(hc, mono_ms());
+	__u64 now = mono_ms();
+
+	if (!hc->timer.armed || hc->armed_ms > now)
+		arm(hc, now);
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -831,6 +835,7 @@ static void step(struct hc *hc)
 	curl_drain(hc);
 	hc->armed_ms = 0;	/* the timer ran, or runs again below */
 	arm(hc, next_due(hc));
+	hc->stepped = true;
 }
 
 /* The scheduler: the step is due (a deadline, a probe, progress). */
@@ -851,6 +856,7 @@ int hc_dispatch(struct hc *hc)
 
 	/* 1. progress: whatever is ready (a private scheduler only: on the
 	 * daemon's loop the scheduler runs all of this itself) */
+	hc->stepped = false;
 	if (hc->own)
 		while ((err = sched_dispatch(hc->s, 0)) > 0 && ++i < 64)
 			;
@@ -858,7 +864,8 @@ int hc_dispatch(struct hc *hc)
 		err = 0;
 	if (err < 0)
 		return err;
-	step(hc);
+	if (!hc->stepped)	/* once per call, as ever */
+		step(hc);
 	return 0;
 }
 

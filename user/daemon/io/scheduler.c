@@ -138,7 +138,9 @@ static void tfd_arm(struct sched *s)
 
 	uint64_t now;
 
-	if (at == s->tfd_ms)
+	/* armed for no later than needed: a wake-up too early is harmless
+	 * (the timers re-arm it), a syscall per timer change is not */
+	if (at == s->tfd_ms || (at && s->tfd_ms && s->tfd_ms <= at))
 		return;
 	s->tfd_ms = at;
 	/* relative, not TFD_TIMER_ABSTIME: an LD_PRELOADed clock shifter
