@@ -136,8 +136,11 @@ static void arm(struct hc *hc, __u64 at_ms)
 /* A probe made progress: the step runs after this batch of events. */
 static void kick(struct hc *hc)
 {
-	__u64 now = mono_ms();
+	__u64 now;
 
+	if (hc->own)	/* hc_dispatch steps after the events itself */
+		return;
+	now = mono_ms();
 	if (!hc->timer.armed || hc->armed_ms > now)
 		arm(hc, now);
 }
