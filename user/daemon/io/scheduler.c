@@ -138,9 +138,7 @@ static void tfd_arm(struct sched *s)
 
 	uint64_t now;
 
-	/* armed for no later than needed: a wake-up too early is harmless
-	 * (the timers re-arm it), a syscall per timer change is not */
-	if (at == s->tfd_ms || (at && s->tfd_ms && s->tfd_ms <= at))
+	if (at == s->tfd_ms)
 		return;
 	s->tfd_ms = at;
 	/* relative, not TFD_TIMER_ABSTIME: an LD_PRELOADed clock shifter
