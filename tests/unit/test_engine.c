@@ -1231,6 +1231,38 @@ static void test_fleet_partition(void)
 	free(r.doc);
 }
 
+/* A weight written by hand into etcd while the fleet rolls out: the
+ * leader's engine (env.operator_weight_ends) ends the rollout as rolled
+ * back by the operator and writes nothing over it, ever after. */
+static void test_fleet_operator_weight(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	unsigned int writes = 0;
+	int i;
+	subtest("fleet: a weight written by hand ends the rollout, rolled back by the operator");
+
+	frun_init(&r, 3, 41, 0.01, 0.01);
+	r.env.operator_weight_ends = true;
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 5; i++)
+		frun_second(&r, p, true);
+	r.f.weight[0] = 3000;		/* etcdctl put .../weights 3000 */
+	frun_second(&r, p, true);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.st.by_operator, "by the operator");
+	ASSERT_EQ(r.out.nactions, 0, "no action of its own (no kill switch)");
+	for (i = 0; i < 120; i++) {
+		frun_second(&r, p, true);
+		writes += r.out.nactions;
+	}
+	ASSERT_EQ(writes, 0, "nothing written after it");
+	ASSERT_EQ(r.f.weight[0], 3000, "the operator's weight stands");
+	ASSERT_EQ(r.f.kill, 0, "no kill switch");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
 int main(void)
 {
 	test_healthy_ramp();
@@ -1255,5 +1287,6 @@ int main(void)
 	test_fleet_leader_loss();
 	test_fleet_node_leaves();
 	test_fleet_partition();
+	test_fleet_operator_weight();
 	return t_done();
 }

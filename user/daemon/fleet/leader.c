@@ -186,6 +186,7 @@ static void env_fill(struct fsvc *s, struct eng_env *env)
 	snprintf(env->global.reason, sizeof(env->global.reason), "fleet freeze");
 	env->service.frozen = s->frozen;
 	snprintf(env->service.reason, sizeof(env->service.reason), "fleet service freeze");
+	env->operator_weight_ends = true;
 }
 
 /* What one leader pass decided: the merged outputs of a command and a tick. */
