@@ -9,8 +9,9 @@
 #     back by the operator, like revert --fleet (nothing written over it)
 #   - the fleet's transitions reach the node's audit trail (-a) and
 #     `rollout history`
-#   - a plan key the fleet cannot honour (budget:, a latency gate) is
-#     refused naming the plan file, and writes nothing
+#   - a plan that does not parse is refused naming the plan file, and
+#     writes nothing; budget: and latency gates are honoured (the nodes
+#     report their handshake-latency histograms for the leader to sum)
 #   - a command gate and the pre-step hook run on the leader: the hook
 #     before the step's weights, the gate's failure rolls the fleet back
 #   - a rollout key of an older leader (no schema) is refused with a
@@ -68,16 +69,24 @@ sleep 3	# more than a hold: nothing is written over the operator's weight
 check "the hand-written weight stands (weights key: $(wkey))" wkey_is 1000
 check "the engine set no kill switch over it" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = off ]
 
-echo "== plan keys the fleet cannot honour"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%}\n' >"$DIR/budget.yaml"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: latency_p99, max_increase: 20%%}\n' >"$DIR/latency.yaml"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {name: prom, metric: prometheus, query: "up", url: "http://127.0.0.1:19449", max: 1}\n' >"$DIR/prom.yaml"
+echo "== plans: refused naming the file, or honoured"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: no_such_metric, max: 1}\n' >"$DIR/broken.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: latency_p99, max_increase: 20%%, on_inconclusive: extend}\n' >"$DIR/latency.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%, check_interval: 1s}\n' >"$DIR/budget.yaml"
 r0=$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')
-for f in budget latency; do
-	out=$(ctl rollout start web --fleet -f "$DIR/$f.yaml" 2>&1)
-	check "$f: refused, naming the plan file: $out" grep -q "$f.yaml" <<<"$out"
-done
+out=$(ctl rollout start web --fleet -f "$DIR/broken.yaml" 2>&1)
+check "refused, naming the plan file: $out" grep -q "broken.yaml" <<<"$out"
 check "and nothing was written" [ "$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')" = "$r0" ]
+check "a plan with a latency gate is written" ctl rollout start web --fleet -f "$DIR/latency.yaml"
+lat() { etcdctl_ get --print-value-only "${PFX%/services}/nodes/n1" | json '"lat" in j["services"]["web"]'; }
+check "the node reports its handshake-latency histograms for the leader" wait_for 5 eval '[ "$(lat)" = True ]'
+wait_for 5 phase_is error
+check "the leader judges the plan as a node does: $(ro 'j["reason"]')" grep -q "latency_p99 needs mode nat" <<<"$(ro 'j["reason"]')"
+check "a plan with a budget is honoured" ctl rollout start web --fleet -f "$DIR/budget.yaml"
+wait_for 5 phase_is progressing
+check "the leader runs it ($(ro 'j["phase"]'): $(ro 'j["reason"]'))" phase_is progressing
+ctl rollout abort web --fleet >/dev/null
+check "aborted" wait_for 5 phase_is aborted
 
 echo "== a rollout of an older leader (schema 1)"
 etcdctl_ put "$PFX/web/weights" 3000 >/dev/null

@@ -191,6 +191,8 @@ json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limi
 
 /* sample.c */
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
+/* Does the plan have a handshake-latency gate (its histograms are read)? */
+bool plan_needs_latency(const struct sluice_plan *p);
 void sample_sweep(struct daemon *d);
 /* rollouts.c: the per-minute sample of r's service (d->obs filled) */
 void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now);

@@ -85,6 +85,7 @@ static void svc_gc(void)
 		}
 		free(s->plan_text);
 		free(s->config_text);
+		sluice_plan_free(s->rplan);
 		fleet_lead_free(s);
 		json_decref(s->rollout);
 		*s = F->svc[--F->nsvc];
@@ -602,7 +603,24 @@ static void on_done(json_t *reply, const char *err, void *arg)
 	free(a);
 }
 
-/* This node's report: what it applied and its counters per service. */
+/* The service's fleet plan, parsed once per revision (NULL: none, or
+ * it does not parse: the leader says why). */
+static struct sluice_plan *report_plan(struct fsvc *s)
+{
+	char err[256];
+
+	if (s->rplan_rev != s->plan_rev) {
+		sluice_plan_free(s->rplan);
+		s->rplan = s->plan_text ? sluice_plan_parse_string(s->plan_text, s->name, err,
+								    sizeof(err)) : NULL;
+		s->rplan_rev = s->plan_rev;
+	}
+	return s->rplan;
+}
+
+/* This node's report: what it applied and its counters per service, and
+ * its handshake-latency histograms when the fleet's plan has a latency
+ * gate (the leader sums them). */
 static void report(struct daemon *d)
 {
 	static struct rollout tmp;
@@ -617,8 +635,10 @@ static void report(struct daemon *d)
 
 		snprintf(tmp.service, sizeof(tmp.service), "%s", s->name);
 		tmp.svc_id = 0;
+		tmp.plan = report_plan(s);
 		if (!sample_fill(d, &tmp, &d->obs))
 			sample_totals(&d->obs, nf, bad);
+		tmp.plan = NULL;
 		/* fs: the counters per variant and ring the fleet's gates
 		 * judge (the leader sums them); new_flows, bad: totals for status */
 		json_object_set_new(svcs, s->name, json_pack(
@@ -631,6 +651,15 @@ static void report(struct daemon *d)
 			"bad", (json_int_t)bad[0], (json_int_t)bad[1],
 			"mode", d->obs.exists ? d->obs.mode : 0,
 			"fs", fleet_fs_json(d->obs.fs)));
+		if (d->obs.exists && s->rplan && plan_needs_latency(s->rplan)) {
+			static __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+			int v;
+
+			for (v = 0; v < SLUICE_VARIANTS; v++)
+				memcpy(lat[v], d->obs.health[v].lat, sizeof(lat[v]));
+			json_object_set_new(json_object_get(svcs, s->name), "lat",
+					    fleet_lat_json(lat));
+		}
 	}
 	json_object_set_new(j, "revision", json_integer(F->applied_rev));
 	json_object_set_new(j, "at_ms", json_integer(steady_ms()));
@@ -811,6 +840,7 @@ void fleet_stop(struct daemon *d)
 		httpc_free(f->hc);
 	for (i = 0; i < f->nsvc; i++) {
 		free(f->svc[i].plan_text);
+		sluice_plan_free(f->svc[i].rplan);
 		free(f->svc[i].config_text);
 		fleet_lead_free(&f->svc[i]);
 		json_decref(f->svc[i].rollout);

@@ -29,6 +29,9 @@ struct fsvc {
 	int64_t kill_rev;
 	char *plan_text;
 	int64_t plan_rev;
+	struct sluice_plan *rplan;	/* plan_text parsed for the report
+					 * (its latency gates), NULL none */
+	int64_t rplan_rev;
 	char *config_text;		/* the config key (YAML), NULL none */
 	int64_t config_rev;
 	bool dirty_c;
