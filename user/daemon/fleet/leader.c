@@ -82,7 +82,7 @@ void fleet_lead_free(struct fsvc *s)
 
 /* The fleet's counters now: each reporting node's increase since it was
  * last added (fleet_acc_add). */
-static void acc_update(struct fleet_lead *l, const char *svc)
+static void acc_update(struct fleet *F, struct fleet_lead *l, const char *svc)
 {
 	struct sluice_flow_stats now[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
 	struct sluice_flow_stats last[SLUICE_VARIANTS][SLUICE_MAX_RINGS];
@@ -153,6 +153,7 @@ static struct fleet_lead *lead_get(struct fsvc *s)
 static struct sluice_plan *plan_get(struct daemon *d, struct fsvc *s, struct fleet_lead *l,
 				    char *err, size_t errlen)
 {
+	struct fleet *F = fleet_of(d);
 	char pk[512];
 	json_t *bad;
 
@@ -160,7 +161,7 @@ static struct sluice_plan *plan_get(struct daemon *d, struct fsvc *s, struct fle
 		return l->ro.plan;
 	sluice_plan_free(l->ro.plan);
 	l->ro.plan = NULL;
-	fleet_key(pk, sizeof(pk), s->name, "plan");
+	fleet_key(F, pk, sizeof(pk), s->name, "plan");
 	if (!s->plan_text) {
 		snprintf(err, errlen, "no plan in etcd");
 		return NULL;
@@ -194,12 +195,13 @@ static void budget_check(struct daemon *d, struct fsvc *s, struct fleet_lead *l,
  */
 static void observe(struct daemon *d, struct fsvc *s, struct fleet_lead *l, __u64 now)
 {
+	struct fleet *F = fleet_of(d);
 	struct eng_obs *o = &l->obs;
 	unsigned int v, b;
 
 	if (sample_fill(d, &l->ro, o))
 		o->exists = false;
-	acc_update(l, s->name);
+	acc_update(F, l, s->name);
 	memcpy(o->fs, l->total, sizeof(o->fs));
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
 		memcpy(o->health[v].lat, l->lat_total[v], sizeof(o->health[v].lat));
@@ -219,7 +221,7 @@ static void observe(struct daemon *d, struct fsvc *s, struct fleet_lead *l, __u6
 	}
 }
 
-static void env_fill(struct fsvc *s, struct eng_env *env)
+static void env_fill(struct fleet *F, struct fsvc *s, struct eng_env *env)
 {
 	memset(env, 0, sizeof(*env));
 	env->global.frozen = F->global_freeze;
@@ -253,6 +255,7 @@ static void budget_apply(struct daemon *d, struct fsvc *s, struct fleet_lead *l,
 static void on_budget(const struct prom_result *res, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 	struct budget_left bl;
 	struct fsvc *s;
 
@@ -262,7 +265,7 @@ static void on_budget(const struct prom_result *res, void *arg)
 		free(a);
 		return;
 	}
-	s = fleet_svc_get(a->svc, false);
+	s = fleet_svc_get(F, a->svc, false);
 	if (s && s->lead && s->lead->budget_seq == a->step) {
 		s->lead->budget_busy = false;
 		if (res->err)
@@ -284,6 +287,7 @@ static void on_budget(const struct prom_result *res, void *arg)
  */
 static void budget_check(struct daemon *d, struct fsvc *s, struct fleet_lead *l, __u64 now)
 {
+	struct fleet *F = fleet_of(d);
 	const struct sluice_plan_budget *b = l->ro.plan ? &l->ro.plan->budget : NULL;
 	char win[24], q[4096], err[160];
 	struct sluice_query_vars v = { .service = s->name, .window = win };
@@ -384,6 +388,7 @@ static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 static void on_step(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 	struct fsvc *s;
 	unsigned int i;
 
@@ -434,14 +439,15 @@ static void weights_text(char *buf, size_t len, const __u16 w[SLUICE_MAX_RINGS])
  * the state came from. */
 static void write_doc(struct daemon *d, struct fsvc *s, json_t *doc, const struct decision *dc)
 {
+	struct fleet *F = fleet_of(d);
 	char kl[512], kr[512], kw[512], kk[512], num[128], *text;
 	json_t *txn, *ops;
 	struct cbarg *a = fleet_cbarg(d);
 
-	fleet_key(kl, sizeof(kl), NULL, "leader");
-	fleet_key(kr, sizeof(kr), s->name, "rollout");
-	fleet_key(kw, sizeof(kw), s->name, "weights");
-	fleet_key(kk, sizeof(kk), s->name, "killswitch");
+	fleet_key(F, kl, sizeof(kl), NULL, "leader");
+	fleet_key(F, kr, sizeof(kr), s->name, "rollout");
+	fleet_key(F, kw, sizeof(kw), s->name, "weights");
+	fleet_key(F, kk, sizeof(kk), s->name, "killswitch");
 	text = json_dumps(doc, JSON_COMPACT);
 	ops = json_array();
 	json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kr, text ?: "{}", 0)));
@@ -472,6 +478,7 @@ static void write_doc(struct daemon *d, struct fsvc *s, json_t *doc, const struc
 static void write_plain(struct daemon *d, struct fsvc *s, const char *phase, const char *why,
 			int kill)
 {
+	struct fleet *F = fleet_of(d);
 	struct decision dc = { .weight_set = -1, .kill = kill };
 	json_t *doc = json_pack("{s:i, s:s, s:i, s:I, s:s, s:s}", "schema", FLEET_SCHEMA,
 				"phase", phase, "step", -1, "step_started_ms",
@@ -499,16 +506,16 @@ static json_t *gates_json(const struct eng_state *st)
 	return a;
 }
 
-json_t *fleet_lead_status(const struct fsvc *s)
+json_t *fleet_lead_status(struct fleet *F, const struct fsvc *s)
 {
-	if (!fleet_am_leader() || !s->lead || s->lead->doc_rev < 0 ||
+	if (!fleet_am_leader(F) || !s->lead || s->lead->doc_rev < 0 ||
 	    s->lead->ro.st.phase == ENG_NONE)
 		return NULL;
 	return gates_json(&s->lead->ro.st);
 }
 
 /* The state document of l's engine (schema 2). */
-static json_t *doc_of(struct fsvc *s, struct fleet_lead *l, json_t *events, __u64 now)
+static json_t *doc_of(struct fleet *F, struct fsvc *s, struct fleet_lead *l, json_t *events, __u64 now)
 {
 	const struct eng_state *st = &l->ro.st;
 	char *text = eng_state_to_json(st);
@@ -614,6 +621,7 @@ static bool ours_with_request(const struct fleet_lead *l, json_t *doc)
 
 static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 {
+	struct fleet *F = fleet_of(d);
 	const char *phase = fleet_phase_of(s->rollout);
 	struct decision dc = { .weight_set = -1, .kill = -1 };
 	struct fleet_lead *l;
@@ -696,7 +704,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 command:
 	dc.events = json_array();
 	observe(d, s, l, now);
-	env_fill(s, &env);
+	env_fill(F, s, &env);
 	memset(&d->out, 0, sizeof(d->out));
 	if (cmd.kind != ENG_CMD_START && l->ro.plan &&
 	    !eng_tick(l->ro.plan, &l->ro.st, &l->obs, &env, now, &d->out))
@@ -720,7 +728,7 @@ command:
 tick:
 	dc.events = json_array();
 	observe(d, s, l, now);
-	env_fill(s, &env);
+	env_fill(F, s, &env);
 run:
 	memset(&d->out, 0, sizeof(d->out));
 	if (eng_tick(l->ro.plan, &l->ro.st, &l->obs, &env, now, &d->out)) {
@@ -737,7 +745,7 @@ write:
 		json_decref(dc.events);
 		return;
 	}
-	doc = doc_of(s, l, dc.events, now);
+	doc = doc_of(F, s, l, dc.events, now);
 	if (doc)
 		write_doc(d, s, doc, &dc);
 	json_decref(l->written);
@@ -760,6 +768,7 @@ int fleet_plan_check(const struct sluice_plan *p, char *err, size_t errlen)
 
 void fleet_lead(struct daemon *d, __u64 now)
 {
+	struct fleet *F = fleet_of(d);
 	unsigned int i;
 
 	for (i = 0; i < F->nsvc && !F->leader_busy; i++)
