@@ -290,7 +290,16 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 				snprintf(err, errlen, "fleet start: a plan is needed (-f FILE)");
 			return -EINVAL;
 		}
-		if (fleet_plan_check(p, err, errlen)) {
+		/* a plan that does not fit the service as this node has it
+		 * (a latency gate on a DSR service) is refused as a node's
+		 * own start refuses it; a node without the service leaves
+		 * that to the leader */
+		struct sluice_service_view v = { 0 };
+		int r = fleet_plan_check(p, err, errlen);
+
+		if (!r && d->s && !sluice_service_view(d->s, service, &v))
+			r = ro_resolve_service(d, p, service, err, errlen);
+		if (r) {
 			sluice_plan_free(p);
 			return -EINVAL;
 		}
