@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Inside the fleet module: its state (one struct fleet per daemon) and
+ * Inside the fleet module: its state (one struct fleet per daemon, in the
+ * module table's slot for "fleet": fleet_of) and
  * what its files share. fleet.c: the etcd session, the mirror of the
  * desired state, applying it to the maps, status and commands; leader.c:
  * the leader's rollouts, run by the engine (engine.h) on the fleet's sums.
