@@ -26,6 +26,7 @@ cleanup() {
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$NS-x" 2>/dev/null
+	[ -n "${FLEET_KEEP:-}" ] && cp -r "$DIR" "$FLEET_KEEP"	# for a look after a failure
 	rm -rf "$PIN" "$DIR"
 }
 trap cleanup EXIT

@@ -5,12 +5,13 @@
 #   - the operator wins: `rollout revert --fleet` at 25 % ends the fleet
 #     rollout as rolled back by the operator, and the leader never raises
 #     the weight under the kill switch (it used to go to 50 % within 6 s)
-#   - a weight written by hand into etcd stops the rollout (the engine's
-#     operator weight: nothing written over it)
+#   - a weight written by hand into etcd ends the fleet rollout as rolled
+#     back by the operator, like revert --fleet (nothing written over it)
 #   - the fleet's transitions reach the node's audit trail (-a) and
 #     `rollout history`
-#   - a plan key the fleet cannot honour (budget:, a latency gate) is
-#     refused naming the plan file, and writes nothing
+#   - a plan that does not parse is refused naming the plan file, and
+#     writes nothing; budget: and latency gates are honoured (the nodes
+#     report their handshake-latency histograms for the leader to sum)
 #   - a command gate and the pre-step hook run on the leader: the hook
 #     before the step's weights, the gate's failure rolls the fleet back
 #   - a rollout key of an older leader (no schema) is refused with a
@@ -62,22 +63,36 @@ echo "== a weight written by hand"
 check "another rollout starts (the start lifts the kill switch)" ctl rollout start web --fleet -f "$DIR/plan.yaml"
 check "at 25 % again, kill switch off" wait_for 5 eval 'phase_is progressing && wkey_is 2500 && revert_is off'
 etcdctl_ put "$PFX/web/weights" 1000 >/dev/null
-sleep 4
-check "the rollout stopped ($(ro 'j["phase"]'): $(ro 'j["reason"]'))" eval '! phase_is progressing'
-check "the hand-written weight stands" wkey_is 1000
+check "the rollout ends, rolled back ($(ro 'j["phase"]'): $(ro 'j["reason"]'))" wait_for 5 phase_is rolled_back
+check "by the operator: $(ro 'j["reason"]')" grep -q "by the operator" <<<"$(ro 'j["reason"]')"
+sleep 3	# more than a hold: nothing is written over the operator's weight
+check "the hand-written weight stands (weights key: $(wkey))" wkey_is 1000
+check "the engine set no kill switch over it" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = off ]
+
+echo "== plans: refused naming the file, or honoured"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: no_such_metric, max: 1}\n' >"$DIR/broken.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: latency_p99, max_increase: 20%%, on_inconclusive: extend}\n' >"$DIR/latency.yaml"
+printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%, check_interval: 1s}\n' >"$DIR/budget.yaml"
+r0=$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')
+out=$(ctl rollout start web --fleet -f "$DIR/broken.yaml" 2>&1)
+check "refused, naming the plan file: $out" grep -q "broken.yaml" <<<"$out"
+out=$(ctl rollout start web --fleet -f "$DIR/latency.yaml" 2>&1)
+check "a latency gate on this DSR service is refused as on a node, naming the file: $out" \
+	eval 'grep -q "latency.yaml" <<<"$out" && grep -q "needs mode nat" <<<"$out"'
+check "and nothing was written" [ "$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')" = "$r0" ]
+# written into etcd by hand: the node reports its histograms, the leader
+# judges the plan as a node does
+etcdctl_ put "$PFX/web/plan" "$(cat "$DIR/latency.yaml")" >/dev/null
+etcdctl_ put "$PFX/web/rollout" '{"phase":"start"}' >/dev/null
+lat() { etcdctl_ get --print-value-only "${PFX%/services}/nodes/n1" | json '"lat" in j["services"]["web"]'; }
+check "the node reports its handshake-latency histograms for the leader" wait_for 5 eval '[ "$(lat)" = True ]'
+wait_for 5 phase_is error
+check "the leader judges the plan as a node does: $(ro 'j["reason"]')" grep -q "latency_p99 needs mode nat" <<<"$(ro 'j["reason"]')"
+check "a plan with a budget is honoured" ctl rollout start web --fleet -f "$DIR/budget.yaml"
+wait_for 5 phase_is progressing
+check "the leader runs it ($(ro 'j["phase"]'): $(ro 'j["reason"]'))" phase_is progressing
 ctl rollout abort web --fleet >/dev/null
 check "aborted" wait_for 5 phase_is aborted
-
-echo "== plan keys the fleet cannot honour"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\nbudget: {slo: 99.9%%}\n' >"$DIR/budget.yaml"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {metric: latency_p99, max_increase: 20%%}\n' >"$DIR/latency.yaml"
-printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - {metric: error_ratio, max: 50%%, min_samples: 5, on_inconclusive: extend}\n  - {name: prom, metric: prometheus, query: "up", url: "http://127.0.0.1:19449", max: 1}\n' >"$DIR/prom.yaml"
-r0=$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')
-for f in budget latency; do
-	out=$(ctl rollout start web --fleet -f "$DIR/$f.yaml" 2>&1)
-	check "$f: refused, naming the plan file: $out" grep -q "$f.yaml" <<<"$out"
-done
-check "and nothing was written" [ "$(etcdctl_ get -w json "$PFX/web/rollout" | json 'j["kvs"][0]["mod_revision"]')" = "$r0" ]
 
 echo "== a rollout of an older leader (schema 1)"
 etcdctl_ put "$PFX/web/weights" 3000 >/dev/null

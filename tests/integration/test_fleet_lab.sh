@@ -397,8 +397,8 @@ wait "$load"
 
 printf 'steps:\n  - weight: 10%%\n    hold: 2s\ngates:\n  - metric: latency_p99\n    max_increase: 20%%\n' >"$FL_DIR/lat.yaml"
 out=$(fl_ctl n1 rollout start web --fleet -f "$FL_DIR/lat.yaml" 2>&1)
-check "a fleet plan with a latency gate is refused, naming the gate: $out" \
-	grep -q "gate latency_p99: fleet rollouts judge error_ratio and new_flow_ratio" <<<"$out"
+check "a fleet plan with a latency gate on this DSR service is refused as a node's, naming the file and the gate: $out" \
+	eval 'grep -q "lat.yaml" <<<"$out" && grep -q "latency_p99 needs mode nat" <<<"$out"'
 check "the refused plan changed nothing in etcd" is phase rolled_back
 out=$(fl_ctl n1 rollout start web -f "$FL_DIR/plan.yaml" 2>&1)
 check "a local rollout of a fleet service is refused, naming --fleet" grep -q -- "--fleet" <<<"$out"

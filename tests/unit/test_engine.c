@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "sim.h"
 #include "sim_fleet.h"
+#include "error_budget.h"
 
 #define T0 1764600000000ull	/* 2025-12-01, any fixed wall clock */
 
@@ -1231,6 +1232,79 @@ static void test_fleet_partition(void)
 	free(r.doc);
 }
 
+/* A weight written by hand into etcd while the fleet rolls out: the
+ * leader's engine (env.operator_weight_ends) ends the rollout as rolled
+ * back by the operator and writes nothing over it, ever after. */
+static void test_fleet_operator_weight(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	static struct frun r;
+	unsigned int writes = 0;
+	int i;
+	subtest("fleet: a weight written by hand ends the rollout, rolled back by the operator");
+
+	frun_init(&r, 3, 41, 0.01, 0.01);
+	r.env.operator_weight_ends = true;
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 5; i++)
+		frun_second(&r, p, true);
+	r.f.weight[0] = 3000;		/* etcdctl put .../weights 3000 */
+	frun_second(&r, p, true);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.st.by_operator, "by the operator");
+	ASSERT_EQ(r.out.nactions, 0, "no action of its own (no kill switch)");
+	for (i = 0; i < 120; i++) {
+		frun_second(&r, p, true);
+		writes += r.out.nactions;
+	}
+	ASSERT_EQ(writes, 0, "nothing written after it");
+	ASSERT_EQ(r.f.weight[0], 3000, "the operator's weight stands");
+	ASSERT_EQ(r.f.kill, 0, "no kill switch");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
+/* The plan's budget on the fleet: the leader checks it on the fleet's
+ * summed counters with a node's arithmetic (error_budget.h) and hands the
+ * freeze to its engine (leader.c: budget_check, env_fill). Three nodes
+ * each burning the budget 5x over: frozen on the sums, the step held;
+ * nothing advances while exhausted. */
+static void test_fleet_budget(void)
+{
+	struct sluice_plan *p = plan_of(fleet_yaml);
+	struct sluice_plan_budget b = { .present = true, .slo = 0.999, .min_events = 100,
+					.freeze = true };
+	static struct frun r;
+	struct budget_left bl;
+	unsigned int freezes = 0;
+	__u64 bad, total;
+	int i, v;
+	subtest("fleet: the budget, checked on the fleet's sums, freezes the fleet rollout");
+
+	frun_init(&r, 3, 51, 0.005, 0.005);
+	frun_cmd(&r, p, ENG_CMD_START);
+	for (i = 0; i < 300; i++) {
+		frun_second(&r, p, true);
+		freezes += count_events(&r.out, ENG_EV_FREEZE);
+		if (i % 10)
+			continue;
+		for (v = 0, bad = total = 0; v < SLUICE_VARIANTS; v++) {
+			total += r.f.total[v][0].new_flows;
+			bad += r.f.total[v][0].client_rst;
+		}
+		budget_from_counts(&b, bad, total, (__u64)(i + 1) * 1000, &bl);
+		budget_freeze_update(&r.env.service, &bl, r.now);
+	}
+	ASSERT_TRUE(r.env.service.frozen, "frozen by the fleet's budget");
+	ASSERT_TRUE(strstr(r.env.service.reason, "budget exhausted") != NULL,
+		    "the reason names the budget");
+	ASSERT_EQ(freezes, 1, "one freeze event");
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "held, not ended");
+	ASSERT_EQ(r.st.step, 0, "no step advanced while exhausted");
+	sluice_plan_free(p);
+	free(r.doc);
+}
+
 int main(void)
 {
 	test_healthy_ramp();
@@ -1255,5 +1329,7 @@ int main(void)
 	test_fleet_leader_loss();
 	test_fleet_node_leaves();
 	test_fleet_partition();
+	test_fleet_operator_weight();
+	test_fleet_budget();
 	return t_done();
 }

@@ -60,5 +60,34 @@ int main(void)
 	ASSERT_TRUE(!fleet_bad_known(rec, NULL, "/x/\xff\xfe", 0), "revision 0 is never known");
 	json_decref(rec);
 	json_decref(prev);
+
+	{
+		static __u64 a[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS], b[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+		static __u64 tot[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+		static __u64 la[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS], lb[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+		static __u64 back[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+
+		subtest("latency histograms: reported sparse, summed over nodes, never back");
+		a[1][0] = 5, a[1][100] = 7, a[0][SLUICE_LAT_BUCKETS - 1] = 2;
+		j = fleet_lat_json((const __u64 (*)[SLUICE_LAT_BUCKETS])a);
+		ASSERT_TRUE(fleet_lat_parse(j, back), "parses back");
+		ASSERT_TRUE(!memcmp(a, back, sizeof(a)), "the same histograms");
+		ASSERT_EQ(json_array_size(json_array_get(j, 1)), 2, "only buckets with counts");
+		json_decref(j);
+		ASSERT_TRUE(!fleet_lat_parse(json_string("x"), back), "not an array: false");
+		/* node A first seen at a, node B at b: from now on */
+		b[1][100] = 3;
+		memcpy(la, a, sizeof(la));
+		memcpy(lb, b, sizeof(lb));
+		a[1][100] += 4, b[1][100] += 6;
+		fleet_lat_add(tot, la, (const __u64 (*)[SLUICE_LAT_BUCKETS])a);
+		fleet_lat_add(tot, lb, (const __u64 (*)[SLUICE_LAT_BUCKETS])b);
+		ASSERT_EQ(tot[1][100], 10, "each node's increase summed");
+		memset(b, 0, sizeof(b));	/* B's maps recreated */
+		fleet_lat_add(tot, lb, (const __u64 (*)[SLUICE_LAT_BUCKETS])b);
+		b[1][100] = 2;
+		fleet_lat_add(tot, lb, (const __u64 (*)[SLUICE_LAT_BUCKETS])b);
+		ASSERT_EQ(tot[1][100], 12, "a recreated histogram adds nothing negative, counts on");
+	}
 	return t_done();
 }

@@ -9,6 +9,7 @@
  * stays in main.c: each start takes its own options and says why it
  * refuses in its own words.
  */
+#include <string.h>
 #include "sluiced.h"
 #include "fleet.h"
 
@@ -40,6 +41,32 @@ static const struct module modules[] = {
 	/* the control socket (ctl_listen): idle clients closed */
 	{ "control", .stop = ctl_cleanup, .tick = ctl_expire },
 };
+
+#define NMODULES (sizeof(modules) / sizeof(modules[0]))
+_Static_assert(NMODULES <= MODULES_MAX, "MODULES_MAX: room for every module's state");
+
+static int module_index(const char *name)
+{
+	for (unsigned int i = 0; i < NMODULES; i++)
+		if (!strcmp(modules[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+void *module_state(const struct daemon *d, const char *name)
+{
+	int i = module_index(name);
+
+	return i < 0 ? NULL : d->mod_state[i];
+}
+
+void module_set_state(struct daemon *d, const char *name, void *state)
+{
+	int i = module_index(name);
+
+	if (i >= 0)
+		d->mod_state[i] = state;
+}
 
 void modules_tick(struct daemon *d, __u64 now)
 {

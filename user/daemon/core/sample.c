@@ -40,7 +40,7 @@ static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 
 /* Handshake-latency histograms are per-CPU arrays of many buckets, the
  * dearest read of a sample: only plans with a latency gate need them. */
-static bool plan_needs_latency(const struct sluice_plan *p)
+bool plan_needs_latency(const struct sluice_plan *p)
 {
 	unsigned int i;
 

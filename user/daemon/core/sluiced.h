@@ -79,6 +79,8 @@ struct daemon_opts {
 	int verbose;
 };
 
+#define MODULES_MAX	16
+
 struct daemon {
 	struct daemon_opts o;
 	struct sched *sched;		/* the one event loop (scheduler.h) */
@@ -110,6 +112,9 @@ struct daemon {
 	struct trigger *trig;		/* trigger.c's state */
 	struct ctl *ctl;		/* ctl_server.c's state */
 	struct bsvc *budgets;		/* budget_freeze.c's state */
+	/* a module's state, at its place in the module table (modules.c:
+	 * module_state) */
+	void *mod_state[MODULES_MAX];
 	/* backend health checks (health_shell.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -134,6 +139,10 @@ struct module {
 };
 void modules_tick(struct daemon *d, __u64 now);
 void modules_stop(struct daemon *d);
+/* The state of the module called name (NULL: none, or not started), and
+ * setting it (its start, its stop). */
+void *module_state(const struct daemon *d, const char *name);
+void module_set_state(struct daemon *d, const char *name, void *state);
 
 /* loop.c: loop_signals_block first in main, before any thread exists */
 void loop_signals_block(void);
@@ -191,6 +200,8 @@ json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limi
 
 /* sample.c */
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
+/* Does the plan have a handshake-latency gate (its histograms are read)? */
+bool plan_needs_latency(const struct sluice_plan *p);
 void sample_sweep(struct daemon *d);
 /* rollouts.c: the per-minute sample of r's service (d->obs filled) */
 void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now);

@@ -599,8 +599,8 @@ static int check_fit(const struct sluice_plan *plan, const struct eng_state *st,
 }
 
 /* Maps against the state. Returns true when the operator acted. */
-static bool reconcile(struct eng_state *st, const struct eng_obs *obs, __u64 now_ms,
-		      struct eng_out *out)
+static bool reconcile(struct eng_state *st, const struct eng_obs *obs,
+		      const struct eng_env *env, __u64 now_ms, struct eng_out *out)
 {
 	char w[96];
 
@@ -630,7 +630,13 @@ static bool reconcile(struct eng_state *st, const struct eng_obs *obs, __u64 now
 	memcpy(st->want_weight, obs->weight, sizeof(st->want_weight));
 	memcpy(st->prev_weight, obs->weight, sizeof(st->prev_weight));
 	st->want_cutover = false;
-	if (st->phase != ENG_PAUSED || st->pause_reason != ENG_PAUSE_OPERATOR_WEIGHT)
+	if (env && env->operator_weight_ends) {
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "the operator set the weights to %s; the engine writes nothing", w);
+		rollback(st, ENG_ROLLED_BACK, "operator", true, why, now_ms, out);
+	} else if (st->phase != ENG_PAUSED || st->pause_reason != ENG_PAUSE_OPERATOR_WEIGHT)
 		pause_for(st, ENG_PAUSE_OPERATOR_WEIGHT, "operator", w, now_ms, out);
 	return true;
 }
@@ -884,7 +890,7 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 		update_status(plan, st, env, now_ms);
 		return 0;
 	}
-	if (reconcile(st, obs, now_ms, out)) {
+	if (reconcile(st, obs, env, now_ms, out)) {
 		st->last_tick_ms = now_ms;
 	} else if (st->hook_pending) {
 		/* the previous step's weights still serve: its gates still

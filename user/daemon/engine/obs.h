@@ -107,6 +107,11 @@ struct eng_freeze {
 struct eng_env {
 	struct eng_freeze global;
 	struct eng_freeze service;
+	/* the fleet (issue 20): weights written by hand end the rollout as
+	 * rolled back by the operator, like a revert, instead of pausing it
+	 * (a node's operator resumes its own pause; a fleet's hand-written
+	 * weights are the operator taking the service over) */
+	bool operator_weight_ends;
 };
 
 #endif /* SLUICED_OBS_H */

@@ -18,7 +18,7 @@
  * them, from the delta of its two latest reports. A node with one report
  * or counters that went back (its service recreated) has none.
  */
-static json_t *shares_json(void)
+static json_t *shares_json(struct fleet *F)
 {
 	json_t *out = json_object(), *rep, *svcs, *s, *ps;
 	const char *node, *svc;
@@ -52,10 +52,10 @@ static json_t *shares_json(void)
 
 json_t *fleet_status_json(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	json_t *j, *svcs;
 	unsigned int i;
 
-	(void)d;
 	if (!F)
 		return NULL;
 	svcs = json_object();
@@ -75,12 +75,12 @@ json_t *fleet_status_json(struct daemon *d)
 				    json_integer(s->applied_c_rev));
 		/* the leader: its engine's latest judgement of the gates */
 		json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
-				    fleet_lead_status(s));
+				    fleet_lead_status(F, s));
 	}
 	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:O, s:o}",
 		      "node", F->node, "prefix", F->prefix,
 		      "etcd", F->ok ? "ok" : "unreachable", "why", F->why,
-		      "leader_here", fleet_am_leader(), "revision", (json_int_t)F->applied_rev,
+		      "leader_here", fleet_am_leader(F), "revision", (json_int_t)F->applied_rev,
 		      "down_since_ms", (json_int_t)(F->ok ? 0 : F->down_since_ms),
 		      "requests", (json_int_t)F->e.requests, "nodes", F->nodes,
 		      "services", svcs);
@@ -90,7 +90,7 @@ json_t *fleet_status_json(struct daemon *d)
 	json_object_set_new(j, "endpoint_index", json_integer(F->e.cur + 1));
 	json_object_set_new(j, "endpoints", json_integer(F->e.n));
 	json_object_set_new(j, "endpoint_switches", json_integer((json_int_t)F->e.switches));
-	json_object_set_new(j, "shares", shares_json());
+	json_object_set_new(j, "shares", shares_json(F));
 	json_object_set(j, "bad_keys", F->bad);
 	json_object_set_new(j, "services_max", json_integer(FLEET_MAX_SVC));
 	return j;
@@ -113,13 +113,13 @@ static void on_cmd(json_t *reply, const char *err, void *arg)
  * the leader's steps are fenced the same way). */
 /* A txn putting st (taken over) as the rollout key, only if etcd still
  * holds the revision of it this node sees. */
-static json_t *rollout_cas_txn(const struct fsvc *s, json_t *st)
+static json_t *rollout_cas_txn(struct fleet *F, const struct fsvc *s, json_t *st)
 {
 	char k[512], *text = st ? json_dumps(st, JSON_COMPACT) : NULL;
 	json_t *txn;
 
 	json_decref(st);
-	fleet_key(k, sizeof(k), s->name, "rollout");
+	fleet_key(F, k, sizeof(k), s->name, "rollout");
 	txn = text ? json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "MOD", s->rollout_rev),
 			       "success", "request_put", etcd_req_put(k, text, 0)) : NULL;
 	free(text);
@@ -129,7 +129,7 @@ static json_t *rollout_cas_txn(const struct fsvc *s, json_t *st)
 /* pause, resume, abort: a request in the rollout key, written only if etcd
  * still holds the state this node sees; the leader's engine consumes it
  * (leader.c) with the transition it causes. */
-static json_t *request_txn(struct fsvc *s, const char *action, const char *reason,
+static json_t *request_txn(struct fleet *F, struct fsvc *s, const char *action, const char *reason,
 			   char *err, size_t errlen)
 {
 	const char *want = !strcmp(action, "resume") ? "paused" :
@@ -145,14 +145,14 @@ static json_t *request_txn(struct fsvc *s, const char *action, const char *reaso
 	st = json_deep_copy(s->rollout);
 	json_object_set_new(st, "cmd", json_pack("{s:s, s:s, s:s}", "kind", action, "who",
 						 F->node, "reason", reason ? reason : ""));
-	return rollout_cas_txn(s, st);
+	return rollout_cas_txn(F, s, st);
 }
 
 /* promote [--full]: a request in the rollout key, written only if etcd
  * still holds the state this node sees; the leader acts on it once
  * (promote_req). Refused, nothing written, without a running rollout or
  * under a freeze (as the local engine's promote). */
-static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char *err,
+static json_t *promote_txn(struct fleet *F, struct fsvc *s, const char *service, bool full, char *err,
 			   size_t errlen)
 {
 	const char *ph = s && s->rollout ? fleet_phase_of(s->rollout) : "absent";
@@ -170,7 +170,7 @@ static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char 
 	}
 	st = json_deep_copy(s->rollout);
 	json_object_set_new(st, "promote", json_string(full ? "full" : "step"));
-	return rollout_cas_txn(s, st);
+	return rollout_cas_txn(F, s, st);
 }
 
 /*
@@ -183,6 +183,7 @@ static json_t *promote_txn(struct fsvc *s, const char *service, bool full, char 
 static json_t *config_txn(struct daemon *d, const char *text, const char *name,
 			  char *err, size_t errlen)
 {
+	struct fleet *F = fleet_of(d);
 	struct sluice_apply_opts o = { .keep = true, .dry_run = true };
 	struct sluice_apply_result res = {};
 	struct sluice_config *c;
@@ -209,7 +210,7 @@ static json_t *config_txn(struct daemon *d, const char *text, const char *name,
 	}
 	ops = json_array();
 	for (i = 0; i < c->nservices; i++) {
-		fleet_key(k, sizeof(k), c->services[i].name, "config");
+		fleet_key(F, k, sizeof(k), c->services[i].name, "config");
 		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(k, text, 0)));
 	}
 	sluice_config_free(c);
@@ -220,6 +221,7 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		  const char *plan, const char *plan_name, const char *reason, bool full,
 		  char *err, size_t errlen)
 {
+	struct fleet *F = fleet_of(d);
 	char k[512], k2[512];
 	json_t *txn = NULL;
 	struct cbarg *a;
@@ -233,9 +235,9 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		return -EHOSTUNREACH;
 	}
 	if (!strcmp(action, "freeze") || !strcmp(action, "unfreeze")) {
-		fleet_key(k, sizeof(k), service, "freeze");
+		fleet_key(F, k, sizeof(k), service, "freeze");
 		if (!service)
-			fleet_key(k, sizeof(k), NULL, "freeze");
+			fleet_key(F, k, sizeof(k), NULL, "freeze");
 		txn = !strcmp(action, "freeze")
 			? json_pack("{s:[{s:o}]}", "success", "request_put",
 				    etcd_req_put(k, reason && *reason ? reason : "frozen", 0))
@@ -253,28 +255,28 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		snprintf(err, errlen, "fleet %s: which service?", action);
 		return -EINVAL;
 	} else if (!strcmp(action, "pause") || !strcmp(action, "resume")) {
-		txn = request_txn(fleet_svc_get(service, false), action, reason, err, errlen);
+		txn = request_txn(F, fleet_svc_get(F, service, false), action, reason, err, errlen);
 		if (!txn)
 			return -EINVAL;
 	} else if (!strcmp(action, "promote")) {
-		txn = promote_txn(fleet_svc_get(service, false), service, full, err, errlen);
+		txn = promote_txn(F, fleet_svc_get(F, service, false), service, full, err, errlen);
 		if (!txn)
 			return -EINVAL;
 	} else if (full) {
 		snprintf(err, errlen, "fleet %s: --full is for promote only", action);
 		return -EINVAL;
 	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
-		fleet_key(k, sizeof(k), service, "killswitch");
+		fleet_key(F, k, sizeof(k), service, "killswitch");
 		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
 				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
 	} else if (!strcmp(action, "abort")) {
-		struct fsvc *s = fleet_svc_get(service, false);
+		struct fsvc *s = fleet_svc_get(F, service, false);
 
-		fleet_key(k, sizeof(k), service, "rollout");
+		fleet_key(F, k, sizeof(k), service, "rollout");
 		/* a running rollout of this schema: the engine aborts it; else
 		 * (about to start, an older leader's) the plain request */
 		txn = s && s->rollout && json_object_get(s->rollout, "schema")
-			? request_txn(s, action, reason, err, errlen)
+			? request_txn(F, s, action, reason, err, errlen)
 			: json_pack("{s:[{s:o}]}", "success", "request_put",
 				    etcd_req_put(k, "{\"phase\":\"abort\"}", 0));
 		if (!txn)
@@ -288,13 +290,22 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 				snprintf(err, errlen, "fleet start: a plan is needed (-f FILE)");
 			return -EINVAL;
 		}
-		if (fleet_plan_check(p, err, errlen)) {
+		/* a plan that does not fit the service as this node has it
+		 * (a latency gate on a DSR service) is refused as a node's
+		 * own start refuses it; a node without the service leaves
+		 * that to the leader */
+		struct sluice_service_view v = { 0 };
+		int r = fleet_plan_check(p, err, errlen);
+
+		if (!r && d->s && !sluice_service_view(d->s, service, &v))
+			r = ro_resolve_service(d, p, service, err, errlen);
+		if (r) {
 			sluice_plan_free(p);
 			return -EINVAL;
 		}
 		sluice_plan_free(p);
-		fleet_key(k, sizeof(k), service, "plan");
-		fleet_key(k2, sizeof(k2), service, "rollout");
+		fleet_key(F, k, sizeof(k), service, "plan");
+		fleet_key(F, k2, sizeof(k2), service, "rollout");
 		txn = json_pack("{s:[{s:o},{s:o}]}", "success", "request_put",
 				etcd_req_put(k, plan, 0), "request_put",
 				etcd_req_put(k2, "{\"phase\":\"start\"}", 0));

@@ -18,31 +18,30 @@
 #include "fleet.h"
 #include "fleet_value.h"
 
-struct fleet *F;	/* one per daemon */
+
 
 bool fleet_on(const struct daemon *d)
 {
-	(void)d;
-	return F != NULL;
+	return fleet_of(d) != NULL;
 }
 
 
 bool fleet_has_service(const struct daemon *d, const char *service)
 {
+	struct fleet *F = fleet_of(d);
 	struct fsvc *s;
 
-	(void)d;
-	s = F ? fleet_svc_get(service, false) : NULL;
+	s = F ? fleet_svc_get(F, service, false) : NULL;
 	return s && (s->has_weights || s->kill >= 0 || s->plan_text || s->rollout ||
 		     s->config_text);
 }
 
-bool fleet_am_leader(void)
+bool fleet_am_leader(struct fleet *F)
 {
 	return F->ok && F->leader_lease == F->lease && !strcmp(F->leader, F->node);
 }
 
-void fleet_key(char *buf, size_t len, const char *svc, const char *leaf)
+void fleet_key(struct fleet *F, char *buf, size_t len, const char *svc, const char *leaf)
 {
 	if (svc)
 		snprintf(buf, len, "%s/services/%s/%s", F->prefix, svc, leaf);
@@ -50,7 +49,7 @@ void fleet_key(char *buf, size_t len, const char *svc, const char *leaf)
 		snprintf(buf, len, "%s/%s", F->prefix, leaf);
 }
 
-struct fsvc *fleet_svc_get(const char *name, bool create)
+struct fsvc *fleet_svc_get(struct fleet *F, const char *name, bool create)
 {
 	unsigned int i;
 
@@ -72,7 +71,7 @@ static bool svc_unused(const struct fsvc *s)
 	       !s->rollout && !s->frozen && !s->applied_c_rev && !s->dirty_c;
 }
 
-static void svc_gc(void)
+static void svc_gc(struct fleet *F)
 {
 	unsigned int i = 0;
 
@@ -85,6 +84,7 @@ static void svc_gc(void)
 		}
 		free(s->plan_text);
 		free(s->config_text);
+		sluice_plan_free(s->rplan);
 		fleet_lead_free(s);
 		json_decref(s->rollout);
 		*s = F->svc[--F->nsvc];
@@ -94,6 +94,7 @@ static void svc_gc(void)
 /* A key whose value did not parse: in status, logged once per revision. */
 void fleet_bad_key(struct daemon *d, const char *k, int64_t rev, const char *err)
 {
+	struct fleet *F = fleet_of(d);
 	if (fleet_bad_set(F->bad, F->bad_prev, k, rev, err))
 		dlog(d, LOG_ERR_, "fleet: %s; skipped until the key changes", err);
 }
@@ -103,6 +104,7 @@ void fleet_bad_key(struct daemon *d, const char *k, int64_t rev, const char *err
 static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 {
 	struct daemon *d = arg;
+	struct fleet *F = fleet_of(d);
 	size_t pl = strlen(F->prefix);
 	const char *rest, *slash;
 	char name[SLUICE_NAME_LEN + 1], err[512];
@@ -123,10 +125,10 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		snprintf(F->leader, sizeof(F->leader), "%s", v ? v : "");
 		F->leader_lease = v ? etcd_int(kv, "lease") : 0;
 		F->leader_create_rev = v ? etcd_int(kv, "create_revision") : 0;
-		if (fleet_am_leader() && !F->leader_since_ms) {
+		if (fleet_am_leader(F) && !F->leader_since_ms) {
 			F->leader_since_ms = steady_ms();
 			dlog(d, LOG_INFO_, "fleet: this node (%s) leads the fleet", F->node);
-		} else if (!fleet_am_leader()) {
+		} else if (!fleet_am_leader(F)) {
 			F->leader_since_ms = 0;
 		}
 		return;
@@ -162,7 +164,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	if (!slash)
 		return;
 	snprintf(name, sizeof(name), "%.*s", (int)(slash - rest), rest);
-	s = fleet_svc_get(name, v != NULL);
+	s = fleet_svc_get(F, name, v != NULL);
 	if (!s && v) {
 		/* revision 0: looked at again when it comes back */
 		if (F->nsvc == FLEET_MAX_SVC)
@@ -246,6 +248,7 @@ static bool config_promoted(const struct fsvc *s)
  */
 static void apply_config(struct daemon *d, struct fsvc *s)
 {
+	struct fleet *F = fleet_of(d);
 	struct sluice_apply_opts o = { .keep = true };
 	struct sluice_apply_result res = {};
 	struct sluice_service_spec *spec;
@@ -256,7 +259,7 @@ static void apply_config(struct daemon *d, struct fsvc *s)
 	int r;
 
 	s->dirty_c = false;
-	fleet_key(k, sizeof(k), s->name, "config");
+	fleet_key(F, k, sizeof(k), s->name, "config");
 	if (!s->config_text) {
 		if (!s->applied_c_rev)
 			return;
@@ -359,10 +362,11 @@ static void apply_promotion(struct daemon *d, struct fsvc *s)
 
 static void apply(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	unsigned int i;
 	int err;
 
-	svc_gc();
+	svc_gc(F);
 	if (!F->ok || ro_open_instance(d))
 		return;
 	for (i = 0; i < F->nsvc; i++) {
@@ -409,6 +413,7 @@ static void start_watch(struct daemon *d);
 
 void fleet_cut_off(struct daemon *d, const char *why)
 {
+	struct fleet *F = fleet_of(d);
 	if (F->ok) {
 		F->down_since_ms = steady_ms();
 		dlog(d, LOG_WARN_, "fleet: etcd unreachable (%s): keeping revision %lld, not advancing",
@@ -431,6 +436,7 @@ void fleet_cut_off(struct daemon *d, const char *why)
 
 struct cbarg *fleet_cbarg(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	struct cbarg *a = calloc(1, sizeof(*a));
 
 	if (a) {
@@ -443,6 +449,7 @@ struct cbarg *fleet_cbarg(struct daemon *d)
 /* Did the callback's generation end (a reconnect since)? Frees it then. */
 bool fleet_stale(struct cbarg *a)
 {
+	struct fleet *F = fleet_of(a->d);
 	if (F && a->gen == F->gen)
 		return false;
 	free(a);
@@ -454,6 +461,7 @@ bool fleet_stale(struct cbarg *a)
 static void on_watch_batch(int64_t rev, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 
 	if (!F || a->gen != F->gen)
 		return;
@@ -469,6 +477,7 @@ static void on_watch_batch(int64_t rev, void *arg)
 static void on_kv_watch(const char *k, const char *v, json_t *kv, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 
 	if (F && a->gen == F->gen)
 		on_kv(k, v, kv, a->d);
@@ -487,6 +496,7 @@ static void on_watch_done(json_t *reply, const char *err, void *arg)
 
 static void start_watch(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	struct cbarg *a = fleet_cbarg(d);
 
 	F->watch_id = a ? etcd_watch(&F->e, F->prefix, F->applied_rev + 1, on_kv_watch,
@@ -500,6 +510,7 @@ static void start_watch(struct daemon *d)
 static void on_range(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 	struct daemon *d = a->d;
 	unsigned int i;
 
@@ -549,6 +560,7 @@ static void on_range(json_t *reply, const char *err, void *arg)
 static void on_lease(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 	struct daemon *d = a->d;
 
 	if (fleet_stale(a))
@@ -574,6 +586,7 @@ static void on_lease(json_t *reply, const char *err, void *arg)
 static void on_keepalive(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 
 	if (fleet_stale(a))
 		return;
@@ -593,6 +606,7 @@ static void on_keepalive(json_t *reply, const char *err, void *arg)
 static void on_done(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 
 	if (fleet_stale(a))
 		return;
@@ -602,9 +616,27 @@ static void on_done(json_t *reply, const char *err, void *arg)
 	free(a);
 }
 
-/* This node's report: what it applied and its counters per service. */
+/* The service's fleet plan, parsed once per revision (NULL: none, or
+ * it does not parse: the leader says why). */
+static struct sluice_plan *report_plan(struct fsvc *s)
+{
+	char err[256];
+
+	if (s->rplan_rev != s->plan_rev) {
+		sluice_plan_free(s->rplan);
+		s->rplan = s->plan_text ? sluice_plan_parse_string(s->plan_text, s->name, err,
+								    sizeof(err)) : NULL;
+		s->rplan_rev = s->plan_rev;
+	}
+	return s->rplan;
+}
+
+/* This node's report: what it applied and its counters per service, and
+ * its handshake-latency histograms when the fleet's plan has a latency
+ * gate (the leader sums them). */
 static void report(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	static struct rollout tmp;
 	json_t *j = json_object(), *svcs = json_object();
 	char k[512], *text;
@@ -617,8 +649,10 @@ static void report(struct daemon *d)
 
 		snprintf(tmp.service, sizeof(tmp.service), "%s", s->name);
 		tmp.svc_id = 0;
+		tmp.plan = report_plan(s);
 		if (!sample_fill(d, &tmp, &d->obs))
 			sample_totals(&d->obs, nf, bad);
+		tmp.plan = NULL;
 		/* fs: the counters per variant and ring the fleet's gates
 		 * judge (the leader sums them); new_flows, bad: totals for status */
 		json_object_set_new(svcs, s->name, json_pack(
@@ -631,6 +665,15 @@ static void report(struct daemon *d)
 			"bad", (json_int_t)bad[0], (json_int_t)bad[1],
 			"mode", d->obs.exists ? d->obs.mode : 0,
 			"fs", fleet_fs_json(d->obs.fs)));
+		if (d->obs.exists && s->rplan && plan_needs_latency(s->rplan)) {
+			static __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS];
+			int v;
+
+			for (v = 0; v < SLUICE_VARIANTS; v++)
+				memcpy(lat[v], d->obs.health[v].lat, sizeof(lat[v]));
+			json_object_set_new(json_object_get(svcs, s->name), "lat",
+					    fleet_lat_json(lat));
+		}
 	}
 	json_object_set_new(j, "revision", json_integer(F->applied_rev));
 	json_object_set_new(j, "at_ms", json_integer(steady_ms()));
@@ -656,6 +699,7 @@ static void report(struct daemon *d)
 static void on_elect(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
+	struct fleet *F = fleet_of(a->d);
 
 	if (fleet_stale(a))
 		return;
@@ -668,11 +712,12 @@ static void on_elect(json_t *reply, const char *err, void *arg)
 
 static void elect(struct daemon *d)
 {
+	struct fleet *F = fleet_of(d);
 	char k[512];
 	json_t *txn;
 	struct cbarg *a;
 
-	fleet_key(k, sizeof(k), NULL, "leader");
+	fleet_key(F, k, sizeof(k), NULL, "leader");
 	txn = json_pack("{s:[o], s:[{s:o}]}", "compare", etcd_cmp(k, "CREATE", 0),
 			"success", "request_put", etcd_req_put(k, F->node, F->lease));
 	a = fleet_cbarg(d);
@@ -690,6 +735,7 @@ static void elect(struct daemon *d)
 
 void fleet_tick(struct daemon *d, __u64 now)
 {
+	struct fleet *F = fleet_of(d);
 	struct cbarg *a;
 
 	if (!F)
@@ -731,7 +777,7 @@ void fleet_tick(struct daemon *d, __u64 now)
 	}
 	if (!F->leader[0] && !F->electing)
 		elect(d);
-	if (fleet_am_leader() && !F->leader_busy)
+	if (fleet_am_leader(F) && !F->leader_busy)
 		fleet_lead(d, now);
 }
 
@@ -766,12 +812,14 @@ int fleet_opts_check(const struct fleet_opts *o, char *err, size_t errlen)
 int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 		size_t errlen)
 {
+	struct fleet *F;
 	char host[64] = "";
 	int r = fleet_opts_check(o, err, errlen);
 
 	if (r || !o->etcd_url)
 		return r;
 	F = calloc(1, sizeof(*F));
+	module_set_state(d, "fleet", F);	/* fleet_stop frees it */
 	if (!F || !(F->hc = httpc_new_on(d->sched)) || !(F->nodes = json_object()) ||
 	    !(F->prev = json_object()) || !(F->bad = json_object())) {
 		fleet_stop(d);
@@ -800,17 +848,18 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 
 void fleet_stop(struct daemon *d)
 {
+	struct fleet *f = fleet_of(d);
 	unsigned int i;
-	struct fleet *f = F;
 
-	(void)d;
 	if (!f)
 		return;
-	F = NULL;	/* callbacks of the cancelled requests see stale */
+	/* callbacks of the cancelled requests see stale */
+	module_set_state(d, "fleet", NULL);
 	if (f->hc)
 		httpc_free(f->hc);
 	for (i = 0; i < f->nsvc; i++) {
 		free(f->svc[i].plan_text);
+		sluice_plan_free(f->svc[i].rplan);
 		free(f->svc[i].config_text);
 		fleet_lead_free(&f->svc[i]);
 		json_decref(f->svc[i].rollout);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Inside the fleet module: its state (one struct fleet per daemon) and
+ * Inside the fleet module: its state (one struct fleet per daemon, in the
+ * module table's slot for "fleet": fleet_of) and
  * what its files share. fleet.c: the etcd session, the mirror of the
  * desired state, applying it to the maps, status and commands; leader.c:
  * the leader's rollouts, run by the engine (engine.h) on the fleet's sums.
@@ -29,6 +30,9 @@ struct fsvc {
 	int64_t kill_rev;
 	char *plan_text;
 	int64_t plan_rev;
+	struct sluice_plan *rplan;	/* plan_text parsed for the report
+					 * (its latency gates), NULL none */
+	int64_t rplan_rev;
 	char *config_text;		/* the config key (YAML), NULL none */
 	int64_t config_rev;
 	bool dirty_c;
@@ -79,12 +83,17 @@ struct fleet {
 	struct fsvc svc[FLEET_MAX_SVC];
 };
 
-extern struct fleet *F;	/* one per daemon */
+/* The fleet module's state (NULL: fleet mode off), kept in the module
+ * table's slot for "fleet" (modules.c) */
+static inline struct fleet *fleet_of(const struct daemon *d)
+{
+	return module_state(d, "fleet");
+}
 
-bool fleet_am_leader(void);
+bool fleet_am_leader(struct fleet *F);
 /* The entry of service name; create: a new one if there is room. */
-struct fsvc *fleet_svc_get(const char *name, bool create);
-void fleet_key(char *buf, size_t len, const char *svc, const char *leaf);
+struct fsvc *fleet_svc_get(struct fleet *F, const char *name, bool create);
+void fleet_key(struct fleet *F, char *buf, size_t len, const char *svc, const char *leaf);
 void fleet_bad_key(struct daemon *d, const char *k, int64_t rev, const char *err);
 void fleet_cut_off(struct daemon *d, const char *why);
 const char *fleet_phase_of(const json_t *ro);
@@ -102,7 +111,7 @@ bool fleet_stale(struct cbarg *a);
 /* leader.c */
 void fleet_lead(struct daemon *d, __u64 now);
 void fleet_lead_free(struct fsvc *s);
-json_t *fleet_lead_status(const struct fsvc *s);
+json_t *fleet_lead_status(struct fleet *F, const struct fsvc *s);
 /* Can the fleet honour every key of plan? 0, or -EINVAL with
  * "FILE:LINE:COL: key: why" in err. */
 int fleet_plan_check(const struct sluice_plan *p, char *err, size_t errlen);

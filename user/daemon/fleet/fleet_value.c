@@ -223,3 +223,55 @@ bool fleet_fs_parse(json_t *a, struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUI
 {
 	return fs_parse(a, fs);
 }
+
+json_t *fleet_lat_json(const __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS])
+{
+	json_t *a = json_array();
+	unsigned int v, b;
+
+	for (v = 0; v < SLUICE_VARIANTS; v++) {
+		json_t *pairs = json_array();
+
+		for (b = 0; b < SLUICE_LAT_BUCKETS; b++)
+			if (lat[v][b])
+				json_array_append_new(pairs, json_pack("[i,I]", b, (json_int_t)lat[v][b]));
+		json_array_append_new(a, pairs);
+	}
+	return a;
+}
+
+bool fleet_lat_parse(json_t *a, __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS])
+{
+	json_t *pair;
+	size_t i;
+	int v;
+
+	memset(lat, 0, sizeof(__u64) * SLUICE_VARIANTS * SLUICE_LAT_BUCKETS);
+	if (!json_is_array(a))
+		return false;
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		json_array_foreach(json_array_get(a, v), i, pair) {
+			json_int_t b = json_integer_value(json_array_get(pair, 0));
+			json_int_t n = json_integer_value(json_array_get(pair, 1));
+
+			if (b >= 0 && b < SLUICE_LAT_BUCKETS && n > 0)
+				lat[v][b] = (__u64)n;
+		}
+	return true;
+}
+
+void fleet_lat_add(__u64 total[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS],
+		   __u64 last[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS],
+		   const __u64 now[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS])
+{
+	unsigned int v, b;
+
+	for (v = 0; v < SLUICE_VARIANTS; v++)
+		for (b = 0; b < SLUICE_LAT_BUCKETS; b++) {
+			/* as fleet_acc_add: below its last, the node's
+			 * histogram was recreated and counts on from there */
+			if (now[v][b] > last[v][b])
+				total[v][b] += now[v][b] - last[v][b];
+			last[v][b] = now[v][b];
+		}
+}

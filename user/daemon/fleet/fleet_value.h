@@ -56,4 +56,17 @@ void fleet_acc_add(struct sluice_flow_stats total[SLUICE_VARIANTS][SLUICE_MAX_RI
 		   struct sluice_flow_stats last[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
 		   const struct sluice_flow_stats now[SLUICE_VARIANTS][SLUICE_MAX_RINGS]);
 
+/*
+ * The handshake-latency histograms of a report ("lat": per variant, the
+ * buckets with counts as [bucket, count] pairs), and the fleet's
+ * cumulative histograms summed from them the way fleet_acc_add sums the
+ * counters: each node's increase since last, a bucket below its last
+ * adds nothing. The latency gates judge the summed histogram.
+ */
+json_t *fleet_lat_json(const __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS]);
+bool fleet_lat_parse(json_t *a, __u64 lat[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS]);
+void fleet_lat_add(__u64 total[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS],
+		   __u64 last[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS],
+		   const __u64 now[SLUICE_VARIANTS][SLUICE_LAT_BUCKETS]);
+
 #endif
