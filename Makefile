@@ -91,7 +91,7 @@ FUZZ_CLI_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(CLI_SRC))
 FUZZ_TIME ?= 60
 
 .DELETE_ON_ERROR:
-.PHONY: all suite tests benches fuzzers install uninstall deb clean test vmtest bench bench-memory bench-fleet floodtest floodbench demo seqsim hcbench statusbench revertbench fuzz fuzz-user fuzz-packets sanitize
+.PHONY: all suite tests benches fuzzers install uninstall deb clean test vmtest bench bench-memory bench-fleet floodtest floodbench demo seqsim hcbench statusbench revertbench bootbench fuzz fuzz-user fuzz-packets sanitize
 UNITS := $(B)/units/sluiced.service $(B)/units/sluice-attach.service $(B)/units/sluice-boot
 # the product: what `make install` and the package ship
 all: $(PROD_BPF_OBJ) $(if $(CLI_SRC),$(B)/sluice) $(if $(DMN_MAIN),$(B)/sluiced) $(UNITS)
@@ -264,6 +264,10 @@ hcbench: all benches
 # the status page's cost to the loop: 4096 services, 16 rollouts
 statusbench: all benches
 	$(B)/bench/status_bench | tee $(B)/bench/status_bench.json
+# boot: the boot unit's start to the first forwarded packet in the lab
+bootbench: all benches
+	tests/bench/boot.sh $(or $(BOOT_RUNS),5)
+
 # time from a failing canary to the revert in the maps at ~1,000 new flows/s
 revertbench: all benches
 	tests/bench/rollout_revert.sh
