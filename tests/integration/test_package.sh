@@ -98,6 +98,32 @@ check "purge does not remove the pins (/sys/fs/bpf)" bash -c "! grep -q '^[^#]*r
 check "the boot unit is not started by the package (enabled only)" \
 	bash -c "! grep -q 'deb-systemd-invoke.*start.*sluice-attach' '$TMP/ctl/postinst'"
 
+# --- sluice-boot (the boot unit's command) with a stand-in for sluice that
+# records its arguments: what it would run, and its refusals
+BOOT=$R/usr/lib/sluice/sluice-boot
+printf '#!/bin/sh\necho "$*" >>"%s"\n' "$TMP/calls" >"$TMP/fake-sluice"
+chmod +x "$TMP/fake-sluice"
+touch "$TMP/conf.yaml"
+boot() { env -i PATH="$PATH" SLUICE="$TMP/fake-sluice" SLUICE_CONFIG="$TMP/conf.yaml" "$@" "$BOOT" >"$TMP/boot.out" 2>&1; }
+rm -f "$TMP/calls"
+boot SLUICE_DEVICES="lo:xdpgeneric,conn=4096 lo:tc,reply"
+check "sluice-boot: each device attached with its mode and words, then apply" \
+	test "$(cat "$TMP/calls" 2>/dev/null)" = "attach lo xdpgeneric conn 4096
+attach lo tc reply
+apply -f $TMP/conf.yaml"
+rm -f "$TMP/calls"
+boot SLUICE_DEVICES=""
+check "sluice-boot: no devices: nothing run, success, said" \
+	bash -c "[ ! -e '$TMP/calls' ] && grep -q 'nothing attached' '$TMP/boot.out'"
+boot SLUICE_DEVICES=sl-nodev0 SLUICE_DEVICE_WAIT=0; rc=$?
+check "sluice-boot: a device that never appears fails (exit 1), named" \
+	bash -c "[ $rc = 1 ] && grep -q 'device sl-nodev0 did not appear' '$TMP/boot.out'"
+rm -f "$TMP/calls"
+boot SLUICE_DEVICES=lo SLUICE_DEVICE_WAIT=soon; rc=$?
+check "sluice-boot: a bad SLUICE_DEVICE_WAIT is refused (exit 2), named" \
+	bash -c "[ $rc = 2 ] && grep -q \"SLUICE_DEVICE_WAIT='soon'\" '$TMP/boot.out'"
+check "  ... and nothing was run" test ! -e "$TMP/calls"
+
 # --- the state database records the version
 mkdir -p "$TMP/run"
 "$R/usr/sbin/sluiced" --db "$TMP/run/s.db" --socket "$TMP/run/ctl.sock" --metrics off \
