@@ -18,6 +18,9 @@ else
 Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+msg =	# make -s: silent
+endif
 
 # The one version (VERSION; `make VERSION=...` for a local build): sluice
 # --version, sluiced --version, the state database and the Debian package.
