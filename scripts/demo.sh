@@ -32,7 +32,8 @@ for a in "$@"; do
 done
 if [ "${SLUICE_DEMO_NODEPS:-0}" != 1 ]; then
 	scripts/deps.sh || exit 1
-	make -j"$(nproc)" >build.log 2>&1 || { tail -n 30 build.log; exit 1; }
+	# benches: lab.sh's bench_sink program, on kernels before 5.13
+	make -j"$(nproc)" all benches >build.log 2>&1 || { tail -n 30 build.log; exit 1; }
 fi
 for t in wrk prometheus curl; do
 	command -v $t >/dev/null || { echo "Error: the demo needs $t (scripts/deps.sh)" >&2; exit 1; }

@@ -6,7 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "Error: run as root (BPF, namespaces)" >&2; exit 1; }
 scripts/deps.sh || exit 1
-make -j"$(nproc)" >build.log 2>&1 || { tail -n 40 build.log; echo "0 passed, 1 failed"; exit 1; }
+# WERROR=1: a warning fails CI; suite: the product and what the tests run
+make -j"$(nproc)" WERROR=1 suite >build.log 2>&1 || { tail -n 40 build.log; echo "0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
 tests/run.sh | tee "$log"

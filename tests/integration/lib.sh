@@ -14,6 +14,10 @@ t_done() { echo "$T_CHECKS checks, $T_FAILS failed"; [ "$T_FAILS" = 0 ]; }
 PY=python3
 [ -x /usr/bin/python3 ] && PY="/usr/bin/python3 -S"	# starts 5x faster
 json() { $PY -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+# db_version DB: the version of the last sluiced that opened state database DB
+db_version() {
+	python3 -c "import sqlite3,sys; r=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True).execute(\"SELECT value FROM meta WHERE key='sluiced_version'\").fetchone(); print(r[0] if r else '')" "$1" 2>/dev/null
+}
 
 # hold_checks TAG WHAT OUT: the last line of `tcpnames.py hold` (OUT) says
 # no live connection moved or failed, and they spanned both pools

@@ -16,9 +16,7 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "version.h"	/* SLUICE_VERSION, from VERSION (Makefile) */
 
 struct cli cli;
 

@@ -45,7 +45,10 @@ static enum sluice_prog prog_of(enum sluice_attach_mode m)
 static void prog_pin_path(struct sluice *s, const char *ifname,
 			  enum sluice_attach_mode mode, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/prog_%s_%s", s->pin_dir, ifname, mode_tag[mode]);
+	/* pin_dir and ifname are bounded well under len; a cut path would
+	 * name no pin (the pin or lookup fails) rather than another one */
+	if (snprintf(buf, len, "%s/prog_%s_%s", s->pin_dir, ifname, mode_tag[mode]) >= (int)len)
+		buf[0] = '\0';
 }
 
 static int xdp_flags(enum sluice_attach_mode mode)

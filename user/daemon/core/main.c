@@ -21,9 +21,7 @@
 #include "metrics.h"
 #include "fleet.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "version.h"	/* SLUICE_VERSION, from VERSION (Makefile) */
 
 static void usage(FILE *f)
 {
@@ -213,6 +211,9 @@ int main(int argc, char **argv)
 	rc = store_open(d.o.db_path, &d.db, err, sizeof(err));
 	if (!rc)
 		rc = ro_load(&d, err, sizeof(err));
+	/* meta.sluiced_version: the last sluiced to open the database */
+	if (!rc && (rc = store_meta_set(d.db, "sluiced_version", SLUICE_VERSION)))
+		snprintf(err, sizeof(err), "%s", store_errmsg(d.db));
 	if (rc == -EBUSY) {	/* another daemon's: leave everything to it */
 		dlog(&d, LOG_ERR_, "%s; refusing to start (nothing touched)", err);
 		return 1;

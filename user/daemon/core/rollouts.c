@@ -20,9 +20,7 @@
 #include "sluiced.h"
 #include "fleet.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "version.h"	/* SLUICE_VERSION, from VERSION (Makefile) */
 
 struct rollout *ro_find(struct daemon *d, const char *service)
 {

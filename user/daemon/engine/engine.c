@@ -15,7 +15,9 @@
 #include "engine.h"
 
 /* Status lines and event texts are cut at their buffer size on purpose. */
+#ifndef __clang__	/* clang has no such warning, and would warn of that */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 static const char ENGINE_WHO[] = "engine";
 
