@@ -84,7 +84,7 @@ static void reload(struct daemon *d)
 
 void health_tick(struct daemon *d, __u64 now)
 {
-	struct hc_opts o = { .sched = d->sched };
+	struct hc_opts o = { .sched = d->sched, .http = d->hc, .cmd = d->cr };
 	char err[256];
 
 	if (!d->s || !d->o.config_path)
