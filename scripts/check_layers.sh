@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sluiced's rooms are layers (doc/guide/daemon-layers.md): a file may
+# sluiced's rooms are layers (doc/daemon-layers.md): a file may
 # include headers of its own room and of rooms below it, never of a room
 # above it or beside it, so no two rooms import each other. From the
 # bottom:

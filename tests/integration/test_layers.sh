@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sluiced's rooms are layers (scripts/check_layers.sh, doc/guide/daemon-layers.md):
+# sluiced's rooms are layers (scripts/check_layers.sh, doc/daemon-layers.md):
 # no file includes a header of a room above or beside its own, so no two
 # rooms import each other. The tree passes, and the check catches an
 # include that goes up or sideways when one is planted in a copy.
