@@ -12,8 +12,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +58,7 @@ struct hc {
 	struct hc_opts o;
 	__u64 armed_ms;			/* the timer's expiry (0: disarmed) */
 	bool stepped;			/* step() ran in this hc_dispatch */
+	bool kicked;			/* private: hc_dispatch is to step */
 };
 
 static __u64 now_us(void)
@@ -130,13 +129,16 @@ static void arm(struct hc *hc, __u64 at_ms)
 		sched_timer_stop(hc->s, &hc->timer);
 }
 
-/* A probe made progress: the step runs after this batch of events. */
+/* A slot came free, or an event is to be handed on: the step runs after
+ * this batch of events. */
 static void kick(struct hc *hc)
 {
 	__u64 now;
 
-	if (hc->own)	/* hc_dispatch steps after the events itself */
+	if (hc->own) {	/* hc_dispatch steps after the events itself */
+		hc->kicked = true;
 		return;
+	}
 	now = mono_ms();
 	if (!hc->timer.armed || hc->armed_ms > now)
 		arm(hc, now);
@@ -204,9 +206,12 @@ static void finish(struct hc *hc, struct item *it, bool ok, const char *reason)
 		emit(hc, it, HC_EV_STABLE);
 	}
 	/* the step again only for what needs it: a probe waiting for this
-	 * slot, or an event to hand on (done) */
+	 * slot, or an event to hand on (done); and no later than this
+	 * target's next probe (the step's timer skips probes in flight) */
 	if (full || flip)
 		kick(hc);
+	else if (!hc->timer.armed || it->next_ms < hc->armed_ms)
+		arm(hc, it->next_ms);
 }
 
 static void errno_reason(int err, char *buf, size_t len)
@@ -556,10 +561,9 @@ int hc_set_targets(struct hc *hc, const struct hc_target *t, unsigned int n)
 	hc->it = nit;
 	hc->due = due;
 	hc->n = n;
+	kick(hc);	/* on a shared loop: at the end of its batch */
 	if (hc->own)
 		hc_dispatch(hc);
-	else	/* on a shared loop: at the end of its batch */
-		kick(hc);
 	return 0;
 nomem:	/* nothing changed: free only what was made here */
 	for (i = 0; nit && fresh && i < n; i++)
@@ -697,8 +701,11 @@ int hc_dispatch(struct hc *hc)
 		err = 0;
 	if (err < 0)
 		return err;
-	if (!hc->stepped)	/* once per call, as ever */
+	/* at most once per call; on a private scheduler only when kicked
+	 * (due probes and deadlines are the step's timer, run above) */
+	if (!hc->stepped && (!hc->own || hc->kicked))
 		step(hc);
+	hc->kicked = false;
 	return 0;
 }
 

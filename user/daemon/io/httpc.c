@@ -332,7 +332,7 @@ static int64_t start(struct httpc *c, const char *url, const char *body,
 	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced");
 	/* never the environment's http_proxy: a proxy there could forge
 	 * Prometheus answers and etcd weights over http:// (no endpoint
-	 * has a proxy setting; prober.c does the same) */
+	 * has a proxy setting; health probes neither) */
 	curl_easy_setopt(r->e, CURLOPT_PROXY, "");
 	if (c->tls[0])
 		curl_easy_setopt(r->e, CURLOPT_CAINFO, c->tls[0]);
