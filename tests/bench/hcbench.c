@@ -10,7 +10,9 @@
  *          returned), for tcp checks at 100 ms and 1 s, fall 3
  *   cpu    CPU time of the checker (user + system, this process only: the
  *          servers run in a child) with 500 backends checked each second,
- *          tcp and http, and 100 command checks each second
+ *          tcp and http, and 100 command checks each second; tcp and
+ *          http again as sluiced runs them ("loop": on one shared
+ *          scheduler with the daemon's HTTP client and command runner)
  * `hcbench [flows|death|cpu]...` (default: all); one JSON object per
  * result on stdout, a table on stderr. Needs root for flows and death.
  */
@@ -25,6 +27,9 @@
 #include <sys/wait.h>
 #include "fixture.h"
 #include "pool_sync.h"
+#include "cmdrun.h"
+#include "httpc.h"
+#include "scheduler.h"
 
 static __u64 mono_us(void)
 {
@@ -258,10 +263,13 @@ static double cpu_s(int who)
 	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void cpu_case(const char *name, __u8 type, int n, const __u16 *ports, double secs)
+static void cpu_case(const char *name, __u8 type, int n, const __u16 *ports, double secs,
+		     bool loop)
 {
 	struct hc_target *t = calloc(n, sizeof(*t));
-	struct hc_opts o = {};
+	struct sched *s = loop ? sched_new() : NULL;
+	struct hc_opts o = { .sched = s, .http = s ? httpc_new_on(s) : NULL,
+			     .cmd = s ? cmdrun_new_on(s) : NULL };
 	char err[256];
 	struct hc *hc = hc_new(&o, err, sizeof(err));
 	struct pollfd p;
@@ -294,6 +302,10 @@ static void cpu_case(const char *name, __u8 type, int n, const __u16 *ports, dou
 	while (mono_us() / 1e6 - w0 < secs) {
 		int to = hc_timeout_ms(hc);
 
+		if (loop) {	/* sluiced's loop: everything from its dispatch */
+			sched_dispatch(s, 100);
+			continue;
+		}
 		poll(&p, 1, to < 0 || to > 100 ? 100 : to);
 		hc_dispatch(hc);
 	}
@@ -308,14 +320,17 @@ static void cpu_case(const char *name, __u8 type, int n, const __u16 *ports, dou
 		fails += st.failures;
 		late += st.late;
 	}
-	fprintf(stderr, "  %-8s %4d backends, 1/s: %5.2f%% of one core (%.2f s CPU in %.1f s; their commands: %.2f%%), %llu checks, %llu failed, %llu late\n",
-		name, n, 100 * (c1 - c0) / (w1 - w0), c1 - c0, w1 - w0,
+	fprintf(stderr, "  %-7s%-7s %4d backends, 1/s: %5.2f%% of one core (%.2f s CPU in %.1f s; their commands: %.2f%%), %llu checks, %llu failed, %llu late\n",
+		name, loop ? " (loop)" : "", n, 100 * (c1 - c0) / (w1 - w0), c1 - c0, w1 - w0,
 		100 * (k1 - k0) / (w1 - w0),
 		(unsigned long long)checks, (unsigned long long)fails, (unsigned long long)late);
-	printf("{\"bench\": \"checker_cpu\", \"type\": \"%s\", \"backends\": %d, \"interval_ms\": 1000, \"cpu_pct_one_core\": %.3f, \"children_cpu_pct\": %.3f, \"checks\": %llu, \"failures\": %llu, \"late\": %llu}\n",
-	       name, n, 100 * (c1 - c0) / (w1 - w0), 100 * (k1 - k0) / (w1 - w0),
+	printf("{\"bench\": \"checker_cpu\", \"type\": \"%s\", \"loop\": %s, \"backends\": %d, \"interval_ms\": 1000, \"cpu_pct_one_core\": %.3f, \"children_cpu_pct\": %.3f, \"checks\": %llu, \"failures\": %llu, \"late\": %llu}\n",
+	       name, loop ? "true" : "false", n, 100 * (c1 - c0) / (w1 - w0), 100 * (k1 - k0) / (w1 - w0),
 	       (unsigned long long)checks, (unsigned long long)fails, (unsigned long long)late);
 	hc_free(hc);
+	cmdrun_free(o.cmd);
+	httpc_free(o.http);
+	sched_free(s);
 	free(t);
 }
 
@@ -339,9 +354,11 @@ static void bench_cpu(double secs)
 	for (i = 0; i < N; i++)
 		close(lfd[i]);
 	fprintf(stderr, "checker CPU (this process; the servers run in a child), %.0f s each:\n", secs);
-	cpu_case("tcp", SLUICE_CHECK_TCP, N, ports, secs);
-	cpu_case("http", SLUICE_CHECK_HTTP, N, ports, secs);
-	cpu_case("command", SLUICE_CHECK_COMMAND, 100, ports, secs);
+	cpu_case("tcp", SLUICE_CHECK_TCP, N, ports, secs, false);
+	cpu_case("http", SLUICE_CHECK_HTTP, N, ports, secs, false);
+	cpu_case("command", SLUICE_CHECK_COMMAND, 100, ports, secs, false);
+	cpu_case("tcp", SLUICE_CHECK_TCP, N, ports, secs, true);
+	cpu_case("http", SLUICE_CHECK_HTTP, N, ports, secs, true);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 }

@@ -21,6 +21,9 @@
 #include <sys/wait.h>
 #include "test.h"
 #include "prober.h"
+#include "cmdrun.h"
+#include "httpc.h"
+#include "scheduler.h"
 
 static char g_pidfile[96];
 
@@ -484,6 +487,47 @@ int main(void)
 			unlink(g_pidfile);
 			unlink(term);
 		}
+	}
+
+	subtest("on the daemon's loop: steady probes keep their interval (no transitions)");
+	{
+		/* as sluiced runs it: one scheduler, the daemon's HTTP client
+		 * and command runner; targets that never change state must
+		 * still be probed every interval */
+		struct sched *s = sched_new();
+		struct httpc *hh = s ? httpc_new_on(s) : NULL;
+		struct cmdrun *cr = s ? cmdrun_new_on(s) : NULL;
+		struct hc_opts o4 = { .sched = s, .http = hh, .cmd = cr };
+		struct hc *h4 = NULL;
+		__u64 end;
+
+		if (!ASSERT_TRUE(s && hh && cr, "a scheduler with an HTTP client and a runner"))
+			goto loop_out;
+		h4 = hc_new(&o4, err, sizeof(err));
+		if (!ASSERT_TRUE(h4 != NULL, "checker on the shared scheduler"))
+			goto loop_out;
+		t[0] = tgt(http.port, SLUICE_CHECK_HTTP, 12);
+		snprintf(t[0].check.path, sizeof(t[0].check.path), "/ok");
+		t[1] = tgt(0, SLUICE_CHECK_COMMAND, 13);
+		snprintf(t[1].check.command, sizeof(t[1].check.command), "exit 0");
+		for (i = 0; i < 2; i++) {	/* each alone: nothing else wakes the step */
+			char what[192];
+
+			ASSERT_OK(hc_set_targets(h4, &t[i], 1), "one target, interval 100 ms");
+			end = mono_ms() + 1000;
+			while (mono_ms() < end)
+				sched_dispatch(s, 50);
+			st = st_of(h4, 0);
+			snprintf(what, sizeof(what), "%s target alone: probed every interval for 1 s (%llu checks, last: %s)",
+				 i ? "command" : "http", (unsigned long long)st.checks, st.last_reason);
+			ASSERT_TRUE(st.checks >= 5, what);
+			ASSERT_TRUE(st.last_ok, what);
+		}
+loop_out:
+		hc_free(h4);
+		cmdrun_free(cr);
+		httpc_free(hh);
+		sched_free(s);
 	}
 
 	hc_free(hc);

@@ -6,7 +6,7 @@
  * at once; timers run earliest first, after the file events, and one
  * armed for "now" from a handler runs in the same dispatch; a stopped
  * timer never runs; the scheduler's own fd is readable when a timer is
- * due (an outer loop can poll it).
+ * due (an outer loop can poll it), also one armed from a handler.
  */
 #include <poll.h>
 #include "test.h"
@@ -29,6 +29,7 @@ struct pair {
 	int other;		/* the handler removes this fd's handler */
 	char name;
 	struct sched_timer *kick;
+	unsigned int later_ms;	/* the kick that far from now */
 };
 
 static void on_fd(void *arg, int fd, uint32_t events)
@@ -42,7 +43,7 @@ static void on_fd(void *arg, int fd, uint32_t events)
 	if (p->other >= 0)
 		sched_fd_del(p->s, p->other);
 	if (p->kick)
-		sched_timer_arm(p->s, p->kick, mono_ms());
+		sched_timer_arm(p->s, p->kick, mono_ms() + p->later_ms);
 }
 
 static void on_timer(void *arg)
@@ -115,6 +116,16 @@ static void test_timers(void)
 	ASSERT_TRUE(!strcmp(order, "ak"), "the file event, then the timer");
 	ASSERT_TRUE(!t3.armed && !kick.armed, "nothing left armed");
 	ASSERT_EQ(sched_next_ms(s), 0, "no timer");
+	/* armed for later from a handler (the timerfd is set once, at the
+	 * end of the dispatch): an outer poll of the fd still wakes for it */
+	a.later_ms = 30;
+	ASSERT_EQ(write(a.fd[1], "x", 1), 1, "a written again");
+	norder = 0;
+	ASSERT_EQ(sched_dispatch(s, 1000), 1, "the handler; its timer not due yet");
+	ASSERT_TRUE(kick.armed, "its timer armed");
+	ASSERT_EQ(poll(&pf, 1, 1000), 1, "the scheduler's fd is readable when that timer is due");
+	ASSERT_EQ(sched_dispatch(s, 0), 1, "the timer runs");
+	ASSERT_TRUE(!strcmp(order, "ak"), "the file event, later the timer");
 	close(a.fd[0]);
 	close(a.fd[1]);
 	sched_free(s);

@@ -44,7 +44,7 @@ static struct bsvc *find(struct daemon *d, const char *service, bool create)
 {
 	struct bsvc *b;
 
-	for (b = d->budgets; b; b = b->next)
+	for (b = d->mod[MOD_BUDGET]; b; b = b->next)
 		if (!strcmp(b->service, service))
 			return b;
 	if (!create)
@@ -53,8 +53,8 @@ static struct bsvc *find(struct daemon *d, const char *service, bool create)
 	if (!b)
 		return NULL;
 	snprintf(b->service, sizeof(b->service), "%s", service);
-	b->next = d->budgets;
-	d->budgets = b;
+	b->next = d->mod[MOD_BUDGET];
+	d->mod[MOD_BUDGET] = b;
 	return b;
 }
 
@@ -286,10 +286,10 @@ bool budget_remaining(struct daemon *d, const char *service, double *remaining,
 
 void budget_free(struct daemon *d)
 {
-	while (d->budgets) {
-		struct bsvc *b = d->budgets;
+	while (d->mod[MOD_BUDGET]) {
+		struct bsvc *b = d->mod[MOD_BUDGET];
 
-		d->budgets = b->next;
+		d->mod[MOD_BUDGET] = b->next;
 		if (b->busy)
 			httpc_cancel(d->hc, b->qid);
 		free(b);

@@ -78,7 +78,7 @@ struct client {
 	bool in_group;		/* of --socket-group: may steer rollouts */
 };
 
-/* the module's state (d->ctl, from ctl_listen) */
+/* the module's state (d->mod[MOD_CONTROL], from ctl_listen) */
 struct ctl {
 	struct client *clients[SLUICE_CTL_MAX_CLIENTS];
 	int listen_fd;
@@ -447,7 +447,7 @@ static void client_free(struct client *c)
 
 static void client_close(struct daemon *d, int i)
 {
-	struct ctl *C = d->ctl;
+	struct ctl *C = d->mod[MOD_CONTROL];
 
 	sched_fd_del(d->sched, C->clients[i]->fd);
 	client_free(C->clients[i]);
@@ -517,7 +517,7 @@ static bool peer_in_group(int fd, gid_t gid, gid_t sock_gid)
 
 int ctl_accept(struct daemon *d)
 {
-	struct ctl *C = d->ctl;
+	struct ctl *C = d->mod[MOD_CONTROL];
 	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crl = sizeof(cr);
 	char who[SLUICE_CTL_MAX_WHO + 1];
@@ -581,7 +581,7 @@ int ctl_accept(struct daemon *d)
 /* The client's socket is readable or writable (or both, or hung up). */
 void ctl_readable(struct daemon *d, unsigned int slot)
 {
-	struct ctl *C = d->ctl;
+	struct ctl *C = d->mod[MOD_CONTROL];
 	struct client *c;
 	ssize_t r = 1;
 	char *nl;
@@ -627,7 +627,7 @@ void ctl_readable(struct daemon *d, unsigned int slot)
 
 void ctl_expire(struct daemon *d, __u64 now)
 {
-	struct ctl *C = d->ctl;
+	struct ctl *C = d->mod[MOD_CONTROL];
 	int i;
 
 	if (!C)
@@ -723,13 +723,13 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 	}
 	C->listen_fd = fd;
 	C->sock_gid = gid;
-	d->ctl = C;
+	d->mod[MOD_CONTROL] = C;
 	return fd;
 }
 
 void ctl_cleanup(struct daemon *d)
 {
-	struct ctl *C = d->ctl;
+	struct ctl *C = d->mod[MOD_CONTROL];
 	int i;
 
 	if (!C)
@@ -747,5 +747,5 @@ void ctl_cleanup(struct daemon *d)
 		C->listen_fd = -1;
 	}
 	free(C);
-	d->ctl = NULL;
+	d->mod[MOD_CONTROL] = NULL;
 }

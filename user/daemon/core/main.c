@@ -79,7 +79,7 @@ void daemon_reload(struct daemon *d)
 			dlog(d, LOG_ERR_, "SIGHUP: %s; the running configuration is kept", err);
 		sluice_config_free(cfg);
 	}
-	d->health_reload_ms = 0;	/* health checks re-read now */
+	modules_reload(d);	/* the health checks re-read now */
 }
 
 static int libbpf_quiet(enum libbpf_print_level l, const char *fmt, va_list ap)
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	struct fleet_opts fo = { 0 };
 	char err[1024], dir[PATH_MAX];
-	int c, fd, rc;
+	int c, rc;
 
 	loop_signals_block();	/* before any thread: see loop.c */
 	d.o.socket_path = getenv(SLUICE_CTL_SOCKET_ENV);
@@ -232,20 +232,10 @@ int main(int argc, char **argv)
 		store_close(d.db);
 		return 1;
 	}
-	if (gs_start(&d, err, sizeof(err))) {
-		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
-		gs_stop(&d);
-		store_close(d.db);
-		return 1;
-	}
-	if (fleet_start(&d, &fo, err, sizeof(err))) {
-		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
-		gs_stop(&d);
-		store_close(d.db);
-		return 1;
-	}
-	fd = ctl_listen(&d, err, sizeof(err));
-	if (fd < 0) {
+	/* modules.c: each in the table's order, the control socket last; one
+	 * that refuses says why, and those started stop again */
+	d.o.fleet = &fo;
+	if (modules_start(&d, err, sizeof(err))) {
 		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
 		store_close(d.db);
 		return 1;
@@ -253,7 +243,7 @@ int main(int argc, char **argv)
 	ro_open_instance(&d);
 	dlog(&d, LOG_INFO_, "sluiced %s: control socket %s, state %s, instance %s",
 	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
-	rc = loop_run(&d, fd);
+	rc = loop_run(&d, -1);	/* the control socket is on d.sched (modules.c) */
 	modules_stop(&d);	/* modules.c: the reverse of their start */
 	ro_free_all(&d);
 	outbox_free();

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "sluiced.h"
-#include "fleet.h"
 
 #include "version.h"	/* SLUICE_VERSION, from VERSION (Makefile) */
 
@@ -945,7 +944,7 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 				      "rollouts", (int)d->nro);
 		return;
 	case SLUICE_CTL_STATUS: {
-		json_t *arr = json_array();
+		json_t *arr = json_array(), *f;
 
 		if (a->service) {
 			r = ro_find(d, a->service);
@@ -963,17 +962,12 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		}
 		res->data = json_pack("{s:o, s:o}", "rollouts", arr, "freeze",
 				      ro_freeze_json(d));
-		if (fleet_on(d))
-			json_object_set_new(res->data, "fleet", fleet_status_json(d));
+		if ((f = modules_status(d, MOD_FLEET, NULL)))
+			json_object_set_new(res->data, "fleet", f);
 		return;
 	}
-	case SLUICE_CTL_FLEET:
-		if (fleet_command(d, a->action, a->service, a->plan, a->plan_name, a->reason, a->full,
-				  res->error, sizeof(res->error))) {
-			res->code = fleet_on(d) ? SLUICE_CTL_E_STATE : SLUICE_CTL_E_NO_ROLLOUT;
-			return;
-		}
-		res->data = json_pack("{s:b}", "sent", 1);
+	case SLUICE_CTL_FLEET:	/* the fleet module's (modules.c) */
+		modules_command(d, cmd, a, res);
 		return;
 	case SLUICE_CTL_HISTORY: {
 		json_t *h = ro_history_json(d, a->service,
@@ -1009,7 +1003,7 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 	/* one writer per service: the fleet's leader owns a service etcd
 	 * holds; a local rollout would fight the weights every node watches */
 	if ((cmd == SLUICE_CTL_START || cmd == SLUICE_CTL_RETRY) && a->service &&
-	    fleet_has_service(d, a->service)) {
+	    modules_owner(d, a->service)) {
 		result(res, SLUICE_CTL_E_STATE,
 		       "service '%s' is driven by the fleet (etcd); use 'sluice rollout start %s --fleet -f PLAN'",
 		       a->service, a->service);

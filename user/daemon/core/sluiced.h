@@ -63,6 +63,13 @@ struct rollout {
 	} last_eval[SLUICE_PLAN_MAX_GATES];
 };
 
+/* the daemon's modules (modules.c), in the order they start and tick */
+enum module_id {
+	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_TRIGGER,
+	MOD_WEB, MOD_HEALTH, MOD_CONTROL, MOD_COUNT
+};
+
+struct fleet_opts;
 struct daemon_opts {
 	const char *socket_path;
 	const char *socket_group;
@@ -77,9 +84,8 @@ struct daemon_opts {
 	const char *notify_command, *notify_url;
 	unsigned int keep_days;
 	int verbose;
+	const struct fleet_opts *fleet;	/* the fleet module's (fleet.h) */
 };
-
-#define MODULES_MAX	16
 
 struct daemon {
 	struct daemon_opts o;
@@ -109,17 +115,9 @@ struct daemon {
 	char *status_last;		/* the last document built */
 	__u64 status_next_ms;		/* when it may be rebuilt */
 	struct prestep *ps;		/* pre-step hooks (prestep_hook.c) */
-	struct trigger *trig;		/* trigger.c's state */
-	struct ctl *ctl;		/* ctl_server.c's state */
-	struct bsvc *budgets;		/* budget_freeze.c's state */
-	/* a module's state, at its place in the module table (modules.c:
-	 * module_state) */
-	void *mod_state[MODULES_MAX];
-	/* backend health checks (health_shell.c) */
-	struct hs *hs;
-	__u64 health_reload_ms;
-	unsigned int health_targets;
-	bool health_cfg_bad;
+	/* each module's own state, by its id (modules.c): trigger.c's,
+	 * ctl_server.c's, budget_freeze.c's, health_shell.c's, ... */
+	void *mod[MOD_COUNT];
 	/* scratch, too big for the stack of a tick */
 	struct eng_obs obs;
 	struct eng_out out;
@@ -131,18 +129,38 @@ void dlog(struct daemon *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* modules.c: the daemon's modules, in the order they start and tick
- * (BIRD's struct protocol); they stop in the reverse order */
+ * (BIRD's struct protocol: start, shutdown, reconfigure, get_status;
+ * chrony's Initialise/Finalise); they stop in the reverse order. The
+ * core reaches a module only through the table: its state is
+ * d->mod[its id] (enum module_id), its hooks are the table's. */
+struct ctl_args;
+struct ctl_result;
 struct module {
 	const char *name;
+	/* 0 or -errno with err set; a stop must be safe after a start
+	 * that failed half-way */
+	int (*start)(struct daemon *d, char *err, size_t errlen);
 	void (*stop)(struct daemon *d);
 	void (*tick)(struct daemon *d, __u64 now);	/* SLUICED_TICK_MS */
+	void (*reload)(struct daemon *d);		/* SIGHUP */
+	/* its state as JSON (for service; NULL: all), NULL: nothing to say */
+	json_t *(*status)(struct daemon *d, const char *service);
+	/* the service is driven by this module, not by a local rollout */
+	bool (*owns)(const struct daemon *d, const char *service);
+	int ctl_cmd;	/* a control command of its own (SLUICE_CTL_*; 0: none) */
+	void (*command)(struct daemon *d, const struct ctl_args *a,
+			struct ctl_result *res);
 };
+int modules_start(struct daemon *d, char *err, size_t errlen);
 void modules_tick(struct daemon *d, __u64 now);
+void modules_reload(struct daemon *d);
 void modules_stop(struct daemon *d);
-/* The state of the module called name (NULL: none, or not started), and
- * setting it (its start, its stop). */
-void *module_state(const struct daemon *d, const char *name);
-void module_set_state(struct daemon *d, const char *name, void *state);
+json_t *modules_status(struct daemon *d, enum module_id id, const char *service);
+/* the module that drives service (its name), or NULL */
+const char *modules_owner(const struct daemon *d, const char *service);
+/* run the control command cmd of the module that has it; false: none */
+bool modules_command(struct daemon *d, int cmd, const struct ctl_args *a,
+		     struct ctl_result *res);
 
 /* loop.c: loop_signals_block first in main, before any thread exists */
 void loop_signals_block(void);
@@ -246,7 +264,9 @@ void status_doc_idle(struct daemon *d);
 void status_doc_free(struct daemon *d);
 /* health_shell.c: backend health checks from --config's health_check sections */
 struct hs;
+int health_start(struct daemon *d, char *err, size_t errlen);
 void health_tick(struct daemon *d, __u64 now);
+void health_reload(struct daemon *d);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;

@@ -28,7 +28,7 @@ struct trig {
 	__u64 fp;			/* 0: empty pool */
 };
 
-/* the module's state (d->trig) */
+/* the module's state (d->mod[MOD_TRIGGER]) */
 struct trigger {
 	struct sluice_config *cfg;
 	struct timespec cfg_mtime;
@@ -59,7 +59,7 @@ static struct trig *trig_get(struct trigger *T, const char *service)
  * good one (start_plan reports it when a start reads it). */
 static void cfg_refresh(struct daemon *d)
 {
-	struct trigger *T = d->trig;
+	struct trigger *T = d->mod[MOD_TRIGGER];
 	struct sluice_config *c;
 	char err[512];
 	struct stat sb;
@@ -152,7 +152,7 @@ static void trigger_start(struct daemon *d, const char *service, unsigned int n)
 static void look(struct daemon *d, const char *service)
 {
 	struct sluice_service_view v = { .id = SLUICE_MAX_SERVICES };
-	struct trigger *T = d->trig;
+	struct trigger *T = d->mod[MOD_TRIGGER];
 	struct trig *t = trig_get(T, service);
 	struct rollout *r;
 	unsigned int n;
@@ -196,12 +196,12 @@ static void look(struct daemon *d, const char *service)
 
 void trigger_tick(struct daemon *d, __u64 now)
 {
-	struct trigger *T = d->trig;
+	struct trigger *T = d->mod[MOD_TRIGGER];
 	unsigned int i;
 
 	if (!d->o.config_path || !d->s)
 		return;
-	if (!T && !(T = d->trig = calloc(1, sizeof(*T))))
+	if (!T && !(T = d->mod[MOD_TRIGGER] = calloc(1, sizeof(*T))))
 		return;
 	if (now - T->last_ms < 1000)
 		return;
@@ -221,7 +221,7 @@ void trigger_tick(struct daemon *d, __u64 now)
 
 void trigger_free(struct daemon *d)
 {
-	struct trigger *T = d->trig;
+	struct trigger *T = d->mod[MOD_TRIGGER];
 
 	if (!T)
 		return;
@@ -229,5 +229,5 @@ void trigger_free(struct daemon *d)
 	sluice_spec_free(T->spec);
 	free(T->trigs);
 	free(T);
-	d->trig = NULL;
+	d->mod[MOD_TRIGGER] = NULL;
 }

@@ -819,7 +819,7 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	if (r || !o->etcd_url)
 		return r;
 	F = calloc(1, sizeof(*F));
-	module_set_state(d, "fleet", F);	/* fleet_stop frees it */
+	d->mod[MOD_FLEET] = F;	/* fleet_stop frees it */
 	if (!F || !(F->hc = httpc_new_on(d->sched)) || !(F->nodes = json_object()) ||
 	    !(F->prev = json_object()) || !(F->bad = json_object())) {
 		fleet_stop(d);
@@ -854,7 +854,7 @@ void fleet_stop(struct daemon *d)
 	if (!f)
 		return;
 	/* callbacks of the cancelled requests see stale */
-	module_set_state(d, "fleet", NULL);
+	d->mod[MOD_FLEET] = NULL;
 	if (f->hc)
 		httpc_free(f->hc);
 	for (i = 0; i < f->nsvc; i++) {

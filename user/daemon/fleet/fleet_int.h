@@ -87,7 +87,7 @@ struct fleet {
  * table's slot for "fleet" (modules.c) */
 static inline struct fleet *fleet_of(const struct daemon *d)
 {
-	return module_state(d, "fleet");
+	return d->mod[MOD_FLEET];
 }
 
 bool fleet_am_leader(struct fleet *F);

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The health checker (prober.h): every in-flight TCP connect, every
- * command's pidfd and libcurl's sockets (its multi interface with socket
- * and timer callbacks) are file handlers on the scheduler (scheduler.h),
- * and one timer runs the checker's step, so nothing here ever blocks. Each item is a target plus its status, its schedule and at most
- * one probe in flight.
+ * The health checker (prober.h): its TCP connects are file handlers on
+ * the scheduler (scheduler.h); its HTTP probes go through the daemon's
+ * HTTP client (httpc.h: httpc_probe) and its commands through the
+ * daemon's command runner (cmdrun.h), both on the same scheduler; one
+ * timer runs the checker's step (due probes, TCP deadlines), so nothing
+ * here ever blocks. Each item is a target plus its status, its schedule
+ * and at most one probe in flight. A result arriving between steps is
+ * booked at once; the step runs again only when it has something to do
+ * (a probe waits for a slot, or a transition is to be handed on).
  */
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +22,11 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <curl/curl.h>
 #include "clock.h"
-#include "child.h"
+#include "cmdrun.h"
+#include "httpc.h"
 #include "prober.h"
 #include "scheduler.h"
-
-extern char **environ;
 
 enum probe_kind { PR_NONE = 0, PR_TCP, PR_HTTP, PR_CMD };
 
@@ -40,11 +38,8 @@ struct item {
 	bool waiting;			/* due, held back by max_inflight */
 	/* the probe in flight */
 	enum probe_kind kind;
-	int fd;				/* tcp socket or pidfd; -1 */
-	pid_t pid;
-	CURL *easy;
-	struct curl_slist *hdr;		/* http: the Host header */
-	bool http_stopped;		/* we stopped the body on purpose */
+	int fd;				/* tcp socket; -1 */
+	int64_t req;			/* http: httpc's id; command: cmdrun's */
 	__u64 start_ms, deadline_ms;
 	__u64 start_us;			/* the probe's duration, finer */
 	__u64 flaps[16];		/* times of recent transitions (ring) */
@@ -55,14 +50,15 @@ struct hc {
 	struct sched *s;
 	struct sched *own;		/* hc_new without o->sched: private */
 	struct sched_timer timer;	/* the step (step()) */
-	CURLM *multi;
-	__u64 curl_due_ms;		/* 0: no curl timer */
+	struct httpc *http, *own_http;	/* hc_opts.http, or the checker's */
+	struct cmdrun *cmd, *own_cmd;	/* hc_opts.cmd, or the checker's */
 	struct item **it;
 	struct item **due;		/* scratch for hc_dispatch */
 	unsigned int n, inflight;
 	struct hc_opts o;
 	__u64 armed_ms;			/* the timer's expiry (0: disarmed) */
 	bool stepped;			/* step() ran in this hc_dispatch */
+	bool kicked;			/* private: hc_dispatch is to step */
 };
 
 static __u64 now_us(void)
@@ -133,13 +129,16 @@ static void arm(struct hc *hc, __u64 at_ms)
 		sched_timer_stop(hc->s, &hc->timer);
 }
 
-/* A probe made progress: the step runs after this batch of events. */
+/* A slot came free, or an event is to be handed on: the step runs after
+ * this batch of events. */
 static void kick(struct hc *hc)
 {
 	__u64 now;
 
-	if (hc->own)	/* hc_dispatch steps after the events itself */
+	if (hc->own) {	/* hc_dispatch steps after the events itself */
+		hc->kicked = true;
 		return;
+	}
 	now = mono_ms();
 	if (!hc->timer.armed || hc->armed_ms > now)
 		arm(hc, now);
@@ -168,14 +167,13 @@ static void finish(struct hc *hc, struct item *it, bool ok, const char *reason)
 	struct hc_status *st = &it->st;
 	const struct sluice_cfg_check *c = &it->t.check;
 	__u64 now = mono_ms();
-	bool flip = false;
+	bool flip = false, full = hc->inflight >= hc->o.max_inflight;
 
 	if (it->kind != PR_NONE && hc->inflight)
 		hc->inflight--;
 	it->kind = PR_NONE;
 	it->fd = -1;
-	it->pid = 0;
-	it->easy = NULL;
+	it->req = 0;
 	st->checks++;
 	st->failures += !ok;
 	st->last_ok = ok;
@@ -204,8 +202,16 @@ static void finish(struct hc *hc, struct item *it, bool ok, const char *reason)
 		}
 	} else if (st->flapping && !recent_flaps(hc, it, now)) {
 		st->flapping = false;
+		flip = true;
 		emit(hc, it, HC_EV_STABLE);
 	}
+	/* the step again only for what needs it: a probe waiting for this
+	 * slot, or an event to hand on (done); and no later than this
+	 * target's next probe (the step's timer skips probes in flight) */
+	if (full || flip)
+		kick(hc);
+	else if (!hc->timer.armed || it->next_ms < hc->armed_ms)
+		arm(hc, it->next_ms);
 }
 
 static void errno_reason(int err, char *buf, size_t len)
@@ -289,152 +295,48 @@ static void tcp_event(struct hc *hc, struct item *it)
 	finish(hc, it, !err, why);
 }
 
-static size_t http_body(char *p, size_t sz, size_t n, void *arg)
+/* httpc: the probe's answer (or its failure). */
+static void http_done(const struct httpc_reply *r, void *arg)
 {
 	struct item *it = arg;
+	const struct sluice_cfg_check *c = &it->t.check;
+	char why[HC_REASON_LEN];
+	unsigned int i;
+	bool ok = false;
 
-	it->http_stopped = true;	/* the status is known: stop here */
-	return 0;
-}
-
-static int curl_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
-{
-	set_abortive(fd);
-	return CURL_SOCKOPT_OK;
+	if (r->err == -ECANCELED || it->kind != PR_HTTP)
+		return;		/* cancel(): the item is going away */
+	if (r->err == -ETIMEDOUT) {
+		snprintf(why, sizeof(why), "timeout after %u ms%s", c->timeout_ms,
+			 r->status ? " (status line seen)" : "");
+	} else if (r->status && !r->err) {
+		for (i = 0; i < c->nexpect; i++)
+			ok |= c->expect[i] == r->status;
+		snprintf(why, sizeof(why), "HTTP %ld", r->status);
+	} else if (r->status) {
+		snprintf(why, sizeof(why), "HTTP %ld, then %s", r->status, r->reason);
+	} else {
+		snprintf(why, sizeof(why), "%s", r->err ? r->reason : "no status line");
+		why[0] = tolower((unsigned char)why[0]);
+	}
+	finish(it->hc, it, ok, why);
 }
 
 static void http_start(struct hc *hc, struct item *it)
 {
 	const struct sluice_cfg_check *c = &it->t.check;
-	char url[512], a[INET6_ADDRSTRLEN], host[300];
-	CURL *e = curl_easy_init();
+	char url[512], a[INET6_ADDRSTRLEN];
+	int64_t id;
 
-	if (!e) {
-		finish(hc, it, false, "cannot create an HTTP request");
-		return;
-	}
 	inet_ntop(it->t.family, it->t.addr.bytes, a, sizeof(a));
 	snprintf(url, sizeof(url), it->t.family == AF_INET6 ? "http://[%s]:%u%s" :
 		 "http://%s:%u%s", a, it->t.port, c->path[0] ? c->path : "/");
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, it);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(e, CURLOPT_PROXY, "");		/* never a proxy */
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sluiced-health-check");
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, it);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, curl_sockopt);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-	it->hdr = NULL;
-	if (c->host[0]) {
-		snprintf(host, sizeof(host), "Host: %s", c->host);
-		it->hdr = curl_slist_append(NULL, host);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, it->hdr);
-	}
-	it->easy = e;
-	it->http_stopped = false;
-	if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
-		curl_slist_free_all(it->hdr);
-		it->hdr = NULL;
-		curl_easy_cleanup(e);
+	id = httpc_probe(hc->http, url, c->host[0] ? c->host : NULL, c->timeout_ms,
+			 http_done, it);
+	if (id < 0)
 		finish(hc, it, false, "cannot start an HTTP request");
-	}
-}
-
-static void http_release(struct hc *hc, struct item *it)
-{
-	curl_multi_remove_handle(hc->multi, it->easy);
-	curl_easy_cleanup(it->easy);
-	curl_slist_free_all(it->hdr);
-	it->easy = NULL;
-	it->hdr = NULL;
-}
-
-static void http_done(struct hc *hc, struct item *it, CURLcode rc)
-{
-	const struct sluice_cfg_check *c = &it->t.check;
-	char why[HC_REASON_LEN];
-	long code = 0;
-	unsigned int i;
-	bool ok = false;
-
-	curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(why, sizeof(why), "timeout after %u ms%s", c->timeout_ms,
-			 code ? " (status line seen)" : "");
-	} else if (code && (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && it->http_stopped))) {
-		for (i = 0; i < c->nexpect; i++)
-			ok |= c->expect[i] == code;
-		snprintf(why, sizeof(why), "HTTP %ld", code);
-	} else if (code) {
-		snprintf(why, sizeof(why), "HTTP %ld, then %s", code, curl_easy_strerror(rc));
-	} else {
-		snprintf(why, sizeof(why), "%s", rc == CURLE_OK ? "no status line" :
-			 curl_easy_strerror(rc));
-		why[0] = tolower((unsigned char)why[0]);
-	}
-	http_release(hc, it);
-	finish(hc, it, ok, why);
-}
-
-static void curl_drain(struct hc *hc)
-{
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(hc->multi, &left)))
-		if (m->msg == CURLMSG_DONE) {
-			struct item *it = NULL;
-
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-			if (it && it->easy == m->easy_handle)
-				http_done(hc, it, m->data.result);
-		}
-}
-
-/* The scheduler: one of curl's sockets is ready. */
-static void on_curl(void *arg, int fd, uint32_t events)
-{
-	struct hc *hc = arg;
-	int running, m = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-			 (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-			 (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-
-	curl_multi_socket_action(hc->multi, fd, m, &running);
-	curl_drain(hc);
-	kick(hc);
-}
-
-static int curl_socket_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sp)
-{
-	struct hc *hc = arg;
-	__u32 ev = (what & CURL_POLL_IN ? EPOLLIN : 0) |
-		   (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-
-	if (what == CURL_POLL_REMOVE) {
-		sched_fd_del(hc->s, fd);
-		curl_multi_assign(hc->multi, fd, NULL);
-		return 0;
-	}
-	sched_fd_set(hc->s, fd, ev, on_curl, hc);
-	if (!sp)
-		curl_multi_assign(hc->multi, fd, (void *)1);
-	return 0;
-}
-
-static int curl_timer_cb(CURLM *m, long timeout_ms, void *arg)
-{
-	struct hc *hc = arg;
-
-	hc->curl_due_ms = timeout_ms < 0 ? 0 : mono_ms() + timeout_ms;
-	if (hc->curl_due_ms && (!hc->armed_ms || hc->curl_due_ms < hc->armed_ms))
-		arm(hc, hc->curl_due_ms);
-	return 0;
+	else
+		it->req = id;
 }
 
 static void cmd_env(char **env, char *buf, size_t len, const struct hc_target *t)
@@ -453,87 +355,61 @@ static void cmd_env(char **env, char *buf, size_t len, const struct hc_target *t
 	env[n] = NULL;
 }
 
-static void cmd_start(struct hc *hc, struct item *it)
+/* cmdrun: the command ended, or was killed at its timeout. */
+static void cmd_done(const struct cmd_result *r, void *arg)
 {
-	static const int envmax = 256;
-	char *argv[] = { "/bin/sh", "-c", it->t.check.command, NULL };
-	char *env[envmax + 8], vars[1024], why[HC_REASON_LEN];
-	static const int null3[3] = { CHILD_DEVNULL, CHILD_DEVNULL, CHILD_DEVNULL };
-	int i, n = 0, err, fd;
-	pid_t pid;
+	struct item *it = arg;
+	char why[HC_REASON_LEN];
 
-	for (i = 0; environ[i] && n < envmax; i++)
-		if (strncmp(environ[i], "SLUICE_", 7))
-			env[n++] = environ[i];
-	cmd_env(env + n, vars, sizeof(vars), &it->t);
-	/* its own group (killable whole), a death signal: child.h */
-	err = child_spawn(&pid, argv, env, null3, why, sizeof(why));
-	if (err) {
-		errno_reason(-err, why, sizeof(why));
-		finish(hc, it, false, why);
-		return;
-	}
-	it->pid = pid;
-	fd = syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 || watch(hc, fd, EPOLLIN, it)) {
-		errno_reason(errno, why, sizeof(why));
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		if (fd >= 0)
-			close(fd);
-		finish(hc, it, false, why);
-		return;
-	}
-	it->fd = fd;
+	if (r->err == -ECANCELED || it->kind != PR_CMD)
+		return;		/* cancel(): the item is going away */
+	if (r->err == -ETIMEDOUT)
+		snprintf(why, sizeof(why), "timeout after %u ms (killed)", it->t.check.timeout_ms);
+	else if (r->err)
+		snprintf(why, sizeof(why), "%s", r->reason);
+	else if (r->exited)
+		snprintf(why, sizeof(why), "exit status %d", r->status);
+	else
+		snprintf(why, sizeof(why), "killed by signal %d", r->signal);
+	finish(it->hc, it, !r->err && r->exited && !r->status, why);
 }
 
-/* The command exited (or is killed): reap it and say how it ended. */
-static void cmd_end(struct hc *hc, struct item *it, bool timed_out)
+/* /bin/sh -c COMMAND in its own group with the target in its environment
+ * (cmdrun.h: the daemon's runner, its timeout the check's). */
+static void cmd_start(struct hc *hc, struct item *it)
 {
-	char why[HC_REASON_LEN];
-	int status = 0;
+	char *argv[] = { "/bin/sh", "-c", it->t.check.command, NULL };
+	char *env[8], vars[1024], why[HC_REASON_LEN];
+	int64_t id;
 
-	if (timed_out)
-		kill(-it->pid, SIGKILL);
-	sched_fd_del(hc->s, it->fd);
-	close(it->fd);
-	if (waitpid(it->pid, &status, timed_out ? 0 : WNOHANG) <= 0 && !timed_out) {
-		/* not reapable yet (cannot happen with a readable pidfd) */
-		kill(-it->pid, SIGKILL);
-		waitpid(it->pid, &status, 0);
+	cmd_env(env, vars, sizeof(vars), &it->t);
+	id = cmdrun_start_quiet(hc->cmd, argv, env, it->t.check.timeout_ms, cmd_done, it);
+	if (id < 0) {
+		errno_reason((int)-id, why, sizeof(why));
+		finish(hc, it, false, why);
+		return;
 	}
-	if (timed_out)
-		snprintf(why, sizeof(why), "timeout after %u ms (killed)", it->t.check.timeout_ms);
-	else if (WIFEXITED(status))
-		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
-	else
-		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
-	finish(hc, it, !timed_out && WIFEXITED(status) && !WEXITSTATUS(status), why);
+	it->req = id;
 }
 
 /* Stop a probe without a result (its target went away). */
 static void cancel(struct hc *hc, struct item *it)
 {
-	switch (it->kind) {
-	case PR_TCP:
-		sched_fd_del(hc->s, it->fd);
-		close(it->fd);
-		break;
-	case PR_HTTP:
-		http_release(hc, it);
-		break;
-	case PR_CMD:
-		kill(-it->pid, SIGKILL);
-		sched_fd_del(hc->s, it->fd);
-		close(it->fd);
-		waitpid(it->pid, NULL, 0);
-		break;
-	default:
+	enum probe_kind k = it->kind;
+
+	if (k == PR_NONE)
 		return;
-	}
-	it->kind = PR_NONE;
+	it->kind = PR_NONE;	/* before: the runners' callbacks hear -ECANCELED */
 	if (hc->inflight)
 		hc->inflight--;
+	if (k == PR_TCP) {
+		sched_fd_del(hc->s, it->fd);
+		close(it->fd);
+	} else if (k == PR_HTTP) {
+		httpc_cancel(hc->http, it->req);
+	} else {	/* SIGTERM to its group, SIGKILL a grace later (cmdrun) */
+		cmdrun_cancel(hc->cmd, it->req);
+	}
 }
 
 static void start(struct hc *hc, struct item *it, __u64 now)
@@ -565,7 +441,6 @@ static void start(struct hc *hc, struct item *it, __u64 now)
 
 struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen)
 {
-	static bool curl_ready;
 	struct hc *hc = calloc(1, sizeof(*hc));
 
 	if (!hc) {
@@ -579,50 +454,23 @@ struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen)
 		hc->o.flap_count = 4;
 	if (!hc->o.flap_window_ms)
 		hc->o.flap_window_ms = 60000;
-	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
-		curl_ready = true;
 	sched_timer_init(&hc->timer, on_step, hc);
 	hc->s = o->sched;
 	if (!hc->s)
 		hc->s = hc->own = sched_new();
-	hc->multi = curl_ready ? curl_multi_init() : NULL;
-	if (!hc->s || !hc->multi) {
+	hc->http = o->http;
+	if (hc->s && !hc->http)
+		hc->http = hc->own_http = httpc_new_on(hc->s);
+	hc->cmd = o->cmd;
+	if (hc->s && !hc->cmd)
+		hc->cmd = hc->own_cmd = cmdrun_new_on(hc->s);
+	if (!hc->s || !hc->http || !hc->cmd) {
 		snprintf(err, errlen, "cannot set up the health checker: %s",
-			 hc->multi ? strerror(errno) : "libcurl failed to start");
+			 hc->s && !hc->http ? "libcurl failed to start" : strerror(errno));
 		hc_free(hc);
 		return NULL;
 	}
-	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
-	curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
 	return hc;
-}
-
-/* Shutdown: the commands in flight get SIGTERM and a grace (child.h). */
-static void stop_commands(struct hc *hc)
-{
-	pid_t *pids = calloc(hc->n ? hc->n : 1, sizeof(*pids));
-	unsigned int i, n = 0;
-
-	if (!pids)
-		return;		/* cancel() kills them */
-	for (i = 0; i < hc->n; i++)
-		if (hc->it[i]->kind == PR_CMD)
-			pids[n++] = hc->it[i]->pid;
-	child_stop_all(pids, n);
-	for (i = 0; i < hc->n; i++) {
-		struct item *it = hc->it[i];
-
-		if (it->kind != PR_CMD)
-			continue;
-		sched_fd_del(hc->s, it->fd);
-		close(it->fd);
-		it->kind = PR_NONE;
-		if (hc->inflight)
-			hc->inflight--;
-	}
-	free(pids);
 }
 
 void hc_free(struct hc *hc)
@@ -631,21 +479,21 @@ void hc_free(struct hc *hc)
 
 	if (!hc)
 		return;
-	stop_commands(hc);
 	for (i = 0; i < hc->n; i++) {
 		cancel(hc, hc->it[i]);
 		free(hc->it[i]);
 	}
 	free(hc->it);
 	free(hc->due);
-	if (hc->multi)
-		curl_multi_cleanup(hc->multi);
+	/* the commands in flight are stopped by their runner: SIGTERM, a
+	 * grace, SIGKILL (cmdrun_free; the daemon's when it is shared) */
+	cmdrun_free(hc->own_cmd);
+	httpc_free(hc->own_http);
 	if (hc->s)
 		sched_timer_stop(hc->s, &hc->timer);
 	sched_free(hc->own);
 	free(hc);
 }
-
 static bool same_target(const struct hc_target *a, const struct hc_target *b)
 {
 	struct hc_target x = *a, y = *b;
@@ -713,10 +561,9 @@ int hc_set_targets(struct hc *hc, const struct hc_target *t, unsigned int n)
 	hc->it = nit;
 	hc->due = due;
 	hc->n = n;
+	kick(hc);	/* on a shared loop: at the end of its batch */
 	if (hc->own)
 		hc_dispatch(hc);
-	else	/* on a shared loop: at the end of its batch */
-		kick(hc);
 	return 0;
 nomem:	/* nothing changed: free only what was made here */
 	for (i = 0; nit && fresh && i < n; i++)
@@ -737,18 +584,19 @@ int hc_fd(const struct hc *hc)
 /* The earliest time something needs doing (0: nothing). */
 static __u64 next_due(const struct hc *hc)
 {
-	__u64 at = hc->curl_due_ms, x;
+	__u64 at = 0, x;
 	unsigned int i;
 
 	for (i = 0; i < hc->n; i++) {
 		const struct item *it = hc->it[i];
 
-		if (it->kind == PR_TCP || it->kind == PR_CMD)
+		if (it->kind == PR_TCP)
 			x = it->deadline_ms;
 		else if (it->kind == PR_NONE && hc->inflight < hc->o.max_inflight)
 			x = it->next_ms;
 		else
-			continue;	/* http: curl's timer; waiting: a slot */
+			continue;	/* http, command: their runner's timers;
+					 * waiting: a slot */
 		if (!at || x < at)
 			at = x;
 	}
@@ -757,6 +605,7 @@ static __u64 next_due(const struct hc *hc)
 
 int hc_timeout_ms(const struct hc *hc)
 {
+	/* the runners' timers make hc_fd readable themselves */
 	__u64 at = next_due(hc), now = mono_ms();
 
 	if (!at)
@@ -771,43 +620,29 @@ static int by_next(const void *a, const void *b)
 	return x->next_ms < y->next_ms ? -1 : x->next_ms > y->next_ms;
 }
 
-/* The scheduler: a TCP connect or a command's pidfd is ready. */
+/* The scheduler: a TCP connect is ready. */
 static void on_item(void *arg, int fd, uint32_t events)
 {
 	struct item *it = arg;
-	struct hc *hc = it->hc;
 
 	if (it->kind == PR_TCP)
-		tcp_event(hc, it);
-	else if (it->kind == PR_CMD)
-		cmd_end(hc, it, false);
-	kick(hc);
+		tcp_event(it->hc, it);	/* finish() kicks the step if needed */
 }
 
-/* Deadlines, curl's timer, due probes; the timer for the next. */
+/* TCP deadlines, due probes; the timer for the next. */
 static void step(struct hc *hc)
 {
 	unsigned int j, ndue;
-	int running;
 	__u64 now;
 
 	now = mono_ms();
-	if (hc->curl_due_ms && hc->curl_due_ms <= now) {
-		hc->curl_due_ms = 0;
-		curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-		curl_drain(hc);
-	}
-	/* 2. deadlines of probes curl does not time itself */
+	/* 2. deadlines of TCP connects (httpc and cmdrun time their own) */
 	for (j = 0; j < hc->n; j++) {
 		struct item *it = hc->it[j];
 		char why[HC_REASON_LEN];
 
-		if (it->kind == PR_NONE || it->kind == PR_HTTP || it->deadline_ms > now)
+		if (it->kind != PR_TCP || it->deadline_ms > now)
 			continue;
-		if (it->kind == PR_CMD) {
-			cmd_end(hc, it, true);
-			continue;
-		}
 		sched_fd_del(hc->s, it->fd);
 		close(it->fd);
 		snprintf(why, sizeof(why), "timeout after %u ms", it->t.check.timeout_ms);
@@ -835,7 +670,6 @@ static void step(struct hc *hc)
 		it->next_ms = it->next_ms + iv > now ? it->next_ms + iv : now + iv;
 		start(hc, it, now);
 	}
-	curl_drain(hc);
 	hc->armed_ms = 0;	/* the timer ran, or runs again below */
 	arm(hc, next_due(hc));
 	hc->stepped = true;
@@ -867,8 +701,11 @@ int hc_dispatch(struct hc *hc)
 		err = 0;
 	if (err < 0)
 		return err;
-	if (!hc->stepped)	/* once per call, as ever */
+	/* at most once per call; on a private scheduler only when kicked
+	 * (due probes and deadlines are the step's timer, run above) */
+	if (!hc->stepped && (!hc->own || hc->kicked))
 		step(hc);
+	hc->kicked = false;
 	return 0;
 }
 

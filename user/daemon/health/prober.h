@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Backend health checks for sluiced: asynchronous and bounded. One checker
- * runs every backend's probe from one epoll set (non-blocking TCP
- * connects, HTTP GETs through libcurl's multi interface, commands through
- * pidfds), so hundreds of backends at a 1 s interval never block the
- * daemon's loop. Results are damped by rise/fall; the callback hears only
+ * runs every backend's probe on the daemon's one scheduler (non-blocking
+ * TCP connects; HTTP GETs through the daemon's HTTP client, httpc.h;
+ * commands through its command runner, cmdrun.h), so hundreds of backends
+ * at a 1 s interval never block the daemon's loop. Results are damped by rise/fall; the callback hears only
  * transitions (and the start and end of flapping).
  *
  * The daemon's loop: hc_opts.sched, and the checker runs from it. Without
@@ -32,9 +32,10 @@
  *            SLUICE_CHECK_ADDRESS, SLUICE_CHECK_PORT in its environment;
  *            up on exit status 0 within the timeout. Past the timeout the
  *            group is killed (SIGKILL) and the check fails; hc_free
- *            stops those in flight (SIGTERM, SIGKILL a grace later) and
- *            a dying daemon takes them along (child.h). The daemon
- *            must not ignore SIGCHLD (the checker reaps its own children).
+ *            stops those in flight (SIGTERM, SIGKILL a grace later: the
+ *            command runner's cancel) and a dying daemon takes them
+ *            along (child.h). The daemon must not ignore SIGCHLD (the
+ *            runner reaps its own children).
  * A probe is due every interval (first ones spread over the interval);
  * at most max_inflight run at once, others wait (counted as `late`).
  */
@@ -99,6 +100,8 @@ typedef void (*hc_cb)(void *arg, const struct hc_target *t,
 		      const struct hc_status *st, enum hc_event ev);
 
 struct sched;
+struct httpc;
+struct cmdrun;
 
 struct hc_opts {
 	unsigned int max_inflight;	/* 0: 512 */
@@ -112,6 +115,10 @@ struct hc_opts {
 	 * are in). NULL: a private scheduler behind hc_fd/hc_dispatch. */
 	struct sched *sched;
 	void (*done)(void *arg);
+	/* The daemon's HTTP client and command runner, on sched (NULL: the
+	 * checker makes its own there and frees them with itself). */
+	struct httpc *http;
+	struct cmdrun *cmd;
 };
 
 struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen);

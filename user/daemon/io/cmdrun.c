@@ -325,12 +325,13 @@ static char **build_env(char *const env[])
 }
 
 static int spawn(struct run *r, char *const argv[], char *const env[],
-		 const char *stdin_text, char *why, size_t whylen)
+		 const char *stdin_text, bool quiet, char *why, size_t whylen)
 {
 	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, err, fd[3];
 	char **envp = NULL;
 
-	if (pipe2(out, O_CLOEXEC) < 0 || (stdin_text && pipe2(in, O_CLOEXEC) < 0)) {
+	if ((!quiet && pipe2(out, O_CLOEXEC) < 0) ||
+	    (stdin_text && pipe2(in, O_CLOEXEC) < 0)) {
 		err = -errno;
 		goto out;
 	}
@@ -352,14 +353,15 @@ static int spawn(struct run *r, char *const argv[], char *const env[],
 		goto out;
 	}
 	fd[0] = stdin_text ? in[0] : CHILD_DEVNULL;
-	fd[1] = out[1];
-	fd[2] = CHILD_INHERIT;	/* stderr: the daemon's log */
+	fd[1] = quiet ? CHILD_DEVNULL : out[1];
+	fd[2] = quiet ? CHILD_DEVNULL : CHILD_INHERIT;	/* stderr: the daemon's log */
 	err = child_spawn(&r->pid, argv, envp, fd, why, whylen);
 	if (err)
 		goto out;
 	r->outfd = out[0];
 	out[0] = -1;
-	fcntl(r->outfd, F_SETFL, O_NONBLOCK);
+	if (r->outfd >= 0)
+		fcntl(r->outfd, F_SETFL, O_NONBLOCK);
 	r->pidfd = syscall(SYS_pidfd_open, r->pid, 0);
 	if (r->pidfd < 0) {
 		err = -errno;
@@ -378,8 +380,8 @@ out:
 	return err;
 }
 
-int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
-		     const char *stdin_text, unsigned int timeout_ms,
+static int64_t start(struct cmdrun *c, char *const argv[], char *const env[],
+		     const char *stdin_text, bool quiet, unsigned int timeout_ms,
 		     cmd_cb cb, void *arg)
 {
 	struct run *r;
@@ -393,7 +395,7 @@ int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
 		return -ENOMEM;
 	r->pidfd = r->outfd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	err = spawn(r, argv, env, stdin_text, why, sizeof(why));
+	err = spawn(r, argv, env, stdin_text, quiet, why, sizeof(why));
 	if (err) {
 		if (r->outfd >= 0)
 			close(r->outfd);
@@ -409,9 +411,23 @@ int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
 	c->runs = r;
 	c->pending++;
 	sched_fd_set(c->s, r->pidfd, EPOLLIN, on_pid, r);
-	sched_fd_set(c->s, r->outfd, EPOLLIN, on_out, r);
+	if (r->outfd >= 0)
+		sched_fd_set(c->s, r->outfd, EPOLLIN, on_out, r);
 	arm_timer(c);
 	return r->id;
+}
+
+int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
+		     const char *stdin_text, unsigned int timeout_ms,
+		     cmd_cb cb, void *arg)
+{
+	return start(c, argv, env, stdin_text, false, timeout_ms, cb, arg);
+}
+
+int64_t cmdrun_start_quiet(struct cmdrun *c, char *const argv[], char *const env[],
+			   unsigned int timeout_ms, cmd_cb cb, void *arg)
+{
+	return start(c, argv, env, NULL, true, timeout_ms, cb, arg);
 }
 
 /* The scheduler: deadlines (timeouts; the SIGKILL of a dying group). */

@@ -59,6 +59,10 @@ unsigned int cmdrun_pending(const struct cmdrun *c);
 int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
 		     const char *stdin_text, unsigned int timeout_ms,
 		     cmd_cb cb, void *arg);
+/* The same with stdin, stdout and stderr on /dev/null (a health check
+ * command: run every interval, its output read by nobody). */
+int64_t cmdrun_start_quiet(struct cmdrun *c, char *const argv[], char *const env[],
+			   unsigned int timeout_ms, cmd_cb cb, void *arg);
 void cmdrun_cancel(struct cmdrun *c, int64_t id);
 
 #endif

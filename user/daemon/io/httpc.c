@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include "clock.h"
 #include "httpc.h"
@@ -29,6 +30,8 @@ struct req {
 	struct timespec t0;
 	httpc_cb cb;
 	httpc_line_cb line_cb;	/* a stream: complete lines go here */
+	bool probe;		/* httpc_probe: ends at the status line */
+	bool stopped;		/* probe: the body began, the transfer stopped */
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -129,6 +132,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char *nb;
 
+	if (r->probe) {	/* the status is known: stop here */
+		r->stopped = true;
+		return 0;
+	}
 	if (r->len + len > HTTPC_MAX_BODY) {
 		r->too_big = true;
 		return 0;	/* aborts the transfer */
@@ -266,9 +273,36 @@ unsigned int httpc_pending(const struct httpc *c)
 	return c->pending;
 }
 
+/* A probe's socket closes with a RST: no TIME_WAIT on the node. */
+static int abortive(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	return CURL_SOCKOPT_OK;
+}
+
+static void probe_opts(struct req *r, const char *host)
+{
+	char h[300];
+
+	r->probe = true;
+	curl_easy_setopt(r->e, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(r->e, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(r->e, CURLOPT_SOCKOPTFUNCTION, abortive);
+	curl_easy_setopt(r->e, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced-health-check");
+	if (host) {
+		snprintf(h, sizeof(h), "Host: %s", host);
+		r->hdr = curl_slist_append(NULL, h);
+		curl_easy_setopt(r->e, CURLOPT_HTTPHEADER, r->hdr);
+	}
+}
+
 static int64_t start(struct httpc *c, const char *url, const char *body,
 		     const char *content_type, unsigned int timeout_ms,
-		     httpc_cb cb, httpc_line_cb line_cb, void *arg)
+		     httpc_cb cb, httpc_line_cb line_cb, void *arg,
+		     bool probe, const char *host)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	char ct[128];
@@ -298,7 +332,7 @@ static int64_t start(struct httpc *c, const char *url, const char *body,
 	curl_easy_setopt(r->e, CURLOPT_USERAGENT, "sluiced");
 	/* never the environment's http_proxy: a proxy there could forge
 	 * Prometheus answers and etcd weights over http:// (no endpoint
-	 * has a proxy setting; prober.c does the same) */
+	 * has a proxy setting; health probes neither) */
 	curl_easy_setopt(r->e, CURLOPT_PROXY, "");
 	if (c->tls[0])
 		curl_easy_setopt(r->e, CURLOPT_CAINFO, c->tls[0]);
@@ -314,6 +348,8 @@ static int64_t start(struct httpc *c, const char *url, const char *body,
 		curl_easy_setopt(r->e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 		curl_easy_setopt(r->e, CURLOPT_COPYPOSTFIELDS, body);
 	}
+	if (probe)
+		probe_opts(r, host);
 	r->id = c->next_id++;
 	r->next = c->reqs;
 	c->reqs = r;
@@ -330,14 +366,20 @@ int64_t httpc_start(struct httpc *c, const char *url, const char *body,
 		    const char *content_type, unsigned int timeout_ms,
 		    httpc_cb cb, void *arg)
 {
-	return start(c, url, body, content_type, timeout_ms, cb, NULL, arg);
+	return start(c, url, body, content_type, timeout_ms, cb, NULL, arg, false, NULL);
+}
+
+int64_t httpc_probe(struct httpc *c, const char *url, const char *host,
+		    unsigned int timeout_ms, httpc_cb cb, void *arg)
+{
+	return start(c, url, NULL, NULL, timeout_ms, cb, NULL, arg, true, host);
 }
 
 int64_t httpc_stream(struct httpc *c, const char *url, const char *body,
 		     unsigned int connect_timeout_ms, httpc_line_cb line_cb,
 		     httpc_cb cb, void *arg)
 {
-	return start(c, url, body, NULL, connect_timeout_ms, cb, line_cb, arg);
+	return start(c, url, body, NULL, connect_timeout_ms, cb, line_cb, arg, false, NULL);
 }
 
 void httpc_cancel(struct httpc *c, int64_t id)
@@ -385,6 +427,8 @@ static int finish_done(struct httpc *c)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (rc == CURLE_WRITE_ERROR && r->stopped)
+			rc = CURLE_OK;	/* a probe stopped at its status line */
 		memset(&rep, 0, sizeof(rep));
 		curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &rep.status);
 		rep.body = r->buf ? r->buf : "";
@@ -399,7 +443,7 @@ static int finish_done(struct httpc *c)
 					 HTTPC_MAX_BODY);
 			else
 				snprintf(why, sizeof(why), "%s",
-					 r->errbuf[0] ? r->errbuf
+					 r->errbuf[0] && !r->probe ? r->errbuf
 						      : curl_easy_strerror(rc));
 			rep.reason = why;
 		}

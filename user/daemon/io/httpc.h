@@ -64,6 +64,16 @@ typedef void (*httpc_line_cb)(const char *line, size_t len, void *arg);
 int64_t httpc_stream(struct httpc *c, const char *url, const char *body,
 		     unsigned int connect_timeout_ms, httpc_line_cb line_cb,
 		     httpc_cb cb, void *arg);
+/*
+ * A health probe's GET (the health checker, prober.c): a fresh connection
+ * each time, closed with a RST (no TIME_WAIT on the node), Host: host
+ * (NULL: the URL's), plain http only, no redirects, its own user agent.
+ * The transfer ends once the status line is in: the body is not read
+ * (the reply's body is empty; err 0 with the status). A transport
+ * failure's reason is libcurl's short sentence (no addresses in it).
+ */
+int64_t httpc_probe(struct httpc *c, const char *url, const char *host,
+		    unsigned int timeout_ms, httpc_cb cb, void *arg);
 /* TLS for every later request of this client: ca (PEM file of the CAs
  * to trust instead of the system's), cert and key (PEM files of a client
  * certificate); NULL for none. Returns 0 or -ENOMEM. */

@@ -29,6 +29,8 @@ struct sched {
 	uint32_t gen;
 	struct sched_timer *timers;	/* sorted by at_ms */
 	uint64_t tfd_ms;		/* the timerfd's expiry (0: disarmed) */
+	bool dispatching;		/* in sched_dispatch: the timerfd is
+					 * armed once, at its end */
 };
 
 struct sched *sched_new(void)
@@ -138,7 +140,10 @@ static void tfd_arm(struct sched *s)
 
 	uint64_t now;
 
-	if (at == s->tfd_ms)
+	/* in a dispatch, timers move many times (curl re-arms its own with
+	 * every socket action): one timerfd_settime at the end is enough,
+	 * nothing waits on the timerfd before that */
+	if (at == s->tfd_ms || s->dispatching)
 		return;
 	s->tfd_ms = at;
 	/* relative, not TFD_TIMER_ABSTIME: an LD_PRELOADed clock shifter
@@ -220,7 +225,6 @@ static int run_timers(struct sched *s)
 		if (!(n % 64))
 			now = mono_ms();
 	}
-	tfd_arm(s);
 	return n;
 }
 
@@ -232,6 +236,7 @@ int sched_dispatch(struct sched *s, int wait_ms)
 	k = epoll_wait(s->ep, evs, 64, wait_ms);
 	if (k < 0 && errno != EINTR)
 		return -errno;
+	s->dispatching = true;
 	for (i = 0; i < k; i++) {
 		uint64_t tag = evs[i].data.u64;
 		uint32_t fd = (uint32_t)tag;
@@ -240,8 +245,10 @@ int sched_dispatch(struct sched *s, int wait_ms)
 		if (tag == TFD_TAG) {
 			uint64_t ticks;
 
-			if (read(s->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+			if (read(s->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN) {
+				s->dispatching = false;
 				return -errno;
+			}
 			s->tfd_ms = 0;	/* expired: armed again below */
 			continue;
 		}
@@ -252,5 +259,8 @@ int sched_dispatch(struct sched *s, int wait_ms)
 		h->cb(h->arg, (int)fd, evs[i].events);
 		n++;
 	}
-	return n + run_timers(s);
+	n += run_timers(s);
+	s->dispatching = false;
+	tfd_arm(s);
+	return n;
 }

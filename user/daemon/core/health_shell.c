@@ -14,6 +14,7 @@
  * baseline backend going down is not held against the canary. Here a
  * canary transition only makes the rollout tick at once.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
@@ -22,6 +23,14 @@
 #include "metrics.h"
 
 #define SLUICED_HEALTH_RELOAD_MS 5000
+
+/* the module's state (d->mod[MOD_HEALTH]) */
+struct health {
+	struct hs *hs;			/* NULL until the instance exists */
+	__u64 reload_ms;		/* the last re-read of --config */
+	unsigned int targets;
+	bool cfg_bad;			/* the last re-read failed (said once) */
+};
 
 static bool rollout_running(const struct rollout *r)
 {
@@ -56,7 +65,7 @@ static void on_event(void *arg, const struct hs_event *e)
 		r->next_ms = 0;	/* judged on the loop's next tick */
 }
 
-static void reload(struct daemon *d)
+static void reload(struct daemon *d, struct health *H)
 {
 	struct sluice_config *cfg;
 	char err[1024];
@@ -66,59 +75,91 @@ static void reload(struct daemon *d)
 		return;
 	cfg = sluice_config_parse(d->o.config_path, err, sizeof(err));
 	if (!cfg) {
-		if (!d->health_cfg_bad)
+		if (!H->cfg_bad)
 			dlog(d, LOG_ERR_, "health checks: %s; keeping the checks as they were", err);
-		d->health_cfg_bad = true;
+		H->cfg_bad = true;
 		return;
 	}
-	d->health_cfg_bad = false;
-	n = hs_configure(d->hs, cfg);
+	H->cfg_bad = false;
+	n = hs_configure(H->hs, cfg);
 	if (n < 0)
 		dlog(d, LOG_ERR_, "health checks: cannot set the targets: %s", strerror(-n));
-	else if ((unsigned int)n != d->health_targets)
+	else if ((unsigned int)n != H->targets)
 		dlog(d, LOG_INFO_, "health checks: %d backends checked", n);
 	if (n >= 0)
-		d->health_targets = n;
+		H->targets = n;
 	sluice_config_free(cfg);
+}
+
+int health_start(struct daemon *d, char *err, size_t errlen)
+{
+	if (!(d->mod[MOD_HEALTH] = calloc(1, sizeof(struct health)))) {
+		snprintf(err, errlen, "health checks: out of memory");
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void health_tick(struct daemon *d, __u64 now)
 {
-	struct hc_opts o = { .sched = d->sched };
+	/* the checker on the daemon's loop, with its HTTP client and its
+	 * command runner (externals.c) */
+	struct hc_opts o = { .sched = d->sched, .http = d->hc, .cmd = d->cr };
+	struct health *H = d->mod[MOD_HEALTH];
 	char err[256];
 
-	if (!d->s || !d->o.config_path)
+	if (!H || !d->s || !d->o.config_path)
 		return;
-	if (!d->hs) {
-		d->hs = hs_new(d->s, &o, on_event, d, err, sizeof(err));
-		if (!d->hs) {
+	if (!H->hs) {
+		H->hs = hs_new(d->s, &o, on_event, d, err, sizeof(err));
+		if (!H->hs) {
 			dlog(d, LOG_ERR_, "health checks: %s", err);
 			return;
 		}
-		d->health_reload_ms = 0;
+		H->reload_ms = 0;
 	}
-	if (now - d->health_reload_ms >= SLUICED_HEALTH_RELOAD_MS) {
-		d->health_reload_ms = now;
-		reload(d);
+	if (now - H->reload_ms >= SLUICED_HEALTH_RELOAD_MS) {
+		H->reload_ms = now;
+		reload(d, H);
 	}
+}
+
+/* SIGHUP: the checks are re-read on the next tick */
+void health_reload(struct daemon *d)
+{
+	struct health *H = d->mod[MOD_HEALTH];
+
+	if (H)
+		H->reload_ms = 0;
 }
 
 void health_free(struct daemon *d)
 {
-	hs_free(d->hs);
-	d->hs = NULL;
+	struct health *H = d->mod[MOD_HEALTH];
+
+	if (!H)
+		return;
+	hs_free(H->hs);
+	free(H);
+	d->mod[MOD_HEALTH] = NULL;
+}
+
+static const struct hc *checker(struct daemon *d)
+{
+	struct health *H = d->mod[MOD_HEALTH];
+
+	return H && H->hs ? hs_checker(H->hs) : NULL;
 }
 
 json_t *health_json(struct daemon *d, const char *service)
 {
 	static const char *const pool[] = { "baseline", "canary" };
 	json_t *arr = json_array();
-	const struct hc *hc;
+	const struct hc *hc = checker(d);
 	unsigned int i;
 
-	if (!d->hs || !arr)
+	if (!hc || !arr)
 		return arr;
-	hc = hs_checker(d->hs);
 	for (i = 0; i < hc_count(hc); i++) {
 		const struct hc_target *t = hc_target_at(hc, i);
 		struct hc_status st;
@@ -145,12 +186,11 @@ json_t *health_json(struct daemon *d, const char *service)
 
 void health_metrics(struct daemon *d, struct metrics_snapshot *m)
 {
-	const struct hc *hc;
+	const struct hc *hc = checker(d);
 	unsigned int i;
 
-	if (!d->hs)
+	if (!hc)
 		return;
-	hc = hs_checker(d->hs);
 	for (i = 0; i < hc_count(hc); i++) {
 		const struct hc_target *t = hc_target_at(hc, i);
 		struct metrics_backend *b = metrics_snapshot_add_backend(m);
