@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 N=${ROLLOUT_N:-1000}
 WIN=${ROLLOUT_WINDOW:-30}
 B=build
+SLUICED=${SLUICED:-$B/sluiced}
 D=$(mktemp -d /tmp/rollout-bench.$$.XXXX)
 PIN=/sys/fs/bpf/sluice-rbench-$$
 PID=
@@ -53,7 +54,7 @@ PY
 t0=$(date +%s.%N)
 $B/sluice -d "$PIN" apply -f "$D/svc.yaml" >/dev/null
 t1=$(date +%s.%N)
-$B/sluiced --pin-dir "$PIN" --socket "$D/ctl.sock" --db "$D/state.db" 2>"$D/sluiced.log" &
+"$SLUICED" --pin-dir "$PIN" --socket "$D/ctl.sock" --db "$D/state.db" 2>"$D/sluiced.log" &
 PID=$!
 for _ in $(seq 100); do [ -S "$D/ctl.sock" ] && break; sleep 0.05; done
 start=$(python3 tests/bench/ctl_bench.py start "$D/ctl.sock" "$D/plan.yaml" svc "$N")

@@ -52,6 +52,7 @@ void ro_free_all(struct daemon *d)
 	free(d->ro);
 	d->ro = NULL;
 	d->nro = d->cap = 0;
+	sample_free(d);
 }
 
 static int ro_add(struct daemon *d, struct rollout *r)
@@ -441,6 +442,9 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	r->next_ms += r->interval_ms;
 	if (r->next_ms <= now)
 		r->next_ms = now + r->interval_ms;
+	if (sample_quiet(d, r, now))
+		return;		/* nothing moved, nothing due */
+	r->look.full_ms = now;
 	e = sample_fill(d, r, &d->obs);
 	if (!r->resolved && d->obs.exists) {
 		if (resolve(d, r->plan, d->obs.mode, err, sizeof(err))) {
@@ -473,6 +477,8 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	r->error[0] = '\0';
+	if (significant(&d->out))
+		r->look.valid = false;	/* the next tick sees what it did */
 	fp_kinds |= out_kinds(&d->out);
 	if (eng_terminal(r->st.phase))
 		gs_cancel(d, r->service);	/* its commands end with it */
@@ -512,6 +518,7 @@ int ro_tick(struct daemon *d, __u64 now)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
 	d->in_round = false;
+	sample_round_end(d);
 	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
@@ -708,6 +715,7 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 	__u64 now = steady_ms();
 
 	fp_kinds = out_kinds(&d->out);
+	r->look.valid = false;		/* the next tick is a full one */
 	if (eng_terminal(r->st.phase))
 		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);

@@ -53,6 +53,13 @@ struct rollout {
 	bool dirty;				/* st differs from the store */
 	__u64 sample_minute;			/* last per-minute sample */
 	char error[1024];			/* why it cannot tick now */
+	/* what the last full tick observed, for the 100 ms look between
+	 * them (sample.c: sample_quiet) */
+	struct {
+		bool valid;
+		__u32 rings, kill, sweeps;
+		__u64 stamp, canary, full_ms;
+	} look;
 	/* the last recorded evaluation per gate: one that repeats it
 	 * exactly (same step, verdict and counts: no new traffic) is not
 	 * recorded again (audit.c) */
@@ -95,6 +102,7 @@ struct daemon {
 	/* the rings in use, read once per tick round (sample_fill) */
 	bool in_round;
 	unsigned int round_rings;
+	struct look_round *look;	/* sample.c: the round's kill words */
 	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
@@ -192,6 +200,13 @@ json_t *ro_history_json(struct daemon *d, const char *service, unsigned int limi
 /* sample.c */
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
 void sample_sweep(struct daemon *d);
+/* May r's tick at now be skipped? Nothing it observes moved since its
+ * last full tick (sample_fill), the engine has nothing due by time
+ * (eng_tick_quiet), and a full tick ran within the last second. Reads
+ * the canary's counters (one lookup) and, once per round, the kill words. */
+bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now);
+void sample_round_end(struct daemon *d);
+void sample_free(struct daemon *d);
 /* rollouts.c: the per-minute sample of r's service (d->obs filled) */
 void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now);
 /* bad events and new flows per variant, the mode's default signals */
