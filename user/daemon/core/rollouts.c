@@ -34,11 +34,11 @@ struct rollout *ro_find(struct daemon *d, const char *service)
 	return NULL;
 }
 
-static void ro_free(struct rollout *r)
+static void ro_free(struct daemon *d, struct rollout *r)
 {
 	if (!r)
 		return;
-	sluice_plan_free(r->plan);
+	plan_put(d, r->plan);
 	free(r->plan_text);
 	free(r);
 }
@@ -48,11 +48,12 @@ void ro_free_all(struct daemon *d)
 	unsigned int i;
 
 	for (i = 0; i < d->nro; i++)
-		ro_free(d->ro[i]);
+		ro_free(d, d->ro[i]);
 	free(d->ro);
 	d->ro = NULL;
 	d->nro = d->cap = 0;
 	sample_free(d);
+	plan_pool_free(d);
 }
 
 static int ro_add(struct daemon *d, struct rollout *r)
@@ -271,7 +272,7 @@ static int load_one(void *ctx, const struct store_rollout *row)
 		goto bad;
 	return 0;
 bad:
-	ro_free(r);
+	ro_free(d, r);
 	return e ? e : -EUCLEAN;
 }
 
@@ -455,6 +456,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 			return;
 		}
 		r->resolved = true;
+		r->plan = plan_share(d, r->plan);
 		r->error[0] = '\0';
 	}
 	if (!r->resolved) {
@@ -775,7 +777,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 		goto out;
 	}
 	snprintf(n->service, sizeof(n->service), "%s", a->service);
-	n->plan = plan;
+	n->plan = plan_share(d, plan);
 	n->resolved = true;
 	n->plan_text = text;
 	snprintf(n->plan_name, sizeof(n->plan_name), "%s", name);
@@ -811,7 +813,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 		for (i = 0; i < d->nro; i++)
 			if (d->ro[i] == r)
 				d->ro[i] = n;
-		ro_free(r);
+		ro_free(d, r);
 	} else if (ro_add(d, n)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
 		goto out;
@@ -821,7 +823,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	(void)fresh;
 out:
 	if (n)
-		ro_free(n);
+		ro_free(d, n);
 	sluice_plan_free(plan);
 	free(text);
 }
@@ -854,6 +856,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 			}
 		} else {
 			r->resolved = true;
+			r->plan = plan_share(d, r->plan);
 		}
 	}
 	sample_fill(d, r, &d->obs);

@@ -103,6 +103,7 @@ struct daemon {
 	bool in_round;
 	unsigned int round_rings;
 	struct look_round *look;	/* sample.c: the round's kill words */
+	struct plan_pool *plans;	/* plan_share.c */
 	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
@@ -157,6 +158,13 @@ int ctl_accept(struct daemon *d);
 void ctl_readable(struct daemon *d, unsigned int slot);
 void ctl_expire(struct daemon *d, __u64 now);
 void ctl_cleanup(struct daemon *d);
+
+/* plan_share.c: a resolved plan for a rollout (p, or an equal one
+ * already shared: p is then freed); plan_put drops a rollout's plan
+ * (shared or not) */
+struct sluice_plan *plan_share(struct daemon *d, struct sluice_plan *p);
+void plan_put(struct daemon *d, struct sluice_plan *p);
+void plan_pool_free(struct daemon *d);
 
 /* rollouts.c: the engine's shell */
 int ro_load(struct daemon *d, char *err, size_t errlen);
