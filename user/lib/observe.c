@@ -42,8 +42,24 @@ static int cached_cfg(struct sluice *s, __u32 id, struct sluice_svc_cfg *cfg)
 	return 0;
 }
 
+static int view(struct sluice *s, const char *name, struct sluice_service_view *v,
+		const __u32 *kill_words, __u32 nwords, __u32 kill_all);
+
 int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v)
+{
+	return view(s, name, v, NULL, 0, 0);
+}
+
+int sluice_service_view_kill(struct sluice *s, const char *name,
+			     struct sluice_service_view *v, const __u32 *kill_words,
+			     __u32 nwords, __u32 kill_all)
+{
+	return view(s, name, v, kill_words, nwords, kill_all);
+}
+
+static int view(struct sluice *s, const char *name, struct sluice_service_view *v,
+		const __u32 *kill_words, __u32 nwords, __u32 kill_all)
 {
 	const struct sluice_exposure *e;
 	struct sluice_svc_cfg cfg = {};
@@ -77,6 +93,11 @@ int sluice_service_view(struct sluice *s, const char *name,
 	} else {
 		memcpy(v->weight, cfg.weight, sizeof(v->weight));
 		v->lkg = cfg.lkg;
+	}
+	if (kill_words && id < nwords) {	/* read in one batch by the caller */
+		v->kill = kill_words[id];
+		v->kill_all = kill_all;
+		return 0;
 	}
 	if (bpf_map_lookup_elem(s->kill_fd, &id, &v->kill) < 0 ||
 	    bpf_map_lookup_elem(s->kill_fd, &all, &v->kill_all) < 0)

@@ -253,6 +253,12 @@ struct sluice_service_view {
 /* *id: a hint (the id of the last call, or SLUICE_MAX_SERVICES). */
 int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v);
+/* The same with the kill words taken from kill_words[0, nwords) and
+ * kill_all (sluice_kill_words, read once for many services) where id
+ * falls in them: no kill-switch syscall. */
+int sluice_service_view_kill(struct sluice *s, const char *name,
+			     struct sluice_service_view *v, const __u32 *kill_words,
+			     __u32 nwords, __u32 kill_all);
 /* Rings in use: bit i set for ring i (ring 0 always). */
 int sluice_rings_in_use(struct sluice *s, unsigned int *mask);
 /* Counters summed over CPUs. */

@@ -107,10 +107,27 @@ static void look_record(struct daemon *d, struct rollout *r, const struct eng_ob
 	r->look.sweeps = look_round(d) ? d->look->sweeps : 0;
 }
 
-bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
+/* The kill words of every rollout's service, once per round. */
+static bool round_kill(struct daemon *d)
 {
 	struct look_round *L = look_round(d);
 	unsigned int i;
+
+	if (!L || !d->in_round)
+		return false;
+	if (L->valid)
+		return true;
+	L->n = 0;
+	for (i = 0; i < d->nro; i++)
+		if (d->ro[i]->svc_id < SLUICE_MAX_SERVICES && d->ro[i]->svc_id >= L->n)
+			L->n = d->ro[i]->svc_id + 1;
+	L->valid = sluice_kill_words(d->s, L->n, L->words, &L->all) == 0;
+	return L->valid;
+}
+
+bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
+{
+	struct look_round *L = look_round(d);
 	__u64 stamp, sum;
 
 	if (!L || !r->look.valid || !r->resolved || !d->s || !d->in_round || now - r->look.full_ms >= SLUICED_INTERVAL_MS ||
@@ -123,16 +140,8 @@ bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
 	if (r->look.rings != d->round_rings || r->look.sweeps != L->sweeps ||
 	    sluice_service_stamp(d->s, r->svc_id, r->service, &stamp) || stamp != r->look.stamp)
 		return false;
-	if (!L->valid) {	/* the kill words of every rollout's service */
-		L->n = 0;
-		for (i = 0; i < d->nro; i++)
-			if (d->ro[i]->svc_id < SLUICE_MAX_SERVICES && d->ro[i]->svc_id >= L->n)
-				L->n = d->ro[i]->svc_id + 1;
-		if (sluice_kill_words(d->s, L->n, L->words, &L->all))
-			return false;
-		L->valid = true;
-	}
-	if (r->svc_id >= L->n || (L->words[r->svc_id] | L->all) != r->look.kill)
+	if (!round_kill(d) || r->svc_id >= L->n ||
+	    (L->words[r->svc_id] | L->all) != r->look.kill)
 		return false;
 	if (sluice_counters_sum(d->s, r->svc_id, SLUICE_CANARY, d->round_rings, &sum))
 		return false;
@@ -160,7 +169,11 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	memset(obs, 0, sizeof(*obs));
 	if (!d->s)
 		return -ENODEV;
-	err = sluice_service_view(d->s, r->service, &v);
+	if (round_kill(d))	/* in a round: its kill words, no syscall */
+		err = sluice_service_view_kill(d->s, r->service, &v, d->look->words,
+					       d->look->n, d->look->all);
+	else
+		err = sluice_service_view(d->s, r->service, &v);
 	if (err)
 		return err;	/* exists stays false: gates error, never pass */
 	r->svc_id = v.id;
