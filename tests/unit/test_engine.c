@@ -978,6 +978,107 @@ static void test_burst_evaluates_early(void)
 	sluice_plan_free(p);
 }
 
+/*
+ * sluiced skips a 100 ms tick when eng_tick_quiet says the engine has
+ * nothing due by time and nothing it observes moved since its last tick
+ * (sample.c). Two runs of the same traffic, one ticking every 100 ms, one
+ * skipping such ticks (and ticking at least once a second, as sluiced):
+ * the same transitions and evaluations at the same times, the same end.
+ */
+struct qlog {
+	char text[8192];
+	size_t n;
+};
+
+static void qlog_out(struct qlog *l, const struct eng_out *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < out->nevents && l->n < sizeof(l->text) - 64; i++)
+		l->n += snprintf(l->text + l->n, sizeof(l->text) - l->n, "%s@%llu ",
+				 eng_event_type_name(out->events[i].type),
+				 (unsigned long long)(out->events[i].at_ms - T0));
+	for (i = 0; i < out->nactions && l->n < sizeof(l->text) - 64; i++)
+		l->n += snprintf(l->text + l->n, sizeof(l->text) - l->n, "act%d ",
+				 out->actions[i].kind);
+}
+
+static void test_quiet_ticks_skipped(void)
+{
+	static const char yaml[] =
+		"steps:\n"
+		"  - weight: 5%\n    hold: 20s\n"
+		"  - weight: 20%\n    hold: 20s\n"
+		"  - weight: 50%\n    hold: 1h\n"
+		"gates:\n"
+		"  - name: errors\n    metric: error_ratio\n    max_increase: 20%\n"
+		"    confidence: 99%\n    interval: 5s\n    min_samples: 5\n";
+	struct sluice_plan *p = plan_of(yaml);
+	static struct run a, b;
+	static struct qlog la, lb;
+	static struct eng_obs seen;
+	__u64 last_full = 0;
+	unsigned int i, skipped = 0, ticked = 0;
+
+	subtest("ticks skipped when quiet and unchanged: the same rollout");
+	/* little traffic: most 100 ms see no canary flow */
+	run_init(&a, 31, 30, 0.02, 0.02);
+	run_init(&b, 31, 30, 0.02, 0.02);
+	a.sim.obs.tick_ms = b.sim.obs.tick_ms = 100;
+	cmd(&a, p, ENG_CMD_START, false);
+	cmd(&b, p, ENG_CMD_START, false);
+	seen = b.sim.obs;
+	last_full = b.now;
+	for (i = 0; i < 1200 && !eng_terminal(a.st.phase); i++) {
+		if (i == 900)	/* then the canary refuses every connection */
+			a.sim.rate[SLUICE_CANARY] = b.sim.rate[SLUICE_CANARY] = 1;
+		tick_ms(&a, p, 100);
+		qlog_out(&la, &a.out);
+		sim_traffic(&b.sim, 100);
+		b.now += 100;
+		if (b.now - last_full < 1000 &&
+		    eng_tick_quiet(p, &b.st, &b.env, 100, b.now) &&
+		    !memcmp(seen.fs[SLUICE_CANARY], b.sim.obs.fs[SLUICE_CANARY],
+			    sizeof(seen.fs[SLUICE_CANARY])) &&
+		    !memcmp(seen.weight, b.sim.obs.weight, sizeof(seen.weight)) &&
+		    seen.kill == b.sim.obs.kill && seen.gen == b.sim.obs.gen) {
+			skipped++;
+			continue;
+		}
+		ticked++;
+		last_full = b.now;
+		if (eng_tick(p, &b.st, &b.sim.obs, &b.env, b.now, &b.out)) {
+			fprintf(stderr, "  tick: %s\n", b.out.error);
+			exit(1);
+		}
+		seen = b.sim.obs;
+		sim_apply(&b.sim, &b.out);
+		note(&b);
+		qlog_out(&lb, &b.out);
+		for (unsigned int k = 0; k < b.out.nevents; k++)
+			if (b.out.events[k].type != ENG_EV_GATE)
+				last_full = 0;	/* the next tick sees what it did */
+		if (b.out.nactions)
+			last_full = 0;
+	}
+	fprintf(stderr, "  %u ticks, %u skipped; %s at %llu ms: %s\n", ticked + skipped,
+		skipped, eng_phase_name(a.st.phase), (unsigned long long)(a.now - T0),
+		a.st.end_reason);
+	ASSERT_TRUE(skipped > (ticked + skipped) / 3, "a third of the ticks or more were skipped");
+	ASSERT_EQ(a.steps_seen, 3, "all three steps entered");
+	ASSERT_EQ(a.st.phase, ENG_ROLLED_BACK, "the fault rolled it back");
+	ASSERT_EQ(b.st.phase, a.st.phase, "same phase");
+	ASSERT_EQ(b.st.step, a.st.step, "same step");
+	ASSERT_EQ(b.gate_events, a.gate_events, "same number of gate evaluations");
+	ASSERT_EQ(b.st.gates[0].last_eval_ms, a.st.gates[0].last_eval_ms,
+		  "the last evaluation at the same time");
+	ASSERT_TRUE(!strcmp(la.text, lb.text), "the same events and actions at the same times");
+	if (strcmp(la.text, lb.text))
+		fprintf(stderr, "  every tick: %s\n  skipping:   %s\n", la.text, lb.text);
+	ASSERT_TRUE(!strcmp(a.st.end_reason, b.st.end_reason), "the same reason");
+	sluice_plan_free(p);
+}
+
 static void test_equal_canary_fast_ticks(void)
 {
 	struct sluice_plan *p = plan_of(ramp_yaml);
@@ -1325,6 +1426,7 @@ int main(void)
 	test_first_interval_counts();
 	test_burst_evaluates_early();
 	test_equal_canary_fast_ticks();
+	test_quiet_ticks_skipped();
 	test_fleet_judged_on_sums();
 	test_fleet_leader_loss();
 	test_fleet_node_leaves();

@@ -42,8 +42,24 @@ static int cached_cfg(struct sluice *s, __u32 id, struct sluice_svc_cfg *cfg)
 	return 0;
 }
 
+static int view(struct sluice *s, const char *name, struct sluice_service_view *v,
+		const __u32 *kill_words, __u32 nwords, __u32 kill_all);
+
 int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v)
+{
+	return view(s, name, v, NULL, 0, 0);
+}
+
+int sluice_service_view_kill(struct sluice *s, const char *name,
+			     struct sluice_service_view *v, const __u32 *kill_words,
+			     __u32 nwords, __u32 kill_all)
+{
+	return view(s, name, v, kill_words, nwords, kill_all);
+}
+
+static int view(struct sluice *s, const char *name, struct sluice_service_view *v,
+		const __u32 *kill_words, __u32 nwords, __u32 kill_all)
 {
 	const struct sluice_exposure *e;
 	struct sluice_svc_cfg cfg = {};
@@ -78,6 +94,11 @@ int sluice_service_view(struct sluice *s, const char *name,
 		memcpy(v->weight, cfg.weight, sizeof(v->weight));
 		v->lkg = cfg.lkg;
 	}
+	if (kill_words && id < nwords) {	/* read in one batch by the caller */
+		v->kill = kill_words[id];
+		v->kill_all = kill_all;
+		return 0;
+	}
 	if (bpf_map_lookup_elem(s->kill_fd, &id, &v->kill) < 0 ||
 	    bpf_map_lookup_elem(s->kill_fd, &all, &v->kill_all) < 0)
 		return sluice_seterr(s, errno, "cannot read the kill switch: %s",
@@ -109,6 +130,8 @@ static int array_range(struct sluice *s, int fd, __u32 first, __u32 n,
 
 	if (n > SVC_ENTRIES)
 		return -EINVAL;
+	if (n == 1)
+		return bpf_map_lookup_elem(fd, &first, out) < 0 ? -errno : 0;
 	err = bpf_map_lookup_batch(fd, first ? &in : NULL, &outb, keys, out,
 				   &cnt, &o);
 	if ((!err || errno == ENOENT) && cnt == n)
@@ -133,7 +156,7 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	struct sluice_flow_stats *pc;
 	struct sluice_lat_hist *lh;
 	int v, r, c, k, err;
-	unsigned int b;
+	unsigned int b, hi;
 
 	if (svc_id >= SLUICE_MAX_SERVICES)
 		return sluice_seterr(s, EINVAL, "no service with id %u", svc_id);
@@ -147,7 +170,19 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			return sluice_seterr(s, ENOMEM, "out of memory");
 	}
 	pc = s->pcpu_buf;
-	err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
+	/* per-CPU values are the cost: read the rings up to the highest in
+	 * use, per variant (one ring: 2 entries of 16) */
+	for (hi = SLUICE_MAX_RINGS; hi > 1 && !(ring_mask & (1u << (hi - 1))); hi--)
+		;
+	memset(pc, 0, fsz * SVC_ENTRIES);
+	if (hi == SLUICE_MAX_RINGS) {
+		err = array_range(s, s->flow_stats_fd, first, SVC_ENTRIES, fsz, pc);
+	} else {
+		err = array_range(s, s->flow_stats_fd, first, hi, fsz, pc);
+		if (!err)
+			err = array_range(s, s->flow_stats_fd, first + SLUICE_MAX_RINGS, hi,
+					  fsz, (char *)pc + SLUICE_MAX_RINGS * fsz);
+	}
 	if (err)
 		return sluice_seterr(s, -err, "cannot read counters: %s", strerror(-err));
 	memset(fs, 0, sizeof(struct sluice_flow_stats) * SVC_ENTRIES);
@@ -161,8 +196,13 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 	if (!health)
 		return 0;
 	memset(sweep, 0, sizeof(sweep));
-	if (nat)
+	if (nat && hi == SLUICE_MAX_RINGS) {
 		array_range(s, s->hs_sweep_fd, first, SVC_ENTRIES, sizeof(__u64), sweep);
+	} else if (nat) {
+		array_range(s, s->hs_sweep_fd, first, hi, sizeof(__u64), sweep);
+		array_range(s, s->hs_sweep_fd, first + SLUICE_MAX_RINGS, hi, sizeof(__u64),
+			    sweep + SLUICE_MAX_RINGS);
+	}
 	memset(health, 0, sizeof(*health) * SLUICE_VARIANTS);
 	lh = s->pcpu_buf;
 	for (v = 0; v < SLUICE_VARIANTS; v++) {
@@ -192,4 +232,87 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			h->hs_samples += h->lat[b];
 	}
 	return 0;
+}
+
+/* ---- the 100 ms look: has anything moved? ------------------------------ */
+
+int sluice_service_stamp(struct sluice *s, __u32 id, const char *name, __u64 *stamp)
+{
+	const struct sluice_exposure *e;
+	__u64 h = 1469598103934665603ull;
+	__u32 w[4];
+	int r;
+
+	if (id >= SLUICE_MAX_SERVICES || !(s->meta[id].flags & SLUICE_SVC_IN_USE) ||
+	    strncmp(s->meta[id].name, name, SLUICE_NAME_LEN))
+		return -ENOENT;
+	e = &s->exp[id];
+	w[0] = __atomic_load_n(&s->meta[id].gen, __ATOMIC_ACQUIRE);
+	w[1] = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE);
+	w[2] = __atomic_load_n(&e->lkg, __ATOMIC_RELAXED);
+	w[3] = s->meta[id].flags;
+	for (r = 0; r < 4; r++)
+		h = (h ^ w[r]) * 1099511628211ull;
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		h = (h ^ __atomic_load_n(&e->weight[r], __ATOMIC_RELAXED)) * 1099511628211ull;
+	*stamp = h;
+	return 0;
+}
+
+int sluice_counters_sum(struct sluice *s, __u32 svc_id, int variant,
+			unsigned int ring_mask, __u64 *sum)
+{
+	size_t fsz = sizeof(struct sluice_flow_stats) * s->ncpus;
+	const __u64 *p;
+	unsigned int hi, i;
+	int err;
+
+	if (svc_id >= SLUICE_MAX_SERVICES || variant < 0 || variant >= SLUICE_VARIANTS)
+		return sluice_seterr(s, EINVAL, "no service with id %u", svc_id);
+	if (!s->pcpu_buf) {	/* sized as sluice_counters_get sizes it */
+		size_t want = fsz * SVC_ENTRIES;
+
+		if (want < sizeof(struct sluice_lat_hist) * s->ncpus)
+			want = sizeof(struct sluice_lat_hist) * s->ncpus;
+		s->pcpu_buf = malloc(want);
+		if (!s->pcpu_buf)
+			return sluice_seterr(s, ENOMEM, "out of memory");
+	}
+	for (hi = SLUICE_MAX_RINGS; hi > 1 && !(ring_mask & (1u << (hi - 1))); hi--)
+		;
+	err = array_range(s, s->flow_stats_fd, SLUICE_STATS_INDEX(svc_id, variant, 0), hi,
+			  fsz, s->pcpu_buf);
+	if (err)
+		return sluice_seterr(s, -err, "cannot read counters: %s", strerror(-err));
+	*sum = 0;
+	p = s->pcpu_buf;
+	for (i = 0; i < fsz * hi / sizeof(__u64); i++)
+		*sum += p[i];
+	return 0;
+}
+
+int sluice_kill_words(struct sluice *s, __u32 n, __u32 *words, __u32 *all)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 idx = SLUICE_KILL_ALL_INDEX, outb, cnt = n, i, *keys;
+	int err = 0;
+
+	if (n > SLUICE_MAX_SERVICES)
+		n = cnt = SLUICE_MAX_SERVICES;
+	if (bpf_map_lookup_elem(s->kill_fd, &idx, all) < 0)
+		return sluice_seterr(s, errno, "cannot read the kill switch: %s", strerror(errno));
+	if (!n)
+		return 0;
+	keys = malloc(n * sizeof(*keys));
+	if (!keys)
+		return sluice_seterr(s, ENOMEM, "out of memory");
+	if ((bpf_map_lookup_batch(s->kill_fd, NULL, &outb, keys, words, &cnt, &o) < 0 &&
+	     errno != ENOENT) || cnt != n) {
+		for (i = 0; i < n && !err; i++)
+			if (bpf_map_lookup_elem(s->kill_fd, &i, &words[i]) < 0)
+				err = sluice_seterr(s, errno, "cannot read the kill switch: %s",
+						    strerror(errno));
+	}
+	free(keys);
+	return err;
 }

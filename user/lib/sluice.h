@@ -253,6 +253,12 @@ struct sluice_service_view {
 /* *id: a hint (the id of the last call, or SLUICE_MAX_SERVICES). */
 int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v);
+/* The same with the kill words taken from kill_words[0, nwords) and
+ * kill_all (sluice_kill_words, read once for many services) where id
+ * falls in them: no kill-switch syscall. */
+int sluice_service_view_kill(struct sluice *s, const char *name,
+			     struct sluice_service_view *v, const __u32 *kill_words,
+			     __u32 nwords, __u32 kill_all);
 /* Rings in use: bit i set for ring i (ring 0 always). */
 int sluice_rings_in_use(struct sluice *s, unsigned int *mask);
 /* Counters summed over CPUs. */
@@ -309,6 +315,22 @@ int sluice_counters_get(struct sluice *s, __u32 svc_id, bool nat,
 			unsigned int ring_mask,
 			struct sluice_flow_stats fs[SLUICE_VARIANTS][SLUICE_MAX_RINGS],
 			struct sluice_health health[SLUICE_VARIANTS]);
+
+/*
+ * A poller's check that nothing moved since its last full read (sluiced's
+ * 100 ms look between gate evaluations). sluice_service_stamp: no
+ * syscall, from the mmapped metadata and exposure: a hash of the
+ * configuration generation, weights and last-known-good of service id,
+ * -ENOENT when id no longer holds name; an equal stamp, an unchanged view
+ * (the kill words aside). sluice_counters_sum: every counter of one variant
+ * over the rings up to the highest in ring_mask, summed (one lookup for one
+ * ring): it moves when any of them moves. sluice_kill_words: the kill words
+ * of services [0, n) in one batch, and the global word.
+ */
+int sluice_service_stamp(struct sluice *s, __u32 id, const char *name, __u64 *stamp);
+int sluice_counters_sum(struct sluice *s, __u32 svc_id, int variant,
+			unsigned int ring_mask, __u64 *sum);
+int sluice_kill_words(struct sluice *s, __u32 n, __u32 *words, __u32 *all);
 
 /* Entries in the two connection tables (a walk: not for the hot path). */
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed);

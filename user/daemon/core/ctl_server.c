@@ -320,7 +320,8 @@ static int reply(struct client *c, const struct ctl_result *res)
 {
 	json_t *o = res->data && res->code == SLUICE_CTL_OK ? json_incref(res->data)
 							    : json_object();
-	char *line;
+	char *line, *nl;
+	size_t n;
 	int err;
 
 	json_object_set_new(o, "v", json_integer(SLUICE_CTL_VERSION));
@@ -329,12 +330,17 @@ static int reply(struct client *c, const struct ctl_result *res)
 		json_object_set_new(o, "error", json_string(res->error));
 	line = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!line)
+	n = line ? strlen(line) : 0;
+	nl = line ? realloc(line, n + 1) : NULL;
+	if (!nl) {
+		free(line);
 		return -1;
-	err = queue_out(c, line, strlen(line));
-	if (!err)
-		err = queue_out(c, "\n", 1);
-	free(line);
+	}
+	nl[n] = '\n';
+	/* one piece: the backlog bounds what earlier replies left unread,
+	 * never the size of this one (status of 4,096 rollouts is ~4 MiB) */
+	err = queue_out(c, nl, n + 1);
+	free(nl);
 	return err;
 }
 

@@ -31,11 +31,11 @@ struct rollout *ro_find(struct daemon *d, const char *service)
 	return NULL;
 }
 
-static void ro_free(struct rollout *r)
+static void ro_free(struct daemon *d, struct rollout *r)
 {
 	if (!r)
 		return;
-	sluice_plan_free(r->plan);
+	plan_put(d, r->plan);
 	free(r->plan_text);
 	free(r);
 }
@@ -45,10 +45,12 @@ void ro_free_all(struct daemon *d)
 	unsigned int i;
 
 	for (i = 0; i < d->nro; i++)
-		ro_free(d->ro[i]);
+		ro_free(d, d->ro[i]);
 	free(d->ro);
 	d->ro = NULL;
 	d->nro = d->cap = 0;
+	sample_free(d);
+	plan_pool_free(d);
 }
 
 static int ro_add(struct daemon *d, struct rollout *r)
@@ -267,7 +269,7 @@ static int load_one(void *ctx, const struct store_rollout *row)
 		goto bad;
 	return 0;
 bad:
-	ro_free(r);
+	ro_free(d, r);
 	return e ? e : -EUCLEAN;
 }
 
@@ -438,6 +440,9 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	r->next_ms += r->interval_ms;
 	if (r->next_ms <= now)
 		r->next_ms = now + r->interval_ms;
+	if (sample_quiet(d, r, now))
+		return;		/* nothing moved, nothing due */
+	r->look.full_ms = now;
 	e = sample_fill(d, r, &d->obs);
 	if (!r->resolved && d->obs.exists) {
 		if (resolve(d, r->plan, d->obs.mode, err, sizeof(err))) {
@@ -448,6 +453,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 			return;
 		}
 		r->resolved = true;
+		r->plan = plan_share(d, r->plan);
 		r->error[0] = '\0';
 	}
 	if (!r->resolved) {
@@ -470,6 +476,8 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		return;
 	}
 	r->error[0] = '\0';
+	if (significant(&d->out))
+		r->look.valid = false;	/* the next tick sees what it did */
 	fp_kinds |= out_kinds(&d->out);
 	if (eng_terminal(r->st.phase))
 		gs_cancel(d, r->service);	/* its commands end with it */
@@ -509,6 +517,7 @@ int ro_tick(struct daemon *d, __u64 now)
 		if (active(d->ro[i]) && d->ro[i]->next_ms <= now)
 			tick_one(d, d->ro[i], now);
 	d->in_round = false;
+	sample_round_end(d);
 	failpoint("before-commit");
 	if (store_commit(d->db)) {
 		/* nothing decided in this round is durable: act on none of
@@ -705,6 +714,7 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 	__u64 now = steady_ms();
 
 	fp_kinds = out_kinds(&d->out);
+	r->look.valid = false;		/* the next tick is a full one */
 	if (eng_terminal(r->st.phase))
 		gs_cancel(d, r->service);	/* its commands end with it */
 	audit_events(d, r, &d->out);
@@ -764,7 +774,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 		goto out;
 	}
 	snprintf(n->service, sizeof(n->service), "%s", a->service);
-	n->plan = plan;
+	n->plan = plan_share(d, plan);
 	n->resolved = true;
 	n->plan_text = text;
 	snprintf(n->plan_name, sizeof(n->plan_name), "%s", name);
@@ -800,7 +810,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 		for (i = 0; i < d->nro; i++)
 			if (d->ro[i] == r)
 				d->ro[i] = n;
-		ro_free(r);
+		ro_free(d, r);
 	} else if (ro_add(d, n)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
 		goto out;
@@ -810,7 +820,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	(void)fresh;
 out:
 	if (n)
-		ro_free(n);
+		ro_free(d, n);
 	sluice_plan_free(plan);
 	free(text);
 }
@@ -843,6 +853,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 			}
 		} else {
 			r->resolved = true;
+			r->plan = plan_share(d, r->plan);
 		}
 	}
 	sample_fill(d, r, &d->obs);

@@ -6,7 +6,9 @@
  * batched counters. Nothing is written.
  */
 #include <string.h>
+#include <stdlib.h>
 #include "sluiced.h"
+#include "external_gates.h"
 
 /* Active and down backends per pool, read from the records once per
  * configuration generation. */
@@ -51,6 +53,113 @@ bool plan_needs_latency(const struct sluice_plan *p)
 	return false;
 }
 
+/* ---- the 100 ms look ----------------------------------------------------
+ *
+ * A rollout with a gate judged against the baseline ticks every loop
+ * round (100 ms) so a burst of canary failures is caught before the
+ * gate's interval (gate_burst). Most of those ticks see nothing new. A
+ * look asks the engine whether the tick has anything due by time
+ * (eng_tick_quiet) and compares what a full tick would read with what the
+ * last one read: the service's stamp (configuration generation, weights,
+ * last-known-good: mmapped, no syscall), the canary's counters summed (one
+ * lookup; a burst needs new canary events), the kill words (one batch per
+ * round for every rollout), the rings in use and the handshake sweep. All
+ * equal: the tick is skipped, and the engine gets exactly the
+ * observations it got before, only not the repeats of an unchanged one.
+ * A full tick still runs at least once a second (the status text, the
+ * per-minute sample), as for a rollout without such a gate.
+ */
+struct look_round {
+	bool valid;		/* words[] read in this round */
+	__u32 n, all;
+	__u32 words[SLUICE_MAX_SERVICES];
+	unsigned int sweeps;	/* handshake sweeps that counted something */
+};
+
+static __u64 canary_sum(const struct eng_obs *obs)
+{
+	const __u64 *p = (const __u64 *)obs->fs[SLUICE_CANARY];
+	__u64 sum = 0;
+	size_t i;
+
+	for (i = 0; i < SLUICE_MAX_RINGS * sizeof(struct sluice_flow_stats) / sizeof(__u64); i++)
+		sum += p[i];
+	return sum;
+}
+
+static bool plan_needs_latency(const struct sluice_plan *p);
+
+static struct look_round *look_round(struct daemon *d)
+{
+	if (!d->look)
+		d->look = calloc(1, sizeof(*d->look));
+	return d->look;
+}
+
+static void look_record(struct daemon *d, struct rollout *r, const struct eng_obs *obs,
+			unsigned int rings)
+{
+	r->look.valid = sluice_service_stamp(d->s, obs->svc_id, r->service,
+					     &r->look.stamp) == 0;
+	r->look.rings = rings;
+	r->look.kill = obs->kill;
+	r->look.canary = canary_sum(obs);
+	r->look.sweeps = look_round(d) ? d->look->sweeps : 0;
+}
+
+/* The kill words of every rollout's service, once per round. */
+static bool round_kill(struct daemon *d)
+{
+	struct look_round *L = look_round(d);
+	unsigned int i;
+
+	if (!L || !d->in_round)
+		return false;
+	if (L->valid)
+		return true;
+	L->n = 0;
+	for (i = 0; i < d->nro; i++)
+		if (d->ro[i]->svc_id < SLUICE_MAX_SERVICES && d->ro[i]->svc_id >= L->n)
+			L->n = d->ro[i]->svc_id + 1;
+	L->valid = sluice_kill_words(d->s, L->n, L->words, &L->all) == 0;
+	return L->valid;
+}
+
+bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
+{
+	struct look_round *L = look_round(d);
+	__u64 stamp, sum;
+
+	if (!L || !r->look.valid || !r->resolved || !d->s || !d->in_round || now - r->look.full_ms >= SLUICED_INTERVAL_MS ||
+	    now / 60000 != r->sample_minute || plan_needs_latency(r->plan) ||
+	    extgate_plan_uses(r->plan) || r->svc_id >= SLUICE_MAX_SERVICES)
+		return false;
+	budget_env(d, r->service, &d->env.service);
+	if (!eng_tick_quiet(r->plan, &r->st, &d->env, r->interval_ms, now))
+		return false;
+	if (r->look.rings != d->round_rings || r->look.sweeps != L->sweeps ||
+	    sluice_service_stamp(d->s, r->svc_id, r->service, &stamp) || stamp != r->look.stamp)
+		return false;
+	if (!round_kill(d) || r->svc_id >= L->n ||
+	    (L->words[r->svc_id] | L->all) != r->look.kill)
+		return false;
+	if (sluice_counters_sum(d->s, r->svc_id, SLUICE_CANARY, d->round_rings, &sum))
+		return false;
+	return sum == r->look.canary;
+}
+
+void sample_round_end(struct daemon *d)
+{
+	if (d->look)
+		d->look->valid = false;
+}
+
+void sample_free(struct daemon *d)
+{
+	free(d->look);
+	d->look = NULL;
+}
+
 int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 {
 	struct sluice_service_view v = { .id = r->svc_id };
@@ -60,7 +169,11 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	memset(obs, 0, sizeof(*obs));
 	if (!d->s)
 		return -ENODEV;
-	err = sluice_service_view(d->s, r->service, &v);
+	if (round_kill(d))	/* in a round: its kill words, no syscall */
+		err = sluice_service_view_kill(d->s, r->service, &v, d->look->words,
+					       d->look->n, d->look->all);
+	else
+		err = sluice_service_view(d->s, r->service, &v);
 	if (err)
 		return err;	/* exists stays false: gates error, never pass */
 	r->svc_id = v.id;
@@ -90,6 +203,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	memcpy(obs->nbackends, v.nbackends, sizeof(obs->nbackends));
 	memcpy(obs->nactive, r->nactive, sizeof(obs->nactive));
 	memcpy(obs->ndown, r->ndown, sizeof(obs->ndown));
+	look_record(d, r, obs, rings);
 	return 0;
 }
 
@@ -108,7 +222,11 @@ void sample_sweep(struct daemon *d)
 
 			if (sluice_service_view(d->s, d->ro[i]->service, &v) == 0 &&
 			    v.mode == SLUICE_MODE_NAT) {
-				sluice_health_sweep(d->s, SLUICE_HS_TIMEOUT_NS, 0);
+				/* what it counts is in no flow counter: the next
+				 * look of every rollout is a full tick */
+				if (sluice_health_sweep(d->s, SLUICE_HS_TIMEOUT_NS, 0) > 0 &&
+				    look_round(d))
+					d->look->sweeps++;
 				return;
 			}
 		}

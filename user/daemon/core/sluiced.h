@@ -53,6 +53,13 @@ struct rollout {
 	bool dirty;				/* st differs from the store */
 	__u64 sample_minute;			/* last per-minute sample */
 	char error[1024];			/* why it cannot tick now */
+	/* what the last full tick observed, for the 100 ms look between
+	 * them (sample.c: sample_quiet) */
+	struct {
+		bool valid;
+		__u32 rings, kill, sweeps;
+		__u64 stamp, canary, full_ms;
+	} look;
 	/* the last recorded evaluation per gate: one that repeats it
 	 * exactly (same step, verdict and counts: no new traffic) is not
 	 * recorded again (audit.c) */
@@ -103,6 +110,8 @@ struct daemon {
 	/* the rings in use, read once per tick round (sample_fill) */
 	bool in_round;
 	unsigned int round_rings;
+	struct look_round *look;	/* sample.c: the round's kill words */
+	struct plan_pool *plans;	/* plan_share.c */
 	/* external gates, notifications, /metrics (externals.c) */
 	struct httpc *hc;
 	struct cmdrun *cr;
@@ -177,6 +186,13 @@ void ctl_readable(struct daemon *d, unsigned int slot);
 void ctl_expire(struct daemon *d, __u64 now);
 void ctl_cleanup(struct daemon *d);
 
+/* plan_share.c: a resolved plan for a rollout (p, or an equal one
+ * already shared: p is then freed); plan_put drops a rollout's plan
+ * (shared or not) */
+struct sluice_plan *plan_share(struct daemon *d, struct sluice_plan *p);
+void plan_put(struct daemon *d, struct sluice_plan *p);
+void plan_pool_free(struct daemon *d);
+
 /* rollouts.c: the engine's shell */
 int ro_load(struct daemon *d, char *err, size_t errlen);
 int ro_open_instance(struct daemon *d);
@@ -221,6 +237,13 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs);
 /* Does the plan have a handshake-latency gate (its histograms are read)? */
 bool plan_needs_latency(const struct sluice_plan *p);
 void sample_sweep(struct daemon *d);
+/* May r's tick at now be skipped? Nothing it observes moved since its
+ * last full tick (sample_fill), the engine has nothing due by time
+ * (eng_tick_quiet), and a full tick ran within the last second. Reads
+ * the canary's counters (one lookup) and, once per round, the kill words. */
+bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now);
+void sample_round_end(struct daemon *d);
+void sample_free(struct daemon *d);
 /* rollouts.c: the per-minute sample of r's service (d->obs filled) */
 void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now);
 /* bad events and new flows per variant, the mode's default signals */

@@ -1174,3 +1174,25 @@ __u64 eng_hold_left(const struct sluice_plan *plan, const struct eng_state *st)
 	step = &plan->steps[st->step];
 	return st->held_ms < step->hold_ms ? step->hold_ms - st->held_ms : 0;
 }
+
+bool eng_tick_quiet(const struct sluice_plan *plan, const struct eng_state *st,
+		    const struct eng_env *env, __u64 tick_ms, __u64 now_ms)
+{
+	bool frozen = frozen_env(env);
+	unsigned int i;
+	__u64 held;
+
+	if (st->phase != ENG_PROGRESSING || frozen != st->frozen || st->hook_pending ||
+	    st->promote_pending || st->resume_kill_pending || plan->pre_step_hook[0] ||
+	    st->step < 0 || (unsigned int)st->step >= plan->nsteps ||
+	    st->ngates != plan->ngates || now_ms < st->last_tick_ms)
+		return false;
+	/* the hold ends by now (or has: waiting for the gates) */
+	held = st->held_ms + (frozen ? 0 : now_ms - st->last_tick_ms);
+	if (held >= plan->steps[st->step].hold_ms)
+		return false;
+	for (i = 0; i < plan->ngates; i++)
+		if (!gate_quiet(&plan->gates[i], &st->gates[i], tick_ms, now_ms))
+			return false;
+	return true;
+}

@@ -248,6 +248,20 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 /* Is the phase final (promoted, rolled back, aborted)? */
 bool eng_terminal(enum eng_phase p);
 
+/*
+ * Would eng_tick at now_ms (the shell ticks every tick_ms) do nothing of
+ * its own, given an observation equal to the previous tick's? True only
+ * for a progressing rollout, without a freeze change, a pre-step hook, a
+ * pending promotion or kill-switch resume, whose hold does not end by now
+ * and whose gates are quiet (gate_quiet): such a tick would only accrue
+ * hold time (the next tick accrues the same sum) and rewrite the status.
+ * The shell may then skip it when the service's counters, configuration
+ * generation, weights and kill words have not moved (sluiced's 100 ms
+ * look between gate evaluations).
+ */
+bool eng_tick_quiet(const struct sluice_plan *plan, const struct eng_state *st,
+		    const struct eng_env *env, __u64 tick_ms, __u64 now_ms);
+
 /* Milliseconds of hold left in the current step (0 none or done). */
 __u64 eng_hold_left(const struct sluice_plan *plan, const struct eng_state *st);
 

@@ -206,8 +206,8 @@ void gate_step_begin(const struct sluice_plan_gate *g, struct gate_state *gs,
 		gs->snap_valid = false;
 }
 
-bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
-	      const struct eng_obs *obs, __u64 now_ms)
+static bool due_at(const struct sluice_plan_gate *g, const struct gate_state *gs,
+		   __u64 tick_ms, __u64 now_ms)
 {
 	__u64 slack = gate_due_slack(g->interval_ms);
 
@@ -221,9 +221,24 @@ bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
 	 * would skip to the tick after (measured: 1 evaluation in 4). Ticks
 	 * finer than that (100 ms, gate_bursty): half a tick, or the tick
 	 * before the interval would count */
-	if (obs->tick_ms && obs->tick_ms / 2 < slack)
-		slack = obs->tick_ms / 2;
+	if (tick_ms && tick_ms / 2 < slack)
+		slack = tick_ms / 2;
 	return now_ms - gs->last_eval_ms + slack >= g->interval_ms;
+}
+
+bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
+	      const struct eng_obs *obs, __u64 now_ms)
+{
+	return due_at(g, gs, obs->tick_ms, now_ms);
+}
+
+bool gate_quiet(const struct sluice_plan_gate *g, const struct gate_state *gs,
+		__u64 tick_ms, __u64 now_ms)
+{
+	if (is_external(g) || is_latency(g) || due_at(g, gs, tick_ms, now_ms))
+		return false;
+	/* a rejection not yet said (a step's split) is said at once */
+	return !(compares(g, gs) && gs->seq.rejected && gs->last.outcome != GATE_FAIL);
 }
 
 bool gate_bursty(const struct sluice_plan_gate *g)

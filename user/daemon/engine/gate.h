@@ -145,6 +145,13 @@ static inline __u64 gate_due_slack(__u64 interval_ms)
 bool gate_due(const struct sluice_plan_gate *g, const struct gate_state *gs,
 	      const struct eng_obs *obs, __u64 now_ms);
 
+/* Would a tick at now_ms (ticks every tick_ms) leave the gate alone when
+ * the counters it reads have not moved since the previous tick? Not due,
+ * no burst waiting to be said; a datapath gate other than latency (those
+ * read histograms and external results the shell does not compare). */
+bool gate_quiet(const struct sluice_plan_gate *g, const struct gate_state *gs,
+		__u64 tick_ms, __u64 now_ms);
+
 /* A datapath gate judged against the baseline: it may evaluate early
  * (the shell should observe it every tick). */
 bool gate_bursty(const struct sluice_plan_gate *g);
