@@ -87,8 +87,6 @@ static __u64 canary_sum(const struct eng_obs *obs)
 	return sum;
 }
 
-static bool plan_needs_latency(const struct sluice_plan *p);
-
 static struct look_round *look_round(struct daemon *d)
 {
 	if (!d->look)
