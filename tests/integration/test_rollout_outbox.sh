@@ -136,7 +136,9 @@ gates:
 EOF
 check "sluiced starts" rl_start
 rl rollout start web -f "$RL_DIR/steps.yaml" >/dev/null
-check "step 1's weight is written" within 2 is weight 500
+check "the start's weights are written as the start returns, by the start itself" is weight 500
+check "the start's intents find their rollout (none dropped)" \
+	sh -c "! grep -q 'names no rollout' '$RL_LOG'"
 rl_stop
 check "sluiced starts (failpoint after-commit:weights)" \
 	fp_start after-commit:weights

@@ -68,6 +68,14 @@ static int ro_add(struct daemon *d, struct rollout *r)
 	return 0;
 }
 
+/* put n at old's place in the table */
+static void ro_swap(struct daemon *d, struct rollout *old, struct rollout *n)
+{
+	for (unsigned int i = 0; i < d->nro; i++)
+		if (d->ro[i] == old)
+			d->ro[i] = n;
+}
+
 static bool active(const struct rollout *r)
 {
 	return r->st.phase != ENG_NONE && !eng_terminal(r->st.phase);
@@ -801,20 +809,25 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 		goto out;
 	}
 	n->next_ms = steady_ms() + n->interval_ms;
-	if (commit_and_act(d, n, true, res))
-		goto out;
-	/* the new rollout replaces a finished one of the service */
+	/* in the table before the commit: the intents carried out after it
+	 * find their rollout by the service's name. The new rollout
+	 * replaces a finished one of the service. */
 	if (r) {
-		unsigned int i;
-
-		for (i = 0; i < d->nro; i++)
-			if (d->ro[i] == r)
-				d->ro[i] = n;
-		ro_free(d, r);
+		ro_swap(d, r, n);
 	} else if (ro_add(d, n)) {
+		store_rollback(d->db);
 		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
 		goto out;
 	}
+	if (commit_and_act(d, n, true, res)) {
+		if (r)
+			ro_swap(d, n, r);
+		else
+			d->nro--;	/* ro_add put it last */
+		goto out;
+	}
+	if (r)
+		ro_free(d, r);
 	res->data = json_pack("{s:b, s:o}", "changed", 1, "rollout", ro_status_json(d, n));
 	n = NULL;
 	(void)fresh;
