@@ -127,6 +127,8 @@ int do_apply(int argc, char **argv)
 		pr_obj_close();
 	}
 	pr_arr_close();
+	if (!o.dry_run)
+		cli_announce(s);
 	sluice_apply_result_free(&res);
 	sluice_config_free(c);
 	sluice_close(s);
