@@ -172,11 +172,13 @@ static int nl_open(struct sluice *s)
 {
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	struct timeval tv = { .tv_sec = 2 };
+	int one = 1;
 
 	if (fd < 0)
 		return sluice_seterr(s, errno, "cannot open a netlink socket: %s",
 				     strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
 	return fd;
 }
 
@@ -223,21 +225,25 @@ struct rt_have {
 	bool wanted;
 };
 
-/* sluice's routes in its table, both families; returns the count. */
-static int route_dump(struct sluice *s, int fd, struct rt_have *have, int max)
+/*
+ * sluice's routes in its table, of one family, appended at have[*n]. The
+ * kernel filters the dump by table (strict checking, Linux 4.20+; older
+ * ones send every route, filtered here), so a node holding a full BGP
+ * table pays nothing for it each second. 0 or -errno.
+ */
+static int route_dump(struct sluice *s, int fd, __u8 family, struct rt_have *have,
+		      int *n, int max)
 {
-	struct {
-		struct nlmsghdr nh;
-		struct rtmsg rt;
-	} req = {
-		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)),
-			.nlmsg_type = RTM_GETROUTE,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.rt = { .rtm_family = AF_UNSPEC },
-	};
+	union rt_req req = {};
+	__u32 table = SLUICE_ROUTE_TABLE;
 	static char buf[32768];
-	int n = 0;
 
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.rt.rtm_family = family;
+	req.rt.rtm_protocol = SLUICE_ROUTE_PROTO;
+	rta_add(&req, RTA_TABLE, &table, sizeof(table));
 	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0)
 		return sluice_seterr(s, errno, "cannot list routes: %s", strerror(errno));
 	for (;;) {
@@ -251,30 +257,37 @@ static int route_dump(struct sluice *s, int fd, struct rt_have *have, int max)
 		     nh = NLMSG_NEXT(nh, len)) {
 			struct rtmsg *rt = NLMSG_DATA(nh);
 			struct rtattr *a;
-			int alen = RTM_PAYLOAD(nh);
-			__u32 table = 0;
+			int alen = RTM_PAYLOAD(nh), err;
+			__u32 tb;
 			void *dst = NULL;
 
 			if (nh->nlmsg_type == NLMSG_DONE)
-				return n;
-			if (nh->nlmsg_type == NLMSG_ERROR)
-				return sluice_seterr(s, EIO, "cannot list routes");
+				return 0;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+				/* the table does not exist yet: no routes */
+				if (err == -ENOENT || !err)
+					return 0;
+				return sluice_seterr(s, -err, "cannot list routes: %s",
+						     strerror(-err));
+			}
 			if (nh->nlmsg_type != RTM_NEWROUTE ||
 			    rt->rtm_protocol != SLUICE_ROUTE_PROTO)
 				continue;
-			table = rt->rtm_table;
+			tb = rt->rtm_table;
 			for (a = RTM_RTA(rt); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
 				if (a->rta_type == RTA_TABLE)
-					table = *(__u32 *)RTA_DATA(a);
+					tb = *(__u32 *)RTA_DATA(a);
 				else if (a->rta_type == RTA_DST)
 					dst = RTA_DATA(a);
 			}
-			if (table != SLUICE_ROUTE_TABLE || !dst || n >= max ||
-			    rt->rtm_dst_len != (rt->rtm_family == AF_INET ? 32 : 128))
+			if (tb != SLUICE_ROUTE_TABLE || !dst || *n >= max ||
+			    rt->rtm_family != family ||
+			    rt->rtm_dst_len != (family == AF_INET ? 32 : 128))
 				continue;
-			memset(&have[n], 0, sizeof(have[n]));
-			memcpy(&have[n].vip, dst, rt->rtm_family == AF_INET ? 4 : 16);
-			have[n++].family = rt->rtm_family;
+			memset(&have[*n], 0, sizeof(have[*n]));
+			memcpy(&have[*n].vip, dst, family == AF_INET ? 4 : 16);
+			have[(*n)++].family = family;
 		}
 	}
 }
@@ -297,9 +310,14 @@ int sluice_announce_sync(struct sluice *s, struct sluice_announce *out, int max)
 	fd = nl_open(s);
 	if (fd < 0)
 		return fd;
-	nh = route_dump(s, fd, have, SLUICE_MAX_SERVICES);
-	if (nh < 0)
+	nh = 0;
+	err = route_dump(s, fd, AF_INET, have, &nh, SLUICE_MAX_SERVICES);
+	if (!err)
+		err = route_dump(s, fd, AF_INET6, have, &nh, SLUICE_MAX_SERVICES);
+	if (err) {
+		nh = err;
 		goto fail;
+	}
 	/* several services on one VIP: announced while any of them is */
 	for (i = 0; i < n; i++) {
 		bool want = false, in = false;
