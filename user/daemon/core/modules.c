@@ -37,6 +37,8 @@ static const struct module modules[] = {
 	/* /metrics and the status document, once a second */
 	{ "web", .tick = gs_metrics },
 	{ "health", .stop = health_free, .tick = health_tick },
+	/* VIP routes: after health, each second; stopping withdraws nothing */
+	{ "announce", .tick = announce_tick },
 	/* the control socket (ctl_listen): idle clients closed */
 	{ "control", .stop = ctl_cleanup, .tick = ctl_expire },
 };

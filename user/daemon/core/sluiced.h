@@ -240,6 +240,10 @@ void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
 void health_metrics(struct daemon *d, struct metrics_snapshot *m);
+/* announce_shell.c: VIP routes for the routing daemon (doc/guide/bgp.md) */
+void announce_now(struct daemon *d);
+void announce_tick(struct daemon *d, __u64 now);
+void announce_metrics(struct daemon *d, struct metrics_snapshot *m);
 
 /* budget_freeze.c: the error-budget freeze of services whose plan has budget: */
 void budget_tick(struct daemon *d, __u64 now);
