@@ -21,6 +21,22 @@ static int nlast;
 static __u64 last_ms;
 static bool failing;
 
+/* the previous evaluation's row for a's service and VIP */
+static const struct sluice_announce *previous(const struct sluice_announce *a)
+{
+	for (int i = 0; i < nlast; i++)
+		if (!strcmp(last[i].name, a->name) && last[i].family == a->family &&
+		    !memcmp(&last[i].vip, &a->vip, sizeof(a->vip)))
+			return &last[i];
+	return NULL;
+}
+
+/*
+ * Reconcile, and report every change of state: those this call made, and
+ * those a command made in between (drain, detach: the CLI changes the
+ * table itself, so a node without sluiced still withdraws); the trail says
+ * which.
+ */
 void announce_now(struct daemon *d)
 {
 	static struct sluice_announce a[ANN_MAX];
@@ -39,17 +55,21 @@ void announce_now(struct daemon *d)
 	}
 	failing = false;
 	for (i = 0; i < n; i++) {
-		if (!a[i].changed)
+		const struct sluice_announce *p = previous(&a[i]);
+		bool moved = p && (p->announced != a[i].announced || p->why != a[i].why);
+
+		if (!a[i].changed && !moved)
 			continue;
 		sluice_format_addr(&a[i].vip, a[i].family, vip, sizeof(vip));
-		snprintf(text, sizeof(text), "VIP %s %s (%s)", vip,
+		snprintf(text, sizeof(text), "VIP %s %s (%s)%s", vip,
 			 a[i].announced ? "announced" : "withdrawn",
-			 sluice_announce_why_str(a[i].why));
+			 sluice_announce_why_str(a[i].why),
+			 a[i].changed ? "" : " by a command");
 		dlog(d, a[i].announced ? LOG_INFO_ : LOG_WARN_, "announce: %s%s%s", text,
 		     a[i].name[0] ? ", service " : "", a[i].name);
 		audit_note(d, a[i].name[0] ? a[i].name : "-", 0,
 			   a[i].announced ? "vip_announced" : "vip_withdrawn",
-			   "sluiced", text);
+			   a[i].changed ? "sluiced" : "command", text);
 	}
 	memcpy(last, a, n * sizeof(a[0]));
 	nlast = n;
