@@ -206,10 +206,10 @@ bgp_config() {
 	printf '    baseline:\n      - {address: "fd00:160::11", mac: "%s", dev: dn0}\n' "$(bgp_mac b1 eth0)"
 }
 
-# bgp_sluiced NODE: start sluiced on node a or b with its config
+# bgp_sluiced NODE [OPTIONS]: start sluiced on node a or b with its config
 bgp_sluiced() {
-	local n=$1 t
-	nsenter --net="/run/netns/$(bgp_ns "lb$n")" "$SLUICED" --socket "$BGP_DIR/sluiced-$n.sock" \
+	local n=$1 t; shift
+	nsenter --net="/run/netns/$(bgp_ns "lb$n")" "$SLUICED" "$@" --socket "$BGP_DIR/sluiced-$n.sock" \
 		--db "$BGP_DIR/sluiced-$n.db" --pin-dir "$(bgp_pin "$n")" \
 		--audit-log "$BGP_DIR/audit-$n.jsonl" --config "$BGP_DIR/cfg-$n.yaml" -v \
 		>>"$BGP_DIR/sluiced-$n.log" 2>&1 &

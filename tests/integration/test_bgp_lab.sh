@@ -8,16 +8,17 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 source tests/integration/bgp_lib.sh
 need_root
-for t in bird birdc python3 ethtool; do
+for t in bird birdc python3 ethtool curl; do
 	command -v $t >/dev/null || skip "needs $t (scripts/deps.sh: bird2)"
 done
 [ -x "$SLUICED" ] || skip "build/sluiced is not built"
 LAB_TAG=bgp$$
 trap bgp_down EXIT
 bgp_up xdp || { fail "the lab comes up"; bgp_down; exit 1; }
-bgp_sluiced a || fail "sluiced starts on node a"
+bgp_sluiced a --metrics 127.0.0.1:19523 || fail "sluiced starts on node a"
 bgp_sluiced b || fail "sluiced starts on node b"
 cl() { bgp_in cl python3 "$TCPNAMES" "$@"; }
+metrics_has() { bgp_in lba curl -s http://127.0.0.1:19523/metrics | grep -qF "$1"; }
 
 echo "- both nodes healthy"
 check "router: two next hops for the VIP (ECMP over both announcements)" bgp_wait_nh 2 30
@@ -83,8 +84,11 @@ out=$(cl spread "$BGP_VIP" "$BGP_PORT" 30 --par 8)
 check "after the withdrawal every new connection succeeds" test "$(echo "$out" | json 'j["errors"]')" = 0
 check "sluiced logged the withdrawal" grep -q 'announce: VIP .* withdrawn (no healthy backend)' "$BGP_DIR/sluiced-a.log"
 check "and audited it" grep -q '"vip_withdrawn"' "$BGP_DIR/audit-a.jsonl"
-check "/metrics-ready state: sluice status says no healthy backend" \
+check "sluice status says why: no healthy backend" \
 	bash -c "nsenter --net=/run/netns/$(bgp_ns lba) $SLUICE --pin-dir $(bgp_pin a) status | grep -q 'withdrawn (no healthy backend)'"
+sleep 1.2	# /metrics: the snapshot of each second
+check "/metrics: sluice_vip_announced 0, reason no healthy backend" \
+	metrics_has "sluice_vip_announced{service=\"web\",vip=\"$BGP_VIP\",reason=\"no healthy backend\"} 0"
 bgp_server 1; bgp_server 2
 check "backends back: node a announced again" bgp_wait_nh 2 15
 
