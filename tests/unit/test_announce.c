@@ -199,12 +199,31 @@ int main(void)
 	sluice_announce_sync(s, ann, 16);
 	ASSERT_EQ(has_route("192.0.2.10"), 0, "bgp off: withdrawn");
 
+	subtest("export");
+	{
+		struct sluice_config *c = sluice_config_export(s);
+		unsigned int i, found = 0;
+
+		for (i = 0; c && i < c->nservices; i++)
+			if (!strcmp(c->services[i].name, "web"))
+				found = 1 + c->services[i].bgp;
+		ASSERT_EQ(found, 1, "export: web without bgp (apply would keep it so)");
+		sluice_config_free(c);
+	}
+
 	subtest("detach");
 	v4->announce = true;
 	for (n = 0; n < SLUICE_MAX_RINGS; n++)
 		v4->weight[n] = 10000;	/* the canary takes every new flow */
 	ASSERT_OK(sluice_service_put(s, v4), "bgp on again");
 	ASSERT_EQ(why_of(s, "web"), SLUICE_ANN_OK, "announced (canary only, weighted)");
+	{
+		struct sluice_config *c = sluice_config_export(s);
+
+		ASSERT_TRUE(c && c->nservices && c->services[0].bgp == !strcmp(c->services[0].name, "web"),
+			    "export says bgp for web (an export-apply round trip keeps it)");
+		sluice_config_free(c);
+	}
 	ASSERT_OK(sluice_detach(s, "slb0"), "detach");
 	ASSERT_EQ(why_of(s, "web"), SLUICE_ANN_NOT_ATTACHED, "detached: withdrawn");
 	ASSERT_EQ(has_route("192.0.2.10"), 0, "detached: no route");

@@ -641,6 +641,7 @@ struct sluice_config *sluice_config_export(struct sluice *s)
 		cs->seed = sp->seed;
 		cs->table_size = sp->table_size;
 		cs->udp_idle_s = sp->udp_idle_s;
+		cs->bgp = sp->announce;
 		for (r = 1; r < SLUICE_MAX_RINGS; r++)
 			uniform &= sp->weight[r] == sp->weight[0];
 		cs->weight_all = sp->weight[0];
