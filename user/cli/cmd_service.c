@@ -863,6 +863,7 @@ static int pool_flush(int argc, char **argv)
 		pr_str(PR_ANY, "service", "service %s", sp->name);
 		pr_str(PR_ANY, "pool", " %s", variant_str(v));
 		pr_uint(PR_ANY, "removed", ": %llu backends removed\n", n);
+		cli_announce(s);
 	}
 	sluice_spec_free(sp);
 	sluice_close(s);
