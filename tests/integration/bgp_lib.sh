@@ -36,6 +36,7 @@ bgp_down() {
 	for f in "$BGP_DIR"/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
+	sleep 0.2	# FRR's daemons exit on SIGTERM, out of their namespace's pid list
 	for n in $BGP_NODES; do
 		ip netns pids "$(bgp_ns "$n")" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$(bgp_ns "$n")" 2>/dev/null
@@ -81,6 +82,29 @@ protocol bgp uplink {
 	error wait time 1, 5;
 	ipv4 { import none; export where sluice_vips(); };
 }"
+}
+
+# bgp_lb_frr NODE ADDR: FRR (zebra + bgpd, as user frr) instead of BIRD on
+# node a or b: the guide's frr.conf with the policy generated from its YAML
+bgp_lb_frr() {
+	local n=$1 d=$BGP_DIR/frr-$1
+	mkdir -p "$d" && chmod 755 "$BGP_DIR" && chown frr:frr "$d" || return 1
+	{
+		printf 'frr defaults traditional\nhostname lb%s\nlog file %s/frr.log\n' "$n" "$d"
+		printf '! sluice keeps its VIP routes in kernel table 247: import it into the RIB\nip import-table 247\n!\n'
+		"$SLUICE" bgp config frr -f "$BGP_DIR/cfg-$n.yaml" asn 65001 || return 1
+		printf '!\nroute-map UPLINK-OUT permit 10\n match source-protocol table\nexit\n!\n'
+		printf 'router bgp 65001\n bgp router-id %s\n neighbor %s remote-as 65000\n' "$2" "${2%.*}.1"
+		printf ' neighbor %s timers 3 9\n neighbor %s timers connect 1\n' "${2%.*}.1" "${2%.*}.1"
+		printf ' address-family ipv4 unicast\n  redistribute table 247 route-map SLUICE-VIPS\n'
+		printf '  neighbor %s route-map UPLINK-OUT out\n exit-address-family\nexit\n' "${2%.*}.1"
+	} >"$d/frr.conf" || return 1
+	bgp_in "lb$n" /usr/lib/frr/zebra -d -f "$d/frr.conf" -i "$d/zebra.pid" \
+		-z "$d/zserv.api" --vty_socket "$d" >>"$d/start.log" 2>&1 || return 1
+	bgp_in "lb$n" /usr/lib/frr/bgpd -d -f "$d/frr.conf" -i "$d/bgpd.pid" \
+		-z "$d/zserv.api" --vty_socket "$d" >>"$d/start.log" 2>&1 || return 1
+	cp "$d/zebra.pid" "$BGP_DIR/frr-zebra-$n.pid"
+	cp "$d/bgpd.pid" "$BGP_DIR/frr-bgpd-$n.pid"
 }
 
 bgp_router_bird() {
@@ -174,7 +198,12 @@ bgp_up() {
 	done
 	bgp_router_bird || return 1
 	bgp_lb_bird a 10.150.1.2 || return 1
-	bgp_lb_bird b 10.150.2.2 || return 1
+	# BGP_B=frr: node b runs FRR (test_bgp_frr_lab.sh)
+	if [ "${BGP_B:-bird}" = frr ]; then
+		bgp_lb_frr b 10.150.2.2 || return 1
+	else
+		bgp_lb_bird b 10.150.2.2 || return 1
+	fi
 }
 
 bgp_server() {	# start backend i's TCP server (and wait for it)

@@ -158,8 +158,10 @@ static void bird_policy(const struct sluice_config *c, unsigned long asn)
 	printf("\treturn true;\n}\n");
 }
 
-/* FRR: a route-map for `redistribute table-direct|table 247`; per VIP a
- * prefix-list entry with its set clauses. */
+/* FRR: a route-map for `redistribute table 247`: per VIP with a policy a
+ * prefix-list entry and its set clauses, then the rest. Origin IGP, as
+ * BIRD gives learnt kernel routes (a router merges equal paths only when
+ * their origins match: nodes may run either daemon). */
 static void frr_policy(const struct sluice_config *c, unsigned long asn)
 {
 	char vip[INET6_ADDRSTRLEN], list[256];
@@ -183,7 +185,8 @@ static void frr_policy(const struct sluice_config *c, unsigned long asn)
 
 		if (!cs->bgp || (!cs->ncommunities && !cs->prepend))
 			continue;
-		printf("route-map SLUICE-VIPS permit %u\n match %s address prefix-list SLUICE-%s\n",
+		printf("route-map SLUICE-VIPS permit %u\n match %s address prefix-list SLUICE-%s\n"
+		       " set origin igp\n",
 		       seq, cs->family == AF_INET ? "ip" : "ipv6", cs->name);
 		comm_list(cs, list, sizeof(list), "%s%u:%u", " ");
 		if (cs->ncommunities)
@@ -197,7 +200,7 @@ static void frr_policy(const struct sluice_config *c, unsigned long asn)
 		printf("exit\n");
 		seq += 10;
 	}
-	printf("route-map SLUICE-VIPS permit %u\nexit\n", seq);
+	printf("route-map SLUICE-VIPS permit %u\n set origin igp\nexit\n", seq);
 }
 
 static int bgp_config(int argc, char **argv)
