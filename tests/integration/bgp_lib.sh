@@ -54,7 +54,7 @@ bgp_bird() {
 		-P "$BGP_DIR/bird-$n.pid" || return 1
 }
 
-bgp_lb_bird() {	# NODE(a|b) ADDR: its policy generated from its YAML
+bgp_lb_bird() {	# NODE(a|b) ADDR K: its policy generated from its YAML
 	"$SLUICE" bgp config bird -f "$BGP_DIR/cfg-$1.yaml" asn 65001 \
 		>"$BGP_DIR/sluice-$1.conf" || return 1
 	bgp_bird "lb$1" "router id $2;
@@ -81,6 +81,14 @@ protocol bgp uplink {
 	connect retry time 1;
 	error wait time 1, 5;
 	ipv4 { import none; export where sluice_vips(); };
+}
+protocol bgp uplink6 {
+	local fd00:150:$3::2 as 65001;
+	neighbor fd00:150:$3::1 as 65000;
+	hold time 9;
+	connect retry time 1;
+	error wait time 1, 5;
+	ipv6 { import none; export where sluice_vips(); };
 }"
 }
 
@@ -116,6 +124,10 @@ protocol kernel {
 	merge paths on;
 	ipv4 { import none; export where proto ~ \"lb*\"; };
 }
+protocol kernel {
+	merge paths on;
+	ipv6 { import none; export where proto ~ \"lb*\"; };
+}
 template bgp lb {
 	local as 65000;
 	hold time 9;
@@ -124,7 +136,16 @@ template bgp lb {
 	ipv4 { import all; export none; };
 }
 protocol bgp lba from lb { neighbor 10.150.1.2 as 65001; }
-protocol bgp lbb from lb { neighbor 10.150.2.2 as 65001; }"
+protocol bgp lbb from lb { neighbor 10.150.2.2 as 65001; }
+template bgp lb6 {
+	local as 65000;
+	hold time 9;
+	connect retry time 1;
+	error wait time 1, 5;
+	ipv6 { import all; export none; };
+}
+protocol bgp lba6 from lb6 { neighbor fd00:150:1::2 as 65001; }
+protocol bgp lbb6 from lb6 { neighbor fd00:150:2::2 as 65001; }"
 }
 
 # bgp_up [xdp|xdpgeneric]: namespaces, links, servers, BIRDs; sluice is
@@ -160,6 +181,9 @@ bgp_up() {
 	# XDP forwards frames as they are: complete checksums from the start
 	bgp_in cl ethtool -K eth0 tx off >/dev/null
 
+	bgp_in rt sysctl -qw net.ipv6.conf.all.forwarding=1
+	bgp_in rt ip -6 addr add fd00:150:1::1/64 dev rta nodad
+	bgp_in rt ip -6 addr add fd00:150:2::1/64 dev rtb nodad
 	bgp_in rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	bgp_in rt ip addr add 10.100.0.1/24 dev rtcl
@@ -176,6 +200,7 @@ bgp_up() {
 		[ $n = b ] && k=2
 		bgp_in "lb$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
 		bgp_in "lb$n" ip addr add "10.150.$k.2/24" dev up0
+		bgp_in "lb$n" ip -6 addr add "fd00:150:$k::2/64" dev up0 nodad
 		bgp_in "lb$n" ip addr add "10.160.0.$((k + 1))/24" dev dn0
 		bgp_in "lb$n" ip link set up0 up
 		bgp_in "lb$n" ip link set dn0 up
@@ -197,12 +222,12 @@ bgp_up() {
 		bgp_sluice "$n" apply -f "$BGP_DIR/cfg-$n.yaml" >/dev/null || return 1
 	done
 	bgp_router_bird || return 1
-	bgp_lb_bird a 10.150.1.2 || return 1
+	bgp_lb_bird a 10.150.1.2 1 || return 1
 	# BGP_B=frr: node b runs FRR (test_bgp_frr_lab.sh)
 	if [ "${BGP_B:-bird}" = frr ]; then
 		bgp_lb_frr b 10.150.2.2 || return 1
 	else
-		bgp_lb_bird b 10.150.2.2 || return 1
+		bgp_lb_bird b 10.150.2.2 2 || return 1
 	fi
 }
 
@@ -255,6 +280,18 @@ bgp_nexthops() {
 	bgp_in rt ip -4 route show "$BGP_VIP/32" | grep -o 'via [0-9.]*' | awk '{print $2}' | sort
 }
 bgp_nh_count() { bgp_nexthops | grep -c .; }
+# the same for the IPv6 VIP
+bgp_nh6_count() {
+	bgp_in rt ip -6 route show "$BGP_VIP6/128" | grep -o 'via [0-9a-f:]*' | sort -u | grep -c .
+}
+bgp_wait_nh6() {
+	local t
+	for t in $(seq $(( $2 * 10 ))); do
+		[ "$(bgp_nh6_count)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # bgp_wait_nh N SECONDS: until the router has N next hops for the VIP
 bgp_wait_nh() {
 	local end=$(( $(date +%s%N) / 1000000 + $2 * 1000 ))

@@ -28,6 +28,7 @@ check "the route carries the community of the service's bgp: (generated BIRD fil
 	bash -c "birdc -s $BGP_DIR/bird-rt.ctl show route all $BGP_VIP/32 | grep -q '(65001,100)'"
 check "node a's BIRD learnt the IPv6 VIP from sluice's table" \
 	bash -c "birdc -s $BGP_DIR/bird-lba.ctl show route protocol sluice6 | grep -q '$BGP_VIP6/128'"
+check "router: two next hops for the IPv6 VIP too" bgp_wait_nh6 2 20
 fa=$(bgp_new_flows a); fb=$(bgp_new_flows b)
 out=$(cl spread "$BGP_VIP" "$BGP_PORT" 60 --par 8)
 check "60 new connections through the router all succeed" test "$(echo "$out" | json 'j["errors"]')" = 0
@@ -57,6 +58,11 @@ check "sluiced put the drain in node a's log and audit trail" \
 	grep -q '"vip_withdrawn".*drained' "$BGP_DIR/audit-a.jsonl"
 bgp_sluice a undrain web >/dev/null
 check "undrain: two next hops again" bgp_wait_nh 2 15
+check "the IPv6 VIP (another service) stayed announced by both" test "$(bgp_nh6_count)" = 2
+bgp_sluice a drain --all >/dev/null
+check "drain --all on node a: the IPv6 VIP withdrawn too" bgp_wait_nh6 1 15
+bgp_sluice a undrain --all >/dev/null
+check "undrain --all: IPv6 VIP announced again" bgp_wait_nh6 2 15
 
 echo "- detach on node a: withdrawn; attach again: announced"
 bgp_sluice a detach up0 >/dev/null
