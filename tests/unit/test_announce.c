@@ -145,6 +145,10 @@ int main(void)
 	ASSERT_EQ(has_route("2001:db8::10"), 1, "IPv6 route in the table");
 	n = sluice_announce_sync(s, ann, 16);
 	ASSERT_TRUE(row(n, "web") && !row(n, "web")->changed, "a repeated sync changes nothing");
+	/* too little room for every announcing service: refused, not a
+	 * withdrawal of the VIPs it could not see */
+	ASSERT_EQ(sluice_announce_sync(s, ann, 1), -ENOSPC, "sync into 1 row of 2: ENOSPC");
+	ASSERT_EQ(has_route("192.0.2.10") + has_route("2001:db8::10"), 2, "both routes stay");
 
 	subtest("health");
 	/* the baseline takes every new flow at weight 0: its two backends down */

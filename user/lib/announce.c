@@ -98,11 +98,18 @@ int sluice_announce_eval(struct sluice *s, struct sluice_announce *out, int max)
 	if (!sp)
 		return sluice_seterr(s, ENOMEM, "out of memory");
 	sluice_rings_in_use(s, &rings);
-	for (i = 0; i < n && k < max; i++) {
+	for (i = 0; i < n; i++) {
 		struct sluice_announce *a = &out[k];
 
-		if (!(s->meta[ids[i]].flags & SLUICE_SVC_ANNOUNCE) ||
-		    sluice_service_get_id(s, ids[i], sp))
+		if (!(s->meta[ids[i]].flags & SLUICE_SVC_ANNOUNCE))
+			continue;
+		/* a sync must see every VIP, or it would withdraw the rest */
+		if (k >= max) {
+			sluice_spec_free(sp);
+			return sluice_seterr(s, ENOSPC, "more than %d services announce: no room to evaluate them",
+					     max);
+		}
+		if (sluice_service_get_id(s, ids[i], sp))
 			continue;
 		memset(a, 0, sizeof(*a));
 		snprintf(a->name, sizeof(a->name), "%s", sp->name);

@@ -575,7 +575,8 @@ struct sluice_announce {
 };
 
 /* What each announcing service's VIP should be (no change); returns the
- * count of rows (services with announce). */
+ * count of rows (services with announce); -ENOSPC, changing nothing, when
+ * they do not fit in max. */
 int sluice_announce_eval(struct sluice *s, struct sluice_announce *out,
 			 int max);
 /* Evaluate, then make the table say so: add the routes of VIPs to announce,

@@ -13,7 +13,7 @@
 #include "metrics.h"
 
 #define SLUICED_ANNOUNCE_MS 1000
-#define ANN_MAX 256
+#define ANN_MAX (2 * SLUICE_MAX_SERVICES)	/* services, and routes they left */
 
 /* the last evaluation, for /metrics and the status document */
 static struct sluice_announce last[ANN_MAX];
