@@ -47,26 +47,19 @@ static bool attached(struct sluice *s)
 	return false;
 }
 
-static bool pool_up(const struct sluice_pool_spec *p)
-{
-	unsigned int i;
-
-	for (i = 0; i < p->n; i++)
-		if (!p->be[i].draining && !p->be[i].down)
-			return true;
-	return false;
-}
-
-/* Is some pool that takes new flows of sp up? */
-static bool takes_new_flows(struct sluice *s, const struct sluice_service_spec *sp,
+/* Is some pool that takes new flows of service id up? up[v]: the pool has
+ * an active backend not marked down. */
+static bool takes_new_flows(struct sluice *s, __u32 id, const bool up[SLUICE_VARIANTS],
 			    unsigned int rings)
 {
-	struct sluice_service_view v = { .id = sp->id };
+	struct sluice_service_view v = { .id = id };
 	bool pool[SLUICE_VARIANTS] = {};
+	char name[SLUICE_NAME_LEN];
 	int r;
 
-	if (sluice_service_view(s, sp->name, &v))
-		return pool_up(&sp->pool[SLUICE_BASELINE]);
+	snprintf(name, sizeof(name), "%.*s", SLUICE_NAME_LEN - 1, s->meta[id].name);
+	if (sluice_service_view(s, name, &v))
+		return up[SLUICE_BASELINE];
 	if ((v.kill | v.kill_all) & SLUICE_KILL_REVERT) {
 		pool[v.lkg < SLUICE_VARIANTS ? v.lkg : SLUICE_BASELINE] = true;
 	} else {
@@ -78,15 +71,20 @@ static bool takes_new_flows(struct sluice *s, const struct sluice_service_spec *
 		}
 	}
 	for (r = 0; r < SLUICE_VARIANTS; r++)
-		if (pool[r] && pool_up(&sp->pool[r]))
+		if (pool[r] && up[r])
 			return true;
 	return false;
 }
 
+/*
+ * Reads the mmapped metadata and backend records (one pass over the
+ * backends for all services: sluiced runs this each second) and each
+ * announcing service's exposure; no table is read.
+ */
 int sluice_announce_eval(struct sluice *s, struct sluice_announce *out, int max)
 {
 	static __u32 ids[SLUICE_MAX_SERVICES];
-	struct sluice_service_spec *sp;
+	bool (*up)[SLUICE_VARIANTS];
 	unsigned int rings = 1;
 	bool att = attached(s);
 	int n, i, k = 0;
@@ -94,39 +92,46 @@ int sluice_announce_eval(struct sluice *s, struct sluice_announce *out, int max)
 	n = sluice_service_ids(s, ids, SLUICE_MAX_SERVICES);
 	if (n < 0)
 		return n;
-	sp = sluice_spec_new();
-	if (!sp)
+	up = calloc(SLUICE_MAX_SERVICES, sizeof(*up));
+	if (!up)
 		return sluice_seterr(s, ENOMEM, "out of memory");
+	for (i = 0; i < SLUICE_MAX_BACKENDS; i++) {
+		const struct sluice_backend *b = &s->be[i];
+		__u32 f = b->flags;
+
+		if ((f & SLUICE_BE_IN_USE) && !(f & (SLUICE_BE_DRAINING | SLUICE_BE_DOWN)) &&
+		    b->svc_id < SLUICE_MAX_SERVICES && b->variant < SLUICE_VARIANTS)
+			up[b->svc_id][b->variant] = true;
+	}
 	sluice_rings_in_use(s, &rings);
 	for (i = 0; i < n; i++) {
+		const struct sluice_svc_meta *m = &s->meta[ids[i]];
 		struct sluice_announce *a = &out[k];
 
-		if (!(s->meta[ids[i]].flags & SLUICE_SVC_ANNOUNCE))
+		if (!(m->flags & SLUICE_SVC_ANNOUNCE))
 			continue;
 		/* a sync must see every VIP, or it would withdraw the rest */
 		if (k >= max) {
-			sluice_spec_free(sp);
+			free(up);
 			return sluice_seterr(s, ENOSPC, "more than %d services announce: no room to evaluate them",
 					     max);
 		}
-		if (sluice_service_get_id(s, ids[i], sp))
-			continue;
 		memset(a, 0, sizeof(*a));
-		snprintf(a->name, sizeof(a->name), "%s", sp->name);
-		a->vip = sp->vip;
-		a->family = sp->family;
+		snprintf(a->name, sizeof(a->name), "%.*s", SLUICE_NAME_LEN - 1, m->name);
+		a->vip = m->key.vip;
+		a->family = m->key.family;
 		if (!att)
 			a->why = SLUICE_ANN_NOT_ATTACHED;
-		else if (sp->drained)
+		else if (m->flags & SLUICE_SVC_DRAINED)
 			a->why = SLUICE_ANN_DRAINED;
-		else if (!takes_new_flows(s, sp, rings))
+		else if (!takes_new_flows(s, ids[i], up[ids[i]], rings))
 			a->why = SLUICE_ANN_NO_HEALTHY;
 		else
 			a->why = SLUICE_ANN_OK;
 		a->announced = a->why == SLUICE_ANN_OK;
 		k++;
 	}
-	sluice_spec_free(sp);
+	free(up);
 	return k;
 }
 
