@@ -145,6 +145,10 @@ int sluice_service_drain(struct sluice *s, const char *name, bool drain)
 		if (err)
 			return err;
 	}
+	/* a service put rewrites the flags word: not in between */
+	err = sluice_lock(s);
+	if (err)
+		return err;
 	for (i = 0; i < SLUICE_MAX_SERVICES; i++) {
 		__u32 *f = &s->meta[i].flags, old;
 
@@ -156,6 +160,7 @@ int sluice_service_drain(struct sluice *s, const char *name, bool drain)
 			old = __atomic_fetch_and(f, ~SLUICE_SVC_DRAINED, __ATOMIC_SEQ_CST);
 		n += !!(old & SLUICE_SVC_DRAINED) != drain;
 	}
+	sluice_unlock(s);
 	return n;
 }
 
@@ -310,7 +315,7 @@ static bool same_vip(const union sluice_addr *a, __u8 fa,
 	return fa == fb && !memcmp(a, b, fa == AF_INET ? 4 : 16);
 }
 
-int sluice_announce_sync(struct sluice *s, struct sluice_announce *out, int max)
+static int announce_sync(struct sluice *s, struct sluice_announce *out, int max)
 {
 	static struct rt_have have[SLUICE_MAX_SERVICES];
 	char a[INET6_ADDRSTRLEN];
@@ -392,4 +397,17 @@ int sluice_announce_sync(struct sluice *s, struct sluice_announce *out, int max)
 fail:
 	close(fd);
 	return nh;
+}
+
+/* Under the instance's lock: the CLI and sluiced may both reconcile, and
+ * one must not act on an evaluation older than the other's change. */
+int sluice_announce_sync(struct sluice *s, struct sluice_announce *out, int max)
+{
+	int err = sluice_lock(s);
+
+	if (err)
+		return err;
+	err = announce_sync(s, out, max);
+	sluice_unlock(s);
+	return err;
 }
