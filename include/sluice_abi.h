@@ -187,6 +187,12 @@ _Static_assert(__builtin_offsetof(struct sluice_backend, tun_src) == 40,
 
 /* Service names and keys for the control plane, indexed by svc_id. */
 #define SLUICE_SVC_IN_USE	(1u << 0)
+/* control plane only (the datapath never reads them): announce the VIP
+ * over BGP (the service's `bgp:` in YAML), and the operator's drain
+ * (`sluice service drain`: withdrawn, still forwarding), which a service
+ * put keeps */
+#define SLUICE_SVC_ANNOUNCE	(1u << 1)
+#define SLUICE_SVC_DRAINED	(1u << 2)
 struct sluice_svc_meta {
 	char name[SLUICE_NAME_LEN];
 	struct sluice_svc_key key;

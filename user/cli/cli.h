@@ -78,6 +78,13 @@ int do_stats(int argc, char **argv);
 int do_apply(int argc, char **argv);
 int do_export(int argc, char **argv);
 int do_rollout(int argc, char **argv);
+/* cmd_bgp.c: VIP announcements */
+int do_bgp(int argc, char **argv);
+int do_drain(int argc, char **argv);
+int do_undrain(int argc, char **argv);
+int cli_drain(bool drain, int argc, char **argv, const char *usage);
+int cli_announce(struct sluice *s);
+void print_announce(struct sluice *s);
 int do_report(int argc, char **argv);
 int do_top(int argc, char **argv);
 

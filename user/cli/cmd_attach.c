@@ -65,6 +65,7 @@ int do_attach(int argc, char **argv)
 	}
 	pr_str(PR_ANY, "dev", "attached to %s", argv[0]);
 	pr_str(PR_ANY, "mode", " (%s)\n", attach_modes[mode]);
+	cli_announce(s);
 	sluice_close(s);
 	return EXIT_OK;
 }
@@ -122,6 +123,7 @@ int do_detach(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	pr_str(PR_ANY, "detached", "detached from %s\n", argv[0]);
+	cli_announce(s);
 	sluice_close(s);
 	return EXIT_OK;
 }
@@ -270,6 +272,7 @@ int do_status(int argc, char **argv)
 	     map_max("conn_new"));
 	pr_obj_close();
 	print_memory(s);
+	print_announce(s);
 	pr_bool(PR_JSON, "revert_all", "", kill & SLUICE_KILL_REVERT);
 	pr_bool(PR_JSON, "revert_all_reset", "", kill & SLUICE_KILL_RESET);
 	if (kill & SLUICE_KILL_REVERT)

@@ -127,6 +127,8 @@ int do_apply(int argc, char **argv)
 		pr_obj_close();
 	}
 	pr_arr_close();
+	if (!o.dry_run)
+		cli_announce(s);
 	sluice_apply_result_free(&res);
 	sluice_config_free(c);
 	sluice_close(s);
@@ -169,6 +171,10 @@ static void export_service(const struct sluice_cfg_service *cs)
 	pr_uint(PR_ANY, "table_size", "    table_size: %llu\n", cs->table_size);
 	if (cs->proto == IPPROTO_UDP || (cs->udp_idle_s && cs->udp_idle_s != SLUICE_UDP_IDLE_DEFAULT))
 		pr_uint(PR_ANY, "udp_idle", "    udp_idle: %llu\n", cs->udp_idle_s);
+	/* announced; communities and prepend live in the routing daemon's
+	 * configuration, not in the maps */
+	if (cs->bgp)
+		pr_bool(PR_ANY, "bgp", "    bgp: %s\n", true);
 	if (!cs->weight_per_ring) {
 		fmt_weight(cs->weight_all, w, sizeof(w));
 		pr_str(PR_ANY, "weight", "    weight: %s\n", w);

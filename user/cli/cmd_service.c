@@ -144,6 +144,12 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 	pr_uint(PR_ANY, "table_size", " table %llu", sp->table_size);
 	if (sp->proto == IPPROTO_UDP)
 		pr_uint(PR_ANY, "udp_idle", " udp-idle %llus", sp->udp_idle_s);
+	pr_bool(PR_JSON, "bgp", "", sp->announce);
+	pr_bool(PR_JSON, "drained", "", sp->drained);
+	if (sp->announce)
+		pr_text(" bgp on");
+	if (sp->drained)
+		pr_text(" DRAINED");
 	pr_text("\n");
 	print_weights(s, sp);
 	pr_str(PR_ANY, "last_known_good", "\tlast-known-good %s",
@@ -174,10 +180,10 @@ void print_service(struct sluice *s, const struct sluice_service_spec *sp,
 /* ---- service ----------------------------------------------------------- */
 
 enum { K_VIP, K_PORT, K_PROTO, K_MODE, K_AFF, K_SEED, K_TABLE, K_LKG, K_TUN,
-       K_UDP_IDLE, K_N };
+       K_UDP_IDLE, K_BGP, K_N };
 static const char *const svc_keys[K_N] = {
 	"vip", "port", "protocol", "mode", "affinity", "seed", "table-size",
-	"last-known-good", "tunnel-source", "udp-idle",
+	"last-known-good", "tunnel-source", "udp-idle", "bgp",
 };
 
 /* Keyword arguments of service add/set into sp. */
@@ -193,7 +199,7 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 	for (i = 0; i < argc; i += 2) {
 		k = match_word(argv[i], svc_keys, K_N);
 		if (k < 0)
-			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good, tunnel-source, udp-idle)",
+			return usage_err("unknown service keyword '%s' (expected vip, port, protocol, mode, affinity, seed, table-size, last-known-good, tunnel-source, udp-idle, bgp)",
 					 argv[i]);
 		if (i + 1 >= argc)
 			return usage_err("'%s' needs a value", svc_keys[k]);
@@ -254,6 +260,15 @@ static int service_args(struct sluice_service_spec *sp, int argc, char **argv,
 				return usage_err("last-known-good must be baseline, canary, blue or green, not '%s'", v);
 			sp->lkg = x;
 			break;
+		case K_BGP: {
+			static const char *const onoff[] = { "off", "on" };
+
+			x = match_word(v, onoff, 2);
+			if (x < 0)
+				return usage_err("bgp must be on or off, not '%s'", v);
+			sp->announce = x;
+			break;
+		}
 		case K_TUN:
 			if (!strcmp(v, "none")) {
 				memset(&sp->tunnel_src, 0, sizeof(sp->tunnel_src));
@@ -279,6 +294,7 @@ static int svc_put(struct sluice *s, struct sluice_service_spec *sp,
 		return lib_fail(s, err);
 	pr_str(PR_ANY, "service", "service %s", sp->name);
 	pr_str(PR_ANY, "action", " %s\n", what);
+	cli_announce(s);
 	return EXIT_OK;
 }
 
@@ -394,6 +410,7 @@ static int service_del(int argc, char **argv)
 	}
 	pr_str(PR_ANY, "service", "service %s", argv[0]);
 	pr_str(PR_ANY, "action", " %s\n", "deleted");
+	cli_announce(s);
 	sluice_close(s);
 	return EXIT_OK;
 }
@@ -437,6 +454,16 @@ out:
 	return rc;
 }
 
+static int service_drain(int argc, char **argv)
+{
+	return cli_drain(true, argc, argv, "service drain { NAME | --all }");
+}
+
+static int service_undrain(int argc, char **argv)
+{
+	return cli_drain(false, argc, argv, "service undrain { NAME | --all }");
+}
+
 const struct cmd service_cmds[] = {
 	{ "add", service_add,
 	  "service add NAME vip ADDR port PORT [protocol tcp|udp] [mode dsr|ipip|nat]\n"
@@ -449,10 +476,15 @@ const struct cmd service_cmds[] = {
 	  "destination (attach DEV MODE reply on the backend-facing device). ipip and\n"
 	  "nat find the next hop in the kernel's FIB: no mac or dev needed.\n"
 	  "udp-idle (UDP, default 30): a flow silent that long is decided afresh\n"
-	  "on its next packet, so weight changes and reverts reach reused ports." },
+	  "on its next packet, so weight changes and reverts reach reused ports.\n"
+	  "bgp on: announce the VIP to the routers (doc/guide/bgp.md)." },
 	{ "set", service_set, "service set NAME KEYWORD VALUE ...",
 	  "Change fields of a service (keywords as for add)." },
 	{ "del", service_del, "service del NAME", "Delete a service." },
+	{ "drain", service_drain, "service drain { NAME | --all }",
+	  "Withdraw the VIP from the routers (maintenance); still forwards." },
+	{ "undrain", service_undrain, "service undrain { NAME | --all }",
+	  "Undo drain." },
 	{ "show", service_show, "service show [NAME]",
 	  "Show services with weights, kill switch state and pools." },
 };
@@ -579,6 +611,7 @@ static int backend_commit(struct sluice *s, struct sluice_service_spec *sp,
 	if (sluice_service_put(s, sp))
 		return lib_fail(s, -1);
 	backend_done(sp->name, addr, v, verb);
+	cli_announce(s);
 	return EXIT_OK;
 }
 
@@ -830,6 +863,7 @@ static int pool_flush(int argc, char **argv)
 		pr_str(PR_ANY, "service", "service %s", sp->name);
 		pr_str(PR_ANY, "pool", " %s", variant_str(v));
 		pr_uint(PR_ANY, "removed", ": %llu backends removed\n", n);
+		cli_announce(s);
 	}
 	sluice_spec_free(sp);
 	sluice_close(s);

@@ -65,6 +65,7 @@ int do_weight(int argc, char **argv)
 	pr_text(" weight %s", w);
 	pr_str(PR_ANY, "ring", ring ? " on ring %s" : " on %s rings", ring ? ring : "all");
 	pr_text(" (was %s)\n", old);
+	cli_announce(s);	/* the pools taking new flows may have changed */
 	rc = EXIT_OK;
 out:
 	sluice_spec_free(sp);
@@ -99,6 +100,7 @@ int do_cutover(int argc, char **argv)
 	pr_str(PR_ANY, "last_known_good", ", last-known-good %s", colors[!c]);
 	pr_bool(PR_JSON, "changed", "", r == 1);
 	pr_text("%s\n", r ? "" : "; already so, nothing changed");
+	cli_announce(s);
 	sluice_close(s);
 	return EXIT_OK;
 }
@@ -186,6 +188,7 @@ static int kill_cmd(int argc, char **argv, bool revert)
 	pr_bool(PR_JSON, "reset", "", reset);
 	pr_str(PR_JSON, "action", "", revert ? "revert" : "resume");
 	pr_bool(PR_JSON, "changed", "", r == 1);
+	cli_announce(s);
 	sluice_close(s);
 	return EXIT_OK;
 }

@@ -95,6 +95,14 @@ static const struct cmd objects[] = {
 	  "weight over time, each gate's canary and baseline values, step boundaries,\n"
 	  "gate failures, the promotion or rollback. SVG (to stdout or FILE); PNG with\n"
 	  "--png or a FILE ending in .png (needs rsvg-convert)." },
+	{ "bgp", do_bgp, "bgp { show | sync | config } ...",
+	  "VIP announcements: sluice keeps one route per VIP to announce in its own\n"
+	  "routing table, which BIRD or FRR exports over BGP (doc/guide/bgp.md)." },
+	{ "drain", do_drain, "drain { SERVICE | --all }",
+	  "Maintenance: withdraw the VIP of SERVICE (of every service) from the\n"
+	  "routers; what still arrives keeps being forwarded. Kept until undrain." },
+	{ "undrain", do_undrain, "undrain { SERVICE | --all }",
+	  "Undo drain: announce again while the other conditions hold." },
 	{ "export", do_export, "export",
 	  "Print the live configuration as YAML (or JSON with -j); apply reads both." },
 	{ "destroy", do_destroy, "destroy",

@@ -143,6 +143,7 @@ static int build_spec(struct sluice *s, const struct sluice_config *c,
 	sp->seed = cs->seed;
 	sp->table_size = cs->table_size ? cs->table_size : SLUICE_TABLE_DEFAULT;
 	sp->udp_idle_s = cs->udp_idle_s ? cs->udp_idle_s : SLUICE_UDP_IDLE_DEFAULT;
+	sp->announce = cs->bgp;
 	if (!cs->weight_per_ring) {
 		for (r = 0; r < SLUICE_MAX_RINGS; r++)
 			sp->weight[r] = cs->weight_all;
@@ -217,6 +218,7 @@ static bool spec_equal(const struct sluice_service_spec *a,
 	    memcmp(&a->tunnel_src, &b->tunnel_src, sizeof(a->tunnel_src)) ||
 	    a->affinity != b->affinity || a->lkg != b->lkg || a->seed != b->seed ||
 	    a->table_size != b->table_size || a->udp_idle_s != b->udp_idle_s ||
+	    a->announce != b->announce ||
 	    memcmp(a->weight, b->weight, sizeof(a->weight)))
 		return false;
 	for (v = 0; v < SLUICE_VARIANTS; v++)
@@ -639,6 +641,7 @@ struct sluice_config *sluice_config_export(struct sluice *s)
 		cs->seed = sp->seed;
 		cs->table_size = sp->table_size;
 		cs->udp_idle_s = sp->udp_idle_s;
+		cs->bgp = sp->announce;
 		for (r = 1; r < SLUICE_MAX_RINGS; r++)
 			uniform &= sp->weight[r] == sp->weight[0];
 		cs->weight_all = sp->weight[0];

@@ -670,6 +670,100 @@ static int sv_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 	return parse_check(p, k, v, 0, &c->svc->check);
 }
 
+/* ---- bgp: the VIP's announcement and the routing daemon's policy ------ */
+
+/* "ASN:VALUE", each 0..65535 (a standard community, RFC 1997) */
+static int bgp_community(struct pctx *p, yaml_node_t *n, __u32 *out)
+{
+	unsigned long a, b;
+	char *end;
+	const char *s;
+	int err = want_scalar(p, n, "bgp communities");
+
+	if (err)
+		return err;
+	s = sval(n);
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (end == s || *end != ':' || !isdigit((unsigned char)end[1]))
+		goto bad;
+	s = end + 1;
+	b = strtoul(s, &end, 10);
+	if (*end || errno || a > 65535 || b > 65535)
+		goto bad;
+	*out = a << 16 | b;
+	return 0;
+bad:
+	return perr(p, n, "bgp communities: '%s' is not a community ASN:VALUE (each 0..65535, like 65000:100)",
+		    sval(n));
+}
+
+static int bgp_communities(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_cfg_service *svc = o;
+	yaml_node_item_t *it;
+	unsigned int i;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return perr(p, v, "bgp communities: expected a list (like [\"65000:100\"]), got %s",
+			    node_kind(v));
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&p->doc, *it);
+		__u32 c = 0;
+		int err = bgp_community(p, n, &c);
+
+		if (err)
+			return err;
+		for (i = 0; i < svc->ncommunities; i++)
+			if (svc->communities[i] == c)
+				return perr(p, n, "bgp communities: '%s' is listed twice", sval(n));
+		if (svc->ncommunities >= SLUICE_BGP_COMMUNITIES_MAX)
+			return perr(p, n, "bgp communities: at most %d", SLUICE_BGP_COMMUNITIES_MAX);
+		svc->communities[svc->ncommunities++] = c;
+	}
+	return 0;
+}
+
+static int bgp_prepend(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_cfg_service *svc = o;
+	unsigned long x;
+	int err = get_uint(p, v, "bgp prepend", 0, SLUICE_BGP_PREPEND_MAX, &x);
+
+	svc->prepend = x;
+	return err;
+}
+
+static const struct key_def bgp_keys[] = {
+	{ "communities", bgp_communities, false },
+	{ "prepend", bgp_prepend, false },
+};
+
+/* `bgp: true|false`, or a mapping of communities and prepend (announced) */
+static int sv_bgp(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const tf[] = { "false", "true" };
+	struct svc_ctx *c = o;
+	char what[96];
+	int x = 0, err;
+
+	c->svc->bgp_pos = pos_of(v);
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		err = get_enum(p, v, "bgp", tf, 2, &x);
+		c->svc->bgp = x;
+		return err;
+	}
+	c->svc->bgp = true;
+	if (is_null(v))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return perr(p, v, "bgp: expected true, false or a mapping (communities, prepend), got %s",
+			    node_kind(v));
+	snprintf(what, sizeof(what), "bgp of service '%s'", c->svc->name);
+	return walk_mapping(p, v, what, bgp_keys, sizeof(bgp_keys) / sizeof(bgp_keys[0]),
+			    c->svc);
+}
+
 static const struct key_def service_keys[] = {
 	{ "name", sv_name, true },
 	{ "vip", sv_vip, true },
@@ -689,6 +783,7 @@ static const struct key_def service_keys[] = {
 	{ "green", sv_pool, false },
 	{ "rollout", sv_rollout, false },
 	{ "health_check", sv_check, false },
+	{ "bgp", sv_bgp, false },
 };
 
 static int parse_pool(struct pctx *p, yaml_node_t *n, struct sluice_cfg_service *svc,

@@ -371,6 +371,7 @@ static int service_put_locked(struct sluice *s,
 	struct sluice_svc_key key, old_key;
 	struct sluice_svc_cfg cfg = {}, old = {};
 	bool exists, key_changed = false;
+	__u32 drained;
 	__u32 svc_id, i, v, nmine = 0, nlive = 0, zero = 0;
 	int err;
 
@@ -534,10 +535,13 @@ static int service_put_locked(struct sluice *s,
 		if (key_changed)
 			bpf_map_delete_elem(s->svc_index_fd, &old_key);
 	}
+	/* a drain is the operator's, not the configuration's: a put keeps it */
+	drained = exists ? s->meta[svc_id].flags & SLUICE_SVC_DRAINED : 0;
 	memset(&s->meta[svc_id], 0, offsetof(struct sluice_svc_meta, gen));
 	snprintf(s->meta[svc_id].name, SLUICE_NAME_LEN, "%s", spec->name);
 	s->meta[svc_id].key = key;
-	s->meta[svc_id].flags = SLUICE_SVC_IN_USE;
+	s->meta[svc_id].flags = SLUICE_SVC_IN_USE | drained |
+				(spec->announce ? SLUICE_SVC_ANNOUNCE : 0);
 
 	/* 4. retire what the service no longer uses */
 	for (i = 0; i < nlive; i++)
@@ -674,6 +678,8 @@ int sluice_service_get_id(struct sluice *s, __u32 id,
 	memcpy(out->weight, cfg.weight, sizeof(out->weight));
 	out->id = id;
 	out->gen = cfg.gen;
+	out->announce = m->flags & SLUICE_SVC_ANNOUNCE;
+	out->drained = m->flags & SLUICE_SVC_DRAINED;
 	bpf_map_lookup_elem(s->kill_fd, &id, &out->kill);
 	for (i = 0; i < SLUICE_MAX_BACKENDS; i++) {
 		const struct sluice_backend *r = &s->be[i];

@@ -146,7 +146,11 @@ struct sluice_service_spec {
 	__u32 udp_idle_s;
 	__u16 weight[SLUICE_MAX_RINGS];	/* canary share per ring, 0..10000 */
 	struct sluice_pool_spec pool[SLUICE_VARIANTS];
+	/* announce the VIP to the routers (the routing daemon exports the
+	 * route sluice keeps for it; see sluice_announce_sync) */
+	bool announce;
 	/* filled by sluice_service_get */
+	bool drained;		/* sluice_service_drain: withdrawn by hand */
 	__u32 id;
 	__u32 gen;
 	__u32 kill;
@@ -455,6 +459,8 @@ struct sluice_cfg_pool {
 	struct sluice_cfg_check **be_check;	/* per backend (NULL: pool's) */
 };
 
+#define SLUICE_BGP_COMMUNITIES_MAX 8
+#define SLUICE_BGP_PREPEND_MAX 8
 struct sluice_cfg_service {
 	struct sluice_cfg_pos pos;
 	char name[SLUICE_NAME_LEN];
@@ -475,6 +481,13 @@ struct sluice_cfg_service {
 	struct sluice_plan *rollout;	/* the `rollout:` section (plan.h),
 					 * NULL without one */
 	struct sluice_cfg_check *check;		/* both pools' health_check */
+	/* `bgp:` (announce the VIP; sluice_announce_sync): the routing
+	 * daemon's policy for it, rendered by `sluice bgp config` */
+	bool bgp;
+	struct sluice_cfg_pos bgp_pos;
+	unsigned int ncommunities;
+	__u32 communities[SLUICE_BGP_COMMUNITIES_MAX];	/* ASN << 16 | value */
+	__u8 prepend;				/* 0..SLUICE_BGP_PREPEND_MAX */
 };
 
 /* The check that applies to backend i of pool v; NULL: none. */
@@ -544,5 +557,57 @@ void sluice_apply_result_free(struct sluice_apply_result *res);
 int sluice_config_service_spec(struct sluice *s,
 			       const struct sluice_cfg_service *cs,
 			       struct sluice_service_spec *out);
+
+/*
+ * Announcing VIPs (doc/guide/bgp.md). sluice never speaks BGP: it keeps
+ * one host route per announced VIP (/32, /128; `dev lo`, protocol
+ * SLUICE_ROUTE_PROTO) in a kernel routing table of its own
+ * (SLUICE_ROUTE_TABLE) that no rule points at, and the routing daemon
+ * (BIRD's kernel protocol with `learn`, FRR's `redistribute table`)
+ * imports that table and exports it over BGP. A route stays until sluice
+ * withdraws it, so a restart of sluiced changes nothing.
+ *
+ * A VIP of a service with `announce` is announced while: a sluice program
+ * is attached (forward path) on a device present in this namespace, the
+ * service is not drained, and a pool that takes its new flows (the
+ * last-known-good one while the kill switch reverts it; else baseline
+ * while some ring's weight is below 100 %, canary while some is above
+ * 0) has an active backend that is not marked down. Several services on
+ * one VIP: announced while any of them qualifies.
+ */
+#define SLUICE_ROUTE_TABLE	247
+#define SLUICE_ROUTE_PROTO	247	/* rtm_protocol of sluice's routes */
+
+enum sluice_announce_why {
+	SLUICE_ANN_OK = 0,		/* announced */
+	SLUICE_ANN_NOT_ATTACHED,	/* no forward-path program attached */
+	SLUICE_ANN_DRAINED,		/* sluice service drain */
+	SLUICE_ANN_NO_HEALTHY,		/* the pools taking new flows: none up */
+	SLUICE_ANN_GONE,		/* no service with announce holds the VIP */
+};
+const char *sluice_announce_why_str(int why);
+
+struct sluice_announce {
+	char name[SLUICE_NAME_LEN];	/* the service ("" for a GONE VIP) */
+	union sluice_addr vip;
+	__u8 family;
+	__u8 why;			/* enum sluice_announce_why */
+	bool announced;			/* the route is (now) in the table */
+	bool changed;			/* this call added or removed it */
+};
+
+/* What each announcing service's VIP should be (no change); returns the
+ * count of rows (services with announce); -ENOSPC, changing nothing, when
+ * they do not fit in max. */
+int sluice_announce_eval(struct sluice *s, struct sluice_announce *out,
+			 int max);
+/* Evaluate, then make the table say so: add the routes of VIPs to announce,
+ * delete sluice's other routes in the table (one row each, why GONE when
+ * no service has that VIP any more). Returns the count of rows. */
+int sluice_announce_sync(struct sluice *s, struct sluice_announce *out,
+			 int max);
+/* Drain (true) or undrain a service, NULL: every service. Returns the
+ * number of services whose state changed. */
+int sluice_service_drain(struct sluice *s, const char *name, bool drain);
 
 #endif /* SLUICE_H */

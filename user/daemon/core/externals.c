@@ -253,6 +253,7 @@ void gs_metrics(struct daemon *d, __u64 now)
 			rollout_metrics(d, ms, ro_find(d, name));
 	}
 	health_metrics(d, m);
+	announce_metrics(d, m);
 	status_track(d, m, now);
 	if (metrics_srv_status_wanted(d->ms, now))
 		m->status = status_doc_due(d, m, now);

@@ -63,6 +63,8 @@ static void on_event(void *arg, const struct hs_event *e)
 		   "health-check", text);
 	if (running && e->variant == SLUICE_CANARY && e->ev <= HC_EV_UP)
 		r->next_ms = 0;	/* judged on the loop's next tick */
+	if (e->ev == HC_EV_DOWN || e->ev == HC_EV_UP)
+		announce_now(d);	/* the mark is in the maps: withdraw now */
 }
 
 static void reload(struct daemon *d, struct health *H)

@@ -79,6 +79,8 @@ static const struct module modules[MOD_COUNT] = {
 	[MOD_HEALTH] = { "health", .start = health_start, .stop = health_free,
 			 .tick = health_tick, .reload = health_reload,
 			 .status = health_json },
+	/* VIP routes: after health, each second; stopping withdraws nothing */
+	[MOD_ANNOUNCE] = { "announce", .tick = announce_tick },
 	/* the control socket: idle clients closed */
 	[MOD_CONTROL] = { "control", .start = control_start, .stop = ctl_cleanup,
 			  .tick = ctl_expire },

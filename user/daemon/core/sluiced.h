@@ -73,7 +73,7 @@ struct rollout {
 /* the daemon's modules (modules.c), in the order they start and tick */
 enum module_id {
 	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_TRIGGER,
-	MOD_WEB, MOD_HEALTH, MOD_CONTROL, MOD_COUNT
+	MOD_WEB, MOD_HEALTH, MOD_ANNOUNCE, MOD_CONTROL, MOD_COUNT
 };
 
 struct fleet_opts;
@@ -294,6 +294,10 @@ void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
 void health_metrics(struct daemon *d, struct metrics_snapshot *m);
+/* announce_shell.c: VIP routes for the routing daemon (doc/guide/bgp.md) */
+void announce_now(struct daemon *d);
+void announce_tick(struct daemon *d, __u64 now);
+void announce_metrics(struct daemon *d, struct metrics_snapshot *m);
 
 /* budget_freeze.c: the error-budget freeze of services whose plan has budget: */
 void budget_tick(struct daemon *d, __u64 now);

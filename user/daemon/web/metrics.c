@@ -43,25 +43,37 @@ void metrics_snapshot_free(struct metrics_snapshot *m)
 	free(m->svc);
 	free(m->status);
 	free(m->be);
+	free(m->vip);
 	free(m);
+}
+
+/* Append a zeroed element to a growing array; NULL out of memory. */
+static void *grow_add(void **arr, unsigned int *n, unsigned int *cap, size_t size)
+{
+	char *p;
+
+	if (*n == *cap) {
+		unsigned int c = *cap ? *cap * 2 : 64;
+
+		p = realloc(*arr, c * size);
+		if (!p)
+			return NULL;
+		*arr = p;
+		*cap = c;
+	}
+	p = (char *)*arr + (size_t)(*n)++ * size;
+	memset(p, 0, size);
+	return p;
 }
 
 struct metrics_backend *metrics_snapshot_add_backend(struct metrics_snapshot *m)
 {
-	struct metrics_backend *b;
+	return grow_add((void **)&m->be, &m->nbe, &m->be_cap, sizeof(*m->be));
+}
 
-	if (m->nbe == m->be_cap) {
-		unsigned int cap = m->be_cap ? m->be_cap * 2 : 64;
-
-		b = realloc(m->be, cap * sizeof(*b));
-		if (!b)
-			return NULL;
-		m->be = b;
-		m->be_cap = cap;
-	}
-	b = &m->be[m->nbe++];
-	memset(b, 0, sizeof(*b));
-	return b;
+struct metrics_vip *metrics_snapshot_add_vip(struct metrics_snapshot *m)
+{
+	return grow_add((void **)&m->vip, &m->nvip, &m->vip_cap, sizeof(*m->vip));
 }
 
 struct metrics_service *metrics_snapshot_add(struct metrics_snapshot *m,
@@ -553,6 +565,27 @@ static void render_health(struct out *o)
 	}
 }
 
+static void render_vips(struct out *o)
+{
+	const struct metrics_snapshot *m = o->m;
+	struct mb *f = &o->b;
+	char extra[192];
+	unsigned int i;
+
+	if (!m->nvip)
+		return;
+	family(f, "sluice_vip_announced", "gauge",
+	       "1 while the VIP's route is in sluice's routing table (the routing daemon announces it), 0 withdrawn; reason says why.");
+	for (i = 0; i < m->nvip; i++) {
+		const struct metrics_vip *v = &m->vip[i];
+
+		snprintf(extra, sizeof(extra), "vip=\"%s\",reason=\"%s\"", v->vip,
+			 v->why ? v->why : "");
+		series_named(f, "sluice_vip_announced", v->service, extra);
+		mb_printf(f, "%d\n", v->announced);
+	}
+}
+
 int metrics_render_text(const struct metrics_snapshot *m, char **text, size_t *len)
 {
 	/* the last text's size: one allocation instead of a chain of
@@ -570,6 +603,7 @@ int metrics_render_text(const struct metrics_snapshot *m, char **text, size_t *l
 	render_events(&o);
 	render_rollouts(&o);
 	render_health(&o);
+	render_vips(&o);
 	labels_free(&o.l);
 	if (o.b.oom) {
 		free(o.b.p);

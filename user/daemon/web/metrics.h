@@ -90,6 +90,14 @@ struct metrics_backend {
 	double last_s;			/* the latest probe's duration */
 };
 
+/* a VIP announced over BGP by the routing daemon, or not, and why */
+struct metrics_vip {
+	char service[METRICS_NAME];	/* "" when no service holds it */
+	char vip[48];
+	bool announced;
+	const char *why;		/* sluice_announce_why_str */
+};
+
 struct metrics_snapshot {
 	int refs;			/* metrics_srv's business, */
 	char *text;			/* and so is the text rendered once */
@@ -103,6 +111,8 @@ struct metrics_snapshot {
 					 * freed with the snapshot); NULL */
 	unsigned int nbe, be_cap;
 	struct metrics_backend *be;
+	unsigned int nvip, vip_cap;
+	struct metrics_vip *vip;
 };
 
 extern const char *const metrics_rollout_states[];	/* NULL-terminated */
@@ -114,6 +124,7 @@ struct metrics_service *metrics_snapshot_add(struct metrics_snapshot *m,
 					     const char *name);
 /* Append a zeroed backend record (grows; NULL out of memory). */
 struct metrics_backend *metrics_snapshot_add_backend(struct metrics_snapshot *m);
+struct metrics_vip *metrics_snapshot_add_vip(struct metrics_snapshot *m);
 /* The datapath's log-linear histogram as exposition buckets. */
 void metrics_hist_from_lat(const uint64_t *lat, struct metrics_hist *h);
 
