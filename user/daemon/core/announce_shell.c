@@ -8,6 +8,8 @@
  * kernel's, and they stay right while the datapath forwards.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "sluiced.h"
 #include "metrics.h"
@@ -15,19 +17,40 @@
 #define SLUICED_ANNOUNCE_MS 1000
 #define ANN_MAX (2 * SLUICE_MAX_SERVICES)	/* services, and routes they left */
 
-/* the last evaluation, for /metrics and the status document */
-static struct sluice_announce last[ANN_MAX];
-static int nlast;
-static __u64 last_ms;
-static bool failing;
+/* the module's state (d->mod[MOD_ANNOUNCE]) */
+struct announce {
+	/* the last evaluation, for /metrics and the status document */
+	struct sluice_announce last[ANN_MAX];
+	int nlast;
+	__u64 last_ms;
+	bool failing;
+	struct sluice_announce scratch[ANN_MAX];	/* too big for a stack */
+};
+
+int announce_start(struct daemon *d, char *err, size_t errlen)
+{
+	d->mod[MOD_ANNOUNCE] = calloc(1, sizeof(struct announce));
+	if (!d->mod[MOD_ANNOUNCE]) {
+		snprintf(err, errlen, "announce: out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void announce_stop(struct daemon *d)
+{
+	free(d->mod[MOD_ANNOUNCE]);
+	d->mod[MOD_ANNOUNCE] = NULL;
+}
 
 /* the previous evaluation's row for a's service and VIP */
-static const struct sluice_announce *previous(const struct sluice_announce *a)
+static const struct sluice_announce *previous(const struct announce *A,
+					      const struct sluice_announce *a)
 {
-	for (int i = 0; i < nlast; i++)
-		if (!strcmp(last[i].name, a->name) && last[i].family == a->family &&
-		    !memcmp(&last[i].vip, &a->vip, sizeof(a->vip)))
-			return &last[i];
+	for (int i = 0; i < A->nlast; i++)
+		if (!strcmp(A->last[i].name, a->name) && A->last[i].family == a->family &&
+		    !memcmp(&A->last[i].vip, &a->vip, sizeof(a->vip)))
+			return &A->last[i];
 	return NULL;
 }
 
@@ -39,23 +62,25 @@ static const struct sluice_announce *previous(const struct sluice_announce *a)
  */
 void announce_now(struct daemon *d)
 {
-	static struct sluice_announce a[ANN_MAX];
+	struct announce *A = d->mod[MOD_ANNOUNCE];
+	struct sluice_announce *a;
 	char vip[INET6_ADDRSTRLEN], text[256];
 	int n, i;
 
-	if (!d->s)
+	if (!d->s || !A)
 		return;
-	last_ms = steady_ms();
+	a = A->scratch;
+	A->last_ms = steady_ms();
 	n = sluice_announce_sync(d->s, a, ANN_MAX);
 	if (n < 0) {
-		if (!failing)
+		if (!A->failing)
 			dlog(d, LOG_ERR_, "announce: %s", sluice_errmsg(d->s));
-		failing = true;
+		A->failing = true;
 		return;
 	}
-	failing = false;
+	A->failing = false;
 	for (i = 0; i < n; i++) {
-		const struct sluice_announce *p = previous(&a[i]);
+		const struct sluice_announce *p = previous(A, &a[i]);
 		bool moved = p && (p->announced != a[i].announced || p->why != a[i].why);
 
 		if (!a[i].changed && !moved)
@@ -71,28 +96,32 @@ void announce_now(struct daemon *d)
 			   a[i].announced ? "vip_announced" : "vip_withdrawn",
 			   a[i].changed ? "sluiced" : "command", text);
 	}
-	memcpy(last, a, n * sizeof(a[0]));
-	nlast = n;
+	memcpy(A->last, a, n * sizeof(a[0]));
+	A->nlast = n;
 }
 
 void announce_tick(struct daemon *d, __u64 now)
 {
-	if (now - last_ms >= SLUICED_ANNOUNCE_MS || !last_ms)
+	const struct announce *A = d->mod[MOD_ANNOUNCE];
+
+	if (A && (now - A->last_ms >= SLUICED_ANNOUNCE_MS || !A->last_ms))
 		announce_now(d);
 }
 
 void announce_metrics(struct daemon *d, struct metrics_snapshot *m)
 {
-	int i;
+	const struct announce *A = d->mod[MOD_ANNOUNCE];
 
-	for (i = 0; i < nlast; i++) {
+	for (int i = 0; A && i < A->nlast; i++) {
+		const struct sluice_announce *l = &A->last[i];
 		struct metrics_vip *v = metrics_snapshot_add_vip(m);
 
 		if (!v)
 			return;
-		snprintf(v->service, sizeof(v->service), "%s", last[i].name);
-		sluice_format_addr(&last[i].vip, last[i].family, v->vip, sizeof(v->vip));
-		v->announced = last[i].announced;
-		v->why = sluice_announce_why_str(last[i].why);
+		snprintf(v->service, sizeof(v->service), "%.*s",
+			 (int)sizeof(v->service) - 1, l->name);
+		sluice_format_addr(&l->vip, l->family, v->vip, sizeof(v->vip));
+		v->announced = l->announced;
+		v->why = sluice_announce_why_str(l->why);
 	}
 }

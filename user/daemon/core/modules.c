@@ -80,7 +80,8 @@ static const struct module modules[MOD_COUNT] = {
 			 .tick = health_tick, .reload = health_reload,
 			 .status = health_json },
 	/* VIP routes: after health, each second; stopping withdraws nothing */
-	[MOD_ANNOUNCE] = { "announce", .tick = announce_tick },
+	[MOD_ANNOUNCE] = { "announce", .start = announce_start,
+			   .stop = announce_stop, .tick = announce_tick },
 	/* the control socket: idle clients closed */
 	[MOD_CONTROL] = { "control", .start = control_start, .stop = ctl_cleanup,
 			  .tick = ctl_expire },

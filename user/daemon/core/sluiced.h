@@ -295,6 +295,8 @@ json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
 void health_metrics(struct daemon *d, struct metrics_snapshot *m);
 /* announce_shell.c: VIP routes for the routing daemon (doc/guide/bgp.md) */
+int announce_start(struct daemon *d, char *err, size_t errlen);
+void announce_stop(struct daemon *d);
 void announce_now(struct daemon *d);
 void announce_tick(struct daemon *d, __u64 now);
 void announce_metrics(struct daemon *d, struct metrics_snapshot *m);
