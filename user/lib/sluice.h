@@ -253,6 +253,12 @@ struct sluice_service_view {
 /* *id: a hint (the id of the last call, or SLUICE_MAX_SERVICES). */
 int sluice_service_view(struct sluice *s, const char *name,
 			struct sluice_service_view *v);
+/* Flows of a variant with a packet in the last ~2-3 s (live.c). */
+struct sluice_live {
+	__u32 tcp, udp;
+};
+int sluice_live_flows(struct sluice *s, const char *name, int variant,
+		      struct sluice_live *out);
 /* Rings in use: bit i set for ring i (ring 0 always). */
 int sluice_rings_in_use(struct sluice *s, unsigned int *mask);
 /* Counters summed over CPUs. */

@@ -33,6 +33,8 @@ static const struct module modules[] = {
 	/* the fleet's desired state before the rollouts act (fleet_start) */
 	{ "fleet", .stop = fleet_stop, .tick = fleet_tick },
 	{ "rollouts", .tick = rollouts_tick },
+	/* a rollback's live canary flows: the drain's reset, the watch */
+	{ "live", .tick = live_tick },
 	{ "trigger", .stop = trigger_free, .tick = trigger_tick },
 	/* /metrics and the status document, once a second */
 	{ "web", .tick = gs_metrics },

@@ -208,7 +208,17 @@ int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out
 void outbox_flush(struct daemon *d);
 void outbox_discard(void);
 void outbox_replay(struct daemon *d);
+void outbox_due(struct daemon *d);	/* each tick: deferred intents now due */
 void outbox_free(void);
+
+/* live_flows.c: what a rollback does to the canary's live flows (the
+ * plan's on_rollback: live_flows:), carried out from the outbox, and the
+ * audit of how many there were and when the last one left */
+char *live_intent(const struct rollout *r, char *revert_text, __u64 now, bool due_reset);
+void live_revert(struct daemon *d, struct rollout *r, __u64 rollout_id, json_t *o);
+__s64 live_due(struct daemon *d, const char *service, __u64 rollout_id, json_t *o);
+int live_reset(struct daemon *d, const char *service, __u64 rollout_id, json_t *o);
+void live_tick(struct daemon *d, __u64 now);
 
 /* externals.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
