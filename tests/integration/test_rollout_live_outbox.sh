@@ -12,7 +12,12 @@
 #     once, with the drain's audit record
 #   - an operator's `sluice resume` during the grace wins: no reset,
 #     "superseded" in the audit trail
-#   - under live_flows: reset the kill word carries the reset at once
+#   - `rollout abort` while a `promote --full` is decided but not carried
+#     out (killed after its commit): refused after the restart, the
+#     promotion completes, no kill switch (Argo Rollouts had a bug here)
+#   - under live_flows: reset the kill word carries the reset at once;
+#     rollout status and service show give the effective exposure (0 %
+#     under the kill switch) next to the stored weight
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/rollout_lib.sh
@@ -116,6 +121,35 @@ plan reset
 check "sluiced starts" rl_start
 rl rollout start web -f "$RL_DIR/fail.yaml" >/dev/null
 check "rolled back with the reset at once" within 20 is revert reset
+# the stored weight stays 5 %; new flows get nothing: both are shown
+st=$(rl rollout status web)
+check "rollout status shows the effective exposure ($(head -1 <<<"$st"))" \
+	grep -q "weight 5.00% (effective 0.00%: kill switch on)" <<<"$st"
+check "and its JSON" [ "$(rl_field web 'r["effective_weight"][0]')" = 0 ]
+sh=$(lab_sluice service show web)
+check "service show too ($(grep weight <<<"$sh"))" grep -q "weight 5.00%.* (effective 0.00%: kill switch on)" <<<"$sh"
+check "and its JSON" [ "$(lab_sluice -j service show web | json 'j["services"][0]["effective_weight"]["default"]')" = 0 ]
 rl_stop
 rl_load_stop
+
+echo "== rollout abort while a promote --full is pending (decided, not yet carried out)"
+rl_canary_heal
+lab_sluice service del web >/dev/null
+lab_service web 4 >/dev/null
+plan "drain 4s"
+SLUICED_FAILPOINT=after-commit:promote check "sluiced starts (failpoint after-commit:promote)" rl_start
+rl rollout start web -f "$RL_DIR/fail.yaml" >/dev/null
+within 10 is revert off
+rl rollout promote web --full >/dev/null 2>&1
+check "sluiced died after committing the promotion" died 10
+check "the maps still show the canary pool (the promotion is pending)" \
+	[ "$(lab_sluice -j service show web | json 'len(j["services"][0]["canary"])')" != 0 ]
+check "sluiced restarts" rl_start
+ab=$(rl rollout abort web 2>&1)
+check "the abort is refused: the promotion was decided first ($ab)" grep -q "was promoted: nothing to abort" <<<"$ab"
+check "the promotion is carried out (canary pool empty, weight 0)" within 5 \
+	[ "$(lab_sluice -j service show web | json 'len(j["services"][0]["canary"])==0 and j["services"][0]["weight"]["default"]==0')" = True ]
+check "no kill switch after the refused abort" is revert off
+check "the rollout stays promoted" [ "$(rl_field web 'r["phase"]')" = promoted ]
+rl_stop
 t_done

@@ -201,8 +201,15 @@ static void print_rollout(const json_t *r)
 		pr_text(", step %lld of %lld", (long long)jnum(r, "step") + 1,
 			(long long)jnum(r, "steps"));
 	if (json_array_size(w)) {
+		json_int_t eff = json_integer_value(json_array_get(json_object_get(r, "effective_weight"), 0));
+
 		fmt_bp(json_integer_value(json_array_get(w, 0)), bp, sizeof(bp));
 		pr_text(", weight %s", bp);
+		if (json_object_get(r, "effective_weight") &&
+		    eff != json_integer_value(json_array_get(w, 0))) {
+			fmt_bp(eff, bp, sizeof(bp));
+			pr_text(" (effective %s: kill switch on)", bp);
+		}
 	}
 	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)jnum(r, "rollout_id"),
 		(long long)jnum(r, "attempt"), jstr(r, "plan_name"));

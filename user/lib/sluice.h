@@ -214,6 +214,9 @@ int sluice_set_lkg(struct sluice *s, const char *name, int variant);
 int sluice_revert(struct sluice *s, const char *name, bool reset);
 int sluice_resume(struct sluice *s, const char *name);
 int sluice_kill_get(struct sluice *s, const char *name, __u32 *word);
+/* The canary share new flows get: weight, or under the kill switch (kill:
+ * the service's and the global word) all or nothing by last-known-good. */
+unsigned int sluice_effective_weight(unsigned int weight, __u32 kill, unsigned int lkg);
 
 /* Rings: ids 1..SLUICE_MAX_RINGS-1; ring 0 is the default ("broad"). */
 bool sluice_prefix_overlap(const struct sluice_prefix *a,
