@@ -24,6 +24,8 @@ source tests/integration/rollout_lib.sh
 rl_setup lo nft
 
 lab_up xdp nat >/dev/null || { fail "lab up"; t_done; exit; }
+# 300 connections a second for minutes: the whole port range, TIME_WAIT reused
+lab_in cl sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
 lab_service web 4 >/dev/null || { fail "service web"; t_done; exit; }
 
 revert() { lab_sluice -j service show web | json 'j["services"][0]["revert"]'; }
@@ -51,11 +53,13 @@ died() {	# SECONDS: the daemon killed itself at its failpoint in time
 	RL_PID=
 	grep -q "failpoint .*: killed" "$RL_LOG"
 }
-fresh_service() {
+fresh_service() {	# and a fresh load: a refusing canary under it
+	rl_load_stop
 	rl_canary_heal
 	lab_sluice service del web >/dev/null
 	lab_service web 4 >/dev/null
 	rl_canary_refuse
+	rl_load_start 300 600
 }
 drained() { grep -c '"type":"live_flows".*drain over' "$RL_AUDIT"; }
 plan() {	# LIVE-FLOWS
@@ -127,7 +131,7 @@ check "rollout status shows the effective exposure ($(head -1 <<<"$st"))" \
 	grep -q "weight 5.00% (effective 0.00%: kill switch on)" <<<"$st"
 check "and its JSON" [ "$(rl_field web 'r["effective_weight"][0]')" = 0 ]
 sh=$(lab_sluice service show web)
-check "service show too ($(grep weight <<<"$sh"))" grep -q "weight 5.00%.* (effective 0.00%: kill switch on)" <<<"$sh"
+check "service show too ($(grep -m1 "^.weight" <<<"$sh"))" grep -q "weight 5.00%.* (effective 0.00%: kill switch on)" <<<"$sh"
 check "and its JSON" [ "$(lab_sluice -j service show web | json 'j["services"][0]["effective_weight"]["default"]')" = 0 ]
 rl_stop
 rl_load_stop
