@@ -448,7 +448,7 @@ int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out
 			text = live_intent(r, text, steady_ms(), false);
 		err = record(d, r, text);
 		if (!err && out->actions[i].kind == ENG_ACT_REVERT &&
-		    r->plan && r->plan->live_flows == SLUICE_LIVE_DRAIN)
+		    (!r->plan || r->plan->live_flows == SLUICE_LIVE_DRAIN))
 			err = record(d, r, live_intent(r, NULL, steady_ms(), true));
 		maps_apply(&m, &out->actions[i]);
 	}
