@@ -276,7 +276,8 @@ struct sluice_conn {
 	__u32 gen;		/* svc config generation that decided it */
 	__u64 created_ns;	/* NAT mode: first SYN (bpf_ktime_get_ns) */
 	__u32 syn_seq;		/* TCP: the deciding SYN's sequence number */
-	__u32 seen;		/* UDP: last packet's tick (SLUICE_SEEN_SHIFT) */
+	__u32 seen;		/* last packet's tick (SLUICE_SEEN_SHIFT); TCP: once
+				 * confirmed (live-flow counts) */
 };
 _Static_assert(sizeof(struct sluice_conn) == 32, "conn size");
 _Static_assert(__builtin_offsetof(struct sluice_conn, syn_seq) == 24,

@@ -204,7 +204,7 @@ v1=0
 for i in $(seq 20); do lab_in cl curl -s "http://$LAB_VIP4:$LAB_PORT/" | grep -q " v1 " && v1=$((v1 + 1)); done
 note "sluice revert web took $(( (t2 - t1) / 1000000 )) ms (one map write); then $v1 of 20 new requests answered by v1"
 for t in $(seq 30); do [ "$(field 'r["phase"]')" = rolled_back ] && break; sleep 0.2; done
-note "sluiced: $(field 'r["phase"], "by the operator" if r["by_operator"] else "", r["end_reason"]')"
+note "sluiced: $(field '"%s: %s" % (r["phase"], r["end_reason"])')"	# the reason names who
 [ "$v1" = 20 ] && [ "$(field 'r["phase"]+str(r["by_operator"])')" = rolled_backTrue ] && ok=1
 [ $ok = 1 ] && part 3a OK || part 3a FAIL
 report 3a

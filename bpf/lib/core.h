@@ -265,6 +265,12 @@ static __always_inline int sluice_process(const struct hook *hk,
 				fresh = 1;
 		}
 		if (!fresh) {
+			/* TCP keeps the seen tick too (a load of jiffies, a
+			 * store once a tick): what counts a flow as live when
+			 * a rollback sends live canary flows away
+			 * (sluice_live_flows) */
+			if (!now)
+				now = seen_tick();
 			ct_confirm(&pk, &h, now);
 			if (now && was_est && !pk.icmp_err)
 				udp_touch(h.live, now);

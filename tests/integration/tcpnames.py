@@ -13,7 +13,8 @@ spread HOST PORT N [--sport BASE] [--par K] [--timeout S] [--rst] [--reuse]
                                  the way)
 hold HOST PORT K SECONDS         K long connections sending every 100 ms;
                                  prints JSON: per connection its backend,
-                                 whether it ever changed, and errors
+                                 whether it ever changed, and errors (the
+                                 times of the last answer and the error)
 load HOST PORT RATE SECONDS [--timeout S] [--src ADDR]
                                  RATE new connections a second for SECONDS
                                  (paced, each exchanges one line); prints
@@ -29,7 +30,8 @@ udpflows HOST PORT K RATE SECONDS --sport BASE
 udpsink PORT SECONDS [STOPFILE]  count UDP datagrams (IPv4) for SECONDS, or
                                  until STOPFILE exists and 1 s is quiet;
                                  prints JSON {"received": n, "distinct": n,
-                                 "max": n, "ports": {"SOURCE PORT": n, ...}}
+                                 "max": n, "ports": {"SOURCE PORT": n, ...},
+                                 "first_at"/"last_at": {"SOURCE PORT": time}}
 """
 import json
 import os
@@ -142,11 +144,15 @@ def hold(host, port, k, seconds):
                 c["msgs"] += 1
                 if who != c["first"]:
                     c["changed"] = True
+                c["last_ok"] = time.time()
             except OSError:
                 c["errors"] += 1
+                c["error_at"] = time.time()
         time.sleep(0.1)
     out = [{"backend": c["first"], "changed": c["changed"],
-            "errors": c["errors"], "msgs": c["msgs"]} for c in conns]
+            "errors": c["errors"], "msgs": c["msgs"],
+            "last_ok": c.get("last_ok", 0), "error_at": c.get("error_at", 0)}
+           for c in conns]
     print(json.dumps({"conns": out}), flush=True)
 
 
@@ -246,7 +252,7 @@ def udpsink(port, seconds, stopfile=None):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind(("0.0.0.0", port))
     end, got, seen, last = time.time() + seconds, 0, set(), time.time()
-    ports = {}
+    ports, first_at, last_at = {}, {}, {}
     while True:
         now = time.time()
         if now >= end:
@@ -260,10 +266,13 @@ def udpsink(port, seconds, stopfile=None):
             continue
         got, last = got + 1, time.time()
         ports[str(src[1])] = ports.get(str(src[1]), 0) + 1
+        first_at.setdefault(str(src[1]), last)
+        last_at[str(src[1])] = last
         if len(d) >= 8:
             seen.add(struct.unpack("!Q", d[:8])[0])
     print(json.dumps({"received": got, "distinct": len(seen),
-                      "max": max(seen) if seen else -1, "ports": ports}),
+                      "max": max(seen) if seen else -1, "ports": ports,
+                      "first_at": first_at, "last_at": last_at}),
           flush=True)
 
 

@@ -26,6 +26,8 @@ for p in 1 2 3a 3b; do
 	check "part $p OK" grep -q "^  part $p: OK" "$OUT/log"
 	check "part $p: report SVG parses" python3 -c "import xml.etree.ElementTree as E,sys; E.parse(sys.argv[1])" "$OUT/part$p.svg"
 done
+check "part 3a says who reverted once (not 'by the operator the operator reverted')" \
+	grep -q "sluiced: rolled_back: the operator reverted (kill switch on the maps)" "$OUT/log"
 check "part 2 printed the failing gate's numbers" grep -Eq "gate [0-9] failed: canary [0-9.]+ vs baseline" "$OUT/log"
 check "printed the status page's address (forwarded to this host)" \
 	grep -q "status page: http://127.0.0.1:$PAGE_PORT/ " "$OUT/log"

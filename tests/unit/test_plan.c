@@ -97,6 +97,12 @@ static const struct bad bad[] = {
 	  "may hold only letters" },
 	{ S G "on_failure: retry\n", "bad.yaml:7:13", "on_failure: must be rollback or pause" },
 	{ S G "trigger: cron\n", "bad.yaml:7:10", "trigger: must be manual or canary-change" },
+	{ S G "on_rollback:\n  live_flows: kill\n", "bad.yaml:8:15",
+	  "live_flows: must be keep, reset or drain DURATION (e.g. drain 10s), not 'kill'" },
+	{ S G "on_rollback:\n  live_flows: drain soon\n", "bad.yaml:8:15",
+	  "the grace is not a duration" },
+	{ S G "on_rollback:\n  live_flows: drain 2h\n", "bad.yaml:8:15", "longer than 1h" },
+	{ S G "on_rollback:\n  live: keep\n", "bad.yaml:8:3", "live" },
 };
 
 static void test_bad_plans(void)
@@ -157,7 +163,7 @@ static void test_good_plans(void)
 		"    interval: 5s\n    confidence: 95%\n    min_samples: 1000\n    failure_limit: 2\n"
 		"    error_limit: 0\n    on_inconclusive: extend\n"
 		"  - metric: error_ratio\n    name: rst\n    max: 2%\n    signals: [client_rst, backend_rst]\n"
-		"on_failure: pause\ntrigger: canary-change\n",
+		"on_failure: pause\ntrigger: canary-change\non_rollback:\n  live_flows: drain 30s\n",
 		"good.yaml", err, sizeof(err));
 	if (!ASSERT_TRUE(p != NULL, err))
 		return;
@@ -180,6 +186,8 @@ static void test_good_plans(void)
 	ASSERT_EQ(p->gates[2].signals, SLUICE_SIG_CLIENT_RST | SLUICE_SIG_BACKEND_RST, "signals");
 	ASSERT_EQ(p->on_failure, SLUICE_ON_FAILURE_PAUSE, "on_failure pause");
 	ASSERT_EQ(p->trigger, SLUICE_TRIGGER_CANARY_CHANGE, "trigger");
+	ASSERT_TRUE(p->live_flows == SLUICE_LIVE_DRAIN && p->live_drain_ms == 30000,
+		    "on_rollback: live_flows: drain 30s");
 	{
 		char *y1 = sluice_plan_to_yaml(p, 0), *y2;
 		struct sluice_plan *q = sluice_plan_parse_string(y1, "rt.yaml", err, sizeof(err));
@@ -188,9 +196,21 @@ static void test_good_plans(void)
 		y2 = q ? sluice_plan_to_yaml(q, 0) : NULL;
 		ASSERT_TRUE(y2 && !strcmp(y1, y2), "and writes the same YAML");
 		ASSERT_TRUE(q && q->nsteps == p->nsteps && q->ngates == p->ngates, "same counts");
+		ASSERT_TRUE(q && q->live_flows == SLUICE_LIVE_DRAIN && q->live_drain_ms == 30000,
+			    "the live-flow grace survives the round trip");
 		free(y1);
 		free(y2);
 		sluice_plan_free(q);
+	}
+	{
+		struct sluice_plan *d = sluice_plan_parse_string(
+			"steps:\n  - weight: 5%\n    hold: 1m\ngates:\n  - metric: error_ratio\n    max: 1%\n",
+			"default.yaml", err, sizeof(err));
+
+		ASSERT_TRUE(d && d->live_flows == SLUICE_LIVE_DRAIN &&
+			    d->live_drain_ms == SLUICE_LIVE_DRAIN_DEFAULT_MS,
+			    "without on_rollback: live flows drain for 10s");
+		sluice_plan_free(d);
 	}
 	/* resolving: the latency gate needs nat; rings must exist */
 	ASSERT_EQ(sluice_plan_resolve(p, SLUICE_MODE_DSR, NULL, NULL, err, sizeof(err)),

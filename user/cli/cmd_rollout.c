@@ -201,8 +201,15 @@ static void print_rollout(const json_t *r)
 		pr_text(", step %lld of %lld", (long long)jnum(r, "step") + 1,
 			(long long)jnum(r, "steps"));
 	if (json_array_size(w)) {
+		json_int_t eff = json_integer_value(json_array_get(json_object_get(r, "effective_weight"), 0));
+
 		fmt_bp(json_integer_value(json_array_get(w, 0)), bp, sizeof(bp));
 		pr_text(", weight %s", bp);
+		if (json_object_get(r, "effective_weight") &&
+		    eff != json_integer_value(json_array_get(w, 0))) {
+			fmt_bp(eff, bp, sizeof(bp));
+			pr_text(" (effective %s: kill switch on)", bp);
+		}
 	}
 	pr_text("  (rollout %lld, attempt %lld, plan %s)\n", (long long)jnum(r, "rollout_id"),
 		(long long)jnum(r, "attempt"), jstr(r, "plan_name"));
@@ -436,7 +443,9 @@ static void warn_full(const json_t *r, __u64 limit_ms)
 {
 	const char *ph = jstr(r, "phase");
 	json_t *req, *rep, *e, *w;
-	json_int_t at = 0;
+	json_int_t at = 0, now;
+	struct timespec ts;
+	__u64 age;
 	size_t i;
 
 	if (strcmp(ph, "progressing") && strcmp(ph, "paused") && strcmp(ph, "pending"))
@@ -456,11 +465,19 @@ static void warn_full(const json_t *r, __u64 limit_ms)
 		if (jnum(e, "rollout_id") == jnum(r, "rollout_id") && !strcmp(jstr(e, "type"), "step"))
 			at = jnum(e, "at_ms");
 	json_decref(rep);
-	if (at && (__u64)(time(NULL) * 1000LL - at) > limit_ms)
-		fprintf(stderr, "Warning: %s: the canary has been at 100%% for %lld s without "
+	if (!at)
+		return;
+	/* in milliseconds (time() * 1000 lost the fraction: a step event
+	 * younger than a second came out negative, then huge as unsigned);
+	 * a clock a little behind the daemon's counts as no time at all */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	age = now > at ? (__u64)(now - at) : 0;
+	if (age > limit_ms)
+		fprintf(stderr, "Warning: %s: the canary has been at 100%% for %llu s without "
 			"promotion (over %llu s): promote it (sluice rollout promote %s --full) "
 			"or roll it back\n", jstr(r, "service"),
-			(long long)((time(NULL) * 1000LL - at) / 1000), (unsigned long long)(limit_ms / 1000),
+			(unsigned long long)(age / 1000), (unsigned long long)(limit_ms / 1000),
 			jstr(r, "service"));
 }
 

@@ -87,7 +87,11 @@ static void print_weights(struct sluice *s, const struct sluice_service_spec *sp
 {
 	char name[SLUICE_RING_NAME_LEN + 1], w[16];
 	bool uniform = true;
+	__u32 kill = sp->kill, all = 0;
 	int r;
+
+	if (s && sluice_kill_get(s, NULL, &all) == 0)
+		kill |= all;	/* revert --all counts too */
 
 	for (r = 1; r < SLUICE_MAX_RINGS; r++)
 		if (sluice_ring_name(s, r, name, sizeof(name)) == 0 &&
@@ -105,8 +109,17 @@ static void print_weights(struct sluice *s, const struct sluice_service_spec *sp
 		else if (!uniform)
 			pr_text(" %s %s", name, w);
 	}
-	pr_text("\n");
 	pr_obj_close();
+	if (kill & SLUICE_KILL_REVERT) {	/* what new flows get, next to it */
+		pr_obj_open("effective_weight");
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			if (!sluice_ring_name(s, r, name, sizeof(name)))
+				pr_uint(PR_JSON, name, "", sluice_effective_weight(sp->weight[r], kill, sp->lkg));
+		fmt_bp(sluice_effective_weight(sp->weight[0], kill, sp->lkg), w, sizeof(w));
+		pr_text(" (effective %s: kill switch on)", w);
+		pr_obj_close();
+	}
+	pr_text("\n");
 }
 
 static const char *kill_str(__u32 k)

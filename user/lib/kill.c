@@ -58,3 +58,10 @@ int sluice_resume(struct sluice *s, const char *name)
 {
 	return kill_set(s, name, 0);
 }
+
+unsigned int sluice_effective_weight(unsigned int weight, __u32 kill, unsigned int lkg)
+{
+	if (!(kill & SLUICE_KILL_REVERT))
+		return weight;
+	return lkg == SLUICE_CANARY ? SLUICE_BUCKETS : 0;
+}

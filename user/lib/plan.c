@@ -299,6 +299,13 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 	    plan->trigger == SLUICE_TRIGGER_CANARY_CHANGE ? "canary-change" : "manual");
 	out(&b, "%son_failure: %s\n", pad,
 	    plan->on_failure == SLUICE_ON_FAILURE_PAUSE ? "pause" : "rollback");
+	if (plan->live_flows == SLUICE_LIVE_DRAIN)
+		fmt_ms(v, sizeof(v), plan->live_drain_ms ? plan->live_drain_ms
+							 : SLUICE_LIVE_DRAIN_DEFAULT_MS);
+	out(&b, "%son_rollback:\n%s  live_flows: %s%s\n", pad, pad,
+	    plan->live_flows == SLUICE_LIVE_KEEP ? "keep" :
+	    plan->live_flows == SLUICE_LIVE_RESET ? "reset" : "drain ",
+	    plan->live_flows == SLUICE_LIVE_DRAIN ? v : "");
 	out(&b, "%ssteps:\n", pad);
 	for (i = 0; i < plan->nsteps; i++) {
 		const struct sluice_plan_step *st = &plan->steps[i];

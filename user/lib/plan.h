@@ -145,6 +145,20 @@ enum sluice_on_failure {
 	SLUICE_ON_FAILURE_PAUSE,	/* stop advancing, keep the weights */
 };
 
+/*
+ * What a rollback (a failed gate, `rollout abort`) does to the canary's live
+ * flows (on_rollback: live_flows:). New flows go to the baseline at once in
+ * every case. The operator's own `sluice revert` is not a plan's: it keeps
+ * its own default (no reset unless --reset).
+ */
+enum sluice_live_flows {
+	SLUICE_LIVE_DRAIN = 0,	/* default: reset after the grace (drain_ms) */
+	SLUICE_LIVE_KEEP,	/* left on the canary until the client ends them */
+	SLUICE_LIVE_RESET,	/* re-decided at once (revert --reset) */
+};
+#define SLUICE_LIVE_DRAIN_DEFAULT_MS	10000
+#define SLUICE_LIVE_DRAIN_MAX_MS	(3600 * 1000)
+
 enum sluice_trigger {
 	SLUICE_TRIGGER_MANUAL = 0,	/* default: `sluice rollout start` */
 	SLUICE_TRIGGER_CANARY_CHANGE,	/* the daemon starts the plan itself
@@ -280,6 +294,9 @@ struct sluice_plan {
 	 * pauses the rollout (SLUICE_SERVICE, SLUICE_STEP in its env) */
 	char pre_step_hook[SLUICE_GATE_QUERY_LEN];
 	__u64 pre_step_timeout_ms;	/* default 30 s */
+	/* on_rollback: live_flows: keep | reset | drain DURATION */
+	enum sluice_live_flows live_flows;
+	__u64 live_drain_ms;		/* DRAIN: the grace; 0: the default */
 	struct sluice_plan_pos pos;	/* of the rollout: mapping */
 };
 

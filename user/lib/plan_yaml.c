@@ -45,6 +45,8 @@
  *       check_interval: 1m
  *       freeze: true                      # exhausted: no starts, pause
  *       error_ratio_query: '...{{window}}...'   # default: the datapath
+ *     on_rollback:
+ *       live_flows: drain 10s             # keep | reset | drain DURATION
  *     pre_step_hook: /usr/local/bin/before-step   # failure pauses
  *     pre_step_timeout: 30s
  */
@@ -771,6 +773,50 @@ static int pl_on_failure(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o
 	return err;
 }
 
+/* "keep", "reset", "drain" (the default grace) or "drain 30s". */
+static int or_live(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = o;
+	const char *s;
+	int err = want_scalar(p, v, "live_flows");
+
+	if (err)
+		return err;
+	s = sval(v);
+	plan->live_drain_ms = 0;
+	if (!strcmp(s, "keep")) {
+		plan->live_flows = SLUICE_LIVE_KEEP;
+	} else if (!strcmp(s, "reset")) {
+		plan->live_flows = SLUICE_LIVE_RESET;
+	} else if (!strcmp(s, "drain")) {
+		plan->live_flows = SLUICE_LIVE_DRAIN;
+	} else if (!strncmp(s, "drain ", 6)) {
+		plan->live_flows = SLUICE_LIVE_DRAIN;
+		err = sluice_parse_duration(s + 6, &plan->live_drain_ms);
+		if (err || !plan->live_drain_ms)
+			return perr(p, v, "live_flows: '%s': the grace is not a duration (write drain 10s, drain 1m)",
+				    s);
+		if (plan->live_drain_ms > SLUICE_LIVE_DRAIN_MAX_MS)
+			return perr(p, v, "live_flows: '%s': a grace longer than 1h keeps users on a failed canary; use keep",
+				    s);
+	} else {
+		return perr(p, v, "live_flows: must be keep, reset or drain DURATION (e.g. drain 10s), not '%s'",
+			    s);
+	}
+	return 0;
+}
+
+static const struct key_def on_rollback_keys[] = {
+	{ "live_flows", or_live, false },
+};
+
+static int pl_on_rollback(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	return walk_mapping(p, v, "on_rollback", on_rollback_keys,
+			    sizeof(on_rollback_keys) / sizeof(on_rollback_keys[0]),
+			    ((struct plan_ctx *)o)->plan);
+}
+
 static int bd_slo(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct sluice_plan_budget *b = o;
@@ -888,6 +934,7 @@ static const struct key_def plan_keys[] = {
 	{ "pre_step_hook", pl_hook, false },
 	{ "pre_step_timeout", pl_hook_timeout, false },
 	{ "on_failure", pl_on_failure, false },
+	{ "on_rollback", pl_on_rollback, false },
 	{ "trigger", pl_trigger, false },
 };
 
@@ -915,6 +962,8 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 				    plan->gates[i].name, plan->gates[i].pos.line);
 	if (plan->pre_step_hook[0] && !plan->pre_step_timeout_ms)
 		plan->pre_step_timeout_ms = 30000;
+	if (plan->live_flows == SLUICE_LIVE_DRAIN && !plan->live_drain_ms)
+		plan->live_drain_ms = SLUICE_LIVE_DRAIN_DEFAULT_MS;
 	return 0;
 }
 

@@ -218,6 +218,9 @@ int sluice_set_lkg(struct sluice *s, const char *name, int variant);
 int sluice_revert(struct sluice *s, const char *name, bool reset);
 int sluice_resume(struct sluice *s, const char *name);
 int sluice_kill_get(struct sluice *s, const char *name, __u32 *word);
+/* The canary share new flows get: weight, or under the kill switch (kill:
+ * the service's and the global word) all or nothing by last-known-good. */
+unsigned int sluice_effective_weight(unsigned int weight, __u32 kill, unsigned int lkg);
 
 /* Rings: ids 1..SLUICE_MAX_RINGS-1; ring 0 is the default ("broad"). */
 bool sluice_prefix_overlap(const struct sluice_prefix *a,
@@ -263,6 +266,12 @@ int sluice_service_view(struct sluice *s, const char *name,
 int sluice_service_view_kill(struct sluice *s, const char *name,
 			     struct sluice_service_view *v, const __u32 *kill_words,
 			     __u32 nwords, __u32 kill_all);
+/* Flows of a variant with a packet in the last ~2-3 s (live.c). */
+struct sluice_live {
+	__u32 tcp, udp;
+};
+int sluice_live_flows(struct sluice *s, const char *name, int variant,
+		      struct sluice_live *out);
 /* Rings in use: bit i set for ring i (ring 0 always). */
 int sluice_rings_in_use(struct sluice *s, unsigned int *mask);
 /* Counters summed over CPUs. */

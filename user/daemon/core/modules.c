@@ -73,6 +73,9 @@ static const struct module modules[MOD_COUNT] = {
 			.tick = fleet_tick, .status = fleet_status, .owns = fleet_owns,
 			.ctl_cmd = SLUICE_CTL_FLEET, .command = fleet_ctl },
 	[MOD_ROLLOUTS] = { "rollouts", .tick = rollouts_tick },
+	/* a rollback's live canary flows: the drain's reset, the watch */
+	[MOD_LIVE] = { "live", .start = live_start, .stop = live_stop,
+		       .tick = live_tick },
 	[MOD_TRIGGER] = { "trigger", .stop = trigger_free, .tick = trigger_tick },
 	/* /metrics and the status document, once a second */
 	[MOD_WEB] = { "web", .tick = gs_metrics },

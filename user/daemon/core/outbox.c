@@ -18,6 +18,13 @@
  * in the audit trail. The same check runs after every commit, so an
  * operator's write between a decision and its action wins there too.
  *
+ * A rollback's live canary flows (the plan's on_rollback: live_flows:):
+ * the revert intent says keep, reset or drain; a drain records one more
+ * intent in the same transaction, the reset due at the end of the grace
+ * (steady clock, so time spent down counts): it waits in the store, and
+ * after a crash in the grace the next start still carries it out when
+ * due (live_flows.c does the reset and watches the flows leave).
+ *
  * Notifications go out only after the commit of their transition, and at
  * least once: an intent is deleted once handed over to the command runner
  * or the HTTP client (delivery failures are logged and counted, not
@@ -50,6 +57,7 @@ struct intents {
 };
 
 static struct intents staged;	/* recorded in the open transaction */
+static struct intents deferred;	/* in the store, not yet due (live resets) */
 
 static int push(struct intents *l, __s64 seq, const char *service, __u64 rid,
 		const char *text)
@@ -328,7 +336,10 @@ static int carry_action(struct daemon *d, const struct intent *in, json_t *o)
 			return 0;
 		}
 	}
-	actuate(d, r, &a);	/* a service that is gone: its error is audited */
+	if (a.kind == ENG_ACT_REVERT && json_object_get(o, "live"))
+		live_revert(d, r, in->rollout_id, o);
+	else
+		actuate(d, r, &a);	/* a service that is gone: its error is audited */
 	return 0;
 }
 
@@ -378,10 +389,19 @@ static void carry(struct daemon *d, struct intents *l)
 		json_t *o = json_loads(in->text, 0, NULL);
 		int err;
 
-		if (json_object_get(o, "notify"))
+		if (json_object_get(o, "notify")) {
 			err = carry_notify(d, in, o);
-		else
+		} else if (json_object_get(o, "due_ms")) {
+			if (live_due(d, in->service, in->rollout_id, o) > 0) {
+				json_decref(o);	/* kept in the store until due */
+				if (push(&deferred, in->seq, in->service, in->rollout_id, in->text))
+					dlog(d, LOG_ERR_, "%s: out of memory", in->service);
+				continue;
+			}
+			err = live_reset(d, in->service, in->rollout_id, o);
+		} else {
 			err = carry_action(d, in, o);
+		}
 		json_decref(o);
 		if (!err && txn && store_outbox_done(d->db, in->seq))
 			dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
@@ -422,7 +442,14 @@ int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out
 	known = out->nactions && maps_read(d, r->service, &m) == 0;
 
 	for (i = 0; i < out->nactions && !err; i++) {
-		err = record(d, r, action_text(&out->actions[i], known ? &m : NULL));
+		char *text = action_text(&out->actions[i], known ? &m : NULL);
+
+		if (text && out->actions[i].kind == ENG_ACT_REVERT)
+			text = live_intent(r, text, steady_ms(), false);
+		err = record(d, r, text);
+		if (!err && out->actions[i].kind == ENG_ACT_REVERT &&
+		    (!r->plan || r->plan->live_flows == SLUICE_LIVE_DRAIN))
+			err = record(d, r, live_intent(r, NULL, steady_ms(), true));
 		maps_apply(&m, &out->actions[i]);
 	}
 	for (i = 0; i < out->nevents && !err; i++) {
@@ -444,6 +471,29 @@ void outbox_flush(struct daemon *d)
 void outbox_discard(void)
 {
 	clear(&staged);
+}
+
+/* Carry out the deferred intents that are due by now (each tick). */
+void outbox_due(struct daemon *d)
+{
+	struct intents due = { 0 };
+	unsigned int i, n = 0;
+
+	for (i = 0; i < deferred.n; i++) {
+		struct intent *in = &deferred.v[i];
+		json_t *o = json_loads(in->text, 0, NULL);
+		bool now = !o || live_due(d, in->service, in->rollout_id, o) <= 0;
+
+		json_decref(o);
+		if (now && !push(&due, in->seq, in->service, in->rollout_id, in->text)) {
+			free(in->text);
+			continue;
+		}
+		deferred.v[n++] = *in;
+	}
+	deferred.n = n;
+	carry(d, &due);	/* one not due any more is deferred again */
+	free(due.v);
 }
 
 static int load_one(void *ctx, __s64 seq, const char *service, __u64 rid,
@@ -473,4 +523,8 @@ void outbox_free(void)
 	free(staged.v);
 	staged.v = NULL;
 	staged.cap = 0;
+	clear(&deferred);
+	free(deferred.v);
+	deferred.v = NULL;
+	deferred.cap = 0;
 }

@@ -590,9 +590,15 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 		return NULL;
 	w = json_array();
 	if (d->s && sluice_service_view(d->s, r->service, &v) == 0) {
-		for (i = 0; i < SLUICE_MAX_RINGS; i++)
+		json_t *e = json_array();	/* what new flows get: the kill switch */
+
+		for (i = 0; i < SLUICE_MAX_RINGS; i++) {
 			json_array_append_new(w, json_integer(v.weight[i]));
+			json_array_append_new(e, json_integer(sluice_effective_weight(
+				v.weight[i], v.kill | v.kill_all, v.lkg)));
+		}
 		json_object_set_new(o, "kill", json_integer(v.kill | v.kill_all));
+		json_object_set_new(o, "effective_weight", e);
 	}
 	json_object_set_new(o, "weight", w);
 	/* the current step's whole hold: a client draws the progress of it */

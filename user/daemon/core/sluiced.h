@@ -72,7 +72,7 @@ struct rollout {
 
 /* the daemon's modules (modules.c), in the order they start and tick */
 enum module_id {
-	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_TRIGGER,
+	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_LIVE, MOD_TRIGGER,
 	MOD_WEB, MOD_HEALTH, MOD_ANNOUNCE, MOD_CONTROL, MOD_COUNT
 };
 
@@ -260,7 +260,19 @@ int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out
 void outbox_flush(struct daemon *d);
 void outbox_discard(void);
 void outbox_replay(struct daemon *d);
+void outbox_due(struct daemon *d);	/* each tick: deferred intents now due */
 void outbox_free(void);
+
+/* live_flows.c: what a rollback does to the canary's live flows (the
+ * plan's on_rollback: live_flows:), carried out from the outbox, and the
+ * audit of how many there were and when the last one left */
+char *live_intent(const struct rollout *r, char *revert_text, __u64 now, bool due_reset);
+void live_revert(struct daemon *d, struct rollout *r, __u64 rollout_id, json_t *o);
+__s64 live_due(struct daemon *d, const char *service, __u64 rollout_id, json_t *o);
+int live_reset(struct daemon *d, const char *service, __u64 rollout_id, json_t *o);
+int live_start(struct daemon *d, char *err, size_t errlen);
+void live_stop(struct daemon *d);
+void live_tick(struct daemon *d, __u64 now);
 
 /* externals.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
