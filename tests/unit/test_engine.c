@@ -549,6 +549,94 @@ static void test_ring_at_full(void)
 	sluice_plan_free(p);
 }
 
+/* issue 21: the canary pool's records change at 50 % (a new build deployed
+ * mid-rollout): never promoted on the old pool's evidence */
+static void canary_to_50(struct run *r, const struct sluice_plan *p, __u64 seed)
+{
+	unsigned int i;
+
+	run_init(r, seed, 1000, 0.002, 0.002);
+	r->sim.obs.canary_id = 0xA;
+	cmd(r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3 * 3600 && r->st.step < 3 && !eng_terminal(r->st.phase); i++)
+		tick(r, p);
+}
+
+static void test_canary_change(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	static struct eng_state back;
+	char *js, err[256];
+	bool said;
+	unsigned int i;
+
+	subtest("a canary pool changed at 50%: restart (default) from step 1, fresh evidence");
+	canary_to_50(&r, p, 41);
+	ASSERT_TRUE(r.st.step == 3 && r.st.phase == ENG_PROGRESSING, "at 50%");
+	ASSERT_EQ(r.st.canary_id, 0xA, "the judged pool is fixed at the start");
+	r.sim.obs.canary_id = 0xB;
+	r.sim.obs.gen++;
+	tick(&r, p);
+	said = false;
+	for (i = 0; i < r.out.nevents; i++)
+		said |= r.out.events[i].type == ENG_EV_CANARY_CHANGE &&
+			strstr(r.out.events[i].text, "on_canary_change: restart");
+	ASSERT_TRUE(said, "the audit trail says the pool changed and what was done");
+	ASSERT_EQ(r.st.step, 0, "back at step 1");
+	ASSERT_EQ(r.st.attempt, 2, "a new attempt");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1's weight written again");
+	ASSERT_EQ(r.st.canary_id, 0xB, "the evidence is now about the new pool");
+	ASSERT_EQ(r.st.gates[0].last.samples_c, 0, "no evidence carried over");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "the new pool promoted after its own ramp");
+	sluice_plan_free(p);
+
+	subtest("on_canary_change: pause: paused with the reason; promote refused; resume judges the new pool");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "on_canary_change: pause\n%s", ramp_yaml);
+		p = plan_of(y);
+	}
+	canary_to_50(&r, p, 42);
+	r.sim.obs.canary_id = 0xB;
+	tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_CANARY_CHANGED,
+		    "paused: canary changed");
+	ASSERT_TRUE(strstr(r.st.end_reason, "canary pool changed") != NULL, "with the reason");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_PROMOTE, true), -EINVAL, "promote --full of the unjudged pool refused");
+	for (i = 0; i < 600; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "still paused");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	ASSERT_TRUE(r.st.phase == ENG_PROGRESSING && r.st.step == 3 && r.st.held_ms == 0,
+		    "step 4 begins again");
+	ASSERT_EQ(r.st.canary_id, 0xB, "on the new pool");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted after its evidence");
+	js = eng_state_to_json(&r.st);
+	ASSERT_TRUE(js && eng_state_from_json(js, &back, err, sizeof(err)) == 0 &&
+		    back.canary_id == 0xB, "canary_id survives the state document");
+	free(js);
+	sluice_plan_free(p);
+
+	subtest("on_canary_change: fail rolls back");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "on_canary_change: fail\n%s", ramp_yaml);
+		p = plan_of(y);
+	}
+	canary_to_50(&r, p, 43);
+	r.sim.obs.canary_id = 0xC;
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_EQ(r.sim.reverts, 1, "kill switch set");
+	ASSERT_EQ(r.sim.promotions, 0, "nothing promoted");
+	sluice_plan_free(p);
+}
+
 static void test_state_json(void)
 {
 	struct sluice_plan *p = plan_of(ramp_yaml);
@@ -1245,6 +1333,7 @@ int main(void)
 	test_pause_steps_and_cutover();
 	test_ring_at_full();
 	test_state_json();
+	test_canary_change();
 	test_canary_health();
 	test_budget_freeze();
 	test_pre_step_hook();

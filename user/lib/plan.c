@@ -299,6 +299,13 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 	    plan->trigger == SLUICE_TRIGGER_CANARY_CHANGE ? "canary-change" : "manual");
 	out(&b, "%son_failure: %s\n", pad,
 	    plan->on_failure == SLUICE_ON_FAILURE_PAUSE ? "pause" : "rollback");
+	if (plan->on_canary_change != SLUICE_CANARY_CHANGE_RESTART)
+		out(&b, "%son_canary_change: %s\n", pad,
+		    plan->on_canary_change == SLUICE_CANARY_CHANGE_PAUSE ? "pause" : "fail");
+	if (plan->rollback_window_ms != SLUICE_ROLLBACK_WINDOW_DEFAULT_MS) {
+		fmt_ms(v, sizeof(v), plan->rollback_window_ms);
+		out(&b, "%srollback_window: %s\n", pad, plan->rollback_window_ms ? v : "0s");
+	}
 	out(&b, "%ssteps:\n", pad);
 	for (i = 0; i < plan->nsteps; i++) {
 		const struct sluice_plan_step *st = &plan->steps[i];

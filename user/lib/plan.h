@@ -145,6 +145,20 @@ enum sluice_on_failure {
 	SLUICE_ON_FAILURE_PAUSE,	/* stop advancing, keep the weights */
 };
 
+/* What a rollout does when its canary pool's records (sluice_pool_identity:
+ * addresses, ports, weights, MACs; not health) change under it: the
+ * evidence gathered was about another pool (issue 21). */
+enum sluice_on_canary_change {
+	SLUICE_CANARY_CHANGE_RESTART = 0,	/* default: a new attempt from the
+						 * first step, fresh evidence */
+	SLUICE_CANARY_CHANGE_PAUSE,		/* pause with the reason */
+	SLUICE_CANARY_CHANGE_FAIL,		/* roll back to the baseline */
+};
+
+/* rollback_window's default: how long a promotion keeps the previous
+ * baseline pool (no traffic) for `sluice rollout undo` */
+#define SLUICE_ROLLBACK_WINDOW_DEFAULT_MS	(3600ull * 1000)
+
 enum sluice_trigger {
 	SLUICE_TRIGGER_MANUAL = 0,	/* default: `sluice rollout start` */
 	SLUICE_TRIGGER_CANARY_CHANGE,	/* the daemon starts the plan itself
@@ -275,6 +289,10 @@ struct sluice_plan {
 	struct sluice_plan_gate gates[SLUICE_PLAN_MAX_GATES];
 	enum sluice_on_failure on_failure;
 	enum sluice_trigger trigger;
+	enum sluice_on_canary_change on_canary_change;
+	/* after a promotion the previous baseline pool is kept this long
+	 * (0: not kept); default SLUICE_ROLLBACK_WINDOW_DEFAULT_MS */
+	__u64 rollback_window_ms;
 	struct sluice_plan_budget budget;
 	/* run before each step's weights are written; a failure or a timeout
 	 * pauses the rollout (SLUICE_SERVICE, SLUICE_STEP in its env) */

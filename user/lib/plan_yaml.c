@@ -8,6 +8,8 @@
  *   rollout:
  *     trigger: manual | canary-change
  *     on_failure: rollback | pause
+ *     on_canary_change: restart | pause | fail   # the canary pool changed
+ *     rollback_window: 1h                 # the old baseline kept for undo
  *     steps:
  *       - weight: 5%                      # or {internal: 100%, default: 5%}
  *         hold: 10m
@@ -771,6 +773,23 @@ static int pl_on_failure(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o
 	return err;
 }
 
+static int pl_on_canary_change(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "restart", "pause", "fail" };
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int x, err = get_enum(p, v, "on_canary_change", n, 3, &x);
+
+	plan->on_canary_change = x;
+	return err;
+}
+
+static int pl_rollback_window(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+
+	return get_duration(p, v, "rollback_window", 0, &plan->rollback_window_ms);
+}
+
 static int bd_slo(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct sluice_plan_budget *b = o;
@@ -889,6 +908,8 @@ static const struct key_def plan_keys[] = {
 	{ "pre_step_timeout", pl_hook_timeout, false },
 	{ "on_failure", pl_on_failure, false },
 	{ "trigger", pl_trigger, false },
+	{ "on_canary_change", pl_on_canary_change, false },
+	{ "rollback_window", pl_rollback_window, false },
 };
 
 int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
@@ -898,6 +919,7 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->rollback_window_ms = SLUICE_ROLLBACK_WINDOW_DEFAULT_MS;
 	snprintf(plan->source, sizeof(plan->source), "%s", p->file);
 	plan->pos = ppos(n);
 	if (n->type != YAML_MAPPING_NODE)

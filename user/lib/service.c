@@ -924,3 +924,38 @@ void sluice_nexthop_reset(struct sluice *s, __u32 id)
 	bpf_map_update_elem(s->nexthop_fd, &id, z, BPF_ANY);
 	free(z);
 }
+
+static __u64 fnv64(__u64 h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n--)
+		h = (h ^ *c++) * 1099511628211ull;
+	return h;
+}
+
+__u64 sluice_pool_identity(const struct sluice_pool_spec *pool, unsigned int *nactive)
+{
+	__u64 h = 14695981039346656037ull;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < pool->n && i < SLUICE_POOL_MAX; i++) {
+		const struct sluice_backend_spec *b = &pool->be[i];
+		size_t alen = b->family == AF_INET6 ? 16 : 4;
+
+		if (b->draining)
+			continue;
+		n++;
+		h = fnv64(h, &b->family, sizeof(b->family));
+		h = fnv64(h, &b->addr, alen);
+		h = fnv64(h, &b->port, sizeof(b->port));
+		h = fnv64(h, &b->weight, sizeof(b->weight));
+		h = fnv64(h, &b->has_mac, sizeof(b->has_mac));
+		if (b->has_mac)
+			h = fnv64(h, b->mac, sizeof(b->mac));
+		h = fnv64(h, b->dev, strnlen(b->dev, sizeof(b->dev)));
+	}
+	if (nactive)
+		*nactive = n;
+	return n ? (h ? h : 1) : 0;
+}

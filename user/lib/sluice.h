@@ -167,6 +167,15 @@ int sluice_service_get(struct sluice *s, const char *name,
 int sluice_service_get_id(struct sluice *s, __u32 id,
 			  struct sluice_service_spec *out);
 int sluice_service_del(struct sluice *s, const char *name);
+/*
+ * The identity of a pool: a hash of the records of its active (not
+ * draining) backends: family, address, port, weight, MAC, device. Health
+ * is not part of it (the checker changes that). 0: no active backend.
+ * nactive (may be NULL): how many were hashed. A rollout fixes its
+ * canary's identity when the evidence starts (issue 21): a different one
+ * later is another canary.
+ */
+__u64 sluice_pool_identity(const struct sluice_pool_spec *pool, unsigned int *nactive);
 /* Fill ids of services in use, returns the count. */
 int sluice_service_ids(struct sluice *s, __u32 *ids, int max);
 /* The name of service id (mmapped metadata: no syscall); -ENOENT unused. */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include "sluiced.h"
 
-/* Active and down backends per pool, read from the records once per
- * configuration generation. */
+/* Active and down backends per pool, and the canary's identity, read from
+ * the records once per configuration generation. */
 static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 {
 	struct sluice_service_spec *sp;
@@ -30,6 +30,7 @@ static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 				r->ndown[v] += !sp->pool[v].be[i].draining && sp->pool[v].be[i].down;
 			}
 		}
+		r->canary_id = sluice_pool_identity(&sp->pool[SLUICE_CANARY], NULL);
 		/* a publish between the view and this read: read again next time */
 		r->health_gen = sp->gen;
 		r->health_valid = sp->gen == gen;
@@ -90,6 +91,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	memcpy(obs->nbackends, v.nbackends, sizeof(obs->nbackends));
 	memcpy(obs->nactive, r->nactive, sizeof(obs->nactive));
 	memcpy(obs->ndown, r->ndown, sizeof(obs->ndown));
+	obs->canary_id = r->canary_id;
 	return 0;
 }
 

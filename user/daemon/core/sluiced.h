@@ -48,6 +48,7 @@ struct rollout {
 	bool health_valid;
 	__u32 health_gen;
 	__u16 nactive[SLUICE_VARIANTS], ndown[SLUICE_VARIANTS];
+	__u64 canary_id;			/* sluice_pool_identity */
 	__u64 interval_ms, next_ms;
 	__u64 persisted_ms;			/* last write of st */
 	bool dirty;				/* st differs from the store */

@@ -32,9 +32,10 @@ const char *eng_pause_reason_name(enum eng_pause_reason r)
 	static const char *const n[] = { "none", "command", "pause step",
 					 "gate inconclusive", "gate errors",
 					 "gate failed", "operator weight",
-					 "precondition", "pre-step hook" };
+					 "precondition", "pre-step hook",
+					 "canary changed" };
 
-	return (unsigned int)r < 9 ? n[r] : "?";
+	return (unsigned int)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
 }
 
 const char *eng_event_type_name(enum eng_event_type t)
@@ -42,7 +43,7 @@ const char *eng_event_type_name(enum eng_event_type t)
 	static const char *const n[] = { "start", "step", "gate", "pause", "resume",
 					 "freeze", "unfreeze", "promote", "rollback",
 					 "abort", "retry", "operator", "error", "health",
-					 "hook" };
+					 "hook", "canary_change" };
 
 	return (unsigned int)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
@@ -548,6 +549,7 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->pending_retry = false;
 	st->lat_valid = st->base_before_valid = false;
 	st->canary_down = st->canary_active = 0;
+	st->canary_id = obs->canary_id;		/* the evidence is about this pool */
 	st->end_reason[0] = 0;
 	event(out, st, retry ? ENG_EV_RETRY : ENG_EV_START, who, now_ms,
 	      "%s: attempt %u, %u steps, %u gates", retry ? "retry" : "start", st->attempt,
@@ -827,6 +829,48 @@ static void hook_wait(const struct sluice_plan *plan, struct eng_state *st,
 		resume_kill(st, obs, out);
 }
 
+/*
+ * The canary pool against the one the evidence is about (issue 21). Its
+ * first sight (a state from before, a pool that was empty) is taken as
+ * the judged one. true: it changed and on_canary_change acted.
+ */
+static bool canary_changed(const struct sluice_plan *plan, struct eng_state *st,
+			   const struct eng_obs *obs, __u64 now_ms, struct eng_out *out)
+{
+	static const char *const policy[] = { "restart", "pause", "fail" };
+	char why[ENG_STATUS_LEN], msg[160];
+	unsigned int p = plan->on_canary_change < 3 ? plan->on_canary_change : 0;
+
+	if (!obs->canary_id || obs->canary_id == st->canary_id)
+		return false;
+	if (!st->canary_id) {
+		st->canary_id = obs->canary_id;
+		out->changed = true;
+		return false;
+	}
+	if (st->phase == ENG_PAUSED && st->pause_reason == ENG_PAUSE_CANARY_CHANGED)
+		return false;	/* already waiting for the operator */
+	snprintf(why, sizeof(why),
+		 "the canary pool changed at step %d/%u (now %u active backends): the evidence so far is about another pool",
+		 st->step + 1, plan->nsteps, obs->nbackends[SLUICE_CANARY]);
+	if (p == SLUICE_CANARY_CHANGE_RESTART && can_start(obs, msg, sizeof(msg)))
+		p = SLUICE_CANARY_CHANGE_PAUSE;	/* cannot begin again: wait */
+	event(out, st, ENG_EV_CANARY_CHANGE, ENGINE_WHO, now_ms, "%s; on_canary_change: %s%s",
+	      why, policy[p], p == SLUICE_CANARY_CHANGE_RESTART ?
+	      ": a new attempt from step 1 with fresh evidence" : "");
+	switch (p) {
+	case SLUICE_CANARY_CHANGE_RESTART:
+		start_attempt(plan, st, obs, true, ENGINE_WHO, now_ms, out);
+		break;
+	case SLUICE_CANARY_CHANGE_PAUSE:
+		pause_for(st, ENG_PAUSE_CANARY_CHANGED, ENGINE_WHO, why, now_ms, out);
+		break;
+	default:
+		rollback(st, ENG_ROLLED_BACK, ENGINE_WHO, false, why, now_ms, out);
+	}
+	return true;
+}
+
 static void reset_out(struct eng_out *out)
 {
 	out->changed = false;
@@ -884,7 +928,8 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 		update_status(plan, st, env, now_ms);
 		return 0;
 	}
-	if (reconcile(st, obs, now_ms, out)) {
+	if (canary_changed(plan, st, obs, now_ms, out) ||
+	    reconcile(st, obs, now_ms, out)) {
 		st->last_tick_ms = now_ms;
 	} else if (st->hook_pending) {
 		/* the previous step's weights still serve: its gates still
@@ -1005,6 +1050,18 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 			now_ms, out);
 		return 0;
 	}
+	if (r == ENG_PAUSE_CANARY_CHANGED) {
+		/* the operator takes the new pool: this step begins again,
+		 * every gate with fresh evidence about it */
+		for (i = 0; i < plan->ngates; i++)
+			gate_state_init(&plan->gates[i], &st->gates[i]);
+		st->canary_id = obs->canary_id;
+		event(out, st, ENG_EV_RESUME, cmd->who, now_ms,
+		      "resumed (was paused: %s): step %d/%u begins again on the new canary pool",
+		      eng_pause_reason_name(r), st->step + 1, plan->nsteps);
+		begin_step(plan, st, obs, st->step, cmd->who, now_ms, out);
+		return 0;
+	}
 	/* the operator judged what paused it: failed or errored gates start
 	 * afresh, hold time already accrued stays */
 	for (i = 0; i < plan->ngates; i++) {
@@ -1099,6 +1156,12 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		} else if (frozen_env(env)) {
 			err = cmd_err(out, EBUSY, "frozen (%s by %s): unfreeze before promoting",
 				      freeze_of(env)->reason, freeze_of(env)->who);
+		} else if (obs->canary_id && st->canary_id && obs->canary_id != st->canary_id) {
+			/* never promote a pool other than the judged one */
+			err = cmd_err(out, EINVAL,
+				      "the canary pool of '%s' changed since its evidence began: not promoted (on_canary_change decides%s)",
+				      st->service, st->pause_reason == ENG_PAUSE_CANARY_CHANGED &&
+				      st->phase == ENG_PAUSED ? "; resume to judge the new pool" : "");
 		} else if (st->hook_pending && !cmd->full) {
 			/* promote ends a hold: this step has none yet, and
 			 * advancing would skip the step its hook guards */

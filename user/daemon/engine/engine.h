@@ -26,6 +26,13 @@
  * A global or per-service freeze is not a phase: it stops advancing in
  * PROGRESSING and starting in PENDING, and is shown in the status.
  *
+ * The canary's identity (obs->canary_id: its backends' records) is fixed
+ * when an attempt's evidence begins (st->canary_id); a different one on a
+ * later tick is the plan's on_canary_change: restart (a new attempt from
+ * step 1 with fresh gates), pause (ENG_PAUSE_CANARY_CHANGED; resume begins
+ * the step again on the new pool), fail (roll back). A promotion (tick or
+ * command) is never decided for a pool other than the judged one.
+ *
  * Backend health (obs->ndown, obs->nactive) weighs on the canary only: a
  * canary backend down holds the step (it does not advance until the
  * backend is back, an ENG_EV_HEALTH event records each change), every
@@ -67,6 +74,10 @@ enum eng_pause_reason {
 				 * last-known-good is the canary, ...) */
 	ENG_PAUSE_HOOK,		/* the pre-step hook failed or timed out;
 				 * `resume` runs it again */
+	ENG_PAUSE_CANARY_CHANGED,	/* the canary pool's records changed
+					 * (on_canary_change: pause); `resume`
+					 * begins the step again with fresh
+					 * evidence on the new pool */
 };
 
 enum eng_cmd_kind {
@@ -131,6 +142,8 @@ enum eng_event_type {
 	ENG_EV_ERROR,		/* the engine could not do something */
 	ENG_EV_HEALTH,		/* the canary's backends down changed */
 	ENG_EV_HOOK,		/* the pre-step hook is asked for, or ended */
+	ENG_EV_CANARY_CHANGE,	/* the canary pool changed under the rollout
+				 * (what on_canary_change did follows) */
 };
 
 struct eng_event {
@@ -214,6 +227,13 @@ struct eng_state {
 	bool hook_pending;
 	__u64 hook_seq;
 	__u64 hook_since_ms;
+	/*
+	 * The canary that the evidence is about (obs->canary_id when the
+	 * attempt's evidence began; 0: not known yet, taken at the next
+	 * tick). A different one is the plan's on_canary_change; nothing
+	 * is promoted while they differ (issue 21).
+	 */
+	__u64 canary_id;
 };
 
 /* A fresh state (phase NONE) for service name. */

@@ -75,6 +75,9 @@ struct eng_obs {
 	 * baseline backend is not (eng_tick) */
 	__u16 nactive[SLUICE_VARIANTS];
 	__u16 ndown[SLUICE_VARIANTS];
+	/* the canary pool's identity (sluice_pool_identity: its backends'
+	 * records, not their health); 0: not known (not compared) */
+	__u64 canary_id;
 	/* cumulative counters as the maps hold them (never reset by the
 	 * shell; the engine differences them and rebases a counter that went
 	 * backwards, e.g. after the maps were recreated) */
