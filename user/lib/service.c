@@ -866,12 +866,23 @@ int sluice_set_lkg(struct sluice *s, const char *name, int variant)
 	return exposure_edit(s, name, NULL, 0, variant);
 }
 
+void sluice_promote_spec(struct sluice_service_spec *sp)
+{
+	int r;
+
+	sp->pool[SLUICE_BASELINE] = sp->pool[SLUICE_CANARY];
+	sp->pool[SLUICE_CANARY].n = 0;
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		sp->weight[r] = 0;
+	sp->lkg = SLUICE_BASELINE;
+}
+
 int sluice_promote(struct sluice *s, const char *name, __u32 gen)
 {
 	struct sluice_service_spec *sp = sluice_spec_new();
 	struct sluice_svc_cfg cfg;
 	__u32 id;
-	int err, r;
+	int err;
 
 	if (!sp)
 		return sluice_seterr(s, ENOMEM, "out of memory");
@@ -899,11 +910,7 @@ int sluice_promote(struct sluice *s, const char *name, __u32 gen)
 	err = sluice_service_get_id(s, id, sp);
 	if (err)
 		goto out;
-	sp->pool[SLUICE_BASELINE] = sp->pool[SLUICE_CANARY];
-	sp->pool[SLUICE_CANARY].n = 0;
-	for (r = 0; r < SLUICE_MAX_RINGS; r++)
-		sp->weight[r] = 0;
-	sp->lkg = SLUICE_BASELINE;
+	sluice_promote_spec(sp);
 	err = service_put_locked(s, sp, true, NULL);	/* health moves along */
 	if (!err)
 		err = 1;
@@ -925,37 +932,3 @@ void sluice_nexthop_reset(struct sluice *s, __u32 id)
 	free(z);
 }
 
-static __u64 fnv64(__u64 h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 1099511628211ull;
-	return h;
-}
-
-__u64 sluice_pool_identity(const struct sluice_pool_spec *pool, unsigned int *nactive)
-{
-	__u64 h = 14695981039346656037ull;
-	unsigned int i, n = 0;
-
-	for (i = 0; i < pool->n && i < SLUICE_POOL_MAX; i++) {
-		const struct sluice_backend_spec *b = &pool->be[i];
-		size_t alen = b->family == AF_INET6 ? 16 : 4;
-
-		if (b->draining)
-			continue;
-		n++;
-		h = fnv64(h, &b->family, sizeof(b->family));
-		h = fnv64(h, &b->addr, alen);
-		h = fnv64(h, &b->port, sizeof(b->port));
-		h = fnv64(h, &b->weight, sizeof(b->weight));
-		h = fnv64(h, &b->has_mac, sizeof(b->has_mac));
-		if (b->has_mac)
-			h = fnv64(h, b->mac, sizeof(b->mac));
-		h = fnv64(h, b->dev, strnlen(b->dev, sizeof(b->dev)));
-	}
-	if (nactive)
-		*nactive = n;
-	return n ? (h ? h : 1) : 0;
-}
