@@ -13,6 +13,12 @@
 #     the same file: the promoted version serves
 #   - a file edited since (here: the exported one, committed back) is
 #     applied as written
+# and the rollback window (section 4): `sluice rollout undo` within the
+# plan's rollback_window makes the previous baseline the baseline again in
+# one action (the promoted pool the canary at 0 %), a repeat changes
+# nothing, re-applying the file then changes nothing either (the record is
+# dropped); after the window the kept pool is removed (audit: window_end)
+# and undo is refused
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/rollout_lib.sh
@@ -89,4 +95,38 @@ served() { lab_spread 4 40 | json '" ".join(sorted(k for k, v in j["counts"].ite
 check "traffic reaches the promoted backends only" [ "$(served)" = "b3 b4" ]
 
 check "the exported file (committed back) applies as written" eval 'lab_sluice apply -f "$RL_DIR/export.yaml" | grep -q "0 changes"'
+
+# ---- the rollback window ----
+lab_sluice apply -f "$CFG" >/dev/null	# v1 baseline, v2 canary again
+check "sluiced starts again" rl_start
+check "a second rollout starts" eval 'rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null'
+check "and is promoted" eval 'rl rollout promote web --full >/dev/null && rl_wait 5 "r[\"phase\"]==\"promoted\"" web'
+check "promoted: baseline v2" [ "$(pool baseline)" = "10.101.0.13 10.101.0.14" ]
+check "rollout undo" eval 'rl rollout undo web --reason "users report errors" >/dev/null'
+check "undone: the previous baseline serves again" [ "$(pool baseline)" = "10.101.0.11 10.101.0.12" ]
+check "undone: the promoted pool is the canary" [ "$(pool canary)" = "10.101.0.13 10.101.0.14" ]
+check "undone: at weight 0" [ "$(lab_sluice -j service show web | json 'j["services"][0]["weight"]["default"]')" = 0 ]
+check "status: rolled back, undone" rl_wait 5 'r["phase"]=="rolled_back" and "undone" in r["end_reason"]' web
+check "undo again changes nothing" eval '[ "$(rl -j rollout undo web | json "j[\"changed\"]")" = False ]'
+check "the audit trail says who undid it and why" eval \
+	'rl -j rollout history web | json "[e[\"text\"] for e in j[\"events\"] if e[\"type\"]==\"rollback\"][-1]" | grep -q "undone by .*users report errors"'
+check "re-applying the file after the undo changes nothing" eval 'lab_sluice apply -f "$CFG" | grep -q "0 changes"'
+
+cat >"$RL_DIR/short.yaml" <<EOF2
+rollback_window: 2s
+steps:
+  - weight: 50%
+    hold: 1h
+gates:
+  - metric: error_ratio
+    max_increase: 50%
+EOF2
+check "a third rollout, rollback_window 2s" eval 'rl rollout start web -f "$RL_DIR/short.yaml" >/dev/null && rl rollout promote web --full >/dev/null'
+check "promoted" rl_wait 5 'r["phase"]=="promoted"' web
+window_end() { rl -j rollout history web | json '[e["type"] for e in j["events"]]' | grep -q window_end; }
+check "the window ends: the kept pool is removed, the audit trail says so" rl_within 8 window_end
+out=$(rl rollout undo web 2>&1)
+check "undo after the window is refused" [ $? != 0 ]
+check "and says the window ended" grep -q "ended" <<<"$out"
+check "the promoted version stays" [ "$(pool baseline)" = "10.101.0.13 10.101.0.14" ]
 t_done

@@ -62,11 +62,6 @@ restarted() {
 still_aborted() {
 	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ] && [ "$(rl_field web 'r["phase"]')" = aborted ]
 }
-within() {	# SECONDS CMD...: true once CMD is (polled)
-	local end=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.2; done
-	return 1
-}
 nro() { rl -j rollout status | json 'len(j["rollouts"])'; }
 check "sluiced starts with --config" rl_start --config "$CFG"
 sleep 2.5
@@ -90,7 +85,7 @@ check "the rollout is at 50%" rl_wait 5 'r["step"]==0 and r["weight"][0]==5000' 
 check "the maps show 50%" [ "$(lab_sluice -j service show web | json 'j["services"][0]["weight"]["default"]')" = 5000 ]
 check "a canary backend is removed during the rollout" lab_sluice backend del web 10.101.0.14
 check "the change at 50% restarts rollout $rid from its first step, and the audit trail says why" \
-	within 5 restarted
+	rl_within 5 restarted
 
 check "the rollout is aborted" eval 'rl rollout abort web >/dev/null'
 sleep 2.5

@@ -19,7 +19,7 @@ struct sim {
 	double ring_share[SLUICE_MAX_RINGS];	/* share of flows per ring */
 	double rate[SLUICE_VARIANTS];	/* bad events per flow */
 	double ring_rate_mul[SLUICE_MAX_RINGS];	/* per-ring multiplier (1) */
-	unsigned int promotions, reverts;
+	unsigned int promotions, reverts, undos;
 };
 
 static inline __u64 sim_rnd(struct sim *s)
@@ -170,6 +170,10 @@ static inline void sim_apply(struct sim *s, const struct eng_out *out)
 			s->rate[SLUICE_BASELINE] = s->rate[SLUICE_CANARY];
 			s->obs.gen++;
 			s->promotions++;
+			break;
+		case ENG_ACT_UNDO:
+			s->undos++;
+			s->obs.gen++;
 			break;
 		}
 	}

@@ -637,6 +637,59 @@ static void test_canary_change(void)
 	sluice_plan_free(p);
 }
 
+/* issue 21, section 4: undo within the plan's rollback_window */
+static void test_undo(void)
+{
+	static struct run r;
+	struct sluice_plan *p = plan_of(ramp_yaml), *p0, *pw;
+
+	subtest("undo a promotion within the rollback window (default 1h), idempotently");
+	ASSERT_EQ(p->rollback_window_ms, 3600 * 1000ull, "rollback_window's default: 1h");
+	run_init(&r, 51, 1000, 0.002, 0.002);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -ENOENT, "nothing to undo before a rollout");
+	cmd(&r, p, ENG_CMD_START, false);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -EINVAL, "a running rollout is aborted, not undone");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_ABORT, false), -EALREADY, "abort is refused after a promotion");
+	r.now += 30 * 60 * 1000;
+	ASSERT_OK(cmd(&r, p, ENG_CMD_UNDO, false), "undo 30 min after the promotion");
+	ASSERT_EQ(r.sim.undos, 1, "one undo action (through the outbox)");
+	ASSERT_TRUE(r.st.phase == ENG_ROLLED_BACK && r.st.undone && r.st.by_operator,
+		    "ended: rolled back, undone, by the operator");
+	ASSERT_TRUE(strstr(r.st.end_reason, "undone by alice") != NULL, "the reason names who");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_UNDO, false), "undo again");
+	ASSERT_TRUE(!r.out.changed && !r.out.nactions, "changes nothing");
+	ASSERT_EQ(r.sim.undos, 1, "still one undo");
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "stays rolled back");
+
+	subtest("after the window, or with rollback_window: 0, undo is refused");
+	run_init(&r, 52, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 4 * 3600);
+	r.now += 3601 * 1000;
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -EALREADY, "the window ended");
+	ASSERT_TRUE(strstr(r.out.error, "ended") != NULL, "and says so");
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "still promoted");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "rollback_window: 0s\n%s", ramp_yaml);
+		p0 = plan_of(y);
+		snprintf(y, sizeof(y), "rollback_window: 10m\n%s", ramp_yaml);
+		pw = plan_of(y);
+	}
+	ASSERT_EQ(pw->rollback_window_ms, 600 * 1000ull, "rollback_window: 10m");
+	run_init(&r, 53, 1000, 0.002, 0.002);
+	cmd(&r, p0, ENG_CMD_START, false);
+	run_until_end(&r, p0, 4 * 3600);
+	ASSERT_EQ(cmd(&r, p0, ENG_CMD_UNDO, false), -EALREADY, "no window kept");
+	sluice_plan_free(p0);
+	sluice_plan_free(pw);
+	sluice_plan_free(p);
+}
+
 static void test_state_json(void)
 {
 	struct sluice_plan *p = plan_of(ramp_yaml);
@@ -1334,6 +1387,7 @@ int main(void)
 	test_ring_at_full();
 	test_state_json();
 	test_canary_change();
+	test_undo();
 	test_canary_health();
 	test_budget_freeze();
 	test_pre_step_hook();

@@ -127,7 +127,7 @@ int do_apply(int argc, char **argv)
 		pr_str(PR_ANY, "result", " %s", op_name[res.ch[i].op]);
 		pr_bool(PR_JSON, "promoted", "", res.ch[i].promoted);
 		if (res.ch[i].promoted) {
-			pr_uint(PR_ANY, "rollout_id", " (kept as promoted by rollout %llu",
+			pr_uint(PR_ANY, "rollout_id", " (as promoted by rollout %llu",
 				res.ch[i].promotion.rollout_id);
 			pr_text("; the file predates the promotion: 'sluice export' shows the promoted version to commit back)");
 		}

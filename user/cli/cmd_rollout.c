@@ -564,6 +564,7 @@ static int do_pause(int argc, char **argv) { return one_service("pause", argc, a
 static int do_resume_(int argc, char **argv) { return one_service("resume", argc, argv); }
 static int do_abort(int argc, char **argv) { return one_service("abort", argc, argv); }
 static int do_retry(int argc, char **argv) { return one_service("retry", argc, argv); }
+static int do_undo(int argc, char **argv) { return one_service("undo", argc, argv); }
 
 static int do_freeze(int argc, char **argv)
 {
@@ -620,6 +621,10 @@ const struct cmd rollout_cmds[] = {
 	  "Roll back to last-known-good through the kill switch, as the operator's." },
 	{ "retry", do_retry, "rollout retry SERVICE",
 	  "After a rollback or abort: start the plan again from its first step." },
+	{ "undo", do_undo, "rollout undo SERVICE [--reason TEXT]",
+	  "After a promotion, within the plan's rollback_window (default 1h): the\n"
+	  "      previous baseline serves again, the promoted pool stays as the canary\n"
+	  "      at 0%, in one action. A repeat changes nothing." },
 	{ "freeze", do_freeze, "rollout freeze --reason TEXT",
 	  "Global incident freeze: no step advances, no rollout starts; gates still\n"
 	  "      judge and a failure still rolls back." },

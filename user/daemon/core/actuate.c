@@ -53,6 +53,7 @@ static void promotion_record(struct daemon *d, struct rollout *r, __u32 gen)
 		return;
 	}
 	p.from = sluice_promotion_key(sp);
+	kept_save(d, r, &sp->pool[SLUICE_BASELINE]);	/* rollback_window */
 	sluice_promote_spec(sp);
 	p.to = sluice_promotion_key(sp);
 	err = sluice_promotion_put(d->s, r->service, &p);
@@ -99,6 +100,21 @@ int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a)
 		promotion_record(d, r, a->gen);
 		err = sluice_promote(d->s, r->service, a->gen);
 		break;
+	case ENG_ACT_UNDO: {
+		char why[512];
+
+		snprintf(what, sizeof(what), "undo of the promotion (the previous baseline serves again)");
+		err = kept_undo(d, r, why, sizeof(why));
+		if (err < 0) {
+			char text[700];
+
+			snprintf(text, sizeof(text), "cannot perform %s: %s", what, why);
+			dlog(d, LOG_ERR_, "%s: %s", r->service, text);
+			audit_note(d, r->service, r->st.rollout_id, "error", "sluiced", text);
+			return err;
+		}
+		break;
+	}
 	default:
 		dlog(d, LOG_ERR_, "%s: unknown action %d", r->service, a->kind);
 		return -EINVAL;

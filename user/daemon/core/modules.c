@@ -34,6 +34,8 @@ static const struct module modules[] = {
 	{ "fleet", .stop = fleet_stop, .tick = fleet_tick },
 	{ "rollouts", .tick = rollouts_tick },
 	{ "trigger", .stop = trigger_free, .tick = trigger_tick },
+	/* the rollback window's kept baseline pools (undo.c) */
+	{ "undo", .stop = kept_free, .tick = kept_tick },
 	/* /metrics and the status document, once a second */
 	{ "web", .tick = gs_metrics },
 	{ "health", .stop = health_free, .tick = health_tick },

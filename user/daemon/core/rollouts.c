@@ -932,6 +932,7 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		[SLUICE_CTL_PROMOTE] = ENG_CMD_PROMOTE,
 		[SLUICE_CTL_ABORT] = ENG_CMD_ABORT,
 		[SLUICE_CTL_RETRY] = ENG_CMD_RETRY,
+		[SLUICE_CTL_UNDO] = ENG_CMD_UNDO,
 	};
 	struct rollout *r;
 	unsigned int i;

@@ -109,6 +109,7 @@ struct daemon {
 	__u64 status_next_ms;		/* when it may be rebuilt */
 	struct prestep *ps;		/* pre-step hooks (prestep_hook.c) */
 	struct trigger *trig;		/* trigger.c's state */
+	struct kept_set *kept;		/* undo.c's state */
 	struct ctl *ctl;		/* ctl_server.c's state */
 	struct bsvc *budgets;		/* budget_freeze.c's state */
 	/* backend health checks (health_shell.c) */
@@ -268,6 +269,15 @@ void prestep_forget(struct prestep *p, const char *service);
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
 void trigger_free(struct daemon *d);
+
+/* undo.c: the previous baseline pool kept after a promotion for
+ * `rollout undo` (the plan's rollback_window) */
+void kept_save(struct daemon *d, struct rollout *r, const struct sluice_pool_spec *pool);
+int kept_load(struct daemon *d, const char *service, struct sluice_pool_spec *pool,
+	      __u64 *rollout_id, __u64 *until_ms);
+int kept_undo(struct daemon *d, struct rollout *r, char *why, size_t len);
+void kept_tick(struct daemon *d, __u64 now);
+void kept_free(struct daemon *d);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);

@@ -51,9 +51,9 @@ const char *eng_event_type_name(enum eng_event_type t)
 const char *eng_action_kind_name(enum eng_action_kind k)
 {
 	static const char *const n[] = { "set_weights", "revert", "resume_kill",
-					 "cutover", "promote" };
+					 "cutover", "promote", "undo" };
 
-	return (unsigned int)k < 5 ? n[k] : "?";
+	return (unsigned int)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
 bool eng_terminal(enum eng_phase p)
@@ -550,6 +550,7 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->lat_valid = st->base_before_valid = false;
 	st->canary_down = st->canary_active = 0;
 	st->canary_id = obs->canary_id;		/* the evidence is about this pool */
+	st->undone = false;
 	st->end_reason[0] = 0;
 	event(out, st, retry ? ENG_EV_RETRY : ENG_EV_START, who, now_ms,
 	      "%s: attempt %u, %u steps, %u gates", retry ? "retry" : "start", st->attempt,
@@ -1105,6 +1106,44 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 	return 0;
 }
 
+/* Undo a promotion within the plan's rollback_window (issue 21, section 4). */
+static int cmd_undo(const struct sluice_plan *plan, struct eng_state *st,
+		    const struct eng_cmd *cmd, __u64 now_ms, struct eng_out *out)
+{
+	char w[24], ago[24];
+
+	if (st->phase == ENG_ROLLED_BACK && st->undone)
+		return 0;	/* undone already */
+	if (st->phase != ENG_PROMOTED)
+		return cmd_err(out, st->phase == ENG_NONE ? ENOENT : EINVAL,
+			       "rollout %llu of '%s' is %s: only a promotion can be undone%s",
+			       (unsigned long long)st->rollout_id, st->service,
+			       eng_phase_name(st->phase),
+			       active(st->phase) ? " (abort a running rollout)" : "");
+	fmt_dur(w, sizeof(w), plan->rollback_window_ms);
+	if (!plan->rollback_window_ms)
+		return cmd_err(out, EALREADY,
+			       "the plan of '%s' keeps no rollback window (rollback_window: 0): the previous baseline is gone",
+			       st->service);
+	if (now_ms - st->phase_since_ms > plan->rollback_window_ms) {
+		fmt_dur(ago, sizeof(ago), now_ms - st->phase_since_ms - plan->rollback_window_ms);
+		return cmd_err(out, EALREADY,
+			       "the rollback window of '%s' (%s after the promotion) ended %s ago: the previous baseline is gone",
+			       st->service, w, ago);
+	}
+	action(out, ENG_ACT_UNDO);
+	st->undone = true;
+	st->by_operator = true;
+	snprintf(st->end_reason, sizeof(st->end_reason),
+		 "promotion undone by %s%s%s: the previous baseline serves again",
+		 cmd->who[0] ? cmd->who : "the operator", cmd->reason[0] ? ": " : "",
+		 cmd->reason);
+	set_phase(st, ENG_ROLLED_BACK, now_ms);
+	event(out, st, ENG_EV_ROLLBACK, cmd->who, now_ms, "%s (rollback window %s)",
+	      st->end_reason, w);
+	return 0;
+}
+
 int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		const struct eng_cmd *cmd, const struct eng_obs *obs,
 		const struct eng_env *env, __u64 now_ms, struct eng_out *out)
@@ -1208,6 +1247,9 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 			}
 			err = 0;
 		}
+		break;
+	case ENG_CMD_UNDO:
+		err = cmd_undo(plan, st, cmd, now_ms, out);
 		break;
 	default:
 		err = cmd_err(out, EINVAL, "unknown command %d", cmd->kind);

@@ -90,6 +90,11 @@ enum eng_cmd_kind {
 	ENG_CMD_ABORT,		/* roll back to lkg, as the operator's */
 	ENG_CMD_RETRY,		/* after ROLLED_BACK/ABORTED: clean restart
 				 * from step 0 */
+	ENG_CMD_UNDO,		/* after PROMOTED, within the plan's
+				 * rollback_window: the previous baseline
+				 * serves again (ENG_ACT_UNDO); the rollout
+				 * ends ROLLED_BACK (undone); a repeat is a
+				 * no-op */
 };
 
 struct eng_cmd {
@@ -115,6 +120,12 @@ enum eng_action_kind {
 	 * 0, one atomic service_put; only while the live gen equals gen (a
 	 * repeat after a crash is then a no-op) */
 	ENG_ACT_PROMOTE,
+	/* undo a promotion: the baseline pool kept by the shell at the
+	 * promotion becomes the baseline again, the promoted pool the
+	 * canary at weight 0, one atomic service_put. Live flows on the
+	 * promoted pool: the rollback's live-flow option (issue 21, section
+	 * 1) applies here too; it is the shell's (actuate.c) */
+	ENG_ACT_UNDO,
 };
 
 /* Every action is safe to repeat. */
@@ -234,6 +245,7 @@ struct eng_state {
 	 * is promoted while they differ (issue 21).
 	 */
 	__u64 canary_id;
+	bool undone;				/* ROLLED_BACK by ENG_CMD_UNDO */
 };
 
 /* A fresh state (phase NONE) for service name. */

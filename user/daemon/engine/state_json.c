@@ -193,6 +193,7 @@ char *eng_state_to_json(const struct eng_state *st)
 		snprintf(id, sizeof(id), "%016llx", (unsigned long long)st->canary_id);
 		put_s(o, "canary_id", id);
 	}
+	put_b(o, "undone", st->undone);
 	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(o);
 	return s;
@@ -557,6 +558,8 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 		st->hook_seq = get_u(&r, o, "hook_seq", "", UINT64_MAX >> 1);
 		st->hook_since_ms = get_u(&r, o, "hook_since_ms", "", UINT64_MAX >> 1);
 	}
+	if (json_object_get(o, "undone"))
+		st->undone = get_b(&r, o, "undone", "");
 	/* came with issue 21: absent is 0 (the next tick takes the pool) */
 	if (json_object_get(o, "canary_id")) {
 		char id[20] = "", *end;
