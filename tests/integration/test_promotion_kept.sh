@@ -13,6 +13,8 @@
 #     the same file: the promoted version serves
 #   - a file edited since (here: the exported one, committed back) is
 #     applied as written
+# a plan with a ring at 100 % canary warns, and status marks the step
+# (its canary is judged against the other rings' baseline);
 # and the rollback window (section 4): `sluice rollout undo` within the
 # plan's rollback_window makes the previous baseline the baseline again in
 # one action (the promoted pool the canary at 0 %), a repeat changes
@@ -123,10 +125,30 @@ gates:
 EOF2
 check "a third rollout, rollback_window 2s" eval 'rl rollout start web -f "$RL_DIR/short.yaml" >/dev/null && rl rollout promote web --full >/dev/null'
 check "promoted" rl_wait 5 'r["phase"]=="promoted"' web
-window_end() { rl -j rollout history web | json '[e["type"] for e in j["events"]]' | grep -q window_end; }
+window_end() {	# of this rollout's window (the second's ended when it began)
+	[ "$(rl -j rollout history web | json 'len([e for e in j["events"] if e["type"]=="window_end" and "rollback window ended" in e["text"]])')" -ge 1 ]
+}
 check "the window ends: the kept pool is removed, the audit trail says so" rl_within 8 window_end
 out=$(rl rollout undo web 2>&1)
 check "undo after the window is refused" [ $? != 0 ]
 check "and says the window ended" grep -q "ended" <<<"$out"
 check "the promoted version stays" [ "$(pool baseline)" = "10.101.0.13 10.101.0.14" ]
+
+# ---- rings judged against other rings (issue 21, "Also") ----
+cat >"$RL_DIR/ring.yaml" <<EOF2
+steps:
+  - weight: {internal: 100%}
+    hold: 1h
+gates:
+  - metric: error_ratio
+    max_increase: 50%
+EOF2
+lab_sluice ring add internal 10.100.0.0/24 >/dev/null
+lab_sluice backend add web 10.101.0.11 pool canary >/dev/null
+err=$(rl rollout start web -f "$RL_DIR/ring.yaml" 2>&1 >/dev/null)
+check "plan validation warns: a ring at 100% is judged against other rings" \
+	grep -q "ring.yaml:2:5: warning: step 1: ring 'internal' at 100% canary" <<<"$err"
+check "status marks the comparison (JSON)" rl_wait 5 '"judged against the other rings" in r["comparison"]' web
+check "status marks the comparison (text)" eval 'rl rollout status web | grep -q "ACROSS RINGS: ring .internal."'
+rl rollout abort web >/dev/null
 t_done

@@ -20,6 +20,7 @@ struct sim {
 	double rate[SLUICE_VARIANTS];	/* bad events per flow */
 	double ring_rate_mul[SLUICE_MAX_RINGS];	/* per-ring multiplier (1) */
 	unsigned int promotions, reverts, undos;
+	double split_skew;	/* > 0: the datapath splits at w x this */
 };
 
 static inline __u64 sim_rnd(struct sim *s)
@@ -118,6 +119,9 @@ static inline void sim_traffic(struct sim *s, __u64 dt_ms)
 	for (r = 0; r < SLUICE_MAX_RINGS; r++) {
 		double w = killed ? (s->obs.lkg == SLUICE_CANARY) :
 			   s->obs.weight[r] / 10000.0, rest = 0;
+
+		if (s->split_skew > 0 && w * s->split_skew <= 1)
+			w *= s->split_skew;
 		__u64 n = total, nv[2];
 		int q;
 

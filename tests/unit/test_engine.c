@@ -77,7 +77,9 @@ static void note(struct run *r)
 		}
 	for (i = 0; i < r->out.nevents; i++) {
 		r->steps_seen += r->out.events[i].type == ENG_EV_STEP;
-		r->gate_events += r->out.events[i].type == ENG_EV_GATE;
+		/* the plan's gates (the split check has its own tests) */
+		r->gate_events += r->out.events[i].type == ENG_EV_GATE &&
+				  strncmp(r->out.events[i].text, "gate 'split_check'", 18);
 	}
 	/* status always says what it waits for and since when */
 	if (r->st.phase != ENG_NONE && !strstr(r->st.status, "since") &&
@@ -634,6 +636,57 @@ static void test_canary_change(void)
 	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
 	ASSERT_EQ(r.sim.reverts, 1, "kill switch set");
 	ASSERT_EQ(r.sim.promotions, 0, "nothing promoted");
+	sluice_plan_free(p);
+}
+
+/* issue 21, "split check on by default": a datapath that does not split
+ * new flows as configured pauses the rollout with the numbers */
+static void test_split_check(void)
+{
+	static struct run r;
+	struct sluice_plan *p = plan_of(ramp_yaml), *off;
+	char y[sizeof(ramp_yaml) + 64];
+	unsigned int i;
+
+	subtest("split check on by default: new flows at 2x the weight pause the rollout with the numbers");
+	run_init(&r, 61, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3600 && r.st.phase == ENG_PROGRESSING; i++)
+		tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_SPLIT,
+		    "paused: split mismatch");
+	ASSERT_TRUE(strstr(r.st.end_reason, "do not split as configured: canary share") != NULL,
+		    "with the numbers");
+	ASSERT_EQ(r.sim.reverts, 0, "not rolled back: the measurement is broken, not the canary");
+	fprintf(stderr, "  %s\n", r.st.end_reason);
+
+	subtest("split check: an honest datapath is promoted; the check never holds a step");
+	run_init(&r, 62, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_TRUE(!strcmp(p->gates[1].name, "split_check") && r.st.ngates == 2,
+		    "the check ran beside the plan's gate");
+
+	subtest("split_check: false switches it off; client affinity skips it");
+	snprintf(y, sizeof(y), "split_check: false\n%s", ramp_yaml);
+	off = plan_of(y);
+	ASSERT_EQ(off->ngates, 1, "no split check gate");
+	run_init(&r, 64, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	cmd(&r, off, ENG_CMD_START, false);
+	for (i = 0; i < 900; i++)
+		tick(&r, off);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "off: not paused");
+	run_init(&r, 65, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	r.sim.obs.affinity = SLUICE_AFF_CLIENT;
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 900; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "client affinity: not judged");
+	sluice_plan_free(off);
 	sluice_plan_free(p);
 }
 
@@ -1388,6 +1441,7 @@ int main(void)
 	test_state_json();
 	test_canary_change();
 	test_undo();
+	test_split_check();
 	test_canary_health();
 	test_budget_freeze();
 	test_pre_step_hook();

@@ -93,6 +93,9 @@ int do_apply(int argc, char **argv)
 		return EXIT_OK;
 	}
 	o.promotions = true;	/* what sluiced promoted stays (sluice.h) */
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].rollout)
+			plan_warn(c->services[i].rollout);
 	if (fleet) {
 		r = apply_fleet(file, c);
 		sluice_config_free(c);

@@ -210,6 +210,8 @@ static void print_rollout(const json_t *r)
 	pr_text("  %s (phase since %s)\n", jstr(r, "status"), t);
 	if (*jstr(r, "end_reason"))
 		pr_text("  ended: %s\n", jstr(r, "end_reason"));
+	if (*jstr(r, "comparison"))
+		pr_text("  ACROSS RINGS: %s\n", jstr(r, "comparison"));
 	if (*jstr(r, "error"))
 		pr_text("  problem: %s\n", jstr(r, "error"));
 	/* the plan's error budget (sluiced's budget: check) */
@@ -362,6 +364,15 @@ static int one_service(const char *cmd, int argc, char **argv)
 	return simple(cmd, argv[0], extra);
 }
 
+/* plan validation's warnings (sluice_plan_warnings) on stderr */
+void plan_warn(const struct sluice_plan *plan)
+{
+	char buf[2048];
+
+	if (sluice_plan_warnings(plan, buf, sizeof(buf)))
+		fputs(buf, stderr);
+}
+
 static int do_start(int argc, char **argv)
 {
 	const char *file = NULL, *svc = NULL;
@@ -403,6 +414,7 @@ static int do_start(int argc, char **argv)
 			pr_error("%s", err);
 			return EXIT_ERR;
 		}
+		plan_warn(plan);
 		sluice_plan_free(plan);
 		f = !strcmp(file, "-") ? NULL : fopen(file, "r");
 		if (!f) {

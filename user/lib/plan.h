@@ -279,6 +279,12 @@ struct sluice_plan_gate {
 	__u32 signals;			/* error ratio: SLUICE_SIG_*; 0: the
 					 * mode's default set */
 	struct sluice_plan_ext ext;	/* SLUICE_METRIC_EXT_* */
+	/* the plan's split check (split_check: true, the default): a
+	 * new_flow_ratio gate the file does not write, added last. It never
+	 * holds a step; a mismatch pauses the rollout with the numbers (the
+	 * measurement is broken, not the canary); not run for a service
+	 * whose affinity is not per connection (flows split by client) */
+	bool implicit;
 	struct sluice_plan_pos pos;
 };
 
@@ -290,6 +296,7 @@ struct sluice_plan {
 	enum sluice_on_failure on_failure;
 	enum sluice_trigger trigger;
 	enum sluice_on_canary_change on_canary_change;
+	bool split_check_off;		/* split_check: false */
 	/* after a promotion the previous baseline pool is kept this long
 	 * (0: not kept); default SLUICE_ROLLBACK_WINDOW_DEFAULT_MS */
 	__u64 rollback_window_ms;
@@ -346,6 +353,19 @@ int sluice_parse_duration(const char *s, __u64 *ms);
  * with what in what ("gate 'x' runs a command").
  */
 bool sluice_plan_runs_commands(const struct sluice_plan *p, char *what, size_t len);
+
+/*
+ * Rings judged against other rings: in a per-ring step where a ring's
+ * canary weight is 100 % and another ring's is below, that ring has no
+ * baseline of its own; its canary is compared with the baseline of the
+ * other rings, a different population (internal staff against the broad
+ * public). sluice_plan_cross_ring: does step do that (the ring's name in
+ * ring)? sluice_plan_warnings: one "file:line:col: warning: ..." line per
+ * such step into buf (plan validation); returns how many.
+ */
+bool sluice_plan_cross_ring(const struct sluice_plan *plan, unsigned int step,
+			    char *ring, size_t len);
+unsigned int sluice_plan_warnings(const struct sluice_plan *plan, char *buf, size_t len);
 
 const char *sluice_gate_metric_name(enum sluice_gate_metric m);
 const char *sluice_step_kind_name(enum sluice_step_kind k);

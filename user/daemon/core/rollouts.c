@@ -581,6 +581,16 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 		json_object_set_new(o, "kill", json_integer(v.kill | v.kill_all));
 	}
 	json_object_set_new(o, "weight", w);
+	{	/* a ring judged against other rings' baseline (issue 21) */
+		char ring[SLUICE_RING_NAME_LEN + 1], text[200] = "";
+
+		if (!eng_terminal(st->phase) && st->step >= 0 &&
+		    sluice_plan_cross_ring(r->plan, st->step, ring, sizeof(ring)))
+			snprintf(text, sizeof(text),
+				 "ring '%s' at 100%% canary is judged against the other rings' baseline (a different population)",
+				 ring);
+		json_object_set_new(o, "comparison", json_string(text));
+	}
 	/* the current step's whole hold: a client draws the progress of it */
 	json_object_set_new(o, "hold_ms", json_integer(st->step >= 0 &&
 		(unsigned int)st->step < r->plan->nsteps ? (json_int_t)r->plan->steps[st->step].hold_ms : 0));

@@ -82,6 +82,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	obs->gen = v.gen;
 	obs->tick_ms = r->interval_ms;
 	obs->mode = v.mode;
+	obs->affinity = v.affinity;
 	obs->lkg = v.lkg;
 	obs->kill = v.kill | v.kill_all;
 	obs->kill_global = v.kill_all;

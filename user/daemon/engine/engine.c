@@ -33,7 +33,7 @@ const char *eng_pause_reason_name(enum eng_pause_reason r)
 					 "gate inconclusive", "gate errors",
 					 "gate failed", "operator weight",
 					 "precondition", "pre-step hook",
-					 "canary changed" };
+					 "canary changed", "split mismatch" };
 
 	return (unsigned int)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
 }
@@ -717,6 +717,8 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 		struct eng_event *e;
 		enum gate_outcome o;
 
+		if (g->implicit && obs->affinity != SLUICE_AFF_CONNECTION)
+			continue;	/* flows split by client: no flow split to check */
 		gate_ctx_of(st, obs, i, &ctx);
 		/* due each interval, or at once when a burst of bad events
 		 * already decides it (gate.h) */
@@ -729,7 +731,15 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 			e->gate = i;
 			e->eval = ev;
 		}
-		if (o == GATE_FAIL && gs->fails > g->failure_limit)
+		if (o == GATE_FAIL && g->implicit) {
+			char why[ENG_STATUS_LEN];
+
+			/* the measurement is broken, not the canary */
+			snprintf(why, sizeof(why), "split check in step %d: %s (split_check: false switches it off)",
+				 st->step + 1, ev.reason);
+			if (st->phase != ENG_PAUSED)
+				pause_for(st, ENG_PAUSE_SPLIT, ENGINE_WHO, why, now_ms, out);
+		} else if (o == GATE_FAIL && gs->fails > g->failure_limit)
 			gate_failed(plan, st, i, ev.reason, now_ms, out);
 		else if (o == GATE_ERROR && gs->errors > g->error_limit &&
 			 st->phase == ENG_PROGRESSING) {
@@ -772,8 +782,8 @@ static void maybe_advance(const struct sluice_plan *plan, struct eng_state *st,
 		const struct gate_state *gs = &st->gates[i];
 		const struct sluice_plan_gate *g = &plan->gates[i];
 
-		if (gs->last.outcome == GATE_PASS)
-			continue;
+		if (gs->last.outcome == GATE_PASS || g->implicit)
+			continue;	/* the split check never holds a step */
 		if (gs->last.outcome != GATE_INCONCLUSIVE)
 			return;		/* not yet evaluated, errored, failed */
 		if (st->extend_step)
@@ -879,6 +889,23 @@ static void reset_out(struct eng_out *out)
 	out->error[0] = 0;
 }
 
+/* A rollout persisted before its plan's split check existed (a plan
+ * re-parsed after an upgrade has one gate more, last): its gate joins
+ * with the current step. */
+static void adopt_split_check(const struct sluice_plan *plan, struct eng_state *st,
+			      const struct eng_obs *obs)
+{
+	unsigned int i = st->ngates;
+	struct gate_ctx ctx;
+
+	if (!active(st->phase) || i + 1 != plan->ngates || !plan->gates[i].implicit ||
+	    gate_state_init(&plan->gates[i], &st->gates[i]))
+		return;
+	st->ngates++;
+	gate_ctx_of(st, obs, i, &ctx);
+	gate_step_begin(&plan->gates[i], &st->gates[i], &ctx, obs);
+}
+
 int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 	     const struct eng_obs *obs, const struct eng_env *env,
 	     __u64 now_ms, struct eng_out *out)
@@ -888,6 +915,7 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 	int err;
 
 	reset_out(out);
+	adopt_split_check(plan, st, obs);
 	err = check_fit(plan, st, out);
 	if (err)
 		return err;
@@ -1152,6 +1180,8 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 	int err;
 
 	reset_out(out);
+	if (obs)
+		adopt_split_check(plan, st, obs);
 	err = check_fit(plan, st, out);
 	if (err)
 		return err;

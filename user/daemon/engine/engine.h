@@ -78,6 +78,8 @@ enum eng_pause_reason {
 					 * (on_canary_change: pause); `resume`
 					 * begins the step again with fresh
 					 * evidence on the new pool */
+	ENG_PAUSE_SPLIT,	/* the split check: new flows do not split as
+				 * configured (the measurement is broken) */
 };
 
 enum eng_cmd_kind {

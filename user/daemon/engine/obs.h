@@ -58,6 +58,7 @@ struct eng_obs {
 	__u32 svc_id;
 	__u32 gen;			/* live configuration generation */
 	__u8 mode;			/* enum sluice_mode */
+	__u8 affinity;			/* enum sluice_affinity */
 	__u8 lkg;			/* last-known-good variant */
 	bool blue_green;		/* configured as blue/green */
 	__u32 tick_ms;			/* the shell observes every tick_ms

@@ -510,7 +510,7 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	st->held_ms = get_u(&r, o, "held_ms", "", UINT64_MAX >> 1);
 	st->last_tick_ms = get_u(&r, o, "last_tick_ms", "", UINT64_MAX >> 1);
 	st->phase_since_ms = get_u(&r, o, "phase_since_ms", "", UINT64_MAX >> 1);
-	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_CANARY_CHANGED);
+	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_SPLIT);
 	get_s(&r, o, "pause_who", "", st->pause_who, sizeof(st->pause_who));
 	st->frozen = get_b(&r, o, "frozen", "");
 	st->frozen_since_ms = get_u(&r, o, "frozen_since_ms", "", UINT64_MAX >> 1);
