@@ -13,6 +13,8 @@
 #     21: the evidence of the old canary never carries over)
 #   - after the rollout ends, an unchanged pool (and a restart) starts nothing
 #   - while frozen, the triggered start waits (pending) for the unfreeze
+#   - `rollout undo` after a promotion puts the promoted pool back as the
+#     canary: that starts nothing
 # Waits are bounded (the daemon looks once a second; bounds are x5).
 set -u
 cd "$(dirname "$0")/../.."
@@ -105,4 +107,11 @@ check "frozen: a canary backend is removed (one left)" lab_sluice backend del we
 check "frozen: the triggered start waits" rl_wait 5 'r["phase"]=="pending"' web
 rl rollout unfreeze >/dev/null
 check "unfrozen: it progresses" rl_wait 5 'r["phase"]=="progressing"' web
+
+rid=$(rl_field web 'r["rollout_id"]')
+check "promote --full" eval 'rl rollout promote web --full >/dev/null && rl_wait 5 "r[\"phase\"]==\"promoted\"" web'
+check "rollout undo: the promoted pool is the canary again" eval 'rl rollout undo web >/dev/null'
+sleep 2.5
+check "the undo's canary starts no rollout (it is no new canary)" \
+	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ]
 t_done

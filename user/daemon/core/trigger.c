@@ -13,6 +13,9 @@
  *   - a change while the service's rollout is active is that rollout's:
  *     its plan's on_canary_change (the engine: restart, pause, fail);
  *     here it is only seen (it starts nothing when that rollout ends)
+ *   - a pool the service's last rollout ran on (eng_state.canary_id) is
+ *     no new canary: a restart that took it in before this look (then
+ *     aborted), an undo that put the promoted pool back
  *   - a start while frozen is the engine's: queued until the unfreeze; one
  *     while the service's error budget is exhausted is refused (logged)
  * The last seen fingerprint is kept in the store (meta "trigger:SERVICE").
@@ -164,6 +167,14 @@ static void look(struct daemon *d, const char *service)
 		     r->plan && r->plan->on_canary_change == SLUICE_CANARY_CHANGE_PAUSE ? "pauses it" :
 		     r->plan && r->plan->on_canary_change == SLUICE_CANARY_CHANGE_FAIL ?
 		     "rolls it back" : "restarts it");
+		return;
+	}
+	if (r && r->st.canary_id == fp) {
+		/* the pool the service's last rollout ran on (its restart
+		 * took it in before this look, an undo put it back): no new
+		 * canary */
+		dlog(d, LOG_INFO_, "%s: trigger: the canary pool is the one rollout %llu ran on (%s): seen, not started",
+		     service, (unsigned long long)r->st.rollout_id, eng_phase_name(r->st.phase));
 		return;
 	}
 	trigger_start(d, service, n);
