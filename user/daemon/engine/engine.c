@@ -720,6 +720,15 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 		if (g->implicit && obs->affinity != SLUICE_AFF_CONNECTION)
 			continue;	/* flows split by client: no flow split to check */
 		gate_ctx_of(st, obs, i, &ctx);
+		if (g->implicit && (!weights_equal(obs->weight, st->want_weight) ||
+				    (obs->kill & SLUICE_KILL_REVERT))) {
+			/* the maps do not show the step's weights yet (a
+			 * write after the decision, a kill switch being
+			 * cleared): the split is judged from when they do */
+			if (!gate_state_init(g, gs))
+				gate_step_begin(g, gs, &ctx, obs);
+			continue;
+		}
 		/* due each interval, or at once when a burst of bad events
 		 * already decides it (gate.h) */
 		if (!gate_due(g, gs, obs, now_ms) && !gate_burst(g, gs, &ctx, obs, now_ms))
