@@ -116,6 +116,7 @@
 	X(PROMOTE, "promote")	\
 	X(ABORT, "abort")	\
 	X(RETRY, "retry")	\
+	X(UNDO, "undo")		\
 	X(FREEZE, "freeze")	\
 	X(UNFREEZE, "unfreeze")	\
 	X(HEALTH, "health")	\

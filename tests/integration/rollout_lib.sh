@@ -79,6 +79,13 @@ rl_wait() {
 	return 1
 }
 
+# rl_within SECONDS CMD...: poll CMD until it succeeds (false after SECONDS)
+rl_within() {
+	local end=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.2; done
+	return 1
+}
+
 # Paced load from the client namespace for SECONDS (background).
 rl_load_start() {	# RATE SECONDS [FAMILY]
 	# ip netns exec execs the command: $! is the generator itself

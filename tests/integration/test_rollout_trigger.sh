@@ -7,9 +7,14 @@
 #   - `sluice backend add ... pool canary` starts a rollout, recorded as
 #     started by "trigger: canary-change"
 #   - a restart of sluiced starts no other one
-#   - a change during the active rollout is ignored (logged)
+#   - a change during the active rollout (at 50 %) is the plan's
+#     on_canary_change: restart (the default): a new attempt from the
+#     first step with fresh evidence, and the audit trail says why (issue
+#     21: the evidence of the old canary never carries over)
 #   - after the rollout ends, an unchanged pool (and a restart) starts nothing
 #   - while frozen, the triggered start waits (pending) for the unfreeze
+#   - `rollout undo` after a promotion puts the promoted pool back as the
+#     canary: that starts nothing
 # Waits are bounded (the daemon looks once a second; bounds are x5).
 set -u
 cd "$(dirname "$0")/../.."
@@ -36,7 +41,9 @@ services:
     rollout:
       trigger: canary-change
       steps:
-        - weight: 10%
+        - weight: 50%
+          hold: 10m
+        - weight: 100%
           hold: 10m
       gates:
         - metric: error_ratio
@@ -47,8 +54,12 @@ same_one() {
 	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ] &&
 	[ "$(rl -j rollout history web | json 'sum(e["type"]=="start" for e in j["events"])')" = 1 ]
 }
-ignored() {
-	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ] && grep -q "changed during rollout $rid" "$RL_LOG"
+restarted() {
+	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ] &&
+	[ "$(rl_field web 'r["attempt"]')" = 2 ] &&
+	[ "$(rl_field web 'r["step"]')" = 0 ] &&
+	rl -j rollout history web | json '[e["text"] for e in j["events"] if e["type"]=="canary_change"][-1]' |
+		grep -q "the canary pool changed.*restart"
 }
 still_aborted() {
 	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ] && [ "$(rl_field web 'r["phase"]')" = aborted ]
@@ -72,10 +83,11 @@ sleep 2.5
 check "the restart resumed rollout $rid and started no other" \
 	same_one
 
+check "the rollout is at 50%" rl_wait 5 'r["step"]==0 and r["weight"][0]==5000' web
+check "the maps show 50%" [ "$(lab_sluice -j service show web | json 'j["services"][0]["weight"]["default"]')" = 5000 ]
 check "a canary backend is removed during the rollout" lab_sluice backend del web 10.101.0.14
-sleep 2.5
-check "the change during rollout $rid was ignored and logged" \
-	ignored
+check "the change at 50% restarts rollout $rid from its first step, and the audit trail says why" \
+	rl_within 5 restarted
 
 check "the rollout is aborted" eval 'rl rollout abort web >/dev/null'
 sleep 2.5
@@ -95,4 +107,11 @@ check "frozen: a canary backend is removed (one left)" lab_sluice backend del we
 check "frozen: the triggered start waits" rl_wait 5 'r["phase"]=="pending"' web
 rl rollout unfreeze >/dev/null
 check "unfrozen: it progresses" rl_wait 5 'r["phase"]=="progressing"' web
+
+rid=$(rl_field web 'r["rollout_id"]')
+check "promote --full" eval 'rl rollout promote web --full >/dev/null && rl_wait 5 "r[\"phase\"]==\"promoted\"" web'
+check "rollout undo: the promoted pool is the canary again" eval 'rl rollout undo web >/dev/null'
+sleep 2.5
+check "the undo's canary starts no rollout (it is no new canary)" \
+	[ "$(rl_field web 'r["rollout_id"]')" = "$rid" ]
 t_done

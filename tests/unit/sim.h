@@ -19,7 +19,8 @@ struct sim {
 	double ring_share[SLUICE_MAX_RINGS];	/* share of flows per ring */
 	double rate[SLUICE_VARIANTS];	/* bad events per flow */
 	double ring_rate_mul[SLUICE_MAX_RINGS];	/* per-ring multiplier (1) */
-	unsigned int promotions, reverts;
+	unsigned int promotions, reverts, undos;
+	double split_skew;	/* > 0: the datapath splits at w x this */
 };
 
 static inline __u64 sim_rnd(struct sim *s)
@@ -118,6 +119,9 @@ static inline void sim_traffic(struct sim *s, __u64 dt_ms)
 	for (r = 0; r < SLUICE_MAX_RINGS; r++) {
 		double w = killed ? (s->obs.lkg == SLUICE_CANARY) :
 			   s->obs.weight[r] / 10000.0, rest = 0;
+
+		if (s->split_skew > 0 && w * s->split_skew <= 1)
+			w *= s->split_skew;
 		__u64 n = total, nv[2];
 		int q;
 
@@ -170,6 +174,10 @@ static inline void sim_apply(struct sim *s, const struct eng_out *out)
 			s->rate[SLUICE_BASELINE] = s->rate[SLUICE_CANARY];
 			s->obs.gen++;
 			s->promotions++;
+			break;
+		case ENG_ACT_UNDO:
+			s->undos++;
+			s->obs.gen++;
 			break;
 		}
 	}

@@ -103,6 +103,7 @@ static inline void sim_fleet_apply(struct sim_fleet *f, const struct eng_out *ou
 				f->weight[r] = 10000;
 			break;
 		case ENG_ACT_PROMOTE:
+		case ENG_ACT_UNDO:
 			memset(f->weight, 0, sizeof(f->weight));
 			break;
 		}

@@ -78,7 +78,9 @@ static void note(struct run *r)
 		}
 	for (i = 0; i < r->out.nevents; i++) {
 		r->steps_seen += r->out.events[i].type == ENG_EV_STEP;
-		r->gate_events += r->out.events[i].type == ENG_EV_GATE;
+		/* the plan's gates (the split check has its own tests) */
+		r->gate_events += r->out.events[i].type == ENG_EV_GATE &&
+				  strncmp(r->out.events[i].text, "gate 'split_check'", 18);
 	}
 	/* status always says what it waits for and since when */
 	if (r->st.phase != ENG_NONE && !strstr(r->st.status, "since") &&
@@ -547,6 +549,198 @@ static void test_ring_at_full(void)
 	cmd(&r, p, ENG_CMD_START, false);
 	run_until_end(&r, p, 3600);
 	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "an equal canary is promoted");
+	sluice_plan_free(p);
+}
+
+/* issue 21: the canary pool's records change at 50 % (a new build deployed
+ * mid-rollout): never promoted on the old pool's evidence */
+static void canary_to_50(struct run *r, const struct sluice_plan *p, __u64 seed)
+{
+	unsigned int i;
+
+	run_init(r, seed, 1000, 0.002, 0.002);
+	r->sim.obs.canary_id = 0xA;
+	cmd(r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3 * 3600 && r->st.step < 3 && !eng_terminal(r->st.phase); i++)
+		tick(r, p);
+}
+
+static void test_canary_change(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	static struct eng_state back;
+	char *js, err[256];
+	bool said;
+	unsigned int i;
+
+	subtest("a canary pool changed at 50%: restart (default) from step 1, fresh evidence");
+	canary_to_50(&r, p, 41);
+	ASSERT_TRUE(r.st.step == 3 && r.st.phase == ENG_PROGRESSING, "at 50%");
+	ASSERT_EQ(r.st.canary_id, 0xA, "the judged pool is fixed at the start");
+	r.sim.obs.canary_id = 0xB;
+	r.sim.obs.gen++;
+	tick(&r, p);
+	said = false;
+	for (i = 0; i < r.out.nevents; i++)
+		said |= r.out.events[i].type == ENG_EV_CANARY_CHANGE &&
+			strstr(r.out.events[i].text, "on_canary_change: restart");
+	ASSERT_TRUE(said, "the audit trail says the pool changed and what was done");
+	ASSERT_EQ(r.st.step, 0, "back at step 1");
+	ASSERT_EQ(r.st.attempt, 2, "a new attempt");
+	ASSERT_EQ(r.sim.obs.weight[0], 100, "step 1's weight written again");
+	ASSERT_EQ(r.st.canary_id, 0xB, "the evidence is now about the new pool");
+	ASSERT_EQ(r.st.gates[0].last.samples_c, 0, "no evidence carried over");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "the new pool promoted after its own ramp");
+	sluice_plan_free(p);
+
+	subtest("on_canary_change: pause: paused with the reason; promote refused; resume judges the new pool");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "on_canary_change: pause\n%s", ramp_yaml);
+		p = plan_of(y);
+	}
+	canary_to_50(&r, p, 42);
+	r.sim.obs.canary_id = 0xB;
+	tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_CANARY_CHANGED,
+		    "paused: canary changed");
+	ASSERT_TRUE(strstr(r.st.end_reason, "canary pool changed") != NULL, "with the reason");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_PROMOTE, true), -EINVAL, "promote --full of the unjudged pool refused");
+	for (i = 0; i < 600; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PAUSED, "still paused");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RESUME, false), "resume");
+	ASSERT_TRUE(r.st.phase == ENG_PROGRESSING && r.st.step == 3 && r.st.held_ms == 0,
+		    "step 4 begins again");
+	ASSERT_EQ(r.st.canary_id, 0xB, "on the new pool");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted after its evidence");
+	js = eng_state_to_json(&r.st);
+	ASSERT_TRUE(js && eng_state_from_json(js, &back, err, sizeof(err)) == 0 &&
+		    back.canary_id == 0xB, "canary_id survives the state document");
+	free(js);
+	sluice_plan_free(p);
+
+	subtest("on_canary_change: fail rolls back");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "on_canary_change: fail\n%s", ramp_yaml);
+		p = plan_of(y);
+	}
+	canary_to_50(&r, p, 43);
+	r.sim.obs.canary_id = 0xC;
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_EQ(r.sim.reverts, 1, "kill switch set");
+	ASSERT_EQ(r.sim.promotions, 0, "nothing promoted");
+	sluice_plan_free(p);
+}
+
+/* issue 21, "split check on by default": a datapath that does not split
+ * new flows as configured pauses the rollout with the numbers */
+static void test_split_check(void)
+{
+	static struct run r;
+	struct sluice_plan *p = plan_of(ramp_yaml), *off;
+	char y[sizeof(ramp_yaml) + 64];
+	unsigned int i;
+
+	subtest("split check on by default: new flows at 2x the weight pause the rollout with the numbers");
+	run_init(&r, 61, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 3600 && r.st.phase == ENG_PROGRESSING; i++)
+		tick(&r, p);
+	ASSERT_TRUE(r.st.phase == ENG_PAUSED && r.st.pause_reason == ENG_PAUSE_SPLIT,
+		    "paused: split mismatch");
+	ASSERT_TRUE(strstr(r.st.end_reason, "do not split as configured: canary share") != NULL,
+		    "with the numbers");
+	ASSERT_EQ(r.sim.reverts, 0, "not rolled back: the measurement is broken, not the canary");
+	fprintf(stderr, "  %s\n", r.st.end_reason);
+
+	subtest("split check: an honest datapath is promoted; the check never holds a step");
+	run_init(&r, 62, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_TRUE(!strcmp(p->gates[1].name, "split_check") && r.st.ngates == 2,
+		    "the check ran beside the plan's gate");
+
+	subtest("split_check: false switches it off; client affinity skips it");
+	snprintf(y, sizeof(y), "split_check: false\n%s", ramp_yaml);
+	off = plan_of(y);
+	ASSERT_EQ(off->ngates, 1, "no split check gate");
+	run_init(&r, 64, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	cmd(&r, off, ENG_CMD_START, false);
+	for (i = 0; i < 900; i++)
+		tick(&r, off);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "off: not paused");
+	run_init(&r, 65, 1000, 0.002, 0.002);
+	r.sim.split_skew = 2;
+	r.sim.obs.affinity = SLUICE_AFF_CLIENT;
+	cmd(&r, p, ENG_CMD_START, false);
+	for (i = 0; i < 900; i++)
+		tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_PROGRESSING, "client affinity: not judged");
+	sluice_plan_free(off);
+	sluice_plan_free(p);
+}
+
+/* issue 21, section 4: undo within the plan's rollback_window */
+static void test_undo(void)
+{
+	static struct run r;
+	struct sluice_plan *p = plan_of(ramp_yaml), *p0, *pw;
+
+	subtest("undo a promotion within the rollback window (default 1h), idempotently");
+	ASSERT_EQ(p->rollback_window_ms, 3600 * 1000ull, "rollback_window's default: 1h");
+	run_init(&r, 51, 1000, 0.002, 0.002);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -ENOENT, "nothing to undo before a rollout");
+	cmd(&r, p, ENG_CMD_START, false);
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -EINVAL, "a running rollout is aborted, not undone");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "promoted");
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_ABORT, false), -EALREADY, "abort is refused after a promotion");
+	r.now += 30 * 60 * 1000;
+	ASSERT_OK(cmd(&r, p, ENG_CMD_UNDO, false), "undo 30 min after the promotion");
+	ASSERT_EQ(r.sim.undos, 1, "one undo action (through the outbox)");
+	ASSERT_TRUE(r.st.phase == ENG_ROLLED_BACK && r.st.undone && r.st.by_operator,
+		    "ended: rolled back, undone, by the operator");
+	ASSERT_TRUE(strstr(r.st.end_reason, "undone by alice") != NULL, "the reason names who");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_UNDO, false), "undo again");
+	ASSERT_TRUE(!r.out.changed && !r.out.nactions, "changes nothing");
+	ASSERT_EQ(r.sim.undos, 1, "still one undo");
+	tick(&r, p);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "stays rolled back");
+
+	subtest("after the window, or with rollback_window: 0, undo is refused");
+	run_init(&r, 52, 1000, 0.002, 0.002);
+	cmd(&r, p, ENG_CMD_START, false);
+	run_until_end(&r, p, 4 * 3600);
+	r.now += 3601 * 1000;
+	ASSERT_EQ(cmd(&r, p, ENG_CMD_UNDO, false), -EALREADY, "the window ended");
+	ASSERT_TRUE(strstr(r.out.error, "ended") != NULL, "and says so");
+	ASSERT_EQ(r.st.phase, ENG_PROMOTED, "still promoted");
+	{
+		char y[sizeof(ramp_yaml) + 64];
+
+		snprintf(y, sizeof(y), "rollback_window: 0s\n%s", ramp_yaml);
+		p0 = plan_of(y);
+		snprintf(y, sizeof(y), "rollback_window: 10m\n%s", ramp_yaml);
+		pw = plan_of(y);
+	}
+	ASSERT_EQ(pw->rollback_window_ms, 600 * 1000ull, "rollback_window: 10m");
+	run_init(&r, 53, 1000, 0.002, 0.002);
+	cmd(&r, p0, ENG_CMD_START, false);
+	run_until_end(&r, p0, 4 * 3600);
+	ASSERT_EQ(cmd(&r, p0, ENG_CMD_UNDO, false), -EALREADY, "no window kept");
+	sluice_plan_free(p0);
+	sluice_plan_free(pw);
 	sluice_plan_free(p);
 }
 
@@ -1420,6 +1614,9 @@ int main(void)
 	test_pause_steps_and_cutover();
 	test_ring_at_full();
 	test_state_json();
+	test_canary_change();
+	test_undo();
+	test_split_check();
 	test_canary_health();
 	test_budget_freeze();
 	test_pre_step_hook();

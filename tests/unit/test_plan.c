@@ -103,7 +103,68 @@ static const struct bad bad[] = {
 	  "the grace is not a duration" },
 	{ S G "on_rollback:\n  live_flows: drain 2h\n", "bad.yaml:8:15", "longer than 1h" },
 	{ S G "on_rollback:\n  live: keep\n", "bad.yaml:8:3", "live" },
+	{ S G "on_canary_change: ignore\n", "bad.yaml:7:19",
+	  "on_canary_change: must be restart, pause or fail" },
+	{ S G "rollback_window: soon\n", "bad.yaml:7:18", "rollback_window: 'soon' is not a duration" },
+	{ S G "split_check: maybe\n", "bad.yaml:7:14", "split_check: must be false or true" },
 };
+
+/* issue 21: on_canary_change, rollback_window, split_check; rings judged
+ * against other rings warn */
+static void test_issue21_keys(void)
+{
+	char err[512], w[1024];
+	struct sluice_plan *p, *q;
+	char *y;
+
+	subtest("on_canary_change, rollback_window, split_check: defaults, values, round trip");
+	p = sluice_plan_parse_string(S G, "d.yaml", err, sizeof(err));
+	if (!ASSERT_TRUE(p != NULL, err))
+		return;
+	ASSERT_EQ(p->on_canary_change, SLUICE_CANARY_CHANGE_RESTART, "on_canary_change: restart by default");
+	ASSERT_EQ(p->rollback_window_ms, 3600000, "rollback_window: 1h by default");
+	ASSERT_TRUE(!p->split_check_off && p->ngates == 2 && p->gates[1].implicit,
+		    "split_check: on by default");
+	y = sluice_plan_to_yaml(p, 0);
+	ASSERT_TRUE(y && !strstr(y, "split_check") && !strstr(y, "new_flow_ratio"),
+		    "the implicit gate is not written back");
+	free(y);
+	sluice_plan_free(p);
+	p = sluice_plan_parse_string(S G "on_canary_change: pause\nrollback_window: 0s\nsplit_check: false\n",
+				     "v.yaml", err, sizeof(err));
+	if (!ASSERT_TRUE(p != NULL, err))
+		return;
+	ASSERT_TRUE(p->on_canary_change == SLUICE_CANARY_CHANGE_PAUSE && !p->rollback_window_ms &&
+		    p->split_check_off && p->ngates == 1, "pause, 0s, false");
+	y = sluice_plan_to_yaml(p, 0);
+	q = y ? sluice_plan_parse_string(y, "rt.yaml", err, sizeof(err)) : NULL;
+	ASSERT_TRUE(q && q->nsteps == p->nsteps &&
+		    q->on_canary_change == p->on_canary_change &&
+		    q->rollback_window_ms == p->rollback_window_ms &&
+		    q->split_check_off && q->ngates == 1, "round trip through YAML");
+	free(y);
+	sluice_plan_free(q);
+	sluice_plan_free(p);
+	p = sluice_plan_parse_string(S "gates:\n  - metric: new_flow_ratio\n", "n.yaml", err, sizeof(err));
+	ASSERT_TRUE(p && p->ngates == 1 && !p->gates[0].implicit,
+		    "a plan with its own new_flow_ratio gate gets no second one");
+	sluice_plan_free(p);
+
+	subtest("a ring at 100% canary (judged against other rings) warns; 95% does not");
+	p = sluice_plan_parse_string("steps:\n  - weight: {internal: 100%}\n    hold: 10m\n"
+				     "  - weight: {internal: 95%}\n    hold: 10m\n"
+				     "  - weight: {internal: 100%, default: 100%}\n    hold: 10m\n"
+				     "  - weight: 100%\n    hold: 10m\n" G, "r.yaml", err, sizeof(err));
+	if (!ASSERT_TRUE(p != NULL, err))
+		return;
+	ASSERT_EQ(sluice_plan_warnings(p, w, sizeof(w)), 1, "one warning");
+	ASSERT_TRUE(strstr(w, "r.yaml:2:5: warning: step 1: ring 'internal' at 100% canary") &&
+		    strstr(w, "95%"), w);
+	ASSERT_TRUE(sluice_plan_cross_ring(p, 0, NULL, 0) && !sluice_plan_cross_ring(p, 1, NULL, 0) &&
+		    !sluice_plan_cross_ring(p, 2, NULL, 0) && !sluice_plan_cross_ring(p, 3, NULL, 0),
+		    "only step 1 compares across rings");
+	sluice_plan_free(p);
+}
 
 static void test_bad_plans(void)
 {
@@ -174,7 +235,10 @@ static void test_good_plans(void)
 	ASSERT_EQ(p->steps[2].hold_ms, 600000, "timed pause");
 	ASSERT_TRUE(p->steps[3].per_ring && p->steps[3].nweights == 2 &&
 		    !strcmp(p->steps[3].weights[1].ring, "default"), "broad is default");
-	ASSERT_EQ(p->ngates, 3, "3 gates");
+	ASSERT_EQ(p->ngates, 4, "3 gates and the split check");
+	ASSERT_TRUE(p->gates[3].implicit && p->gates[3].metric == SLUICE_METRIC_NEW_FLOW_RATIO &&
+		    !strcmp(p->gates[3].name, "split_check"),
+		    "split_check: on by default, a new_flow_ratio gate of its own, last");
 	ASSERT_TRUE(!strcmp(p->gates[0].name, "error_ratio"), "default name");
 	ASSERT_RANGE(p->gates[0].max_increase, 0.2, 0.2, "20%");
 	ASSERT_RANGE(p->gates[0].max_increase_abs, 0.001, 0.001, "0.1%");
@@ -240,12 +304,12 @@ static void test_config_rollout(void)
 	if (!ASSERT_TRUE(c != NULL, err))
 		return;
 	p = c->services[0].rollout;
-	ASSERT_TRUE(p && p->nsteps == 3 && p->ngates == 2, "the service's plan");
+	ASSERT_TRUE(p && p->nsteps == 3 && p->ngates == 3, "the service's plan (and its split check)");
 	sluice_config_free(c);
 	c = sluice_config_parse("examples/apply-rings.yaml", err, sizeof(err));
 	if (ASSERT_TRUE(c != NULL, err)) {
 		p = c->services[0].rollout;
-		ASSERT_TRUE(c->nrings == 2 && p && p->nsteps == 4 && p->ngates == 2,
+		ASSERT_TRUE(c->nrings == 2 && p && p->nsteps == 4 && p->ngates == 3,
 			    "examples/apply-rings.yaml: rings internal, early and a 4-step plan");
 		sluice_config_free(c);
 	}
@@ -253,7 +317,7 @@ static void test_config_rollout(void)
 	if (ASSERT_TRUE(c != NULL, err)) {
 		p = c->services[0].rollout;
 		ASSERT_TRUE(c->services[0].affinity == SLUICE_AFF_CLIENT && p &&
-				    p->nsteps == 4 && p->ngates == 2,
+				    p->nsteps == 4 && p->ngates == 3,
 			    "examples/apply-sticky-cohort.yaml: client affinity and its plan");
 		sluice_config_free(c);
 	}
@@ -330,5 +394,6 @@ int main(void)
 	test_good_plans();
 	test_config_rollout();
 	test_durations();
+	test_issue21_keys();
 	return t_done();
 }

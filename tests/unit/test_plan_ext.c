@@ -51,7 +51,7 @@ static void test_good(void)
 	p = sluice_plan_parse_string(good, "good.yaml", err, sizeof(err));
 	if (!ASSERT_TRUE(p, err))
 		return;
-	ASSERT_EQ(p->ngates, 4, "four gates");
+	ASSERT_EQ(p->ngates, 5, "four gates and the split check");
 	ASSERT_EQ(p->gates[0].metric, SLUICE_METRIC_EXT_PROMETHEUS, "prometheus kind");
 	ASSERT_TRUE(strstr(p->gates[0].ext.query, "{{ variant }}"), "query stored as written");
 	ASSERT_EQ(p->gates[0].ext.timeout_ms, 2000, "timeout defaults to the interval below 5 s");

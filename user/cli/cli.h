@@ -45,6 +45,9 @@ void print_cmd_usage(const char *object, const struct cmd *cmds, int n);
 struct sluice *cli_open(bool create);
 /* Print the lib's reason for the last failure and return EXIT_ERR. */
 int lib_fail(struct sluice *s, int err);
+/* cmd_rollout.c: plan validation's warnings on stderr */
+struct sluice_plan;
+void plan_warn(const struct sluice_plan *plan);
 
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

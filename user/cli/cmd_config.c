@@ -92,6 +92,10 @@ int do_apply(int argc, char **argv)
 		pr_text("%s: valid (dry run: nothing written to etcd)\n", file);
 		return EXIT_OK;
 	}
+	o.promotions = true;	/* what sluiced promoted stays (sluice.h) */
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].rollout)
+			plan_warn(c->services[i].rollout);
 	if (fleet) {
 		r = apply_fleet(file, c);
 		sluice_config_free(c);
@@ -118,12 +122,19 @@ int do_apply(int argc, char **argv)
 		res.changed ? "" : ", nothing to do");
 	pr_arr_open("items");
 	for (i = 0; i < res.n; i++) {
-		if (!res.ch[i].op && !cli.verbose && !out_json)
+		if (!res.ch[i].op && !res.ch[i].promoted && !cli.verbose && !out_json)
 			continue;
 		pr_obj_open(NULL);
 		pr_str(PR_ANY, "kind", "  %-8s", res.ch[i].ring ? "ring" : "service");
 		pr_str(PR_ANY, "name", "%-32s", res.ch[i].name);
-		pr_str(PR_ANY, "result", " %s\n", op_name[res.ch[i].op]);
+		pr_str(PR_ANY, "result", " %s", op_name[res.ch[i].op]);
+		pr_bool(PR_JSON, "promoted", "", res.ch[i].promoted);
+		if (res.ch[i].promoted) {
+			pr_uint(PR_ANY, "rollout_id", " (as promoted by rollout %llu",
+				res.ch[i].promotion.rollout_id);
+			pr_text("; the file predates the promotion: 'sluice export' shows the promoted version to commit back)");
+		}
+		pr_text("\n");
 		pr_obj_close();
 	}
 	pr_arr_close();

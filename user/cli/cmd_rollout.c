@@ -217,6 +217,8 @@ static void print_rollout(const json_t *r)
 	pr_text("  %s (phase since %s)\n", jstr(r, "status"), t);
 	if (*jstr(r, "end_reason"))
 		pr_text("  ended: %s\n", jstr(r, "end_reason"));
+	if (*jstr(r, "comparison"))
+		pr_text("  ACROSS RINGS: %s\n", jstr(r, "comparison"));
 	if (*jstr(r, "error"))
 		pr_text("  problem: %s\n", jstr(r, "error"));
 	/* the plan's error budget (sluiced's budget: check) */
@@ -369,6 +371,15 @@ static int one_service(const char *cmd, int argc, char **argv)
 	return simple(cmd, argv[0], extra);
 }
 
+/* plan validation's warnings (sluice_plan_warnings) on stderr */
+void plan_warn(const struct sluice_plan *plan)
+{
+	char buf[2048];
+
+	if (sluice_plan_warnings(plan, buf, sizeof(buf)))
+		fputs(buf, stderr);
+}
+
 static int do_start(int argc, char **argv)
 {
 	const char *file = NULL, *svc = NULL;
@@ -410,6 +421,7 @@ static int do_start(int argc, char **argv)
 			pr_error("%s", err);
 			return EXIT_ERR;
 		}
+		plan_warn(plan);
 		sluice_plan_free(plan);
 		f = !strcmp(file, "-") ? NULL : fopen(file, "r");
 		if (!f) {
@@ -581,6 +593,7 @@ static int do_pause(int argc, char **argv) { return one_service("pause", argc, a
 static int do_resume_(int argc, char **argv) { return one_service("resume", argc, argv); }
 static int do_abort(int argc, char **argv) { return one_service("abort", argc, argv); }
 static int do_retry(int argc, char **argv) { return one_service("retry", argc, argv); }
+static int do_undo(int argc, char **argv) { return one_service("undo", argc, argv); }
 
 static int do_freeze(int argc, char **argv)
 {
@@ -637,6 +650,10 @@ const struct cmd rollout_cmds[] = {
 	  "Roll back to last-known-good through the kill switch, as the operator's." },
 	{ "retry", do_retry, "rollout retry SERVICE",
 	  "After a rollback or abort: start the plan again from its first step." },
+	{ "undo", do_undo, "rollout undo SERVICE [--reason TEXT]",
+	  "After a promotion, within the plan's rollback_window (default 1h): the\n"
+	  "      previous baseline serves again, the promoted pool stays as the canary\n"
+	  "      at 0%, in one action. A repeat changes nothing." },
 	{ "freeze", do_freeze, "rollout freeze --reason TEXT",
 	  "Global incident freeze: no step advances, no rollout starts; gates still\n"
 	  "      judge and a failure still rolls back." },

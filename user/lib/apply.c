@@ -37,6 +37,11 @@ struct plan {
 	int nlive;
 	bool *svc_keep;		/* per live service: in the config */
 	enum sluice_change_op *svc_op;	/* per config service */
+	/* per config service, opts.promotions: PROMO_KEPT (the file is the
+	 * promoted one: applied as promoted) or PROMO_STALE (the file changed
+	 * since: applied as written, the record dropped) */
+	enum { PROMO_NONE = 0, PROMO_KEPT, PROMO_STALE } *promo;
+	struct sluice_promotion *prec;
 };
 
 static int cerr(struct sluice *s, const struct sluice_config *c,
@@ -80,6 +85,27 @@ static void plan_free(struct plan *pl)
 	free(pl->live_ids);
 	free(pl->svc_keep);
 	free(pl->svc_op);
+	free(pl->promo);
+	free(pl->prec);
+}
+
+/* The local promotion record of want's service (file spec) against it. */
+static int promo_check(struct sluice *s, struct plan *pl, unsigned int i,
+		       struct sluice_service_spec *want)
+{
+	int err = sluice_promotion_get(s, want->name, &pl->prec[i]);
+
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	if (sluice_promotion_key(want) == pl->prec[i].from) {
+		pl->promo[i] = PROMO_KEPT;
+		sluice_promote_spec(want);
+	} else {
+		pl->promo[i] = PROMO_STALE;
+	}
+	return 0;
 }
 
 /* Ring ids of names, by the plan: -1 when unknown. */
@@ -408,7 +434,9 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 	pl->live_ids = calloc(SLUICE_MAX_SERVICES, sizeof(*pl->live_ids));
 	pl->svc_keep = calloc(SLUICE_MAX_SERVICES, sizeof(*pl->svc_keep));
 	pl->svc_op = calloc(c->nservices + 1, sizeof(*pl->svc_op));
-	if (!pl->live_ids || !pl->svc_keep || !pl->svc_op)
+	pl->promo = calloc(c->nservices + 1, sizeof(*pl->promo));
+	pl->prec = calloc(c->nservices + 1, sizeof(*pl->prec));
+	if (!pl->live_ids || !pl->svc_keep || !pl->svc_op || !pl->promo || !pl->prec)
 		return sluice_seterr(s, ENOMEM, "out of memory");
 	pl->nlive = sluice_service_ids(s, pl->live_ids, SLUICE_MAX_SERVICES);
 	nsvc = pl->nlive;
@@ -428,6 +456,8 @@ static int plan_services(struct sluice *s, const struct sluice_config *c,
 		bool exists;
 
 		err = build_spec(s, c, pl, cs, want);
+		if (!err && o->promotions)
+			err = promo_check(s, pl, i, want);
 		if (err)
 			return err;
 		nbe += want->pool[0].n + want->pool[1].n;
@@ -522,7 +552,11 @@ int sluice_config_apply(struct sluice *s, const struct sluice_config *c,
 			   c->rings[i].name);
 	}
 	for (i = 0; i < c->nservices; i++)
-		add_change(res, false, pl.svc_op[i], c->services[i].name);
+		if (!add_change(res, false, pl.svc_op[i], c->services[i].name) && res &&
+		    pl.promo[i] == PROMO_KEPT) {
+			res->ch[res->n - 1].promoted = true;
+			res->ch[res->n - 1].promotion = pl.prec[i];
+		}
 	if (opts->dry_run) {
 		err = 0;
 		goto out;
@@ -565,12 +599,18 @@ int sluice_config_apply(struct sluice *s, const struct sluice_config *c,
 		if (pl.svc_op[i] == SLUICE_CHANGE_NONE)
 			continue;
 		err = build_spec(s, c, &pl, &c->services[i], want);
+		if (!err && pl.promo[i] == PROMO_KEPT)
+			sluice_promote_spec(want);
 		if (!err)
 			err = sluice_service_put(s, want);
 		if (err)
 			goto partial;
 		changes++;
 	}
+	/* the file changed since the promotion: it is the truth now */
+	for (i = 0; i < c->nservices; i++)
+		if (pl.promo[i] == PROMO_STALE)
+			sluice_promotion_del(s, c->services[i].name);
 	err = changes;
 	goto out;
 partial:

@@ -53,6 +53,56 @@ bool sluice_plan_runs_commands(const struct sluice_plan *p, char *what, size_t l
 	return false;
 }
 
+bool sluice_plan_cross_ring(const struct sluice_plan *plan, unsigned int step,
+			    char *ring, size_t len)
+{
+	const struct sluice_plan_step *st;
+	bool below = false, named_default = false;
+	int full = -1;
+	unsigned int j;
+
+	if (step >= plan->nsteps || step >= SLUICE_PLAN_MAX_STEPS)
+		return false;
+	st = &plan->steps[step];
+	if (st->kind != SLUICE_STEP_WEIGHT || !st->per_ring)
+		return false;
+	for (j = 0; j < st->nweights && j < SLUICE_MAX_RINGS; j++) {
+		named_default |= !strcmp(st->weights[j].ring, "default");
+		if (st->weights[j].bp >= 10000 && full < 0)
+			full = j;
+		else if (st->weights[j].bp < 10000)
+			below = true;
+	}
+	/* rings the step does not name take 0 without a default */
+	if (full < 0 || (!below && named_default))
+		return false;
+	if (ring)
+		snprintf(ring, len, "%s", st->weights[full].ring);
+	return true;
+}
+
+unsigned int sluice_plan_warnings(const struct sluice_plan *plan, char *buf, size_t len)
+{
+	unsigned int i, n = 0;
+	size_t off = 0;
+	char ring[SLUICE_RING_NAME_LEN + 1];
+
+	if (len)
+		buf[0] = 0;
+	for (i = 0; i < plan->nsteps; i++) {
+		const struct sluice_plan_step *st = &plan->steps[i];
+
+		if (!sluice_plan_cross_ring(plan, i, ring, sizeof(ring)))
+			continue;
+		n++;
+		if (off < len)
+			off += snprintf(buf + off, len - off,
+					"%s:%u:%u: warning: step %u: ring '%s' at 100%% canary has no baseline of its own: its canary is judged against the other rings' baseline, a different population (keep a within-ring control: e.g. 95%% instead of 100%%)\n",
+					plan->source, st->pos.line, st->pos.col, i + 1, ring);
+	}
+	return n;
+}
+
 const char *sluice_step_kind_name(enum sluice_step_kind k)
 {
 	static const char *const n[] = { "weight", "pause", "cutover" };
@@ -306,6 +356,15 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 	    plan->live_flows == SLUICE_LIVE_KEEP ? "keep" :
 	    plan->live_flows == SLUICE_LIVE_RESET ? "reset" : "drain ",
 	    plan->live_flows == SLUICE_LIVE_DRAIN ? v : "");
+	if (plan->on_canary_change != SLUICE_CANARY_CHANGE_RESTART)
+		out(&b, "%son_canary_change: %s\n", pad,
+		    plan->on_canary_change == SLUICE_CANARY_CHANGE_PAUSE ? "pause" : "fail");
+	if (plan->split_check_off)
+		out(&b, "%ssplit_check: false\n", pad);
+	if (plan->rollback_window_ms != SLUICE_ROLLBACK_WINDOW_DEFAULT_MS) {
+		fmt_ms(v, sizeof(v), plan->rollback_window_ms);
+		out(&b, "%srollback_window: %s\n", pad, plan->rollback_window_ms ? v : "0s");
+	}
 	out(&b, "%ssteps:\n", pad);
 	for (i = 0; i < plan->nsteps; i++) {
 		const struct sluice_plan_step *st = &plan->steps[i];
@@ -343,6 +402,8 @@ char *sluice_plan_to_yaml(const struct sluice_plan *plan, int indent)
 		bool lat = g->metric == SLUICE_METRIC_LATENCY_P95 ||
 			   g->metric == SLUICE_METRIC_LATENCY_P99;
 
+		if (g->implicit)
+			continue;	/* split_check's: the parser adds it */
 		out(&b, "%s  - name: %s\n%s    metric: %s\n", pad, g->name, pad,
 		    sluice_gate_metric_name(g->metric));
 		fmt_ms(v, sizeof(v), g->interval_ms);

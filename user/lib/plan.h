@@ -159,6 +159,20 @@ enum sluice_live_flows {
 #define SLUICE_LIVE_DRAIN_DEFAULT_MS	10000
 #define SLUICE_LIVE_DRAIN_MAX_MS	(3600 * 1000)
 
+/* What a rollout does when its canary pool's records (sluice_pool_identity:
+ * addresses, ports, weights, MACs; not health) change under it: the
+ * evidence gathered was about another pool (issue 21). */
+enum sluice_on_canary_change {
+	SLUICE_CANARY_CHANGE_RESTART = 0,	/* default: a new attempt from the
+						 * first step, fresh evidence */
+	SLUICE_CANARY_CHANGE_PAUSE,		/* pause with the reason */
+	SLUICE_CANARY_CHANGE_FAIL,		/* roll back to the baseline */
+};
+
+/* rollback_window's default: how long a promotion keeps the previous
+ * baseline pool (no traffic) for `sluice rollout undo` */
+#define SLUICE_ROLLBACK_WINDOW_DEFAULT_MS	(3600ull * 1000)
+
 enum sluice_trigger {
 	SLUICE_TRIGGER_MANUAL = 0,	/* default: `sluice rollout start` */
 	SLUICE_TRIGGER_CANARY_CHANGE,	/* the daemon starts the plan itself
@@ -279,6 +293,12 @@ struct sluice_plan_gate {
 	__u32 signals;			/* error ratio: SLUICE_SIG_*; 0: the
 					 * mode's default set */
 	struct sluice_plan_ext ext;	/* SLUICE_METRIC_EXT_* */
+	/* the plan's split check (split_check: true, the default): a
+	 * new_flow_ratio gate the file does not write, added last. It never
+	 * holds a step; a mismatch pauses the rollout with the numbers (the
+	 * measurement is broken, not the canary); not run for a service
+	 * whose affinity is not per connection (flows split by client) */
+	bool implicit;
 	struct sluice_plan_pos pos;
 };
 
@@ -289,6 +309,11 @@ struct sluice_plan {
 	struct sluice_plan_gate gates[SLUICE_PLAN_MAX_GATES];
 	enum sluice_on_failure on_failure;
 	enum sluice_trigger trigger;
+	enum sluice_on_canary_change on_canary_change;
+	bool split_check_off;		/* split_check: false */
+	/* after a promotion the previous baseline pool is kept this long
+	 * (0: not kept); default SLUICE_ROLLBACK_WINDOW_DEFAULT_MS */
+	__u64 rollback_window_ms;
 	struct sluice_plan_budget budget;
 	/* run before each step's weights are written; a failure or a timeout
 	 * pauses the rollout (SLUICE_SERVICE, SLUICE_STEP in its env) */
@@ -345,6 +370,19 @@ int sluice_parse_duration(const char *s, __u64 *ms);
  * with what in what ("gate 'x' runs a command").
  */
 bool sluice_plan_runs_commands(const struct sluice_plan *p, char *what, size_t len);
+
+/*
+ * Rings judged against other rings: in a per-ring step where a ring's
+ * canary weight is 100 % and another ring's is below, that ring has no
+ * baseline of its own; its canary is compared with the baseline of the
+ * other rings, a different population (internal staff against the broad
+ * public). sluice_plan_cross_ring: does step do that (the ring's name in
+ * ring)? sluice_plan_warnings: one "file:line:col: warning: ..." line per
+ * such step into buf (plan validation); returns how many.
+ */
+bool sluice_plan_cross_ring(const struct sluice_plan *plan, unsigned int step,
+			    char *ring, size_t len);
+unsigned int sluice_plan_warnings(const struct sluice_plan *plan, char *buf, size_t len);
 
 const char *sluice_gate_metric_name(enum sluice_gate_metric m);
 const char *sluice_step_kind_name(enum sluice_step_kind k);

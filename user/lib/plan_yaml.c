@@ -8,6 +8,9 @@
  *   rollout:
  *     trigger: manual | canary-change
  *     on_failure: rollback | pause
+ *     on_canary_change: restart | pause | fail   # the canary pool changed
+ *     rollback_window: 1h                 # the old baseline kept for undo
+ *     split_check: true                   # new flows split as configured
  *     steps:
  *       - weight: 5%                      # or {internal: 100%, default: 5%}
  *         hold: 10m
@@ -817,6 +820,60 @@ static int pl_on_rollback(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *
 			    ((struct plan_ctx *)o)->plan);
 }
 
+static int pl_on_canary_change(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "restart", "pause", "fail" };
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int x, err = get_enum(p, v, "on_canary_change", n, 3, &x);
+
+	plan->on_canary_change = x;
+	return err;
+}
+
+static int pl_split_check(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	static const char *const n[] = { "false", "true" };
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+	int x, err = get_enum(p, v, "split_check", n, 2, &x);
+
+	plan->split_check_off = !x;
+	return err;
+}
+
+/* split_check (on unless switched off): the datapath splits new flows as
+ * configured, checked in every rollout by a new_flow_ratio gate of its own
+ * unless the plan has one (or a gate of that name, or no room) */
+static void add_split_check(struct sluice_plan *plan)
+{
+	struct sluice_plan_gate *g;
+	unsigned int i;
+
+	for (i = 0; i < plan->ngates; i++)
+		if (plan->gates[i].metric == SLUICE_METRIC_NEW_FLOW_RATIO ||
+		    !strcmp(plan->gates[i].name, "split_check"))
+			return;
+	if (plan->split_check_off || plan->ngates >= SLUICE_PLAN_MAX_GATES)
+		return;
+	g = &plan->gates[plan->ngates++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "split_check");
+	g->metric = SLUICE_METRIC_NEW_FLOW_RATIO;
+	g->interval_ms = 1000;
+	g->confidence = 0.999;	/* a false pause in 1,000 steps */
+	g->min_samples = 100;
+	g->error_limit = 3;
+	g->on_inconclusive = SLUICE_INCONCLUSIVE_EXTEND;
+	g->implicit = true;
+	g->pos = plan->pos;
+}
+
+static int pl_rollback_window(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
+{
+	struct sluice_plan *plan = ((struct plan_ctx *)o)->plan;
+
+	return get_duration(p, v, "rollback_window", 0, &plan->rollback_window_ms);
+}
+
 static int bd_slo(struct pctx *p, yaml_node_t *k, yaml_node_t *v, void *o)
 {
 	struct sluice_plan_budget *b = o;
@@ -936,6 +993,9 @@ static const struct key_def plan_keys[] = {
 	{ "on_failure", pl_on_failure, false },
 	{ "on_rollback", pl_on_rollback, false },
 	{ "trigger", pl_trigger, false },
+	{ "on_canary_change", pl_on_canary_change, false },
+	{ "rollback_window", pl_rollback_window, false },
+	{ "split_check", pl_split_check, false },
 };
 
 int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
@@ -945,6 +1005,7 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
+	plan->rollback_window_ms = SLUICE_ROLLBACK_WINDOW_DEFAULT_MS;
 	snprintf(plan->source, sizeof(plan->source), "%s", p->file);
 	plan->pos = ppos(n);
 	if (n->type != YAML_MAPPING_NODE)
@@ -964,6 +1025,7 @@ int sluice_plan_parse_node(struct pctx *p, yaml_node_t *n, int mode,
 		plan->pre_step_timeout_ms = 30000;
 	if (plan->live_flows == SLUICE_LIVE_DRAIN && !plan->live_drain_ms)
 		plan->live_drain_ms = SLUICE_LIVE_DRAIN_DEFAULT_MS;
+	add_split_check(plan);
 	return 0;
 }
 

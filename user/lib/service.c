@@ -872,12 +872,23 @@ int sluice_set_lkg(struct sluice *s, const char *name, int variant)
 	return exposure_edit(s, name, NULL, 0, variant);
 }
 
+void sluice_promote_spec(struct sluice_service_spec *sp)
+{
+	int r;
+
+	sp->pool[SLUICE_BASELINE] = sp->pool[SLUICE_CANARY];
+	sp->pool[SLUICE_CANARY].n = 0;
+	for (r = 0; r < SLUICE_MAX_RINGS; r++)
+		sp->weight[r] = 0;
+	sp->lkg = SLUICE_BASELINE;
+}
+
 int sluice_promote(struct sluice *s, const char *name, __u32 gen)
 {
 	struct sluice_service_spec *sp = sluice_spec_new();
 	struct sluice_svc_cfg cfg;
 	__u32 id;
-	int err, r;
+	int err;
 
 	if (!sp)
 		return sluice_seterr(s, ENOMEM, "out of memory");
@@ -905,11 +916,7 @@ int sluice_promote(struct sluice *s, const char *name, __u32 gen)
 	err = sluice_service_get_id(s, id, sp);
 	if (err)
 		goto out;
-	sp->pool[SLUICE_BASELINE] = sp->pool[SLUICE_CANARY];
-	sp->pool[SLUICE_CANARY].n = 0;
-	for (r = 0; r < SLUICE_MAX_RINGS; r++)
-		sp->weight[r] = 0;
-	sp->lkg = SLUICE_BASELINE;
+	sluice_promote_spec(sp);
 	err = service_put_locked(s, sp, true, NULL);	/* health moves along */
 	if (!err)
 		err = 1;
@@ -930,3 +937,4 @@ void sluice_nexthop_reset(struct sluice *s, __u32 id)
 	bpf_map_update_elem(s->nexthop_fd, &id, z, BPF_ANY);
 	free(z);
 }
+

@@ -171,6 +171,15 @@ int sluice_service_get(struct sluice *s, const char *name,
 int sluice_service_get_id(struct sluice *s, __u32 id,
 			  struct sluice_service_spec *out);
 int sluice_service_del(struct sluice *s, const char *name);
+/*
+ * The identity of a pool: a hash of the records of its active (not
+ * draining) backends: family, address, port, weight, MAC, device. Health
+ * is not part of it (the checker changes that). 0: no active backend.
+ * nactive (may be NULL): how many were hashed. A rollout fixes its
+ * canary's identity when the evidence starts (issue 21): a different one
+ * later is another canary.
+ */
+__u64 sluice_pool_identity(const struct sluice_pool_spec *pool, unsigned int *nactive);
 /* Fill ids of services in use, returns the count. */
 int sluice_service_ids(struct sluice *s, __u32 *ids, int max);
 /* The name of service id (mmapped metadata: no syscall); -ENOENT unused. */
@@ -244,6 +253,37 @@ int sluice_ring_prefixes(struct sluice *s, int id, struct sluice_prefix *out,
  * the canary pool has no active backend.
  */
 int sluice_promote(struct sluice *s, const char *name, __u32 gen);
+/* What a promotion makes of spec (in place): the canary pool as the
+ * baseline, no canary, every weight 0, last-known-good the baseline. */
+void sluice_promote_spec(struct sluice_service_spec *sp);
+
+/*
+ * Local promotion records (issue 21, section 3). The maps forget a
+ * promotion with their pins (a reboot), and the file it started from
+ * still says "baseline v1, canary v2": re-applying it would undo the
+ * promotion without a word. So sluiced, when it promotes, keeps a record
+ * outside bpffs, one small file per service and pin directory under
+ * $SLUICE_STATE_DIR (default /var/lib/sluice)/promoted/; sluice apply
+ * (opts.promotions) consults it: a service whose file is the one that was
+ * promoted (same VIP, port, protocol, mode and the same two pools, by
+ * sluice_promotion_key; weights are not part of it) is applied as
+ * promoted (baseline = the file's canary, no canary), and said so; a
+ * service whose file changed since is applied as written and its record
+ * dropped. Fleet mode guards the same with the config key's revision.
+ */
+struct sluice_promotion {
+	__u64 from, to;		/* sluice_promotion_key before and after */
+	__u64 rollout_id;
+	__u64 at_ms;		/* wall clock */
+};
+__u64 sluice_promotion_key(const struct sluice_service_spec *sp);
+/* 0, -ENOENT (none), -errno with sluice_errmsg */
+int sluice_promotion_get(struct sluice *s, const char *service,
+			 struct sluice_promotion *out);
+int sluice_promotion_put(struct sluice *s, const char *service,
+			 const struct sluice_promotion *p);
+/* 0 also when there was none */
+int sluice_promotion_del(struct sluice *s, const char *service);
 
 /*
  * A poller's view of one service (the rollout daemon reads this for every
@@ -529,6 +569,7 @@ struct sluice_config *sluice_config_export(struct sluice *s);
 struct sluice_apply_opts {
 	bool keep;	/* keep live services and rings absent from the config */
 	bool dry_run;	/* validate and plan only */
+	bool promotions;	/* consult the local promotion records */
 };
 
 enum sluice_change_op {
@@ -542,6 +583,9 @@ struct sluice_change {
 	bool ring;			/* a ring, else a service */
 	enum sluice_change_op op;
 	char name[SLUICE_NAME_LEN];
+	/* a service applied as promoted (opts.promotions): its record */
+	bool promoted;
+	struct sluice_promotion promotion;
 };
 
 struct sluice_apply_result {

@@ -35,6 +35,40 @@ static void weights_str(const struct eng_action *a, char *buf, size_t len)
 				      a->weight[r] % 100);
 }
 
+/*
+ * Before a promotion of gen: the local promotion record (sluice.h), so
+ * that re-applying the file it started from, or a reboot's apply, keeps
+ * the promoted version. Written first: a crash between the two leaves a
+ * record of a promotion that the outbox's replay then performs.
+ */
+static void promotion_record(struct daemon *d, struct rollout *r, __u32 gen)
+{
+	struct sluice_service_spec *sp = sluice_spec_new();
+	struct sluice_promotion p = { .rollout_id = r->st.rollout_id, .at_ms = wall_ms() };
+	int err;
+
+	if (!sp || sluice_service_get(d->s, r->service, sp) || (gen && sp->gen != gen) ||
+	    !sp->pool[SLUICE_CANARY].n) {
+		sluice_spec_free(sp);	/* nothing to promote: nothing to record */
+		return;
+	}
+	p.from = sluice_promotion_key(sp);
+	kept_save(d, r, &sp->pool[SLUICE_BASELINE]);	/* rollback_window */
+	sluice_promote_spec(sp);
+	p.to = sluice_promotion_key(sp);
+	err = sluice_promotion_put(d->s, r->service, &p);
+	if (err) {
+		char text[600];
+
+		snprintf(text, sizeof(text),
+			 "cannot keep the promotion record (a re-apply of the file would undo the promotion): %s",
+			 sluice_errmsg(d->s));
+		dlog(d, LOG_ERR_, "%s: %s", r->service, text);
+		audit_note(d, r->service, r->st.rollout_id, "error", "sluiced", text);
+	}
+	sluice_spec_free(sp);
+}
+
 int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a)
 {
 	char what[160];
@@ -63,8 +97,24 @@ int actuate(struct daemon *d, struct rollout *r, const struct eng_action *a)
 	case ENG_ACT_PROMOTE:
 		snprintf(what, sizeof(what), "promotion (canary pool becomes the baseline, gen %u)",
 			 a->gen);
+		promotion_record(d, r, a->gen);
 		err = sluice_promote(d->s, r->service, a->gen);
 		break;
+	case ENG_ACT_UNDO: {
+		char why[512];
+
+		snprintf(what, sizeof(what), "undo of the promotion (the previous baseline serves again)");
+		err = kept_undo(d, r, why, sizeof(why));
+		if (err < 0) {
+			char text[700];
+
+			snprintf(text, sizeof(text), "cannot perform %s: %s", what, why);
+			dlog(d, LOG_ERR_, "%s: %s", r->service, text);
+			audit_note(d, r->service, r->st.rollout_id, "error", "sluiced", text);
+			return err;
+		}
+		break;
+	}
 	default:
 		dlog(d, LOG_ERR_, "%s: unknown action %d", r->service, a->kind);
 		return -EINVAL;

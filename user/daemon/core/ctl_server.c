@@ -52,6 +52,7 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 	[SLUICE_CTL_PROMOTE] = { { &f_service, &f_full, &f_who, &f_reason }, { "service" } },
 	[SLUICE_CTL_ABORT] = { { &f_service, &f_who, &f_reason }, { "service" } },
 	[SLUICE_CTL_RETRY] = { { &f_service, &f_who, &f_reason }, { "service" } },
+	[SLUICE_CTL_UNDO] = { { &f_service, &f_who, &f_reason }, { "service" } },
 	[SLUICE_CTL_FREEZE] = { { &f_reason, &f_who }, { "reason" } },
 	[SLUICE_CTL_UNFREEZE] = { { &f_who, &f_reason } },
 	[SLUICE_CTL_HEALTH] = { { &f_service } },

@@ -77,6 +77,8 @@ static const struct module modules[MOD_COUNT] = {
 	[MOD_LIVE] = { "live", .start = live_start, .stop = live_stop,
 		       .tick = live_tick },
 	[MOD_TRIGGER] = { "trigger", .stop = trigger_free, .tick = trigger_tick },
+	/* the rollback window's kept baseline pools (undo.c) */
+	[MOD_UNDO] = { "undo", .stop = kept_free, .tick = kept_tick },
 	/* /metrics and the status document, once a second */
 	[MOD_WEB] = { "web", .tick = gs_metrics },
 	[MOD_HEALTH] = { "health", .start = health_start, .stop = health_free,

@@ -145,6 +145,11 @@ static void maps_apply(struct ob_maps *m, const struct eng_action *a)
 		m->lkg = SLUICE_BASELINE;
 		m->ncanary = 0;
 		break;
+	case ENG_ACT_UNDO:	/* the promoted pool back as the canary */
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			m->weight[r] = 0;
+		m->lkg = SLUICE_BASELINE;
+		break;
 	}
 }
 
@@ -168,6 +173,8 @@ static bool reached(const struct eng_action *a, const struct ob_maps *m)
 		       m->lkg == (a->variant == SLUICE_CANARY ? SLUICE_BASELINE : SLUICE_CANARY);
 	case ENG_ACT_PROMOTE:
 		return !m->ncanary && weights_all(m, 0) && m->lkg == SLUICE_BASELINE;
+	case ENG_ACT_UNDO:
+		return false;	/* the pools are actuate's to compare */
 	}
 	return false;
 }
@@ -248,10 +255,10 @@ static int action_parse(json_t *o, struct eng_action *a, struct ob_maps *before,
 			"ring_mask", &mask, "variant", &variant, "gen", &gen) ||
 	    get_u16s(w, a->weight))
 		return -EINVAL;
-	for (k = 0; k <= ENG_ACT_PROMOTE; k++)
+	for (k = 0; k <= ENG_ACT_UNDO; k++)
 		if (!strcmp(kind, eng_action_kind_name(k)))
 			break;
-	if (k > ENG_ACT_PROMOTE)
+	if (k > ENG_ACT_UNDO)
 		return -EINVAL;
 	a->kind = k;
 	a->ring_mask = mask;

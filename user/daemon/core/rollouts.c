@@ -601,6 +601,16 @@ json_t *ro_status_json(struct daemon *d, struct rollout *r)
 		json_object_set_new(o, "effective_weight", e);
 	}
 	json_object_set_new(o, "weight", w);
+	{	/* a ring judged against other rings' baseline (issue 21) */
+		char ring[SLUICE_RING_NAME_LEN + 1], text[200] = "";
+
+		if (!eng_terminal(st->phase) && st->step >= 0 &&
+		    sluice_plan_cross_ring(r->plan, st->step, ring, sizeof(ring)))
+			snprintf(text, sizeof(text),
+				 "ring '%s' at 100%% canary is judged against the other rings' baseline (a different population)",
+				 ring);
+		json_object_set_new(o, "comparison", json_string(text));
+	}
 	/* the current step's whole hold: a client draws the progress of it */
 	json_object_set_new(o, "hold_ms", json_integer(st->step >= 0 &&
 		(unsigned int)st->step < r->plan->nsteps ? (json_int_t)r->plan->steps[st->step].hold_ms : 0));
@@ -959,6 +969,7 @@ void ro_command(struct daemon *d, int cmd, const struct ctl_args *a,
 		[SLUICE_CTL_PROMOTE] = ENG_CMD_PROMOTE,
 		[SLUICE_CTL_ABORT] = ENG_CMD_ABORT,
 		[SLUICE_CTL_RETRY] = ENG_CMD_RETRY,
+		[SLUICE_CTL_UNDO] = ENG_CMD_UNDO,
 	};
 	struct rollout *r;
 	unsigned int i;

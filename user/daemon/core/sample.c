@@ -10,8 +10,8 @@
 #include "sluiced.h"
 #include "external_gates.h"
 
-/* Active and down backends per pool, read from the records once per
- * configuration generation. */
+/* Active and down backends per pool, and the canary's identity, read from
+ * the records once per configuration generation. */
 static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 {
 	struct sluice_service_spec *sp;
@@ -32,6 +32,7 @@ static int pool_health(struct daemon *d, struct rollout *r, __u32 gen)
 				r->ndown[v] += !sp->pool[v].be[i].draining && sp->pool[v].be[i].down;
 			}
 		}
+		r->canary_id = sluice_pool_identity(&sp->pool[SLUICE_CANARY], NULL);
 		/* a publish between the view and this read: read again next time */
 		r->health_gen = sp->gen;
 		r->health_valid = sp->gen == gen;
@@ -192,6 +193,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	obs->gen = v.gen;
 	obs->tick_ms = r->interval_ms;
 	obs->mode = v.mode;
+	obs->affinity = v.affinity;
 	obs->lkg = v.lkg;
 	obs->kill = v.kill | v.kill_all;
 	obs->kill_global = v.kill_all;
@@ -201,6 +203,7 @@ int sample_fill(struct daemon *d, struct rollout *r, struct eng_obs *obs)
 	memcpy(obs->nbackends, v.nbackends, sizeof(obs->nbackends));
 	memcpy(obs->nactive, r->nactive, sizeof(obs->nactive));
 	memcpy(obs->ndown, r->ndown, sizeof(obs->ndown));
+	obs->canary_id = r->canary_id;
 	look_record(d, r, obs, rings);
 	return 0;
 }

@@ -48,6 +48,7 @@ struct rollout {
 	bool health_valid;
 	__u32 health_gen;
 	__u16 nactive[SLUICE_VARIANTS], ndown[SLUICE_VARIANTS];
+	__u64 canary_id;			/* sluice_pool_identity */
 	__u64 interval_ms, next_ms;
 	__u64 persisted_ms;			/* last write of st */
 	bool dirty;				/* st differs from the store */
@@ -72,7 +73,7 @@ struct rollout {
 
 /* the daemon's modules (modules.c), in the order they start and tick */
 enum module_id {
-	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_LIVE, MOD_TRIGGER,
+	MOD_EXTERNALS, MOD_BUDGET, MOD_FLEET, MOD_ROLLOUTS, MOD_LIVE, MOD_TRIGGER, MOD_UNDO,
 	MOD_WEB, MOD_HEALTH, MOD_ANNOUNCE, MOD_CONTROL, MOD_COUNT
 };
 
@@ -339,6 +340,15 @@ void prestep_forget(struct prestep *p, const char *service);
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
 void trigger_free(struct daemon *d);
+
+/* undo.c: the previous baseline pool kept after a promotion for
+ * `rollout undo` (the plan's rollback_window) */
+void kept_save(struct daemon *d, struct rollout *r, const struct sluice_pool_spec *pool);
+int kept_load(struct daemon *d, const char *service, struct sluice_pool_spec *pool,
+	      __u64 *rollout_id, __u64 *until_ms);
+int kept_undo(struct daemon *d, struct rollout *r, char *why, size_t len);
+void kept_tick(struct daemon *d, __u64 now);
+void kept_free(struct daemon *d);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);

@@ -5,13 +5,17 @@
  * whenever its canary pool changes to a non-empty set of active backends
  * other than the last one seen. Once a second the service view's
  * configuration generation is read (no table); only when it moved is the
- * pool read and fingerprinted (address, port, weight of every active
- * backend; health is not part of it). Rules:
+ * pool read and fingerprinted (sluice_pool_identity: the records of every
+ * active backend; health is not part of it). Rules:
  *   - the first look after start-up records the pool as seen and starts
  *     nothing (start-up changes no map)
  *   - an empty pool (a promotion empties it) is seen, never a trigger
- *   - a change while the service's rollout is active is logged and
- *     ignored (seen: it does not start anything when that rollout ends)
+ *   - a change while the service's rollout is active is that rollout's:
+ *     its plan's on_canary_change (the engine: restart, pause, fail);
+ *     here it is only seen (it starts nothing when that rollout ends)
+ *   - a pool the service's last rollout ran on (eng_state.canary_id) is
+ *     no new canary: a restart that took it in before this look (then
+ *     aborted), an undo that put the promoted pool back
  *   - a start while frozen is the engine's: queued until the unfreeze; one
  *     while the service's error budget is exhausted is refused (logged)
  * The last seen fingerprint is kept in the store (meta "trigger:SERVICE").
@@ -79,36 +83,6 @@ static void cfg_refresh(struct daemon *d)
 	T->cfg = c;
 }
 
-static __u64 fnv(__u64 h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 1099511628211ull;
-	return h;
-}
-
-/* The canary pool's fingerprint; 0 when it has no active backend. */
-static __u64 pool_fp(const struct sluice_pool_spec *pool, unsigned int *nactive)
-{
-	__u64 h = 14695981039346656037ull;
-	unsigned int i;
-
-	*nactive = 0;
-	for (i = 0; i < pool->n; i++) {
-		const struct sluice_backend_spec *b = &pool->be[i];
-
-		if (b->draining)
-			continue;
-		(*nactive)++;
-		h = fnv(h, &b->family, sizeof(b->family));
-		h = fnv(h, &b->addr, sizeof(b->addr));
-		h = fnv(h, &b->port, sizeof(b->port));
-		h = fnv(h, &b->weight, sizeof(b->weight));
-	}
-	return *nactive ? (h ? h : 1) : 0;
-}
-
 static void fp_store(struct daemon *d, const char *service, __u64 fp)
 {
 	char key[SLUICE_NAME_LEN + 16], v[32];
@@ -165,7 +139,7 @@ static void look(struct daemon *d, const char *service)
 	if (sluice_service_get(d->s, service, T->spec))
 		return;
 	t->gen = v.gen;
-	fp = pool_fp(&T->spec->pool[SLUICE_CANARY], &n);
+	fp = sluice_pool_identity(&T->spec->pool[SLUICE_CANARY], &n);
 	if (!t->looked) {
 		/* start-up: what is there now is seen, nothing starts */
 		t->looked = true;
@@ -186,9 +160,21 @@ static void look(struct daemon *d, const char *service)
 		return;		/* emptied (a promotion): not a trigger */
 	r = ro_find(d, service);
 	if (r && r->st.phase != ENG_NONE && !eng_terminal(r->st.phase)) {
-		dlog(d, LOG_WARN_, "%s: trigger: the canary pool changed during rollout %llu (%s): ignored",
+		/* the rollout's own: its plan's on_canary_change (engine) */
+		dlog(d, LOG_INFO_, "%s: trigger: the canary pool changed during rollout %llu (%s): on_canary_change %s",
 		     service, (unsigned long long)r->st.rollout_id,
-		     eng_phase_name(r->st.phase));
+		     eng_phase_name(r->st.phase),
+		     r->plan && r->plan->on_canary_change == SLUICE_CANARY_CHANGE_PAUSE ? "pauses it" :
+		     r->plan && r->plan->on_canary_change == SLUICE_CANARY_CHANGE_FAIL ?
+		     "rolls it back" : "restarts it");
+		return;
+	}
+	if (r && r->st.canary_id == fp) {
+		/* the pool the service's last rollout ran on (its restart
+		 * took it in before this look, an undo put it back): no new
+		 * canary */
+		dlog(d, LOG_INFO_, "%s: trigger: the canary pool is the one rollout %llu ran on (%s): seen, not started",
+		     service, (unsigned long long)r->st.rollout_id, eng_phase_name(r->st.phase));
 		return;
 	}
 	trigger_start(d, service, n);

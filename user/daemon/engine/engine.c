@@ -34,9 +34,10 @@ const char *eng_pause_reason_name(enum eng_pause_reason r)
 	static const char *const n[] = { "none", "command", "pause step",
 					 "gate inconclusive", "gate errors",
 					 "gate failed", "operator weight",
-					 "precondition", "pre-step hook" };
+					 "precondition", "pre-step hook",
+					 "canary changed", "split mismatch" };
 
-	return (unsigned int)r < 9 ? n[r] : "?";
+	return (unsigned int)r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
 }
 
 const char *eng_event_type_name(enum eng_event_type t)
@@ -44,7 +45,7 @@ const char *eng_event_type_name(enum eng_event_type t)
 	static const char *const n[] = { "start", "step", "gate", "pause", "resume",
 					 "freeze", "unfreeze", "promote", "rollback",
 					 "abort", "retry", "operator", "error", "health",
-					 "hook" };
+					 "hook", "canary_change" };
 
 	return (unsigned int)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
@@ -52,9 +53,9 @@ const char *eng_event_type_name(enum eng_event_type t)
 const char *eng_action_kind_name(enum eng_action_kind k)
 {
 	static const char *const n[] = { "set_weights", "revert", "resume_kill",
-					 "cutover", "promote" };
+					 "cutover", "promote", "undo" };
 
-	return (unsigned int)k < 5 ? n[k] : "?";
+	return (unsigned int)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
 bool eng_terminal(enum eng_phase p)
@@ -550,6 +551,8 @@ static int start_attempt(const struct sluice_plan *plan, struct eng_state *st,
 	st->pending_retry = false;
 	st->lat_valid = st->base_before_valid = false;
 	st->canary_down = st->canary_active = 0;
+	st->canary_id = obs->canary_id;		/* the evidence is about this pool */
+	st->undone = false;
 	st->end_reason[0] = 0;
 	event(out, st, retry ? ENG_EV_RETRY : ENG_EV_START, who, now_ms,
 	      "%s: attempt %u, %u steps, %u gates", retry ? "retry" : "start", st->attempt,
@@ -722,7 +725,18 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 		struct eng_event *e;
 		enum gate_outcome o;
 
+		if (g->implicit && obs->affinity != SLUICE_AFF_CONNECTION)
+			continue;	/* flows split by client: no flow split to check */
 		gate_ctx_of(st, obs, i, &ctx);
+		if (g->implicit && (!weights_equal(obs->weight, st->want_weight) ||
+				    (obs->kill & SLUICE_KILL_REVERT))) {
+			/* the maps do not show the step's weights yet (a
+			 * write after the decision, a kill switch being
+			 * cleared): the split is judged from when they do */
+			if (!gate_state_init(g, gs))
+				gate_step_begin(g, gs, &ctx, obs);
+			continue;
+		}
 		/* due each interval, or at once when a burst of bad events
 		 * already decides it (gate.h) */
 		if (!gate_due(g, gs, obs, now_ms) && !gate_burst(g, gs, &ctx, obs, now_ms))
@@ -734,7 +748,15 @@ static void evaluate_gates(const struct sluice_plan *plan, struct eng_state *st,
 			e->gate = i;
 			e->eval = ev;
 		}
-		if (o == GATE_FAIL && gs->fails > g->failure_limit)
+		if (o == GATE_FAIL && g->implicit) {
+			char why[ENG_STATUS_LEN];
+
+			/* the measurement is broken, not the canary */
+			snprintf(why, sizeof(why), "split check in step %d: %s (split_check: false switches it off)",
+				 st->step + 1, ev.reason);
+			if (st->phase != ENG_PAUSED)
+				pause_for(st, ENG_PAUSE_SPLIT, ENGINE_WHO, why, now_ms, out);
+		} else if (o == GATE_FAIL && gs->fails > g->failure_limit)
 			gate_failed(plan, st, i, ev.reason, now_ms, out);
 		else if (o == GATE_ERROR && gs->errors > g->error_limit &&
 			 st->phase == ENG_PROGRESSING) {
@@ -777,8 +799,8 @@ static void maybe_advance(const struct sluice_plan *plan, struct eng_state *st,
 		const struct gate_state *gs = &st->gates[i];
 		const struct sluice_plan_gate *g = &plan->gates[i];
 
-		if (gs->last.outcome == GATE_PASS)
-			continue;
+		if (gs->last.outcome == GATE_PASS || g->implicit)
+			continue;	/* the split check never holds a step */
 		if (gs->last.outcome != GATE_INCONCLUSIVE)
 			return;		/* not yet evaluated, errored, failed */
 		if (st->extend_step)
@@ -835,11 +857,70 @@ static void hook_wait(const struct sluice_plan *plan, struct eng_state *st,
 		resume_kill(st, obs, out);
 }
 
+/*
+ * The canary pool against the one the evidence is about (issue 21). Its
+ * first sight (a state from before, a pool that was empty) is taken as
+ * the judged one. true: it changed and on_canary_change acted.
+ */
+static bool canary_changed(const struct sluice_plan *plan, struct eng_state *st,
+			   const struct eng_obs *obs, __u64 now_ms, struct eng_out *out)
+{
+	static const char *const policy[] = { "restart", "pause", "fail" };
+	char why[ENG_STATUS_LEN], msg[160];
+	unsigned int p = plan->on_canary_change < 3 ? plan->on_canary_change : 0;
+
+	if (!obs->canary_id || obs->canary_id == st->canary_id)
+		return false;
+	if (!st->canary_id) {
+		st->canary_id = obs->canary_id;
+		out->changed = true;
+		return false;
+	}
+	if (st->phase == ENG_PAUSED && st->pause_reason == ENG_PAUSE_CANARY_CHANGED)
+		return false;	/* already waiting for the operator */
+	snprintf(why, sizeof(why),
+		 "the canary pool changed at step %d/%u (now %u active backends): the evidence so far is about another pool",
+		 st->step + 1, plan->nsteps, obs->nbackends[SLUICE_CANARY]);
+	if (p == SLUICE_CANARY_CHANGE_RESTART && can_start(obs, msg, sizeof(msg)))
+		p = SLUICE_CANARY_CHANGE_PAUSE;	/* cannot begin again: wait */
+	event(out, st, ENG_EV_CANARY_CHANGE, ENGINE_WHO, now_ms, "%s; on_canary_change: %s%s",
+	      why, policy[p], p == SLUICE_CANARY_CHANGE_RESTART ?
+	      ": a new attempt from step 1 with fresh evidence" : "");
+	switch (p) {
+	case SLUICE_CANARY_CHANGE_RESTART:
+		start_attempt(plan, st, obs, true, ENGINE_WHO, now_ms, out);
+		break;
+	case SLUICE_CANARY_CHANGE_PAUSE:
+		pause_for(st, ENG_PAUSE_CANARY_CHANGED, ENGINE_WHO, why, now_ms, out);
+		break;
+	default:
+		rollback(st, ENG_ROLLED_BACK, ENGINE_WHO, false, why, now_ms, out);
+	}
+	return true;
+}
+
 static void reset_out(struct eng_out *out)
 {
 	out->changed = false;
 	out->nactions = out->nevents = 0;
 	out->error[0] = 0;
+}
+
+/* A rollout persisted before its plan's split check existed (a plan
+ * re-parsed after an upgrade has one gate more, last): its gate joins
+ * with the current step. */
+static void adopt_split_check(const struct sluice_plan *plan, struct eng_state *st,
+			      const struct eng_obs *obs)
+{
+	unsigned int i = st->ngates;
+	struct gate_ctx ctx;
+
+	if (!active(st->phase) || i + 1 != plan->ngates || !plan->gates[i].implicit ||
+	    gate_state_init(&plan->gates[i], &st->gates[i]))
+		return;
+	st->ngates++;
+	gate_ctx_of(st, obs, i, &ctx);
+	gate_step_begin(&plan->gates[i], &st->gates[i], &ctx, obs);
 }
 
 int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
@@ -851,6 +932,7 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 	int err;
 
 	reset_out(out);
+	adopt_split_check(plan, st, obs);
 	err = check_fit(plan, st, out);
 	if (err)
 		return err;
@@ -892,7 +974,8 @@ int eng_tick(const struct sluice_plan *plan, struct eng_state *st,
 		update_status(plan, st, env, now_ms);
 		return 0;
 	}
-	if (reconcile(st, obs, env, now_ms, out)) {
+	if (canary_changed(plan, st, obs, now_ms, out) ||
+	    reconcile(st, obs, env, now_ms, out)) {
 		st->last_tick_ms = now_ms;
 	} else if (st->hook_pending) {
 		/* the previous step's weights still serve: its gates still
@@ -1013,6 +1096,18 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 			now_ms, out);
 		return 0;
 	}
+	if (r == ENG_PAUSE_CANARY_CHANGED) {
+		/* the operator takes the new pool: this step begins again,
+		 * every gate with fresh evidence about it */
+		for (i = 0; i < plan->ngates; i++)
+			gate_state_init(&plan->gates[i], &st->gates[i]);
+		st->canary_id = obs->canary_id;
+		event(out, st, ENG_EV_RESUME, cmd->who, now_ms,
+		      "resumed (was paused: %s): step %d/%u begins again on the new canary pool",
+		      eng_pause_reason_name(r), st->step + 1, plan->nsteps);
+		begin_step(plan, st, obs, st->step, cmd->who, now_ms, out);
+		return 0;
+	}
 	/* the operator judged what paused it: failed or errored gates start
 	 * afresh, hold time already accrued stays */
 	for (i = 0; i < plan->ngates; i++) {
@@ -1056,6 +1151,44 @@ static int cmd_resume(const struct sluice_plan *plan, struct eng_state *st,
 	return 0;
 }
 
+/* Undo a promotion within the plan's rollback_window (issue 21, section 4). */
+static int cmd_undo(const struct sluice_plan *plan, struct eng_state *st,
+		    const struct eng_cmd *cmd, __u64 now_ms, struct eng_out *out)
+{
+	char w[24], ago[24];
+
+	if (st->phase == ENG_ROLLED_BACK && st->undone)
+		return 0;	/* undone already */
+	if (st->phase != ENG_PROMOTED)
+		return cmd_err(out, st->phase == ENG_NONE ? ENOENT : EINVAL,
+			       "rollout %llu of '%s' is %s: only a promotion can be undone%s",
+			       (unsigned long long)st->rollout_id, st->service,
+			       eng_phase_name(st->phase),
+			       active(st->phase) ? " (abort a running rollout)" : "");
+	fmt_dur(w, sizeof(w), plan->rollback_window_ms);
+	if (!plan->rollback_window_ms)
+		return cmd_err(out, EALREADY,
+			       "the plan of '%s' keeps no rollback window (rollback_window: 0): the previous baseline is gone",
+			       st->service);
+	if (now_ms - st->phase_since_ms > plan->rollback_window_ms) {
+		fmt_dur(ago, sizeof(ago), now_ms - st->phase_since_ms - plan->rollback_window_ms);
+		return cmd_err(out, EALREADY,
+			       "the rollback window of '%s' (%s after the promotion) ended %s ago: the previous baseline is gone",
+			       st->service, w, ago);
+	}
+	action(out, ENG_ACT_UNDO);
+	st->undone = true;
+	st->by_operator = true;
+	snprintf(st->end_reason, sizeof(st->end_reason),
+		 "promotion undone by %s%s%s: the previous baseline serves again",
+		 cmd->who[0] ? cmd->who : "the operator", cmd->reason[0] ? ": " : "",
+		 cmd->reason);
+	set_phase(st, ENG_ROLLED_BACK, now_ms);
+	event(out, st, ENG_EV_ROLLBACK, cmd->who, now_ms, "%s (rollback window %s)",
+	      st->end_reason, w);
+	return 0;
+}
+
 int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		const struct eng_cmd *cmd, const struct eng_obs *obs,
 		const struct eng_env *env, __u64 now_ms, struct eng_out *out)
@@ -1064,6 +1197,8 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 	int err;
 
 	reset_out(out);
+	if (obs)
+		adopt_split_check(plan, st, obs);
 	err = check_fit(plan, st, out);
 	if (err)
 		return err;
@@ -1107,6 +1242,12 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 		} else if (frozen_env(env)) {
 			err = cmd_err(out, EBUSY, "frozen (%s by %s): unfreeze before promoting",
 				      freeze_of(env)->reason, freeze_of(env)->who);
+		} else if (obs->canary_id && st->canary_id && obs->canary_id != st->canary_id) {
+			/* never promote a pool other than the judged one */
+			err = cmd_err(out, EINVAL,
+				      "the canary pool of '%s' changed since its evidence began: not promoted (on_canary_change decides%s)",
+				      st->service, st->pause_reason == ENG_PAUSE_CANARY_CHANGED &&
+				      st->phase == ENG_PAUSED ? "; resume to judge the new pool" : "");
 		} else if (st->hook_pending && !cmd->full) {
 			/* promote ends a hold: this step has none yet, and
 			 * advancing would skip the step its hook guards */
@@ -1153,6 +1294,9 @@ int eng_command(const struct sluice_plan *plan, struct eng_state *st,
 			}
 			err = 0;
 		}
+		break;
+	case ENG_CMD_UNDO:
+		err = cmd_undo(plan, st, cmd, now_ms, out);
 		break;
 	default:
 		err = cmd_err(out, EINVAL, "unknown command %d", cmd->kind);

@@ -26,6 +26,13 @@
  * A global or per-service freeze is not a phase: it stops advancing in
  * PROGRESSING and starting in PENDING, and is shown in the status.
  *
+ * The canary's identity (obs->canary_id: its backends' records) is fixed
+ * when an attempt's evidence begins (st->canary_id); a different one on a
+ * later tick is the plan's on_canary_change: restart (a new attempt from
+ * step 1 with fresh gates), pause (ENG_PAUSE_CANARY_CHANGED; resume begins
+ * the step again on the new pool), fail (roll back). A promotion (tick or
+ * command) is never decided for a pool other than the judged one.
+ *
  * Backend health (obs->ndown, obs->nactive) weighs on the canary only: a
  * canary backend down holds the step (it does not advance until the
  * backend is back, an ENG_EV_HEALTH event records each change), every
@@ -67,6 +74,12 @@ enum eng_pause_reason {
 				 * last-known-good is the canary, ...) */
 	ENG_PAUSE_HOOK,		/* the pre-step hook failed or timed out;
 				 * `resume` runs it again */
+	ENG_PAUSE_CANARY_CHANGED,	/* the canary pool's records changed
+					 * (on_canary_change: pause); `resume`
+					 * begins the step again with fresh
+					 * evidence on the new pool */
+	ENG_PAUSE_SPLIT,	/* the split check: new flows do not split as
+				 * configured (the measurement is broken) */
 };
 
 enum eng_cmd_kind {
@@ -79,6 +92,11 @@ enum eng_cmd_kind {
 	ENG_CMD_ABORT,		/* roll back to lkg, as the operator's */
 	ENG_CMD_RETRY,		/* after ROLLED_BACK/ABORTED: clean restart
 				 * from step 0 */
+	ENG_CMD_UNDO,		/* after PROMOTED, within the plan's
+				 * rollback_window: the previous baseline
+				 * serves again (ENG_ACT_UNDO); the rollout
+				 * ends ROLLED_BACK (undone); a repeat is a
+				 * no-op */
 };
 
 struct eng_cmd {
@@ -104,6 +122,12 @@ enum eng_action_kind {
 	 * 0, one atomic service_put; only while the live gen equals gen (a
 	 * repeat after a crash is then a no-op) */
 	ENG_ACT_PROMOTE,
+	/* undo a promotion: the baseline pool kept by the shell at the
+	 * promotion becomes the baseline again, the promoted pool the
+	 * canary at weight 0, one atomic service_put. Live flows on the
+	 * promoted pool: the rollback's live-flow option (issue 21, section
+	 * 1) applies here too; it is the shell's (actuate.c) */
+	ENG_ACT_UNDO,
 };
 
 /* Every action is safe to repeat. */
@@ -131,6 +155,8 @@ enum eng_event_type {
 	ENG_EV_ERROR,		/* the engine could not do something */
 	ENG_EV_HEALTH,		/* the canary's backends down changed */
 	ENG_EV_HOOK,		/* the pre-step hook is asked for, or ended */
+	ENG_EV_CANARY_CHANGE,	/* the canary pool changed under the rollout
+				 * (what on_canary_change did follows) */
 };
 
 struct eng_event {
@@ -214,6 +240,14 @@ struct eng_state {
 	bool hook_pending;
 	__u64 hook_seq;
 	__u64 hook_since_ms;
+	/*
+	 * The canary that the evidence is about (obs->canary_id when the
+	 * attempt's evidence began; 0: not known yet, taken at the next
+	 * tick). A different one is the plan's on_canary_change; nothing
+	 * is promoted while they differ (issue 21).
+	 */
+	__u64 canary_id;
+	bool undone;				/* ROLLED_BACK by ENG_CMD_UNDO */
 };
 
 /* A fresh state (phase NONE) for service name. */

@@ -58,6 +58,7 @@ struct eng_obs {
 	__u32 svc_id;
 	__u32 gen;			/* live configuration generation */
 	__u8 mode;			/* enum sluice_mode */
+	__u8 affinity;			/* enum sluice_affinity */
 	__u8 lkg;			/* last-known-good variant */
 	bool blue_green;		/* configured as blue/green */
 	__u32 tick_ms;			/* the shell observes every tick_ms
@@ -75,6 +76,9 @@ struct eng_obs {
 	 * baseline backend is not (eng_tick) */
 	__u16 nactive[SLUICE_VARIANTS];
 	__u16 ndown[SLUICE_VARIANTS];
+	/* the canary pool's identity (sluice_pool_identity: its backends'
+	 * records, not their health); 0: not known (not compared) */
+	__u64 canary_id;
 	/* cumulative counters as the maps hold them (never reset by the
 	 * shell; the engine differences them and rebases a counter that went
 	 * backwards, e.g. after the maps were recreated) */

@@ -187,6 +187,13 @@ char *eng_state_to_json(const struct eng_state *st)
 	put_b(o, "hook_pending", st->hook_pending);
 	put_u(o, "hook_seq", st->hook_seq);
 	put_u(o, "hook_since_ms", st->hook_since_ms);
+	{
+		char id[20];	/* a hash: all 64 bits, as hex */
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)st->canary_id);
+		put_s(o, "canary_id", id);
+	}
+	put_b(o, "undone", st->undone);
 	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(o);
 	return s;
@@ -503,7 +510,7 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 	st->held_ms = get_u(&r, o, "held_ms", "", UINT64_MAX >> 1);
 	st->last_tick_ms = get_u(&r, o, "last_tick_ms", "", UINT64_MAX >> 1);
 	st->phase_since_ms = get_u(&r, o, "phase_since_ms", "", UINT64_MAX >> 1);
-	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_HOOK);
+	st->pause_reason = get_u(&r, o, "pause_reason", "", ENG_PAUSE_SPLIT);
 	get_s(&r, o, "pause_who", "", st->pause_who, sizeof(st->pause_who));
 	st->frozen = get_b(&r, o, "frozen", "");
 	st->frozen_since_ms = get_u(&r, o, "frozen_since_ms", "", UINT64_MAX >> 1);
@@ -550,6 +557,19 @@ int eng_state_from_json(const char *text, struct eng_state *out, char *err,
 		st->hook_pending = get_b(&r, o, "hook_pending", "");
 		st->hook_seq = get_u(&r, o, "hook_seq", "", UINT64_MAX >> 1);
 		st->hook_since_ms = get_u(&r, o, "hook_since_ms", "", UINT64_MAX >> 1);
+	}
+	if (json_object_get(o, "undone"))
+		st->undone = get_b(&r, o, "undone", "");
+	/* came with issue 21: absent is 0 (the next tick takes the pool) */
+	if (json_object_get(o, "canary_id")) {
+		char id[20] = "", *end;
+
+		get_s(&r, o, "canary_id", "", id, sizeof(id));
+		st->canary_id = strtoull(id, &end, 16);
+		if (!r.bad && (*end || !id[0])) {
+			snprintf(err, errlen, "state: canary_id '%s' is not hex", id);
+			r.bad = 1;
+		}
 	}
 	json_decref(o);
 	if (!r.bad)

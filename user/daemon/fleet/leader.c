@@ -370,6 +370,8 @@ static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 			memset(dc->weight, 0, sizeof(dc->weight));
 			dc->weight_set = 1;
 			break;
+		case ENG_ACT_UNDO:
+			break;	/* a local command: the leader never sends it */
 		}
 	}
 	for (i = 0; i < out->nevents; i++) {

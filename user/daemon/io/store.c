@@ -15,11 +15,12 @@
 enum {
 	Q_META_GET, Q_META_SET, Q_RO_PUT, Q_RO_LOAD, Q_EV_ADD, Q_HIST,
 	Q_SAMPLE, Q_PRUNE_EV, Q_PRUNE_SAMPLE, Q_WINDOW, Q_OB_ADD, Q_OB_DONE,
-	Q_OB_LOAD, NQ,
+	Q_OB_LOAD, Q_META_DEL, NQ,
 };
 
 static const char *const queries[NQ] = {
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
 	[Q_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
 		       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[Q_RO_PUT] = "INSERT INTO rollouts(service, rollout_id, plan_name, plan, state, updated_ms) "
@@ -375,6 +376,14 @@ int store_meta_set(struct store *st, const char *key, const char *value)
 	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
 	return run(st, q, "cannot write meta");
+}
+
+int store_meta_del(struct store *st, const char *key)
+{
+	sqlite3_stmt *q = st->q[Q_META_DEL];
+
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	return run(st, q, "cannot delete meta");
 }
 
 int store_rollout_put(struct store *st, const struct store_rollout *r,

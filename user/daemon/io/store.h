@@ -52,6 +52,7 @@ void store_rollback(struct store *st);
 
 int store_meta_get(struct store *st, const char *key, char **value);
 int store_meta_set(struct store *st, const char *key, const char *value);
+int store_meta_del(struct store *st, const char *key);
 
 int store_rollout_put(struct store *st, const struct store_rollout *r,
 		      __u64 now_ms);
