@@ -20,9 +20,10 @@ LAB_TAG=upg$$
 TMP=$(mktemp -d /tmp/sl-upg-XXXXXX)
 trap 'lab_down; rm -rf "$TMP"' EXIT
 
-UPORT=9090 RATE=1000 SECS=6 HOLD=20 UPGRADES=5
-# under qemu TCG (vmtest) each upgrade takes seconds: fewer in a shorter run
-[ "${SLUICE_IN_VM:-0}" = 1 ] && SECS=5 UPGRADES=3
+UPORT=9090 RATE=1000 SECS=6 HOLD=20 UPGRADES=5 HOLD_SECS=15
+# under qemu TCG (vmtest) each upgrade takes seconds: fewer upgrades, and the
+# held connections outlast them (their last message after the last upgrade)
+[ "${SLUICE_IN_VM:-0}" = 1 ] && SECS=5 UPGRADES=3 HOLD_SECS=60
 
 udp_service() {	# the lab's backends for a UDP service on UPORT
 	local i pool extra=()
@@ -71,7 +72,7 @@ run() {	# HOOK MODE
 	udp_service || { fail "$tag: services"; return; }
 	r0=$(retrans)
 	sinks_start
-	lab_in cl python3 "$TCPNAMES" hold "$LAB_VIP4" "$LAB_PORT" $HOLD $SECS >"$hold" &
+	lab_in cl python3 "$TCPNAMES" hold "$LAB_VIP4" "$LAB_PORT" $HOLD $HOLD_SECS >"$hold" &
 	local hold_pid=$!
 	for _ in $(seq 100); do grep -q ready "$hold" 2>/dev/null && break; sleep 0.1; done
 	lab_in cl python3 "$TCPNAMES" udpsend "$LAB_VIP4" $UPORT $((RATE * (SECS - 1))) $RATE >"$TMP/sent" &
@@ -86,6 +87,7 @@ run() {	# HOOK MODE
 			echo "    upgrade $i: $(cat "$TMP/up")"
 		fi
 	done
+	local t_up; t_up=$(date +%s.%N)
 	check "$tag: $UPGRADES upgrades under traffic, each swapped every program ($ids0 -> $(prog_ids))" \
 		[ "$n" = $UPGRADES ]
 	wait $hold_pid $send_pid
@@ -94,8 +96,10 @@ run() {	# HOOK MODE
 		[ "$(echo "$out" | json 'sum(c["errors"] for c in j["conns"])')" = 0 ]
 	check "$tag: none moved to another backend" \
 		[ "$(echo "$out" | json 'sum(c["changed"] for c in j["conns"])')" = 0 ]
-	check "$tag: every connection exchanged messages throughout (>= $((SECS * 5)) each)" \
-		[ "$(echo "$out" | json 'min(c["msgs"] for c in j["conns"])')" -ge $((SECS * 5)) ]
+	# progress past the last upgrade, not a rate: a slow guest (TCG on a
+	# loaded host) sends fewer messages, and that says nothing of sluice
+	check "$tag: every connection exchanged messages after the last upgrade" \
+		[ "$(echo "$out" | json "int(min(c['last_ok'] for c in j['conns']) > $t_up)")" = 1 ]
 	r1=$(retrans)
 	check "$tag: the client retransmitted no TCP segment ($r0 -> $r1)" [ "$r0" = "$r1" ]
 	sent=$(json 'j["sent"]' <"$TMP/sent") got=$(sinks_total)
