@@ -39,7 +39,9 @@
  * value, type, flags or meaning. magic and version never move.
  */
 #define SLUICE_LAYOUT_MAGIC	0x65636c73u	/* "slce" */
-#define SLUICE_LAYOUT_VERSION	2		/* 1: before the layout pin */
+#define SLUICE_LAYOUT_VERSION	3		/* 1: before the layout pin;
+						 * 2: 32-byte conn entries, conn_est
+						 * with per-CPU LRU lists */
 
 struct sluice_layout {
 	__u32 magic;
@@ -270,8 +272,15 @@ struct sluice_conn {
 	__u64 created_ns;	/* NAT mode: first SYN (bpf_ktime_get_ns) */
 	__u32 syn_seq;		/* TCP: the deciding SYN's sequence number */
 	__u32 seen;		/* UDP: last packet's tick (SLUICE_SEEN_SHIFT) */
+	__u64 pad;		/* see below */
 };
-_Static_assert(sizeof(struct sluice_conn) == 32, "conn size");
+/*
+ * 40 bytes, not 32: the kernel's hash element is a 48-byte header, the
+ * 40-byte key and the value, so 40 makes it 128 bytes, two whole cache
+ * lines from a page-aligned array (with 32 it was 120 bytes at any 8-byte
+ * offset: three lines for most lookups of a cold entry). doc/datapath-flows.md
+ */
+_Static_assert(sizeof(struct sluice_conn) == 40, "conn size");
 _Static_assert(__builtin_offsetof(struct sluice_conn, syn_seq) == 24,
 	       "conn syn_seq offset");
 

@@ -105,17 +105,24 @@ struct {
 } ring_meta SEC(".maps");
 
 /*
- * Connection tables. Shared hash tables (any CPU finds any flow, so a flow
- * that RSS or a generic-XDP path moves to another CPU keeps its backend) with
- * per-CPU LRU lists (BPF_F_NO_COMMON_LRU): eviction takes no global lock,
- * which a common LRU would on every insert at line rate. Unconfirmed flows
- * (one packet, or only SYNs) live in conn_new; a flow moves to conn_est on
- * its first confirming packet, so a SYN flood churns conn_new only and never
- * evicts established flows. Sizes are set by the loader.
+ * Connection tables. Shared hash tables: any CPU finds any flow, so a flow
+ * that RSS or a generic-XDP path moves to another CPU keeps its backend.
+ * Unconfirmed flows (one packet, or only SYNs) live in conn_new; a flow
+ * moves to conn_est on its first confirming packet, so a SYN flood churns
+ * conn_new only and never evicts established flows. Sizes are set by the
+ * loader.
+ *
+ * LRU lists: the kernel's per-CPU LRU (BPF_F_NO_COMMON_LRU) splits a
+ * table's capacity evenly between the CPUs for good: one CPU can hold only
+ * max_entries / CPUs entries of it. conn_new keeps that (a flood arriving
+ * on one queue evicts only that CPU's share of unconfirmed flows, and
+ * inserts take no shared lock). conn_est uses the common LRU, so flows
+ * that RSS puts unevenly on the CPUs can still fill all of it; it is
+ * written once per flow (promotion), and the common LRU takes its global
+ * lock only to refill a CPU's free list, 128 nodes at a time.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, SLUICE_CONN_DEFAULT);
 	__type(key, struct sluice_conn_key);
 	__type(value, struct sluice_conn);
