@@ -29,6 +29,11 @@
 #define SLUICE_CONN_NEW_DEFAULT	(1u << 18)	/* unconfirmed-flow table */
 #define SLUICE_CONN_MIN		1024		/* smallest table an attach takes */
 #define SLUICE_CONN_MAX		(1u << 28)
+/* conn_door: 32-bit tags of mid-connection flows seen once (bpf/lib/
+ * conntrack.h); slots: conn_est's entries rounded up to a power of two,
+ * times two, within these bounds */
+#define SLUICE_DOOR_MIN		(1u << 12)
+#define SLUICE_DOOR_MAX		(1u << 26)
 
 /*
  * Layout of the pinned maps. The `layout` pin (an array of one struct

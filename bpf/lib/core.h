@@ -41,16 +41,15 @@ static __always_inline void count_flow(const struct pkt *pk,
 	st = flow_stats_get(e->svc_id, e->variant, e->ring);
 	if (!st)
 		return;
+	/* without branches: the flags are constants on most verifier paths,
+	 * and a branch on each would keep those paths apart (the program is
+	 * near the verifier's 1M-instruction limit) */
 	st->packets += 1;
 	st->bytes += pk->len;
-	if (is_new)
-		st->new_flows += 1;
-	if (syn_retrans)
-		st->syn_retrans += 1;
-	if (pk->tcp_flags & TCPF_RST)
-		st->client_rst += 1;
-	if (hs_to)
-		st->hs_timeout += 1;
+	st->new_flows += is_new != 0;
+	st->syn_retrans += syn_retrans != 0;
+	st->client_rst += (pk->tcp_flags & TCPF_RST) != 0;
+	st->hs_timeout += hs_to != 0;
 }
 
 /* Re-decide a live flow that revert --reset moves to last-known-good. */
@@ -227,7 +226,8 @@ static __always_inline int sluice_process(const struct hook *hk,
 	if (frame_len)
 		pk.len = frame_len;
 
-	ct_lookup(&pk, &h);
+	ct_lookup(&pk, &h, pk.flow.proto == IPPROTO_TCP && !pk.icmp_err &&
+			   is_bare_syn(&pk));
 	if (h.found) {
 		__u32 sid = h.e.svc_id, zero = 0, was_est = !h.in_new;
 		struct sluice_svc_cfg *cfg;
@@ -280,8 +280,12 @@ static __always_inline int sluice_process(const struct hook *hk,
 			event_inc(SLUICE_EV_PASS_NO_SERVICE);
 			return 0;
 		}
-		event_inc(fresh ? SLUICE_EV_CONN_REDECIDE : SLUICE_EV_CONN_MISS);
+		/* a bare SYN's miss is known once its insert worked */
+		if (!h.new_unread)
+			event_inc(fresh ? SLUICE_EV_CONN_REDECIDE : SLUICE_EV_CONN_MISS);
 		if (svc_view_get(*svc_id, &v) < 0) {
+			if (h.new_unread)
+				event_inc(SLUICE_EV_CONN_MISS);
 			event_inc(SLUICE_EV_PASS_NO_CONFIG);
 			return 0;
 		}
@@ -290,6 +294,8 @@ static __always_inline int sluice_process(const struct hook *hk,
 		if (decide(&v, &pk.flow, ring,
 			   (kw & SLUICE_KILL_REVERT) ? (int)view_lkg(&v) : -1,
 			   &d) < 0) {
+			if (h.new_unread)
+				event_inc(SLUICE_EV_CONN_MISS);
 			event_inc(SLUICE_EV_DROP_NO_BACKEND);
 			out->action = FWD_DROP;
 			return 0;
@@ -314,18 +320,63 @@ static __always_inline int sluice_process(const struct hook *hk,
 		/* NAT times handshakes: SYN -> SYN-ACK, and their timeout */
 		if (v.cfg->mode == SLUICE_MODE_NAT && (pk.tcp_flags & TCPF_SYN))
 			h.e.created_ns = bpf_ktime_get_ns();
+		if (h.new_unread) {
+			struct sluice_conn old;
+
+			if (!ct_syn_insert(&pk, &h.e, &old, &h.live)) {
+				event_inc(SLUICE_EV_CONN_MISS);
+				is_new = 1;
+			} else if (syn_is_new(&old, seq) ||
+				   ((kw & SLUICE_KILL_RESET) && old.variant != d.variant)) {
+				/* a new connection on a tuple still
+				 * unconfirmed (or one revert --reset moves):
+				 * this decision replaces it, below */
+				event_inc(SLUICE_EV_CONN_REDECIDE);
+				fresh = 1;
+				old_be = old.backend_id;
+				h.in_new = 1;
+			} else {
+				/* a retransmission: the entry stays */
+				h.e = old;
+				h.found = 1;
+				h.in_new = 1;
+				syn_retrans = 1;
+			}
+		}
 		if (fresh) {
 			ct_renew(&pk, &h, &h.e);
 			if (v.cfg->mode == SLUICE_MODE_NAT && old_be != d.backend_id)
 				nat_rev_drop(&pk, old_be);
 			h.in_new = 1;
 			is_new = 1;
-		} else if (!pk.icmp_err) {
+		} else if (h.new_unread || pk.icmp_err) {
+			/* done above; an ICMP error follows its flow's
+			 * decision and makes no entry */
+		} else if (pk.flow.proto == IPPROTO_TCP &&
+			   !(pk.tcp_flags & TCPF_SYN)) {
+			/* mid-connection, unknown here (ct_door) */
+			is_new = ct_door(&pk.flow);
+			if (!is_new)
+				ct_admit(&pk, &h.e);
+		} else {
 			ct_insert(&pk, &h.e);
 			is_new = 1;
 		}
 	}
 
+	{
+		__u32 k0 = 0, fl = is_new | syn_retrans << 1 | h.in_new << 2 | h.moved << 3;
+		__u32 *sc = bpf_map_lookup_elem(&scratch, &k0);
+
+		if (sc) {
+			*sc = fl;
+			fl = *(volatile __u32 *)sc;
+		}
+		is_new = fl & 1;
+		syn_retrans = (fl >> 1) & 1;
+		h.in_new = (fl >> 2) & 1;
+		h.moved = (fl >> 3) & 1;
+	}
 	be_id = h.e.backend_id;
 	be = bpf_map_lookup_elem(&backends, &be_id);
 	if (!be || !be->family) {

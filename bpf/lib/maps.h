@@ -138,6 +138,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_new SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} scratch SEC(".maps");
+
+/* Tags of mid-connection flows seen once (conntrack.h, ct_door); sized by
+ * the loader from conn_est's size, a power of two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_DOOR_MIN);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_door SEC(".maps");
+
 /*
  * NAT mode: the reply path's table, keyed by the backend-side tuple (see
  * struct sluice_nat_rev). Written by the forward path when a flow is

@@ -73,5 +73,87 @@ int main(void)
 	}
 	ASSERT_EQ(ev(s, SLUICE_EV_CONN_MISS) - m0, 0, "their data packets all hit");
 
+	subtest("a mid-connection flow never seen here keeps the fleet's backend, and is remembered");
+	{
+		struct flow f = fl(n + 1, F_SYN);
+		struct sluice_conn_key k = {};
+		char pin[192];
+		int fd, b0, b1, b2, b3;
+		__u64 e0, u0;
+
+		b0 = t_send(prog, &f, NULL);	/* decided here, as on any node */
+		f.tcp_flags = F_ACK;
+		t_send(prog, &f, NULL);
+		/* forget it: this node now meets it mid-connection */
+		snprintf(pin, sizeof(pin), "%s/conn_est", t_pin_dir);
+		fd = bpf_obj_get(pin);
+		k.src = f.src;
+		k.dst = f.dst;
+		k.sport = htons(f.sport);
+		k.dport = htons(f.dport);
+		k.proto = f.proto;
+		k.family = f.family;
+		ASSERT_OK(bpf_map_delete_elem(fd, &k), "entry deleted");
+		close(fd);
+		sluice_conn_count(s, &e0, &u0);
+		b1 = t_send(prog, &f, NULL);
+		ASSERT_EQ(b1, b0, "first packet: the fleet's backend");
+		sluice_conn_count(s, &est, &unconf);
+		ASSERT_EQ(est, e0, "one packet is not remembered");
+		ASSERT_EQ(unconf, u0, "nor does it take an unconfirmed entry");
+		b2 = t_send(prog, &f, NULL);
+		ASSERT_EQ(b2, b0, "second packet: the same backend");
+		sluice_conn_count(s, &est, &unconf);
+		ASSERT_EQ(est, e0 + 1, "remembered as established from its second packet");
+		ASSERT_OK(sluice_set_weight(s, "flows", -1, 10000), "weight 100%");
+		b3 = t_send(prog, &f, NULL);
+		ASSERT_EQ(b3, b0, "a weight change does not move it any more");
+		ASSERT_OK(sluice_set_weight(s, "flows", -1, 0), "weight back to 0%");
+	}
+
+	subtest("a spoofed ACK flood (a packet per tuple) evicts no flow");
+	{
+		__u64 e0, p0, m0;
+		int moved = 0;
+
+		/* 100 handshakes half done: their SYNs wait in conn_new */
+		for (i = 0; i < 100; i++) {
+			struct flow f = fl(10000 + i, F_SYN);
+
+			t_send(prog, &f, NULL);
+		}
+		sluice_conn_count(s, &e0, &unconf);
+		for (i = 0; i < 20000; i++) {
+			char src[32];
+			struct flow f;
+
+			snprintf(src, sizeof(src), "203.%d.%d.%d", i >> 16, (i >> 8) & 0xff, i & 0xff);
+			f = flow4(src, VIP, 1024 + i % 50000, 80, IPPROTO_TCP, F_ACK);
+			t_send(prog, &f, NULL);
+		}
+		sluice_conn_count(s, &est, &unconf);
+		ASSERT_EQ(est, e0, "conn_est: not one flood tuple, not one flow lost");
+		ASSERT_OK(sluice_set_weight(s, "flows", -1, 10000), "weight 100%");
+		m0 = ev(s, SLUICE_EV_CONN_MISS);
+		for (i = 0; i < n; i++) {
+			struct flow f = fl(i, F_ACK);
+
+			moved += t_send(prog, &f, NULL) >= 256;
+		}
+		ASSERT_EQ(moved, 0, "no established flow moved");
+		ASSERT_EQ(ev(s, SLUICE_EV_CONN_MISS) - m0, 0, "every established flow hit");
+		p0 = ev(s, SLUICE_EV_CONN_PROMOTE);
+		m0 = ev(s, SLUICE_EV_CONN_MISS);
+		for (i = 0; i < 100; i++) {
+			struct flow f = fl(10000 + i, F_ACK);
+
+			t_send(prog, &f, NULL);
+		}
+		ASSERT_EQ(ev(s, SLUICE_EV_CONN_PROMOTE) - p0, 100,
+			  "the waiting handshakes complete from their own entries");
+		ASSERT_EQ(ev(s, SLUICE_EV_CONN_MISS) - m0, 0, "none was evicted by the flood");
+		ASSERT_OK(sluice_set_weight(s, "flows", -1, 0), "weight back to 0%");
+	}
+
 	return t_done();
 }

@@ -169,6 +169,14 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 				     strerror(errno));
 	bpf_map__set_max_entries(skel->maps.conn_est, s->layout.conn_entries);
 	bpf_map__set_max_entries(skel->maps.conn_new, s->layout.conn_new_entries);
+	{	/* conn_door: 2x conn_est, a power of two (sluice_abi.h) */
+		__u32 door = SLUICE_DOOR_MIN;
+
+		while (door < SLUICE_DOOR_MAX && door < 2ull * s->layout.conn_entries)
+			door <<= 1;
+		bpf_map__set_max_entries(skel->maps.conn_door, door);
+		skel->rodata->door_mask = door - 1;
+	}
 	snprintf(tx_pin, sizeof(tx_pin), "%s/tx_ports", s->pin_dir);
 	tx_fd = bpf_obj_get(tx_pin);
 	if (tx_fd >= 0) {
