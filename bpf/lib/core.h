@@ -226,8 +226,8 @@ static __always_inline int sluice_process(const struct hook *hk,
 	if (frame_len)
 		pk.len = frame_len;
 
-	ct_lookup(&pk, &h, pk.flow.proto == IPPROTO_TCP && !pk.icmp_err &&
-			   is_bare_syn(&pk));
+	if (ct_lookup(&pk, &h) < 0)
+		return 0;
 	if (h.found) {
 		__u32 sid = h.e.svc_id, zero = 0, was_est = !h.in_new;
 		struct sluice_svc_cfg *cfg;
@@ -256,7 +256,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 		}
 		if (!fresh) {
 			ct_confirm(&pk, &h, now);
-			if (now && was_est && !pk.icmp_err)
+			if (now && was_est && !pk.icmp_err && h.live)
 				udp_touch(h.live, now);
 			kw = kill_word(sid);
 			if (kw & SLUICE_KILL_RESET)
@@ -280,12 +280,8 @@ static __always_inline int sluice_process(const struct hook *hk,
 			event_inc(SLUICE_EV_PASS_NO_SERVICE);
 			return 0;
 		}
-		/* a bare SYN's miss is known once its insert worked */
-		if (!h.new_unread)
-			event_inc(fresh ? SLUICE_EV_CONN_REDECIDE : SLUICE_EV_CONN_MISS);
+		event_inc(fresh ? SLUICE_EV_CONN_REDECIDE : SLUICE_EV_CONN_MISS);
 		if (svc_view_get(*svc_id, &v) < 0) {
-			if (h.new_unread)
-				event_inc(SLUICE_EV_CONN_MISS);
 			event_inc(SLUICE_EV_PASS_NO_CONFIG);
 			return 0;
 		}
@@ -294,8 +290,6 @@ static __always_inline int sluice_process(const struct hook *hk,
 		if (decide(&v, &pk.flow, ring,
 			   (kw & SLUICE_KILL_REVERT) ? (int)view_lkg(&v) : -1,
 			   &d) < 0) {
-			if (h.new_unread)
-				event_inc(SLUICE_EV_CONN_MISS);
 			event_inc(SLUICE_EV_DROP_NO_BACKEND);
 			out->action = FWD_DROP;
 			return 0;
@@ -320,46 +314,23 @@ static __always_inline int sluice_process(const struct hook *hk,
 		/* NAT times handshakes: SYN -> SYN-ACK, and their timeout */
 		if (v.cfg->mode == SLUICE_MODE_NAT && (pk.tcp_flags & TCPF_SYN))
 			h.e.created_ns = bpf_ktime_get_ns();
-		if (h.new_unread) {
-			struct sluice_conn old;
-
-			if (!ct_syn_insert(&pk, &h.e, &old, &h.live)) {
-				event_inc(SLUICE_EV_CONN_MISS);
-				is_new = 1;
-			} else if (syn_is_new(&old, seq) ||
-				   ((kw & SLUICE_KILL_RESET) && old.variant != d.variant)) {
-				/* a new connection on a tuple still
-				 * unconfirmed (or one revert --reset moves):
-				 * this decision replaces it, below */
-				event_inc(SLUICE_EV_CONN_REDECIDE);
-				fresh = 1;
-				old_be = old.backend_id;
-				h.in_new = 1;
-			} else {
-				/* a retransmission: the entry stays */
-				h.e = old;
-				h.found = 1;
-				h.in_new = 1;
-				syn_retrans = 1;
-			}
-		}
 		if (fresh) {
 			ct_renew(&pk, &h, &h.e);
 			if (v.cfg->mode == SLUICE_MODE_NAT && old_be != d.backend_id)
 				nat_rev_drop(&pk, old_be);
 			h.in_new = 1;
 			is_new = 1;
-		} else if (h.new_unread || pk.icmp_err) {
-			/* done above; an ICMP error follows its flow's
-			 * decision and makes no entry */
+		} else if (pk.icmp_err) {
+			/* an ICMP error follows its flow's decision and
+			 * makes no entry */
 		} else if (pk.flow.proto == IPPROTO_TCP &&
 			   !(pk.tcp_flags & TCPF_SYN)) {
 			/* mid-connection, unknown here (ct_door) */
-			is_new = ct_door(&pk.flow);
+			is_new = ct_door(&pk, &h);
 			if (!is_new)
 				ct_admit(&pk, &h.e);
 		} else {
-			ct_insert(&pk, &h.e);
+			ct_insert(&pk, &h, &h.e);
 			is_new = 1;
 		}
 	}
@@ -401,7 +372,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 		    bpf_ktime_get_ns() - h.e.created_ns >= SLUICE_HS_TIMEOUT_NS) {
 			hs_to = 1;
 			h.e.flags |= SLUICE_CONN_HS_COUNTED;
-			bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+			ct_slot_update(&pk, &h.e);
 		}
 		rev = is_new || h.moved ? 1 : (syn_retrans ? 2 : 0);
 		rc = fwd_nat(hk, &pk, &h, rev, be_id, be, out);

@@ -112,14 +112,13 @@ struct {
  * conn_new only and never evicts established flows. Sizes are set by the
  * loader.
  *
- * LRU lists: the kernel's per-CPU LRU (BPF_F_NO_COMMON_LRU) splits a
- * table's capacity evenly between the CPUs for good: one CPU can hold only
- * max_entries / CPUs entries of it. conn_new keeps that (a flood arriving
- * on one queue evicts only that CPU's share of unconfirmed flows, and
- * inserts take no shared lock). conn_est uses the common LRU, so flows
- * that RSS puts unevenly on the CPUs can still fill all of it; it is
- * written once per flow (promotion), and the common LRU takes its global
- * lock only to refill a CPU's free list, 128 nodes at a time.
+ * conn_est is an LRU hash with the common LRU: the per-CPU LRU
+ * (BPF_F_NO_COMMON_LRU) splits a table's capacity evenly between the CPUs
+ * for good (one CPU could hold only max_entries / CPUs flows), and the
+ * common one takes its global lock only to refill a CPU's free list, 128
+ * nodes at a time; conn_est is written once per flow. conn_new is no hash
+ * table at all but an array of slots (below): the LRU's eviction walk was
+ * the largest cost of a new flow (doc/datapath-flows.md).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -129,12 +128,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_est SEC(".maps");
 
+/* Unconfirmed flows: slots of struct sluice_conn_slot (sluice_abi.h,
+ * conntrack.h); mmapable, so slots start on a page and sit on whole cache
+ * lines, and the library sweeps them in memory. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, SLUICE_CONN_NEW_DEFAULT);
-	__type(key, struct sluice_conn_key);
-	__type(value, struct sluice_conn);
+	__type(key, __u32);
+	__type(value, struct sluice_conn_slot);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_new SEC(".maps");
 

@@ -30,7 +30,7 @@ static __u64 ev(struct sluice *s, int e)
 int main(void)
 {
 	struct sluice_open_opts o = { .create = true, .conn_entries = 4096,
-				      .conn_new_entries = 1024 };
+				      .conn_new_entries = 16384 };
 	struct sluice_service_spec *sp;
 	struct sluice *s;
 	__u64 est, unconf, m0;
@@ -47,7 +47,7 @@ int main(void)
 	o.pin_dir = t_pin_dir;
 	atexit(t_cleanup);
 	s = t_sl = sluice_open(&o);
-	if (!ASSERT_TRUE(s != NULL, "instance: conn_est 4096, conn_new 1024"))
+	if (!ASSERT_TRUE(s != NULL, "instance: conn_est 4096, conn_new 16384"))
 		return t_done();
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
 	sp = t_spec("flows", VIP, 80, IPPROTO_TCP, 4, 4);
