@@ -335,6 +335,14 @@ static __always_inline int sluice_process(const struct hook *hk,
 		}
 	}
 
+	/*
+	 * For the verifier, not the packet: on most paths to here these flags
+	 * are constants, and the branches on them below would keep those paths
+	 * apart all through the forwarding code (the program was near the
+	 * 1M processed-instructions limit). Passed through a per-CPU word,
+	 * they are values the verifier does not know, and paths merge
+	 * (sluice_tc: 753K instead of 957K on 6.18). A few ns per packet.
+	 */
 	{
 		__u32 k0 = 0, fl = is_new | syn_retrans << 1 | h.in_new << 2 | h.moved << 3;
 		__u32 *sc = bpf_map_lookup_elem(&scratch, &k0);

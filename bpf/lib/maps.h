@@ -140,6 +140,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_new SEC(".maps");
 
+/* One per-CPU word that hides per-packet flags from the verifier (core.h,
+ * before forwarding); not pinned: each loaded object has its own. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
