@@ -100,6 +100,7 @@ static int inst_new(void)
 	inst = sluice_open(&oo);
 	if (!inst) {
 		fprintf(stderr, "flowcost: instance: %s\n", strerror(errno));
+		sluice_destroy(pin);	/* whatever it pinned before failing */
 		exit(1);
 	}
 	sp = t_spec("fc", "192.0.2.10", 80, IPPROTO_TCP, 2, 2);
@@ -114,6 +115,8 @@ static int inst_new(void)
 
 static void inst_free(void)
 {
+	if (!inst)
+		return;
 	sluice_close(inst);
 	sluice_destroy(pin);
 	inst = NULL;
@@ -184,6 +187,7 @@ int main(int argc, char **argv)
 		names[ncases++] = tok;
 	if (geteuid())
 		t_skip("needs root");
+	atexit(inst_free);	/* every exit path: no pins left behind */
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
