@@ -94,12 +94,13 @@ static int inst_new(void)
 				       .conn_new_entries = conn_new_sz };
 	struct sluice_service_spec *sp;
 	static int seq;
+	char why[512];
 
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/sluice-flowcost-%d-%d", getpid(), seq++);
 	oo.pin_dir = pin;
-	inst = sluice_open(&oo);
+	inst = sluice_open(&oo, why, sizeof(why));
 	if (!inst) {
-		fprintf(stderr, "flowcost: instance: %s\n", strerror(errno));
+		fprintf(stderr, "flowcost: instance: %s\n", why);
 		sluice_destroy(pin);	/* whatever it pinned before failing */
 		exit(1);
 	}

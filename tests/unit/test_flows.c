@@ -46,7 +46,7 @@ int main(void)
 	snprintf(t_pin_dir, sizeof(t_pin_dir), "/sys/fs/bpf/sluice-test-flows-%d", getpid());
 	o.pin_dir = t_pin_dir;
 	atexit(t_cleanup);
-	s = t_sl = sluice_open(&o);
+	s = t_sl = sluice_open(&o, NULL, 0);
 	if (!ASSERT_TRUE(s != NULL, "instance: conn_est 4096, conn_new 16384"))
 		return t_done();
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
