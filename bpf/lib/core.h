@@ -252,7 +252,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 				 * verifier's budget is tight) */
 				retrans_bad = !(h.e.flags & SLUICE_CONN_RETRANS_COUNTED);
 				h.e.flags |= SLUICE_CONN_RETRANS_COUNTED;
-				bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+				ct_slot_update(&pk, &h.e);	/* only if its slot holds it */
 			}
 		} else if (pk.flow.proto == IPPROTO_UDP) {
 			/* any timeout is at least one tick: a flow seen in
