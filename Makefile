@@ -210,14 +210,14 @@ clean:
 # libFuzzer targets of sluiced's parsers (clang's -fsanitize=fuzzer).
 FUZZ_SECS ?= 60
 FUZZ_CC   ?= clang
-$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/io/prom.c user/daemon/io/httpc.c user/lib/query_tmpl.c user/lib/input_limits.c user/daemon/io/prom.h user/daemon/io/httpc.h
+$(B)/fuzz/fuzz_prom: tests/fuzz/fuzz_prom.c user/daemon/io/prom.c user/daemon/io/httpc.c user/daemon/io/scheduler.c user/daemon/io/clock.c user/lib/query_tmpl.c user/lib/input_limits.c user/daemon/io/prom.h user/daemon/io/httpc.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib $(addprefix -Iuser/daemon/,$(DMN_ROOMS)) \
 		-D_GNU_SOURCE $(filter %.c,$^) -o $@ -ljansson -lcurl -lyaml
 # the daemon's own parsers, each with the few files it needs (no daemon)
 FUZZ_DMN = $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser/lib \
 	$(addprefix -Iuser/daemon/,$(DMN_ROOMS)) -I$(B) -D_GNU_SOURCE $(filter %.c,$^) -o $@
-$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/core/ctl_server.c user/daemon/io/clock.c \
+$(B)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c user/daemon/core/ctl_server.c user/daemon/io/clock.c user/daemon/io/scheduler.c \
 		$(B)/fuzz/libsluice.a $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
@@ -226,7 +226,7 @@ $(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c user/daemon/engine/state_json.c us
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) $(B)/fuzz/libsluice.a $(LDLIBS)
 $(B)/fuzz/fuzz_fleet: tests/fuzz/fuzz_fleet.c user/daemon/fleet/fleet_value.c user/daemon/io/etcd.c \
-		user/daemon/io/httpc.c user/lib/input_limits.c $(USER_HDRS)
+		user/daemon/io/httpc.c user/daemon/io/scheduler.c user/daemon/io/clock.c user/lib/input_limits.c $(USER_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_DMN) -ljansson -lcurl -lyaml
 .PHONY: fuzz-prom

@@ -8,7 +8,8 @@ pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
       ethtool nftables
       iptables python3 procps python3-matplotlib libcap2-bin util-linux
       libmicrohttpd-dev prometheus libncurses-dev tmux wrk curl librsvg2-bin
-      etcd-server etcd-client openssl faketime)
+      etcd-server etcd-client openssl faketime
+      bird2 frr debhelper dpkg-dev lintian fakeroot systemd bash-completion)
 # the status page's browser test: Chromium is ~100 MB, asked for only when
 # no chromium is on the PATH (whatever installed it)
 command -v chromium >/dev/null || pkgs+=(chromium)

@@ -9,8 +9,14 @@
 # qemu TCG is ~10x slower.
 set -u
 cd "$(dirname "$0")/.."
-# under qemu TCG every command is ~10x slower
-[ "${SLUICE_IN_VM:-0}" = 1 ] && : "${SLUICE_TEST_TIMEOUT:=1800}"
+# Each test gets SLUICE_TEST_TIMEOUT seconds (under qemu TCG every command
+# is ~10x slower); one that runs out fails alone: timeout kills its process
+# group (KILL 5 s after TERM), then the network namespaces it made are
+# emptied and deleted, and the next test runs. SLUICE_TEST_DEADLINE (epoch
+# seconds; vmtest's guest sets it from its whole-run timeout): no test runs
+# past it, so the run reports before the host kills the guest, and a test
+# it leaves under a minute for fails as not run.
+[ "${SLUICE_IN_VM:-0}" = 1 ] && : "${SLUICE_TEST_TIMEOUT:=900}"
 : "${SLUICE_TEST_TIMEOUT:=600}"
 pass=0 fail=0 skip=0 failed=()
 tests=()
@@ -31,20 +37,44 @@ for t in "${tests[@]}"; do
 	if [ "${SLUICE_IN_VM:-0}" = 1 ] && host_only "$t"; then
 		skip=$((skip + 1)); echo "SKIP $name: host-only"; continue
 	fi
+	limit=$SLUICE_TEST_TIMEOUT
+	if [ -n "${SLUICE_TEST_DEADLINE:-}" ]; then
+		left=$((SLUICE_TEST_DEADLINE - $(date +%s)))
+		if [ "$left" -lt 60 ]; then
+			fail=$((fail + 1)); failed+=("$name")
+			echo "FAIL $name: not run, ${left}s left before the run's deadline"
+			continue
+		fi
+		[ "$left" -lt "$limit" ] && limit=$left
+	fi
+	# under vmtest the console is all there is to watch
+	[ "${SLUICE_IN_VM:-0}" = 1 ] && echo "RUN  $name (at most ${limit}s)"
+	netns_before=$(ip netns list 2>/dev/null | awk '{print $1}')
 	start=$(date +%s.%N)
 	out=$(mktemp)
 	if [[ $t == *.sh ]]; then
-		timeout -k 5 "$SLUICE_TEST_TIMEOUT" bash "$t" >"$out" 2>&1
+		timeout -k 5 "$limit" bash "$t" >"$out" 2>&1
 	else
-		timeout -k 5 "$SLUICE_TEST_TIMEOUT" "$t" >"$out" 2>&1
+		timeout -k 5 "$limit" "$t" >"$out" 2>&1
 	fi
 	rc=$?
 	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "timed out after ${limit}s (SLUICE_TEST_TIMEOUT)" >>"$out"
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+			grep -qxF "$ns" <<<"$netns_before" && continue
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+			ip netns del "$ns" 2>/dev/null &&
+				echo "removed network namespace $ns it left" >>"$out"
+		done
+	fi
 	case $rc in
 	0)  pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
 	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$out")" ;;
 	*)  fail=$((fail + 1)); failed+=("$name")
-	    echo "FAIL $name (rc=$rc, ${secs}s)"
+	    what="rc=$rc"
+	    [ "$rc" = 124 ] || [ "$rc" = 137 ] && what="timed out after ${limit}s"
+	    echo "FAIL $name ($what, ${secs}s)"
 	    # the failed checks first: the tail may not reach back to them
 	    grep -E '^ *(FAIL|not ok)' "$out" | head -n 20 | sed 's/^/    ! /'
 	    sed 's/^/    | /' "$out" | tail -n 60 ;;

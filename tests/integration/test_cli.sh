@@ -211,10 +211,13 @@ ip -n "$NS" addr add 10.9.0.1/24 dev veth1
 ip -n "$NS" route add 192.0.2.0/24 dev veth1
 MAC0=$(ip -n "$NS" -j link show veth0 | $PY -c 'import json,sys;print(json.load(sys.stdin)[0]["address"])')
 ip -n "$NS" neigh add 192.0.2.53 lladdr "$MAC0" dev veth1
+# Forty distinct source ports: an ephemeral port picked at random may repeat
+# a closed socket's, and a repeated 5-tuple is one flow, not two.
 inns $PY -c "
 import socket
 for i in range(40):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x' * 10, ('192.0.2.53', 53)); s.close()"
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.9.0.1', 41000 + i))
+    s.sendto(b'x' * 10, ('192.0.2.53', 53)); s.close()"
 sleep 0.3
 run "stats text" sl stats dns && has "stats rows" "canary   internal" && has "stats events" "conn_insert"
 run "stats JSON" sl -j stats dns && json "stats counted the flows (client affinity: one client, one variant)" \

@@ -46,9 +46,11 @@ static const char *const fz_prop_names[FZ_PROPS] = {
 #define FZ_RUN_FAILED	(-1000)	/* the verdict of a test run that failed */
 
 struct fz_counts {
-	__u64 tried, refused, forwarded, passed;
+	/* tried: judged; short: under 14 bytes, never run; refused: the
+	 * kernel refused the test run (EINVAL), so nothing was judged */
+	__u64 tried, short_, refused, forwarded, passed;
 	__u64 checked[FZ_PROPS], viol[FZ_PROPS];
-	__u64 per_prog[FZ_PROGS];
+	__u64 per_prog[FZ_PROGS], refused_prog[FZ_PROGS];
 	const char *last_why;
 };
 

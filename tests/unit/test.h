@@ -80,6 +80,14 @@ static inline void t_skip(const char *why)
 }
 
 /* A fresh instance in a private pin directory, removed at exit. */
+/* Under vmtest (qemu TCG, ~10x slower): slow tests run smaller counts. */
+static inline bool t_in_vm(void)
+{
+	const char *e = getenv("SLUICE_IN_VM");
+
+	return e && !strcmp(e, "1");
+}
+
 static inline struct sluice *t_instance(const char *tag, __u32 conn_entries)
 {
 	struct sluice_open_opts o = { .create = true, .conn_entries = conn_entries,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The split, measured on the datapath: canary share at each weight over
- * 200,000 distinct flows; exactly none at 0% and all at 100%; the ramp is
- * monotonic per client; rings follow their own weight and are counted apart.
+ * 200,000 distinct flows (within 0.2 points); exactly none at 0% and all at
+ * 100%; the ramp is monotonic per client; rings follow their own weight and
+ * are counted apart. Under vmtest (qemu TCG) 40,000 flows within 1 point
+ * (4 standard deviations at 50%): 200,000 took over 900 s on 5.10.
  */
 #include <linux/bpf.h>
 #include "fixture.h"
@@ -38,8 +40,9 @@ int main(void)
 	struct sluice_service_spec *sp = t_spec("split", "192.0.2.10", 80,
 						IPPROTO_TCP, 4, 4);
 	unsigned int weights[] = { 100, 500, 2500, 5000, 9999 };
-	int prog, i, round = 1;
-	char m[128];
+	int prog, i, round = 1, flows = t_in_vm() ? 40000 : FLOWS;
+	double tol = t_in_vm() ? 1.0 : 0.2;
+	char m[128], title[64];
 
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
 	if (!ASSERT_TRUE(prog >= 0, "XDP program loads"))
@@ -47,22 +50,23 @@ int main(void)
 	sp->seed = 0x5eed;
 	ASSERT_OK(sluice_service_put(s, sp), "add service");
 
-	subtest("split accuracy over 200,000 flows");
+	snprintf(title, sizeof(title), "split accuracy over %d flows", flows);
+	subtest(title);
 	for (i = 0; i < (int)(sizeof(weights) / sizeof(weights[0])); i++) {
 		double share;
 
 		ASSERT_OK(sluice_set_weight(s, "split", -1, weights[i]), "set weight");
-		share = 100.0 * canary_count(prog, FLOWS, round++) / FLOWS;
-		snprintf(m, sizeof(m), "canary share at %.2f%% within 0.2 points",
-			 weights[i] / 100.0);
-		ASSERT_RANGE(share, weights[i] / 100.0 - 0.2, weights[i] / 100.0 + 0.2, m);
+		share = 100.0 * canary_count(prog, flows, round++) / flows;
+		snprintf(m, sizeof(m), "canary share at %.2f%% within %.1f points",
+			 weights[i] / 100.0, tol);
+		ASSERT_RANGE(share, weights[i] / 100.0 - tol, weights[i] / 100.0 + tol, m);
 		fprintf(stderr, "  weight %6.2f%% -> canary %6.3f%%\n",
 			weights[i] / 100.0, share);
 	}
 	ASSERT_OK(sluice_set_weight(s, "split", -1, 0), "weight 0");
-	ASSERT_EQ(canary_count(prog, FLOWS, round++), 0, "0%: no flow on the canary");
+	ASSERT_EQ(canary_count(prog, flows, round++), 0, "0%: no flow on the canary");
 	ASSERT_OK(sluice_set_weight(s, "split", -1, 10000), "weight 100%");
-	ASSERT_EQ(canary_count(prog, FLOWS, round++), FLOWS, "100%: every flow on the canary");
+	ASSERT_EQ(canary_count(prog, flows, round++), flows, "100%: every flow on the canary");
 
 	subtest("monotonic ramp with client affinity");
 	{

@@ -34,18 +34,17 @@ struct bsvc {
 	char error[160];	/* the last check's failure, "" */
 };
 
-static struct bsvc *tab;
 
 static bool wanted(const struct sluice_plan *p)
 {
 	return p && p->budget.present && p->budget.freeze;
 }
 
-static struct bsvc *find(const char *service, bool create)
+static struct bsvc *find(struct daemon *d, const char *service, bool create)
 {
 	struct bsvc *b;
 
-	for (b = tab; b; b = b->next)
+	for (b = d->budgets; b; b = b->next)
 		if (!strcmp(b->service, service))
 			return b;
 	if (!create)
@@ -54,8 +53,8 @@ static struct bsvc *find(const char *service, bool create)
 	if (!b)
 		return NULL;
 	snprintf(b->service, sizeof(b->service), "%s", service);
-	b->next = tab;
-	tab = b;
+	b->next = d->budgets;
+	d->budgets = b;
 	return b;
 }
 
@@ -165,7 +164,7 @@ static void check(struct daemon *d, struct bsvc *b, __u64 now)
 static struct bsvc *adopt(struct daemon *d, const char *service,
 			  const struct sluice_plan *p)
 {
-	struct bsvc *b = find(service, wanted(p));
+	struct bsvc *b = find(d, service, wanted(p));
 
 	if (!b)
 		return NULL;
@@ -225,7 +224,7 @@ static bool same_source(const struct sluice_plan_budget *a, const struct sluice_
 void budget_start_check(struct daemon *d, const char *service,
 			const struct sluice_plan *plan, __u64 now, struct eng_freeze *out)
 {
-	struct bsvc *b = find(service, false), tmp = { .d = d };
+	struct bsvc *b = find(d, service, false), tmp = { .d = d };
 
 	memset(out, 0, sizeof(*out));
 	if (!wanted(plan))
@@ -250,7 +249,7 @@ void budget_start_check(struct daemon *d, const char *service,
 
 void budget_env(struct daemon *d, const char *service, struct eng_freeze *out)
 {
-	struct bsvc *b = find(service, false);
+	struct bsvc *b = find(d, service, false);
 
 	if (b && b->f.frozen)
 		*out = b->f;
@@ -260,7 +259,7 @@ void budget_env(struct daemon *d, const char *service, struct eng_freeze *out)
 
 json_t *budget_json(struct daemon *d, const char *service)
 {
-	struct bsvc *b = find(service, false);
+	struct bsvc *b = find(d, service, false);
 	json_t *o;
 
 	if (!b)
@@ -276,7 +275,7 @@ json_t *budget_json(struct daemon *d, const char *service)
 bool budget_remaining(struct daemon *d, const char *service, double *remaining,
 		      bool *frozen)
 {
-	struct bsvc *b = find(service, false);
+	struct bsvc *b = find(d, service, false);
 
 	if (!b)
 		return false;
@@ -287,10 +286,10 @@ bool budget_remaining(struct daemon *d, const char *service, double *remaining,
 
 void budget_free(struct daemon *d)
 {
-	while (tab) {
-		struct bsvc *b = tab;
+	while (d->budgets) {
+		struct bsvc *b = d->budgets;
 
-		tab = b->next;
+		d->budgets = b->next;
 		if (b->busy)
 			httpc_cancel(d->hc, b->qid);
 		free(b);

@@ -60,6 +60,7 @@ static const struct cmd_spec specs[SLUICE_CTL_NCMDS] = {
 };
 
 struct client {
+	struct daemon *d;
 	int fd;
 	uid_t uid;
 	pid_t pid;
@@ -77,10 +78,12 @@ struct client {
 	bool in_group;		/* of --socket-group: may steer rollouts */
 };
 
-static struct client *clients[SLUICE_CTL_MAX_CLIENTS];
-static int listen_fd = -1;
-static int ctl_epfd = -1;	/* the loop's epoll (ctl_accept's) */
-static gid_t sock_gid = (gid_t)-1;	/* --socket-group */
+/* the module's state (d->ctl, from ctl_listen) */
+struct ctl {
+	struct client *clients[SLUICE_CTL_MAX_CLIENTS];
+	int listen_fd;
+	gid_t sock_gid;		/* --socket-group */
+};
 
 static bool name_ok(const char *s)
 {
@@ -243,14 +246,21 @@ static size_t pending(const struct client *c)
 	return c->outlen - c->off;
 }
 
+static void client_event(void *arg, int fd, uint32_t events)
+{
+	struct client *c = arg;
+
+	ctl_readable(c->d, c->slot + 1);
+}
+
 /* What epoll should wake the client for: its requests, unless it is
  * being closed; its socket's room while replies wait. */
 static void set_events(struct client *c)
 {
 	__u32 want = (c->closing ? 0 : EPOLLIN) | (pending(c) ? EPOLLOUT : 0);
-	struct epoll_event ev = { .events = want, .data.u32 = c->slot + 1 };
 
-	if (want != c->events && epoll_ctl(ctl_epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+	if (want != c->events &&
+	    sched_fd_set(c->d->sched, c->fd, want, client_event, c) == 0)
 		c->events = want;
 }
 
@@ -435,11 +445,13 @@ static void client_free(struct client *c)
 	free(c);
 }
 
-static void client_close(struct daemon *d, int i, int epfd)
+static void client_close(struct daemon *d, int i)
 {
-	epoll_ctl(epfd, EPOLL_CTL_DEL, clients[i]->fd, NULL);
-	client_free(clients[i]);
-	clients[i] = NULL;
+	struct ctl *C = d->ctl;
+
+	sched_fd_del(d->sched, C->clients[i]->fd);
+	client_free(C->clients[i]);
+	C->clients[i] = NULL;
 }
 
 /* Refuse a connection over a limit: the reason as one reply line (the
@@ -479,7 +491,7 @@ static void peer_name(uid_t uid, char *who, size_t len)
 
 /* Is the peer in --socket-group: its group, or one of its supplementary
  * groups (as they were when it connected)? */
-static bool peer_in_group(int fd, gid_t gid)
+static bool peer_in_group(int fd, gid_t gid, gid_t sock_gid)
 {
 	gid_t some[64], *g = some;
 	socklen_t l = sizeof(some);
@@ -503,30 +515,29 @@ static bool peer_in_group(int fd, gid_t gid)
 	return in;
 }
 
-int ctl_accept(struct daemon *d, int epfd)
+int ctl_accept(struct daemon *d)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct ctl *C = d->ctl;
 	struct ucred cr = { .uid = (uid_t)-1 };
 	socklen_t crl = sizeof(cr);
 	char who[SLUICE_CTL_MAX_WHO + 1];
 	unsigned int used = 0, mine = 0;
 	struct client *c;
-	int fd, i, free_slot = -1;
+	int fd, i, rc, free_slot = -1;
 
-	ctl_epfd = epfd;
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	fd = accept4(C->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0)
 		cr.uid = (uid_t)-1;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++) {
-		if (!clients[i]) {
+		if (!C->clients[i]) {
 			if (free_slot < 0)
 				free_slot = i;
 			continue;
 		}
 		used++;
-		mine += clients[i]->uid == cr.uid;
+		mine += C->clients[i]->uid == cr.uid;
 	}
 	/* root always finds a slot: the last ones are its own, and no
 	 * other user may take more than its share */
@@ -549,34 +560,35 @@ int ctl_accept(struct daemon *d, int epfd)
 		close(fd);
 		return -ENOMEM;
 	}
+	c->d = d;
 	c->fd = fd;
 	c->slot = i;
 	c->last_ms = steady_ms();
 	c->uid = cr.uid;
 	c->pid = cr.pid;
-	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid);
+	c->in_group = cr.uid != (uid_t)-1 && peer_in_group(fd, cr.gid, C->sock_gid);
 	peer_name(c->uid, c->who, sizeof(c->who));
-	ev.data.u32 = i + 1;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	rc = sched_fd_set(d->sched, fd, EPOLLIN, client_event, c);
+	if (rc) {
 		client_free(c);
-		return -errno;
+		return rc;
 	}
 	c->events = EPOLLIN;
-	clients[i] = c;
+	C->clients[i] = c;
 	return 0;
 }
 
 /* The client's socket is readable or writable (or both, or hung up). */
-void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
+void ctl_readable(struct daemon *d, unsigned int slot)
 {
+	struct ctl *C = d->ctl;
 	struct client *c;
 	ssize_t r = 1;
 	char *nl;
 
-	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !clients[slot - 1])
+	if (!slot || slot > SLUICE_CTL_MAX_CLIENTS || !C->clients[slot - 1])
 		return;
-	c = clients[slot - 1];
-	ctl_epfd = epfd;
+	c = C->clients[slot - 1];
 	if (flush_out(c))
 		c->gone = true;
 	if (!c->closing && !c->gone) {
@@ -608,18 +620,26 @@ void ctl_readable(struct daemon *d, int epfd, unsigned int slot)
 		c->closing = true;
 	}
 	if (c->gone || (c->closing && !pending(c)))
-		client_close(d, slot - 1, epfd);
+		client_close(d, slot - 1);
 	else
 		set_events(c);
 }
 
-void ctl_expire(struct daemon *d, int epfd, __u64 now)
+void ctl_expire(struct daemon *d, __u64 now)
 {
+	struct ctl *C = d->ctl;
 	int i;
 
+	if (!C)
+		return;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
-		if (clients[i] && now - clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
-			client_close(d, i, epfd);
+		if (C->clients[i] && now - C->clients[i]->last_ms > SLUICE_CTL_IDLE_MS)
+			client_close(d, i);
+}
+
+static void on_listen(void *arg, int fd, uint32_t events)
+{
+	ctl_accept(arg);
 }
 
 /* Is a daemon answering on path? */
@@ -642,7 +662,8 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 	char dir[sizeof(sa.sun_path)], *slash;
 	mode_t mode = 0600, old;
 	gid_t gid = (gid_t)-1;
-	int fd;
+	struct ctl *C;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path '%s' is too long", path);
@@ -691,23 +712,40 @@ int ctl_listen(struct daemon *d, char *err, size_t errlen)
 		unlink(path);
 		return -errno;
 	}
-	listen_fd = fd;
-	sock_gid = gid;
+	C = calloc(1, sizeof(*C));
+	rc = C ? sched_fd_set(d->sched, fd, EPOLLIN, on_listen, d) : -ENOMEM;
+	if (rc) {
+		snprintf(err, errlen, "cannot poll %s: %s", path, strerror(-rc));
+		free(C);
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	C->listen_fd = fd;
+	C->sock_gid = gid;
+	d->ctl = C;
 	return fd;
 }
 
 void ctl_cleanup(struct daemon *d)
 {
+	struct ctl *C = d->ctl;
 	int i;
 
+	if (!C)
+		return;
 	for (i = 0; i < SLUICE_CTL_MAX_CLIENTS; i++)
-		if (clients[i]) {
-			client_free(clients[i]);
-			clients[i] = NULL;
+		if (C->clients[i]) {
+			sched_fd_del(d->sched, C->clients[i]->fd);
+			client_free(C->clients[i]);
+			C->clients[i] = NULL;
 		}
-	if (listen_fd >= 0) {
-		close(listen_fd);
+	if (C->listen_fd >= 0) {
+		sched_fd_del(d->sched, C->listen_fd);
+		close(C->listen_fd);
 		unlink(d->o.socket_path);
-		listen_fd = -1;
+		C->listen_fd = -1;
 	}
+	free(C);
+	d->ctl = NULL;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluiced's external gates, notifications and /metrics: the runners
- * (httpc, cmdrun) in the loop's epoll, measurements handed to the engine
+ * (httpc, cmdrun) on the loop's scheduler, measurements handed to the engine
  * through obs->ext[], notifications of the engine's transitions, and a
  * /metrics snapshot (with the status page's document) built once a second
  * from the maps and the rollouts.
@@ -26,8 +26,8 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 				 .log = notify_log, .log_ctx = d };
 	unsigned int i;
 
-	d->hc = httpc_new();
-	d->cr = cmdrun_new();
+	d->hc = httpc_new_on(d->sched);
+	d->cr = cmdrun_new_on(d->sched);
 	if (!d->hc || !d->cr) {
 		snprintf(err, errlen, "cannot set up the HTTP client and command runner");
 		return -ENOMEM;
@@ -41,12 +41,12 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if (!d->o.metrics_addr) {
 		/* the default address may be taken (another sluiced): warn */
-		d->ms = metrics_srv_start(METRICS_DEFAULT_ADDR, err, errlen);
+		d->ms = metrics_srv_start_on(d->sched, METRICS_DEFAULT_ADDR, err, errlen);
 		if (!d->ms)
 			dlog(d, LOG_WARN_, "%s; running without /metrics (--metrics ADDR)", err);
 		err[0] = 0;
 	} else if (strcmp(d->o.metrics_addr, "off")) {
-		d->ms = metrics_srv_start(d->o.metrics_addr, err, errlen);
+		d->ms = metrics_srv_start_on(d->sched, d->o.metrics_addr, err, errlen);
 		if (!d->ms)
 			return -EADDRINUSE;
 	}
@@ -60,7 +60,6 @@ void gs_stop(struct daemon *d)
 {
 	metrics_srv_stop(d->ms);
 	status_doc_free(d);
-	budget_free(d);
 	prestep_free(d->ps);
 	extgate_free(d->xg);
 	notify_free(d->nt);
@@ -72,19 +71,6 @@ void gs_cancel(struct daemon *d, const char *service)
 {
 	extgate_forget(d->xg, service);
 	prestep_forget(d->ps, service);
-}
-
-int gs_fds(struct daemon *d, int fds[2])
-{
-	fds[0] = httpc_fd(d->hc);
-	fds[1] = cmdrun_fd(d->cr);
-	return 2;
-}
-
-void gs_dispatch(struct daemon *d)
-{
-	httpc_dispatch(d->hc);
-	cmdrun_dispatch(d->cr);
 }
 
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluiced's event loop: one epoll over the control socket and its
- * clients, a timerfd (every SLUICED_TICK_MS: due rollouts tick) and a
+ * sluiced's event loop: the one scheduler (io/scheduler.h, chrony's
+ * sched.c pattern) on which every module registers its fds and timers
+ * (the control socket and its clients, httpc's and cmdrun's, the health
+ * checker's, the etcd watch, the HTTP listener); here: the tick (every
+ * SLUICED_TICK_MS on the monotonic clock: due rollouts tick) and a
  * signalfd (SIGTERM/SIGINT stop, SIGHUP reloads: the audit log is
- * reopened, the --config file checked again), and the health checker's
- * epoll set (health_shell.c: every probe in flight). Single threaded: a command
+ * reopened, the --config file checked again). Single threaded: a command
  * and a tick never interleave.
  *
  * A signalfd sees a signal only if it is blocked in every thread: the
@@ -19,16 +21,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include "sluiced.h"
-#include "fleet.h"
-
-#define EV_LISTEN	(SLUICE_CTL_MAX_CLIENTS + 1)
-#define EV_TIMER	(SLUICE_CTL_MAX_CLIENTS + 2)
-#define EV_SIGNAL	(SLUICE_CTL_MAX_CLIENTS + 3)
-#define EV_HEALTH	(SLUICE_CTL_MAX_CLIENTS + 4)	/* health checks */
-#define EV_GATES	(SLUICE_CTL_MAX_CLIENTS + 5)	/* httpc, cmdrun */
-#define EV_FLEET	(SLUICE_CTL_MAX_CLIENTS + 6)	/* etcd */
 
 static void stop_signals(sigset_t *mask)
 {
@@ -53,105 +46,72 @@ void loop_signals_block(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int add(int epfd, int fd, unsigned int tag)
+static void on_tick(void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	struct daemon *d = arg;
+	__u64 now = steady_ms();
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+	modules_tick(d, now);	/* modules.c: the freezes first */
+}
+
+static void on_signal(void *arg, int fd, uint32_t events)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			daemon_reload(d);
+		} else {
+			dlog(d, LOG_INFO_, "signal %u: stopping (the datapath keeps forwarding)",
+			     si.ssi_signo);
+			d->stop = true;
+		}
+	}
 }
 
 int loop_run(struct daemon *d, int listen_fd)
 {
-	struct itimerspec its = {
-		.it_interval = { 0, SLUICED_TICK_MS * 1000000L },
-		.it_value = { 0, SLUICED_TICK_MS * 1000000L },
-	};
-	struct epoll_event evs[16];
-	int epfd, tfd, sfd, n, i, err = 0, gfd[2];
+	struct sched_timer tick;
+	int sfd, n, err = 0;
+	__u64 next;
 	sigset_t mask;
 
 	stop_signals(&mask);	/* blocked since loop_signals_block */
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (epfd < 0 || tfd < 0 || sfd < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
-	    add(epfd, listen_fd, EV_LISTEN) || add(epfd, tfd, EV_TIMER) ||
-	    add(epfd, sfd, EV_SIGNAL)) {
-		dlog(d, LOG_ERR_, "cannot set up the event loop: %s", strerror(errno));
-		err = -errno;
+	if (sfd < 0 || (err = sched_fd_set(d->sched, sfd, EPOLLIN, on_signal, d))) {
+		err = err ? err : -errno;
+		dlog(d, LOG_ERR_, "cannot set up the event loop: %s", strerror(-err));
 		goto out;
 	}
-	/* measurements and notifications in flight: never block the loop */
-	gs_fds(d, gfd);
-	if (add(epfd, gfd[0], EV_GATES) || add(epfd, gfd[1], EV_GATES)) {
-		err = -errno;
-		goto out;
-	}
-	if (fleet_fd(d) >= 0 && add(epfd, fleet_fd(d), EV_FLEET)) {
-		err = -errno;
-		goto out;
-	}
+	/* every SLUICED_TICK_MS: due rollouts tick (a fixed phase, as the
+	 * interval timerfd had) */
+	sched_timer_init(&tick, on_tick, d);
+	next = mono_ms() + SLUICED_TICK_MS;
+	sched_timer_arm(d->sched, &tick, next);
 	while (!d->stop) {
-		n = epoll_wait(epfd, evs, 16, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = sched_dispatch(d->sched, -1);
 		if (n < 0) {
-			err = -errno;
-			dlog(d, LOG_ERR_, "epoll: %s", strerror(errno));
+			err = n;
+			dlog(d, LOG_ERR_, "epoll: %s", strerror(-n));
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			unsigned int tag = evs[i].data.u32;
+		if (!tick.armed) {	/* it ran: the next one */
+			__u64 now = mono_ms();
 
-			if (tag == EV_LISTEN) {
-				ctl_accept(d, epfd);
-			} else if (tag == EV_TIMER) {
-				__u64 exp;
-				__u64 now = steady_ms();
-
-				if (read(tfd, &exp, sizeof(exp)) < 0)
-					continue;
-				budget_tick(d, now);	/* the freezes first */
-				fleet_tick(d, now);
-				if (ro_tick(d, now)) {
-					err = -EIO;	/* uncommitted: act on nothing more */
-					goto out;
-				}
-				trigger_tick(d, now);
-				gs_metrics(d, now);
-				health_tick(d, epfd, EV_HEALTH, now);
-				ctl_expire(d, epfd, now);
-			} else if (tag == EV_FLEET) {
-				fleet_dispatch(d);
-			} else if (tag == EV_GATES) {
-				gs_dispatch(d);
-			} else if (tag == EV_SIGNAL) {
-				struct signalfd_siginfo si;
-
-				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						daemon_reload(d);
-					} else {
-						dlog(d, LOG_INFO_, "signal %u: stopping (the datapath keeps forwarding)",
-						     si.ssi_signo);
-						d->stop = true;
-					}
-				}
-			} else if (tag == EV_HEALTH) {
-				health_dispatch(d);
-			} else {
-				ctl_readable(d, epfd, tag);
-			}
+			next += SLUICED_TICK_MS;
+			if (next <= now)	/* a stall: no burst of ticks */
+				next = now + SLUICED_TICK_MS;
+			sched_timer_arm(d->sched, &tick, next);
 		}
 	}
+	sched_timer_stop(d->sched, &tick);
+	if (!err)
+		err = d->fatal;
 out:
-	health_free(d);
-	trigger_free();
-	if (sfd >= 0)
+	if (sfd >= 0) {
+		sched_fd_del(d->sched, sfd);
 		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
-	if (epfd >= 0)
-		close(epfd);
+	}
 	return err;
 }

@@ -224,6 +224,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	audit_reopen(&d);
+	d.sched = sched_new();	/* the one event loop: modules register on it */
+	if (!d.sched) {
+		dlog(&d, LOG_ERR_, "cannot set up the event loop: %s; refusing to start",
+		     strerror(errno));
+		store_close(d.db);
+		return 1;
+	}
 	if (gs_start(&d, err, sizeof(err))) {
 		dlog(&d, LOG_ERR_, "%s; refusing to start", err);
 		gs_stop(&d);
@@ -246,14 +253,13 @@ int main(int argc, char **argv)
 	dlog(&d, LOG_INFO_, "sluiced %s: control socket %s, state %s, instance %s",
 	     SLUICE_VERSION, d.o.socket_path, d.o.db_path, d.o.pin_dir);
 	rc = loop_run(&d, fd);
-	ctl_cleanup(&d);
-	fleet_stop(&d);
-	gs_stop(&d);
+	modules_stop(&d);	/* modules.c: the reverse of their start */
 	ro_free_all(&d);
 	outbox_free();
 	store_close(d.db);
 	sluice_close(d.s);
 	if (d.audit && d.audit != stderr)
 		fclose(d.audit);
+	sched_free(d.sched);
 	return rc ? 1 : 0;
 }

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "store.h"
 #include "clock.h"
+#include "scheduler.h"
 #include "sluice_ctl.h"
 
 #define SLUICED_DB_DEFAULT	"/var/lib/sluice/sluiced.db"
@@ -80,6 +81,7 @@ struct daemon_opts {
 
 struct daemon {
 	struct daemon_opts o;
+	struct sched *sched;		/* the one event loop (scheduler.h) */
 	struct sluice *s;		/* NULL until the instance exists */
 	struct store *db;
 	struct rollout **ro;
@@ -87,6 +89,7 @@ struct daemon {
 	struct eng_env env;
 	FILE *audit;
 	bool stop;
+	int fatal;		/* why the loop stopped itself (-errno): exit 1 */
 	__u64 last_prune_ms;
 	__u64 last_open_try_ms;
 	/* the rings in use, read once per tick round (sample_fill) */
@@ -104,6 +107,9 @@ struct daemon {
 	char *status_last;		/* the last document built */
 	__u64 status_next_ms;		/* when it may be rebuilt */
 	struct prestep *ps;		/* pre-step hooks (prestep_hook.c) */
+	struct trigger *trig;		/* trigger.c's state */
+	struct ctl *ctl;		/* ctl_server.c's state */
+	struct bsvc *budgets;		/* budget_freeze.c's state */
 	/* backend health checks (health_shell.c) */
 	struct hs *hs;
 	__u64 health_reload_ms;
@@ -119,6 +125,16 @@ enum { LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
 void dlog(struct daemon *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* modules.c: the daemon's modules, in the order they start and tick
+ * (BIRD's struct protocol); they stop in the reverse order */
+struct module {
+	const char *name;
+	void (*stop)(struct daemon *d);
+	void (*tick)(struct daemon *d, __u64 now);	/* SLUICED_TICK_MS */
+};
+void modules_tick(struct daemon *d, __u64 now);
+void modules_stop(struct daemon *d);
+
 /* loop.c: loop_signals_block first in main, before any thread exists */
 void loop_signals_block(void);
 int loop_run(struct daemon *d, int listen_fd);
@@ -127,10 +143,11 @@ void daemon_reload(struct daemon *d);
 
 /* ctl_server.c */
 int ctl_listen(struct daemon *d, char *err, size_t errlen);
-int ctl_accept(struct daemon *d, int epfd);
-/* slot: the epoll data of a client (1..SLUICE_CTL_MAX_CLIENTS) */
-void ctl_readable(struct daemon *d, int epfd, unsigned int slot);
-void ctl_expire(struct daemon *d, int epfd, __u64 now);
+/* ctl_listen registers the socket and its clients on d->sched */
+int ctl_accept(struct daemon *d);
+/* slot: a client (1..SLUICE_CTL_MAX_CLIENTS) */
+void ctl_readable(struct daemon *d, unsigned int slot);
+void ctl_expire(struct daemon *d, __u64 now);
 void ctl_cleanup(struct daemon *d);
 
 /* rollouts.c: the engine's shell */
@@ -196,8 +213,6 @@ void outbox_free(void);
 /* externals.c: external gates, notifications and /metrics in sluiced */
 int gs_start(struct daemon *d, char *err, size_t errlen);
 void gs_stop(struct daemon *d);
-int gs_fds(struct daemon *d, int fds[2]);
-void gs_dispatch(struct daemon *d);
 /* before eng_tick: measurements due, results into obs->ext[] */
 void gs_measure(struct daemon *d, struct rollout *r, struct eng_obs *obs, __u64 now);
 /* the rollout of service ended or is replaced: stop its gates' commands
@@ -220,8 +235,7 @@ void status_doc_idle(struct daemon *d);
 void status_doc_free(struct daemon *d);
 /* health_shell.c: backend health checks from --config's health_check sections */
 struct hs;
-void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now);
-void health_dispatch(struct daemon *d);
+void health_tick(struct daemon *d, __u64 now);
 void health_free(struct daemon *d);
 json_t *health_json(struct daemon *d, const char *service);
 struct metrics_snapshot;
@@ -252,7 +266,7 @@ void prestep_forget(struct prestep *p, const char *service);
 
 /* trigger.c: `trigger: canary-change` plans of --config */
 void trigger_tick(struct daemon *d, __u64 now);
-void trigger_free(void);
+void trigger_free(struct daemon *d);
 
 /* audit.c */
 int audit_events(struct daemon *d, struct rollout *r, const struct eng_out *out);

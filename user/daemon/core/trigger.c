@@ -28,51 +28,55 @@ struct trig {
 	__u64 fp;			/* 0: empty pool */
 };
 
-static struct sluice_config *cfg;
-static struct timespec cfg_mtime;
-static struct trig *trigs;
-static unsigned int ntrigs;
-static struct sluice_service_spec *spec;
-static __u64 last_ms;
+/* the module's state (d->trig) */
+struct trigger {
+	struct sluice_config *cfg;
+	struct timespec cfg_mtime;
+	struct trig *trigs;
+	unsigned int ntrigs;
+	struct sluice_service_spec *spec;
+	__u64 last_ms;
+};
 
-static struct trig *trig_get(const char *service)
+static struct trig *trig_get(struct trigger *T, const char *service)
 {
 	struct trig *n;
 	unsigned int i;
 
-	for (i = 0; i < ntrigs; i++)
-		if (!strcmp(trigs[i].service, service))
-			return &trigs[i];
-	n = realloc(trigs, (ntrigs + 1) * sizeof(*n));
+	for (i = 0; i < T->ntrigs; i++)
+		if (!strcmp(T->trigs[i].service, service))
+			return &T->trigs[i];
+	n = realloc(T->trigs, (T->ntrigs + 1) * sizeof(*n));
 	if (!n)
 		return NULL;
-	trigs = n;
-	memset(&trigs[ntrigs], 0, sizeof(*n));
-	snprintf(trigs[ntrigs].service, SLUICE_NAME_LEN, "%s", service);
-	return &trigs[ntrigs++];
+	T->trigs = n;
+	memset(&T->trigs[T->ntrigs], 0, sizeof(*n));
+	snprintf(T->trigs[T->ntrigs].service, SLUICE_NAME_LEN, "%s", service);
+	return &T->trigs[T->ntrigs++];
 }
 
 /* Re-parse --config only when the file changed; a bad file keeps the last
  * good one (start_plan reports it when a start reads it). */
 static void cfg_refresh(struct daemon *d)
 {
+	struct trigger *T = d->trig;
 	struct sluice_config *c;
 	char err[512];
 	struct stat sb;
 
 	if (stat(d->o.config_path, &sb) < 0)
 		return;
-	if (cfg && sb.st_mtim.tv_sec == cfg_mtime.tv_sec &&
-	    sb.st_mtim.tv_nsec == cfg_mtime.tv_nsec)
+	if (T->cfg && sb.st_mtim.tv_sec == T->cfg_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == T->cfg_mtime.tv_nsec)
 		return;
-	cfg_mtime = sb.st_mtim;
+	T->cfg_mtime = sb.st_mtim;
 	c = sluice_config_parse(d->o.config_path, err, sizeof(err));
 	if (!c) {
 		dlog(d, LOG_WARN_, "trigger: %s", err);
 		return;
 	}
-	sluice_config_free(cfg);
-	cfg = c;
+	sluice_config_free(T->cfg);
+	T->cfg = c;
 }
 
 static __u64 fnv(__u64 h, const void *p, size_t n)
@@ -148,7 +152,8 @@ static void trigger_start(struct daemon *d, const char *service, unsigned int n)
 static void look(struct daemon *d, const char *service)
 {
 	struct sluice_service_view v = { .id = SLUICE_MAX_SERVICES };
-	struct trig *t = trig_get(service);
+	struct trigger *T = d->trig;
+	struct trig *t = trig_get(T, service);
 	struct rollout *r;
 	unsigned int n;
 	__u64 fp, old;
@@ -157,10 +162,10 @@ static void look(struct daemon *d, const char *service)
 		return;
 	if (t->looked && v.gen == t->gen)
 		return;
-	if (sluice_service_get(d->s, service, spec))
+	if (sluice_service_get(d->s, service, T->spec))
 		return;
 	t->gen = v.gen;
-	fp = pool_fp(&spec->pool[SLUICE_CANARY], &n);
+	fp = pool_fp(&T->spec->pool[SLUICE_CANARY], &n);
 	if (!t->looked) {
 		/* start-up: what is there now is seen, nothing starts */
 		t->looked = true;
@@ -191,31 +196,38 @@ static void look(struct daemon *d, const char *service)
 
 void trigger_tick(struct daemon *d, __u64 now)
 {
+	struct trigger *T = d->trig;
 	unsigned int i;
 
-	if (!d->o.config_path || !d->s || now - last_ms < 1000)
+	if (!d->o.config_path || !d->s)
 		return;
-	last_ms = now;
+	if (!T && !(T = d->trig = calloc(1, sizeof(*T))))
+		return;
+	if (now - T->last_ms < 1000)
+		return;
+	T->last_ms = now;
 	cfg_refresh(d);
-	if (!cfg)
+	if (!T->cfg)
 		return;
-	if (!spec && !(spec = sluice_spec_new()))
+	if (!T->spec && !(T->spec = sluice_spec_new()))
 		return;
-	for (i = 0; i < cfg->nservices; i++) {
-		const struct sluice_cfg_service *cs = &cfg->services[i];
+	for (i = 0; i < T->cfg->nservices; i++) {
+		const struct sluice_cfg_service *cs = &T->cfg->services[i];
 
 		if (cs->rollout && cs->rollout->trigger == SLUICE_TRIGGER_CANARY_CHANGE)
 			look(d, cs->name);
 	}
 }
 
-void trigger_free(void)
+void trigger_free(struct daemon *d)
 {
-	sluice_config_free(cfg);
-	cfg = NULL;
-	sluice_spec_free(spec);
-	spec = NULL;
-	free(trigs);
-	trigs = NULL;
-	ntrigs = 0;
+	struct trigger *T = d->trig;
+
+	if (!T)
+		return;
+	sluice_config_free(T->cfg);
+	sluice_spec_free(T->spec);
+	free(T->trigs);
+	free(T);
+	d->trig = NULL;
 }

@@ -26,19 +26,6 @@ bool fleet_on(const struct daemon *d)
 	return F != NULL;
 }
 
-int fleet_fd(struct daemon *d)
-{
-	(void)d;
-	return F ? httpc_fd(F->hc) : -1;
-}
-
-void fleet_dispatch(struct daemon *d)
-{
-	(void)d;
-	if (F)
-		httpc_dispatch(F->hc);
-}
-
 
 bool fleet_has_service(const struct daemon *d, const char *service)
 {
@@ -785,7 +772,7 @@ int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 	if (r || !o->etcd_url)
 		return r;
 	F = calloc(1, sizeof(*F));
-	if (!F || !(F->hc = httpc_new()) || !(F->nodes = json_object()) ||
+	if (!F || !(F->hc = httpc_new_on(d->sched)) || !(F->nodes = json_object()) ||
 	    !(F->prev = json_object()) || !(F->bad = json_object())) {
 		fleet_stop(d);
 		snprintf(err, errlen, "out of memory");

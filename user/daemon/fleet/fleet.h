@@ -56,8 +56,6 @@ int fleet_opts_check(const struct fleet_opts *o, char *err, size_t errlen);
 int fleet_start(struct daemon *d, const struct fleet_opts *o, char *err,
 		size_t errlen);
 void fleet_stop(struct daemon *d);
-int fleet_fd(struct daemon *d);		/* -1: off */
-void fleet_dispatch(struct daemon *d);
 void fleet_tick(struct daemon *d, __u64 now);
 bool fleet_on(const struct daemon *d);
 /* Does etcd hold desired state for service (weights, kill switch, plan)? */

@@ -82,25 +82,17 @@ static void reload(struct daemon *d)
 	sluice_config_free(cfg);
 }
 
-void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now)
+void health_tick(struct daemon *d, __u64 now)
 {
-	struct hc_opts o = {};
+	struct hc_opts o = { .sched = d->sched };
 	char err[256];
 
 	if (!d->s || !d->o.config_path)
 		return;
 	if (!d->hs) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-
 		d->hs = hs_new(d->s, &o, on_event, d, err, sizeof(err));
 		if (!d->hs) {
 			dlog(d, LOG_ERR_, "health checks: %s", err);
-			return;
-		}
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, hs_fd(d->hs), &ev) < 0) {
-			dlog(d, LOG_ERR_, "health checks: cannot poll: %s", strerror(errno));
-			hs_free(d->hs);
-			d->hs = NULL;
 			return;
 		}
 		d->health_reload_ms = 0;
@@ -109,15 +101,6 @@ void health_tick(struct daemon *d, int epfd, unsigned int tag, __u64 now)
 		d->health_reload_ms = now;
 		reload(d);
 	}
-	/* the checker's own timer wakes the loop; this is a safety net */
-	if (hs_timeout_ms(d->hs) == 0)
-		hs_dispatch(d->hs);
-}
-
-void health_dispatch(struct daemon *d)
-{
-	if (d->hs)
-		hs_dispatch(d->hs);
 }
 
 void health_free(struct daemon *d)

@@ -50,6 +50,8 @@ static void queue(void *arg, const struct hc_target *t, const struct hc_status *
 	e->fall = t->check.fall;
 }
 
+static void flush(void *arg);
+
 struct hs *hs_new(struct sluice *s, const struct hc_opts *o, hs_cb cb,
 		  void *arg, char *err, size_t errlen)
 {
@@ -65,6 +67,8 @@ struct hs *hs_new(struct sluice *s, const struct hc_opts *o, hs_cb cb,
 	h->arg = arg;
 	ho.cb = queue;
 	ho.cb_arg = h;
+	if (ho.sched)	/* on the daemon's loop: after each of its steps */
+		ho.done = flush;
 	h->hc = hc_new(&ho, err, errlen);
 	if (!h->hc) {
 		free(h);
@@ -200,15 +204,16 @@ static void describe(struct hs_event *e)
 			 pool[e->variant & 1], e->in_table);
 }
 
-int hs_dispatch(struct hs *h)
+/* The queued transitions to the maps, then to the callback. */
+static void flush(void *arg)
 {
+	struct hs *h = arg;
 	struct sluice_health_mark *m;
 	unsigned int i, j, nm;
 	bool *done;
-	int err = hc_dispatch(h->hc);
 
 	if (!h->nq)
-		return err;
+		return;
 	m = calloc(h->nq, sizeof(*m));
 	done = calloc(h->nq, sizeof(*done));
 	for (i = 0; m && done && i < h->nq; i++) {
@@ -252,5 +257,12 @@ int hs_dispatch(struct hs *h)
 	free(m);
 	free(done);
 	h->nq = 0;
+}
+
+int hs_dispatch(struct hs *h)
+{
+	int err = hc_dispatch(h->hc);
+
+	flush(h);
 	return err;
 }

@@ -51,7 +51,9 @@ int hs_configure(struct hs *h, const struct sluice_config *cfg);
 
 int hs_fd(const struct hs *h);
 int hs_timeout_ms(const struct hs *h);
-/* hc_dispatch, then the maps, then the events. Returns 0 or -errno. */
+/* hc_dispatch, then the maps, then the events. Returns 0 or -errno.
+ * With o->sched (hs_new) the checker runs from that loop and the maps
+ * and events follow each of its steps: no hs_dispatch then. */
 int hs_dispatch(struct hs *h);
 
 /* The checker, for status queries (hc_count, hc_status_at, hc_find). */

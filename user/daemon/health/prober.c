@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The health checker (prober.h): one epoll set holds a timerfd, every
- * in-flight TCP connect, every command's pidfd and libcurl's sockets (its
- * multi interface with socket and timer callbacks), so nothing here ever
- * blocks. Each item is a target plus its status, its schedule and at most
+ * The health checker (prober.h): every in-flight TCP connect, every
+ * command's pidfd and libcurl's sockets (its multi interface with socket
+ * and timer callbacks) are file handlers on the scheduler (scheduler.h),
+ * and one timer runs the checker's step, so nothing here ever blocks. Each item is a target plus its status, its schedule and at most
  * one probe in flight.
  */
 #include <errno.h>
@@ -21,23 +21,19 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
 #include "clock.h"
 #include "child.h"
 #include "prober.h"
+#include "scheduler.h"
 
 extern char **environ;
-
-/* epoll tags: an item pointer (8-aligned), the timer, or a curl socket */
-#define TAG_TIMER	1ull
-#define TAG_CURL	2ull
-#define TAG_MASK	3ull
 
 enum probe_kind { PR_NONE = 0, PR_TCP, PR_HTTP, PR_CMD };
 
 struct item {
+	struct hc *hc;
 	struct hc_target t;		/* check.pos zeroed: identity */
 	struct hc_status st;
 	__u64 next_ms;			/* next probe due (monotonic) */
@@ -56,14 +52,17 @@ struct item {
 };
 
 struct hc {
-	int ep, tfd;
+	struct sched *s;
+	struct sched *own;		/* hc_new without o->sched: private */
+	struct sched_timer timer;	/* the step (step()) */
 	CURLM *multi;
 	__u64 curl_due_ms;		/* 0: no curl timer */
 	struct item **it;
 	struct item **due;		/* scratch for hc_dispatch */
 	unsigned int n, inflight;
 	struct hc_opts o;
-	__u64 armed_ms;			/* timerfd's expiry (0: disarmed) */
+	__u64 armed_ms;			/* the timer's expiry (0: disarmed) */
+	bool stepped;			/* step() ran in this hc_dispatch */
 };
 
 static __u64 now_us(void)
@@ -109,27 +108,41 @@ bool hc_target_from_cfg(struct hc_target *t, const struct sluice_cfg_service *cs
 	return true;
 }
 
-/* ---- the epoll set and the timer ----------------------------------------- */
+/* ---- the scheduler ----------------------------------------------------------- */
 
-static int ep_set(struct hc *hc, int op, int fd, __u32 events, __u64 tag)
+static void on_item(void *arg, int fd, uint32_t events);
+static void on_step(void *arg);
+
+static int watch(struct hc *hc, int fd, __u32 events, struct item *it)
 {
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
+	int err = sched_fd_set(hc->s, fd, events, on_item, it);
 
-	return epoll_ctl(hc->ep, op, fd, &ev) < 0 ? -errno : 0;
+	if (err)
+		errno = -err;
+	return err;
 }
 
 static void arm(struct hc *hc, __u64 at_ms)
 {
-	struct itimerspec its = {};
-
-	if (at_ms == hc->armed_ms)
+	if (at_ms == hc->armed_ms && hc->timer.armed == !!at_ms)
 		return;
 	hc->armed_ms = at_ms;
-	if (at_ms) {	/* absolute: a past time fires at once */
-		its.it_value.tv_sec = at_ms / 1000;
-		its.it_value.tv_nsec = (at_ms % 1000) * 1000000 + 1;
-	}
-	timerfd_settime(hc->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (at_ms)	/* a past time runs at the end of this dispatch */
+		sched_timer_arm(hc->s, &hc->timer, at_ms);
+	else
+		sched_timer_stop(hc->s, &hc->timer);
+}
+
+/* A probe made progress: the step runs after this batch of events. */
+static void kick(struct hc *hc)
+{
+	__u64 now;
+
+	if (hc->own)	/* hc_dispatch steps after the events itself */
+		return;
+	now = mono_ms();
+	if (!hc->timer.armed || hc->armed_ms > now)
+		arm(hc, now);
 }
 
 /* ---- results ------------------------------------------------------------- */
@@ -249,7 +262,7 @@ static void tcp_start(struct hc *hc, struct item *it)
 		return;
 	}
 	if (errno != EINPROGRESS ||
-	    (err = ep_set(hc, EPOLL_CTL_ADD, fd, EPOLLOUT, (__u64)(uintptr_t)it))) {
+	    (err = watch(hc, fd, EPOLLOUT, it))) {
 		errno_reason(errno, why, sizeof(why));
 		close(fd);
 		finish(hc, it, false, why);
@@ -264,7 +277,7 @@ static void tcp_event(struct hc *hc, struct item *it)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 		err = errno;
-	epoll_ctl(hc->ep, EPOLL_CTL_DEL, fd, NULL);
+	sched_fd_del(hc->s, fd);
 	close(fd);
 	/* a reset in SYN_SENT is ECONNREFUSED; ECONNRESET means the
 	 * handshake completed first: that passes, however fast the reset
@@ -384,24 +397,33 @@ static void curl_drain(struct hc *hc)
 		}
 }
 
+/* The scheduler: one of curl's sockets is ready. */
+static void on_curl(void *arg, int fd, uint32_t events)
+{
+	struct hc *hc = arg;
+	int running, m = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			 (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			 (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+
+	curl_multi_socket_action(hc->multi, fd, m, &running);
+	curl_drain(hc);
+	kick(hc);
+}
+
 static int curl_socket_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sp)
 {
 	struct hc *hc = arg;
 	__u32 ev = (what & CURL_POLL_IN ? EPOLLIN : 0) |
 		   (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	__u64 tag = ((__u64)fd << 2) | TAG_CURL;
 
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(hc->ep, EPOLL_CTL_DEL, fd, NULL);
+		sched_fd_del(hc->s, fd);
 		curl_multi_assign(hc->multi, fd, NULL);
 		return 0;
 	}
-	if (!sp) {
-		ep_set(hc, EPOLL_CTL_ADD, fd, ev, tag);
+	sched_fd_set(hc->s, fd, ev, on_curl, hc);
+	if (!sp)
 		curl_multi_assign(hc->multi, fd, (void *)1);
-	} else {
-		ep_set(hc, EPOLL_CTL_MOD, fd, ev, tag);
-	}
 	return 0;
 }
 
@@ -410,6 +432,8 @@ static int curl_timer_cb(CURLM *m, long timeout_ms, void *arg)
 	struct hc *hc = arg;
 
 	hc->curl_due_ms = timeout_ms < 0 ? 0 : mono_ms() + timeout_ms;
+	if (hc->curl_due_ms && (!hc->armed_ms || hc->curl_due_ms < hc->armed_ms))
+		arm(hc, hc->curl_due_ms);
 	return 0;
 }
 
@@ -451,7 +475,7 @@ static void cmd_start(struct hc *hc, struct item *it)
 	}
 	it->pid = pid;
 	fd = syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 || ep_set(hc, EPOLL_CTL_ADD, fd, EPOLLIN, (__u64)(uintptr_t)it)) {
+	if (fd < 0 || watch(hc, fd, EPOLLIN, it)) {
 		errno_reason(errno, why, sizeof(why));
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -471,7 +495,7 @@ static void cmd_end(struct hc *hc, struct item *it, bool timed_out)
 
 	if (timed_out)
 		kill(-it->pid, SIGKILL);
-	epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+	sched_fd_del(hc->s, it->fd);
 	close(it->fd);
 	if (waitpid(it->pid, &status, timed_out ? 0 : WNOHANG) <= 0 && !timed_out) {
 		/* not reapable yet (cannot happen with a readable pidfd) */
@@ -492,7 +516,7 @@ static void cancel(struct hc *hc, struct item *it)
 {
 	switch (it->kind) {
 	case PR_TCP:
-		epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+		sched_fd_del(hc->s, it->fd);
 		close(it->fd);
 		break;
 	case PR_HTTP:
@@ -500,7 +524,7 @@ static void cancel(struct hc *hc, struct item *it)
 		break;
 	case PR_CMD:
 		kill(-it->pid, SIGKILL);
-		epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+		sched_fd_del(hc->s, it->fd);
 		close(it->fd);
 		waitpid(it->pid, NULL, 0);
 		break;
@@ -557,11 +581,12 @@ struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen)
 		hc->o.flap_window_ms = 60000;
 	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
 		curl_ready = true;
-	hc->ep = epoll_create1(EPOLL_CLOEXEC);
-	hc->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	sched_timer_init(&hc->timer, on_step, hc);
+	hc->s = o->sched;
+	if (!hc->s)
+		hc->s = hc->own = sched_new();
 	hc->multi = curl_ready ? curl_multi_init() : NULL;
-	if (hc->ep < 0 || hc->tfd < 0 || !hc->multi ||
-	    ep_set(hc, EPOLL_CTL_ADD, hc->tfd, EPOLLIN, TAG_TIMER)) {
+	if (!hc->s || !hc->multi) {
 		snprintf(err, errlen, "cannot set up the health checker: %s",
 			 hc->multi ? strerror(errno) : "libcurl failed to start");
 		hc_free(hc);
@@ -591,7 +616,7 @@ static void stop_commands(struct hc *hc)
 
 		if (it->kind != PR_CMD)
 			continue;
-		epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+		sched_fd_del(hc->s, it->fd);
 		close(it->fd);
 		it->kind = PR_NONE;
 		if (hc->inflight)
@@ -615,10 +640,9 @@ void hc_free(struct hc *hc)
 	free(hc->due);
 	if (hc->multi)
 		curl_multi_cleanup(hc->multi);
-	if (hc->tfd >= 0)
-		close(hc->tfd);
-	if (hc->ep >= 0)
-		close(hc->ep);
+	if (hc->s)
+		sched_timer_stop(hc->s, &hc->timer);
+	sched_free(hc->own);
 	free(hc);
 }
 
@@ -669,6 +693,7 @@ int hc_set_targets(struct hc *hc, const struct hc_target *t, unsigned int n)
 		if (!nit[i])
 			goto nomem;
 		fresh[i] = true;
+		nit[i]->hc = hc;
 		nit[i]->t = x;
 		nit[i]->fd = -1;
 		nit[i]->st.down = x.down;
@@ -688,7 +713,10 @@ int hc_set_targets(struct hc *hc, const struct hc_target *t, unsigned int n)
 	hc->it = nit;
 	hc->due = due;
 	hc->n = n;
-	hc_dispatch(hc);
+	if (hc->own)
+		hc_dispatch(hc);
+	else	/* on a shared loop: at the end of its batch */
+		kick(hc);
 	return 0;
 nomem:	/* nothing changed: free only what was made here */
 	for (i = 0; nit && fresh && i < n; i++)
@@ -703,7 +731,7 @@ nomem:	/* nothing changed: free only what was made here */
 
 int hc_fd(const struct hc *hc)
 {
-	return hc->ep;
+	return sched_fd(hc->s);
 }
 
 /* The earliest time something needs doing (0: nothing). */
@@ -743,41 +771,26 @@ static int by_next(const void *a, const void *b)
 	return x->next_ms < y->next_ms ? -1 : x->next_ms > y->next_ms;
 }
 
-int hc_dispatch(struct hc *hc)
+/* The scheduler: a TCP connect or a command's pidfd is ready. */
+static void on_item(void *arg, int fd, uint32_t events)
 {
-	struct epoll_event ev[64];
+	struct item *it = arg;
+	struct hc *hc = it->hc;
+
+	if (it->kind == PR_TCP)
+		tcp_event(hc, it);
+	else if (it->kind == PR_CMD)
+		cmd_end(hc, it, false);
+	kick(hc);
+}
+
+/* Deadlines, curl's timer, due probes; the timer for the next. */
+static void step(struct hc *hc)
+{
 	unsigned int j, ndue;
-	int k, i, running;
-	__u64 now, x;
+	int running;
+	__u64 now;
 
-	/* 1. progress: whatever the epoll set says is ready */
-	while ((k = epoll_wait(hc->ep, ev, 64, 0)) > 0) {
-		for (i = 0; i < k; i++) {
-			__u64 tag = ev[i].data.u64;
-
-			if (tag == TAG_TIMER) {
-				read(hc->tfd, &x, sizeof(x));
-				hc->armed_ms = 0;
-			} else if ((tag & TAG_MASK) == TAG_CURL) {
-				int m = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-					(ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-					(ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-
-				curl_multi_socket_action(hc->multi, (curl_socket_t)(tag >> 2),
-							 m, &running);
-			} else {
-				struct item *it = (struct item *)(uintptr_t)tag;
-
-				if (it->kind == PR_TCP)
-					tcp_event(hc, it);
-				else if (it->kind == PR_CMD)
-					cmd_end(hc, it, false);
-			}
-		}
-		curl_drain(hc);
-	}
-	if (k < 0 && errno != EINTR)
-		return -errno;
 	now = mono_ms();
 	if (hc->curl_due_ms && hc->curl_due_ms <= now) {
 		hc->curl_due_ms = 0;
@@ -795,7 +808,7 @@ int hc_dispatch(struct hc *hc)
 			cmd_end(hc, it, true);
 			continue;
 		}
-		epoll_ctl(hc->ep, EPOLL_CTL_DEL, it->fd, NULL);
+		sched_fd_del(hc->s, it->fd);
 		close(it->fd);
 		snprintf(why, sizeof(why), "timeout after %u ms", it->t.check.timeout_ms);
 		finish(hc, it, false, why);
@@ -823,7 +836,39 @@ int hc_dispatch(struct hc *hc)
 		start(hc, it, now);
 	}
 	curl_drain(hc);
+	hc->armed_ms = 0;	/* the timer ran, or runs again below */
 	arm(hc, next_due(hc));
+	hc->stepped = true;
+}
+
+/* The scheduler: the step is due (a deadline, a probe, progress). */
+static void on_step(void *arg)
+{
+	struct hc *hc = arg;
+
+	hc->armed_ms = 0;
+	step(hc);
+	if (hc->o.done)
+		hc->o.done(hc->o.cb_arg);
+}
+
+int hc_dispatch(struct hc *hc)
+{
+	unsigned int i = 0;
+	int err;
+
+	/* 1. progress: whatever is ready (a private scheduler only: on the
+	 * daemon's loop the scheduler runs all of this itself) */
+	hc->stepped = false;
+	if (hc->own)
+		while ((err = sched_dispatch(hc->s, 0)) > 0 && ++i < 64)
+			;
+	else
+		err = 0;
+	if (err < 0)
+		return err;
+	if (!hc->stepped)	/* once per call, as ever */
+		step(hc);
 	return 0;
 }
 

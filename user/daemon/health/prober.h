@@ -7,10 +7,11 @@
  * daemon's loop. Results are damped by rise/fall; the callback hears only
  * transitions (and the start and end of flapping).
  *
- * The daemon's loop: add hc_fd() to its epoll set (readable when a probe
- * made progress or a probe is due), and call hc_dispatch() when it is
- * readable (calling it at other times is harmless). hc_timeout_ms() says
- * when to call it at the latest, for loops that poll with a timeout.
+ * The daemon's loop: hc_opts.sched, and the checker runs from it. Without
+ * one (tests, benches): add hc_fd() to an epoll set (readable when a
+ * probe made progress or a probe is due), and call hc_dispatch() when it
+ * is readable (calling it at other times is harmless). hc_timeout_ms()
+ * says when to call it at the latest, for loops that poll with a timeout.
  *
  * What each type checks (sent from the LB node to the target: the
  * backend's own address and port unless the check names others):
@@ -97,12 +98,20 @@ struct hc;
 typedef void (*hc_cb)(void *arg, const struct hc_target *t,
 		      const struct hc_status *st, enum hc_event ev);
 
+struct sched;
+
 struct hc_opts {
 	unsigned int max_inflight;	/* 0: 512 */
 	unsigned int flap_count;	/* 0: 4 transitions ... */
 	__u32 flap_window_ms;		/* 0: ... within 60 s */
 	hc_cb cb;
 	void *cb_arg;
+	/* The daemon's loop (scheduler.h): the checker registers its
+	 * sockets, pidfds and timer there and runs from its dispatch; done
+	 * (cb_arg) follows each of its steps (the transitions of a batch
+	 * are in). NULL: a private scheduler behind hc_fd/hc_dispatch. */
+	struct sched *sched;
+	void (*done)(void *arg);
 };
 
 struct hc *hc_new(const struct hc_opts *o, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Asynchronous commands with a timeout: child_spawn, pidfds, an epoll set.
+ * Asynchronous commands with a timeout: child_spawn, pidfds and stdout
+ * pipes on the scheduler (scheduler.h), one timer for the deadlines.
  * A cancelled run reports -ECANCELED at once and goes on the dying list:
  * its group has SIGTERM, then SIGKILL CHILD_GRACE_MS later (the timer),
  * and its leader is reaped after that (its pidfd), never blocking the
@@ -16,17 +17,16 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include "child.h"
 #include "cmdrun.h"
+#include "scheduler.h"
 
 extern char **environ;
 
-enum { W_PID = 1, W_OUT = 2, W_TIMER = 3 };
-
 struct run {
 	struct run *next;
+	struct cmdrun *c;
 	int64_t id;
 	pid_t pid;
 	int pidfd, outfd;
@@ -43,7 +43,10 @@ struct run {
 };
 
 struct cmdrun {
-	int ep, tfd;
+	struct sched *s;
+	struct sched *own;	/* cmdrun_new's private scheduler */
+	struct sched_timer timer;	/* the earliest deadline */
+	unsigned int finished;	/* callbacks run (cmdrun_dispatch's count) */
 	int64_t next_id;
 	unsigned int pending;
 	struct run *runs;
@@ -66,35 +69,37 @@ static double ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static uint64_t tag(int64_t id, int kind)
-{
-	return ((uint64_t)id << 2) | kind;
-}
+static void on_timer(void *arg);
+static void on_out(void *arg, int fd, uint32_t events);
+static void on_pid(void *arg, int fd, uint32_t events);
 
-struct cmdrun *cmdrun_new(void)
+struct cmdrun *cmdrun_new_on(struct sched *s)
 {
 	struct cmdrun *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = W_TIMER };
 
 	if (!c)
 		return NULL;
 	c->next_id = 1;
-	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (c->ep < 0 || c->tfd < 0 ||
-	    epoll_ctl(c->ep, EPOLL_CTL_ADD, c->tfd, &ev) < 0) {
+	c->s = s;
+	sched_timer_init(&c->timer, on_timer, c);
+	if (!s && !(c->s = c->own = sched_new())) {
 		int err = errno;
 
-		cmdrun_free(c);
+		free(c);
 		errno = err;
 		return NULL;
 	}
 	return c;
 }
 
+struct cmdrun *cmdrun_new(void)
+{
+	return cmdrun_new_on(NULL);
+}
+
 int cmdrun_fd(const struct cmdrun *c)
 {
-	return c->ep;
+	return sched_fd(c->s);
 }
 
 unsigned int cmdrun_pending(const struct cmdrun *c)
@@ -105,7 +110,6 @@ unsigned int cmdrun_pending(const struct cmdrun *c)
 /* Arm the timer for the earliest deadline of a run not yet killed. */
 static void arm_timer(struct cmdrun *c)
 {
-	struct itimerspec its = { 0 };
 	uint64_t min = 0;
 	struct run *r;
 
@@ -115,11 +119,10 @@ static void arm_timer(struct cmdrun *c)
 	for (r = c->dying; r; r = r->next)
 		if (!r->killed && (!min || r->deadline_ns < min))
 			min = r->deadline_ns;
-	if (min) {
-		its.it_value.tv_sec = min / 1000000000ull;
-		its.it_value.tv_nsec = min % 1000000000ull;
-	}
-	timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (min)	/* rounded up: the timer never runs before it */
+		sched_timer_arm(c->s, &c->timer, (min + 999999) / 1000000);
+	else
+		sched_timer_stop(c->s, &c->timer);
 }
 
 /* Read what the command wrote so far (keep the first CMD_MAX_OUT bytes). */
@@ -144,7 +147,7 @@ static void drain(struct run *r)
 static void close_fd(struct cmdrun *c, int *fd)
 {
 	if (*fd >= 0) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, *fd, NULL);
+		sched_fd_del(c->s, *fd);
 		close(*fd);
 		*fd = -1;
 	}
@@ -276,10 +279,8 @@ void cmdrun_free(struct cmdrun *c)
 		unlink_run(c, r);
 		free(r);
 	}
-	if (c->tfd >= 0)
-		close(c->tfd);
-	if (c->ep >= 0)
-		close(c->ep);
+	sched_timer_stop(c->s, &c->timer);
+	sched_free(c->own);
 	free(c);
 }
 
@@ -382,7 +383,6 @@ int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
 		     cmd_cb cb, void *arg)
 {
 	struct run *r;
-	struct epoll_event ev = { .events = EPOLLIN };
 	char why[160] = "";
 	int err;
 
@@ -401,82 +401,73 @@ int64_t cmdrun_start(struct cmdrun *c, char *const argv[], char *const env[],
 		return err;
 	}
 	r->id = c->next_id++;
+	r->c = c;
 	r->cb = cb;
 	r->arg = arg;
 	r->deadline_ns = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	r->next = c->runs;
 	c->runs = r;
 	c->pending++;
-	ev.data.u64 = tag(r->id, W_PID);
-	epoll_ctl(c->ep, EPOLL_CTL_ADD, r->pidfd, &ev);
-	ev.data.u64 = tag(r->id, W_OUT);
-	epoll_ctl(c->ep, EPOLL_CTL_ADD, r->outfd, &ev);
+	sched_fd_set(c->s, r->pidfd, EPOLLIN, on_pid, r);
+	sched_fd_set(c->s, r->outfd, EPOLLIN, on_out, r);
 	arm_timer(c);
 	return r->id;
 }
 
-static struct run *find(struct cmdrun *c, int64_t id)
+/* The scheduler: deadlines (timeouts; the SIGKILL of a dying group). */
+static void on_timer(void *arg)
 {
-	struct run *r;
+	struct cmdrun *c = arg;
+	uint64_t now = mono_ns();
+	struct run *r, *next;
 
 	for (r = c->runs; r; r = r->next)
-		if (r->id == id)
-			return r;
-	for (r = c->dying; r; r = r->next)
-		if (r->id == id)
-			return r;
-	return NULL;
+		if (!r->killed && r->deadline_ns <= now)
+			kill_run(r);
+	for (r = c->dying; r; r = next) {
+		next = r->next;
+		if (!r->killed && r->deadline_ns <= now)
+			finish_dying(c, r);
+	}
+	arm_timer(c);
+}
+
+/* The scheduler: the command wrote (or closed its stdout). */
+static void on_out(void *arg, int fd, uint32_t events)
+{
+	struct run *r = arg;
+
+	drain(r);	/* none when dying: its pipe is closed */
+	if (events & (EPOLLHUP | EPOLLERR))
+		close_fd(r->c, &r->outfd);
+}
+
+/* The scheduler: the leader ended. */
+static void on_pid(void *arg, int fd, uint32_t events)
+{
+	struct run *r = arg;
+	struct cmdrun *c = r->c;
+
+	if (r->dying) {
+		if (r->killed)
+			bury(c, r);
+		else	/* kept unreaped until the group's SIGKILL */
+			r->exited = true, close_fd(c, &r->pidfd);
+		return;
+	}
+	finish(c, r);
+	c->finished++;
 }
 
 int cmdrun_dispatch(struct cmdrun *c)
 {
-	struct epoll_event evs[32];
-	int i, k, n = 0;
+	unsigned int before = c->finished, i = 0;
+	int err;
 
-	do {
-		k = epoll_wait(c->ep, evs, 32, 0);
-		if (k < 0)
-			return errno == EINTR ? n : -errno;
-		for (i = 0; i < k; i++) {
-			uint64_t t = evs[i].data.u64;
-			struct run *r, *next;
-
-			if (t == W_TIMER) {
-				uint64_t ticks, now = mono_ns();
-
-				if (read(c->tfd, &ticks, sizeof(ticks)) < 0 &&
-				    errno != EAGAIN)
-					return -errno;
-				for (r = c->runs; r; r = r->next)
-					if (!r->killed && r->deadline_ns <= now)
-						kill_run(r);
-				for (r = c->dying; r; r = next) {
-					next = r->next;
-					if (!r->killed && r->deadline_ns <= now)
-						finish_dying(c, r);
-				}
-				arm_timer(c);
-				continue;
-			}
-			r = find(c, (int64_t)(t >> 2));
-			if (!r)
-				continue;	/* finished earlier in this batch */
-			if ((t & 3) == W_OUT) {
-				drain(r);	/* none when dying: its pipe is closed */
-				if (evs[i].events & (EPOLLHUP | EPOLLERR))
-					close_fd(c, &r->outfd);
-				continue;
-			}
-			if (r->dying) {	/* the leader ended */
-				if (r->killed)
-					bury(c, r);
-				else	/* kept unreaped until the group's SIGKILL */
-					r->exited = true, close_fd(c, &r->pidfd);
-				continue;
-			}
-			finish(c, r);
-			n++;
-		}
-	} while (k == 32);
-	return n;
+	/* what is ready now, also beyond one batch */
+	while ((err = sched_dispatch(c->s, 0)) > 0 && ++i < 16)
+		;
+	if (err < 0)
+		return err;
+	return c->finished - before;
 }

@@ -6,9 +6,10 @@
  * SIGKILL at it), stdin from a given text (or /dev/null), stdout captured
  * up to CMD_MAX_OUT bytes, stderr inherited (the daemon's log). A
  * cancelled one is stopped in the background: SIGTERM to its group,
- * SIGKILL CHILD_GRACE_MS later, then reaped. Like httpc, the runner owns
- * an epoll set (pidfds, stdout pipes, a timerfd) exposed as one fd for
- * the loop.
+ * SIGKILL CHILD_GRACE_MS later, then reaped. Like httpc, the runner
+ * registers its pidfds, stdout pipes and one timer on a scheduler
+ * (scheduler.h): the daemon's loop (cmdrun_new_on), or a private one
+ * exposed as one fd (cmdrun_new; cmdrun_dispatch drives it).
  */
 #ifndef SLUICED_CMDRUN_H
 #define SLUICED_CMDRUN_H
@@ -37,7 +38,9 @@ struct cmd_result {
 
 typedef void (*cmd_cb)(const struct cmd_result *r, void *arg);
 
-struct cmdrun *cmdrun_new(void);
+struct sched;
+struct cmdrun *cmdrun_new_on(struct sched *s);
+struct cmdrun *cmdrun_new(void);	/* on a private scheduler */
 /* Stops what still runs (its callbacks see -ECANCELED; SIGTERM, at most
  * CHILD_GRACE_MS, SIGKILL: a bounded wait, for shutdown), then frees. */
 void cmdrun_free(struct cmdrun *c);

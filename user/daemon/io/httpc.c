@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Asynchronous HTTP client: libcurl's multi interface driven by its socket
- * and timer callbacks through a private epoll set (one fd for the daemon's
- * loop) and a timerfd.
+ * and timer callbacks through the scheduler (scheduler.h): the daemon's
+ * one loop, or a private one whose fd an outer loop polls (httpc_new).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,9 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <curl/curl.h>
+#include "clock.h"
 #include "httpc.h"
+#include "scheduler.h"
 
 struct req {
 	struct req *next;
@@ -34,7 +35,10 @@ struct req {
 
 struct httpc {
 	CURLM *m;
-	int ep, tfd;
+	struct sched *s;
+	struct sched *own;	/* httpc_new's private scheduler */
+	struct sched_timer timer;	/* curl's */
+	unsigned int finished;	/* callbacks run (httpc_dispatch's count) */
 	int64_t next_id;
 	unsigned int pending;
 	struct req *reqs;
@@ -57,28 +61,53 @@ static double ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+static int finish_done(struct httpc *c);
+
+/* The scheduler: one of curl's sockets is ready. */
+static void on_ready(void *arg, int fd, uint32_t events)
+{
+	struct httpc *c = arg;
+	int running, flags = 0;
+
+	if (events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(c->m, fd, flags, &running);
+	finish_done(c);
+}
+
+/* The scheduler: curl's timer expired. */
+static void on_expiry(void *arg)
+{
+	struct httpc *c = arg;
+	int running;
+
+	curl_multi_socket_action(c->m, CURL_SOCKET_TIMEOUT, 0, &running);
+	finish_done(c);
+}
+
 /* curl: watch socket s for `what` (or stop watching it). */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
 		     void *socketp)
 {
 	struct httpc *c = userp;
-	struct epoll_event ev = { .data.fd = s };
+	uint32_t ev = 0;
 
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, s, NULL);
+		sched_fd_del(c->s, s);
 		curl_multi_assign(c->m, s, NULL);
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
-		ev.events |= EPOLLIN;
+		ev |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
-		ev.events |= EPOLLOUT;
-	if (socketp) {
-		epoll_ctl(c->ep, EPOLL_CTL_MOD, s, &ev);
-	} else {
-		epoll_ctl(c->ep, EPOLL_CTL_ADD, s, &ev);
+		ev |= EPOLLOUT;
+	sched_fd_set(c->s, s, ev, on_ready, c);
+	if (!socketp)
 		curl_multi_assign(c->m, s, c);
-	}
 	return 0;
 }
 
@@ -86,15 +115,11 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
 static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
 	struct httpc *c = userp;
-	struct itimerspec its = { 0 };
 
-	if (timeout_ms >= 0) {
-		its.it_value.tv_sec = timeout_ms / 1000;
-		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
-		if (!timeout_ms)
-			its.it_value.tv_nsec = 1;	/* 0 would disarm */
-	}
-	timerfd_settime(c->tfd, 0, &its, NULL);
+	if (timeout_ms < 0)
+		sched_timer_stop(c->s, &c->timer);
+	else
+		sched_timer_arm(c->s, &c->timer, mono_ms() + timeout_ms);
 	return 0;
 }
 
@@ -138,23 +163,20 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-struct httpc *httpc_new(void)
+struct httpc *httpc_new_on(struct sched *s)
 {
 	struct httpc *c = calloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLIN };
 
 	pthread_once(&curl_once, curl_init);
 	if (!c || curl_init_rc != CURLE_OK)
 		goto fail;
-	c->ep = c->tfd = -1;
 	c->next_id = 1;
-	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	c->m = curl_multi_init();
-	if (c->ep < 0 || c->tfd < 0 || !c->m)
+	c->s = s;
+	if (!s && !(c->s = c->own = sched_new()))
 		goto fail;
-	ev.data.fd = c->tfd;
-	if (epoll_ctl(c->ep, EPOLL_CTL_ADD, c->tfd, &ev) < 0)
+	sched_timer_init(&c->timer, on_expiry, c);
+	c->m = curl_multi_init();
+	if (!c->m)
 		goto fail;
 	curl_multi_setopt(c->m, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(c->m, CURLMOPT_SOCKETDATA, c);
@@ -165,6 +187,11 @@ fail:
 	httpc_free(c);
 	errno = ENOMEM;
 	return NULL;
+}
+
+struct httpc *httpc_new(void)
+{
+	return httpc_new_on(NULL);
 }
 
 /* Take r out of the client (no more callbacks from curl about it). */
@@ -207,11 +234,10 @@ void httpc_free(struct httpc *c)
 	while (c->reqs)
 		req_cancel(c, c->reqs);
 	if (c->m)
-		curl_multi_cleanup(c->m);
-	if (c->tfd >= 0)
-		close(c->tfd);
-	if (c->ep >= 0)
-		close(c->ep);
+		curl_multi_cleanup(c->m);	/* its sockets leave the scheduler */
+	if (c->s)
+		sched_timer_stop(c->s, &c->timer);
+	sched_free(c->own);
 	for (unsigned int i = 0; i < 3; i++)
 		free(c->tls[i]);
 	free(c);
@@ -232,7 +258,7 @@ int httpc_tls(struct httpc *c, const char *ca, const char *cert, const char *key
 
 int httpc_fd(const struct httpc *c)
 {
-	return c->ep;
+	return sched_fd(c->s);
 }
 
 unsigned int httpc_pending(const struct httpc *c)
@@ -384,39 +410,19 @@ static int finish_done(struct httpc *c)
 		req_destroy(r);
 		n++;
 	}
+	c->finished += n;
 	return n;
 }
 
 int httpc_dispatch(struct httpc *c)
 {
-	struct epoll_event evs[32];
-	int i, k, running, n = 0;
-	uint64_t ticks;
+	unsigned int before = c->finished, i = 0;
+	int err;
 
-	do {
-		k = epoll_wait(c->ep, evs, 32, 0);
-		if (k < 0)
-			return errno == EINTR ? n : -errno;
-		for (i = 0; i < k; i++) {
-			int fd = evs[i].data.fd, flags = 0;
-
-			if (fd == c->tfd) {
-				if (read(c->tfd, &ticks, sizeof(ticks)) < 0 &&
-				    errno != EAGAIN)
-					return -errno;
-				curl_multi_socket_action(c->m, CURL_SOCKET_TIMEOUT,
-							 0, &running);
-				continue;
-			}
-			if (evs[i].events & EPOLLIN)
-				flags |= CURL_CSELECT_IN;
-			if (evs[i].events & EPOLLOUT)
-				flags |= CURL_CSELECT_OUT;
-			if (evs[i].events & (EPOLLERR | EPOLLHUP))
-				flags |= CURL_CSELECT_ERR;
-			curl_multi_socket_action(c->m, fd, flags, &running);
-		}
-		n += finish_done(c);
-	} while (k == 32);
-	return n;
+	/* what is ready now, also beyond one batch */
+	while ((err = sched_dispatch(c->s, 0)) > 0 && ++i < 16)
+		;
+	if (err < 0)
+		return err;
+	return c->finished - before;
 }

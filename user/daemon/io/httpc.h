@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Asynchronous HTTP requests (libcurl's multi interface) for sluiced:
- * Prometheus queries and notification POSTs. Nothing here blocks: the
- * client owns an epoll set holding curl's sockets and a timerfd for curl's
- * timer, and exposes that set as one file descriptor. The daemon's loop
- * adds it (EPOLLIN) to its own epoll and calls httpc_dispatch() when it is
- * readable; completion callbacks run from there, on the loop's thread.
+ * Prometheus queries and notification POSTs. Nothing here blocks: curl's
+ * sockets and timer are registered on a scheduler (scheduler.h). In the
+ * daemon that is the one loop (httpc_new_on(d->sched)): completion
+ * callbacks run from its dispatch, on the loop's thread. httpc_new makes
+ * a private scheduler instead, exposed as one file descriptor: an outer
+ * loop polls it and calls httpc_dispatch() when it is readable.
  * Requests go straight to the URL's host: the environment's http_proxy,
  * HTTPS_PROXY and ALL_PROXY are ignored.
  */
@@ -31,11 +32,15 @@ typedef void (*httpc_cb)(const struct httpc_reply *r, void *arg);
 /* Answers above this size are cut off and reported as an error. */
 #define HTTPC_MAX_BODY	(1u << 20)
 
-struct httpc *httpc_new(void);
+struct sched;
+struct httpc *httpc_new_on(struct sched *s);
+struct httpc *httpc_new(void);	/* on a private scheduler */
 void httpc_free(struct httpc *c);	/* cancels pending requests */
 int httpc_fd(const struct httpc *c);
 /* Drive transfers; run callbacks of finished ones. Returns how many
- * finished, or -errno. Safe to call when nothing is ready. */
+ * finished, or -errno. Safe to call when nothing is ready. Only for a
+ * client on its private scheduler (httpc_new): on a shared one it would
+ * dispatch everything registered there. */
 int httpc_dispatch(struct httpc *c);
 /* Requests in flight. */
 unsigned int httpc_pending(const struct httpc *c);

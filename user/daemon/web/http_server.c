@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluiced's HTTP listener: /metrics and the status page (/, its script
- * and styles, /api/status), libmicrohttpd with its own polling thread. The
- * loop publishes snapshots; a request takes a reference to the current one
+ * and styles, /api/status), libmicrohttpd. In sluiced it runs on the one
+ * loop (metrics_srv_start_on: MHD's epoll fd is a file handler on the
+ * scheduler, MHD_run from there, its timeouts and the request deadline
+ * are scheduler timers); metrics_srv_start gives it its own polling thread
+ * (tests, benches). The loop publishes snapshots; a request takes a reference to the current one
  * under a mutex held for a pointer copy. /metrics renders the snapshot's
  * text on the HTTP thread the first time and keeps it with the snapshot,
  * so further scrapes of it (several Prometheus servers, a retry) only send
@@ -15,7 +18,8 @@
  * them METRICS_CONNECTIONS; a connection idle METRICS_IDLE_S is closed by
  * libmicrohttpd, and one whose request is not answered within
  * METRICS_DEADLINE_MS of its start (or of the previous request's end) is
- * shut down by a watchdog thread here: libmicrohttpd 0.9.75 times out
+ * shut down by a watchdog (a thread, or the loop's timer) here:
+ * libmicrohttpd 0.9.75 times out
  * inactivity only, so a header byte a second would hold a slot for ever.
  */
 #include <ctype.h>
@@ -29,11 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include "clock.h"
 #include "metrics.h"
+#include "scheduler.h"
 
 #define METRICS_CONNECTIONS	64u
 #define METRICS_PER_IP		16u
@@ -67,6 +73,10 @@ struct metrics_srv {
 	pthread_t wd;
 	pthread_cond_t wake;
 	bool wd_on, stopping;
+	/* on the loop (metrics_srv_start_on): no threads */
+	struct sched *sched;
+	int mhd_fd;
+	struct sched_timer timer;	/* MHD's timeouts, the deadlines */
 };
 
 bool metrics_srv_status_wanted(struct metrics_srv *s, uint64_t now_ms)
@@ -459,23 +469,36 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Every half second: shut down the connections past their deadline
- * (libmicrohttpd then sees the end and closes them). */
+/* Shut down the connections past their deadline (libmicrohttpd then
+ * sees the end and closes them); the earliest deadline still ahead (0:
+ * none). Under s->lock. */
+static uint64_t cut_late(struct metrics_srv *s, uint64_t now)
+{
+	uint64_t next = 0;
+	struct conn *k;
+
+	for (k = s->conns; k; k = k->next) {
+		if (k->cut || k->fd < 0)
+			continue;
+		if (now > k->deadline_ms) {
+			shutdown(k->fd, SHUT_RDWR);
+			k->cut = true;
+		} else if (!next || k->deadline_ms + 1 < next) {
+			next = k->deadline_ms + 1;
+		}
+	}
+	return next;
+}
+
+/* Every half second (the threaded listener's watchdog). */
 static void *watchdog(void *arg)
 {
 	struct metrics_srv *s = arg;
 	struct timespec ts;
-	struct conn *k;
-	uint64_t now;
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		now = mono_ms();
-		for (k = s->conns; k; k = k->next)
-			if (!k->cut && k->fd >= 0 && now > k->deadline_ms) {
-				shutdown(k->fd, SHUT_RDWR);
-				k->cut = true;
-			}
+		cut_late(s, mono_ms());
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 500000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -520,14 +543,45 @@ static void wd_stop(struct metrics_srv *s)
 	s->wd_on = false;
 }
 
-struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen)
+/* On the loop: run libmicrohttpd, then arm the timer for its next
+ * timeout or the earliest request deadline. */
+static void mhd_run(struct metrics_srv *s)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+	uint64_t now, at;
+
+	MHD_run(s->d);
+	now = mono_ms();
+	pthread_mutex_lock(&s->lock);
+	at = cut_late(s, now);
+	pthread_mutex_unlock(&s->lock);
+	if (MHD_get_timeout(s->d, &to) == MHD_YES && (!at || now + to < at))
+		at = now + to;
+	if (at)
+		sched_timer_arm(s->sched, &s->timer, at);
+	else
+		sched_timer_stop(s->sched, &s->timer);
+}
+
+static void on_mhd_fd(void *arg, int fd, uint32_t events)
+{
+	mhd_run(arg);
+}
+
+static void on_mhd_timer(void *arg)
+{
+	mhd_run(arg);
+}
+
+static struct metrics_srv *start(struct sched *sched, const char *addr, char *err,
+				 size_t errlen)
 {
 	struct metrics_srv *s = calloc(1, sizeof(*s));
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fam;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned int flags = (sched ? 0 : MHD_USE_INTERNAL_POLLING_THREAD) | MHD_USE_EPOLL;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -552,7 +606,9 @@ struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen
 		s->loopback = s->addr[0] == 127;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	if (wd_start(s)) {
+	s->sched = sched;
+	s->mhd_fd = -1;
+	if (!sched && wd_start(s)) {
 		snprintf(err, errlen, "cannot start the /metrics watchdog: %s", strerror(errno));
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -575,7 +631,33 @@ struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
+	if (sched) {
+		int e;
+
+		info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+		e = info ? sched_fd_set(sched, info->epoll_fd, EPOLLIN, on_mhd_fd, s) : -EINVAL;
+		if (e) {
+			snprintf(err, errlen, "cannot poll the /metrics listener: %s", strerror(-e));
+			MHD_stop_daemon(s->d);
+			pthread_mutex_destroy(&s->lock);
+			free(s);
+			return NULL;
+		}
+		s->mhd_fd = info->epoll_fd;
+		sched_timer_init(&s->timer, on_mhd_timer, s);
+	}
 	return s;
+}
+
+struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen)
+{
+	return start(NULL, addr, err, errlen);
+}
+
+struct metrics_srv *metrics_srv_start_on(struct sched *sched, const char *addr, char *err,
+					 size_t errlen)
+{
+	return start(sched, addr, err, errlen);
 }
 
 unsigned short metrics_srv_port(const struct metrics_srv *s)
@@ -601,6 +683,10 @@ void metrics_srv_stop(struct metrics_srv *s)
 	if (!s)
 		return;
 	wd_stop(s);
+	if (s->sched) {
+		sched_timer_stop(s->sched, &s->timer);
+		sched_fd_del(s->sched, s->mhd_fd);
+	}
 	MHD_stop_daemon(s->d);
 	metrics_srv_publish(s, NULL);
 	pthread_mutex_destroy(&s->lock);

@@ -122,14 +122,20 @@ int metrics_render(const struct metrics_snapshot *m, FILE *f);
 /* Render into a malloc'd buffer (*text, *len); 0 or -ENOMEM. */
 int metrics_render_text(const struct metrics_snapshot *m, char **text, size_t *len);
 
-/* ---- the HTTP endpoint (libmicrohttpd, its own thread) ---------------- */
+/* ---- the HTTP endpoint (libmicrohttpd) ----------------------------------- */
 struct metrics_srv;
+struct sched;
 
 /* Listen on addr ("127.0.0.1:9469", "[::1]:9469"; port 0 = any) and
  * serve /metrics, and the status page: / (with /status.js, /status.css)
  * polling /api/status, the snapshot's status document. Returns NULL with
  * err set. */
 struct metrics_srv *metrics_srv_start(const char *addr, char *err, size_t errlen);
+/* The same on sluiced's loop (scheduler.h): no thread, requests are
+ * answered from the loop's dispatch. metrics_srv_start runs its own
+ * polling thread instead (tests, benches). */
+struct metrics_srv *metrics_srv_start_on(struct sched *sched, const char *addr, char *err,
+					 size_t errlen);
 /* Answer requests whose Host is name too (--metrics-host; up to 8). The
  * listener's address, and localhost on loopback, always are; any other
  * Host gets 421. */
