@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "sluice_abi.h"
+#include "sluice_hash.h"
 
 /* (VIP, port, protocol, family) -> svc_id. */
 struct {
@@ -148,6 +149,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } scratch SEC(".maps");
+
+/* The decision hash's input, per CPU (decide.h, sluice_flow_hash_g): a
+ * global function takes no pointer to the caller's stack on 5.10; not
+ * pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_flow_words);
+} hash_in SEC(".maps");
 
 /* Tags of mid-connection flows seen once (conntrack.h, ct_door); sized by
  * the loader from conn_est's size, a power of two. */
