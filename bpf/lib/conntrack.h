@@ -51,12 +51,19 @@ static __always_inline int key_eq(const struct sluice_conn_key *a,
 }
 
 /*
- * conn_new's slot operations are subprograms (noinline), not inlined: the
- * verifier then walks their bodies once per distinct caller state that
- * matters, not once per parse path (the program is near the 1M processed
- * instructions limit). They take the key and entry by pointer to the
- * caller's stack and return scalars.
+ * conn_new's slot operations are global functions: the verifier checks
+ * each once per program, and its callers see a scalar (as static
+ * subprograms they were walked again for every distinct caller state:
+ * a third of sluice_tc's processed instructions). 5.10 lets a global
+ * function take only scalars, so the key, the entry and the key's hash
+ * travel in the per-CPU pcpu_io (maps.h), written right before the call.
  */
+static __always_inline struct pcpu_io *ct_io(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pcpu_io, &zero);
+}
 
 /*
  * Slots come in sets of two ways (elements 2i and 2i + 1, one 256-byte
@@ -78,40 +85,46 @@ static __always_inline struct sluice_conn_slot *slot_way(__u64 kh, __u32 way)
 	return bpf_map_lookup_elem(&conn_new, &idx);
 }
 
-/* 1: k has a whole entry (copied to out); 0: it has none; -1: no slots
- * (maps not made by this loader). *kh: the key's hash. */
-static __attribute__((noinline)) int ct_new_get(const struct sluice_conn_key *k,
-						 struct sluice_conn *out, __u64 *kh)
+/* io->key: the flow. 1: it has a whole entry (copied to io->conn); 0: it
+ * has none; -1: no slots (maps not made by this loader). io->kh: the key's
+ * hash. */
+__attribute__((noinline)) int sluice_ct_get_g(void)
 {
-	__u64 h = sluice_key_hash(k);
-	struct sluice_conn_slot *s0 = slot_way(h, 0), *s1 = slot_way(h, 1), *s;
+	struct pcpu_io *io = ct_io();
+	struct sluice_conn_slot *s0, *s1, *s;
+	__u64 h;
 
-	*kh = h;
+	if (!io)
+		return -1;
+	h = sluice_key_hash(&io->key);
+	io->kh = h;
+	s0 = slot_way(h, 0);
+	s1 = slot_way(h, 1);
 	if (!s0 || !s1)
 		return -1;
-	if (key_eq(&s0->key, k))
+	if (key_eq(&s0->key, &io->key))
 		s = s0;
-	else if (key_eq(&s1->key, k))
+	else if (key_eq(&s1->key, &io->key))
 		s = s1;
 	else
 		return 0;
-	*out = s->conn;
-	return *(volatile __u64 *)&s->check == sluice_slot_check(h, out);
+	io->conn = s->conn;
+	return *(volatile __u64 *)&s->check == sluice_slot_check(h, &io->conn);
 }
 
-/* Write k's entry e into its set. only_if_held: only into a way that
- * holds k already (an update, not an insert). -1: no slots, or not held. */
-static __attribute__((noinline)) int ct_new_put(const struct sluice_conn_key *k,
-						 const struct sluice_conn *e,
-						 __u64 kh, int only_if_held)
+/* Write io->key's entry io->conn into its set (kh: the key's hash).
+ * only_if_held: only into a way that holds the key already (an update, not
+ * an insert). -1: no slots, or not held. */
+__attribute__((noinline)) int sluice_ct_put_g(__u64 kh, int only_if_held)
 {
+	struct pcpu_io *io = ct_io();
 	struct sluice_conn_slot *s0 = slot_way(kh, 0), *s1 = slot_way(kh, 1), *s;
 
-	if (!s0 || !s1)
+	if (!io || !s0 || !s1)
 		return -1;
-	if (key_eq(&s0->key, k))
+	if (key_eq(&s0->key, &io->key))
 		s = s0;
-	else if (key_eq(&s1->key, k))
+	else if (key_eq(&s1->key, &io->key))
 		s = s1;
 	else if (only_if_held)
 		return -1;
@@ -121,25 +134,67 @@ static __attribute__((noinline)) int ct_new_put(const struct sluice_conn_key *k,
 		s = s1;
 	else
 		s = (*(volatile __u8 *)&s0->pad[0] & 1) ? s1 : s0;
-	s->key = *k;
-	s->conn = *e;
-	*(volatile __u64 *)&s->check = sluice_slot_check(kh, e);
+	s->key = io->key;
+	s->conn = io->conn;
+	*(volatile __u64 *)&s->check = sluice_slot_check(kh, &io->conn);
 	if (!only_if_held)	/* the other way is the older one now */
 		*(volatile __u8 *)&s0->pad[0] = s == s0;
 	return 0;
 }
 
-/* Free k's way if it still holds k (the flow was promoted). */
-static __attribute__((noinline)) int ct_new_del(const struct sluice_conn_key *k,
-						 __u64 kh)
+/* Free io->key's way if it still holds the key (the flow was promoted). */
+__attribute__((noinline)) int sluice_ct_del_g(__u64 kh)
 {
+	struct pcpu_io *io = ct_io();
 	struct sluice_conn_slot *s0 = slot_way(kh, 0), *s1 = slot_way(kh, 1);
 
-	if (s0 && key_eq(&s0->key, k))
+	if (!io)
+		return 0;
+	if (s0 && key_eq(&s0->key, &io->key))
 		s0->key.family = 0;
-	else if (s1 && key_eq(&s1->key, k))
+	else if (s1 && key_eq(&s1->key, &io->key))
 		s1->key.family = 0;
 	return 0;
+}
+
+static __always_inline int ct_new_get(const struct sluice_conn_key *k,
+				      struct sluice_conn *out, __u64 *kh)
+{
+	struct pcpu_io *io = ct_io();
+	int rc;
+
+	if (!io)
+		return -1;
+	io->key = *k;
+	rc = sluice_ct_get_g();
+	*kh = io->kh;
+	if (rc > 0)
+		*out = io->conn;
+	return rc;
+}
+
+static __always_inline int ct_new_put(const struct sluice_conn_key *k,
+				      const struct sluice_conn *e,
+				      __u64 kh, int only_if_held)
+{
+	struct pcpu_io *io = ct_io();
+
+	if (!io)
+		return -1;
+	io->key = *k;
+	io->conn = *e;
+	return sluice_ct_put_g(kh, only_if_held);
+}
+
+static __always_inline int ct_new_del(const struct sluice_conn_key *k,
+				      __u64 kh)
+{
+	struct pcpu_io *io = ct_io();
+
+	if (!io)
+		return 0;
+	io->key = *k;
+	return sluice_ct_del_g(kh);
 }
 
 /* -1: no conn_new slot for the flow (not this loader's maps): the caller

@@ -104,7 +104,7 @@ static __always_inline __u32 table_pick(const struct svc_view *v,
 }
 
 /*
- * The decision hash of the words in hash_in, as a global function: the
+ * The decision hash of the words in pcpu_io, as a global function: the
  * verifier checks it once per program, and its callers see a scalar.
  * Inlined, its 150 instructions were walked again for every distinct
  * state reaching a decision (40% of sluice_xdp's processed instructions,
@@ -115,11 +115,11 @@ static __always_inline __u32 table_pick(const struct svc_view *v,
 __attribute__((noinline)) __u64 sluice_flow_hash_g(__u32 seed)
 {
 	__u32 zero = 0, hb, hs;
-	struct sluice_flow_words *w = bpf_map_lookup_elem(&hash_in, &zero);
+	struct pcpu_io *io = bpf_map_lookup_elem(&pcpu_io, &zero);
 
-	if (!w)
+	if (!io)
 		return 0;
-	sluice_hash_flow(w, seed, &hb, &hs);
+	sluice_hash_flow(&io->w, seed, &hb, &hs);
 	return (__u64)hb << 32 | hs;
 }
 
@@ -139,14 +139,14 @@ static __always_inline int decide(const struct svc_view *v,
 				  int force_variant, struct decision *d)
 {
 	const struct sluice_svc_cfg *cfg = v->cfg;
-	struct sluice_flow_words *w;
+	struct pcpu_io *io;
 	__u32 hb, hs, variant, id, zero = 0;
 	__u64 hv;
 
-	w = bpf_map_lookup_elem(&hash_in, &zero);
-	if (!w)
+	io = bpf_map_lookup_elem(&pcpu_io, &zero);
+	if (!io)
 		return -1;
-	sluice_flow_words(w, &f->src, &f->dst, f->sport, f->dport, f->proto,
+	sluice_flow_words(&io->w, &f->src, &f->dst, f->sport, f->dport, f->proto,
 			  f->family, cfg->affinity == SLUICE_AFF_CLIENT);
 	hv = sluice_flow_hash_g(cfg->seed);
 	hb = hv >> 32;

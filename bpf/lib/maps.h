@@ -150,15 +150,26 @@ struct {
 	__type(value, __u32);
 } scratch SEC(".maps");
 
-/* The decision hash's input, per CPU (decide.h, sluice_flow_hash_g): a
- * global function takes no pointer to the caller's stack on 5.10; not
- * pinned. */
+/*
+ * Per-CPU inputs and outputs of the global functions (decide.h
+ * sluice_flow_hash_g, conntrack.h sluice_ct_*_g): on 5.10 a global
+ * function takes no pointer to its caller's stack, only scalars (and the
+ * context). Each field is written right before the call that reads it, in
+ * the same program run; not pinned.
+ */
+struct pcpu_io {
+	struct sluice_conn_key key;	/* conn_new: the flow */
+	struct sluice_conn conn;	/* conn_new: the entry in or out */
+	__u64 kh;			/* conn_new: the key's hash (out) */
+	struct sluice_flow_words w;	/* the decision hash's words */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sluice_flow_words);
-} hash_in SEC(".maps");
+	__type(value, struct pcpu_io);
+} pcpu_io SEC(".maps");
 
 /* Tags of mid-connection flows seen once (conntrack.h, ct_door); sized by
  * the loader from conn_est's size, a power of two. */
