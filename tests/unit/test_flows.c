@@ -36,6 +36,7 @@ int main(void)
 	__u64 est, unconf, m0;
 	cpu_set_t set;
 	int prog, i, n;
+	char why[512];
 
 	if (geteuid())
 		t_skip("needs root");
@@ -46,9 +47,11 @@ int main(void)
 	snprintf(t_pin_dir, sizeof(t_pin_dir), "/sys/fs/bpf/sluice-test-flows-%d", getpid());
 	o.pin_dir = t_pin_dir;
 	atexit(t_cleanup);
-	s = t_sl = sluice_open(&o, NULL, 0);
-	if (!ASSERT_TRUE(s != NULL, "instance: conn_est 4096, conn_new 16384"))
+	s = t_sl = sluice_open(&o, why, sizeof(why));
+	if (!ASSERT_TRUE(s != NULL, "instance: conn_est 4096, conn_new 16384")) {
+		fprintf(stderr, "cannot open the instance: %s\n", why);
 		return t_done();
+	}
 	prog = sluice_prog_fd(s, SLUICE_PROG_XDP);
 	sp = t_spec("flows", VIP, 80, IPPROTO_TCP, 4, 4);
 	ASSERT_OK(sluice_service_put(s, sp), "service");
