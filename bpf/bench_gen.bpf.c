@@ -15,6 +15,12 @@
  * f / nports. Checksums: user space passes the one's complement sums of the
  * fixed parts (words in memory order, variable fields and checksum fields
  * zero); this program adds the variable words and folds.
+ *
+ * Patterns (TCP; issue 24's traffic): 1 "est": frames 0 .. 2 * flows - 1
+ * open the flows (SYN of flow n / 2, then its ACK), then ACKs as usual;
+ * 2 "synflood": odd frames are ACKs of the flows (flow (n / 2) % flows),
+ * even frames a SYN from a random source in flood_base's /16 and a random
+ * port (a spoofed SYN flood while established flows run).
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -37,6 +43,10 @@ const volatile __u32 ip_sum;		/* partial sums, see above */
 const volatile __u32 l4_sum;
 const volatile __u32 l4_udp;		/* UDP: checksum 0 is sent as 0xffff */
 const volatile __u32 random_flows;	/* pick each frame's flow at random */
+const volatile __u32 pattern;		/* 0, 1 est, 2 synflood (above) */
+const volatile __u32 flags_off;		/* TCP flags byte */
+const volatile __u32 syn_adj;		/* checksum: SYN word - ACK word */
+const volatile __u32 flood_base;	/* host order, pattern 2 */
 
 __u64 frames;	/* one caller thread runs this program: no atomics needed */
 
@@ -68,7 +78,8 @@ int bench_gen(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 *w = data;
 	__u16 *sa, *sp, *l4c, *ipc, c;
-	__u32 f, var, i;
+	__u32 f, var, i, syn = 0, sum, saddr, sport;
+	__u64 n;
 
 #pragma unroll
 	for (i = 0; i < GEN_TMPL_WORDS; i++) {
@@ -79,16 +90,45 @@ int bench_gen(struct xdp_md *ctx)
 		w[i] = tmpl[i];
 	}
 
-	f = random_flows ? bpf_get_prandom_u32() % flows : frames % flows;
-	frames++;
+	n = frames++;
+	f = random_flows ? bpf_get_prandom_u32() % flows : n % flows;
+	saddr = saddr_base + f / nports;
+	sport = sport_base + f % nports;
+	if (pattern == 1 && n < 2ull * flows) {
+		f = n / 2;
+		syn = !(n & 1);
+		saddr = saddr_base + f / nports;
+		sport = sport_base + f % nports;
+	} else if (pattern == 2) {
+		if (n & 1) {
+			f = (n / 2) % flows;
+			saddr = saddr_base + f / nports;
+			sport = sport_base + f % nports;
+		} else {
+			f = bpf_get_prandom_u32();
+			saddr = flood_base + ((f >> 14) & 0xffff);
+			sport = 1024 + (f & 16383);
+			syn = 1;
+		}
+	}
 	sa = field(data, data_end, saddr_off, 4);
 	sp = field(data, data_end, sport_off, 2);
 	l4c = field(data, data_end, l4csum_off, 2);
 	if (!sa || !sp || !l4c)
 		return XDP_ABORTED;
-	var = bpf_htonl(saddr_base + f / nports);
+	var = bpf_htonl(saddr);
 	__builtin_memcpy(sa, &var, 4);
-	*sp = bpf_htons(sport_base + f % nports);
+	*sp = bpf_htons(sport);
+	sum = l4_sum;
+	if (pattern && flags_off) {
+		__u8 *fl = (__u8 *)field(data, data_end, flags_off, 1);
+
+		if (!fl)
+			return XDP_ABORTED;
+		*fl = syn ? 0x02 : 0x10;
+		if (syn)
+			sum += syn_adj;
+	}
 
 	if (ipcsum_off) {
 		ipc = field(data, data_end, ipcsum_off, 2);
@@ -96,7 +136,7 @@ int bench_gen(struct xdp_md *ctx)
 			return XDP_ABORTED;
 		*ipc = csum_fold(ip_sum + sa[0] + sa[1]);
 	}
-	c = csum_fold(l4_sum + sa[0] + sa[1] + *sp);
+	c = csum_fold(sum + sa[0] + sa[1] + *sp);
 	if (l4_udp && !c)
 		c = 0xffff;
 	*l4c = c;

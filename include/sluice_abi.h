@@ -29,6 +29,12 @@
 #define SLUICE_CONN_NEW_DEFAULT	(1u << 18)	/* unconfirmed-flow table */
 #define SLUICE_CONN_MIN		1024		/* smallest table an attach takes */
 #define SLUICE_CONN_MAX		(1u << 28)
+/* conn_door: 32-bit tags of mid-connection flows seen once (bpf/lib/
+ * conntrack.h); slots: conn_est's entries rounded up to a power of two,
+ * times two, within these bounds. conn_new's slots: conn_new's entries
+ * rounded up to a power of two. */
+#define SLUICE_DOOR_MIN		(1u << 12)
+#define SLUICE_DOOR_MAX		(1u << 26)
 
 /*
  * Layout of the pinned maps. The `layout` pin (an array of one struct
@@ -39,7 +45,10 @@
  * value, type, flags or meaning. magic and version never move.
  */
 #define SLUICE_LAYOUT_MAGIC	0x65636c73u	/* "slce" */
-#define SLUICE_LAYOUT_VERSION	2		/* 1: before the layout pin */
+#define SLUICE_LAYOUT_VERSION	3		/* 1: before the layout pin;
+						 * 2: 32-byte conn entries, conn_est
+						 * with per-CPU LRU lists, conn_new
+						 * an LRU hash */
 
 struct sluice_layout {
 	__u32 magic;
@@ -278,10 +287,37 @@ struct sluice_conn {
 	__u32 syn_seq;		/* TCP: the deciding SYN's sequence number */
 	__u32 seen;		/* last packet's tick (SLUICE_SEEN_SHIFT); TCP: once
 				 * confirmed (live-flow counts) */
+	__u64 pad;		/* see below */
 };
-_Static_assert(sizeof(struct sluice_conn) == 32, "conn size");
+/*
+ * 40 bytes, not 32: the kernel's hash element is a 48-byte header, the
+ * 40-byte key and the value, so 40 makes it 128 bytes, two whole cache
+ * lines from a page-aligned array (with 32 it was 120 bytes at any 8-byte
+ * offset: three lines for most lookups of a cold entry). doc/datapath-flows.md
+ */
+_Static_assert(sizeof(struct sluice_conn) == 40, "conn size");
 _Static_assert(__builtin_offsetof(struct sluice_conn, syn_seq) == 24,
 	       "conn syn_seq offset");
+
+/*
+ * conn_new: unconfirmed flows (a SYN, or one UDP packet), a direct-mapped
+ * array of slots, not a hash table: a flow's slot is its key hash
+ * (sluice_key_hash) masked to the array's size (a power of two), and a new
+ * flow overwrites whatever its slot held. No LRU lists, no bucket locks, no
+ * eviction walk: an insert writes two cache lines and a lookup reads them.
+ * Slots are written in place with plain stores, so a reader checks `check`
+ * (sluice_slot_check of the key hash and the entry): a torn or empty slot
+ * fails it and reads as no entry. bpf/lib/conntrack.h, doc/datapath-flows.md
+ */
+struct sluice_conn_slot {
+	struct sluice_conn_key key;
+	struct sluice_conn conn;
+	__u64 check;
+	__u8 pad[40];		/* 128 bytes: two whole cache lines */
+};
+_Static_assert(sizeof(struct sluice_conn_slot) == 128, "conn slot size");
+_Static_assert(__builtin_offsetof(struct sluice_conn_slot, conn) == 40,
+	       "conn slot entry offset");
 
 /*
  * NAT mode reply path: nat_rev is keyed by the backend-side tuple as the

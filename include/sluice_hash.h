@@ -90,4 +90,44 @@ sluice_flow_words(struct sluice_flow_words *k, const union sluice_addr *src,
 	k->w[9] = ((__u32)proto << 8) | family;
 }
 
+/*
+ * The connection tables' own hash of a whole key (not keyed: it only
+ * spreads flows over conn_new's slots and conn_door's tags, it decides
+ * nothing): a multiply-xorshift over the ten key words.
+ */
+#define SLUICE_KH_STEP(h, x)                                  \
+	do {                                                  \
+		(h) = ((h) ^ (x)) * 0xff51afd7ed558ccdull;    \
+		(h) ^= (h) >> 29;                             \
+	} while (0)
+
+static inline __attribute__((always_inline)) __u64
+sluice_key_hash(const struct sluice_conn_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u64 h = 0x9e3779b97f4a7c15ull;
+
+	SLUICE_KH_STEP(h, w[0]); SLUICE_KH_STEP(h, w[1]);
+	SLUICE_KH_STEP(h, w[2]); SLUICE_KH_STEP(h, w[3]);
+	SLUICE_KH_STEP(h, w[4]); SLUICE_KH_STEP(h, w[5]);
+	SLUICE_KH_STEP(h, w[6]); SLUICE_KH_STEP(h, w[7]);
+	SLUICE_KH_STEP(h, w[8]); SLUICE_KH_STEP(h, w[9]);
+	return h;
+}
+
+/* A conn_new slot's check word: its key's hash mixed with the entry. */
+static inline __attribute__((always_inline)) __u64
+sluice_slot_check(__u64 kh, const struct sluice_conn *c)
+{
+	const __u64 *w = (const __u64 *)c;
+	__u64 h = kh;
+
+	SLUICE_KH_STEP(h, w[0]); SLUICE_KH_STEP(h, w[1]);
+	SLUICE_KH_STEP(h, w[2]); SLUICE_KH_STEP(h, w[3]);
+	SLUICE_KH_STEP(h, w[4]);
+	return h | 1;	/* never 0: a zeroed slot never checks */
+}
+_Static_assert(sizeof(struct sluice_conn_key) == 40 && sizeof(struct sluice_conn) == 40,
+	       "sluice_key_hash and sluice_slot_check read 10 and 5 words");
+
 #endif /* SLUICE_HASH_H */

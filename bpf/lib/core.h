@@ -41,16 +41,15 @@ static __always_inline void count_flow(const struct pkt *pk,
 	st = flow_stats_get(e->svc_id, e->variant, e->ring);
 	if (!st)
 		return;
+	/* without branches: the flags are constants on most verifier paths,
+	 * and a branch on each would keep those paths apart (the program is
+	 * near the verifier's 1M-instruction limit) */
 	st->packets += 1;
 	st->bytes += pk->len;
-	if (is_new)
-		st->new_flows += 1;
-	if (syn_retrans)
-		st->syn_retrans += 1;
-	if (pk->tcp_flags & TCPF_RST)
-		st->client_rst += 1;
-	if (hs_to)
-		st->hs_timeout += 1;
+	st->new_flows += is_new != 0;
+	st->syn_retrans += syn_retrans != 0;
+	st->client_rst += (pk->tcp_flags & TCPF_RST) != 0;
+	st->hs_timeout += hs_to != 0;
 }
 
 /* Re-decide a live flow that revert --reset moves to last-known-good. */
@@ -228,7 +227,8 @@ static __always_inline int sluice_process(const struct hook *hk,
 	if (frame_len)
 		pk.len = frame_len;
 
-	ct_lookup(&pk, &h);
+	if (ct_lookup(&pk, &h) < 0)
+		return 0;
 	if (h.found) {
 		__u32 sid = h.e.svc_id, zero = 0, was_est = !h.in_new;
 		struct sluice_svc_cfg *cfg;
@@ -252,7 +252,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 				 * verifier's budget is tight) */
 				retrans_bad = !(h.e.flags & SLUICE_CONN_RETRANS_COUNTED);
 				h.e.flags |= SLUICE_CONN_RETRANS_COUNTED;
-				bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+				ct_slot_update(&pk, &h.e);	/* only if its slot holds it */
 			}
 		} else if (pk.flow.proto == IPPROTO_UDP) {
 			/* any timeout is at least one tick: a flow seen in
@@ -272,7 +272,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 			if (!now)
 				now = seen_tick();
 			ct_confirm(&pk, &h, now);
-			if (now && was_est && !pk.icmp_err)
+			if (now && was_est && !pk.icmp_err && h.live)
 				udp_touch(h.live, now);
 			kw = kill_word(sid);
 			if (kw & SLUICE_KILL_RESET)
@@ -336,12 +336,42 @@ static __always_inline int sluice_process(const struct hook *hk,
 				nat_rev_drop(&pk, old_be);
 			h.in_new = 1;
 			is_new = 1;
-		} else if (!pk.icmp_err) {
-			ct_insert(&pk, &h.e);
+		} else if (pk.icmp_err) {
+			/* an ICMP error follows its flow's decision and
+			 * makes no entry */
+		} else if (pk.flow.proto == IPPROTO_TCP &&
+			   !(pk.tcp_flags & TCPF_SYN)) {
+			/* mid-connection, unknown here (ct_door) */
+			is_new = ct_door(&pk, &h);
+			if (!is_new)
+				ct_admit(&pk, &h.e);
+		} else {
+			ct_insert(&pk, &h, &h.e);
 			is_new = 1;
 		}
 	}
 
+	/*
+	 * For the verifier, not the packet: on most paths to here these flags
+	 * are constants, and the branches on them below would keep those paths
+	 * apart all through the forwarding code (the program was near the
+	 * 1M processed-instructions limit). Passed through a per-CPU word,
+	 * they are values the verifier does not know, and paths merge
+	 * (sluice_tc: 753K instead of 957K on 6.18). A few ns per packet.
+	 */
+	{
+		__u32 k0 = 0, fl = is_new | syn_retrans << 1 | h.in_new << 2 | h.moved << 3;
+		__u32 *sc = bpf_map_lookup_elem(&scratch, &k0);
+
+		if (sc) {
+			*sc = fl;
+			fl = *(volatile __u32 *)sc;
+		}
+		is_new = fl & 1;
+		syn_retrans = (fl >> 1) & 1;
+		h.in_new = (fl >> 2) & 1;
+		h.moved = (fl >> 3) & 1;
+	}
 	be_id = h.e.backend_id;
 	be = bpf_map_lookup_elem(&backends, &be_id);
 	if (!be || !be->family) {
@@ -366,7 +396,7 @@ static __always_inline int sluice_process(const struct hook *hk,
 		    bpf_ktime_get_ns() - h.e.created_ns >= SLUICE_HS_TIMEOUT_NS) {
 			hs_to = 1;
 			h.e.flags |= SLUICE_CONN_HS_COUNTED;
-			bpf_map_update_elem(&conn_new, &pk.flow, &h.e, BPF_EXIST);
+			ct_slot_update(&pk, &h.e);
 		}
 		rev = is_new || h.moved ? 1 : (syn_retrans ? 2 : 0);
 		rc = fwd_nat(hk, &pk, &h, rev, be_id, be, out);

@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "sluice_abi.h"
+#include "sluice_hash.h"
 
 /* (VIP, port, protocol, family) -> svc_id. */
 struct {
@@ -105,31 +106,80 @@ struct {
 } ring_meta SEC(".maps");
 
 /*
- * Connection tables. Shared hash tables (any CPU finds any flow, so a flow
- * that RSS or a generic-XDP path moves to another CPU keeps its backend) with
- * per-CPU LRU lists (BPF_F_NO_COMMON_LRU): eviction takes no global lock,
- * which a common LRU would on every insert at line rate. Unconfirmed flows
- * (one packet, or only SYNs) live in conn_new; a flow moves to conn_est on
- * its first confirming packet, so a SYN flood churns conn_new only and never
- * evicts established flows. Sizes are set by the loader.
+ * Connection tables. Shared hash tables: any CPU finds any flow, so a flow
+ * that RSS or a generic-XDP path moves to another CPU keeps its backend.
+ * Unconfirmed flows (one packet, or only SYNs) live in conn_new; a flow
+ * moves to conn_est on its first confirming packet, so a SYN flood churns
+ * conn_new only and never evicts established flows. Sizes are set by the
+ * loader.
+ *
+ * conn_est is an LRU hash with the common LRU: the per-CPU LRU
+ * (BPF_F_NO_COMMON_LRU) splits a table's capacity evenly between the CPUs
+ * for good (one CPU could hold only max_entries / CPUs flows), and the
+ * common one takes its global lock only to refill a CPU's free list, 128
+ * nodes at a time; conn_est is written once per flow. conn_new is no hash
+ * table at all but an array of slots (below): the LRU's eviction walk was
+ * the largest cost of a new flow (doc/datapath-flows.md).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, SLUICE_CONN_DEFAULT);
 	__type(key, struct sluice_conn_key);
 	__type(value, struct sluice_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_est SEC(".maps");
 
+/* Unconfirmed flows: slots of struct sluice_conn_slot (sluice_abi.h,
+ * conntrack.h); mmapable, so slots start on a page and sit on whole cache
+ * lines, and the library sweeps them in memory. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, SLUICE_CONN_NEW_DEFAULT);
-	__type(key, struct sluice_conn_key);
-	__type(value, struct sluice_conn);
+	__type(key, __u32);
+	__type(value, struct sluice_conn_slot);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } conn_new SEC(".maps");
+
+/* One per-CPU word that hides per-packet flags from the verifier (core.h,
+ * before forwarding); not pinned: each loaded object has its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} scratch SEC(".maps");
+
+/*
+ * Per-CPU inputs and outputs of the global functions (decide.h
+ * sluice_flow_hash_g, conntrack.h sluice_ct_*_g): on 5.10 a global
+ * function takes no pointer to its caller's stack, only scalars (and the
+ * context). Each field is written right before the call that reads it, in
+ * the same program run; not pinned.
+ */
+struct pcpu_io {
+	struct sluice_conn_key key;	/* conn_new: the flow */
+	struct sluice_conn conn;	/* conn_new: the entry in or out */
+	__u64 kh;			/* conn_new: the key's hash (out) */
+	struct sluice_flow_words w;	/* the decision hash's words */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcpu_io);
+} pcpu_io SEC(".maps");
+
+/* Tags of mid-connection flows seen once (conntrack.h, ct_door); sized by
+ * the loader from conn_est's size, a power of two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_DOOR_MIN);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conn_door SEC(".maps");
 
 /*
  * NAT mode: the reply path's table, keyed by the backend-side tuple (see

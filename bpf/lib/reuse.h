@@ -21,9 +21,11 @@
  *
  * Races: two CPUs can see the same tuple at once (RSS spreads a client's
  * retransmissions, generic XDP moves flows). Each re-decision writes a whole
- * new entry with one LRU hash update, which links a fresh element in place
- * of the old under the bucket lock: a reader sees the old entry or the new
- * one, never a mix, and of two writers the later one wins whole. Both
+ * new entry: into conn_est with one LRU hash update, which links a fresh
+ * element in place of the old under the bucket lock, into conn_new by
+ * rewriting the flow's slot, whose check word makes a half-written slot
+ * read as no entry (conntrack.h). A reader sees the old entry, the new one
+ * or none, never a mix, and of two writers the later one wins whole. Both
  * decided from the same tuple, hash and configuration, so they wrote the
  * same backend; if the configuration changed between the two, the loser's
  * packet is the first packet of a connection that the winner's entry then

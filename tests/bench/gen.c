@@ -52,7 +52,7 @@ struct opts {
 	int have_smac, have_dmac;
 	const char *src_ip, *dst_ip;
 	unsigned int sport, dport, proto, flows, size, batch;
-	int ipv6, json, verbose, cpu, syn, random;
+	int ipv6, json, verbose, cpu, syn, random, pattern, dump;
 	double duration;
 	unsigned long long count;
 };
@@ -86,6 +86,13 @@ static void usage(FILE *f)
 "                       grows\n"
 "  -r, --random         each frame a random one of the flows (a spoofed\n"
 "                       flood: with many flows, tuples seldom repeat)\n"
+"      --dump N         print the first N frames in hex instead of sending\n"
+"                       (BPF_PROG_TEST_RUN without live frames)\n"
+"      --pattern P      TCP only. est: open each flow first (SYN, then\n"
+"                       ACK; 2 x flows frames), then ACKs; synflood: every\n"
+"                       other frame a SYN from a random source in the /16\n"
+"                       at the source's first octet .250 (a spoofed flood),\n"
+"                       the rest ACKs of the flows\n"
 "  -d, --duration SECS  stop after SECS (default 5)\n"
 "  -n, --count N        stop after N frames (whichever comes first)\n"
 "  -s, --size BYTES     frame size without FCS (default 64)\n"
@@ -239,6 +246,17 @@ static int build_template(const struct opts *o, unsigned char *frame,
 	ro->sport_base = o->sport;
 	ro->flows = o->flows;
 	ro->random_flows = o->random;
+	ro->pattern = o->pattern;
+	if (o->pattern) {	/* SYN frames: the flags word's change */
+		unsigned char a[2] = { 5 << 4, 0x10 }, b[2] = { 5 << 4, 0x02 };
+		unsigned short wa, wb;
+
+		memcpy(&wa, a, 2);
+		memcpy(&wb, b, 2);
+		ro->flags_off = l4 + 13;
+		ro->syn_adj = wb + (0xffff - wa);
+		ro->flood_base = (ntohl(saddr_var) & 0xff000000u) | 0x00fa0000u;
+	}
 	ro->nports = o->flows < 16384 ? o->flows : 16384;
 	if (o->sport + ro->nports > 65536) {
 		fprintf(stderr, "Error: --sport %u + %u ports exceeds 65535\n",
@@ -298,6 +316,8 @@ int main(int argc, char **argv)
 		{ "dport", required_argument, NULL, 'p' },
 		{ "proto", required_argument, NULL, 'T' },
 		{ "syn", no_argument, NULL, 'Y' },
+		{ "pattern", required_argument, NULL, 'Q' },
+		{ "dump", required_argument, NULL, 'U' },
 		{ "random", no_argument, NULL, 'r' },
 		{ "ipv6", no_argument, NULL, '6' },
 		{ "flows", required_argument, NULL, 'f' },
@@ -343,6 +363,16 @@ int main(int argc, char **argv)
 		case 'p': o.dport = strtoul(optarg, NULL, 0); break;
 		case 'T': proto = optarg; break;
 		case 'Y': o.syn = 1; break;
+		case 'U': o.dump = atoi(optarg); break;
+		case 'Q':
+			o.pattern = !strcmp(optarg, "est") ? 1 :
+				    !strcmp(optarg, "synflood") ? 2 : -1;
+			if (o.pattern < 0) {
+				fprintf(stderr, "Error: --pattern must be est or synflood, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'r': o.random = 1; break;
 		case '6': o.ipv6 = 1; break;
 		case 'f': o.flows = strtoul(optarg, NULL, 0); break;
@@ -369,6 +399,10 @@ int main(int argc, char **argv)
 		o.proto = IPPROTO_UDP;
 	else {
 		fprintf(stderr, "Error: --proto must be tcp or udp\n");
+		return 2;
+	}
+	if (o.pattern && (o.proto != IPPROTO_TCP || o.ipv6 || o.syn || o.random)) {
+		fprintf(stderr, "Error: --pattern is for IPv4/TCP, without --syn or --random\n");
 		return 2;
 	}
 	if (!o.src_ip)
@@ -421,6 +455,22 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	while (o.dump > 0) {	/* one frame per run, as the live run makes them */
+		unsigned char out[FRAME_MAX];
+		LIBBPF_OPTS(bpf_test_run_opts, d, .data_in = frame,
+			    .data_size_in = o.size, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+		unsigned int i;
+
+		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bench_gen), &d);
+		if (err)
+			goto cleanup;
+		for (i = 0; i < d.data_size_out; i++)
+			printf("%02x", out[i]);
+		printf("\n");
+		if (!--o.dump)
+			goto cleanup;
+	}
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: interrupt the call */
 	sigaction(SIGALRM, &sa, NULL);
 	it.it_value.tv_sec = (time_t)o.duration;

@@ -43,21 +43,6 @@ static __u64 mono_us(void)
 
 #define NPROBE 20000
 
-static void clear_unconfirmed(const char *pin)
-{
-	struct sluice_conn_key k;
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/conn_new", pin);
-	fd = bpf_obj_get(path);
-	while (fd >= 0 && bpf_map_get_next_key(fd, NULL, &k) == 0)
-		if (bpf_map_delete_elem(fd, &k) < 0)
-			break;
-	if (fd >= 0)
-		close(fd);
-}
-
 static void place(int prog, int *be)
 {
 	int i;
@@ -71,7 +56,7 @@ static void place(int prog, int *be)
 		f = flow4(src, "192.0.2.60", 1024 + i % 60000, 443, IPPROTO_TCP, F_SYN);
 		be[i] = t_send(prog, &f, NULL);
 	}
-	clear_unconfirmed(t_pin_dir);
+	t_clear_unconfirmed(t_pin_dir);
 }
 
 static void bench_flows(void)

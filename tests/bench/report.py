@@ -280,12 +280,39 @@ def print_scale(sc):
                   fmt3(w["svc_cfg_swap_ms"])))
 
 
+def print_flowcost(fc):
+    """build/bench/flowcost: ns per packet net of the empty program."""
+    if not fc:
+        return
+
+    def f3(v):	# flowcost gives [min, median, max]
+        return fmt3(dict(zip(("min", "median", "max"), v)) if v else None, "%.0f")
+    print()
+    print("connection-table cost per packet (flowcost, BPF_PROG_TEST_RUN, ns net of an"
+          " empty program; min/median/max of %s rounds)" % fc.get("rounds"))
+    print("  %-10s %s" % ("floor", f3(fc.get("floor_net"))))
+    for name, what in (("hit256", "hit, 256 flows"), ("hit10k", "hit, 10,000 flows"),
+                       ("est1m", "1M established flows, data"),
+                       ("ecmp1m", "1M unknown flows: 1st packet | 2nd-3rd"),
+                       ("new", "new flow (SYN)"),
+                       ("synflood", "SYN flood + 100K flows | flows after"),
+                       ("ackflood", "ACK flood + 100K flows | flows after")):
+        c = fc.get(name)
+        if not c:
+            continue
+        line = "  %-10s %s" % (name, f3(c.get("net0")))
+        if name in ("ecmp1m", "synflood", "ackflood"):
+            line += " | %s" % f3(c.get("net1"))
+        print(line + "   " + what)
+
+
 def main():
     runs_path, cost_path, out_path = sys.argv[1:4]
     meta = dict(a.split("=", 1) for a in sys.argv[4:])
     costruns_path = meta.pop("costruns", None)
     modecost_path = meta.pop("modecost", None)
     scale_path = meta.pop("scale", None)
+    flowcost = load_json(meta.pop("flowcost", None))
     runs = [json.loads(l) for l in open(runs_path) if l.strip()]
     cost = json.load(open(cost_path))
 
@@ -346,6 +373,7 @@ def main():
                "cost_summary": cost_summary, "scale": scale,
                "modes_vs_dsr": vs_dsr,
                "modecost": {"summary": modecost, "runs": modecost_runs},
+               "flowcost": flowcost,
                "runs": runs, "cost_runs": cost_runs},
               open(out_path, "w"), indent=1)
 
@@ -383,6 +411,7 @@ def main():
             print("  %-16s IPv%s %7d  / %-10s %s" % (v["case"], v["family"], v["flows"],
                                                   v["vs"], fmt3(v["ratio"], "%.2f")))
     print_modecost(modecost)
+    print_flowcost(flowcost)
     print_cost(cost_summary)
     print_scale(scale)
     print()

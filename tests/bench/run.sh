@@ -16,6 +16,15 @@
 #   BENCH_DURATION  2          seconds per measurement
 #   BENCH_ROUNDS    5
 #   BENCH_SIZE      64         frame bytes
+#   BENCH_PATTERN   (none)     traffic users have (issue 24; IPv4/TCP only):
+#                              est      every flow opened (SYN, ACK) before
+#                                       the measurement, then data
+#                              ecmp     no warm-up: every flow is
+#                                       mid-connection and unknown (an ECMP
+#                                       next hop just failed elsewhere)
+#                              synflood flows opened, then half the frames
+#                                       a spoofed SYN flood among their data
+#                              (none: the warm-up sends the flows' ACKs)
 #   BENCH_CPU       1          CPU for the generator; veth runs the lb and
 #                              sink in softirq on that same CPU, so a figure
 #                              is the cost of gen + lb + sink on one CPU
@@ -29,6 +38,10 @@
 #                              (BPF_PROG_TEST_RUN, one fresh packet per run),
 #                              BENCH_COST_ROUNDS times
 #   BENCH_MODECOST_RUNS 20000  runs per figure (median)
+#   BENCH_FLOWCOST  (BENCH_COST) connection-table cost per traffic pattern
+#                              (1M established, ECMP burst, new flows,
+#                              floods): build/bench/flowcost,
+#                              BENCH_COST_ROUNDS rounds
 #   BENCH_COST_WINDOW 1        seconds per statistics window
 #   BENCH_SCALE     1          1,000 services / 10,000 backends: configure
 #                              time, memory, weight changes, revert, table
@@ -46,6 +59,12 @@ cd "$(dirname "$0")/../.."
 : "${BENCH_DURATION:=2}"
 : "${BENCH_ROUNDS:=5}"
 : "${BENCH_SIZE:=64}"
+: "${BENCH_PATTERN:=}"
+case "$BENCH_PATTERN" in
+""|est|ecmp|synflood) ;;
+*) echo "bench: BENCH_PATTERN must be est, ecmp or synflood" >&2; exit 2 ;;
+esac
+[ -n "$BENCH_PATTERN" ] && BENCH_FAMILIES=4
 : "${BENCH_CPU:=1}"
 : "${BENCH_COST:=1}"
 : "${BENCH_MODECOST:=$BENCH_COST}"
@@ -92,18 +111,26 @@ delivered() {	# case: packets delivered so far, "total s1 s2"
 
 # bench_one CASE FAMILY FLOWS ROUND: one measurement, one JSON line.
 bench_one() {
-	local c=$1 fam=$2 flows=$3 round=$4 rc=0 ff= out a b
+	local c=$1 fam=$2 flows=$3 round=$4 rc=0 ff= out a b pat=
 	topo_up "$TAG" 2 || die "topology setup failed"
 	FAMILY=$fam
 	CUR_CASE=$c
 	"case_$c" 2>"$WORK/case.err" || rc=$?
 	[ "$fam" = 6 ] && ff=-6
 	if [ $rc = 0 ]; then
-		# warm-up: neighbours, conntrack entries for the flows, caches
-		topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" -d 0.3 >/dev/null
+		case "$BENCH_PATTERN" in
+		"")	# warm-up: neighbours, conntrack entries for the flows, caches
+			topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" -d 0.3 >/dev/null ;;
+		est|synflood)	# every flow opened: SYN, then ACK
+			topo_gen -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" --pattern est \
+				-n $((2 * flows)) -d 60 >/dev/null ;;
+		ecmp)	;;	# nothing: the flows arrive mid-connection
+		esac
+		[ "$BENCH_PATTERN" = synflood ] && pat="--pattern synflood"
 		sleep 0.3
 		read -r -a a < <(delivered "$c")
-		out=$(topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" \
+		# shellcheck disable=SC2086
+		out=$(topo_gen $ff -f "$flows" -s "$BENCH_SIZE" -c "$BENCH_CPU" $pat \
 			-d "$BENCH_DURATION" -j) || rc=1
 		sleep 0.2
 		read -r -a b < <(delivered "$c")
@@ -112,7 +139,7 @@ bench_one() {
 	CUR_CASE=
 	topo_down "$TAG"
 	if [ $rc = 0 ]; then
-		echo "{\"case\":\"$c\",\"family\":$fam,\"flows\":$flows,\"round\":$round,\"gen\":$out,\"delivered\":$((b[0] - a[0])),\"sink1\":$((b[1] - a[1])),\"sink2\":$((b[2] - a[2]))}" >>"$RECORDS"
+		echo "{\"case\":\"$c\",\"family\":$fam,\"flows\":$flows,\"round\":$round,\"pattern\":\"$BENCH_PATTERN\",\"gen\":$out,\"delivered\":$((b[0] - a[0])),\"sink1\":$((b[1] - a[1])),\"sink2\":$((b[2] - a[2]))}" >>"$RECORDS"
 		awk -v n=$((b[0] - a[0])) -v o="$out" 'BEGIN {
 			match(o, /"seconds":[0-9.]+/); s = substr(o, RSTART + 10, RLENGTH - 10)
 			printf "%.3f Mpps\n", n / s / 1e6 }'
@@ -126,7 +153,7 @@ bench_one() {
 }
 
 start=$(date +%s)
-echo "sluice bench: cases [$BENCH_CASES], IPv[$BENCH_FAMILIES], flows [$BENCH_FLOWS], ${BENCH_ROUNDS}x${BENCH_DURATION}s, ${BENCH_SIZE}-byte frames, CPU $BENCH_CPU"
+echo "sluice bench: cases [$BENCH_CASES], IPv[$BENCH_FAMILIES], flows [$BENCH_FLOWS], ${BENCH_ROUNDS}x${BENCH_DURATION}s, ${BENCH_SIZE}-byte frames, CPU $BENCH_CPU${BENCH_PATTERN:+, pattern $BENCH_PATTERN}"
 for round in $(seq 1 "$BENCH_ROUNDS"); do
 	for flows in $BENCH_FLOWS; do
 		for fam in $BENCH_FAMILIES; do
@@ -177,6 +204,15 @@ if [ "$BENCH_MODECOST" = 1 ]; then
 		echo "bench: build/bench/modecost missing: no per-mode cost" >&2
 	fi
 fi
+FLOWCOST=$WORK/flowcost.json
+echo '{}' >"$FLOWCOST"
+if [ "${BENCH_FLOWCOST:-$BENCH_COST}" = 1 ] && [ -x build/bench/flowcost ]; then
+	echo "connection-table cost per pattern (flowcost, ${BENCH_COST_ROUNDS:-3} rounds)"
+	build/bench/flowcost --rounds "${BENCH_COST_ROUNDS:-3}" --cpu "$BENCH_CPU" \
+		>"$FLOWCOST.tmp" 2>"$WORK/flowcost.err" &&
+		tail -n 1 "$FLOWCOST.tmp" >"$FLOWCOST" ||
+		echo "bench: flowcost failed: $(tail -n 1 "$WORK/flowcost.err")" >&2
+fi
 if [ "$BENCH_SCALE" = 1 ]; then
 	scale_section || { echo "bench: scale section failed" >&2; echo '{}' >"$SCALE"; }
 fi
@@ -185,13 +221,13 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 ipt=$(iptables -V 2>/dev/null)
 mkdir -p "$(dirname "$BENCH_OUT")"
 python3 tests/bench/report.py "$RECORDS" "$COST" "$BENCH_OUT" \
-	costruns="$COSTRUNS" scale="$SCALE" modecost="$MODECOST" \
+	costruns="$COSTRUNS" scale="$SCALE" modecost="$MODECOST" flowcost="$FLOWCOST" \
 	kernel="$(uname -r)" cpu="$cpu" nproc="$(nproc)" \
 	commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
 	dirty="$(git status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \
 	date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" duration="$BENCH_DURATION" \
 	rounds="$BENCH_ROUNDS" size="$BENCH_SIZE" gen_cpu="$BENCH_CPU" \
-	canary_pct="$BENCH_CANARY_PCT" iptables="$ipt" nft="$(nft -v 2>/dev/null)" \
+	canary_pct="$BENCH_CANARY_PCT" pattern="${BENCH_PATTERN:-ack}" iptables="$ipt" nft="$(nft -v 2>/dev/null)" \
 	elapsed_s=$(($(date +%s) - start)) || die "report failed"
 if [ "$BENCH_PLOT" = 1 ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 	/usr/bin/python3 tests/bench/plot.py "$BENCH_OUT" "$(dirname "$BENCH_OUT")/rates.png" ||

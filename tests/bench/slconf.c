@@ -36,6 +36,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "sluice.h"
+#include "sluice_hash.h"
 
 struct target {
 	const char *a4, *a6, *mac, *dev;
@@ -931,6 +932,30 @@ static int count_table(const char *name, const struct sluice_prefix *p,
 	if (fd < 0)
 		return -errno;
 	*all = *from = 0;
+	if (!strcmp(name, "conn_new")) {	/* slots: sluice_abi.h */
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info), i;
+		struct sluice_conn_slot *sl;
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.value_size != sizeof(*sl) ||
+		    (sl = mmap(NULL, (size_t)info.max_entries * sizeof(*sl), PROT_READ,
+			       MAP_SHARED, fd, 0)) == MAP_FAILED) {
+			close(fd);
+			return -EINVAL;
+		}
+		for (i = 0; i < info.max_entries; i++) {
+			if (!sl[i].key.family ||
+			    sl[i].check != sluice_slot_check(sluice_key_hash(&sl[i].key),
+							      &sl[i].conn))
+				continue;
+			++*all;
+			*from += in_prefix(&sl[i].key.src, sl[i].key.family, p);
+		}
+		munmap(sl, (size_t)info.max_entries * sizeof(*sl));
+		close(fd);
+		return 0;
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		k = next;
 		prev = &k;

@@ -14,13 +14,14 @@
 #   hit        sluice XDP, 256 flows repeating (TCP ACKs / UDP): after the
 #              warm-up every packet hits conn_est
 #   new        sluice XDP, 2^24 flows cycling: every packet misses both
-#              tables (conn_new holds 256K), so it pays the decision and an
-#              insert into conn_new that evicts an LRU entry
+#              tables (conn_new holds 256K), so it pays the decision and
+#              the write of a conn_new slot; as ACKs, these flows are
+#              mid-connection: each leaves a conn_door tag
 #   hit_1m_other  hit, 256 flows, conn_est holding 1M other entries
 #   hit_1m_flows  hit, 1M flows cycling, all pre-filled: every packet hits
 #              a different, cache-cold entry
 #   new_small  new, with conn_est 64K / conn_new 4K entries (tables stay in
-#              cache: the decision and LRU insert without memory misses)
+#              cache: the decision and insert without memory misses)
 # plus BPF_PROG_TEST_RUN of the hit path (one packet repeated; DSR only
 # rewrites MACs, so the repeats see the same packet), stats off and on.
 # The event counters before/after each sluice window show hit/miss shares.

@@ -4,8 +4,35 @@
 #ifndef SLUICE_TEST_FIXTURE_H
 #define SLUICE_TEST_FIXTURE_H
 
+#include <sys/mman.h>
 #include "test.h"
 #include "pkt.h"
+
+/* Forget every unconfirmed entry of the instance at pin: conn_new is an
+ * array of slots (sluice_abi.h), and a zeroed slot holds nothing. */
+static inline void t_clear_unconfirmed(const char *pin)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[512];
+	void *mem;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/conn_new", pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+		size_t sz = (size_t)info.max_entries * info.value_size;
+
+		mem = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (mem != MAP_FAILED) {
+			memset(mem, 0, sz);
+			munmap(mem, sz);
+		}
+	}
+	close(fd);
+}
 
 static inline void t_pool(struct sluice_service_spec *sp, int variant, int n,
 			  int first)

@@ -29,25 +29,6 @@ static struct flow probe(int i)
 	return flow4(src, "192.0.2.40", 30000 + i, 443, IPPROTO_TCP, F_SYN);
 }
 
-/* Forget every unconfirmed entry (the probes' SYNs). */
-static void clear_unconfirmed(void)
-{
-	struct sluice_conn_key k, next;
-	char path[192];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/conn_new", t_pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		k = next;
-		if (bpf_map_delete_elem(fd, &k) < 0)
-			break;
-	}
-	close(fd);
-}
-
 /*
  * Where new flows go now: a SYN of each probe, then its unconfirmed entry
  * is forgotten, so the next call decides them afresh from the live tables.
@@ -61,7 +42,7 @@ static void place(struct sluice *s, int prog, int *be)
 
 		be[i] = t_send(prog, &f, NULL);
 	}
-	clear_unconfirmed();
+	t_clear_unconfirmed(t_pin_dir);
 }
 
 static struct sluice_health_mark mark(const struct sluice_service_spec *sp,

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "sluice_hash.h"
 
 void sluice_lat_bucket_range(unsigned int i, double *lo, double *hi)
 {
@@ -143,46 +145,92 @@ static bool answered(struct sluice *s, const struct sluice_conn_key *k,
 	return rv.flags & (SLUICE_REV_ANSWERED | SLUICE_REV_RST);
 }
 
+void sluice_slot_seal(struct sluice_conn_slot *sl)
+{
+	sl->check = sluice_slot_check(sluice_key_hash(&sl->key), &sl->conn);
+}
+
+int sluice_slots_each(struct sluice *s,
+		      int (*cb)(struct sluice_conn_slot *sl, __u32 i, void *arg),
+		      void *arg)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), i;
+	struct sluice_conn_slot *sl;
+	size_t sz;
+	int rc = 0;
+
+	if (bpf_obj_get_info_by_fd(s->conn_new_fd, &info, &len) ||
+	    info.value_size != sizeof(*sl))
+		return -EINVAL;
+	sz = (size_t)info.max_entries * sizeof(*sl);
+	sl = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, s->conn_new_fd, 0);
+	if (sl == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < info.max_entries && !rc; i++) {
+		struct sluice_conn_slot c = sl[i];	/* the datapath writes on */
+
+		if (!c.key.family ||
+		    c.check != sluice_slot_check(sluice_key_hash(&c.key), &c.conn))
+			continue;
+		rc = cb(&sl[i], i, arg);
+	}
+	munmap(sl, sz);
+	return rc;
+}
+
+struct sweep {
+	struct sluice *s;
+	__u64 now, timeout_ns, expire_ns;
+	int n;
+};
+
+static int sweep_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
+{
+	struct sweep *w = arg;
+	struct sluice_conn e = sl->conn;
+	struct sluice_conn_key k = sl->key;
+
+	(void)i;
+	if (!(e.flags & SLUICE_CONN_SYN) || !e.created_ns || e.created_ns > w->now)
+		return 0;
+	if (w->expire_ns && w->now - e.created_ns >= w->expire_ns) {
+		sl->key.family = 0;	/* the slot is free */
+		return 0;
+	}
+	if ((e.flags & SLUICE_CONN_HS_COUNTED) ||
+	    w->now - e.created_ns < w->timeout_ns || answered(w->s, &k, &e))
+		return 0;
+	/* counted once: the flag goes into the slot, unless a new flow took
+	 * it meanwhile (then that flow's entry stays as it is) */
+	e.flags |= SLUICE_CONN_HS_COUNTED;
+	if (memcmp(&sl->key, &k, sizeof(k)))
+		return 0;
+	sl->conn.flags = e.flags;
+	sluice_slot_seal(sl);
+	if (e.svc_id < SLUICE_MAX_SERVICES && e.variant < SLUICE_VARIANTS &&
+	    e.ring < SLUICE_MAX_RINGS) {
+		__u32 idx = SLUICE_STATS_INDEX(e.svc_id, e.variant, e.ring);
+		__u64 c = 0;
+
+		bpf_map_lookup_elem(w->s->hs_sweep_fd, &idx, &c);
+		c++;
+		bpf_map_update_elem(w->s->hs_sweep_fd, &idx, &c, BPF_ANY);
+		w->n++;
+	}
+	return 0;
+}
+
 int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns)
 {
-	struct sluice_conn_key k, next;
-	struct sluice_conn e;
-	void *prev = NULL;
-	__u64 now;
-	int err, n = 0;
+	struct sweep w = { .s = s, .timeout_ns = timeout_ns, .expire_ns = expire_ns };
+	int err;
 
 	err = sluice_lock(s);
 	if (err)
 		return err;
-	now = mono_ns();
-	while (bpf_map_get_next_key(s->conn_new_fd, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(s->conn_new_fd, &k, &e) < 0)
-			continue;
-		if (!(e.flags & SLUICE_CONN_SYN) || !e.created_ns ||
-		    e.created_ns > now)
-			continue;
-		if (expire_ns && now - e.created_ns >= expire_ns) {
-			bpf_map_delete_elem(s->conn_new_fd, &k);
-			continue;
-		}
-		if ((e.flags & SLUICE_CONN_HS_COUNTED) ||
-		    now - e.created_ns < timeout_ns || answered(s, &k, &e))
-			continue;
-		e.flags |= SLUICE_CONN_HS_COUNTED;
-		if (bpf_map_update_elem(s->conn_new_fd, &k, &e, BPF_EXIST) == 0 &&
-		    e.svc_id < SLUICE_MAX_SERVICES && e.variant < SLUICE_VARIANTS &&
-		    e.ring < SLUICE_MAX_RINGS) {
-			__u32 idx = SLUICE_STATS_INDEX(e.svc_id, e.variant, e.ring);
-			__u64 c = 0;
-
-			bpf_map_lookup_elem(s->hs_sweep_fd, &idx, &c);
-			c++;
-			bpf_map_update_elem(s->hs_sweep_fd, &idx, &c, BPF_ANY);
-			n++;
-		}
-	}
+	w.now = mono_ns();
+	err = sluice_slots_each(s, sweep_slot, &w);
 	sluice_unlock(s);
-	return n;
+	return err < 0 ? err : w.n;
 }

@@ -168,7 +168,18 @@ int sluice_load_skel(struct sluice *s, struct sluice_bpf **out)
 		return sluice_seterr(s, errno, "cannot open the BPF object: %s",
 				     strerror(errno));
 	bpf_map__set_max_entries(skel->maps.conn_est, s->layout.conn_entries);
-	bpf_map__set_max_entries(skel->maps.conn_new, s->layout.conn_new_entries);
+	{	/* powers of two, masks for the datapath (sluice_abi.h) */
+		__u32 slots = SLUICE_CONN_MIN, door = SLUICE_DOOR_MIN;
+
+		while (slots < SLUICE_CONN_MAX && slots < s->layout.conn_new_entries)
+			slots <<= 1;
+		while (door < SLUICE_DOOR_MAX && door < 2ull * s->layout.conn_entries)
+			door <<= 1;
+		bpf_map__set_max_entries(skel->maps.conn_new, slots);
+		bpf_map__set_max_entries(skel->maps.conn_door, door);
+		skel->rodata->slot_mask = slots - 1;
+		skel->rodata->door_mask = door - 1;
+	}
 	snprintf(tx_pin, sizeof(tx_pin), "%s/tx_ports", s->pin_dir);
 	tx_fd = bpf_obj_get(tx_pin);
 	if (tx_fd >= 0) {

@@ -64,6 +64,13 @@ int sluice_layout_create(struct sluice *s);
 int sluice_layout_sizes_match(struct sluice *s);
 /* The NAT reverse table's fd; create (under the lock): make it if absent. */
 int sluice_nat_table(struct sluice *s, bool create);
+/* Each whole entry of conn_new's slots (health.c), through a mapping of
+ * the array: cb may edit the slot (then sluice_slot_seal it); a non-zero
+ * return stops the walk and is returned. */
+int sluice_slots_each(struct sluice *s,
+		      int (*cb)(struct sluice_conn_slot *sl, __u32 i, void *arg),
+		      void *arg);
+void sluice_slot_seal(struct sluice_conn_slot *sl);
 
 /* The i-th pinned map (fd and name), -ENOENT past the last. */
 int sluice_map_at(struct sluice *s, int i, const char **name);

@@ -9,6 +9,7 @@
  * once confirmed (its handshake's ACK), a UDP flow from its first packet.
  * An idle connection does not count until it sends again.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
@@ -25,8 +26,26 @@ static __u32 now_tick(void)
 	return (__u32)(((__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec) >> SLUICE_SEEN_SHIFT);
 }
 
-static void count(int fd, __u32 svc_id, int variant, __u32 now,
-		  struct sluice_live *out)
+struct live_arg {
+	__u32 svc_id, now;
+	int variant;
+	struct sluice_live *out;
+};
+
+static void count_one(const struct sluice_conn_key *k, const struct sluice_conn *e,
+		      const struct live_arg *a)
+{
+	if (e->svc_id != a->svc_id || e->variant != a->variant || !e->seen ||
+	    (__s32)(a->now - e->seen) > SLUICE_LIVE_TICKS)
+		return;
+	if (k->proto == IPPROTO_TCP)
+		a->out->tcp++;
+	else
+		a->out->udp++;
+}
+
+/* conn_est: a hash table */
+static void count_est(int fd, const struct live_arg *a)
 {
 	struct sluice_conn_key k, n;
 	struct sluice_conn e;
@@ -35,27 +54,28 @@ static void count(int fd, __u32 svc_id, int variant, __u32 now,
 	while (bpf_map_get_next_key(fd, prev, &n) == 0) {
 		k = n;
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &e) < 0 || e.svc_id != svc_id ||
-		    e.variant != variant || !e.seen ||
-		    (__s32)(now - e.seen) > SLUICE_LIVE_TICKS)
-			continue;
-		if (k.proto == IPPROTO_TCP)
-			out->tcp++;
-		else
-			out->udp++;
+		if (bpf_map_lookup_elem(fd, &k, &e) == 0)
+			count_one(&k, &e, a);
 	}
+}
+
+/* conn_new: an array of slots (sluice_slots_each gives the whole ones) */
+static int count_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
+{
+	(void)i;
+	count_one(&sl->key, &sl->conn, arg);
+	return 0;
 }
 
 int sluice_live_flows(struct sluice *s, const char *name, int variant,
 		      struct sluice_live *out)
 {
-	__u32 id, now = now_tick();
-	int err = sluice_service_lookup(s, name, &id);
+	struct live_arg a = { .now = now_tick(), .variant = variant, .out = out };
+	int err = sluice_service_lookup(s, name, &a.svc_id);
 
 	memset(out, 0, sizeof(*out));
 	if (err)
 		return err;
-	count(s->conn_est_fd, id, variant, now, out);
-	count(s->conn_new_fd, id, variant, now, out);
-	return 0;
+	count_est(s->conn_est_fd, &a);
+	return sluice_slots_each(s, count_slot, &a) < 0 ? -EIO : 0;
 }

@@ -105,9 +105,18 @@ static __u64 count_keys(int fd)
 	return cnt;
 }
 
+static int count_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
+{
+	(void)sl;
+	(void)i;
+	++*(__u64 *)arg;
+	return 0;
+}
+
 int sluice_conn_count(struct sluice *s, __u64 *est, __u64 *unconfirmed)
 {
 	*est = count_keys(s->conn_est_fd);
-	*unconfirmed = count_keys(s->conn_new_fd);
+	*unconfirmed = 0;
+	sluice_slots_each(s, count_slot, unconfirmed);
 	return 0;
 }
