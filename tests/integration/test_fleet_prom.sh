@@ -82,9 +82,13 @@ out=$(ctl rollout start web --fleet -f "$DIR/plan.yaml" 2>&1)
 check "rollout start --fleet with a Prometheus gate, a burn-rate gate, a budget and a hook: $out" grep -q "written to etcd" <<<"$out"
 check "the leader ran the hook, then wrote the step's weights" \
 	wait_for 10 eval 'grep -q "step 0" "$DIR/hook.log" 2>/dev/null && wkey_is 2000 && phase_is progressing'
-judged() { ctl -j rollout status | json "' | '.join(g['outcome'] + ': ' + g['reason'] for g in j['fleet']['services']['web']['gates_judged'] or [])"; }
+# the plan's two gates; a third, the split check every rollout has unless
+# switched off (split_check), comes after them
+judged() { ctl -j rollout status | json "' | '.join(g['outcome'] + ': ' + g['reason'] for g in (j['fleet']['services']['web']['gates_judged'] or [])[:2])"; }
+ngates() { ctl -j rollout status | json "len(j['fleet']['services']['web']['gates_judged'] or [])"; }
 check "both gates are judged by the leader: $(judged)" \
 	wait_for 10 eval '[ "$(judged | grep -o " | ")" = " | " ] && judged | grep -q "^pass"'
+check "the leader judges the split check too (3 gates)" [ "$(ngates)" = 3 ]
 check "the burn-rate gate names its rule and budget: $(judged | sed 's/.* | //')" \
 	eval 'judged | sed "s/.* | //" | grep -Eq "burn|budget|events"'
 

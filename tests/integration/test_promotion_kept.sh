@@ -108,6 +108,8 @@ check "rollout undo" eval 'rl rollout undo web --reason "users report errors" >/
 check "undone: the previous baseline serves again" [ "$(pool baseline)" = "10.101.0.11 10.101.0.12" ]
 check "undone: the promoted pool is the canary" [ "$(pool canary)" = "10.101.0.13 10.101.0.14" ]
 check "undone: at weight 0" [ "$(lab_sluice -j service show web | json 'j["services"][0]["weight"]["default"]')" = 0 ]
+check "undone: the promoted pool's live flows go as the plan's on_rollback says (default drain), counted in the audit" \
+	rl_within 5 grep -q '"service":"web".*kill switch set: [0-9]* live canary flows .*live_flows: drain' "$RL_AUDIT"
 check "status: rolled back, undone" rl_wait 5 'r["phase"]=="rolled_back" and "undone" in r["end_reason"]' web
 check "undo again changes nothing" eval '[ "$(rl -j rollout undo web | json "j[\"changed\"]")" = False ]'
 check "the audit trail says who undid it and why" eval \

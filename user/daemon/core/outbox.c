@@ -343,10 +343,18 @@ static int carry_action(struct daemon *d, const struct intent *in, json_t *o)
 			return 0;
 		}
 	}
-	if (a.kind == ENG_ACT_REVERT && json_object_get(o, "live"))
+	if (a.kind == ENG_ACT_REVERT && json_object_get(o, "live")) {
 		live_revert(d, r, in->rollout_id, o);
-	else
+	} else if (a.kind == ENG_ACT_UNDO && json_object_get(o, "live")) {
+		/* the previous baseline serves again; then the promoted
+		 * pool's live flows go as after a rollback: the kill switch
+		 * (last-known-good: the restored baseline), with the reset
+		 * now or after the drain */
+		if (actuate(d, r, &a) == 0)
+			live_revert(d, r, in->rollout_id, o);
+	} else {
 		actuate(d, r, &a);	/* a service that is gone: its error is audited */
+	}
 	return 0;
 }
 
@@ -451,11 +459,15 @@ int outbox_record(struct daemon *d, struct rollout *r, const struct eng_out *out
 	for (i = 0; i < out->nactions && !err; i++) {
 		char *text = action_text(&out->actions[i], known ? &m : NULL);
 
-		if (text && out->actions[i].kind == ENG_ACT_REVERT)
+		/* a rollback and an undo take the plan's on_rollback for the
+		 * live flows of the side they leave */
+		bool live = out->actions[i].kind == ENG_ACT_REVERT ||
+			    out->actions[i].kind == ENG_ACT_UNDO;
+
+		if (text && live)
 			text = live_intent(r, text, steady_ms(), false);
 		err = record(d, r, text);
-		if (!err && out->actions[i].kind == ENG_ACT_REVERT &&
-		    (!r->plan || r->plan->live_flows == SLUICE_LIVE_DRAIN))
+		if (!err && live && (!r->plan || r->plan->live_flows == SLUICE_LIVE_DRAIN))
 			err = record(d, r, live_intent(r, NULL, steady_ms(), true));
 		maps_apply(&m, &out->actions[i]);
 	}
