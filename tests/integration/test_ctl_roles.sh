@@ -79,7 +79,9 @@ plan "$D/url.yaml" '  - {name: prom, metric: prometheus, query: "up", url: "http
 plan "$D/budget.yaml" '  - {name: burn, metric: burn_rate}\nbudget: {slo: 99.9%, error_ratio_query: "x{{window}}", url: "http://127.0.0.1:19479"}\n'
 
 SOCK=$D/ctl.sock
-in_ns "$SLUICED" --socket "$SOCK" --socket-group "$GRP" --db "$D/state.db" --pin-dir "$PIN" \
+# nsenter itself in the background (not through the in_ns function, whose
+# subshell would be $!, and killing it would leave sluiced running)
+nsenter --net=/run/netns/"$NS" "$SLUICED" --socket "$SOCK" --socket-group "$GRP" --db "$D/state.db" --pin-dir "$PIN" \
 	--config "$D/sluice.yaml" --audit-log "$D/audit.jsonl" --metrics off >"$D/log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do
