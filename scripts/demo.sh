@@ -88,9 +88,22 @@ backend_faults_off() {
 	done
 	return 0
 }
+# Until Prometheus sees no HTTP 500 in the gate's 4 s window: an earlier
+# part's faults must not fail the next part's gate (at most 10 s)
+prom_quiet() {
+	local t
+	for t in $(seq 50); do
+		lab_in lb curl -sf "$PROM/api/v1/query" \
+			--data-urlencode 'query=sum(rate(http_requests_total{code="500"}[4s])) > 0' |
+			grep -q '"result":\[\]' && return 0
+		sleep 0.2
+	done
+	return 0
+}
 # A fresh service web: backends b1, b2 in the baseline pool, b3, b4 canary.
 fresh_service() {
 	backend_faults_off
+	prom_quiet
 	lab_sluice service del web >/dev/null 2>&1
 	lab_service web 4 >/dev/null
 }
