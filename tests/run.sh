@@ -20,10 +20,13 @@ cd "$(dirname "$0")/.."
 : "${SLUICE_TEST_TIMEOUT:=600}"
 pass=0 fail=0 skip=0 failed=()
 tests=()
-# only binaries whose source is in the tree: a build dir that outlived a
-# deleted or branch-only test must not run it
+# in the tree's build dir, only binaries whose source is in the tree: one
+# that outlived a deleted or branch-only test must not run (a build dir
+# given by SLUICE_BUILD is taken as it is)
 for t in "${SLUICE_BUILD:-build}"/tests/*; do
-	[ -x "$t" ] && [ -f "tests/unit/$(basename "$t").c" ] && tests+=("$t")
+	[ -x "$t" ] || continue
+	[ -n "${SLUICE_BUILD:-}" ] || [ -f "tests/unit/$(basename "$t").c" ] || continue
+	tests+=("$t")
 done
 for t in tests/integration/test_*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
 	[ -f "$t" ] && tests+=("$t")
