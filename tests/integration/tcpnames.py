@@ -134,8 +134,12 @@ def hold(host, port, k, seconds):
         conns.append({"sock": s, "file": f, "first": ask(s, f, b"hello"),
                       "changed": False, "errors": 0, "msgs": 1})
     print(json.dumps({"ready": k}), flush=True)
-    end = time.time() + seconds
-    while time.time() < end:
+    # TCPNAMES_STOP: a file whose existence ends the hold early, after one
+    # more whole round (every connection speaks after the file appeared)
+    stop = os.environ.get("TCPNAMES_STOP")
+    end, last = time.time() + seconds, False
+    while time.time() < end and not last:
+        last = bool(stop and os.path.exists(stop))
         for c in conns:
             if c["errors"]:
                 continue

@@ -20,10 +20,12 @@ LAB_TAG=upg$$
 TMP=$(mktemp -d /tmp/sl-upg-XXXXXX)
 trap 'lab_down; rm -rf "$TMP"' EXIT
 
-UPORT=9090 RATE=1000 SECS=6 HOLD=20 UPGRADES=5 HOLD_SECS=15
-# under qemu TCG (vmtest) each upgrade takes seconds: fewer upgrades, and the
-# held connections outlast them (their last message after the last upgrade)
-[ "${SLUICE_IN_VM:-0}" = 1 ] && SECS=5 UPGRADES=3 HOLD_SECS=60
+UPORT=9090 RATE=1000 SECS=6 HOLD=20 UPGRADES=5
+# under qemu TCG (vmtest) each upgrade takes seconds: fewer upgrades
+[ "${SLUICE_IN_VM:-0}" = 1 ] && SECS=5 UPGRADES=3
+# the held connections outlast the upgrades (their last message after the
+# last one): the hold ends a second after it, or after HOLD_SECS at most
+HOLD_SECS=300
 
 udp_service() {	# the lab's backends for a UDP service on UPORT
 	local i pool extra=()
@@ -72,7 +74,8 @@ run() {	# HOOK MODE
 	udp_service || { fail "$tag: services"; return; }
 	r0=$(retrans)
 	sinks_start
-	lab_in cl python3 "$TCPNAMES" hold "$LAB_VIP4" "$LAB_PORT" $HOLD $HOLD_SECS >"$hold" &
+	rm -f "$TMP/hold-stop"
+	lab_in cl env TCPNAMES_STOP="$TMP/hold-stop" python3 "$TCPNAMES" hold "$LAB_VIP4" "$LAB_PORT" $HOLD $HOLD_SECS >"$hold" &
 	local hold_pid=$!
 	for _ in $(seq 100); do grep -q ready "$hold" 2>/dev/null && break; sleep 0.1; done
 	lab_in cl python3 "$TCPNAMES" udpsend "$LAB_VIP4" $UPORT $((RATE * (SECS - 1))) $RATE >"$TMP/sent" &
@@ -88,6 +91,7 @@ run() {	# HOOK MODE
 		fi
 	done
 	local t_up; t_up=$(date +%s.%N)
+	touch "$TMP/hold-stop"	# the hold ends after one more round, each after t_up
 	check "$tag: $UPGRADES upgrades under traffic, each swapped every program ($ids0 -> $(prog_ids))" \
 		[ "$n" = $UPGRADES ]
 	wait $hold_pid $send_pid
