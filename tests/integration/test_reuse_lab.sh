@@ -27,7 +27,9 @@ trap lab_down EXIT
 
 K=12 HEAVY=240 HOLD=20 RUNS="xdp:dsr xdp:ipip xdp:nat tc:dsr tc:ipip tc:nat"
 if [ "${SLUICE_IN_VM:-0}" = 1 ]; then
-	K=6 HEAVY=60 HOLD=8 RUNS="xdp:nat"
+	# 16 held connections: 8 left all of them on two of the 4 backends
+	# about once in 40 runs (hold_checks wants three)
+	K=6 HEAVY=60 HOLD=16 RUNS="xdp:nat"
 fi
 
 # again PORT: K connections from source ports PORT..PORT+K-1, one each
