@@ -116,15 +116,8 @@ check "the audit trail says who undid it and why" eval \
 	'rl -j rollout history web | json "[e[\"text\"] for e in j[\"events\"] if e[\"type\"]==\"rollback\"][-1]" | grep -q "undone by .*users report errors"'
 check "re-applying the file after the undo changes nothing" eval 'lab_sluice apply -f "$CFG" | grep -q "0 changes"'
 
-cat >"$RL_DIR/short.yaml" <<EOF2
-rollback_window: 2s
-steps:
-  - weight: 50%
-    hold: 1h
-gates:
-  - metric: error_ratio
-    max_increase: 50%
-EOF2
+# the same plan with a short window
+{ echo "rollback_window: 2s"; cat "$RL_DIR/plan.yaml"; } >"$RL_DIR/short.yaml"
 check "a third rollout, rollback_window 2s" eval 'rl rollout start web -f "$RL_DIR/short.yaml" >/dev/null && rl rollout promote web --full >/dev/null'
 check "promoted" rl_wait 5 'r["phase"]=="promoted"' web
 window_end() {	# of this rollout's window (the second's ended when it began)
