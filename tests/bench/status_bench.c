@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < n; i++)
 			m->svc[i].fs[SLUICE_CANARY][0].new_flows += 10;
-		status_track(&d, m, 1000000 + k * 1000);
+		status_track(&d, m, 1000000 + k * 1000, true);
 		t1 = ms();
 		s = status_doc(&d, m, 1000000 + k * 1000);
 		t2 = ms();

@@ -85,7 +85,7 @@ static char *doc_text;	/* the document of test_doc, served by test_http */
 /* a snapshot as the loop treats it: tracked, then its document */
 static char *doc_at(struct daemon *d, struct metrics_snapshot *m, __u64 now)
 {
-	status_track(d, m, now);
+	status_track(d, m, now, true);
 	return status_doc(d, m, now);
 }
 
@@ -240,7 +240,7 @@ static void test_doc(void)
 			    "a small document may be rebuilt within the second");
 		d.status_next_ms = 700000;	/* as after a costly build */
 		m->svc[0].weight[0] = 4200;
-		status_track(&d, m, 600001);
+		status_track(&d, m, 600001, true);
 		b = status_doc_due(&d, m, 600001);
 		c = status_doc_due(&d, m, 700000);
 		ASSERT_TRUE(a && b && !strcmp(a, b), "not due yet: the same document again");

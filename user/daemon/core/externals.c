@@ -3,8 +3,8 @@
  * sluiced's external gates, notifications and /metrics: the runners
  * (httpc, cmdrun) on the loop's scheduler, measurements handed to the engine
  * through obs->ext[], notifications of the engine's transitions, and a
- * /metrics snapshot (with the status page's document) built once a second
- * from the maps and the rollouts.
+ * /metrics snapshot (with the status page's document) built from the maps
+ * and the rollouts when scraped, and once a second while the page is open.
  */
 #include <math.h>
 #include <string.h>
@@ -14,6 +14,8 @@
 #include "external_gates.h"
 #include "notify.h"
 #include "metrics.h"
+
+static void snapshot_for_scrape(void *arg);
 
 static void notify_log(void *ctx, int level, const char *msg)
 {
@@ -50,6 +52,8 @@ int gs_start(struct daemon *d, char *err, size_t errlen)
 		if (!d->ms)
 			return -EADDRINUSE;
 	}
+	if (d->ms)
+		metrics_srv_on_demand(d->ms, snapshot_for_scrape, d);
 	for (i = 0; d->ms && i < d->o.nmetrics_hosts; i++)
 		if (metrics_srv_allow_host(d->ms, d->o.metrics_hosts[i], err, errlen))
 			return -EINVAL;
@@ -188,7 +192,12 @@ static void rollout_metrics(struct daemon *d, struct metrics_service *ms,
 	}
 }
 
-void gs_metrics(struct daemon *d, __u64 now)
+/* A snapshot of every service. full: what /metrics and the status page
+ * show (counters, histograms, rollouts, health: a few lookups a service),
+ * published. Otherwise only names and weights (no syscall but one batch of
+ * kill words) for the status page's weight history, so the page opened
+ * later still draws the steps taken before; not published. */
+static void snapshot(struct daemon *d, __u64 now, bool full)
 {
 	static __u32 ids[SLUICE_MAX_SERVICES];
 	/* the rollouts by service id, from the ids their ticks saw: a
@@ -201,26 +210,27 @@ void gs_metrics(struct daemon *d, __u64 now)
 	__u32 nkill = 0, kill_all = 0;
 	int n, i, r;
 
-	if (!d->ms || !d->s || now - d->last_metrics_ms < 1000)
-		return;
 	d->last_metrics_ms = now;
 	n = sluice_service_ids(d->s, ids, SLUICE_MAX_SERVICES);
 	m = metrics_snapshot_new(n > 0 ? n : 1);
 	if (!m)
 		return;
 	m->frozen = d->env.global.frozen;
-	sluice_rings_in_use(d->s, &rings);
-	for (r = 0; r < SLUICE_MAX_RINGS; r++)
-		if (rings & (1u << r))
-			sluice_ring_name(d->s, r, m->ring[r], sizeof(m->ring[r]));
-	sluice_events_get(d->s, (__u64 *)m->events);
+	if (full) {
+		m->builds = ++d->metrics_builds;
+		sluice_rings_in_use(d->s, &rings);
+		for (r = 0; r < SLUICE_MAX_RINGS; r++)
+			if (rings & (1u << r))
+				sluice_ring_name(d->s, r, m->ring[r], sizeof(m->ring[r]));
+		sluice_events_get(d->s, (__u64 *)m->events);
+	}
 	for (i = 0; i < n; i++)
 		if (ids[i] >= nkill)
 			nkill = ids[i] + 1;
 	if (sluice_kill_words(d->s, nkill, kill, &kill_all))
 		nkill = 0;	/* each view reads its own */
 	memset(by_id, 0, sizeof(by_id));
-	for (i = 0; i < (int)d->nro; i++) {
+	for (i = 0; full && i < (int)d->nro; i++) {
 		__u64 stamp;
 
 		if (sluice_service_stamp(d->s, d->ro[i]->svc_id, d->ro[i]->service, &stamp))
@@ -239,6 +249,8 @@ void gs_metrics(struct daemon *d, __u64 now)
 		ms = metrics_snapshot_add(m, name);
 		ms->mode = v.mode;
 		memcpy(ms->weight, v.weight, sizeof(ms->weight));
+		if (!full)
+			continue;
 		ms->has_hist = v.mode == SLUICE_MODE_NAT;
 		ms->has_budget = budget_remaining(d, name, &ms->budget_remaining, &ms->frozen);
 		/* d->obs is the tick's scratch; the tick is over */
@@ -252,12 +264,33 @@ void gs_metrics(struct daemon *d, __u64 now)
 		else if (unknown)
 			rollout_metrics(d, ms, ro_find(d, name));
 	}
+	status_track(d, m, now, full);
+	if (!full) {
+		metrics_snapshot_free(m);
+		return;
+	}
 	health_metrics(d, m);
 	announce_metrics(d, m);
-	status_track(d, m, now);
 	if (metrics_srv_status_wanted(d->ms, now))
 		m->status = status_doc_due(d, m, now);
 	else
 		status_doc_idle(d);
 	metrics_srv_publish(d->ms, m);
+}
+
+/* A scrape of /metrics finding the snapshot served over a second old (the
+ * listener calls this on the loop, before it answers). */
+static void snapshot_for_scrape(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->s)
+		snapshot(d, steady_ms(), true);
+}
+
+void gs_metrics(struct daemon *d, __u64 now)
+{
+	if (!d->ms || !d->s || now - d->last_metrics_ms < 1000)
+		return;
+	snapshot(d, now, metrics_srv_status_wanted(d->ms, now));
 }

@@ -59,6 +59,7 @@ struct rollout {
 	struct {
 		bool valid;
 		__u32 rings, kill, sweeps;
+		__u32 quiet;			/* quiet looks in a row */
 		__u64 stamp, canary, full_ms;
 	} look;
 	/* the last recorded evaluation per gate: one that repeats it
@@ -120,6 +121,7 @@ struct daemon {
 	struct notify *nt;
 	struct metrics_srv *ms;
 	__u64 last_metrics_ms;
+	__u64 metrics_builds;		/* full snapshots built (externals.c) */
 	struct status_rates *srates;	/* status_doc.c: rates per service */
 	unsigned int nsrates;
 	char *status_last;		/* the last document built */
@@ -243,6 +245,7 @@ void sample_sweep(struct daemon *d);
  * (eng_tick_quiet), and a full tick ran within the last second. Reads
  * the canary's counters (one lookup) and, once per round, the kill words. */
 bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now);
+void sample_back_off(struct daemon *d, struct rollout *r);
 void sample_round_end(struct daemon *d);
 void sample_free(struct daemon *d);
 /* rollouts.c: the per-minute sample of r's service (d->obs filled) */
@@ -286,14 +289,16 @@ void gs_cancel(struct daemon *d, const char *service);
 void gs_notify_freeze(struct daemon *d, bool on, const struct eng_freeze *f);
 void gs_notify_service_freeze(struct daemon *d, const char *service, bool on,
 			      const struct eng_freeze *f);
-/* once a second: a new /metrics snapshot and status page document */
+/* once a second: the status page's snapshot and document while it is
+ * open, else the weights for its history; /metrics builds its own */
 void gs_metrics(struct daemon *d, __u64 now);
 /* status_doc.c: the status page's JSON. status_track with every snapshot
  * (rates, weight changes); status_doc builds the document of the snapshot
  * last tracked (malloc'd; NULL); status_doc_due a copy of the last one,
  * rebuilt when its cost allows; status_doc_idle drops it (nobody polls). */
 struct metrics_snapshot;
-void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
+void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now,
+		  bool counters);
 char *status_doc(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
 char *status_doc_due(struct daemon *d, const struct metrics_snapshot *m, __u64 now);
 void status_doc_idle(struct daemon *d);

@@ -62,6 +62,7 @@ static void variant_totals(const struct metrics_snapshot *m, const struct metric
 /* A service's base sample and the rates measured against it: the base
  * moves on once STATUS_RATE_MS old, so the rates cover the last 2-3 s. */
 #define STATUS_RATE_MS	2000
+#define STATUS_RATE_STALE_MS	(3 * STATUS_RATE_MS)
 /* The changes of the default ring's weight in the maps: the page's
  * sparkline (the last STATUS_WEIGHT_PTS within STATUS_WEIGHT_MS, and the
  * one before, the level the line starts at). */
@@ -131,6 +132,10 @@ static void update_rates(struct status_rates *sr, const struct status_rates *old
 		memcpy(sr, old, sizeof(*sr));
 	for (v = 0; v < SLUICE_VARIANTS && old; v++)
 		reset |= flows[v] < old->flows[v] || errors[v] < old->errors[v];
+	/* no counters read yet, or long ago (nobody watched: weights only
+	 * were tracked): an average over the gap is no rate, start again */
+	if (old && (!old->at_ms || now - old->at_ms > STATUS_RATE_STALE_MS))
+		reset = true;
 	if (old && !reset && now - old->at_ms < STATUS_RATE_MS)
 		return;
 	if (old && !reset && now > old->at_ms) {
@@ -271,7 +276,9 @@ static json_t *health_by_service(struct daemon *d)
 	return by;
 }
 
-void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
+/* counters false: m has names and weights only; the rates stay */
+void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now,
+		  bool counters)
 {
 	struct status_rates *sr = calloc(m->nsvc ? m->nsvc : 1, sizeof(*sr));
 	struct sluice_flow_stats t;
@@ -282,13 +289,19 @@ void status_track(struct daemon *d, const struct metrics_snapshot *m, __u64 now)
 		return;
 	for (i = 0; i < m->nsvc; i++) {
 		const struct metrics_service *ms = &m->svc[i];
+		const struct status_rates *old = find_rates(d, i, ms->name);
 		__u64 flows[SLUICE_VARIANTS], errors[SLUICE_VARIANTS];
 
-		for (v = 0; v < SLUICE_VARIANTS; v++) {
-			variant_totals(m, ms, v, &t, &errors[v]);
-			flows[v] = t.new_flows;
+		if (!counters) {
+			if (old)
+				memcpy(&sr[i], old, sizeof(sr[i]));
+		} else {
+			for (v = 0; v < SLUICE_VARIANTS; v++) {
+				variant_totals(m, ms, v, &t, &errors[v]);
+				flows[v] = t.new_flows;
+			}
+			update_rates(&sr[i], old, flows, errors, now);
 		}
-		update_rates(&sr[i], find_rates(d, i, ms->name), flows, errors, now);
 		snprintf(sr[i].name, sizeof(sr[i].name), "%s", ms->name);
 		weight_point(&sr[i], ms->weight[0], now);
 	}

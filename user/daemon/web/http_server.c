@@ -62,6 +62,9 @@ struct metrics_srv {
 	struct metrics_snapshot *cur;
 	unsigned short port;
 	uint64_t status_asked_ms;	/* last /api/status (steady_ms), under lock */
+	uint64_t published_ms;		/* steady_ms of the last publish, under lock */
+	void (*build)(void *arg);	/* metrics_srv_on_demand, on the loop */
+	void *build_arg;
 	/* Host: the listener's address, localhost on loopback, names */
 	int fam;
 	unsigned char addr[16];
@@ -234,6 +237,15 @@ static enum MHD_Result metrics_text(struct metrics_srv *s, struct MHD_Connection
 	if (!h)
 		return MHD_NO;
 	h->s = s;
+	if (s->build && s->sched) {
+		bool stale;
+
+		pthread_mutex_lock(&s->lock);
+		stale = !s->cur || steady_ms() - s->published_ms >= METRICS_FRESH_MS;
+		pthread_mutex_unlock(&s->lock);
+		if (stale)
+			s->build(s->build_arg);	/* publishes: we are on the loop */
+	}
 	h->m = current(s);
 	if (!h->m) {
 		free(h);
@@ -674,8 +686,15 @@ void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m)
 	pthread_mutex_lock(&s->lock);
 	old = s->cur;
 	s->cur = m;
+	s->published_ms = steady_ms();
 	pthread_mutex_unlock(&s->lock);
 	unref(s, old);
+}
+
+void metrics_srv_on_demand(struct metrics_srv *s, void (*build)(void *arg), void *arg)
+{
+	s->build = build;
+	s->build_arg = arg;
 }
 
 void metrics_srv_stop(struct metrics_srv *s)

@@ -409,6 +409,9 @@ static void render_rollouts(struct out *o)
 	char extra[256], more[64];
 	unsigned int i, g, r, k, v;
 
+	family(b, "sluiced_metrics_snapshots_total", "counter",
+	       "Snapshots of the maps sluiced built for /metrics and the status page (one per scrape at most a second apart, one a second while the page is open).");
+	mb_printf(b, "sluiced_metrics_snapshots_total %llu\n", (unsigned long long)m->builds);
 	family(b, "sluice_frozen", "gauge", "1 while the global incident freeze holds.");
 	mb_printf(b, "sluice_frozen %d\n", m->frozen ? 1 : 0);
 	family(b, "sluice_service_frozen", "gauge",

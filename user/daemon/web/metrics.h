@@ -103,6 +103,7 @@ struct metrics_snapshot {
 	char *text;			/* and so is the text rendered once */
 	size_t text_len;
 	bool frozen;			/* the global freeze */
+	uint64_t builds;		/* snapshots built so far, this one included */
 	char ring[SLUICE_MAX_RINGS][32];	/* names; "" = not configured */
 	uint64_t events[SLUICE_EV_MAX];
 	unsigned int nsvc, cap;
@@ -156,6 +157,12 @@ int metrics_srv_allow_host(struct metrics_srv *s, const char *name, char *err, s
 unsigned short metrics_srv_port(const struct metrics_srv *s);
 /* Replace the snapshot served (takes ownership; NULL: serve none). */
 void metrics_srv_publish(struct metrics_srv *s, struct metrics_snapshot *m);
+/* On the loop only (metrics_srv_start_on): a /metrics request finding the
+ * snapshot served older than METRICS_FRESH_MS calls build, which publishes
+ * a new one before the answer. A daemon then reads its maps for /metrics
+ * once per scrape, not once a second whether scraped or not. */
+#define METRICS_FRESH_MS	1000
+void metrics_srv_on_demand(struct metrics_srv *s, void (*build)(void *arg), void *arg);
 void metrics_srv_stop(struct metrics_srv *s);
 /* Has /api/status been asked for in the last METRICS_STATUS_IDLE_MS
  * (realtime ms)? The loop builds the status document only then. */
