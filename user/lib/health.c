@@ -183,6 +183,7 @@ struct sweep {
 	struct sluice *s;
 	__u64 now, timeout_ns, expire_ns;
 	int n;
+	int pending;	/* handshakes that may still time out */
 };
 
 static int sweep_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
@@ -192,14 +193,23 @@ static int sweep_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
 	struct sluice_conn_key k = sl->key;
 
 	(void)i;
-	if (!(e.flags & SLUICE_CONN_SYN) || !e.created_ns || e.created_ns > w->now)
+	if (!(e.flags & SLUICE_CONN_SYN) || !e.created_ns)
 		return 0;
+	if (e.created_ns > w->now) {	/* stamped on another CPU just now */
+		w->pending++;
+		return 0;
+	}
 	if (w->expire_ns && w->now - e.created_ns >= w->expire_ns) {
 		sl->key.family = 0;	/* the slot is free */
 		return 0;
 	}
-	if ((e.flags & SLUICE_CONN_HS_COUNTED) ||
-	    w->now - e.created_ns < w->timeout_ns || answered(w->s, &k, &e))
+	if (e.flags & SLUICE_CONN_HS_COUNTED)
+		return 0;
+	if (w->now - e.created_ns < w->timeout_ns) {
+		w->pending++;
+		return 0;
+	}
+	if (answered(w->s, &k, &e))
 		return 0;
 	/* counted once: the flag goes into the slot, unless a new flow took
 	 * it meanwhile (then that flow's entry stays as it is) */
@@ -221,16 +231,49 @@ static int sweep_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
 	return 0;
 }
 
+/* What moves whenever the datapath writes or re-decides a conn_new slot,
+ * or touches an unconfirmed flow (per-CPU events, summed). */
+static int conn_new_mark(struct sluice *s, __u64 *mark)
+{
+	static const __u32 evs[] = { SLUICE_EV_CONN_INSERT, SLUICE_EV_CONN_REDECIDE,
+				     SLUICE_EV_CONN_NEW_HIT };
+	__u64 *pc = calloc(s->ncpus, sizeof(__u64));
+	unsigned int i;
+	int c, err = 0;
+
+	if (!pc)
+		return -ENOMEM;
+	*mark = 0;
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]) && !err; i++) {
+		if (bpf_map_lookup_elem(s->events_fd, &evs[i], pc) < 0)
+			err = -errno;
+		for (c = 0; c < s->ncpus && !err; c++)
+			*mark += pc[c];
+	}
+	free(pc);
+	return err;
+}
+
 int sluice_health_sweep(struct sluice *s, __u64 timeout_ns, __u64 expire_ns)
 {
 	struct sweep w = { .s = s, .timeout_ns = timeout_ns, .expire_ns = expire_ns };
+	__u64 mark = 0;
+	bool marked;
 	int err;
 
+	/* The walk reads the whole table (tens of MB) each time. When the
+	 * last one left no handshake that could still time out, and the
+	 * datapath has not touched the table since, it would find nothing. */
+	marked = !expire_ns && conn_new_mark(s, &mark) == 0;
+	if (marked && s->sweep_idle && mark == s->sweep_mark)
+		return 0;
 	err = sluice_lock(s);
 	if (err)
 		return err;
 	w.now = mono_ns();
 	err = sluice_slots_each(s, sweep_slot, &w);
 	sluice_unlock(s);
+	s->sweep_idle = marked && err >= 0 && !w.pending;
+	s->sweep_mark = mark;
 	return err < 0 ? err : w.n;
 }

@@ -32,6 +32,10 @@ struct sluice {
 	struct sluice_svc_cfg *cfg_cache;
 	__u32 *cfg_cache_map;		/* the inner map id it was read from */
 	void *pcpu_buf;			/* observe.c: batch lookup buffer */
+	/* health.c: the datapath's conn_new events at the last handshake
+	 * sweep, which left no handshake to time out later (sweep_idle) */
+	__u64 sweep_mark;
+	bool sweep_idle;
 };
 
 /* Record the reason for a failure; returns -err for `return seterr(...)`. */
