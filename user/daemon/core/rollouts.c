@@ -448,8 +448,11 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 	r->next_ms += r->interval_ms;
 	if (r->next_ms <= now)
 		r->next_ms = now + r->interval_ms;
-	if (sample_quiet(d, r, now))
+	if (sample_quiet(d, r, now)) {
+		sample_back_off(d, r);	/* the next look may wait */
 		return;		/* nothing moved, nothing due */
+	}
+	r->look.quiet = 0;
 	r->look.full_ms = now;
 	e = sample_fill(d, r, &d->obs);
 	if (!r->resolved && d->obs.exists) {

@@ -147,6 +147,34 @@ bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
 	return sum == r->look.canary;
 }
 
+/*
+ * After a quiet look (sample_quiet: nothing moved, not even one packet of
+ * the canary), the look after two quiet ones comes 200 ms later, then 400,
+ * then 800, never past the next full tick (a second after the last) nor
+ * past the first moment the engine has something of its own to do: a
+ * hold's end, a gate's interval (eng_tick_quiet is monotone in time: once
+ * due, due). A canary with traffic keeps its looks 100 ms apart, so a burst
+ * of bad events is still judged within a look; an idle one costs a third
+ * of the looks.
+ */
+void sample_back_off(struct daemon *d, struct rollout *r)
+{
+	unsigned int k;
+
+	if (r->look.quiet < 8)
+		r->look.quiet++;
+	k = r->look.quiet >= 4 ? 8 : r->look.quiet >= 3 ? 4 : r->look.quiet >= 2 ? 2 : 1;
+	for (; k > 1; k /= 2) {
+		__u64 at = r->next_ms + (k - 1) * r->interval_ms;
+
+		if (at <= r->look.full_ms + SLUICED_INTERVAL_MS &&
+		    eng_tick_quiet(r->plan, &r->st, &d->env, r->interval_ms, at)) {
+			r->next_ms = at;
+			return;
+		}
+	}
+}
+
 void sample_round_end(struct daemon *d)
 {
 	if (d->look)
