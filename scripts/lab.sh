@@ -23,6 +23,8 @@ LAB_PORT=8080
 LAB_NBACKENDS=4
 lab_pin() { echo "/sys/fs/bpf/sluice-lab-$LAB_TAG"; }
 SLUICE=${SLUICE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/sluice}
+# shellcheck source=scripts/veth_xdp_rx.sh
+source "$(dirname "${BASH_SOURCE[0]}")/veth_xdp_rx.sh"
 TCPNAMES=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/tcpnames.py
 
 lab_ns() { echo "sl-$LAB_TAG-$1"; }
@@ -69,7 +71,6 @@ lab_up() {
 	lab_in sw ip link set br0 up
 	# frames redirected by XDP into lb1 arrive at swlb through veth's NAPI
 	# path, which needs GRO (or an XDP program) on the receiving end
-	lab_in sw ethtool -K swlb gro on >/dev/null 2>&1
 	lab_xdp_rx sw swlb || return 1
 
 	lab_in cl ip addr add 10.100.0.2/24 dev eth0
@@ -79,7 +80,6 @@ lab_up() {
 	# loses that note and would arrive with a bad checksum
 	lab_in cl ethtool -K eth0 tx off >/dev/null
 	# NAT replies are XDP-redirected into lb0: its peer needs NAPI (GRO)
-	lab_in cl ethtool -K eth0 gro on >/dev/null 2>&1
 	lab_xdp_rx cl eth0 || return 1
 	lab_in cl ip route add default via 10.100.0.1
 	lab_in cl ip -6 route add default via fd00:100::1
@@ -118,20 +118,8 @@ lab_up() {
 	lab_wait_servers
 }
 
-# lab_xdp_rx NS DEV: DEV, a veth that frames XDP-redirected into its peer
-# arrive at, can take them. GRO turns on the NAPI path they need from 5.13
-# on (d3256efd8e8b); before, only an XDP program on DEV does, and without
-# one veth drops every redirected frame, unseen by sluice (its program
-# returned XDP_REDIRECT). So on older kernels DEV gets a program that
-# passes everything (bench_sink's): a real deployment redirecting into
-# veth needs the same (doc/guide/native-xdp.md).
-lab_xdp_rx() {
-	local min=5.13 k
-	k=$(uname -r); k=${k%%-*}
-	[ "$(printf '%s\n%s\n' "$min" "$k" | sort -V | head -n1)" = "$min" ] && return 0
-	lab_in "$1" ip link set dev "$2" xdpdrv \
-		obj "$(dirname "$SLUICE")/bpf/bench_sink.bpf.o" program bench_pass
-}
+# lab_xdp_rx NODE DEV: veth_xdp_rx in the lab's namespace of NODE
+lab_xdp_rx() { veth_xdp_rx "$(lab_ns "$1")" "$2"; }
 
 lab_wait_servers() {
 	local i t

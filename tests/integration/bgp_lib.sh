@@ -14,6 +14,7 @@
 BGP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICE=${SLUICE:-$BGP_ROOT/build/sluice}
 SLUICED=${SLUICED:-$BGP_ROOT/build/sluiced}
+source "$BGP_ROOT/scripts/veth_xdp_rx.sh"
 TCPNAMES=$BGP_ROOT/tests/integration/tcpnames.py
 BGP_VIP=10.200.0.10
 BGP_VIP6=fd00:200::10
@@ -171,9 +172,10 @@ bgp_up() {
 		bgp_in sw ip link set "$i" master br0 up
 	done
 	bgp_in sw ip link set br0 up
-	# DSR frames are XDP-redirected into dn0: its peer needs NAPI (GRO)
-	bgp_in sw ethtool -K swa gro on >/dev/null 2>&1
-	bgp_in sw ethtool -K swb gro on >/dev/null 2>&1
+	# DSR frames are XDP-redirected into dn0: its peer needs NAPI (GRO,
+	# or an XDP program before 5.13)
+	veth_xdp_rx "$(bgp_ns sw)" swa || return 1
+	veth_xdp_rx "$(bgp_ns sw)" swb || return 1
 
 	bgp_in cl ip addr add 10.100.0.2/24 dev eth0
 	bgp_in cl ip link set eth0 up
