@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs: dependencies, build, the test suite on this kernel,
-# then the same suite on Debian's 6.1 kernel under qemu (vmtest).
+# then the same suite on Debian's 6.1 kernel under qemu (vmtest),
+# in two guests at once (VMTEST_SHARDS) sharing its tests.
 #   SLUICE_VMTEST_KERNELS="6.1 6.12"  kernels for vmtest ("" to skip)
 set -u
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ pass=${pass:-0} fail=${fail:-1}
 
 for k in ${SLUICE_VMTEST_KERNELS-6.1}; do
 	echo "== vmtest: the suite on Linux $k under qemu"
-	if vmtest/run.sh "$k"; then
+	if VMTEST_SHARDS=${VMTEST_SHARDS:-2} vmtest/run.sh "$k"; then
 		pass=$((pass + 1)); echo "PASS vmtest-$k"
 	else
 		fail=$((fail + 1)); echo "FAIL vmtest-$k"; failed="$failed vmtest-$k"

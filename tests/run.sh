@@ -3,6 +3,10 @@
 # and every tests/integration/*.sh. A test exits 0 (pass), 77 (skip, with its
 # reason on stderr) or anything else (fail). Ends with "N passed, N failed".
 # SLUICE_TEST_FILTER=regex runs only matching tests.
+# SLUICE_TEST_QUEUE=DIR: several runners share the suite (vmtest's guests
+# at once, VMTEST_SHARDS): each takes a test by making DIR/NAME (mkdir is
+# atomic, over 9p too) and skips the ones another took; the scripts, the
+# longest, come first so the last tests to run are short.
 # Under vmtest (SLUICE_IN_VM=1) a test whose source (tests/unit/NAME.c for
 # build/tests/NAME, else the script) has a line with the text
 # "sluice-test: host-only" is skipped: it does not depend on the kernel, and
@@ -28,9 +32,15 @@ for t in "${SLUICE_BUILD:-build}"/tests/*; do
 	[ -n "${SLUICE_BUILD:-}" ] || [ -f "tests/unit/$(basename "$t").c" ] || continue
 	tests+=("$t")
 done
+scripts=()
 for t in tests/integration/test_*.sh tests/bench/smoke_*.sh vmtest/test_*.sh; do
-	[ -f "$t" ] && tests+=("$t")
+	[ -f "$t" ] && scripts+=("$t")
 done
+if [ -n "${SLUICE_TEST_QUEUE:-}" ]; then
+	tests=("${scripts[@]}" "${tests[@]}")
+else
+	tests+=("${scripts[@]}")
+fi
 # host_only TEST: its source carries the marker
 host_only() {
 	local src=$1
@@ -41,6 +51,7 @@ for t in "${tests[@]}"; do
 	[ -n "$t" ] || continue
 	name=$(basename "$t")
 	[ -n "${SLUICE_TEST_FILTER:-}" ] && ! [[ $name =~ $SLUICE_TEST_FILTER ]] && continue
+	[ -n "${SLUICE_TEST_QUEUE:-}" ] && ! mkdir "$SLUICE_TEST_QUEUE/$name" 2>/dev/null && continue
 	if [ "${SLUICE_IN_VM:-0}" = 1 ] && host_only "$t"; then
 		skip=$((skip + 1)); echo "SKIP $name: host-only"; continue
 	fi

@@ -9,6 +9,8 @@
 #   VMTEST_ACCEL    kvm | tcg (default: kvm only if it really works)
 #   VMTEST_MEM, VMTEST_SMP   guest size (default 2G, 2)
 #   VMTEST_CACHE    kernels and run dirs (default vmtest/cache in the tree)
+#   VMTEST_SHARDS   guests run at once per kernel, sharing the suite
+#                   (default 1; tests/run.sh's SLUICE_TEST_QUEUE)
 # Exit status: 0 when the command passed on every kernel asked for.
 #
 # The guest boots a Debian kernel with a tiny busybox initramfs that loads the
@@ -52,7 +54,18 @@ cleanup() {
 	if [ -n "$rundir" ]; then rm -rf "$rundir"; fi
 	pidfile='' rundir='' tpid=''
 }
-trap cleanup EXIT
+main_cleanup() {
+	local p
+	for p in "${gpids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${gpids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	[ -n "$queue" ] && rm -rf "$queue"
+	cleanup
+}
+trap main_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -185,21 +198,30 @@ pick_accel() {
 	fi
 }
 
-run_kernel() {
-	local k=$1 d=$cache/$1 accel cpu t0 t1 tstart rc qrc log
+# run_guest K I N: one guest on kernel K, the I-th of N sharing a queue
+# (a subshell of run_kernel: its own qemu, run dir and traps)
+run_guest() {
+	local k=$1 i=$2 n=$3 d=$cache/$1 accel cpu t0 t1 tstart rc qrc log tag=$1
 	# the whole suite on 5.10 took 3559 s here (2026-12-06, one test
 	# stuck for its 900 s, load average 6 on 2 cores)
 	local VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-$([ "$k" = 5.10 ] && echo 5400 || echo 2400)}
-	prepare_kernel "$k"
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	[ "$n" -gt 1 ] && tag="$k/$i"
 	accel=$(pick_accel); cpu=max; [ "$accel" = kvm ] && cpu=host
 	rundir=$(mktemp -d "$cache/run.$$.XXXX")
 	pidfile=$rundir/qemu.pid log=$rundir/console.log
 	: >"$log"   # tail must find it before qemu's redirection makes it
-	printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
+	if [ "$n" -gt 1 ]; then
+		printf 'SLUICE_TEST_QUEUE=%q %s\n' "$queue" "$VMTEST_CMD" >"$rundir/cmd"
+	else
+		printf '%s\n' "$VMTEST_CMD" >"$rundir/cmd"
+	fi
 	# tests/run.sh starts no test past this (the guest's clock is the
 	# host's): it reports, naming what ran out, before the timeout kills it
 	local deadline=$(($(date +%s) + VMTEST_TIMEOUT - 60))
-	say "$k: booting $(cat "$d/kver") ($accel), running: $VMTEST_CMD"
+	say "$tag: booting $(cat "$d/kver") ($accel), running: $(cat "$rundir/cmd")"
 	t0=$(date +%s.%N)
 	# rcupdate.rcu_expedited=1: every map-in-map swap waits for an RCU grace
 	# period, and under TCG a normal one takes tens of milliseconds on 6.1
@@ -228,7 +250,7 @@ run_kernel() {
 	tail -s 0.1 --pid="$tpid" -n +1 -f "$log" |
 	while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%$'\r'}
-		printf '%s\n' "$line"
+		if [ "$n" -gt 1 ]; then printf '[%s] %s\n' "$tag" "$line"; else printf '%s\n' "$line"; fi
 		[[ $line == SLUICE-VMTEST-START* ]] && date +%s.%N >"$rundir/start"
 	done &
 	local rpid=$!
@@ -239,18 +261,44 @@ run_kernel() {
 	rc=$(tr -d '\r' <"$log" | grep -a '^SLUICE-VMTEST-RC=' | tail -n1 | cut -d= -f2 || true)
 	tstart=$t1; [ -f "$rundir/start" ] && tstart=$(cat "$rundir/start")
 	cleanup
-	awk -v k="$k" -v a="$t0" -v s="$tstart" -v b="$t1" 'BEGIN {
+	awk -v k="$tag" -v a="$t0" -v s="$tstart" -v b="$t1" 'BEGIN {
 		printf "vmtest: %s: wall %.1fs, boot %.1fs (%.0f%%)\n", k, b-a, s-a, 100*(s-a)/(b-a) }' >&2
 	if [ -z "$rc" ]; then
 		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-			say "$k: FAIL: guest killed after ${VMTEST_TIMEOUT}s timeout"
+			say "$tag: FAIL: guest killed after ${VMTEST_TIMEOUT}s timeout"
 		else
-			say "$k: FAIL: guest did not report a status (qemu exit $qrc)"
+			say "$tag: FAIL: guest did not report a status (qemu exit $qrc)"
 		fi
 		return 1
 	fi
-	[ "$rc" = 0 ] && say "$k: PASS" || say "$k: FAIL: guest command exited $rc"
+	[ "$rc" = 0 ] && say "$tag: PASS" || say "$tag: FAIL: guest command exited $rc"
 	[ "$rc" = 0 ]
+}
+
+# run_kernel K: the suite on kernel K in VMTEST_SHARDS guests at once (they
+# take tests from one queue in the work tree, so each test runs once and a
+# long one does not hold the others back; each guest is one emulator
+# thread busy most of the time, so up to a guest per host CPU)
+queue='' gpids=()
+run_kernel() {
+	local k=$1 n=${VMTEST_SHARDS:-1} i rc=0 p
+	prepare_kernel "$k"
+	if [ "$n" -le 1 ]; then
+		( run_guest "$k" 1 1 )
+		return
+	fi
+	queue=$(mktemp -d "$repo/build/vmtest-queue.$$.XXXX")
+	gpids=()
+	for i in $(seq "$n"); do
+		( run_guest "$k" "$i" "$n" ) &
+		gpids+=($!)
+	done
+	for p in "${gpids[@]}"; do
+		wait "$p" || rc=1
+	done
+	gpids=()
+	rm -rf "$queue"; queue=''
+	return "$rc"
 }
 
 # scripts/deps.sh installs qemu, busybox-static, cpio, kmod when missing.
