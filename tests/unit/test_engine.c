@@ -891,6 +891,7 @@ static void test_canary_health(void)
 	ASSERT_EQ(r.sim.reverts, 0, "no revert");
 	free(yaml);
 	sluice_plan_free(pp);
+	sluice_plan_free(p);
 }
 
 static void budget_freeze(struct run *r, bool on)
@@ -1327,6 +1328,7 @@ struct frun {
 
 static void frun_init(struct frun *r, unsigned int n, __u64 seed, double base, double canary)
 {
+	free(r->doc);	/* the previous run's (r is static) */
 	memset(r, 0, sizeof(*r));
 	sim_fleet_init(&r->f, n, seed, 200, base, canary);
 	eng_state_init(&r->st, "web");

@@ -74,7 +74,9 @@ int main(void)
 		ASSERT_TRUE(!memcmp(a, back, sizeof(a)), "the same histograms");
 		ASSERT_EQ(json_array_size(json_array_get(j, 1)), 2, "only buckets with counts");
 		json_decref(j);
-		ASSERT_TRUE(!fleet_lat_parse(json_string("x"), back), "not an array: false");
+		j = json_string("x");
+		ASSERT_TRUE(!fleet_lat_parse(j, back), "not an array: false");
+		json_decref(j);
 		/* node A first seen at a, node B at b: from now on */
 		b[1][100] = 3;
 		memcpy(la, a, sizeof(la));
