@@ -18,6 +18,20 @@ failed=$(sed -n 's/^failed://p' "$log" | tail -n 1)
 rm -f "$log"
 pass=${pass:-0} fail=${fail:-1}
 
+# A bounded sanitizer run: the userspace unit tests (parsers, the engine,
+# the store, the HTTP and command runners: those marked host-only) built
+# with AddressSanitizer and UBSan (make sanitize, in build-san/); about a
+# minute. `make sanitize` alone runs every unit test and test_cli.
+san=$(grep -l 'sluice-test: host-only' tests/unit/*.c | xargs -n1 basename | sed 's/\.c$//' | paste -sd'|')
+echo "== sanitize: ${san//|/ }"
+if make -j"$(nproc)" sanitize SANITIZE_TESTS="^($san)\$\$" >sanitize.log 2>&1; then
+	pass=$((pass + 1)); echo "PASS sanitize"
+else
+	fail=$((fail + 1)); failed="$failed sanitize"; echo "FAIL sanitize"
+	grep -E '^(FAIL|    !)|ERROR: |runtime error' sanitize.log | head -n 20
+	tail -n 40 sanitize.log
+fi
+
 for k in ${SLUICE_VMTEST_KERNELS-6.1}; do
 	echo "== vmtest: the suite on Linux $k under qemu"
 	if VMTEST_SHARDS=${VMTEST_SHARDS:-2} vmtest/run.sh "$k"; then
