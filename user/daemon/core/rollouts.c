@@ -442,6 +442,8 @@ void ro_take_sample(struct daemon *d, struct rollout *r, __u64 now)
 
 static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 {
+	__u64 canary_before = r->look.canary;
+	unsigned int quiet;
 	char err[512];
 	int e;
 
@@ -452,6 +454,7 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		sample_back_off(d, r);	/* the next look may wait */
 		return;		/* nothing moved, nothing due */
 	}
+	quiet = r->look.quiet;	/* kept below when nothing moved */
 	r->look.quiet = 0;
 	r->look.full_ms = now;
 	e = sample_fill(d, r, &d->obs);
@@ -499,6 +502,12 @@ static void tick_one(struct daemon *d, struct rollout *r, __u64 now)
 		persist(d, r, now);
 	outbox_record(d, r, &d->out);
 	ro_take_sample(d, r, now);
+	/* a full tick because one was due (a second since the last), with
+	 * the canary's counters where they were: the looks stay spaced */
+	if (quiet && r->look.valid && r->look.canary == canary_before) {
+		r->look.quiet = quiet;
+		sample_back_off(d, r);
+	}
 }
 
 int ro_tick(struct daemon *d, __u64 now)

@@ -150,12 +150,13 @@ bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
 /*
  * After a quiet look (sample_quiet: nothing moved, not even one packet of
  * the canary), the look after two quiet ones comes 200 ms later, then 400,
- * then 800, never past the next full tick (a second after the last) nor
- * past the first moment the engine has something of its own to do: a
- * hold's end, a gate's interval (eng_tick_quiet is monotone in time: once
- * due, due). A canary with traffic keeps its looks 100 ms apart, so a burst
- * of bad events is still judged within a look; an idle one costs a third
- * of the looks.
+ * then 800, never past the next full tick (a second after the last), and
+ * only over looks that would have found nothing due: a hold's end, a
+ * gate's interval (eng_tick_quiet is monotone in time: once due, due), so
+ * the look that sees it is the one a 100 ms tick would have made. A full tick that finds the canary's counters unchanged keeps
+ * the streak (tick_one). A canary with traffic keeps its looks 100 ms
+ * apart, so a burst of bad events is still judged within a look; an idle
+ * one is looked at about twice a second instead of ten times.
  */
 void sample_back_off(struct daemon *d, struct rollout *r)
 {
@@ -167,8 +168,9 @@ void sample_back_off(struct daemon *d, struct rollout *r)
 	for (; k > 1; k /= 2) {
 		__u64 at = r->next_ms + (k - 1) * r->interval_ms;
 
+		/* the looks skipped, up to at - interval, would find nothing due */
 		if (at <= r->look.full_ms + SLUICED_INTERVAL_MS &&
-		    eng_tick_quiet(r->plan, &r->st, &d->env, r->interval_ms, at)) {
+		    eng_tick_quiet(r->plan, &r->st, &d->env, r->interval_ms, at - r->interval_ms)) {
 			r->next_ms = at;
 			return;
 		}
