@@ -283,11 +283,11 @@ queue='' gpids=()
 run_kernel() {
 	local k=$1 n=${VMTEST_SHARDS:-1} i rc=0 p
 	prepare_kernel "$k"
-	if [ "$n" -le 1 ]; then
-		( run_guest "$k" 1 1 )
-		return
-	fi
-	queue=$(mktemp -d "$repo/build/vmtest-queue.$$.XXXX")
+	[ "$n" -ge 1 ] 2>/dev/null || n=1
+	# guests in the background even when one: `wait` lets a TERM to us
+	# run main_cleanup at once (a foreground subshell would hold it off
+	# until the guest's own timeout)
+	[ "$n" -gt 1 ] && queue=$(mktemp -d "$repo/build/vmtest-queue.$$.XXXX")
 	gpids=()
 	for i in $(seq "$n"); do
 		( run_guest "$k" "$i" "$n" ) &
@@ -297,7 +297,8 @@ run_kernel() {
 		wait "$p" || rc=1
 	done
 	gpids=()
-	rm -rf "$queue"; queue=''
+	[ -n "$queue" ] && rm -rf "$queue"
+	queue=''
 	return "$rc"
 }
 
