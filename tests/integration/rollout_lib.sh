@@ -76,6 +76,10 @@ rl_wait() {
 		[ "$(rl -j rollout status "$svc" 2>/dev/null | json "(lambda r: bool($cond))(j['rollouts'][0])" 2>/dev/null)" = True ] && return 0
 		sleep 0.2
 	done
+	# what the condition saw, and what sluiced said last
+	echo "    rl_wait: not within ${secs}s: $cond; rollout status $svc:"
+	rl rollout status "$svc" 2>&1 | head -n 8 | sed 's/^/      | /'
+	tail -n 8 "$RL_LOG" 2>/dev/null | sed 's/^/      log: /'
 	return 1
 }
 
