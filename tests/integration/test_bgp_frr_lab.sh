@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# sluice-test: host-only (what it adds to test_bgp_lab is FRR's side, all
+# userspace; the kernel's part, XDP DSR and the router's ECMP route, is the
+# same lab's and runs under vmtest in test_bgp_lab)
 # FRR as the routing daemon of one LB node (the guide's second choice):
 # node a runs BIRD 2, node b zebra + bgpd with the guide's frr.conf and
 # the policy `sluice bgp config frr` generates; the router (BIRD) merges
