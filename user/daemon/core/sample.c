@@ -153,10 +153,11 @@ bool sample_quiet(struct daemon *d, struct rollout *r, __u64 now)
  * then 800, never past the next full tick (a second after the last), and
  * only over looks that would have found nothing due: a hold's end, a
  * gate's interval (eng_tick_quiet is monotone in time: once due, due), so
- * the look that sees it is the one a 100 ms tick would have made. A full tick that finds the canary's counters unchanged keeps
- * the streak (tick_one). A canary with traffic keeps its looks 100 ms
- * apart, so a burst of bad events is still judged within a look; an idle
- * one is looked at about twice a second instead of ten times.
+ * the look that sees it is the one a 100 ms tick would have made. A full
+ * tick that finds the canary's counters unchanged keeps the streak
+ * (tick_one). A canary with traffic keeps its looks 100 ms apart, so a
+ * burst of bad events is still judged within a look; an idle one is
+ * looked at about twice a second instead of ten times.
  */
 void sample_back_off(struct daemon *d, struct rollout *r)
 {
