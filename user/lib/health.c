@@ -232,25 +232,14 @@ static int sweep_slot(struct sluice_conn_slot *sl, __u32 i, void *arg)
 }
 
 /* What moves whenever the datapath writes or re-decides a conn_new slot,
- * or touches an unconfirmed flow (per-CPU events, summed). */
+ * or touches an unconfirmed flow (the events' per-CPU sums). */
 static int conn_new_mark(struct sluice *s, __u64 *mark)
 {
-	static const __u32 evs[] = { SLUICE_EV_CONN_INSERT, SLUICE_EV_CONN_REDECIDE,
-				     SLUICE_EV_CONN_NEW_HIT };
-	__u64 *pc = calloc(s->ncpus, sizeof(__u64));
-	unsigned int i;
-	int c, err = 0;
+	__u64 ev[SLUICE_EV_MAX] = { 0 };
+	int err = sluice_events_get(s, ev);
 
-	if (!pc)
-		return -ENOMEM;
-	*mark = 0;
-	for (i = 0; i < sizeof(evs) / sizeof(evs[0]) && !err; i++) {
-		if (bpf_map_lookup_elem(s->events_fd, &evs[i], pc) < 0)
-			err = -errno;
-		for (c = 0; c < s->ncpus && !err; c++)
-			*mark += pc[c];
-	}
-	free(pc);
+	*mark = ev[SLUICE_EV_CONN_INSERT] + ev[SLUICE_EV_CONN_REDECIDE] +
+		ev[SLUICE_EV_CONN_NEW_HIT];
 	return err;
 }
 
