@@ -12,7 +12,8 @@
 #   - low traffic stays inconclusive and pauses
 #   - freeze blocks progress and new starts; unfreeze resumes
 #   - every command is idempotent (abort twice records one abort)
-#   - a direct `sluice revert` during a rollout is respected
+#   - a direct `sluice revert` during a rollout is respected, also right
+#     after a retry
 # Gates use confidence 99.99 %: a correct implementation rolls an identical
 # canary back with probability <= 1e-4 (anytime-valid test), and the bad
 # canaries give dozens of events per second against a threshold of ~10.
@@ -102,9 +103,17 @@ check "after the rollback every new connection reaches the baseline" \
 	[ "$(echo "$out" | json 'j["counts"].get("b1",0)+j["counts"].get("b2",0)')" = 50 ]
 rl_canary_heal
 
+echo "== a sluice revert right after a retry stands"
+# the retry clears the rollback's kill switch; a revert made before the
+# next tick is the operator's (sluiced once cleared it again)
+rl rollout retry web >/dev/null && lab_sluice revert web >/dev/null
+check "rolled back by the operator within 5 s" rl_wait 5 'r["phase"]=="rolled_back" and r["by_operator"]' web
+sleep 1
+check "the operator's kill switch is still on a second later" \
+	[ "$(svc_json web | json 'j["services"][0]["revert"]')" != off ]
+
 echo "== low traffic stays inconclusive and pauses"
 GATE="min_samples: 1000" plan "$RL_DIR/low.yaml" 5%:2s
-rl rollout retry web >/dev/null 2>&1; rl rollout abort web >/dev/null 2>&1
 fresh web6 6
 rl rollout start web6 -f "$RL_DIR/low.yaml" >/dev/null
 check "paused within 10 s" rl_wait 10 'r["phase"]=="paused"' web6

@@ -389,6 +389,40 @@ static void test_operator_wins(void)
 	sluice_plan_free(p);
 }
 
+/*
+ * A retry clears the kill switch left by the rollback. An operator's
+ * revert that lands after that write and before the next tick is the
+ * operator's: the engine must not clear it again (it once re-issued its
+ * resume until a tick saw the switch off).
+ */
+static void test_revert_right_after_retry(void)
+{
+	struct sluice_plan *p = plan_of(ramp_yaml);
+	static struct run r;
+	unsigned int i, resumes = 0;
+
+	subtest("an operator revert right after a retry stands");
+	run_init(&r, 2, 1000, 0.01, 0.05);
+	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
+	run_until_end(&r, p, 4 * 3600);
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back by the engine");
+	ASSERT_OK(cmd(&r, p, ENG_CMD_RETRY, false), "retry");
+	ASSERT_TRUE(!(r.sim.obs.kill & SLUICE_KILL_REVERT), "the retry cleared the kill switch");
+	r.sim.obs.kill |= SLUICE_KILL_REVERT;	/* sluice revert web, at once */
+	for (i = 0; i < 50; i++) {
+		unsigned int k;
+
+		tick_ms(&r, p, 100);
+		for (k = 0; k < r.out.nactions; k++)
+			resumes += r.out.actions[k].kind == ENG_ACT_RESUME_KILL;
+	}
+	ASSERT_EQ(resumes, 0, "no resume of the engine's own after the operator's revert");
+	ASSERT_TRUE(r.sim.obs.kill & SLUICE_KILL_REVERT, "the operator's kill switch stays on");
+	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
+	ASSERT_TRUE(r.st.by_operator, "recorded as the operator's");
+	sluice_plan_free(p);
+}
+
 static void test_low_traffic(void)
 {
 	struct sluice_plan *p = plan_of(ramp_yaml);
@@ -1611,6 +1645,7 @@ int main(void)
 	test_freeze();
 	test_commands();
 	test_operator_wins();
+	test_revert_right_after_retry();
 	test_low_traffic();
 	test_errors_never_pass();
 	test_pause_steps_and_cutover();

@@ -521,9 +521,13 @@ static void resume_kill(struct eng_state *st, const struct eng_obs *obs,
 			struct eng_out *out)
 {
 	st->want_revert = false;
-	st->resume_kill_pending = (obs->kill & SLUICE_KILL_REVERT) &&
-				  !(obs->kill_global & SLUICE_KILL_REVERT);
-	if (st->resume_kill_pending)
+	/* asked once, never again: the caller commits the decision and
+	 * carries it out before the next tick (sluiced's outbox, replayed at
+	 * start; the fleet leader's etcd transaction), or drops it when the
+	 * maps changed since. A kill switch seen on after that is the
+	 * operator's: asking again would clear a revert made right after */
+	st->resume_kill_pending = false;
+	if ((obs->kill & SLUICE_KILL_REVERT) && !(obs->kill_global & SLUICE_KILL_REVERT))
 		action(out, ENG_ACT_RESUME_KILL);
 }
 
@@ -609,12 +613,9 @@ static bool reconcile(struct eng_state *st, const struct eng_obs *obs,
 {
 	char w[96];
 
-	if (st->resume_kill_pending) {
-		if (obs->kill & SLUICE_KILL_REVERT)
-			action(out, ENG_ACT_RESUME_KILL);
-		else
-			st->resume_kill_pending = false, out->changed = true;
-	} else if ((obs->kill & SLUICE_KILL_REVERT) && !st->want_revert) {
+	if (st->resume_kill_pending)	/* a state from before resume_kill asked once */
+		st->resume_kill_pending = false, out->changed = true;
+	if ((obs->kill & SLUICE_KILL_REVERT) && !st->want_revert) {
 		event(out, st, ENG_EV_OPERATOR, "operator", now_ms,
 		      "the kill switch was set on the maps (%s)",
 		      obs->kill_global & SLUICE_KILL_REVERT ? "global" : "service");

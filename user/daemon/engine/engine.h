@@ -211,7 +211,8 @@ struct eng_state {
 	bool want_cutover;			/* cutover step active */
 	__u32 promote_gen;			/* gen the promotion was decided on */
 	__u8 lkg_at_start;
-	bool resume_kill_pending;		/* RESUME_KILL asked, not yet seen */
+	bool resume_kill_pending;		/* always false now (kept in the
+						 * state document for older readers) */
 	bool pending_retry;			/* PENDING: a retry waits (freeze) */
 	bool extend_step;			/* resumed after an inconclusive
 						 * pause: wait for min_samples

@@ -387,6 +387,18 @@ static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 	}
 }
 
+/* The tick right after a command sees the keys as the command's own
+ * transaction leaves them (written with the state, all or nothing), as a
+ * node's tick sees the maps after its outbox: a kill switch still on
+ * would read as the operator's. */
+static void obs_after(struct eng_obs *o, const struct decision *dc)
+{
+	if (dc->weight_set >= 0)
+		memcpy(o->weight, dc->weight, sizeof(o->weight));
+	if (dc->kill >= 0)
+		o->kill = (dc->kill ? SLUICE_KILL_REVERT : 0) | o->kill_global;
+}
+
 static void on_step(json_t *reply, const char *err, void *arg)
 {
 	struct cbarg *a = arg;
@@ -726,6 +738,7 @@ command:
 	take(&dc, s, &d->out);
 	if (eng_terminal(l->ro.st.phase) || !l->ro.plan)
 		goto write;
+	obs_after(&l->obs, &dc);
 	goto run;
 tick:
 	dc.events = json_array();
