@@ -14,6 +14,7 @@
 #include <string.h>
 #include "etcd.h"
 #include "fleet_value.h"
+#include "plan.h"
 
 static void values(const char *key, const char *v)
 {
@@ -31,6 +32,20 @@ static void values(const char *key, const char *v)
 			assert(w[i] <= 10000);
 	} else {
 		assert(strstr(err, key));
+	}
+	err[0] = 0;
+	{
+		__u64 ms = 1;
+		char t[32];
+
+		r = fleet_parse_live(v, key, &ms, err, sizeof(err));
+		if (r >= 0) {	/* a value read is written back the same */
+			assert(r == SLUICE_LIVE_DRAIN ? ms && ms <= SLUICE_LIVE_DRAIN_MAX_MS : !ms);
+			fleet_live_text(r, ms, t, sizeof(t));
+			assert(!strcmp(t, v));
+		} else {
+			assert(strstr(err, key));
+		}
 	}
 	err[0] = 0;
 	j = fleet_parse_object(v, key, err, sizeof(err));

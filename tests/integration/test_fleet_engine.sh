@@ -13,7 +13,10 @@
 #     writes nothing; budget: and latency gates are honoured (the nodes
 #     report their handshake-latency histograms for the leader to sum)
 #   - a command gate and the pre-step hook run on the leader: the hook
-#     before the step's weights, the gate's failure rolls the fleet back
+#     before the step's weights, the gate's failure rolls the fleet back;
+#     the plan's on_rollback: live_flows: drain 1s goes with the kill
+#     switch (the live_flows key), and the node resets its live canary
+#     flows when the grace ends; the operator's revert --fleet keeps them
 #   - a rollout key of an older leader (no schema) is refused with a
 #     message, its weights kept
 #     limit and the key, and the node keeps its lease and its leadership
@@ -50,10 +53,13 @@ check "by the operator: $(ro 'j["reason"]')" grep -q "operator" <<<"$(ro 'j["rea
 check "the weight was never raised under the kill switch (weights key: $(wkey))" wkey_is 2500
 check "the kill switch stays on" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = on ]
 check "the maps are reverted" wait_for 3 revert_is revert
+check "the operator's revert keeps live flows (live_flows: $(etcdctl_ get --print-value-only "$PFX/web/live_flows"))" \
+	[ "$(etcdctl_ get --print-value-only "$PFX/web/live_flows")" = keep ]
 out=$(ctl rollout promote web --fleet 2>&1)
 check "promote --fleet after the revert is refused: $out" eval '! ctl rollout promote web --fleet 2>/dev/null'
 sleep 2
 check "and the weight stays at 25 % (weights key: $(wkey))" wkey_is 2500
+check "live flows kept: no reset on the maps" revert_is revert
 types() { ctl -j rollout history web | json '" ".join(e["type"] for e in (j["events"] if isinstance(j, dict) else j))'; }
 check "rollout history shows the fleet's start and rollback ($(types))" eval 'types | grep -q "start.*rollback"'
 check "the audit log (-a) has them too" \
@@ -118,6 +124,8 @@ gates:
     result: exit
     interval: 1s
 pre_step_hook: 'echo "step \$SLUICE_STEP" >>$DIR/hook.log'
+on_rollback:
+  live_flows: drain 1s
 PLAN
 check "a plan with a command gate and a pre-step hook starts" ctl rollout start web --fleet -f "$DIR/ext.yaml"
 check "the leader ran the hook, then wrote the step's weights" \
@@ -126,4 +134,10 @@ touch "$DIR/bad"
 check "the command gate fails on the leader: rolled back ($(ro 'j["phase"]'))" wait_for 15 phase_is rolled_back
 check "the reason names the gate: $(ro 'j["reason"]')" grep -q "smoke" <<<"$(ro 'j["reason"]')"
 check "the kill switch is on" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = on ]
+check "the plan's live_flows went with it: $(etcdctl_ get --print-value-only "$PFX/web/live_flows")" \
+	[ "$(etcdctl_ get --print-value-only "$PFX/web/live_flows")" = "drain 1000ms" ]
+check "the node reverts new flows at once, its live canary flows are reset when the grace ends" \
+	wait_for 5 revert_is reset
+check "the node's audit trail says so" \
+	eval 'grep "live_flows" "$DIR/audit.log" | grep -q "grace of 1000 ms ended"'
 t_done

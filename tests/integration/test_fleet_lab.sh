@@ -32,7 +32,8 @@
 #   - promote --fleet ends the step at once, once; --full promotes; a
 #     promote without a running fleet rollout is refused, nothing written
 #   - a canary whose backends never answer fails the error-ratio gate on
-#     the fleet's summed counters: rolled back on every node
+#     the fleet's summed counters: rolled back on every node, with the
+#     plan's on_rollback: live_flows: reset on every node's maps
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib.sh
@@ -374,6 +375,8 @@ gates:
     max_increase: 20%
     min_samples: 5
     on_inconclusive: extend
+on_rollback:
+  live_flows: reset
 PLAN
 for i in 3 4; do	# the canary backends never answer a handshake
 	ip netns exec "$(fl_ns b$i)" nft -f - <<'NFT'
@@ -392,7 +395,8 @@ check "its start lifts the kill switch on every node" fl_wait 5 fl_all_revert of
 check "the canary failing on every node rolls the fleet rollout back" fl_wait 20 is phase rolled_back
 check "the rollback names the fleet's sums: $(etcdctl_ get --print-value-only "$FL_PFX/rollout" | json 'j["reason"]' 2>/dev/null)" \
 	grep -q "fleet's sums" <<<"$(etcdctl_ get --print-value-only "$FL_PFX/rollout")"
-check "every node's maps are reverted by the rollback" fl_wait 5 fl_all_revert revert
+check "every node's maps are reverted by the rollback, live canary flows reset (the plan's live_flows: reset)" \
+	fl_wait 5 fl_all_revert reset
 check "rolled back at the failing first step" is step 0
 check "the failing step was never passed (weights stay at 30%: $(for n in $(fl_nodes); do fl_weight $n; done | tr "\n" " "))" fl_all_weight 3000
 wait "$load"

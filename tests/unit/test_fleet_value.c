@@ -8,6 +8,7 @@
  */
 #include "test.h"
 #include "fleet_value.h"
+#include "plan.h"
 
 #define K "/sluice/c/services/web/killswitch"
 
@@ -26,6 +27,37 @@ int main(void)
 		err[0] = 0;
 		ASSERT_EQ(fleet_parse_killswitch(bad[i], K, err, sizeof(err)), -EINVAL, bad[i]);
 		ASSERT_TRUE(strstr(err, K) && strstr(err, "on or off"), "the error names the key and the values");
+	}
+
+	subtest("live_flows: keep, reset, drain NNNms");
+	{
+		static const char *const badl[] = { "KEEP", "drain", "drain 0ms", "drain 10s",
+			"drain -5ms", "drain +5ms", "drain 010ms", "drain  5ms", "drain 5ms ", "drain 3600001ms",
+			"drain 99999999999999999999999ms", "reset\n", "" };
+		char t[32];
+		__u64 ms = 7;
+
+		ASSERT_EQ(fleet_parse_live("keep", "k", &ms, err, sizeof(err)), SLUICE_LIVE_KEEP, "keep");
+		ASSERT_EQ(fleet_parse_live("reset", "k", &ms, err, sizeof(err)), SLUICE_LIVE_RESET, "reset");
+		ASSERT_EQ(fleet_parse_live("drain 1500ms", "k", &ms, err, sizeof(err)), SLUICE_LIVE_DRAIN,
+			  "drain 1500ms");
+		ASSERT_EQ(ms, 1500, "its grace");
+		ASSERT_EQ(fleet_parse_live("drain 3600000ms", "k", &ms, err, sizeof(err)),
+			  SLUICE_LIVE_DRAIN, "an hour at most");
+		for (i = 0; i < sizeof(badl) / sizeof(badl[0]); i++) {
+			err[0] = 0;
+			ASSERT_EQ(fleet_parse_live(badl[i], "/p/web/live_flows", &ms, err, sizeof(err)),
+				  -EINVAL, badl[i]);
+			ASSERT_TRUE(strstr(err, "/p/web/live_flows") && strstr(err, "keep, reset or drain"),
+				    "the error names the key and the values");
+		}
+		fleet_live_text(SLUICE_LIVE_DRAIN, 10000, t, sizeof(t));
+		ASSERT_TRUE(!strcmp(t, "drain 10000ms"), "written back as drain 10000ms");
+		ASSERT_EQ(fleet_parse_live(t, "k", &ms, err, sizeof(err)), SLUICE_LIVE_DRAIN, "and read");
+		fleet_live_text(SLUICE_LIVE_KEEP, 0, t, sizeof(t));
+		ASSERT_TRUE(!strcmp(t, "keep"), "keep");
+		fleet_live_text(SLUICE_LIVE_RESET, 0, t, sizeof(t));
+		ASSERT_TRUE(!strcmp(t, "reset"), "reset");
 	}
 
 	subtest("weights");

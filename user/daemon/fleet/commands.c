@@ -73,6 +73,18 @@ json_t *fleet_status_json(struct daemon *d)
 			"rollout", s->rollout, "error", s->error));
 		json_object_set_new(json_object_get(svcs, s->name), "config_rev",
 				    json_integer(s->applied_c_rev));
+		{	/* the live canary flows of the kill switch */
+			char lv[32] = "none";
+			__u64 now = steady_ms();
+
+			if (s->live >= 0)
+				fleet_live_text(s->live, s->live_drain_ms, lv, sizeof(lv));
+			json_object_set_new(json_object_get(svcs, s->name), "live_flows",
+					    json_pack("{s:s, s:b, s:I}", "policy", lv,
+						      "carried_out", s->kill == 1 && s->live_done_rev == s->kill_rev,
+						      "reset_in_ms", (json_int_t)(s->reset_due_ms > now ?
+										 s->reset_due_ms - now : 0)));
+		}
 		/* the leader: its engine's latest judgement of the gates */
 		json_object_set_new(json_object_get(svcs, s->name), "gates_judged",
 				    fleet_lead_status(F, s));
@@ -266,8 +278,14 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 		snprintf(err, errlen, "fleet %s: --full is for promote only", action);
 		return -EINVAL;
 	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
+		char kv[512];
+
+		/* the operator's revert keeps live flows, as sluice revert
+		 * does on a node (a rollback's live_flows do not carry over) */
+		fleet_key(F, kv, sizeof(kv), service, "live_flows");
 		fleet_key(F, k, sizeof(k), service, "killswitch");
-		txn = json_pack("{s:[{s:o}]}", "success", "request_put",
+		txn = json_pack("{s:[{s:o}, {s:o}]}", "success", "request_put",
+				etcd_req_put(kv, "keep", 0), "request_put",
 				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
 	} else if (!strcmp(action, "abort")) {
 		struct fsvc *s = fleet_svc_get(F, service, false);

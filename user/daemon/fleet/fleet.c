@@ -61,6 +61,7 @@ struct fsvc *fleet_svc_get(struct fleet *F, const char *name, bool create)
 	memset(&F->svc[F->nsvc], 0, sizeof(F->svc[0]));
 	snprintf(F->svc[F->nsvc].name, SLUICE_NAME_LEN, "%s", name);
 	F->svc[F->nsvc].kill = -1;
+	F->svc[F->nsvc].live = -1;
 	return &F->svc[F->nsvc++];
 }
 
@@ -198,6 +199,15 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 		s->kill = ks;
 		s->dirty_k = s->kill >= 0;
 		s->kill_rev = rev;
+	} else if (!strcmp(slash, "live_flows")) {
+		/* a value that does not parse counts as none: keep */
+		__u64 ms = 0;
+		int m = v ? fleet_parse_live(v, k, &ms, err, sizeof(err)) : -1;
+
+		if (v && m < 0)
+			fleet_bad_key(d, k, rev, err);
+		s->live = m;
+		s->live_drain_ms = m < 0 ? 0 : ms;
 	} else if (!strcmp(slash, "config")) {
 		free(s->config_text);
 		s->config_text = v ? strdup(v) : NULL;
@@ -360,6 +370,73 @@ static void apply_promotion(struct daemon *d, struct fsvc *s)
 		     s->name, (long long)s->rollout_rev);
 }
 
+/*
+ * A rollback's live canary flows (the plan's on_rollback: live_flows:, in
+ * the live_flows key the leader writes with the kill switch): new flows go
+ * to the baseline at once; reset re-decides the live canary flows with the
+ * kill switch, drain at the end of its grace, counted from when this node
+ * applied the kill switch (after a restart in the grace: from then, at most
+ * one grace more); keep, or no key (the operator's revert --fleet), leaves
+ * them until their clients end them.
+ */
+static void live_note(struct daemon *d, struct fsvc *s, bool reset)
+{
+	struct sluice_service_view v = { .id = SLUICE_MAX_SERVICES };
+	struct sluice_live n = { 0 };
+	char text[384];
+
+	if (s->live_done_rev == s->kill_rev || s->applied_k_rev == s->kill_rev ||
+	    sluice_service_view(d->s, s->name, &v))
+		return;		/* told already, or no service */
+	if (sluice_live_flows(d->s, s->name, v.lkg == SLUICE_CANARY ? SLUICE_BASELINE
+								 : SLUICE_CANARY, &n))
+		memset(&n, 0, sizeof(n));
+	snprintf(text, sizeof(text),
+		 "kill switch from the fleet (revision %lld): %u live canary flows (%u TCP, %u UDP); live_flows: %s",
+		 (long long)s->kill_rev, n.tcp + n.udp, n.tcp, n.udp,
+		 reset ? "reset: they are re-decided on their next packet" :
+		 s->live == SLUICE_LIVE_DRAIN ? "drain: they are reset when the grace ends" :
+		 "keep: they stay on the canary until their clients end them");
+	dlog(d, LOG_INFO_, "fleet: %s: %s", s->name, text);
+	audit_note(d, s->name, (__u64)s->rollout_rev, "live_flows", "fleet", text);
+}
+
+static void live_after(struct fsvc *s, bool reset)
+{
+	if (!s->kill) {
+		s->reset_due_ms = 0;
+	} else if (reset || s->live != SLUICE_LIVE_DRAIN) {
+		s->reset_due_ms = 0;
+		s->live_done_rev = s->kill_rev;
+	} else if (s->live_done_rev != s->kill_rev && !s->reset_due_ms) {
+		s->reset_due_ms = steady_ms() + s->live_drain_ms;
+	}
+}
+
+static void live_drain_due(struct daemon *d, struct fsvc *s)
+{
+	char text[256];
+
+	if (!s->reset_due_ms || steady_ms() < s->reset_due_ms)
+		return;
+	if (s->kill != 1 || s->dirty_k) {	/* lifted, or not applied yet */
+		s->reset_due_ms = 0;
+		return;
+	}
+	if (sluice_revert(d->s, s->name, true) < 0) {
+		snprintf(s->error, sizeof(s->error), "cannot reset the live canary flows: %s",
+			 sluice_errmsg(d->s));
+		return;		/* tried again at the next apply */
+	}
+	s->reset_due_ms = 0;
+	s->live_done_rev = s->kill_rev;
+	snprintf(text, sizeof(text),
+		 "the drain's grace of %llu ms ended: the live canary flows are reset (kill switch revision %lld)",
+		 (unsigned long long)s->live_drain_ms, (long long)s->kill_rev);
+	dlog(d, LOG_INFO_, "fleet: %s: %s", s->name, text);
+	audit_note(d, s->name, (__u64)s->rollout_rev, "live_flows", "fleet", text);
+}
+
 static void apply(struct daemon *d)
 {
 	struct fleet *F = fleet_of(d);
@@ -390,7 +467,12 @@ static void apply(struct daemon *d)
 			}
 		}
 		if (s->dirty_k) {
-			err = s->kill ? sluice_revert(d->s, s->name, false)
+			bool reset = s->kill && s->live == SLUICE_LIVE_RESET &&
+				     s->live_done_rev != s->kill_rev;
+
+			if (s->kill)
+				live_note(d, s, reset);
+			err = s->kill ? sluice_revert(d->s, s->name, reset)
 				      : sluice_resume(d->s, s->name);
 			if (err < 0) {
 				snprintf(s->error, sizeof(s->error), "cannot %s the kill switch: %s",
@@ -402,8 +484,10 @@ static void apply(struct daemon *d)
 				if (err > 0)
 					dlog(d, LOG_INFO_, "fleet: %s: kill switch %s (revision %lld)",
 					     s->name, s->kill ? "on" : "off", (long long)s->kill_rev);
+				live_after(s, reset);
 			}
 		}
+		live_drain_due(d, s);
 	}
 }
 

@@ -28,6 +28,9 @@ struct fsvc {
 	int kill;			/* -1 no key, 0 off, 1 on */
 	bool dirty_k;
 	int64_t kill_rev;
+	int live;			/* the live_flows key: SLUICE_LIVE_*,
+					 * -1 none (keep) */
+	__u64 live_drain_ms;
 	char *plan_text;
 	int64_t plan_rev;
 	struct sluice_plan *rplan;	/* plan_text parsed for the report
@@ -44,6 +47,11 @@ struct fsvc {
 	int64_t applied_c_rev;		/* config applied by this daemon */
 	int64_t promoted_rev;		/* the promoted rollout acted on */
 	__u64 applied_w_ms, applied_k_ms;
+	/* the live canary flows of the kill switch applied at kill_rev:
+	 * their reset is due at reset_due_ms (steady; 0 none), and done for
+	 * live_done_rev */
+	__u64 reset_due_ms;
+	int64_t live_done_rev;
 	char error[768];
 	/* the leader's engine of this service's rollout (leader.c):
 	 * allocated on first use, reloaded from etcd's state document when

@@ -2,9 +2,11 @@
 /* Fleet key values (fleet_value.h): small pure functions, fuzzed alone. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "fleet_value.h"
 #include "input_limits.h"
+#include "plan.h"
 
 int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t errlen)
 {
@@ -14,6 +16,39 @@ int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t err
 		return 0;
 	snprintf(err, errlen, "%.300s: '%.40s' is not a kill switch value (on or off)", key, v);
 	return -EINVAL;
+}
+
+int fleet_parse_live(const char *v, const char *key, __u64 *drain_ms, char *err,
+		     size_t errlen)
+{
+	unsigned long long ms;
+	char *end;
+
+	*drain_ms = 0;
+	if (!strcmp(v, "keep"))
+		return SLUICE_LIVE_KEEP;
+	if (!strcmp(v, "reset"))
+		return SLUICE_LIVE_RESET;
+	/* a digit 1-9 first: strtoull alone would take " 5", "+5", "-5", "05" */
+	if (!strncmp(v, "drain ", 6) && v[6] >= '1' && v[6] <= '9') {
+		errno = 0;
+		ms = strtoull(v + 6, &end, 10);
+		if (!errno && !strcmp(end, "ms") && ms && ms <= SLUICE_LIVE_DRAIN_MAX_MS) {
+			*drain_ms = ms;
+			return SLUICE_LIVE_DRAIN;
+		}
+	}
+	snprintf(err, errlen, "%.300s: '%.40s' is not a live_flows value (keep, reset or drain NNNms, at most 1 h)",
+		 key, v);
+	return -EINVAL;
+}
+
+void fleet_live_text(int mode, __u64 drain_ms, char *buf, size_t len)
+{
+	if (mode == SLUICE_LIVE_DRAIN)
+		snprintf(buf, len, "drain %llums", (unsigned long long)drain_ms);
+	else
+		snprintf(buf, len, "%s", mode == SLUICE_LIVE_RESET ? "reset" : "keep");
 }
 
 int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *key,

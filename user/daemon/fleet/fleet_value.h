@@ -17,6 +17,15 @@
 /* "on" -> 1, "off" -> 0 (the documented values, nothing else); -EINVAL
  * with the reason in err. */
 int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t errlen);
+/*
+ * The live_flows key, written by the leader with a rollback's kill switch
+ * (the plan's on_rollback: live_flows:): "keep", "reset" or "drain NNNms"
+ * (1 ms to 1 h) -> SLUICE_LIVE_* with *drain_ms; -EINVAL with the reason.
+ * fleet_live_text writes the value back (buf: 32 bytes).
+ */
+int fleet_parse_live(const char *v, const char *key, __u64 *drain_ms, char *err,
+		     size_t errlen);
+void fleet_live_text(int mode, __u64 drain_ms, char *buf, size_t len);
 /* "2500" or "[2500, 0, ...]": bp per ring into w; -EINVAL (w untouched). */
 int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *key,
 			char *err, size_t errlen);

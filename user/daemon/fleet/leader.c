@@ -332,6 +332,8 @@ struct decision {
 	int weight_set;			/* -1: no weight write */
 	__u16 weight[SLUICE_MAX_RINGS];
 	int kill;			/* -1: no write, 0 off, 1 on */
+	int live;			/* with the kill switch: SLUICE_LIVE_* */
+	__u64 live_ms;			/* the drain's grace */
 	json_t *events;
 };
 
@@ -359,11 +361,16 @@ static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 				dc->weight[r] = a->variant == SLUICE_CANARY ? 10000 : 0;
 			dc->weight_set = 1;
 			break;
-		case ENG_ACT_REVERT:
+		case ENG_ACT_REVERT:	/* the plan says what its live flows do */
 			dc->kill = 1;
+			dc->live = s->lead && s->lead->ro.plan ? (int)s->lead->ro.plan->live_flows
+							       : SLUICE_LIVE_DRAIN;
+			dc->live_ms = s->lead && s->lead->ro.plan ? s->lead->ro.plan->live_drain_ms
+								  : SLUICE_LIVE_DRAIN_DEFAULT_MS;
 			break;
 		case ENG_ACT_RESUME_KILL:
 			dc->kill = 0;
+			dc->live = SLUICE_LIVE_KEEP;
 			break;
 		case ENG_ACT_PROMOTE:
 			/* every node promotes on the phase (apply_promotion) */
@@ -454,7 +461,7 @@ static void weights_text(char *buf, size_t len, const __u16 w[SLUICE_MAX_RINGS])
 static void write_doc(struct daemon *d, struct fsvc *s, json_t *doc, const struct decision *dc)
 {
 	struct fleet *F = fleet_of(d);
-	char kl[512], kr[512], kw[512], kk[512], num[128], *text;
+	char kl[512], kr[512], kw[512], kk[512], kv[512], num[128], *text;
 	json_t *txn, *ops;
 	struct cbarg *a = fleet_cbarg(d);
 
@@ -469,9 +476,13 @@ static void write_doc(struct daemon *d, struct fsvc *s, json_t *doc, const struc
 		weights_text(num, sizeof(num), dc->weight);
 		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kw, num, 0)));
 	}
-	if (dc && dc->kill >= 0)
+	if (dc && dc->kill >= 0) {	/* live_flows first: nodes read it with the switch */
+		fleet_key(F, kv, sizeof(kv), s->name, "live_flows");
+		fleet_live_text(dc->live, dc->live_ms, num, sizeof(num));
+		json_array_append_new(ops, json_pack("{s:o}", "request_put", etcd_req_put(kv, num, 0)));
 		json_array_append_new(ops, json_pack("{s:o}", "request_put",
 						     etcd_req_put(kk, dc->kill ? "on" : "off", 0)));
+	}
 	txn = json_pack("{s:[o,o], s:o}", "compare",
 			etcd_cmp(kl, "CREATE", F->leader_create_rev),
 			etcd_cmp(kr, "MOD", s->rollout_rev), "success", ops);
@@ -493,7 +504,7 @@ static void write_plain(struct daemon *d, struct fsvc *s, const char *phase, con
 			int kill)
 {
 	struct fleet *F = fleet_of(d);
-	struct decision dc = { .weight_set = -1, .kill = kill };
+	struct decision dc = { .weight_set = -1, .kill = kill, .live = SLUICE_LIVE_KEEP };
 	json_t *doc = json_pack("{s:i, s:s, s:i, s:I, s:s, s:s}", "schema", FLEET_SCHEMA,
 				"phase", phase, "step", -1, "step_started_ms",
 				(json_int_t)steady_ms(), "reason", why, "by", F->node);
@@ -637,7 +648,7 @@ static void lead_one(struct daemon *d, struct fsvc *s, __u64 now)
 {
 	struct fleet *F = fleet_of(d);
 	const char *phase = fleet_phase_of(s->rollout);
-	struct decision dc = { .weight_set = -1, .kill = -1 };
+	struct decision dc = { .weight_set = -1, .kill = -1, .live = SLUICE_LIVE_KEEP };
 	struct fleet_lead *l;
 	struct sluice_plan *p;
 	struct eng_env env;
