@@ -15,6 +15,9 @@
 #     the restart writes them within a tick
 #   - an operator's change of the maps while sluiced was down wins: the
 #     recorded action is dropped, "superseded" in the audit trail
+#   - a command whose commit fails (SLUICED_FAILPOINT=commit-fails:WHAT)
+#     is refused and changes nothing: not the status, not the maps, not
+#     what the next ticks do
 #   - a second sluiced on the same database is refused (the holder's pid
 #     in the message) and changes nothing
 #   - a 0-byte database is refused; a new database and the audit log are
@@ -206,6 +209,31 @@ check "the audit trail says the rollback's kill switch was superseded by the ope
 	grep -q 'superseded by the operator' "$RL_AUDIT"
 rl_load_stop
 rl_canary_heal
+
+echo "== a command whose commit fails changes nothing"
+rl_stop
+fresh_service
+check "sluiced starts (failpoint commit-fails:revert)" fp_start commit-fails:revert
+rl rollout start web -f "$RL_DIR/fail.yaml" >/dev/null
+out=$(rl rollout abort web 2>&1)
+rc=$?
+echo "  the abort said: $out"
+check "the abort whose commit failed is refused" refused "$rc"
+check "saying nothing changed" grep -q "nothing changed" <<<"$out"
+check "the audit log says the abort just logged did not happen" \
+	eval 'tail -n 3 "$RL_AUDIT" | grep -q "did not happen"'
+phase() { rl_field web 'r["phase"]'; }
+check "the rollout still progresses ($(phase))" is phase progressing
+check "the maps were not reverted" is revert off
+sleep 1.5	# ticks act on the committed state, not on the refused abort's
+check "a tick later: still progressing, kill switch off, weight 5%" \
+	eval 'is phase progressing && is revert off && is weight 500'
+check "a command without actions commits (pause)" rl rollout pause web
+check "paused" is phase paused
+rl_stop
+check "sluiced restarts" rl_start
+check "the database says paused too" is phase paused
+rl rollout abort web >/dev/null
 
 echo "== a second sluiced on the same database"
 snap=$(rl_snapshot web)

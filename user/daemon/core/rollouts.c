@@ -378,7 +378,9 @@ static unsigned int out_kinds(const struct eng_out *out)
 	return k;
 }
 
-static void failpoint(const char *where)
+/* Is SLUICED_FAILPOINT WHERE, or WHERE:WHAT with WHAT among this
+ * decision's kinds (fp_kinds)? */
+static bool fp_hit(const char *where)
 {
 	static const char *const what[] = {
 		[ENG_ACT_SET_WEIGHTS] = "weights", [ENG_ACT_REVERT] = "revert",
@@ -390,7 +392,7 @@ static void failpoint(const char *where)
 	unsigned int i, want = ~0u;
 
 	if (!fp || strncmp(fp, where, n) || (fp[n] && fp[n] != ':') || !fp_kinds)
-		return;
+		return false;
 	colon = fp[n] ? fp + n + 1 : NULL;
 	if (colon) {
 		want = 0;
@@ -398,8 +400,14 @@ static void failpoint(const char *where)
 			if (what[i] && !strcmp(colon, what[i]))
 				want = 1u << i;
 	}
-	if (fp_kinds & want) {
-		fprintf(stderr, "sluiced: failpoint %s: killed\n", fp);
+	return fp_kinds & want;
+}
+
+/* Test hook: kill the daemon at WHERE (SLUICED_FAILPOINT=WHERE[:WHAT]). */
+static void failpoint(const char *where)
+{
+	if (fp_hit(where)) {
+		fprintf(stderr, "sluiced: failpoint %s: killed\n", getenv("SLUICED_FAILPOINT"));
 		raise(SIGKILL);
 	}
 }
@@ -757,7 +765,8 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 	if ((changed && persist(d, r, now)) || outbox_record(d, r, &d->out))
 		goto bad;
 	failpoint("before-commit");
-	if (store_commit(d->db))
+	/* commit-fails: the test hook for a commit that fails (a full disk) */
+	if (fp_hit("commit-fails") || store_commit(d->db))
 		goto bad;
 	failpoint("after-commit");
 	outbox_flush(d);
@@ -765,7 +774,19 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 bad:
 	store_rollback(d->db);
 	outbox_discard();
-	result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
+	{
+		char text[512];
+
+		/* the audit log's lines for this decision are out already:
+		 * say they did not happen */
+		snprintf(text, sizeof(text),
+			 "the command's decision was not stored (%s): nothing changed, the events just logged for rollout %llu did not happen",
+			 store_errmsg(d->db)[0] ? store_errmsg(d->db) : "commit failed",
+			 (unsigned long long)r->st.rollout_id);
+		dlog(d, LOG_ERR_, "%s: %s", r->service, text);
+		audit_note(d, r->service, r->st.rollout_id, "error", "sluiced", text);
+		result(res, SLUICE_CTL_E_INTERNAL, "%s", text);
+	}
 	return -EIO;
 }
 
@@ -869,8 +890,10 @@ out:
 static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 		       struct ctl_result *res)
 {
+	static struct eng_state was;	/* large; the loop is single-threaded */
 	struct rollout *r = ro_find(d, a->service);
 	struct eng_cmd cmd;
+	__u64 persisted;
 	int e;
 
 	if (!r || r->st.phase == ENG_NONE) {
@@ -905,14 +928,22 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 	fill_cmd(&cmd, kind, a);
 	budget_env(d, r->service, &d->env.service);
 	memset(&d->out, 0, sizeof(d->out));
+	was = r->st;
+	persisted = r->persisted_ms;
 	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, steady_ms(), &d->out);
 	if (e) {
 		store_rollback(d->db);
 		result(res, errno_code(e, kind), "%s", d->out.error);
 		return;
 	}
-	if (commit_and_act(d, r, d->out.changed, res))
+	if (commit_and_act(d, r, d->out.changed, res)) {
+		/* the store keeps the state before the command: so does the
+		 * loop (its next ticks must not act on a refused command) */
+		r->st = was;
+		r->persisted_ms = persisted;
+		r->dirty = true;
 		return;
+	}
 	res->data = json_pack("{s:b, s:o}", "changed", d->out.changed, "rollout",
 			      ro_status_json(d, r));
 }
