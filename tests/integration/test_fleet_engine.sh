@@ -136,8 +136,12 @@ check "the reason names the gate: $(ro 'j["reason"]')" grep -q "smoke" <<<"$(ro 
 check "the kill switch is on" [ "$(etcdctl_ get --print-value-only "$PFX/web/killswitch")" = on ]
 check "the plan's live_flows went with it: $(etcdctl_ get --print-value-only "$PFX/web/live_flows")" \
 	[ "$(etcdctl_ get --print-value-only "$PFX/web/live_flows")" = "drain 1000ms" ]
+check "status shows the policy: $(fleet "f['services']['web']['live_flows']")" \
+	fleet_is "f['services']['web']['live_flows']['policy']=='drain 1000ms'"
 check "the node reverts new flows at once, its live canary flows are reset when the grace ends" \
 	wait_for 5 revert_is reset
+check "status says it was carried out" \
+	wait_for 2 fleet_is "f['services']['web']['live_flows']['carried_out']"
 check "the node's audit trail says so" \
 	eval 'grep "live_flows" "$DIR/audit.log" | grep -q "grace of 1000 ms ended"'
 t_done
