@@ -16,7 +16,8 @@
 #     before the step's weights, the gate's failure rolls the fleet back;
 #     the plan's on_rollback: live_flows: drain 1s goes with the kill
 #     switch (the live_flows key), and the node resets its live canary
-#     flows when the grace ends; the operator's revert --fleet keeps them
+#     flows when the grace ends, and keeps them reset through a restart;
+#     the operator's revert --fleet keeps them
 #   - a rollout key of an older leader (no schema) is refused with a
 #     message, its weights kept
 #     limit and the key, and the node keeps its lease and its leadership
@@ -142,6 +143,15 @@ check "the node reverts new flows at once, its live canary flows are reset when 
 	wait_for 5 revert_is reset
 check "status says it was carried out" \
 	wait_for 2 fleet_is "f['services']['web']['live_flows']['carried_out']"
+kill "$DPID"; wait "$DPID" 2>/dev/null
+nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
+	--pin-dir "$PIN" --metrics off --etcd "$URL" --cluster ci --node n1 \
+	--lease-ttl 2 -a "$DIR/audit.log" -v >>"$DIR/d.log" 2>&1 &
+DPID=$!
+lost=0
+for _ in $(seq 30); do revert_is reset || lost=1; sleep 0.1; done
+check "sluiced restarted in fleet mode" fleet_is "f['etcd']=='ok'"
+check "the restarted node keeps the reset on its maps (never back to revert alone)" [ "$lost" = 0 ]
 check "the node's audit trail says so" \
 	eval 'grep "live_flows" "$DIR/audit.log" | grep -q "grace of 1000 ms ended"'
 t_done

@@ -401,6 +401,15 @@ static void live_note(struct daemon *d, struct fsvc *s, bool reset)
 	audit_note(d, s->name, (__u64)s->rollout_rev, "live_flows", "fleet", text);
 }
 
+static bool maps_reset(struct daemon *d, const struct fsvc *s)
+{
+	struct sluice_service_view v = { .id = SLUICE_MAX_SERVICES };
+
+	return !sluice_service_view(d->s, s->name, &v) &&
+	       (v.kill & (SLUICE_KILL_REVERT | SLUICE_KILL_RESET)) ==
+	       (SLUICE_KILL_REVERT | SLUICE_KILL_RESET);
+}
+
 static void live_after(struct fsvc *s, bool reset)
 {
 	if (!s->kill) {
@@ -467,8 +476,11 @@ static void apply(struct daemon *d)
 			}
 		}
 		if (s->dirty_k) {
-			bool reset = s->kill && s->live == SLUICE_LIVE_RESET &&
-				     s->live_done_rev != s->kill_rev;
+			/* a reset on the maps stays while the switch stays on
+			 * (a restart after the drain ended does not undo it) */
+			bool reset = s->kill && ((s->live == SLUICE_LIVE_RESET &&
+						  s->live_done_rev != s->kill_rev) ||
+						 maps_reset(d, s));
 
 			if (s->kill)
 				live_note(d, s, reset);
