@@ -626,6 +626,8 @@ static void on_range(json_t *reply, const char *err, void *arg)
 		s->rollout = NULL;
 		s->rollout_rev = 0;
 		s->frozen = false;
+		s->live = -1;
+		s->live_drain_ms = 0;
 	}
 	F->leader[0] = 0;
 	F->leader_lease = F->leader_create_rev = 0;
