@@ -17,7 +17,7 @@
 #     the plan's on_rollback: live_flows: drain 1s goes with the kill
 #     switch (the live_flows key), and the node resets its live canary
 #     flows when the grace ends, and keeps them reset through a restart;
-#     the operator's revert --fleet keeps them
+#     the operator's revert --fleet keeps them, --reset resets them
 #   - a rollout key of an older leader (no schema) is refused with a
 #     message, its weights kept
 #     limit and the key, and the node keeps its lease and its leadership
@@ -61,6 +61,11 @@ check "promote --fleet after the revert is refused: $out" eval '! ctl rollout pr
 sleep 2
 check "and the weight stays at 25 % (weights key: $(wkey))" wkey_is 2500
 check "live flows kept: no reset on the maps" revert_is revert
+check "rollout revert web --fleet --reset" ctl rollout revert web --fleet --reset
+check "live_flows reset in etcd, and the node resets its live canary flows" \
+	eval '[ "$(etcdctl_ get --print-value-only "$PFX/web/live_flows")" = reset ] && wait_for 3 revert_is reset'
+out=$(ctl rollout revert web --fleet --bogus 2>&1)
+check "an unknown flag is refused with the usage: $out" grep -q "usage:.*--reset | --clear" <<<"$out"
 types() { ctl -j rollout history web | json '" ".join(e["type"] for e in (j["events"] if isinstance(j, dict) else j))'; }
 check "rollout history shows the fleet's start and rollback ($(types))" eval 'types | grep -q "start.*rollback"'
 check "the audit log (-a) has them too" \

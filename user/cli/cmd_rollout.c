@@ -291,7 +291,8 @@ static int simple(const char *cmd, const char *service, json_t *extra)
 	json_decref(extra);
 	if (fleet_flag) {
 		static const char *const ok[] = { "start", "abort", "freeze", "unfreeze",
-						  "revert", "clear", "pause", "resume", "promote" };
+						  "revert", "revert-reset", "clear", "pause", "resume",
+						  "promote" };
 		unsigned int i;
 
 		for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && strcmp(ok[i], cmd); i++)
@@ -615,11 +616,12 @@ static int do_freeze(int argc, char **argv)
 static int do_fleet_revert(int argc, char **argv)
 {
 	bool clear = argc == 2 && !strcmp(argv[1], "--clear");
+	bool reset = argc == 2 && (!strcmp(argv[1], "--reset") || !strcmp(argv[1], "-r"));
 
-	if (!fleet_flag || !(argc == 1 || clear) || argv[0][0] == '-')
-		return usage_err("usage: %s rollout revert SERVICE --fleet [--clear] (one node: %s revert SERVICE)",
+	if (!fleet_flag || !(argc == 1 || clear || reset) || argv[0][0] == '-')
+		return usage_err("usage: %s rollout revert SERVICE --fleet [--reset | --clear] (one node: %s revert SERVICE [--reset])",
 				 cli.prog, cli.prog);
-	return simple(clear ? "clear" : "revert", argv[0], NULL);
+	return simple(clear ? "clear" : reset ? "revert-reset" : "revert", argv[0], NULL);
 }
 
 static int do_unfreeze(int argc, char **argv)
@@ -658,9 +660,10 @@ const struct cmd rollout_cmds[] = {
 	  "Global incident freeze: no step advances, no rollout starts; gates still\n"
 	  "      judge and a failure still rolls back." },
 	{ "unfreeze", do_unfreeze, "rollout unfreeze", "Lift the freeze; holds resume where they were." },
-	{ "revert", do_fleet_revert, "rollout revert SERVICE --fleet [--clear]",
+	{ "revert", do_fleet_revert, "rollout revert SERVICE --fleet [--reset | --clear]",
 	  "Fleet kill switch through etcd: every node reverts SERVICE to\n"
-	  "      last-known-good; --clear lifts it. start, pause, resume, promote, abort,\n"
+	  "      last-known-good (--reset: and re-decides live canary flows); --clear\n"
+	  "      lifts it. start, pause, resume, promote, abort,\n"
 	  "      freeze and unfreeze also take --fleet: written to etcd, the fleet's leader acts." },
 };
 const int n_rollout_cmds = sizeof(rollout_cmds) / sizeof(rollout_cmds[0]);

@@ -277,16 +277,19 @@ int fleet_command(struct daemon *d, const char *action, const char *service,
 	} else if (full) {
 		snprintf(err, errlen, "fleet %s: --full is for promote only", action);
 		return -EINVAL;
-	} else if (!strcmp(action, "revert") || !strcmp(action, "clear")) {
+	} else if (!strcmp(action, "revert") || !strcmp(action, "revert-reset") ||
+		   !strcmp(action, "clear")) {
 		char kv[512];
 
-		/* the operator's revert keeps live flows, as sluice revert
-		 * does on a node (a rollback's live_flows do not carry over) */
+		/* the operator's revert keeps live flows unless --reset, as
+		 * sluice revert does on a node (a rollback's live_flows do not
+		 * carry over) */
 		fleet_key(F, kv, sizeof(kv), service, "live_flows");
 		fleet_key(F, k, sizeof(k), service, "killswitch");
 		txn = json_pack("{s:[{s:o}, {s:o}]}", "success", "request_put",
-				etcd_req_put(kv, "keep", 0), "request_put",
-				etcd_req_put(k, !strcmp(action, "revert") ? "on" : "off", 0));
+				etcd_req_put(kv, !strcmp(action, "revert-reset") ? "reset" : "keep", 0),
+				"request_put",
+				etcd_req_put(k, strcmp(action, "clear") ? "on" : "off", 0));
 	} else if (!strcmp(action, "abort")) {
 		struct fsvc *s = fleet_svc_get(F, service, false);
 
