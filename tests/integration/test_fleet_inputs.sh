@@ -8,6 +8,8 @@
 #     while more services than the table holds exist, status says so
 #   - the kill switch takes only "on" and "off": ON, true, 1, yes, garbage
 #     keep the maps as they are and are named in status (logged once)
+#   - live_flows takes keep, reset and drain NNNms only: anything else is
+#     named in status and read as keep
 #   - a config key nested 60,000 deep is refused at once, naming the depth
 #     limit and the key, and the node keeps its lease and its leadership
 set -u
@@ -43,6 +45,20 @@ etcdctl_ put "$PFX/web/killswitch" garbage >/dev/null
 check "killswitch 'garbage' after off: named in status" \
 	wait_for 5 fleet_is "'$PFX/web/killswitch' in f.get('bad_keys',{})"
 check "  and the maps stay as they were (no revert)" revert_is off
+
+echo "== live_flows takes keep, reset and drain NNNms only"
+etcdctl_ put "$PFX/web/live_flows" "drain forever" >/dev/null
+check "live_flows 'drain forever': named in status" \
+	wait_for 5 fleet_is "\"'drain forever'\" in f.get('bad_keys',{}).get('$PFX/web/live_flows',{}).get('error','')"
+etcdctl_ put "$PFX/web/killswitch" on >/dev/null
+check "a kill switch beside it reverts" wait_for 5 revert_is revert
+sleep 1
+check "  and keeps live flows (a bad value reads as keep)" revert_is revert
+etcdctl_ put "$PFX/web/live_flows" reset >/dev/null
+etcdctl_ put "$PFX/web/killswitch" on >/dev/null
+check "live_flows reset, the kill switch written again: live canary flows reset" wait_for 5 revert_is reset
+etcdctl_ put "$PFX/web/killswitch" off >/dev/null
+check "killswitch off lifts both" wait_for 5 revert_is off
 
 echo "== a config key nested 60,000 deep"
 python3 -c 'print("[" * 60000 + "]" * 60000)' >"$DIR/deep.yaml"
