@@ -6,17 +6,81 @@
  * transitions, as a human line to the log.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "sluiced.h"
 
+/* Lines of a decision held until its transaction commits (audit_hold). */
+static struct {
+	bool on;
+	char *buf;
+	size_t len, cap;
+} held;
+
+static void audit_write(struct daemon *d, const char *text, size_t len)
+{
+	if (!d->audit || !len)
+		return;
+	fwrite(text, 1, len, d->audit);
+	fflush(d->audit);
+}
+
 static void audit_line(struct daemon *d, const char *json)
 {
-	if (!d->audit)
+	size_t n = strlen(json) + 1;
+
+	if (!held.on) {
+		audit_write(d, json, n - 1);
+		audit_write(d, "\n", 1);
 		return;
-	fputs(json, d->audit);
-	fputc('\n', d->audit);
-	fflush(d->audit);
+	}
+	if (held.len + n > held.cap) {
+		size_t cap = (held.len + n) * 2;
+		char *b = realloc(held.buf, cap);
+
+		if (!b) {	/* a line late is better than none */
+			audit_write(d, held.buf, held.len);
+			held.len = 0;
+			audit_write(d, json, n - 1);
+			audit_write(d, "\n", 1);
+			return;
+		}
+		held.buf = b;
+		held.cap = cap;
+	}
+	memcpy(held.buf + held.len, json, n - 1);
+	held.buf[held.len + n - 1] = '\n';
+	held.len += n;
+}
+
+/*
+ * The JSON lines of what a transaction records wait for its commit: a
+ * decision whose commit fails never reaches the log shippers, as it never
+ * reached the store (the human log still says what was tried, and why it
+ * failed). audit_release(d, true) after the commit writes them, false
+ * after a rollback drops them.
+ */
+void audit_hold(struct daemon *d)
+{
+	(void)d;
+	held.on = true;
+}
+
+void audit_release(struct daemon *d, bool commit)
+{
+	if (commit)
+		audit_write(d, held.buf, held.len);
+	held.len = 0;
+	held.on = false;
+}
+
+void audit_free(void)
+{
+	free(held.buf);
+	held.buf = NULL;
+	held.len = held.cap = 0;
+	held.on = false;
 }
 
 /* An evaluation identical to the gate's previous recorded one (same step,

@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 	modules_stop(&d);	/* modules.c: the reverse of their start */
 	ro_free_all(&d);
 	outbox_free();
+	audit_free();
 	store_close(d.db);
 	sluice_close(d.s);
 	if (d.audit && d.audit != stderr)

@@ -378,6 +378,32 @@ static unsigned int out_kinds(const struct eng_out *out)
 	return k;
 }
 
+/* The store's transactions, with the audit log's lines of each held
+ * until it commits (audit_hold) */
+static int txn_begin(struct daemon *d)
+{
+	int e = store_begin(d->db);
+
+	if (!e)
+		audit_hold(d);
+	return e;
+}
+
+static int txn_commit(struct daemon *d)
+{
+	int e = store_commit(d->db);
+
+	if (!e)
+		audit_release(d, true);
+	return e;
+}
+
+static void txn_rollback(struct daemon *d)
+{
+	store_rollback(d->db);
+	audit_release(d, false);
+}
+
 /* Is SLUICED_FAILPOINT WHERE, or WHERE:WHAT with WHAT among this
  * decision's kinds (fp_kinds)? */
 static bool fp_hit(const char *where)
@@ -533,7 +559,7 @@ int ro_tick(struct daemon *d, __u64 now)
 		last_sweep = now;
 		sample_sweep(d);
 	}
-	if (store_begin(d->db)) {
+	if (txn_begin(d)) {
 		dlog(d, LOG_ERR_, "%s", store_errmsg(d->db));
 		return 0;
 	}
@@ -547,13 +573,13 @@ int ro_tick(struct daemon *d, __u64 now)
 	d->in_round = false;
 	sample_round_end(d);
 	failpoint("before-commit");
-	if (store_commit(d->db)) {
+	if (txn_commit(d)) {
 		/* nothing decided in this round is durable: act on none of
 		 * it (its intents are dropped); the loop stops, and the
 		 * restart resumes from the last committed state */
 		dlog(d, LOG_ERR_, "cannot persist the rollouts' state (%s); stopping without acting on this round, the datapath keeps forwarding",
 		     store_errmsg(d->db));
-		store_rollback(d->db);
+		txn_rollback(d);
 		outbox_discard();
 		return -EIO;
 	}
@@ -766,21 +792,21 @@ static int commit_and_act(struct daemon *d, struct rollout *r, bool changed,
 		goto bad;
 	failpoint("before-commit");
 	/* commit-fails: the test hook for a commit that fails (a full disk) */
-	if (fp_hit("commit-fails") || store_commit(d->db))
+	if (fp_hit("commit-fails") || txn_commit(d))
 		goto bad;
 	failpoint("after-commit");
 	outbox_flush(d);
 	return 0;
 bad:
-	store_rollback(d->db);
+	txn_rollback(d);
 	outbox_discard();
 	{
 		char text[512];
 
-		/* the audit log's lines for this decision are out already:
-		 * say they did not happen */
+		/* its audit lines were dropped with the transaction; the
+		 * human log has what was tried */
 		snprintf(text, sizeof(text),
-			 "the command's decision was not stored (%s): nothing changed, the events just logged for rollout %llu did not happen",
+			 "the command's decision was not stored (%s): nothing changed in rollout %llu",
 			 store_errmsg(d->db)[0] ? store_errmsg(d->db) : "commit failed",
 			 (unsigned long long)r->st.rollout_id);
 		dlog(d, LOG_ERR_, "%s: %s", r->service, text);
@@ -844,7 +870,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	/* outside the transaction: a refused start keeps the freeze's note */
 	budget_start_check(d, a->service, n->plan, steady_ms(), &d->env.service);
 	sample_fill(d, n, &d->obs);
-	if (store_begin(d->db)) {
+	if (txn_begin(d)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 		goto out;
 	}
@@ -853,7 +879,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	memset(&d->out, 0, sizeof(d->out));
 	e = eng_command(n->plan, &n->st, &cmd, &d->obs, &d->env, steady_ms(), &d->out);
 	if (e) {
-		store_rollback(d->db);
+		txn_rollback(d);
 		result(res, errno_code(e, ENG_CMD_START), "%s", d->out.error);
 		goto out;
 	}
@@ -864,7 +890,7 @@ static void cmd_start(struct daemon *d, const struct ctl_args *a,
 	if (r) {
 		ro_swap(d, r, n);
 	} else if (ro_add(d, n)) {
-		store_rollback(d->db);
+		txn_rollback(d);
 		result(res, SLUICE_CTL_E_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -921,7 +947,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 		}
 	}
 	sample_fill(d, r, &d->obs);
-	if (store_begin(d->db)) {
+	if (txn_begin(d)) {
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 		return;
 	}
@@ -932,7 +958,7 @@ static void cmd_engine(struct daemon *d, int kind, const struct ctl_args *a,
 	persisted = r->persisted_ms;
 	e = eng_command(r->plan, &r->st, &cmd, &d->obs, &d->env, steady_ms(), &d->out);
 	if (e) {
-		store_rollback(d->db);
+		txn_rollback(d);
 		result(res, errno_code(e, kind), "%s", d->out.error);
 		return;
 	}
@@ -969,10 +995,10 @@ static void cmd_freeze(struct daemon *d, bool on, const struct ctl_args *a,
 		snprintf(text, sizeof(text), "global freeze lifted by %s (was: %s, by %s)",
 			 a->who ? a->who : "?", old.reason, old.who);
 	}
-	if (store_begin(d->db) || freeze_persist(d) ||
+	if (txn_begin(d) || freeze_persist(d) ||
 	    audit_note(d, "*", 0, on ? "freeze" : "unfreeze", a->who ? a->who : "?", text) ||
-	    store_commit(d->db)) {
-		store_rollback(d->db);
+	    txn_commit(d)) {
+		txn_rollback(d);
 		*f = old;
 		result(res, SLUICE_CTL_E_INTERNAL, "%s", store_errmsg(d->db));
 		return;
