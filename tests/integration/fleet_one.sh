@@ -6,7 +6,8 @@
 # repo's root:   source tests/integration/fleet_one.sh TAG PORT
 # TAG names the namespaces, pins and directory; PORT is etcd's client port
 # (PORT+1 its peer port). It gives sl, ctl, etcdctl_, weight, revert,
-# fleet, wait_for, weight_is, revert_is, fleet_is, and cleans up on exit.
+# fleet, wait_for, weight_is, revert_is, fleet_is, sluiced_start (again, after
+# a kill), and cleans up on exit.
 source tests/integration/lib.sh
 need_root
 SLUICE=$PWD/build/sluice SLUICED=$PWD/build/sluiced
@@ -66,8 +67,11 @@ ip netns exec "$NS" etcd --name e1 --data-dir "$DIR/e1" \
 	--initial-cluster e1=http://127.0.0.1:$(($2 + 1)) >>"$DIR/e1.log" 2>&1 &
 EPID=$!
 check "etcd is healthy" wait_for 30 etcdctl_ endpoint health
-nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
-	--pin-dir "$PIN" --metrics off --etcd "$URL" --cluster ci --node n1 \
-	--lease-ttl 2 -a "$DIR/audit.log" -v >>"$DIR/d.log" 2>&1 &
-DPID=$!
+sluiced_start() {	# the node's sluiced, in the background: DPID
+	nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
+		--pin-dir "$PIN" --metrics off --etcd "$URL" --cluster ci --node n1 \
+		--lease-ttl 2 -a "$DIR/audit.log" -v >>"$DIR/d.log" 2>&1 &
+	DPID=$!
+}
+sluiced_start
 check "sluiced starts in fleet mode and leads" wait_for 10 fleet_is "f['etcd']=='ok' and f['leader_here']"

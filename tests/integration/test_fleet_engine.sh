@@ -17,6 +17,7 @@
 #     the plan's on_rollback: live_flows: drain 1s goes with the kill
 #     switch (the live_flows key), and the node resets its live canary
 #     flows when the grace ends, and keeps them reset through a restart;
+#     a node killed -9 during the grace still resets when it ends;
 #     the operator's revert --fleet keeps them, --reset resets them
 #   - a rollout key of an older leader (no schema) is refused with a
 #     message, its weights kept
@@ -149,14 +150,28 @@ check "the node reverts new flows at once, its live canary flows are reset when 
 check "status says it was carried out" \
 	wait_for 2 fleet_is "f['services']['web']['live_flows']['carried_out']"
 kill "$DPID"; wait "$DPID" 2>/dev/null
-nsenter --net="/run/netns/$NS" "$SLUICED" --socket "$DIR/d.sock" --db "$DIR/d.db" \
-	--pin-dir "$PIN" --metrics off --etcd "$URL" --cluster ci --node n1 \
-	--lease-ttl 2 -a "$DIR/audit.log" -v >>"$DIR/d.log" 2>&1 &
-DPID=$!
+sluiced_start
 lost=0
 for _ in $(seq 30); do revert_is reset || lost=1; sleep 0.1; done
 check "sluiced restarted in fleet mode" fleet_is "f['etcd']=='ok'"
 check "the restarted node keeps the reset on its maps (never back to revert alone)" [ "$lost" = 0 ]
 check "the node's audit trail says so" \
 	eval 'grep "live_flows" "$DIR/audit.log" | grep -q "grace of 1000 ms ended"'
+
+echo "== a node killed during a drain resets when the grace ends"
+# ext.yaml with a long hold, its own bad file and a 6 s grace
+sed -e 's/hold: 2s/hold: 60s/' -e "s|$DIR/bad'|$DIR/bad6'|" -e 's/drain 1s/drain 6s/' \
+	"$DIR/ext.yaml" >"$DIR/drain6.yaml"
+check "a rollout with live_flows: drain 6s starts" ctl rollout start web --fleet -f "$DIR/drain6.yaml"
+check "progressing at 20 %" wait_for 10 eval 'phase_is progressing && wkey_is 2000 && revert_is off'
+touch "$DIR/bad6"
+check "its command gate fails: the node reverts" wait_for 15 revert_is revert
+t0=$(date +%s.%N)
+sleep 2
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null
+sluiced_start
+wait_for 12 revert_is reset
+dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+check "killed 2 s into the grace: reset ${dt}s after the kill switch, at the grace's end (6 s), not a grace after the restart (8 s)" \
+	awk -v t="$dt" 'BEGIN{exit !(t >= 5.0 && t < 7.2)}'
 t_done

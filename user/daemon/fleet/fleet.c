@@ -375,9 +375,9 @@ static void apply_promotion(struct daemon *d, struct fsvc *s)
  * the live_flows key the leader writes with the kill switch): new flows go
  * to the baseline at once; reset re-decides the live canary flows with the
  * kill switch, drain at the end of its grace, counted from when this node
- * applied the kill switch (after a restart in the grace: from then, at most
- * one grace more); keep, or no key (the operator's revert --fleet), leaves
- * them until their clients end them.
+ * applied the kill switch (kept across a restart: drain_due_load); keep,
+ * or no key (the operator's revert --fleet), leaves them until their
+ * clients end them.
  */
 static void live_note(struct daemon *d, struct fsvc *s, bool reset)
 {
@@ -410,15 +410,64 @@ static bool maps_reset(struct daemon *d, const struct fsvc *s)
 	       (SLUICE_KILL_REVERT | SLUICE_KILL_RESET);
 }
 
-static void live_after(struct fsvc *s, bool reset)
+/*
+ * A drain's due time is kept in the node's store (meta fleet_drain/SVC:
+ * "KILL_REV DUE_MS", steady clock), so a node killed during the grace
+ * resets when the grace ends, not a whole grace after its restart.
+ */
+static void drain_key(const struct fsvc *s, char *k, size_t len)
 {
+	snprintf(k, len, "fleet_drain/%s", s->name);
+}
+
+static __u64 drain_due_load(struct daemon *d, const struct fsvc *s)
+{
+	unsigned long long due = 0;
+	long long rev = -1;
+	char k[96], *v = NULL;
+
+	drain_key(s, k, sizeof(k));
+	if (!d->db || store_meta_get(d->db, k, &v) || !v)
+		return 0;
+	if (sscanf(v, "%lld %llu", &rev, &due) != 2 || rev != s->kill_rev)
+		due = 0;	/* another kill switch's */
+	free(v);
+	return due;
+}
+
+static void drain_due_keep(struct daemon *d, const struct fsvc *s, __u64 due)
+{
+	char k[96], v[64];
+
+	drain_key(s, k, sizeof(k));
+	snprintf(v, sizeof(v), "%lld %llu", (long long)s->kill_rev, (unsigned long long)due);
+	if (d->db && (due ? store_meta_set(d->db, k, v) : store_meta_del(d->db, k)))
+		dlog(d, LOG_WARN_, "fleet: %s: %s (the drain's end is not kept across a restart)",
+		     s->name, store_errmsg(d->db));
+}
+
+static void live_after(struct daemon *d, struct fsvc *s, bool reset)
+{
+	__u64 now = steady_ms(), due;
+
 	if (!s->kill) {
+		if (s->reset_due_ms)
+			drain_due_keep(d, s, 0);
 		s->reset_due_ms = 0;
 	} else if (reset || s->live != SLUICE_LIVE_DRAIN) {
+		if (s->reset_due_ms)
+			drain_due_keep(d, s, 0);
 		s->reset_due_ms = 0;
 		s->live_done_rev = s->kill_rev;
 	} else if (s->live_done_rev != s->kill_rev && !s->reset_due_ms) {
-		s->reset_due_ms = steady_ms() + s->live_drain_ms;
+		/* kept by a run killed during the grace: at most a grace
+		 * from now (a wall clock step between the runs) */
+		due = drain_due_load(d, s);
+		if (!due || due > now + s->live_drain_ms) {
+			due = now + s->live_drain_ms;
+			drain_due_keep(d, s, due);
+		}
+		s->reset_due_ms = due;
 	}
 }
 
@@ -429,6 +478,8 @@ static void live_drain_due(struct daemon *d, struct fsvc *s)
 	if (!s->reset_due_ms || steady_ms() < s->reset_due_ms)
 		return;
 	if (s->kill != 1 || s->dirty_k) {	/* lifted, or not applied yet */
+		if (s->kill != 1)
+			drain_due_keep(d, s, 0);
 		s->reset_due_ms = 0;
 		return;
 	}
@@ -439,6 +490,7 @@ static void live_drain_due(struct daemon *d, struct fsvc *s)
 	}
 	s->reset_due_ms = 0;
 	s->live_done_rev = s->kill_rev;
+	drain_due_keep(d, s, 0);
 	snprintf(text, sizeof(text),
 		 "the drain's grace of %llu ms ended: the live canary flows are reset (kill switch revision %lld)",
 		 (unsigned long long)s->live_drain_ms, (long long)s->kill_rev);
@@ -496,7 +548,7 @@ static void apply(struct daemon *d)
 				if (err > 0)
 					dlog(d, LOG_INFO_, "fleet: %s: kill switch %s (revision %lld)",
 					     s->name, s->kill ? "on" : "off", (long long)s->kill_rev);
-				live_after(s, reset);
+				live_after(d, s, reset);
 			}
 		}
 		live_drain_due(d, s);
