@@ -157,6 +157,14 @@ static void test_healthy_ramp(void)
 	sluice_plan_free(p);
 }
 
+/* A canary with 5x the baseline's error ratio, started and run to its end. */
+static void run_bad_canary(struct run *r, const struct sluice_plan *p)
+{
+	run_init(r, 2, 1000, 0.01, 0.05);
+	ASSERT_OK(cmd(r, p, ENG_CMD_START, false), "start");
+	run_until_end(r, p, 4 * 3600);
+}
+
 static void test_bad_canary(void)
 {
 	struct sluice_plan *p = plan_of(ramp_yaml);
@@ -164,9 +172,7 @@ static void test_bad_canary(void)
 	unsigned int i, events = 0;
 
 	subtest("a canary with 5x the error ratio is rolled back with the numbers");
-	run_init(&r, 2, 1000, 0.01, 0.05);
-	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
-	run_until_end(&r, p, 4 * 3600);
+	run_bad_canary(&r, p);
 	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back");
 	ASSERT_EQ(r.sim.reverts, 1, "one revert action");
 	ASSERT_TRUE(r.sim.obs.kill & SLUICE_KILL_REVERT, "kill switch set");
@@ -402,9 +408,7 @@ static void test_revert_right_after_retry(void)
 	unsigned int i, resumes = 0;
 
 	subtest("an operator revert right after a retry stands");
-	run_init(&r, 2, 1000, 0.01, 0.05);
-	ASSERT_OK(cmd(&r, p, ENG_CMD_START, false), "start");
-	run_until_end(&r, p, 4 * 3600);
+	run_bad_canary(&r, p);
 	ASSERT_EQ(r.st.phase, ENG_ROLLED_BACK, "rolled back by the engine");
 	ASSERT_OK(cmd(&r, p, ENG_CMD_RETRY, false), "retry");
 	ASSERT_TRUE(!(r.sim.obs.kill & SLUICE_KILL_REVERT), "the retry cleared the kill switch");
