@@ -339,6 +339,7 @@ struct decision {
 
 static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 {
+	const struct sluice_plan *plan = s->lead ? s->lead->ro.plan : NULL;
 	unsigned int i;
 	int r;
 
@@ -363,10 +364,8 @@ static void take(struct decision *dc, struct fsvc *s, const struct eng_out *out)
 			break;
 		case ENG_ACT_REVERT:	/* the plan says what its live flows do */
 			dc->kill = 1;
-			dc->live = s->lead && s->lead->ro.plan ? (int)s->lead->ro.plan->live_flows
-							       : SLUICE_LIVE_DRAIN;
-			dc->live_ms = s->lead && s->lead->ro.plan ? s->lead->ro.plan->live_drain_ms
-								  : SLUICE_LIVE_DRAIN_DEFAULT_MS;
+			dc->live = plan ? (int)plan->live_flows : SLUICE_LIVE_DRAIN;
+			dc->live_ms = plan ? plan->live_drain_ms : SLUICE_LIVE_DRAIN_DEFAULT_MS;
 			break;
 		case ENG_ACT_RESUME_KILL:
 			dc->kill = 0;
