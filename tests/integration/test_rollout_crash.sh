@@ -46,7 +46,11 @@ same_maps() {	# BEFORE: the maps now equal the snapshot
 echo "== kill -9 right after a transition"
 rl_load_start 40 60
 rl rollout start web -f "$RL_DIR/plan.yaml" >/dev/null
-for _ in $(seq 100); do [ "$(weight)" = 2500 ] && break; sleep 0.05; done
+# Step 1 ends when the canary has 5 samples: about 2 connections a second
+# reach it, so the wait is random (2-4 s here, over 6 s in 1 of about 100
+# runs). Poll by the clock, not by a count of polls that each cost a CLI run.
+end=$(( $(date +%s) + 30 ))
+while [ "$(weight)" != 2500 ] && [ "$(date +%s)" -le "$end" ]; do sleep 0.05; done
 rl_kill9
 check "the transition to step 2 (25%) was in the maps when sluiced died" [ "$(weight)" = 2500 ]
 snap=$(rl_snapshot web)
