@@ -17,10 +17,12 @@ for t in wrk prometheus curl nft; do command -v $t >/dev/null || skip "needs $t 
 OUT=$(mktemp -d /tmp/sluice-demo-test.$$.XXXX)
 trap 'rm -rf "$OUT"' EXIT
 PAGE_PORT=$((20000 + $$ % 20000))
-SLUICE_DEMO_NODEPS=1 SLUICE_DEMO_OUT=$OUT SLUICE_DEMO_PAGE_PORT=$PAGE_PORT timeout 300 \
+SLUICE_DEMO_NODEPS=1 SLUICE_DEMO_OUT=$OUT SLUICE_DEMO_LOGS=$OUT SLUICE_DEMO_PAGE_PORT=$PAGE_PORT timeout 300 \
 	scripts/demo.sh --short >"$OUT/log" 2>&1
 rc=$?
 sed 's/^/    | /' "$OUT/log" | tail -40
+# a failed run: what sluiced said (demo.sh keeps its log here)
+[ $rc = 0 ] || sed 's/^/    sluiced| /' "$OUT/sluiced.log" 2>/dev/null | tail -30
 check "demo.sh --short exits 0" [ $rc = 0 ]
 for p in 1 2 3a 3b; do
 	check "part $p OK" grep -q "^  part $p: OK" "$OUT/log"
