@@ -170,13 +170,14 @@ else
 fi
 note "$(lab_in cl curl -s "http://$LAB_VIP4:$LAB_PORT/")  <- a request through the VIP"
 # wrk from the client: a new connection per request, so every request is a
-# new flow the datapath decides. wrk closes first about 7 times in 10, so
-# the client keeps TIME_WAIT sockets: with the default range (14,000 ports a
-# parity) and no reuse its ports ran out ten seconds in, the rate fell from
-# ~4,000 to ~480 a second, and the few ports freed were reused over and
-# over. So few tuples do not split as the weight says (each tuple's bucket
-# is fixed): the split check paused a part, or no faulty flow reached the
-# canary. The client's own namespace: all ports, TIME_WAIT reused.
+# new flow the datapath decides. wrk often closes first (7,300 of its first
+# ~21,000 connections), so the client keeps TIME_WAIT sockets: with the
+# default range (14,000 ports a parity) and no reuse its ports ran out ten
+# seconds in, the rate fell from ~4,000 to ~480 a second, and the few ports
+# freed were reused over and over. So few tuples do not split as the weight
+# says (each tuple's bucket is fixed): the split check paused a part, or no
+# faulty flow reached the canary. The client's own namespace: all ports,
+# TIME_WAIT reused.
 lab_in cl sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
 lab_in cl wrk -t1 -c6 -d600s -H 'Connection: close' "http://$LAB_VIP4:$LAB_PORT/" \
 	>"$DIR/wrk.log" 2>&1 &
