@@ -76,9 +76,11 @@ import json, sys
 ev = json.load(sys.stdin)["events"]
 last = max((e.get("rollout_id", 0) for e in ev), default=0)
 ev = sorted((e for e in ev if e.get("rollout_id", 0) == last), key=lambda e: e.get("at_ms", 0))
-keep = [i for i, e in enumerate(ev) if e["type"] != "gate" or e.get("eval", {}).get("outcome") == "fail"]
+# from a little before the first decision that ended or held the walk
+hit = [i for i, e in enumerate(ev) if e["type"] in ("pause", "rollback", "abort", "promote", "error")
+       or (e["type"] == "gate" and e.get("eval", {}).get("outcome") == "fail")]
 print("  what sluiced decided in rollout %d:" % last)
-for e in ev[max(0, keep[0] - 6) if keep else -10:][:40]:
+for e in ev[max(0, hit[0] - 6) if hit else -15:][:25]:
     print("    %s: %s" % (e["type"], e.get("text", "")))' || true
 }
 plan() {	# FILE: a shipped plan, holds shortened under --short
