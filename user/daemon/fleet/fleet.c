@@ -446,18 +446,22 @@ static void drain_due_keep(struct daemon *d, const struct fsvc *s, __u64 due)
 		     s->name, store_errmsg(d->db));
 }
 
+/* No drain pending any more: in memory and in the store. */
+static void drain_forget(struct daemon *d, struct fsvc *s)
+{
+	if (s->reset_due_ms)
+		drain_due_keep(d, s, 0);
+	s->reset_due_ms = 0;
+}
+
 static void live_after(struct daemon *d, struct fsvc *s, bool reset)
 {
 	__u64 now = steady_ms(), due;
 
 	if (!s->kill) {
-		if (s->reset_due_ms)
-			drain_due_keep(d, s, 0);
-		s->reset_due_ms = 0;
+		drain_forget(d, s);
 	} else if (reset || s->live != SLUICE_LIVE_DRAIN) {
-		if (s->reset_due_ms)
-			drain_due_keep(d, s, 0);
-		s->reset_due_ms = 0;
+		drain_forget(d, s);
 		s->live_done_rev = s->kill_rev;
 	} else if (s->live_done_rev != s->kill_rev && !s->reset_due_ms) {
 		/* kept by a run killed during the grace: at most a grace
@@ -477,9 +481,12 @@ static void live_drain_due(struct daemon *d, struct fsvc *s)
 
 	if (!s->reset_due_ms || steady_ms() < s->reset_due_ms)
 		return;
-	if (s->kill != 1 || s->dirty_k) {	/* lifted, or not applied yet */
-		if (s->kill != 1)
-			drain_due_keep(d, s, 0);
+	if (s->kill != 1) {		/* lifted */
+		drain_forget(d, s);
+		return;
+	}
+	if (s->dirty_k) {		/* not applied yet: the store keeps the due
+					 * time for the apply (live_after) */
 		s->reset_due_ms = 0;
 		return;
 	}
@@ -488,9 +495,8 @@ static void live_drain_due(struct daemon *d, struct fsvc *s)
 			 sluice_errmsg(d->s));
 		return;		/* tried again at the next apply */
 	}
-	s->reset_due_ms = 0;
+	drain_forget(d, s);
 	s->live_done_rev = s->kill_rev;
-	drain_due_keep(d, s, 0);
 	snprintf(text, sizeof(text),
 		 "the drain's grace of %llu ms ended: the live canary flows are reset (kill switch revision %lld)",
 		 (unsigned long long)s->live_drain_ms, (long long)s->kill_rev);
