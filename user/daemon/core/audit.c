@@ -61,9 +61,8 @@ static void audit_line(struct daemon *d, const char *json)
  * failed). audit_release(d, true) after the commit writes them, false
  * after a rollback drops them.
  */
-void audit_hold(struct daemon *d)
+void audit_hold(void)
 {
-	(void)d;
 	held.on = true;
 }
 

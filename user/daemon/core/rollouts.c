@@ -385,7 +385,7 @@ static int txn_begin(struct daemon *d)
 	int e = store_begin(d->db);
 
 	if (!e)
-		audit_hold(d);
+		audit_hold();
 	return e;
 }
 

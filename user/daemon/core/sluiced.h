@@ -362,7 +362,7 @@ int audit_note(struct daemon *d, const char *service, __u64 rollout_id,
 int audit_raw(struct daemon *d, const char *service, __u64 rollout_id, __u64 at_ms,
 	      const char *type, const char *json);
 void audit_reopen(struct daemon *d);
-void audit_hold(struct daemon *d);
+void audit_hold(void);
 void audit_release(struct daemon *d, bool commit);
 void audit_free(void);
 
