@@ -134,6 +134,11 @@ run() {
 	echo "== $tag"
 	lab_down
 	lab_up "$attach" "$fwd" >/dev/null || { fail "$tag: lab up"; return; }
+	# the fixed source ports below are in the ephemeral range: a connection
+	# of the client's own (live_checks) could hold one, and every bind to
+	# it would fail (CI: 10 of 80 in each heavy-reuse round). Reserved, the
+	# kernel never hands them out itself.
+	lab_in cl sysctl -qw net.ipv4.ip_local_reserved_ports=41000-41099,42000-42099,47000-47099
 	reuse_checks "$tag" connection 41000
 	reuse_checks "$tag affinity client" client 42000
 	live_checks "$tag"
