@@ -3,7 +3,8 @@
  * The fleet's etcd value parsers (fleet_value.h): the kill switch takes
  * "on" and "off" only (ON, true, 1, yes, garbage used to lift it); weights
  * that do not parse leave the remembered ones alone; the bad-key record is
- * news once per revision and survives a resync.
+ * news once per revision and survives a resync; an error names the key,
+ * a long one cut and marked.
  * sluice-test: host-only
  */
 #include "test.h"
@@ -75,6 +76,22 @@ int main(void)
 	json_decref(j);
 	ASSERT_TRUE(!fleet_parse_object("[1]", "k", err, sizeof(err)) && strstr(err, "object"), "not an object");
 	ASSERT_TRUE(!fleet_parse_object("{", "k", err, sizeof(err)) && strstr(err, "not JSON"), "not JSON");
+
+	subtest("a long key is named by its first bytes, marked cut");
+	{
+		char key[FLEET_KEY_SHOWN + 100];
+
+		memset(key, 'k', sizeof(key) - 1);
+		key[sizeof(key) - 1] = 0;
+		memcpy(key, "/sluice/c/nodes/", 16);
+		ASSERT_TRUE(!fleet_parse_object("{", key, err, sizeof(err)), "refused");
+		ASSERT_TRUE(!strncmp(err, key, FLEET_KEY_SHOWN) &&
+			    !strncmp(err + FLEET_KEY_SHOWN, "...: not JSON", 13), "its first bytes, then ...");
+		key[FLEET_KEY_SHOWN] = 0;
+		ASSERT_EQ(fleet_parse_killswitch("x", key, err, sizeof(err)), -EINVAL, "at the limit");
+		ASSERT_TRUE(!strncmp(err, key, FLEET_KEY_SHOWN) && !strncmp(err + FLEET_KEY_SHOWN, ": 'x'", 5),
+			    "shown whole");
+	}
 
 	subtest("the bad-key record");
 	rec = json_object();

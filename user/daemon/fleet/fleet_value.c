@@ -8,19 +8,32 @@
 #include "input_limits.h"
 #include "plan.h"
 
+/* key as an error names it (fleet_value.h); buf: FLEET_KEY_SHOWN + 4 */
+static const char *key_shown(const char *key, char *buf)
+{
+	if (strnlen(key, FLEET_KEY_SHOWN + 1) <= FLEET_KEY_SHOWN)
+		return key;
+	snprintf(buf, FLEET_KEY_SHOWN + 4, "%.*s...", FLEET_KEY_SHOWN, key);
+	return buf;
+}
+
 int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t errlen)
 {
+	char kb[FLEET_KEY_SHOWN + 4];
+
 	if (!strcmp(v, "on"))
 		return 1;
 	if (!strcmp(v, "off"))
 		return 0;
-	snprintf(err, errlen, "%.300s: '%.40s' is not a kill switch value (on or off)", key, v);
+	key = key_shown(key, kb);
+	snprintf(err, errlen, "%s: '%.40s' is not a kill switch value (on or off)", key, v);
 	return -EINVAL;
 }
 
 int fleet_parse_live(const char *v, const char *key, __u64 *drain_ms, char *err,
 		     size_t errlen)
 {
+	char kb[FLEET_KEY_SHOWN + 4];
 	unsigned long long ms;
 	char *end;
 
@@ -38,7 +51,8 @@ int fleet_parse_live(const char *v, const char *key, __u64 *drain_ms, char *err,
 			return SLUICE_LIVE_DRAIN;
 		}
 	}
-	snprintf(err, errlen, "%.300s: '%.40s' is not a live_flows value (keep, reset or drain NNNms, at most 1 h)",
+	key = key_shown(key, kb);
+	snprintf(err, errlen, "%s: '%.40s' is not a live_flows value (keep, reset or drain NNNms, at most 1 h)",
 		 key, v);
 	return -EINVAL;
 }
@@ -55,10 +69,12 @@ int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *ke
 			char *err, size_t errlen)
 {
 	__u16 out[SLUICE_MAX_RINGS] = { 0 };
+	char kb[FLEET_KEY_SHOWN + 4];
 	json_t *j = NULL, *x;
 	size_t i;
 	int r;
 
+	key = key_shown(key, kb);
 	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
 		return -EINVAL;
 	j = json_loads(v, JSON_DECODE_ANY, NULL);
@@ -82,7 +98,7 @@ good:
 	json_decref(j);
 	return 0;
 bad:
-	snprintf(err, errlen, "%.300s: '%.40s' is not a weight in bp (0..10000, or one per ring)",
+	snprintf(err, errlen, "%s: '%.40s' is not a weight in bp (0..10000, or one per ring)",
 		 key, v);
 	json_decref(j);
 	return -EINVAL;
@@ -90,17 +106,19 @@ bad:
 
 json_t *fleet_parse_object(const char *v, const char *key, char *err, size_t errlen)
 {
+	char kb[FLEET_KEY_SHOWN + 4];
 	json_error_t je;
 	json_t *j;
 
+	key = key_shown(key, kb);
 	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
 		return NULL;
 	j = json_loads(v, 0, &je);
 	if (!j)
-		snprintf(err, errlen, "%.300s: not JSON: %s (line %d, column %d)", key, je.text,
+		snprintf(err, errlen, "%s: not JSON: %s (line %d, column %d)", key, je.text,
 			 je.line, je.column);
 	else if (!json_is_object(j))
-		snprintf(err, errlen, "%.300s: a JSON object expected", key);
+		snprintf(err, errlen, "%s: a JSON object expected", key);
 	if (j && json_is_object(j))
 		return j;
 	json_decref(j);

@@ -4,7 +4,9 @@
  * the kill switch, the weights, the JSON documents (rollout state, node
  * reports), and the record of keys that did not parse ("bad keys": named
  * in status, logged once, not parsed again until their revision changes).
- * Each parser says what is wrong with the value and names its key.
+ * Each parser says what is wrong with the value and names its key: the
+ * whole key up to FLEET_KEY_SHOWN bytes; a longer one (etcd takes any
+ * bytes as a key) cut there and marked "...", so an error line stays short.
  */
 #ifndef SLUICED_FLEET_VALUE_H
 #define SLUICED_FLEET_VALUE_H
@@ -13,6 +15,8 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "sluice_abi.h"
+
+#define FLEET_KEY_SHOWN 300
 
 /* "on" -> 1, "off" -> 0 (the documented values, nothing else); -EINVAL
  * with the reason in err. */
