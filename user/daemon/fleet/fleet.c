@@ -108,7 +108,7 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	struct fleet *F = fleet_of(d);
 	size_t pl = strlen(F->prefix);
 	const char *rest, *slash;
-	char name[SLUICE_NAME_LEN + 1], err[512];
+	char name[SLUICE_NAME_LEN + 1], err[640], kb[FLEET_KEY_SHOWN + 4];
 	int64_t rev = etcd_int(kv, "mod_revision");
 	struct fsvc *s;
 	int ks;
@@ -169,11 +169,12 @@ static void on_kv(const char *k, const char *v, json_t *kv, void *arg)
 	if (!s && v) {
 		/* revision 0: looked at again when it comes back */
 		if (F->nsvc == FLEET_MAX_SVC)
-			snprintf(err, sizeof(err), "%.250s: more than %d services under %.150s/services: "
-				 "service '%s' ignored on this node", k, FLEET_MAX_SVC, F->prefix, name);
+			snprintf(err, sizeof(err), "%s: more than %d services under %.150s/services: "
+				 "service '%s' ignored on this node", fleet_key_shown(k, kb),
+				 FLEET_MAX_SVC, F->prefix, name);
 		else
-			snprintf(err, sizeof(err), "%.250s: '%s' is not a service name (1-%d characters)",
-				 k, name, SLUICE_NAME_LEN - 1);
+			snprintf(err, sizeof(err), "%s: '%s' is not a service name (1-%d characters)",
+				 fleet_key_shown(k, kb), name, SLUICE_NAME_LEN - 1);
 		fleet_bad_key(d, k, 0, err);
 	}
 	if (!s)

@@ -8,8 +8,7 @@
 #include "input_limits.h"
 #include "plan.h"
 
-/* key as an error names it (fleet_value.h); buf: FLEET_KEY_SHOWN + 4 */
-static const char *key_shown(const char *key, char *buf)
+const char *fleet_key_shown(const char *key, char *buf)
 {
 	if (strnlen(key, FLEET_KEY_SHOWN + 1) <= FLEET_KEY_SHOWN)
 		return key;
@@ -25,7 +24,7 @@ int fleet_parse_killswitch(const char *v, const char *key, char *err, size_t err
 		return 1;
 	if (!strcmp(v, "off"))
 		return 0;
-	key = key_shown(key, kb);
+	key = fleet_key_shown(key, kb);
 	snprintf(err, errlen, "%s: '%.40s' is not a kill switch value (on or off)", key, v);
 	return -EINVAL;
 }
@@ -51,7 +50,7 @@ int fleet_parse_live(const char *v, const char *key, __u64 *drain_ms, char *err,
 			return SLUICE_LIVE_DRAIN;
 		}
 	}
-	key = key_shown(key, kb);
+	key = fleet_key_shown(key, kb);
 	snprintf(err, errlen, "%s: '%.40s' is not a live_flows value (keep, reset or drain NNNms, at most 1 h)",
 		 key, v);
 	return -EINVAL;
@@ -74,7 +73,7 @@ int fleet_parse_weights(const char *v, __u16 w[SLUICE_MAX_RINGS], const char *ke
 	size_t i;
 	int r;
 
-	key = key_shown(key, kb);
+	key = fleet_key_shown(key, kb);
 	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
 		return -EINVAL;
 	j = json_loads(v, JSON_DECODE_ANY, NULL);
@@ -110,7 +109,7 @@ json_t *fleet_parse_object(const char *v, const char *key, char *err, size_t err
 	json_error_t je;
 	json_t *j;
 
-	key = key_shown(key, kb);
+	key = fleet_key_shown(key, kb);
 	if (sluice_json_limits(v, strlen(v), SLUICE_JSON_MAX_BYTES, key, err, errlen))
 		return NULL;
 	j = json_loads(v, 0, &je);

@@ -17,6 +17,9 @@
 #include "sluice_abi.h"
 
 #define FLEET_KEY_SHOWN 300
+/* key as an error names it: key itself, or its cut form in buf
+ * (FLEET_KEY_SHOWN + 4 bytes) */
+const char *fleet_key_shown(const char *key, char *buf);
 
 /* "on" -> 1, "off" -> 0 (the documented values, nothing else); -EINVAL
  * with the reason in err. */
